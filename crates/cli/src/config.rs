@@ -10,7 +10,12 @@ use slipway_pg::{ClusterOptions, EmbeddedCluster, Server, StartOutcome};
 #[derive(Debug, Clone, Args)]
 pub struct GlobalOptions {
     /// Where Slipway keeps everything: the embedded PostgreSQL, filestores, builds, backups.
-    #[arg(long, global = true, env = "SLIPWAY_DATA_DIR", default_value = "./slipway-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "SLIPWAY_DATA_DIR",
+        default_value = "./slipway-data"
+    )]
     pub data_dir: PathBuf,
 
     /// An external PostgreSQL (`postgres://user:pass@host:port/db`) to use instead of the
