@@ -29,6 +29,19 @@ pub struct GlobalOptions {
     pub pg_bindir: Option<PathBuf>,
 }
 
+impl Postgres {
+    /// Stops the embedded cluster if this command started it, leaving things as they were.
+    pub async fn finish(self) -> Result<()> {
+        if let Some(cluster) = self.started {
+            cluster
+                .stop()
+                .await
+                .context("stopping the embedded PostgreSQL")?;
+        }
+        Ok(())
+    }
+}
+
 /// The PostgreSQL a command works with, and whether this command started it.
 pub struct Postgres {
     /// How to reach it.
@@ -52,6 +65,27 @@ impl GlobalOptions {
         };
         EmbeddedCluster::new(&self.data_dir, options)
             .with_context(|| format!("data directory {}", self.data_dir.display()))
+    }
+
+    /// The data directory as an absolute path (created if missing).
+    pub fn absolute_data_dir(&self) -> Result<PathBuf> {
+        std::fs::create_dir_all(&self.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}; choose a writable --data-dir",
+                self.data_dir.display()
+            )
+        })?;
+        std::fs::canonicalize(&self.data_dir)
+            .with_context(|| format!("data directory {}", self.data_dir.display()))
+    }
+
+    /// Opens the metadata database (starting the embedded PostgreSQL if needed).
+    pub async fn metadata(&self) -> Result<(slipway_platform::Metadata, Postgres)> {
+        let postgres = self.postgres().await?;
+        let metadata = slipway_platform::Metadata::open(&postgres.server)
+            .await
+            .context("opening the metadata database")?;
+        Ok((metadata, postgres))
     }
 
     /// The PostgreSQL to use: the external one when `--pg-url` is given, else the embedded one,

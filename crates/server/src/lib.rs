@@ -1,26 +1,73 @@
 //! Slipway's HTTP server: one axum router per area, merged here.
 //!
-//! Today: `GET /healthz`. The REST API (`/api`), the upgrade platform (`/database/v1`), Git smart
-//! HTTP (`/git`) and the web UI join as routers of their own.
+//! - `GET /healthz`
+//! - `/database/v1/*` and `/database/<region>/<id>/<key>/...`: Odoo's upgrade API
+//!   ([`upgrade_api`]), with its SFTP endpoint ([`sftp`]).
+//!
+//! The REST API (`/api`), Git smart HTTP (`/git`) and the web UI join as routers of their own.
 
 mod health;
+pub mod sftp;
+pub mod upgrade_api;
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use axum::Router;
-use slipway_platform::Metadata;
+use slipway_platform::upgrade::{UpgradeFiles, UpgradeStore};
+use slipway_platform::{JobQueue, Metadata};
 use tokio::net::TcpListener;
+
+pub use upgrade_api::UpgradeService;
+
+/// The server's settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Slipway's data directory (request files go to `<data-dir>/upgrade`).
+    pub data_dir: PathBuf,
+    /// Standard upgrade scripts for the upgrade platform (`DIR/<target>/<module>/<version>/`).
+    pub upgrade_scripts: Option<PathBuf>,
+    /// The region part of upgrade request URLs.
+    pub region: String,
+    /// The largest dump the upgrade API accepts.
+    pub max_upload_bytes: u64,
+    /// Where the SFTP server listens once a request asks for SFTP access.
+    pub sftp_listen: SocketAddr,
+}
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The metadata database.
     pub metadata: Metadata,
+    /// The upgrade platform.
+    pub upgrade: UpgradeService,
+}
+
+impl AppState {
+    /// The state of a server with `config`, on the metadata database `metadata`.
+    pub fn new(metadata: Metadata, config: &ServerConfig) -> Self {
+        let pool = metadata.pool().clone();
+        let upgrade = UpgradeService {
+            store: UpgradeStore::new(pool.clone()),
+            queue: JobQueue::new(pool),
+            files: UpgradeFiles::new(config.data_dir.join("upgrade")),
+            scripts_dir: config.upgrade_scripts.clone(),
+            region: config.region.clone(),
+            max_upload_bytes: config.max_upload_bytes,
+            sftp: sftp::SftpServer::new(config.sftp_listen),
+        };
+        Self { metadata, upgrade }
+    }
 }
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    Router::new().merge(health::router()).with_state(state)
+    Router::new()
+        .merge(health::router())
+        .merge(upgrade_api::router())
+        .with_state(state)
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight requests

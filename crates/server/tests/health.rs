@@ -2,8 +2,18 @@
 
 use serde_json::Value;
 use slipway_platform::Metadata;
-use slipway_server::{serve, AppState};
+use slipway_server::{serve, AppState, ServerConfig};
 use slipway_testkit::TestDb;
+
+fn config() -> ServerConfig {
+    ServerConfig {
+        data_dir: std::env::temp_dir(),
+        upgrade_scripts: None,
+        region: "local".into(),
+        max_upload_bytes: 1 << 20,
+        sftp_listen: "127.0.0.1:0".parse().unwrap(),
+    }
+}
 
 #[tokio::test]
 async fn healthz_reports_ok_and_the_postgres_version() {
@@ -13,7 +23,8 @@ async fn healthz_reports_ok_and_the_postgres_version() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, AppState { metadata }, async {
+    let state = AppState::new(metadata, &config());
+    let server = tokio::spawn(serve(listener, state, async {
         let _ = stopped.await;
     }));
 
@@ -35,9 +46,7 @@ async fn healthz_reports_ok_and_the_postgres_version() {
 async fn healthz_is_unavailable_when_postgres_is_gone() {
     let db = TestDb::new().await;
     let metadata = Metadata::open_url(db.url()).await.unwrap();
-    let app = slipway_server::router(AppState {
-        metadata: metadata.clone(),
-    });
+    let app = slipway_server::router(AppState::new(metadata.clone(), &config()));
     metadata.pool().close().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

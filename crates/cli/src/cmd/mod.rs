@@ -1,5 +1,6 @@
 //! One module per command group; each turns its arguments into calls of the library crates.
 
+mod contract;
 mod pg;
 mod serve;
 
@@ -13,6 +14,9 @@ use crate::config::GlobalOptions;
 pub enum Command {
     /// Run the Slipway server: HTTP API, web UI, workers (starts the embedded PostgreSQL).
     Serve(serve::ServeArgs),
+    /// Manage the contracts allowed to use the upgrade platform.
+    #[command(subcommand)]
+    Contract(contract::ContractCommand),
     /// Manage the embedded PostgreSQL of the data directory.
     #[command(subcommand)]
     Pg(pg::PgCommand),
@@ -24,6 +28,7 @@ impl Command {
         match self {
             Command::Serve(args) => serve::run(args, global).await,
             Command::Pg(cmd) => pg::run(cmd, global).await,
+            Command::Contract(cmd) => contract::run(cmd, global).await,
         }
     }
 

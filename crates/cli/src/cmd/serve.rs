@@ -1,12 +1,13 @@
 //! `slipway serve`: the server, on the embedded PostgreSQL unless `--pg-url` says otherwise.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use slipway_platform::Metadata;
-use slipway_server::AppState;
+use slipway_server::{AppState, ServerConfig};
 
 use crate::config::GlobalOptions;
 
@@ -15,6 +16,27 @@ pub struct ServeArgs {
     /// The address to serve HTTP on.
     #[arg(long, env = "SLIPWAY_LISTEN", default_value = "127.0.0.1:8400")]
     listen: SocketAddr,
+
+    /// Standard upgrade scripts of the upgrade platform: `DIR/<target series>/<module>/<version>/`;
+    /// its series folders are the targets offered.
+    #[arg(long, env = "SLIPWAY_UPGRADE_SCRIPTS")]
+    upgrade_scripts: Option<PathBuf>,
+
+    /// The region part of upgrade request URLs (`/database/<region>/<id>/<key>/...`).
+    #[arg(long, env = "SLIPWAY_REGION", default_value = "local")]
+    region: String,
+
+    /// The largest dump the upgrade API accepts, in bytes.
+    #[arg(long, env = "SLIPWAY_MAX_UPLOAD", default_value_t = 100 * 1024 * 1024 * 1024)]
+    max_upload: u64,
+
+    /// Where the upgrade platform's SFTP server listens (started on first use).
+    #[arg(long, env = "SLIPWAY_SFTP_LISTEN", default_value = "127.0.0.1:2200")]
+    sftp_listen: SocketAddr,
+
+    /// How many upgrade requests are processed at once.
+    #[arg(long, env = "SLIPWAY_WORKERS", default_value_t = 1)]
+    workers: usize,
 }
 
 pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
@@ -28,33 +50,45 @@ pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
                 args.listen
             )
         })?;
-    let postgres = global.postgres().await?;
-    let served = serve_with(listener, &postgres.server, began).await;
-    if let Some(cluster) = postgres.started {
-        tracing::info!("stopping the embedded PostgreSQL");
-        cluster
-            .stop()
-            .await
-            .context("stopping the embedded PostgreSQL")?;
+    if let Some(dir) = &args.upgrade_scripts {
+        anyhow::ensure!(
+            dir.is_dir(),
+            "--upgrade-scripts {} is not a directory",
+            dir.display()
+        );
     }
+    let postgres = global.postgres().await?;
+    let served = serve_with(listener, &args, global, &postgres.server, began).await;
+    tracing::info!("stopping");
+    postgres.finish().await?;
     served
 }
 
 async fn serve_with(
     listener: tokio::net::TcpListener,
+    args: &ServeArgs,
+    global: &GlobalOptions,
     server: &slipway_pg::Server,
     began: Instant,
 ) -> Result<()> {
     let metadata = Metadata::open(server)
         .await
         .context("opening the metadata database")?;
+    let config = ServerConfig {
+        data_dir: global.absolute_data_dir()?,
+        upgrade_scripts: args.upgrade_scripts.clone(),
+        region: args.region.clone(),
+        max_upload_bytes: args.max_upload,
+        sftp_listen: args.sftp_listen,
+    };
+    let state = AppState::new(metadata, &config);
     let addr = listener.local_addr()?;
     tracing::info!(
         %addr,
         ready_ms = began.elapsed().as_millis() as u64,
         "Slipway listening on http://{addr}"
     );
-    slipway_server::serve(listener, AppState { metadata }, shutdown_signal())
+    slipway_server::serve(listener, state, shutdown_signal())
         .await
         .context("serving HTTP")?;
     tracing::info!("shut down cleanly");

@@ -1,0 +1,248 @@
+//! Getting the dump in: `upload` (raw body, streamed to disk) and `request_sftp_access`.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::StreamExt;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use slipway_platform::upgrade::rules::{check_state, Action, Failure};
+use tokio::io::AsyncWriteExt;
+
+use super::params::ApiParams;
+use super::{authenticate, failed, internal, refreshed};
+use crate::sftp::parse_authorized_keys;
+use crate::AppState;
+
+/// `POST /database/v1/upload?key=..&request=..` with the dump as the raw body.
+///
+/// The body goes to a new file in `incoming/` while its SHA-256 is computed; only a complete
+/// upload replaces the previous dump, by rename, so a broken connection never leaves a torn
+/// file behind.
+pub(crate) async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let service = &state.upgrade;
+    let params = ApiParams::from_query(request.uri().query());
+    let (record, key) = match authenticate(service, &params).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if let Err(failure) = check_state(record.state(), Action::Upload) {
+        return failed(vec![failure]);
+    }
+    let target = service.files.original(record.id, &record.filename);
+    let incoming = service.files.incoming_dir(record.id);
+    let received = match receive(request.into_body(), &incoming, service.max_upload_bytes).await {
+        Ok(received) => received,
+        Err(failure) => return failed(vec![failure]),
+    };
+    if let Err(e) = install(&received.path, &target).await {
+        return internal(format!("installing upload of request {}: {e}", record.id));
+    }
+    match service
+        .store
+        .set_upload(record.id, received.size as i64, &received.sha256)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return failed(vec![Failure::new(
+                "STATE:INVALID",
+                "The request left the draft state during the upload; the dump was not kept",
+            )])
+        }
+        Err(e) => return internal(e),
+    }
+    tracing::info!(request = record.id, bytes = received.size, "dump uploaded");
+    refreshed(service, &headers, record.id, &key).await
+}
+
+struct Received {
+    path: std::path::PathBuf,
+    size: u64,
+    sha256: String,
+}
+
+/// Streams `body` into a new file of `dir`, never holding more than one chunk in memory.
+async fn receive(body: Body, dir: &std::path::Path, limit: u64) -> Result<Received, Failure> {
+    let upload_failed = |e: &dyn std::fmt::Display| {
+        Failure::new(
+            "UPLOAD:FAILED",
+            format!("The upload could not be stored: {e}"),
+        )
+    };
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| upload_failed(&e))?;
+    let path = dir.join(format!("upload-{:016x}", rand::random::<u64>()));
+    let result = write_body(body, &path, limit).await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&path).await;
+    }
+    let (size, sha256) = result?;
+    if size == 0 {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(Failure::new(
+            "UPLOAD:FAILED",
+            "The body was empty: send the dump as the raw POST body (curl --data-binary @FILE)",
+        ));
+    }
+    Ok(Received { path, size, sha256 })
+}
+
+async fn write_body(
+    body: Body,
+    path: &std::path::Path,
+    limit: u64,
+) -> Result<(u64, String), Failure> {
+    let io_failed = |e: std::io::Error| {
+        Failure::new(
+            "UPLOAD:FAILED",
+            format!("The upload could not be stored: {e}"),
+        )
+    };
+    let mut file = tokio::fs::File::create(path).await.map_err(io_failed)?;
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            Failure::new("UPLOAD:FAILED", format!("The upload was interrupted: {e}"))
+        })?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(Failure {
+                value: Some(size.to_string()),
+                ..Failure::new(
+                    "UPLOAD:TOO_LARGE",
+                    format!("The dump is larger than this server accepts ({limit} bytes)"),
+                )
+            });
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(io_failed)?;
+    }
+    file.sync_all().await.map_err(io_failed)?;
+    Ok((size, hex(&hasher.finalize())))
+}
+
+/// Moves the received file into place, replacing the previous dump atomically.
+async fn install(received: &std::path::Path, target: &std::path::Path) -> std::io::Result<()> {
+    if let Some(parent) = target.parent() {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    tokio::fs::rename(received, target).await
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `request_sftp_access`: registers the request's SSH keys and answers how to connect.
+pub(crate) async fn sftp_access(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let service = &state.upgrade;
+    let (params, ssh_keys) = match read_sftp_params(request, &state).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let (record, _key) = match authenticate(service, &params).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if let Err(failure) = check_state(record.state(), Action::SftpAccess) {
+        return failed(vec![failure]);
+    }
+    let Some(ssh_keys) = ssh_keys else {
+        return failed(vec![Failure::new(
+            "SSH_KEYS:MISSING",
+            "Send your public keys as the \"ssh_keys\" file (curl -F ssh_keys=@authorized_keys)",
+        )]);
+    };
+    if let Err(message) = parse_authorized_keys(&ssh_keys) {
+        return failed(vec![Failure::new("SSH_KEYS:INVALID", message)]);
+    }
+    if let Err(e) = service.store.set_ssh_keys(record.id, &ssh_keys).await {
+        return internal(e);
+    }
+    let endpoint = match service.sftp.ensure_running(&state).await {
+        Ok(endpoint) => endpoint,
+        Err(e) => {
+            tracing::error!("SFTP server: {e}");
+            return failed(vec![Failure::new(
+                "SFTP:UNAVAILABLE",
+                format!("The SFTP server could not start: {e}"),
+            )]);
+        }
+    };
+    let user = format!("user_{}", record.id);
+    let hostname = host_name(&headers).unwrap_or(endpoint.host.clone());
+    Json(json!({
+        "failures": [],
+        "request": {
+            "hostname": hostname,
+            "sftp_port": endpoint.port,
+            "sftp_user": user,
+            "shared_file": record.filename,
+            "request_id": record.id,
+            "sample_command": format!("sftp -P {} {user}@{hostname}", endpoint.port),
+        }
+    }))
+    .into_response()
+}
+
+/// The host part of the `Host` header: the name the client reached us by.
+fn host_name(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    Some(name.trim_matches(['[', ']']).to_string())
+}
+
+/// Parameters from the query string and either a multipart form (the documented
+/// `-F ssh_keys=@file`) or a urlencoded one.
+async fn read_sftp_params(
+    request: Request,
+    state: &AppState,
+) -> Result<(ApiParams, Option<String>), Response> {
+    let is_multipart = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !is_multipart {
+        let params = ApiParams::from_request(request, state)
+            .await
+            .unwrap_or_default();
+        let keys = params.get("ssh_keys");
+        return Ok((params, keys));
+    }
+    let mut params = ApiParams::from_query(request.uri().query());
+    let mut keys = None;
+    let mut multipart = Multipart::from_request(request, state)
+        .await
+        .map_err(|e| failed(vec![Failure::new("SSH_KEYS:INVALID", e.body_text())]))?;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        let name = field.name().unwrap_or_default().to_string();
+        let text = field
+            .text()
+            .await
+            .map_err(|e| failed(vec![Failure::new("SSH_KEYS:INVALID", e.body_text())]))?;
+        if name == "ssh_keys" {
+            keys = Some(text);
+        } else {
+            params.0.insert(name, text);
+        }
+    }
+    Ok((params, keys))
+}
