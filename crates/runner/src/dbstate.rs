@@ -21,7 +21,10 @@ pub(crate) fn redact(url: &str) -> String {
 
 /// Reads every module with its state, `latest_version` and dependency names.
 pub async fn read_db_state(url: &str) -> Result<DbState, Error> {
-    let db_err = |e: sqlx::Error| Error::Database { database: redact(url), message: e.to_string() };
+    let db_err = |e: sqlx::Error| Error::Database {
+        database: redact(url),
+        message: e.to_string(),
+    };
     let mut conn = PgConnection::connect(url).await.map_err(db_err)?;
     let exists: bool = sqlx::query_scalar("SELECT to_regclass('ir_module_module') IS NOT NULL")
         .fetch_one(&mut conn)
@@ -47,7 +50,9 @@ pub async fn read_db_state(url: &str) -> Result<DbState, Error> {
             Ok(DbModule {
                 name: r.try_get("name")?,
                 state: r.try_get::<Option<String>, _>("state")?.unwrap_or_default(),
-                latest_version: r.try_get::<Option<String>, _>("latest_version")?.filter(|v| !v.is_empty()),
+                latest_version: r
+                    .try_get::<Option<String>, _>("latest_version")?
+                    .filter(|v| !v.is_empty()),
                 depends: r.try_get("depends")?,
             })
         })
@@ -63,7 +68,10 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_messages() {
-        assert_eq!(redact("postgres://odoo:secret@host:5432/db"), "postgres://odoo:***@host:5432/db");
+        assert_eq!(
+            redact("postgres://odoo:secret@host:5432/db"),
+            "postgres://odoo:***@host:5432/db"
+        );
         assert_eq!(redact("postgres://odoo@host/db"), "postgres://odoo@host/db");
         assert_eq!(redact("mydb"), "mydb");
     }

@@ -37,20 +37,34 @@ impl Host {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|source| Error::PythonMissing { python: python.to_string(), source })?;
+            .map_err(|source| Error::PythonMissing {
+                python: python.to_string(),
+                source,
+            })?;
         let take_err = || Error::Host("cannot open the host's pipes".into());
         let stdin = child.stdin.take().ok_or_else(take_err)?;
         let stdout = BufReader::new(child.stdout.take().ok_or_else(take_err)?).lines();
         let stderr = child.stderr.take().map(|e| BufReader::new(e).lines());
-        let mut host = Host { child, stdin, stdout, stderr };
+        let mut host = Host {
+            child,
+            stdin,
+            stdout,
+            stderr,
+        };
         let mut output = Vec::new();
         let ready = host.reply(&mut |line| output.push(line)).await?;
         if ready["kind"] == "psycopg2_missing" {
-            let msg = ready["error"].as_str().unwrap_or("psycopg2 is missing").to_string();
+            let msg = ready["error"]
+                .as_str()
+                .unwrap_or("psycopg2 is missing")
+                .to_string();
             return Err(Error::Psycopg2Missing(msg));
         }
         if ready["ok"] != true {
-            return Err(Error::Host(format!("unexpected greeting {ready} {}", output.join("\n"))));
+            return Err(Error::Host(format!(
+                "unexpected greeting {ready} {}",
+                output.join("\n")
+            )));
         }
         Ok((host, output))
     }
@@ -68,7 +82,9 @@ impl Host {
             .await
             .map_err(|e| Error::Host(format!("cannot write to the host: {e}")))?;
         loop {
-            let msg = self.next_message(&mut |l| on_line(HostLine::Output(l))).await?;
+            let msg = self
+                .next_message(&mut |l| on_line(HostLine::Output(l)))
+                .await?;
             if msg.get("event").is_some() {
                 on_line(HostLine::Message(msg));
                 continue;

@@ -21,7 +21,10 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { python: "python3".into(), commit_per_module: false }
+        RunOptions {
+            python: "python3".into(),
+            commit_per_module: false,
+        }
     }
 }
 
@@ -90,31 +93,70 @@ type OnEvent<'a> = &'a mut (dyn FnMut(RunEvent) + Send);
 /// Default: one transaction, rolled back entirely on any failure. With
 /// `commit_per_module`, each module's work is committed once its `post`
 /// scripts ran and its version was written, as Odoo does.
-pub async fn run_plan(plan: &Plan, dsn: &str, opts: &RunOptions, on_event: OnEvent<'_>) -> Result<RunReport, Error> {
+pub async fn run_plan(
+    plan: &Plan,
+    dsn: &str,
+    opts: &RunOptions,
+    on_event: OnEvent<'_>,
+) -> Result<RunReport, Error> {
     let t0 = Instant::now();
     let (mut host, greeting) = Host::start(&opts.python).await?;
-    greeting.into_iter().for_each(|l| on_event(RunEvent::Output(l)));
+    greeting
+        .into_iter()
+        .for_each(|l| on_event(RunEvent::Output(l)));
     let connect = json!({"op": "connect", "dsn": dsn, "atomic": !opts.commit_per_module});
     let reply = host.call(&connect, &mut |l| relay(l, on_event)).await?;
     if reply["ok"] != true {
         host.quit().await;
-        let message = reply["error"].as_str().unwrap_or("cannot connect").to_string();
-        return Err(Error::Database { database: redact(dsn), message });
+        let message = reply["error"]
+            .as_str()
+            .unwrap_or("cannot connect")
+            .to_string();
+        return Err(Error::Database {
+            database: redact(dsn),
+            message,
+        });
     }
-    on_event(RunEvent::Connected { dbname: reply["dbname"].as_str().unwrap_or_default().to_string() });
-    let mut run = Run { plan, host: &mut host, on_event, report: RunReport::default(), committed: Vec::new(), opts };
+    on_event(RunEvent::Connected {
+        dbname: reply["dbname"].as_str().unwrap_or_default().to_string(),
+    });
+    let mut run = Run {
+        plan,
+        host: &mut host,
+        on_event,
+        report: RunReport::default(),
+        committed: Vec::new(),
+        opts,
+    };
     let outcome = run.all().await;
     let (mut report, committed) = (run.report, run.committed);
     let finish = json!({"op": "finish", "commit": outcome.is_ok()});
     let finished = host.call(&finish, &mut |l| relay(l, on_event)).await;
     host.quit().await;
     match (outcome, finished) {
-        (Err(Error::ScriptFailed { module, stage, script, message, traceback, .. }), _) => {
-            Err(Error::ScriptFailed { module, stage, script, message, traceback, committed_modules: committed })
-        }
+        (
+            Err(Error::ScriptFailed {
+                module,
+                stage,
+                script,
+                message,
+                traceback,
+                ..
+            }),
+            _,
+        ) => Err(Error::ScriptFailed {
+            module,
+            stage,
+            script,
+            message,
+            traceback,
+            committed_modules: committed,
+        }),
         (Err(e), _) => Err(e),
         (Ok(()), Err(e)) => Err(e),
-        (Ok(()), Ok(reply)) if reply["ok"] != true => Err(Error::Host(format!("commit failed: {reply}"))),
+        (Ok(()), Ok(reply)) if reply["ok"] != true => {
+            Err(Error::Host(format!("commit failed: {reply}")))
+        }
         (Ok(()), Ok(_)) => {
             report.elapsed = t0.elapsed();
             Ok(report)
@@ -124,7 +166,12 @@ pub async fn run_plan(plan: &Plan, dsn: &str, opts: &RunOptions, on_event: OnEve
 
 impl Default for RunReport {
     fn default() -> Self {
-        RunReport { scripts_run: 0, skipped: Vec::new(), modules: 0, elapsed: Duration::ZERO }
+        RunReport {
+            scripts_run: 0,
+            skipped: Vec::new(),
+            modules: 0,
+            elapsed: Duration::ZERO,
+        }
     }
 }
 
@@ -154,7 +201,12 @@ impl Run<'_, '_> {
             }
             self.module_done(module).await?;
         }
-        for (index, step) in plan.steps.iter().enumerate().filter(|(_, s)| s.stage == Stage::End) {
+        for (index, step) in plan
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.stage == Stage::End)
+        {
             let module = plan.modules.iter().find(|m| m.name == step.module);
             let Some(module) = module else { continue };
             self.step(index, step, module).await?;
@@ -217,7 +269,8 @@ impl Run<'_, '_> {
     }
 
     async fn module_done(&mut self, module: &PlanModule) -> Result<(), Error> {
-        let req = json!({"op": "module_done", "module": module.name, "version": module.new_version});
+        let req =
+            json!({"op": "module_done", "module": module.name, "version": module.new_version});
         let on_event = &mut *self.on_event;
         let reply = self.host.call(&req, &mut |l| relay(l, on_event)).await?;
         if reply["ok"] != true {
@@ -234,11 +287,21 @@ impl Run<'_, '_> {
             self.committed.push(module.name.clone());
         }
         self.report.modules += 1;
-        (self.on_event)(RunEvent::ModuleDone { module: module.name.clone(), version: module.new_version.clone() });
+        (self.on_event)(RunEvent::ModuleDone {
+            module: module.name.clone(),
+            version: module.new_version.clone(),
+        });
         Ok(())
     }
 }
 
-fn indexed<'a>(plan: &'a Plan, module: &'a str, stage: Stage) -> impl Iterator<Item = (usize, &'a Step)> + 'a {
-    plan.steps.iter().enumerate().filter(move |(_, s)| s.module == module && s.stage == stage)
+fn indexed<'a>(
+    plan: &'a Plan,
+    module: &'a str,
+    stage: Stage,
+) -> impl Iterator<Item = (usize, &'a Step)> + 'a {
+    plan.steps
+        .iter()
+        .enumerate()
+        .filter(move |(_, s)| s.module == module && s.stage == stage)
 }
