@@ -10,6 +10,24 @@ mod run;
 pub use dbstate::read_db_state;
 pub use run::{run_plan, RunEvent, RunOptions, RunReport};
 
+/// What failed in a run, for the user: where, why, and Python's traceback.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("module {module}: {stage} script {script} failed: {message}\n{traceback}")]
+pub struct ScriptFailure {
+    /// Module.
+    pub module: String,
+    /// `pre`, `post` or `end`.
+    pub stage: String,
+    /// Script path.
+    pub script: String,
+    /// What went wrong (ORM needed, syntax error, exception).
+    pub message: String,
+    /// The Python traceback.
+    pub traceback: String,
+    /// Modules whose work was committed before the failure (`--commit-per-module`).
+    pub committed_modules: Vec<String>,
+}
+
 /// Errors of the runner.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -39,19 +57,6 @@ pub enum Error {
     #[error("database {0} is not an Odoo database (no ir_module_module table)")]
     NotOdoo(String),
     /// A script failed; the run was rolled back (or, per module, partly committed).
-    #[error("module {module}: {stage} script {script} failed: {message}\n{traceback}")]
-    ScriptFailed {
-        /// Module.
-        module: String,
-        /// `pre`, `post` or `end`.
-        stage: String,
-        /// Script path.
-        script: String,
-        /// What went wrong (ORM needed, syntax error, exception).
-        message: String,
-        /// The Python traceback.
-        traceback: String,
-        /// Modules whose work was committed before the failure (`--commit-per-module`).
-        committed_modules: Vec<String>,
-    },
+    #[error("{0}")]
+    ScriptFailed(Box<ScriptFailure>),
 }

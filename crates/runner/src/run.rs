@@ -8,7 +8,7 @@ use slipway_odoo::{Plan, PlanModule, Stage, Step};
 
 use crate::dbstate::redact;
 use crate::host::{Host, HostLine};
-use crate::Error;
+use crate::{Error, ScriptFailure};
 
 /// How to run a plan.
 #[derive(Debug, Clone)]
@@ -134,24 +134,10 @@ pub async fn run_plan(
     let finished = host.call(&finish, &mut |l| relay(l, on_event)).await;
     host.quit().await;
     match (outcome, finished) {
-        (
-            Err(Error::ScriptFailed {
-                module,
-                stage,
-                script,
-                message,
-                traceback,
-                ..
-            }),
-            _,
-        ) => Err(Error::ScriptFailed {
-            module,
-            stage,
-            script,
-            message,
-            traceback,
-            committed_modules: committed,
-        }),
+        (Err(Error::ScriptFailed(mut failure)), _) => {
+            failure.committed_modules = committed;
+            Err(Error::ScriptFailed(failure))
+        }
         (Err(e), _) => Err(e),
         (Ok(()), Err(e)) => Err(e),
         (Ok(()), Ok(reply)) if reply["ok"] != true => {
@@ -242,14 +228,14 @@ impl Run<'_, '_> {
     fn outcome(&mut self, index: usize, step: &Step, reply: Value) -> Result<(), Error> {
         let text = |k: &str| reply[k].as_str().unwrap_or_default().to_string();
         if reply["ok"] != true {
-            return Err(Error::ScriptFailed {
+            return Err(Error::ScriptFailed(Box::new(ScriptFailure {
                 module: step.module.clone(),
                 stage: step.stage.as_str().to_string(),
                 script: step.script.display().to_string(),
                 message: text("error"),
                 traceback: text("traceback"),
                 committed_modules: Vec::new(),
-            });
+            })));
         }
         if reply.get("skipped").is_some() {
             let message = format!("{} ({})", text("skipped"), step.script.display());
@@ -274,14 +260,14 @@ impl Run<'_, '_> {
         let on_event = &mut *self.on_event;
         let reply = self.host.call(&req, &mut |l| relay(l, on_event)).await?;
         if reply["ok"] != true {
-            return Err(Error::ScriptFailed {
+            return Err(Error::ScriptFailed(Box::new(ScriptFailure {
                 module: module.name.clone(),
                 stage: "post".into(),
                 script: "(writing latest_version)".into(),
                 message: reply["error"].as_str().unwrap_or_default().to_string(),
                 traceback: String::new(),
                 committed_modules: Vec::new(),
-            });
+            })));
         }
         if self.opts.commit_per_module {
             self.committed.push(module.name.clone());

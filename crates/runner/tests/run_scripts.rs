@@ -4,7 +4,15 @@ mod common;
 
 use common::{lines, run, World};
 use slipway_odoo::UpdateRequest;
-use slipway_runner::{Error, RunEvent};
+use slipway_runner::{Error, RunEvent, ScriptFailure};
+
+/// The failure of a run that must have failed in a script.
+fn failure(result: Result<slipway_runner::RunReport, Error>) -> ScriptFailure {
+    match result {
+        Err(Error::ScriptFailed(f)) => *f,
+        other => panic!("expected a script failure, got {other:?}"),
+    }
+}
 
 const MANIFEST_11: &str = "{'name': 'Demo', 'version': '1.1', 'depends': ['base']}";
 
@@ -69,17 +77,14 @@ async fn a_failure_rolls_back_the_whole_run() {
     );
     let plan = w.plan(UpdateRequest::VersionBumps).await;
     let (result, _) = run(&plan, w.db.url(), false).await;
-    let Err(Error::ScriptFailed {
+    let ScriptFailure {
         module,
         stage,
         script,
         traceback,
         committed_modules,
         ..
-    }) = result
-    else {
-        panic!("expected a script failure, got {result:?}");
-    };
+    } = failure(result);
     assert_eq!((module.as_str(), stage.as_str()), ("second", "pre"));
     assert!(
         script.ends_with("second/migrations/1.1/pre-boom.py"),
@@ -124,14 +129,11 @@ async fn commit_per_module_keeps_earlier_modules_like_odoo() {
     );
     let plan = w.plan(UpdateRequest::VersionBumps).await;
     let (result, _) = run(&plan, w.db.url(), true).await;
-    let Err(Error::ScriptFailed {
+    let ScriptFailure {
         committed_modules,
         message,
         ..
-    }) = result
-    else {
-        panic!("{result:?}")
-    };
+    } = failure(result);
     assert_eq!(committed_modules, ["first"]);
     assert!(message.contains("RuntimeError: nope"), "{message}");
     assert!(w.table_exists("made_by_first").await);
@@ -225,15 +227,12 @@ async fn a_syntax_error_fails_the_run_and_names_the_script() {
         );
     let plan = w.plan(UpdateRequest::VersionBumps).await;
     let (result, _) = run(&plan, w.db.url(), false).await;
-    let Err(Error::ScriptFailed {
+    let ScriptFailure {
         message,
         traceback,
         script,
         ..
-    }) = result
-    else {
-        panic!("{result:?}")
-    };
+    } = failure(result);
     assert!(
         message.contains("syntax error") && script.ends_with("pre-typo.py"),
         "{message}"
@@ -252,9 +251,7 @@ async fn scripts_needing_the_orm_say_so() {
     );
     let plan = w.plan(UpdateRequest::VersionBumps).await;
     let (result, _) = run(&plan, w.db.url(), false).await;
-    let Err(err @ Error::ScriptFailed { .. }) = result else {
-        panic!("{result:?}")
-    };
+    let err = failure(result);
     let text = err.to_string();
     assert!(
         text.contains("real Odoo runtime") && text.contains("odoo.upgrade"),
