@@ -1,5 +1,7 @@
 //! One module per command group; each turns its arguments into calls of the library crates.
 
+mod addons;
+mod migrate;
 mod pg;
 mod serve;
 
@@ -16,6 +18,12 @@ pub enum Command {
     /// Manage the embedded PostgreSQL of the data directory.
     #[command(subcommand)]
     Pg(pg::PgCommand),
+    /// Odoo modules found in addons paths.
+    #[command(subcommand)]
+    Addons(addons::AddonsCommand),
+    /// Odoo upgrade scripts: what an update would run, run it, or lint the scripts.
+    #[command(subcommand)]
+    Migrate(migrate::MigrateCommand),
 }
 
 impl Command {
@@ -24,6 +32,8 @@ impl Command {
         match self {
             Command::Serve(args) => serve::run(args, global).await,
             Command::Pg(cmd) => pg::run(cmd, global).await,
+            Command::Addons(cmd) => addons::run(cmd),
+            Command::Migrate(cmd) => migrate::run(cmd, global).await,
         }
     }
 
