@@ -199,7 +199,34 @@ fn graph_nodes(input: &PlanInput<'_>, warnings: &mut Vec<String>) -> Vec<GraphNo
             }),
         }
     }
+    add_new_dependencies(input, &mut nodes, warnings);
     nodes
+}
+
+/// Dependencies added to a manifest since install: Odoo installs them during
+/// the update (`button_upgrade`), so they join the graph, without scripts.
+fn add_new_dependencies(
+    input: &PlanInput<'_>,
+    nodes: &mut Vec<GraphNode>,
+    warnings: &mut Vec<String>,
+) {
+    let mut i = 0;
+    while i < nodes.len() {
+        for dep in nodes[i].depends.clone() {
+            if nodes.iter().any(|n| n.name == dep) {
+                continue;
+            }
+            if let Some(addon) = usable(input, &dep) {
+                warnings.push(format!(
+                    "module {dep}: not installed, Odoo installs it as a new dependency of {} (no upgrade scripts run on install)",
+                    nodes[i].name
+                ));
+                let depends = addon.manifest.depends.clone();
+                nodes.push(GraphNode { name: dep, depends });
+            }
+        }
+        i += 1;
+    }
 }
 
 fn update_set(
@@ -258,6 +285,8 @@ fn update_set(
             out.entry(dep).or_insert(Reason::Dependent);
         }
     }
+    // Modules being installed are not updated.
+    out.retain(|name, _| input.db.installed().any(|m| &m.name == name));
     out.retain(|name, _| {
         let present = usable(input, name).is_some();
         if !present {

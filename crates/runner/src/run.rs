@@ -100,6 +100,9 @@ pub async fn run_plan(
     on_event: OnEvent<'_>,
 ) -> Result<RunReport, Error> {
     let t0 = Instant::now();
+    if plan.modules.is_empty() {
+        return Ok(RunReport::default());
+    }
     let (mut host, greeting) = Host::start(&opts.python).await?;
     greeting
         .into_iter()

@@ -4,7 +4,7 @@ mod common;
 
 use common::{lines, run, World};
 use slipway_odoo::UpdateRequest;
-use slipway_runner::{Error, RunEvent, ScriptFailure};
+use slipway_runner::{run_plan, Error, RunEvent, RunOptions, ScriptFailure};
 
 /// The failure of a run that must have failed in a script.
 fn failure(result: Result<slipway_runner::RunReport, Error>) -> ScriptFailure {
@@ -275,4 +275,51 @@ async fn rerunning_without_a_version_increase_runs_nothing() {
         w.scalar("SELECT count(*)::text FROM runs").await.as_deref(),
         Some("1")
     );
+}
+
+#[tokio::test]
+async fn a_python_without_psycopg2_says_how_to_install_it() {
+    let w = World::new().await;
+    w.installed("demo", "17.0.1.0", &["base"]).await;
+    w.file("demo/__manifest__.py", MANIFEST_11).file(
+        "demo/migrations/1.1/pre-a.py",
+        "def migrate(cr, version):\n    pass\n",
+    );
+    let plan = w.plan(UpdateRequest::VersionBumps).await;
+    // `python3 -S` leaves site-packages (where psycopg2 lives) out of sys.path.
+    let wrapper = w.tree.path().join("python-without-site");
+    std::fs::write(&wrapper, "#!/bin/sh\nexec python3 -S \"$@\"\n").unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let opts = RunOptions {
+        python: wrapper.display().to_string(),
+        commit_per_module: false,
+    };
+    let err = run_plan(&plan, w.db.url(), &opts, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Psycopg2Missing(_)), "{err}");
+    assert!(
+        err.to_string().contains("-m pip install psycopg2-binary"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_interpreter_is_named() {
+    let w = World::new().await;
+    w.installed("demo", "17.0.1.0", &["base"]).await;
+    w.file("demo/__manifest__.py", MANIFEST_11);
+    let plan = w.plan(UpdateRequest::VersionBumps).await;
+    let opts = RunOptions {
+        python: "/nonexistent/python3".into(),
+        commit_per_module: false,
+    };
+    let err = run_plan(&plan, w.db.url(), &opts, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/python3"), "{err}");
 }

@@ -369,3 +369,30 @@ fn database_series_comes_from_base() {
     w.installed("base", "16.0.1.3", &[]);
     assert_eq!(w.db.series().unwrap().to_string(), "16.0");
 }
+
+#[test]
+fn a_new_dependency_is_installed_not_updated_and_keeps_the_module_in_the_graph() {
+    let mut w = World::new();
+    odoo_base(&mut w);
+    w.installed("shop", "17.0.1.0", &["base"]);
+    w.db.modules.push(DbModule {
+        name: "helper".into(),
+        state: "uninstalled".into(),
+        latest_version: None,
+        depends: vec!["base".into()],
+    });
+    w.addon("shop", "{'version': '1.1', 'depends': ['helper']}")
+        .addon("helper", "{'version': '1.0', 'depends': ['base']}")
+        .file("shop/migrations/1.1/pre-a.py", OK)
+        .file("helper/migrations/0.0.0/pre-never.py", OK);
+    let plan = w.plan(UpdateRequest::VersionBumps);
+    assert_eq!(modules(&plan), [("shop".into(), Reason::Version)]);
+    assert_eq!(steps(&plan), ["shop pre 17.0.1.1 pre-a.py"]);
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("helper: not installed, Odoo installs it")),
+        "{:?}",
+        plan.warnings
+    );
+}
