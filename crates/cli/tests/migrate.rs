@@ -5,7 +5,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use common::slipway_bin;
+use common::{slipway_bin, slipway_ok, DataDir};
 use slipway_testkit::TestDb;
 
 fn fixture(name: &str) -> String {
@@ -262,4 +262,52 @@ fn migrate_lint_exits_1_and_names_each_trap() {
         "{}",
         String::from_utf8_lossy(&clean.stdout)
     );
+}
+
+#[test]
+fn migrate_finds_a_database_by_name_in_the_embedded_postgresql() {
+    let data = DataDir::new();
+    slipway_ok(data.path(), &["pg", "start"]);
+    let psql = |db: &str, sql: &str| {
+        slipway_ok(
+            data.path(),
+            &["pg", "psql", db, "--", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        )
+    };
+    psql("postgres", "CREATE DATABASE shop_prod");
+    psql(
+        "shop_prod",
+        "CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar UNIQUE, state varchar, latest_version varchar);
+         CREATE TABLE ir_module_module_dependency (id serial PRIMARY KEY, module_id int, name varchar);
+         INSERT INTO ir_module_module (name, state, latest_version) VALUES
+            ('base', 'installed', '17.0.1.3'), ('shop_ext', 'installed', '17.0.1.0');",
+    );
+    let args = [
+        "migrate",
+        "plan",
+        "--addons-path",
+        &fixture("ok"),
+        "--database",
+        "shop_prod",
+        "--json",
+    ];
+    let plan: serde_json::Value = serde_json::from_str(&slipway_ok(data.path(), &args)).unwrap();
+    assert_eq!(plan["modules"][0]["name"], "shop_ext");
+    let ran = slipway_ok(
+        data.path(),
+        &[
+            "migrate",
+            "run",
+            "--addons-path",
+            &fixture("ok"),
+            "--database",
+            "shop_prod",
+        ],
+    );
+    assert!(ran.contains("3 scripts run"), "{ran}");
+    let version = psql(
+        "shop_prod",
+        "SELECT latest_version FROM ir_module_module WHERE name = 'shop_ext'",
+    );
+    assert!(version.contains("17.0.1.1"), "{version}");
 }
