@@ -1,6 +1,8 @@
 //! One module per command group; each turns its arguments into calls of the library crates.
 
 mod contract;
+mod addons;
+mod migrate;
 mod pg;
 mod serve;
 
@@ -20,6 +22,12 @@ pub enum Command {
     /// Manage the embedded PostgreSQL of the data directory.
     #[command(subcommand)]
     Pg(pg::PgCommand),
+    /// Odoo modules found in addons paths.
+    #[command(subcommand)]
+    Addons(addons::AddonsCommand),
+    /// Odoo upgrade scripts: what an update would run, run it, or lint the scripts.
+    #[command(subcommand)]
+    Migrate(migrate::MigrateCommand),
 }
 
 impl Command {
@@ -29,6 +37,8 @@ impl Command {
             Command::Serve(args) => serve::run(args, global).await,
             Command::Pg(cmd) => pg::run(cmd, global).await,
             Command::Contract(cmd) => contract::run(cmd, global).await,
+            Command::Addons(cmd) => addons::run(cmd),
+            Command::Migrate(cmd) => migrate::run(cmd, global).await,
         }
     }
 

@@ -1,0 +1,57 @@
+//! Pure knowledge of Odoo, no I/O beyond reading files: manifests read like
+//! `ast.literal_eval`, versions (`parse_version`, `adapt_version`, series),
+//! addons discovery, the module graph, upgrade-script discovery, the update
+//! plan and the upgrade-script linter.
+//!
+//! Odoo 17.0's behaviour is the reference (`odoo/modules/{module,graph,
+//! loading,migration}.py`); 16.0 differences are options.
+
+mod addons;
+mod graph;
+mod lint;
+mod literal;
+mod manifest;
+mod plan;
+mod pylex;
+mod pysig;
+mod scripts;
+mod version;
+
+pub use addons::{scan_addons, Addon, AddonsScan, Problem, MANIFEST_NAMES};
+pub use graph::{build_graph, Excluded, GraphNode, ModuleGraph};
+pub use lint::{lint_addons, Finding, LintReport, Severity};
+pub use literal::{literal_eval, LiteralError, PyValue};
+pub use manifest::{read_manifest, AutoInstall, Manifest};
+pub use plan::{
+    build_plan, DbModule, DbState, Plan, PlanInput, PlanModule, Reason, Step, UpdateRequest,
+};
+pub use pysig::{check_migrate, MigrateCheck};
+pub use scripts::{
+    discover_scripts, is_valid_folder_name, normalise_folder, scripts_to_run, FolderRules,
+    ModuleScripts, ScriptFile, Skipped, Source, Stage,
+};
+pub use version::{adapt_version, compare_versions, parse_version, ParsedVersion, Series};
+
+/// Errors of the Odoo knowledge crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A series that is neither `NN.0` nor `saas~NN.N`.
+    #[error("invalid Odoo series {0:?}: expected e.g. 17.0 or saas~17.1")]
+    InvalidSeries(String),
+    /// A manifest version `adapt_version` rejects (17.0+).
+    #[error("invalid version {version:?}: modules should have a version in format x.y, x.y.z, {series}.x.y or {series}.x.y.z")]
+    InvalidVersion {
+        /// The version without its series prefix.
+        version: String,
+        /// The series it was adapted to.
+        series: String,
+    },
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}

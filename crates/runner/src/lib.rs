@@ -1,0 +1,62 @@
+//! Running code that is not ours. For now: the Python host that executes
+//! Odoo upgrade scripts (`migrate(cr, version)`) for a [`slipway_odoo::Plan`],
+//! on one real psycopg2 connection, and the reader of a database's module
+//! registry the plan is decided from.
+
+mod dbstate;
+mod host;
+mod run;
+
+pub use dbstate::read_db_state;
+pub use run::{run_plan, RunEvent, RunOptions, RunReport};
+
+/// What failed in a run, for the user: where, why, and Python's traceback.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("module {module}: {stage} script {script} failed: {message}\n{traceback}")]
+pub struct ScriptFailure {
+    /// Module.
+    pub module: String,
+    /// `pre`, `post` or `end`.
+    pub stage: String,
+    /// Script path.
+    pub script: String,
+    /// What went wrong (ORM needed, syntax error, exception).
+    pub message: String,
+    /// The Python traceback.
+    pub traceback: String,
+    /// Modules whose work was committed before the failure (`--commit-per-module`).
+    pub committed_modules: Vec<String>,
+}
+
+/// Errors of the runner.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `python3` could not be started.
+    #[error("cannot start {python}: {source} (install Python 3, or point --python at it)")]
+    PythonMissing {
+        /// The interpreter tried.
+        python: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// psycopg2 is not importable by the interpreter.
+    #[error("{0}")]
+    Psycopg2Missing(String),
+    /// The host process misbehaved (died, spoke nonsense).
+    #[error("upgrade-script host failed: {0}")]
+    Host(String),
+    /// Connecting or talking to the database failed.
+    #[error("database {database}: {message}")]
+    Database {
+        /// Database name or URL without password.
+        database: String,
+        /// What PostgreSQL said.
+        message: String,
+    },
+    /// The database has no Odoo module registry.
+    #[error("database {0} is not an Odoo database (no ir_module_module table)")]
+    NotOdoo(String),
+    /// A script failed; the run was rolled back (or, per module, partly committed).
+    #[error("{0}")]
+    ScriptFailed(Box<ScriptFailure>),
+}
