@@ -1,0 +1,15 @@
+//! Odoo database dumps: recognising every format users bring, restoring
+//! them safely, writing backups Odoo itself restores, neutralizing and
+//! cloning databases.
+
+mod error;
+mod format;
+mod pgdmp;
+mod sqlguard;
+mod sqlscan;
+mod zipsafe;
+
+pub use error::{DumpError, Result};
+pub use format::Format;
+pub use sqlguard::SqlGuard;
+pub use zipsafe::ZipLimits;
