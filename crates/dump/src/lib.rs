@@ -4,6 +4,7 @@
 
 mod error;
 mod format;
+mod inspect;
 mod pgdmp;
 mod sqlguard;
 mod sqlscan;
@@ -11,5 +12,6 @@ mod zipsafe;
 
 pub use error::{DumpError, Result};
 pub use format::Format;
+pub use inspect::{inspect, FilestoreStats, InspectOptions, Inspection};
 pub use sqlguard::SqlGuard;
 pub use zipsafe::ZipLimits;
