@@ -1,0 +1,117 @@
+//! How to reach a PostgreSQL server: the embedded one through its socket, or an external one
+//! through the URL the user gave.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// A PostgreSQL server and the superuser-ish role Slipway administers it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Server {
+    /// The embedded cluster, reached through its Unix socket (trusted) or 127.0.0.1 (password).
+    Embedded(EmbeddedConn),
+    /// An external server given by a `postgres://` URL (its database part is replaced per use).
+    External(ExternalConn),
+}
+
+/// Connection parameters of the embedded cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedConn {
+    /// Directory holding the Unix socket.
+    pub socket_dir: PathBuf,
+    /// TCP port on 127.0.0.1 (also the number in the socket's name).
+    pub port: u16,
+    /// The bootstrap superuser.
+    pub user: String,
+    /// The superuser's password, for TCP clients (builds, external tools).
+    pub password: Option<String>,
+}
+
+/// An external server: the URL as the user gave it, split at the database name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalConn {
+    /// Everything before the database name, e.g. `postgres://u:p@db.example:5432`.
+    prefix: String,
+    /// The query string, if any, e.g. `?sslmode=require`.
+    query: String,
+}
+
+impl Server {
+    /// An external server from a `postgres://` or `postgresql://` URL.
+    pub fn external(url: &str) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("postgres://")
+            .or_else(|| url.strip_prefix("postgresql://"))
+            .ok_or_else(|| format!("{url:?} is not a postgres:// URL"))?;
+        let (before_query, query) = match rest.find('?') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let authority = before_query.split('/').next().unwrap_or_default();
+        Ok(Self::External(ExternalConn {
+            prefix: format!("postgresql://{authority}"),
+            query: query.to_string(),
+        }))
+    }
+
+    /// A URL to database `db`, for sqlx and for libpq tools (`psql`, `pg_dump`...).
+    pub fn url(&self, db: &str) -> String {
+        match self {
+            Server::Embedded(c) => format!(
+                "postgresql://{}@localhost/{}?host={}&port={}",
+                encode(&c.user),
+                encode(db),
+                encode(&c.socket_dir.to_string_lossy()),
+                c.port
+            ),
+            Server::External(c) => format!("{}/{}{}", c.prefix, encode(db), c.query),
+        }
+    }
+}
+
+/// Percent-encodes what a URL component cannot hold as is.
+fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_url_uses_the_socket() {
+        let s = Server::Embedded(EmbeddedConn {
+            socket_dir: "/srv/slipway/run".into(),
+            port: 5544,
+            user: "postgres".into(),
+            password: None,
+        });
+        assert_eq!(
+            s.url("my db"),
+            "postgresql://postgres@localhost/my%20db?host=/srv/slipway/run&port=5544"
+        );
+    }
+
+    #[test]
+    fn external_url_swaps_the_database_and_keeps_the_query() {
+        let s = Server::external("postgres://u:p@db.example:5432/postgres?sslmode=require").unwrap();
+        assert_eq!(
+            s.url("slipway"),
+            "postgresql://u:p@db.example:5432/slipway?sslmode=require"
+        );
+        let bare = Server::external("postgresql://db.example").unwrap();
+        assert_eq!(bare.url("x"), "postgresql://db.example/x");
+    }
+
+    #[test]
+    fn external_url_must_be_postgres() {
+        assert!(Server::external("mysql://x").is_err());
+    }
+}

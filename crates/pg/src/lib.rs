@@ -1,0 +1,22 @@
+//! PostgreSQL for Slipway.
+//!
+//! - [`Binaries`]: the server programs installed on this machine.
+//! - [`EmbeddedCluster`]: the cluster Slipway starts under its data directory when no external
+//!   server is configured (initdb on first use, run as an unprivileged user, socket + 127.0.0.1).
+//! - [`Server`]: how to reach a server, embedded or external, as URLs for sqlx and libpq tools.
+//!
+//! This crate knows nothing of Odoo or of Slipway's domain.
+
+mod binaries;
+mod cluster;
+mod conn;
+mod error;
+mod state;
+mod user;
+
+pub use binaries::{parse_server_version, Binaries, ServerVersion};
+pub use cluster::{dir_size, ClusterOptions, ClusterStatus, EmbeddedCluster, StartOutcome};
+pub use conn::{EmbeddedConn, Server};
+pub use error::{PgError, Result};
+pub use state::{ClusterState, Layout};
+pub use user::ServerUser;

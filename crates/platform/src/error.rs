@@ -1,0 +1,16 @@
+/// Errors of the platform layer.
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error("cannot reach PostgreSQL at {target}: {source}; start it with `slipway pg start`, or check --pg-url")]
+    Connect {
+        target: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot apply the metadata schema migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("metadata database query failed: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub type Result<T, E = PlatformError> = std::result::Result<T, E>;

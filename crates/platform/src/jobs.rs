@@ -1,0 +1,121 @@
+//! The job queue, in the metadata database.
+//!
+//! Workers claim jobs with `FOR UPDATE SKIP LOCKED`, so any number of workers, in one process or
+//! on several machines, share the queue without double work. A running job sends heartbeats;
+//! one whose worker died (no heartbeat for a while) is put back in the queue by
+//! [`JobQueue::requeue_abandoned`], so a crash leaves the job resumable, never half-owned.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::error::Result;
+
+/// A job as a worker sees it once claimed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Job {
+    /// The job's id.
+    pub id: i64,
+    /// What to do, e.g. `upgrade.process` or `build`.
+    pub kind: String,
+    /// The job's parameters.
+    pub payload: Value,
+    /// How many times a worker took it (1 on the first run).
+    pub attempts: i32,
+}
+
+/// The queue.
+#[derive(Debug, Clone)]
+pub struct JobQueue {
+    pool: PgPool,
+}
+
+impl JobQueue {
+    /// The queue in the metadata database behind `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Adds a job; returns its id.
+    pub async fn enqueue(&self, kind: &str, payload: &Value) -> Result<i64> {
+        let (id,): (i64,) =
+            sqlx::query_as("INSERT INTO jobs (kind, payload) VALUES ($1, $2) RETURNING id")
+                .bind(kind)
+                .bind(payload)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(id)
+    }
+
+    /// Takes the oldest ready job of one of `kinds` for `worker`, if any.
+    pub async fn claim(&self, worker: &str, kinds: &[&str]) -> Result<Option<Job>> {
+        let kinds: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+        let job = sqlx::query_as(
+            "UPDATE jobs SET state = 'running', worker = $1, heartbeat_at = now(), \
+                    attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM jobs \
+                         WHERE state = 'queued' AND run_after <= now() AND kind = ANY($2) \
+                         ORDER BY run_after, id FOR UPDATE SKIP LOCKED LIMIT 1) \
+             RETURNING id, kind, payload, attempts",
+        )
+        .bind(worker)
+        .bind(&kinds)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(job)
+    }
+
+    /// Tells the queue the job's worker is alive.
+    pub async fn heartbeat(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE jobs SET heartbeat_at = now() WHERE id = $1 AND state = 'running'")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks the job done.
+    pub async fn complete(&self, id: i64) -> Result<()> {
+        self.finish(id, "done", None).await
+    }
+
+    /// Marks the job failed, with the reason.
+    pub async fn fail(&self, id: i64, error: &str) -> Result<()> {
+        self.finish(id, "failed", Some(error)).await
+    }
+
+    async fn finish(&self, id: i64, state: &str, error: Option<&str>) -> Result<()> {
+        sqlx::query(
+            "UPDATE jobs SET state = $2, error = $3, finished_at = now() WHERE id = $1",
+        )
+        .bind(id)
+        .bind(state)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Puts back in the queue the running jobs whose worker has been silent for `silence`
+    /// (it crashed, or the machine did). Returns how many were requeued.
+    pub async fn requeue_abandoned(&self, silence: Duration) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', worker = NULL \
+             WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => $1)",
+        )
+        .bind(silence.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// A job's state (`queued`, `running`, `done`, `failed`), if it exists.
+    pub async fn state(&self, id: i64) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT state FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(s,)| s))
+    }
+}
