@@ -5,6 +5,7 @@
 mod error;
 mod format;
 mod inspect;
+pub mod neutralize;
 mod pgdmp;
 mod sqlguard;
 mod sqlscan;
