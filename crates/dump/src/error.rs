@@ -75,6 +75,26 @@ pub enum DumpError {
         /// The tail of its standard error.
         stderr: String,
     },
+    /// The database to create already exists.
+    #[error("database {0:?} already exists; choose another name or pass --force to replace it")]
+    DatabaseExists(String),
+    /// The filestore directory of the database to create already exists.
+    #[error("filestore {} already exists; pass --force to replace it", .0.display())]
+    FilestoreExists(PathBuf),
+    /// The database named does not exist.
+    #[error("database {0:?} does not exist")]
+    NoDatabase(String),
+    /// The role meant to own and replay dumps has rights a dump must not get.
+    #[error("role {role:?} has {privileges}: restores never run with such rights; use an unprivileged role")]
+    PrivilegedRole {
+        /// The role.
+        role: String,
+        /// Which rights it has.
+        privileges: String,
+    },
+    /// PostgreSQL refused a statement.
+    #[error("PostgreSQL: {0}")]
+    Sql(#[from] sqlx::Error),
     /// The zip library could not read the archive.
     #[error("{}: {source}", path.display())]
     Zip {

@@ -2,15 +2,22 @@
 //! them safely, writing backups Odoo itself restores, neutralizing and
 //! cloning databases.
 
+mod apply;
+mod db;
 mod error;
 mod format;
 mod inspect;
 pub mod neutralize;
 mod pgdmp;
+mod replay;
+mod restore;
 mod sqlguard;
 mod sqlscan;
 mod zipsafe;
 
+pub use apply::NeutralizeReport;
+pub use db::Target;
+pub use restore::{restore, Mode, ProgressFn, RestoreOptions, RestoreReport};
 pub use error::{DumpError, Result};
 pub use format::Format;
 pub use inspect::{inspect, FilestoreStats, InspectOptions, Inspection};

@@ -211,7 +211,7 @@ impl SqlGuard {
             State::Normal => return self.normal(b, out),
             State::Meta { at_line_start } => return self.meta(b, at_line_start, out),
             State::DollarTag => return self.dollar_tag(b, out),
-            State::QuoteEnd { escapes } if b != b'\'' => return self.after_literal(b'\'', b, out),
+            State::QuoteEnd { .. } if b != b'\'' => return self.after_literal(b'\'', b, out),
             State::QuoteEnd { escapes } => {
                 self.state = State::Quote { escapes };
                 out.push(b);
