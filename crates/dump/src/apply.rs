@@ -21,8 +21,16 @@ pub struct NeutralizeReport {
 impl From<&Plan> for NeutralizeReport {
     fn from(p: &Plan) -> Self {
         Self {
-            applied: p.run.iter().map(|s| format!("[{}] {}", s.module, s.what)).collect(),
-            skipped: p.skipped.iter().map(|s| format!("[{}] {}: {}", s.step.module, s.step.what, s.reason)).collect(),
+            applied: p
+                .run
+                .iter()
+                .map(|s| format!("[{}] {}", s.module, s.what))
+                .collect(),
+            skipped: p
+                .skipped
+                .iter()
+                .map(|s| format!("[{}] {}: {}", s.step.module, s.step.what, s.reason))
+                .collect(),
         }
     }
 }
@@ -70,7 +78,10 @@ pub(crate) async fn reset_identity(pool: &PgPool) -> Result<()> {
     let params = [
         ("database.secret", "gen_random_uuid()::text"),
         ("database.uuid", "gen_random_uuid()::text"),
-        ("database.create_date", "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"),
+        (
+            "database.create_date",
+            "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')",
+        ),
         ("web.base.url", "'http://localhost:8069'"),
     ];
     let mut tx = pool.begin().await?;

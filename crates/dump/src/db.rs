@@ -34,7 +34,13 @@ impl Target {
 
     /// A libpq/sqlx URL to `db` as `role` instead of the admin role.
     pub(crate) fn url_as(&self, db: &str, role: &str) -> String {
-        with_user(&self.server.url(db), role, self.owner_password.as_deref().filter(|_| role == self.owner))
+        with_user(
+            &self.server.url(db),
+            role,
+            self.owner_password
+                .as_deref()
+                .filter(|_| role == self.owner),
+        )
     }
 
     pub(crate) async fn admin(&self) -> Result<PgPool> {
@@ -50,7 +56,9 @@ impl Target {
 
 /// Replaces the user (and password) of a `postgresql://` URL.
 pub(crate) fn with_user(url: &str, user: &str, password: Option<&str>) -> String {
-    let Some(rest) = url.strip_prefix("postgresql://") else { return url.to_string() };
+    let Some(rest) = url.strip_prefix("postgresql://") else {
+        return url.to_string();
+    };
     let host_start = match rest.find('/') {
         Some(slash) => rest[..slash].rfind('@').map_or(0, |at| at + 1),
         None => rest.rfind('@').map_or(0, |at| at + 1),
@@ -65,12 +73,22 @@ pub(crate) fn with_user(url: &str, user: &str, password: Option<&str>) -> String
 fn encode(value: &str) -> String {
     value
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
 pub(crate) async fn connect(url: &str) -> Result<PgPool> {
-    PgPoolOptions::new().max_connections(2).connect(url).await.map_err(DumpError::from)
+    PgPoolOptions::new()
+        .max_connections(2)
+        .connect(url)
+        .await
+        .map_err(DumpError::from)
 }
 
 /// `"name"` with inner quotes doubled.
@@ -80,7 +98,11 @@ pub(crate) fn ident(name: &str) -> String {
 
 /// Makes sure `role` exists and cannot do anything a dump must not do:
 /// no superuser, no role creation, no server-side files or programs.
-pub(crate) async fn ensure_owner_role(admin: &PgPool, role: &str, password: Option<&str>) -> Result<()> {
+pub(crate) async fn ensure_owner_role(
+    admin: &PgPool,
+    role: &str,
+    password: Option<&str>,
+) -> Result<()> {
     let row = sqlx::query(
         "SELECT rolsuper, rolcreaterole, rolreplication, rolbypassrls, \
          pg_has_role(oid, 'pg_execute_server_program', 'MEMBER') \
@@ -93,7 +115,10 @@ pub(crate) async fn ensure_owner_role(admin: &PgPool, role: &str, password: Opti
     .await?;
     match row {
         None => {
-            let mut sql = format!("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION", ident(role));
+            let mut sql = format!(
+                "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION",
+                ident(role)
+            );
             if let Some(p) = password {
                 sql.push_str(&format!(" PASSWORD '{}'", p.replace('\'', "''")));
             }
@@ -107,19 +132,34 @@ pub(crate) async fn ensure_owner_role(admin: &PgPool, role: &str, password: Opti
             }
         }
         Some(row) => {
-            let flags = ["rolsuper", "rolcreaterole", "rolreplication", "rolbypassrls", "files"];
-            let set: Vec<&str> = flags.into_iter().filter(|f| row.try_get::<bool, _>(*f).unwrap_or(true)).collect();
+            let flags = [
+                "rolsuper",
+                "rolcreaterole",
+                "rolreplication",
+                "rolbypassrls",
+                "files",
+            ];
+            let set: Vec<&str> = flags
+                .into_iter()
+                .filter(|f| row.try_get::<bool, _>(*f).unwrap_or(true))
+                .collect();
             if set.is_empty() {
                 Ok(())
             } else {
-                Err(DumpError::PrivilegedRole { role: role.to_string(), privileges: set.join(", ") })
+                Err(DumpError::PrivilegedRole {
+                    role: role.to_string(),
+                    privileges: set.join(", "),
+                })
             }
         }
     }
 }
 
 pub(crate) async fn database_exists(admin: &PgPool, name: &str) -> Result<bool> {
-    let found = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1").bind(name).fetch_optional(admin).await?;
+    let found = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_optional(admin)
+        .await?;
     Ok(found.is_some())
 }
 
@@ -144,7 +184,12 @@ pub(crate) async fn create_database(admin: &PgPool, name: &str, owner: &str) -> 
 }
 
 pub(crate) async fn drop_database(admin: &PgPool, name: &str) -> Result<()> {
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", ident(name))).execute(admin).await?;
+    sqlx::query(&format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        ident(name)
+    ))
+    .execute(admin)
+    .await?;
     Ok(())
 }
 
@@ -155,14 +200,25 @@ mod tests {
     #[test]
     fn user_is_swapped_in_socket_and_tcp_urls() {
         assert_eq!(
-            with_user("postgresql://postgres@localhost/db?host=/run/pg&port=5432", "odoo", None),
+            with_user(
+                "postgresql://postgres@localhost/db?host=/run/pg&port=5432",
+                "odoo",
+                None
+            ),
             "postgresql://odoo@localhost/db?host=/run/pg&port=5432"
         );
         assert_eq!(
-            with_user("postgresql://admin:secret@db.example:5432/x", "odoo", Some("p@ss")),
+            with_user(
+                "postgresql://admin:secret@db.example:5432/x",
+                "odoo",
+                Some("p@ss")
+            ),
             "postgresql://odoo:p%40ss@db.example:5432/x"
         );
-        assert_eq!(with_user("postgresql://db.example/x", "odoo", None), "postgresql://odoo@db.example/x");
+        assert_eq!(
+            with_user("postgresql://db.example/x", "odoo", None),
+            "postgresql://odoo@db.example/x"
+        );
     }
 
     #[test]

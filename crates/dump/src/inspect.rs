@@ -33,7 +33,7 @@ use crate::error::{io_err, DumpError, Result};
 use crate::format::{sniff, Format, Sniffed};
 use crate::pgdmp::short_version;
 use crate::sqlscan::{scan_sql, series_of, SqlFacts};
-use crate::zipsafe::{check_members, members_of, Declared, ZipLimits, ZipPlan};
+use crate::zipsafe::{check_members, declared_entries, members_of, Declared, ZipLimits, ZipPlan};
 
 /// Largest `manifest.json` read (Odoo's are a few kilobytes).
 const MANIFEST_CAP: u64 = 16 << 20;
@@ -194,12 +194,19 @@ pub(crate) fn open_checked_zip(
     path: &Path,
     limits: &ZipLimits,
 ) -> Result<(zip::ZipArchive<File>, ZipPlan)> {
-    let file = File::open(path).map_err(io_err(path))?;
+    let mut file = File::open(path).map_err(io_err(path))?;
+    let declared = declared_entries(&mut file).map_err(io_err(path))?;
     let zip_err = |source| DumpError::Zip {
         path: path.to_owned(),
         source,
     };
     let mut archive = zip::ZipArchive::new(file).map_err(zip_err)?;
+    if let Some(declared) = declared.filter(|&n| n != archive.len() as u64) {
+        return Err(DumpError::UnsafeZip(format!(
+            "duplicate names: the central directory lists {declared} members but only {} distinct names",
+            archive.len()
+        )));
+    }
     let members = members_of(&mut archive).map_err(zip_err)?;
     let plan = check_members(&members, limits)?;
     Ok((archive, plan))

@@ -17,9 +17,9 @@ mod zipsafe;
 
 pub use apply::NeutralizeReport;
 pub use db::Target;
-pub use restore::{restore, Mode, ProgressFn, RestoreOptions, RestoreReport};
 pub use error::{DumpError, Result};
 pub use format::Format;
 pub use inspect::{inspect, FilestoreStats, InspectOptions, Inspection};
+pub use restore::{restore, Mode, ProgressFn, RestoreOptions, RestoreReport};
 pub use sqlguard::SqlGuard;
 pub use zipsafe::ZipLimits;

@@ -24,7 +24,11 @@ const CHUNK: usize = 256 * 1024;
 pub(crate) enum SqlSource {
     File(PathBuf),
     Gzip(PathBuf),
-    ZipMember { zip: PathBuf, index: usize, size: u64 },
+    ZipMember {
+        zip: PathBuf,
+        index: usize,
+        size: u64,
+    },
 }
 
 impl SqlSource {
@@ -33,7 +37,6 @@ impl SqlSource {
             SqlSource::File(p) | SqlSource::Gzip(p) | SqlSource::ZipMember { zip: p, .. } => p,
         }
     }
-
 }
 
 /// Options of a replay.
@@ -43,25 +46,46 @@ pub(crate) struct ReplayOptions {
 }
 
 /// `pg_restore --no-owner --no-privileges --exit-on-error` as the owner.
-pub(crate) async fn pg_restore(target: &Target, db: &str, file: &Path, format: Format, opts: ReplayOptions) -> Result<()> {
+pub(crate) async fn pg_restore(
+    target: &Target,
+    db: &str,
+    file: &Path,
+    format: Format,
+    opts: ReplayOptions,
+) -> Result<()> {
     let program = target.binaries.tool("pg_restore");
     let mut cmd = Command::new(&program);
     cmd.args(["--no-owner", "--no-privileges", "--exit-on-error"]);
     if format != Format::PgTar && opts.jobs > 1 {
         cmd.arg(format!("--jobs={}", opts.jobs));
     }
-    cmd.arg(format!("--dbname={}", target.url_as(db, &target.owner))).arg(file);
-    let output = cmd.stdin(Stdio::null()).output().await.map_err(io_err(&program))?;
+    cmd.arg(format!("--dbname={}", target.url_as(db, &target.owner)))
+        .arg(file);
+    let output = cmd
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(io_err(&program))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(tool_failure(file, "pg_restore", &output.status.to_string(), &stderr));
+        return Err(tool_failure(
+            file,
+            "pg_restore",
+            &output.status.to_string(),
+            &stderr,
+        ));
     }
     Ok(())
 }
 
 /// Streams SQL through the guard into `psql -v ON_ERROR_STOP=1` as the
 /// owner. Returns how many `\restrict` lines were stripped.
-pub(crate) async fn psql(target: &Target, db: &str, source: SqlSource, progress: &dyn Fn(u64)) -> Result<u32> {
+pub(crate) async fn psql(
+    target: &Target,
+    db: &str,
+    source: SqlSource,
+    progress: &dyn Fn(u64),
+) -> Result<u32> {
     let program = target.binaries.tool("psql");
     let mut child = Command::new(&program)
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password"])
@@ -100,7 +124,11 @@ pub(crate) async fn psql(target: &Target, db: &str, source: SqlSource, progress:
     }
     drop(rx);
     drop(stdin);
-    let filtered = reader.await.map_err(|e| DumpError::Tool { program: "reader".into(), status: e.to_string(), stderr: String::new() })?;
+    let filtered = reader.await.map_err(|e| DumpError::Tool {
+        program: "reader".into(),
+        status: e.to_string(),
+        stderr: String::new(),
+    })?;
     if let Err(e) = filtered {
         let _ = child.kill().await;
         return Err(e);
@@ -108,7 +136,11 @@ pub(crate) async fn psql(target: &Target, db: &str, source: SqlSource, progress:
     let status = child.wait().await.map_err(io_err(&program))?;
     let stderr = stderr_task.await.unwrap_or_default();
     if !status.success() || pipe_broken {
-        return Err(DumpError::Tool { program: "psql".into(), status: status.to_string(), stderr: tail(&stderr) });
+        return Err(DumpError::Tool {
+            program: "psql".into(),
+            status: status.to_string(),
+            stderr: tail(&stderr),
+        });
     }
     filtered
 }
@@ -121,7 +153,10 @@ fn filter_into(source: &SqlSource, tx: &mpsc::Sender<Vec<u8>>) -> Result<u32> {
         SqlSource::File(_) => pump(file, path, tx),
         SqlSource::Gzip(_) => pump(flate2::read::MultiGzDecoder::new(file), path, tx),
         SqlSource::ZipMember { index, size, .. } => {
-            let zip_err = |source| DumpError::Zip { path: path.to_owned(), source };
+            let zip_err = |source| DumpError::Zip {
+                path: path.to_owned(),
+                source,
+            };
             let mut archive = zip::ZipArchive::new(file).map_err(zip_err)?;
             let member = archive.by_index(*index).map_err(zip_err)?;
             pump(Declared::new(member, *size, "dump.sql"), path, tx)

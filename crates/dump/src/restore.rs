@@ -130,10 +130,15 @@ async fn examine(file: &Path, limits: &ZipLimits) -> Result<(Format, Option<ZipP
     .await
 }
 
-pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| DumpError::Io { path: PathBuf::from("<blocking task>"), source: std::io::Error::other(e) })?
+        .map_err(|e| DumpError::Io {
+            path: PathBuf::from("<blocking task>"),
+            source: std::io::Error::other(e),
+        })?
 }
 
 async fn make_room(target: &Target, admin: &sqlx::PgPool, opts: &RestoreOptions) -> Result<()> {
@@ -155,7 +160,13 @@ async fn make_room(target: &Target, admin: &sqlx::PgPool, opts: &RestoreOptions)
     Ok(())
 }
 
-async fn fill(target: &Target, file: &Path, format: Format, zip: Option<&ZipPlan>, opts: &RestoreOptions) -> Result<RestoreReport> {
+async fn fill(
+    target: &Target,
+    file: &Path,
+    format: Format,
+    zip: Option<&ZipPlan>,
+    opts: &RestoreOptions,
+) -> Result<RestoreReport> {
     let db = opts.database.as_str();
     let progress = opts.progress.clone();
     let report_progress = move |n: u64| {
@@ -167,20 +178,53 @@ async fn fill(target: &Target, file: &Path, format: Format, zip: Option<&ZipPlan
     let mut files = 0;
     match (format, zip) {
         (Format::PgCustom | Format::PgDirectory | Format::PgTar, _) => {
-            pg_restore(target, db, file, format, ReplayOptions { jobs: opts.jobs.max(1) }).await?
+            pg_restore(
+                target,
+                db,
+                file,
+                format,
+                ReplayOptions {
+                    jobs: opts.jobs.max(1),
+                },
+            )
+            .await?
         }
-        (Format::Sql, _) => stripped = psql(target, db, SqlSource::File(file.to_owned()), &report_progress).await?,
-        (Format::SqlGz, _) => stripped = psql(target, db, SqlSource::Gzip(file.to_owned()), &report_progress).await?,
+        (Format::Sql, _) => {
+            stripped = psql(
+                target,
+                db,
+                SqlSource::File(file.to_owned()),
+                &report_progress,
+            )
+            .await?
+        }
+        (Format::SqlGz, _) => {
+            stripped = psql(
+                target,
+                db,
+                SqlSource::Gzip(file.to_owned()),
+                &report_progress,
+            )
+            .await?
+        }
         (Format::OdooZip | Format::ZipSql, Some(plan)) => {
-            let (index, size) = plan.dump_sql.ok_or_else(|| DumpError::UnsafeZip("no dump.sql member".into()))?;
-            let source = SqlSource::ZipMember { zip: file.to_owned(), index, size };
+            let (index, size) = plan
+                .dump_sql
+                .ok_or_else(|| DumpError::UnsafeZip("no dump.sql member".into()))?;
+            let source = SqlSource::ZipMember {
+                zip: file.to_owned(),
+                index,
+                size,
+            };
             // SQL and files in parallel: one is PostgreSQL-bound, the other disk-bound
             let partial = partial_dir(target, db);
             let extract = blocking({
-                let (zip, members, partial) = (file.to_owned(), plan.filestore.clone(), partial.clone());
+                let (zip, members, partial) =
+                    (file.to_owned(), plan.filestore.clone(), partial.clone());
                 move || extract_filestore(&zip, &members, &partial)
             });
-            let (sql, extracted) = tokio::join!(psql(target, db, source, &report_progress), extract);
+            let (sql, extracted) =
+                tokio::join!(psql(target, db, source, &report_progress), extract);
             stripped = sql?;
             files = extracted?;
             if !plan.filestore.is_empty() {
@@ -190,13 +234,19 @@ async fn fill(target: &Target, file: &Path, format: Format, zip: Option<&ZipPlan
                 remove_dir(&partial);
             }
         }
-        (Format::OdooZip | Format::ZipSql, None) => return Err(DumpError::UnsafeZip("zip was not checked".into())),
+        (Format::OdooZip | Format::ZipSql, None) => {
+            return Err(DumpError::UnsafeZip("zip was not checked".into()))
+        }
     }
     let pool = target.as_owner(db).await?;
     if opts.mode == Mode::Copy {
         reset_identity(&pool).await?;
     }
-    let neutralized = if opts.neutralize { Some(neutralize(&pool).await?) } else { None };
+    let neutralized = if opts.neutralize {
+        Some(neutralize(&pool).await?)
+    } else {
+        None
+    };
     pool.close().await;
     Ok(RestoreReport {
         database: db.to_string(),
@@ -213,7 +263,10 @@ async fn fill(target: &Target, file: &Path, format: Format, zip: Option<&ZipPlan
 /// `<data>/filestore/.<db>.partial`: files land here, then one rename
 /// makes them visible, so a failed restore never leaves half a filestore.
 fn partial_dir(target: &Target, db: &str) -> PathBuf {
-    target.data_dir.join("filestore").join(format!(".{db}.partial"))
+    target
+        .data_dir
+        .join("filestore")
+        .join(format!(".{db}.partial"))
 }
 
 fn remove_dir(dir: &Path) {
@@ -232,14 +285,21 @@ fn extract_filestore(zip_path: &Path, members: &[FilestoreMember], dest: &Path) 
     }
     std::fs::create_dir_all(dest).map_err(io_err(dest))?;
     let file = std::fs::File::open(zip_path).map_err(io_err(zip_path))?;
-    let zip_err = |source| DumpError::Zip { path: zip_path.to_owned(), source };
+    let zip_err = |source| DumpError::Zip {
+        path: zip_path.to_owned(),
+        source,
+    };
     let mut archive = zip::ZipArchive::new(file).map_err(zip_err)?;
     for m in members {
         let path = dest.join(&m.relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
-        let mut out = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(io_err(&path))?;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
         let name = m.relative.to_string_lossy().into_owned();
         let mut reader = Declared::new(archive.by_index(m.index).map_err(zip_err)?, m.size, &name);
         std::io::copy(&mut reader, &mut out).map_err(io_err(&path))?;

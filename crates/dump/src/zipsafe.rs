@@ -212,6 +212,42 @@ pub(crate) fn members_of<R: Read + io::Seek>(
     Ok(members)
 }
 
+/// The number of entries the end-of-central-directory record declares.
+/// The zip library keys members by name and silently keeps one of two
+/// members with the same name, so duplicates only show as a count that
+/// differs from the number of distinct names it reports.
+pub(crate) fn declared_entries<R: Read + io::Seek>(file: &mut R) -> io::Result<Option<u64>> {
+    use io::SeekFrom;
+    let len = file.seek(SeekFrom::End(0))?;
+    let tail_len = len.min(22 + 65535 + 20);
+    file.seek(SeekFrom::Start(len - tail_len))?;
+    let mut tail = vec![0u8; tail_len as usize];
+    file.read_exact(&mut tail)?;
+    let Some(eocd) = tail.windows(4).rposition(|w| w == b"PK\x05\x06") else {
+        return Ok(None);
+    };
+    let Some(count) = tail.get(eocd + 10..eocd + 12) else {
+        return Ok(None);
+    };
+    let count = u16::from_le_bytes([count[0], count[1]]);
+    if count != u16::MAX {
+        return Ok(Some(u64::from(count)));
+    }
+    // ZIP64: the locator right before the EOCD points at the zip64 record
+    let Some(locator) = eocd.checked_sub(20).and_then(|at| tail.get(at..eocd)) else {
+        return Ok(None);
+    };
+    if &locator[..4] != b"PK\x06\x07" {
+        return Ok(None);
+    }
+    let mut offset = [0u8; 8];
+    offset.copy_from_slice(&locator[8..16]);
+    file.seek(SeekFrom::Start(u64::from_le_bytes(offset) + 32))?;
+    let mut total = [0u8; 8];
+    file.read_exact(&mut total)?;
+    Ok(Some(u64::from_le_bytes(total)))
+}
+
 /// A reader that fails once more than the size a member declared comes
 /// out: the central directory can lie about sizes.
 pub(crate) struct Declared<R> {

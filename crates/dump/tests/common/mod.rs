@@ -30,14 +30,21 @@ impl World {
             owner: OWNER.into(),
             owner_password: None,
         };
-        Self { target, data, names: Vec::new() }
+        Self {
+            target,
+            data,
+            names: Vec::new(),
+        }
     }
 
     /// A database name nobody uses yet, dropped when the world goes.
     pub fn name(&mut self, prefix: &str) -> String {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
         let name = format!("{prefix}_{}_{n}_{nanos:08x}", std::process::id());
         self.names.push(name.clone());
         name
@@ -49,7 +56,11 @@ impl World {
 
     pub async fn exists(&self, db: &str) -> bool {
         let pool = self.admin("postgres").await;
-        let row = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1").bind(db).fetch_optional(&pool).await.unwrap();
+        let row = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
+            .bind(db)
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
         pool.close().await;
         row.is_some()
     }
