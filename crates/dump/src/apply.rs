@@ -95,3 +95,40 @@ pub(crate) async fn reset_identity(pool: &PgPool) -> Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// What `db neutralize` did or would do.
+#[derive(Debug, Clone, Serialize)]
+pub struct NeutralizeOutcome {
+    /// The database.
+    pub database: String,
+    /// Whether anything was changed (`false` for a dry run).
+    pub applied: bool,
+    /// Steps run (or to run) and skipped.
+    pub steps: NeutralizeReport,
+    /// The SQL script (dry run only).
+    pub sql: Option<String>,
+}
+
+/// Neutralizes database `db` as its owner role; with `dry_run`, only
+/// returns the SQL it would run.
+pub async fn neutralize_database(
+    target: &crate::db::Target,
+    db: &str,
+    dry_run: bool,
+) -> Result<NeutralizeOutcome> {
+    let admin = target.admin().await?;
+    let owner = crate::db::database_owner(&admin, db).await?;
+    admin.close().await;
+    let pool = crate::db::connect(&target.url_as(db, &owner)).await?;
+    let p = plan_for(&pool).await?;
+    if !dry_run {
+        run_plan(&pool, &p).await?;
+    }
+    pool.close().await;
+    Ok(NeutralizeOutcome {
+        database: db.to_string(),
+        applied: !dry_run,
+        steps: NeutralizeReport::from(&p),
+        sql: dry_run.then(|| p.script()),
+    })
+}

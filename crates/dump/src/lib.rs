@@ -3,6 +3,8 @@
 //! cloning databases.
 
 mod apply;
+mod clone;
+mod create;
 mod db;
 mod error;
 mod format;
@@ -15,7 +17,9 @@ mod sqlguard;
 mod sqlscan;
 mod zipsafe;
 
-pub use apply::NeutralizeReport;
+pub use apply::{neutralize_database, NeutralizeOutcome, NeutralizeReport};
+pub use clone::{clone_database, ClonePath, CloneReport};
+pub use create::{create, CreateOptions, CreateReport, OutputFormat};
 pub use db::Target;
 pub use error::{DumpError, Result};
 pub use format::Format;
