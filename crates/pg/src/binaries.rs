@@ -46,7 +46,7 @@ impl Binaries {
     /// The binaries in `bin_dir`, which must hold `initdb` and `postgres`.
     pub fn at(bin_dir: &Path) -> Result<Self> {
         if !bin_dir.join("initdb").is_file() {
-            return Err(PgError::BinariesNotFound);
+            return Err(PgError::BinariesNotIn(bin_dir.to_path_buf()));
         }
         let output = Command::new(bin_dir.join("postgres"))
             .arg("--version")

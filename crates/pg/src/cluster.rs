@@ -20,6 +20,8 @@ use crate::user::ServerUser;
 pub struct ClusterOptions {
     /// Skip fsync at initdb and at run time (tests only: a crash may lose data).
     pub unsafe_fast: bool,
+    /// Use the server binaries of this directory instead of discovering them.
+    pub bin_dir: Option<PathBuf>,
 }
 
 /// What `start` found or did.
@@ -80,10 +82,13 @@ impl EmbeddedCluster {
     /// The binaries able to run this data directory: the installed default for a new cluster,
     /// the matching major version for an existing one.
     pub fn binaries(&self) -> Result<Binaries> {
-        let Some(data_major) = self.data_major()? else {
-            return Binaries::discover();
+        let default = match &self.options.bin_dir {
+            Some(dir) => Binaries::at(dir)?,
+            None => Binaries::discover()?,
         };
-        let default = Binaries::discover()?;
+        let Some(data_major) = self.data_major()? else {
+            return Ok(default);
+        };
         if default.version().major == data_major {
             return Ok(default);
         }
@@ -246,13 +251,23 @@ impl EmbeddedCluster {
         Ok(())
     }
 
-    /// Removes a postmaster.pid whose process is gone (a crash or kill -9), which would
-    /// otherwise make PostgreSQL refuse to start when the pid was reused.
+    /// Removes a postmaster.pid whose process is gone (a crash or kill -9), and the socket
+    /// lock files it left: PostgreSQL would otherwise refuse to start when the old pid still
+    /// exists as a zombie or was reused. The socket directory is this cluster's alone.
     fn remove_stale_pid_file(&self) -> Result<()> {
         let pid_file = self.layout.pgdata.join("postmaster.pid");
-        if pid_file.exists() && self.running_pid().is_none() {
-            tracing::warn!(file = %pid_file.display(), "removing stale postmaster.pid");
-            std::fs::remove_file(pid_file)?;
+        if !pid_file.exists() || self.running_pid().is_some() {
+            return Ok(());
+        }
+        tracing::warn!(file = %pid_file.display(), "removing stale postmaster.pid left by a crash");
+        std::fs::remove_file(pid_file)?;
+        let leftovers = std::fs::read_dir(&self.layout.socket_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".s.PGSQL."));
+        for entry in leftovers {
+            std::fs::remove_file(entry.path())?;
         }
         Ok(())
     }

@@ -12,6 +12,11 @@ pub enum PgError {
     BinariesNotFound,
 
     #[error(
+        "no PostgreSQL server binaries in {0} (no `initdb` there); point --pg-bindir at a directory such as /usr/lib/postgresql/15/bin"
+    )]
+    BinariesNotIn(PathBuf),
+
+    #[error(
         "the data directory {pgdata} was created by PostgreSQL {data_major}, but only PostgreSQL {found} is installed; \
          install `postgresql-{data_major}` (its binaries are used automatically) or upgrade the cluster with pg_upgrade"
     )]

@@ -39,12 +39,17 @@ impl Metadata {
         &self.pool
     }
 
-    /// The server's version string (`SHOW server_version`).
+    /// The server's version, e.g. `15.18` (without the packager's suffix such as
+    /// ` (Debian 15.18-0+deb12u1)`).
     pub async fn server_version(&self) -> Result<String> {
         let (version,): (String,) = sqlx::query_as("SHOW server_version")
             .fetch_one(&self.pool)
             .await?;
-        Ok(version)
+        Ok(version
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string())
     }
 }
 

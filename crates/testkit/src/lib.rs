@@ -63,7 +63,7 @@ fn start_shared_cluster() -> Server {
     let lock_path = dir.with_extension("lock");
     let lock_file = File::create(&lock_path).expect("create the test cluster lock file");
     let _lock = Flock::lock(lock_file, FlockArg::LockExclusive).expect("lock the test cluster");
-    let cluster = EmbeddedCluster::new(&dir, ClusterOptions { unsafe_fast: true })
+    let cluster = EmbeddedCluster::new(&dir, ClusterOptions { unsafe_fast: true, bin_dir: None })
         .expect("test cluster layout");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -1,0 +1,73 @@
+//! Slipway's configuration: one typed struct, read from flags and the environment (flags win).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use slipway_pg::{ClusterOptions, EmbeddedCluster, Server, StartOutcome};
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOptions {
+    /// Where Slipway keeps everything: the embedded PostgreSQL, filestores, builds, backups.
+    #[arg(long, global = true, env = "SLIPWAY_DATA_DIR", default_value = "./slipway-data")]
+    pub data_dir: PathBuf,
+
+    /// An external PostgreSQL (`postgres://user:pass@host:port/db`) to use instead of the
+    /// embedded one; its role must be allowed to create databases.
+    #[arg(long, global = true, env = "SLIPWAY_PG_URL")]
+    pub pg_url: Option<String>,
+
+    /// The PostgreSQL server binaries to run the embedded cluster with (default: found with
+    /// `pg_config --bindir`, else the highest /usr/lib/postgresql/*/bin).
+    #[arg(long, global = true, env = "SLIPWAY_PG_BINDIR")]
+    pub pg_bindir: Option<PathBuf>,
+}
+
+/// The PostgreSQL a command works with, and whether this command started it.
+pub struct Postgres {
+    /// How to reach it.
+    pub server: Server,
+    /// The embedded cluster this command started (and so should stop when it is done), if any.
+    pub started: Option<EmbeddedCluster>,
+}
+
+impl GlobalOptions {
+    /// The embedded cluster of the data directory; refused when `--pg-url` says to use an
+    /// external server instead.
+    pub fn embedded_cluster(&self) -> Result<EmbeddedCluster> {
+        if self.pg_url.is_some() {
+            anyhow::bail!(
+                "--pg-url points at an external PostgreSQL; the embedded one is not used (drop --pg-url to manage it)"
+            );
+        }
+        let options = ClusterOptions {
+            unsafe_fast: false,
+            bin_dir: self.pg_bindir.clone(),
+        };
+        EmbeddedCluster::new(&self.data_dir, options)
+            .with_context(|| format!("data directory {}", self.data_dir.display()))
+    }
+
+    /// The PostgreSQL to use: the external one when `--pg-url` is given, else the embedded one,
+    /// started if it is not running.
+    pub async fn postgres(&self) -> Result<Postgres> {
+        if let Some(url) = &self.pg_url {
+            let server = Server::external(url).map_err(anyhow::Error::msg)?;
+            return Ok(Postgres {
+                server,
+                started: None,
+            });
+        }
+        let cluster = self.embedded_cluster()?;
+        let outcome = cluster.start().await.with_context(|| {
+            format!(
+                "starting the embedded PostgreSQL in {}",
+                cluster.layout().pgdata.display()
+            )
+        })?;
+        let server = cluster.server()?;
+        let started = (outcome != StartOutcome::AlreadyRunning).then_some(cluster);
+        Ok(Postgres { server, started })
+    }
+}

@@ -1,0 +1,46 @@
+//! The health check, served for real over TCP.
+
+use serde_json::Value;
+use slipway_platform::Metadata;
+use slipway_server::{serve, AppState};
+use slipway_testkit::TestDb;
+
+#[tokio::test]
+async fn healthz_reports_ok_and_the_postgres_version() {
+    let db = TestDb::new().await;
+    let metadata = Metadata::open_url(db.url()).await.unwrap();
+    let expected = metadata.server_version().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, AppState { metadata }, async {
+        let _ = stopped.await;
+    }));
+
+    let response = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"status": "ok", "postgres": expected}));
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn healthz_is_unavailable_when_postgres_is_gone() {
+    let db = TestDb::new().await;
+    let metadata = Metadata::open_url(db.url()).await.unwrap();
+    let app = slipway_server::router(AppState {
+        metadata: metadata.clone(),
+    });
+    metadata.pool().close().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let response = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "error");
+    assert!(body["error"].as_str().unwrap().contains("closed"), "{body}");
+}
