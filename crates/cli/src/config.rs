@@ -10,7 +10,12 @@ use slipway_pg::{ClusterOptions, EmbeddedCluster, Server, StartOutcome};
 #[derive(Debug, Clone, Args)]
 pub struct GlobalOptions {
     /// Where Slipway keeps everything: the embedded PostgreSQL, filestores, builds, backups.
-    #[arg(long, global = true, env = "SLIPWAY_DATA_DIR", default_value = "./slipway-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "SLIPWAY_DATA_DIR",
+        default_value = "./slipway-data"
+    )]
     pub data_dir: PathBuf,
 
     /// An external PostgreSQL (`postgres://user:pass@host:port/db`) to use instead of the
@@ -69,5 +74,16 @@ impl GlobalOptions {
         let server = cluster.server()?;
         let started = (outcome != StartOutcome::AlreadyRunning).then_some(cluster);
         Ok(Postgres { server, started })
+    }
+}
+
+impl Postgres {
+    /// Stops the embedded cluster if this command started it, leaving things as they were.
+    pub async fn stop_if_started(&self) {
+        if let Some(cluster) = &self.started {
+            if let Err(e) = cluster.stop().await {
+                tracing::warn!(error = %e, "could not stop the embedded PostgreSQL");
+            }
+        }
     }
 }

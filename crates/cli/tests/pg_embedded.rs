@@ -7,7 +7,10 @@ use std::os::unix::fs::MetadataExt;
 use common::{is_root, slipway, slipway_ok, status, DataDir};
 
 fn select_one(data_dir: &std::path::Path) -> String {
-    slipway_ok(data_dir, &["pg", "psql", "postgres", "--", "-tAc", "SELECT 40 + 2"])
+    slipway_ok(
+        data_dir,
+        &["pg", "psql", "postgres", "--", "-tAc", "SELECT 40 + 2"],
+    )
 }
 
 #[test]
@@ -21,7 +24,10 @@ fn start_is_idempotent_and_stop_stops() {
     let running = status(data.path());
     assert_eq!(running["running"], true);
     assert!(running["port"].as_u64().unwrap() > 0);
-    assert!(running["version"].as_str().unwrap().starts_with(char::is_numeric));
+    assert!(running["version"]
+        .as_str()
+        .unwrap()
+        .starts_with(char::is_numeric));
     assert!(running["data_bytes"].as_u64().unwrap() > 1_000_000);
     assert_eq!(select_one(data.path()).trim(), "42");
 
@@ -58,12 +64,26 @@ fn two_data_dirs_run_side_by_side() {
     assert_ne!(sa["socket_dir"], sb["socket_dir"]);
     slipway_ok(
         a.path(),
-        &["pg", "psql", "postgres", "--", "-c", "CREATE DATABASE only_in_a"],
+        &[
+            "pg",
+            "psql",
+            "postgres",
+            "--",
+            "-c",
+            "CREATE DATABASE only_in_a",
+        ],
     );
     let list = |d: &DataDir| {
         slipway_ok(
             d.path(),
-            &["pg", "psql", "postgres", "--", "-tAc", "SELECT datname FROM pg_database"],
+            &[
+                "pg",
+                "psql",
+                "postgres",
+                "--",
+                "-tAc",
+                "SELECT datname FROM pg_database",
+            ],
         )
     };
     assert!(list(&a).contains("only_in_a"));
@@ -132,7 +152,10 @@ fn missing_binaries_are_named_and_nothing_is_created() {
     let out = slipway(&target, &["--pg-bindir", "/nonexistent/bin", "pg", "start"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no PostgreSQL server binaries in /nonexistent/bin"), "{err}");
+    assert!(
+        err.contains("no PostgreSQL server binaries in /nonexistent/bin"),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "one clear line: {err}");
     assert!(!target.exists());
 }

@@ -45,7 +45,10 @@ fn wait_healthy(port: u16, child: &mut Child) -> serde_json::Value {
                 return resp.json().unwrap();
             }
         }
-        assert!(Instant::now() < deadline, "no healthy /healthz within a minute");
+        assert!(
+            Instant::now() < deadline,
+            "no healthy /healthz within a minute"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -91,13 +94,13 @@ fn serve_refuses_a_taken_port_and_creates_nothing() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let fresh = data.path().join("fresh");
-    let out = slipway(
-        &fresh,
-        &["serve", "--listen", &format!("127.0.0.1:{port}")],
-    );
+    let out = slipway(&fresh, &["serve", "--listen", &format!("127.0.0.1:{port}")]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("cannot listen on 127.0.0.1:{port}")), "{err}");
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
     assert!(!fresh.exists(), "no data dir created");
 }
 
@@ -119,7 +122,10 @@ fn serve_with_an_unreachable_pg_url_says_so() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot reach PostgreSQL"), "{err}");
     assert!(!err.contains("secret"), "password leaked: {err}");
-    assert!(!data.path().join("pg").exists(), "embedded cluster untouched");
+    assert!(
+        !data.path().join("pg").exists(),
+        "embedded cluster untouched"
+    );
 }
 
 #[test]
@@ -140,7 +146,14 @@ fn serve_uses_an_external_postgres_given_by_url() {
     assert!(!data.path().join("pg").exists(), "no embedded cluster made");
     let dbs = slipway_ok(
         external.path(),
-        &["pg", "psql", "postgres", "--", "-tAc", "SELECT datname FROM pg_database"],
+        &[
+            "pg",
+            "psql",
+            "postgres",
+            "--",
+            "-tAc",
+            "SELECT datname FROM pg_database",
+        ],
     );
     assert!(dbs.lines().any(|l| l == "slipway"), "{dbs}");
 }

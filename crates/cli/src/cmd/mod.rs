@@ -1,6 +1,9 @@
 //! One module per command group; each turns its arguments into calls of the library crates.
 
+mod db;
+mod dump;
 mod pg;
+mod progress;
 mod serve;
 
 use anyhow::Result;
@@ -16,6 +19,12 @@ pub enum Command {
     /// Manage the embedded PostgreSQL of the data directory.
     #[command(subcommand)]
     Pg(pg::PgCommand),
+    /// Odoo dumps: inspect, restore and create them.
+    #[command(subcommand)]
+    Dump(dump::DumpCommand),
+    /// Odoo databases: neutralize and clone them.
+    #[command(subcommand)]
+    Db(db::DbCommand),
 }
 
 impl Command {
@@ -24,6 +33,8 @@ impl Command {
         match self {
             Command::Serve(args) => serve::run(args, global).await,
             Command::Pg(cmd) => pg::run(cmd, global).await,
+            Command::Dump(cmd) => dump::run(cmd, global).await,
+            Command::Db(cmd) => db::run(cmd, global).await,
         }
     }
 

@@ -74,7 +74,10 @@ pub async fn run(cmd: PgCommand, global: &GlobalOptions) -> Result<()> {
                 return print_json(&status);
             }
             print_fields(&[
-                ("state", if status.running { "running" } else { "stopped" }.into()),
+                (
+                    "state",
+                    if status.running { "running" } else { "stopped" }.into(),
+                ),
                 ("version", status.version.clone()),
                 ("data", status.pgdata.display().to_string()),
                 ("data size", human_bytes(status.data_bytes)),
