@@ -146,6 +146,14 @@ fn reset(
     }
 }
 
+/// A step whose WHERE clause reads `column` too.
+fn filtered_on(mut step: Step, column: &'static str) -> Step {
+    if let Some((_, cols)) = step.needs.first_mut() {
+        cols.push(column);
+    }
+    step
+}
+
 fn nulls(module: &'static str, table: &'static str, cols: &[&'static str]) -> Step {
     let sets: Vec<(&'static str, &str)> = cols.iter().map(|c| (*c, "NULL")).collect();
     reset(module, "clear credentials", table, &sets, "")
@@ -319,9 +327,9 @@ fn integration_steps() -> Vec<Step> {
             "DELETE FROM ir_config_parameter WHERE key = 'website_jitsi.jitsi_server_domain'",
         ]),
         reset("website_sale_autocomplete", "replace the Google Places key", "website", &[("google_places_api_key", "'dummy'")], ""),
-        reset("account_edi_proxy_client", "use EDI proxies in test mode", "account_edi_proxy_client_user",
-            &[("edi_mode", "CASE WHEN proxy_type = 'l10n_it_edi' THEN 'demo' ELSE 'test' END"), ("proxy_type", "proxy_type")],
-            "proxy_type != 'l10n_my_edi'"),
+        filtered_on(reset("account_edi_proxy_client", "use EDI proxies in test mode", "account_edi_proxy_client_user",
+            &[("edi_mode", "CASE WHEN proxy_type = 'l10n_it_edi' THEN 'demo' ELSE 'test' END")],
+            "proxy_type != 'l10n_my_edi'"), "proxy_type"),
         reset("pos_adyen", "Adyen terminals in test mode", "pos_payment_method", &[("adyen_test_mode", "true")], ""),
         reset("pos_mercado_pago", "replace Mercado Pago terminal keys", "pos_payment_method",
             &[("mp_bearer_token", "'dummy_value'"), ("mp_webhook_secret_key", "'dummy_value'")], "mp_bearer_token IS NOT NULL"),
@@ -542,12 +550,15 @@ fn localization_steps() -> Vec<Step> {
             &[("l10n_ke_cu_proxy_address", "''")],
             "",
         ),
-        reset(
-            "l10n_my_edi",
-            "archive MyInvois proxy users",
-            "account_edi_proxy_client_user",
-            &[("active", "false"), ("proxy_type", "proxy_type")],
-            "proxy_type = 'l10n_my_edi'",
+        filtered_on(
+            reset(
+                "l10n_my_edi",
+                "archive MyInvois proxy users",
+                "account_edi_proxy_client_user",
+                &[("active", "false")],
+                "proxy_type = 'l10n_my_edi'",
+            ),
+            "proxy_type",
         ),
         reset(
             "l10n_my_edi",

@@ -186,17 +186,15 @@ pub(crate) fn scan_sql(mut r: impl BufRead, want_modules: bool) -> io::Result<Sq
                 name,
                 state,
                 version,
-            } => {
-                if field(&row, state).as_deref() == Some("installed") {
-                    if let (Some(n), Some(v)) = (field(&row, name), field(&row, version)) {
-                        facts.modules.insert(n, v);
-                    }
+            } if field(&row, state).as_deref() == Some("installed") => {
+                if let (Some(n), Some(v)) = (field(&row, name), field(&row, version)) {
+                    facts.modules.insert(n, v);
                 }
             }
-            Block::Config { key, value } => {
-                if field(&row, key).as_deref() == Some("database.uuid") {
-                    facts.database_uuid = field(&row, value);
-                }
+            Block::Config { key, value }
+                if field(&row, key).as_deref() == Some("database.uuid") =>
+            {
+                facts.database_uuid = field(&row, value);
             }
             _ => {}
         }

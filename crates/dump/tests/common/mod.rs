@@ -113,7 +113,7 @@ impl Drop for World {
     }
 }
 
-pub fn sha256_of(path: &Path) -> Vec<u8> {
-    // the source must never be modified: compare bytes before and after
+/// The bytes of a file, to check a source was not modified.
+pub fn bytes_of(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
