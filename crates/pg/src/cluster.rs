@@ -349,7 +349,14 @@ impl EmbeddedCluster {
             .args(["-v", "ON_ERROR_STOP=1"])
             .arg("-h")
             .arg(&self.layout.socket_dir)
-            .args(["-p", &port.to_string(), "-U", &state.superuser, "-d", "postgres"])
+            .args([
+                "-p",
+                &port.to_string(),
+                "-U",
+                &state.superuser,
+                "-d",
+                "postgres",
+            ])
             .arg("-c")
             .arg(format!(
                 "ALTER ROLE \"{}\" PASSWORD '{password}'",

@@ -101,7 +101,8 @@ mod tests {
 
     #[test]
     fn external_url_swaps_the_database_and_keeps_the_query() {
-        let s = Server::external("postgres://u:p@db.example:5432/postgres?sslmode=require").unwrap();
+        let s =
+            Server::external("postgres://u:p@db.example:5432/postgres?sslmode=require").unwrap();
         assert_eq!(
             s.url("slipway"),
             "postgresql://u:p@db.example:5432/slipway?sslmode=require"

@@ -53,7 +53,9 @@ pub enum PgError {
     #[error("cannot read the cluster state file {path}: {detail}; delete it to let Slipway pick new settings")]
     State { path: PathBuf, detail: String },
 
-    #[error("the embedded PostgreSQL of {data_dir} is not running; start it with `slipway pg start`")]
+    #[error(
+        "the embedded PostgreSQL of {data_dir} is not running; start it with `slipway pg start`"
+    )]
     NotRunning { data_dir: PathBuf },
 
     #[error("{0}")]

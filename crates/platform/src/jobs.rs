@@ -86,14 +86,12 @@ impl JobQueue {
     }
 
     async fn finish(&self, id: i64, state: &str, error: Option<&str>) -> Result<()> {
-        sqlx::query(
-            "UPDATE jobs SET state = $2, error = $3, finished_at = now() WHERE id = $1",
-        )
-        .bind(id)
-        .bind(state)
-        .bind(error)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("UPDATE jobs SET state = $2, error = $3, finished_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(state)
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

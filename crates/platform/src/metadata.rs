@@ -54,6 +54,16 @@ impl Metadata {
 }
 
 async fn connect(url: &str, max_connections: u32) -> Result<PgPool> {
+    // One plain connection first: a pool retries until its timeout, while an unreachable
+    // server should be reported at once.
+    use sqlx::Connection;
+    let probe = sqlx::postgres::PgConnection::connect(url)
+        .await
+        .map_err(|source| PlatformError::Connect {
+            target: redact(url),
+            source,
+        })?;
+    probe.close().await?;
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
@@ -114,6 +124,9 @@ mod tests {
             redact("postgres://me:s3cret@db:5432/x"),
             "postgres://me@db:5432/x"
         );
-        assert_eq!(redact("postgresql://me@/x?host=/r"), "postgresql://me@/x?host=/r");
+        assert_eq!(
+            redact("postgresql://me@/x?host=/r"),
+            "postgresql://me@/x?host=/r"
+        );
     }
 }

@@ -31,7 +31,11 @@ async fn workers_only_take_the_kinds_they_handle() {
     let (_db, queue) = queue().await;
     queue.enqueue("upgrade.process", &json!({})).await.unwrap();
     assert!(queue.claim("w", &["build"]).await.unwrap().is_none());
-    let job = queue.claim("w", &["upgrade.process"]).await.unwrap().unwrap();
+    let job = queue
+        .claim("w", &["upgrade.process"])
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(job.kind, "upgrade.process");
     assert_eq!(job.attempts, 1);
 }
@@ -55,9 +59,21 @@ async fn a_job_whose_worker_died_is_taken_again() {
     let id = queue.enqueue("build", &json!({})).await.unwrap();
     queue.claim("crashed", &["build"]).await.unwrap().unwrap();
 
-    assert_eq!(queue.requeue_abandoned(Duration::from_secs(60)).await.unwrap(), 0);
+    assert_eq!(
+        queue
+            .requeue_abandoned(Duration::from_secs(60))
+            .await
+            .unwrap(),
+        0
+    );
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(queue.requeue_abandoned(Duration::from_secs(1)).await.unwrap(), 1);
+    assert_eq!(
+        queue
+            .requeue_abandoned(Duration::from_secs(1))
+            .await
+            .unwrap(),
+        1
+    );
 
     let again = queue.claim("w2", &["build"]).await.unwrap().unwrap();
     assert_eq!(again.id, id);
@@ -69,5 +85,9 @@ async fn migrations_apply_twice_without_harm() {
     let db = TestDb::new().await;
     Metadata::open_url(db.url()).await.unwrap();
     let meta = Metadata::open_url(db.url()).await.unwrap();
-    assert!(meta.server_version().await.unwrap().starts_with(char::is_numeric));
+    assert!(meta
+        .server_version()
+        .await
+        .unwrap()
+        .starts_with(char::is_numeric));
 }

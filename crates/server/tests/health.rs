@@ -17,10 +17,15 @@ async fn healthz_reports_ok_and_the_postgres_version() {
         let _ = stopped.await;
     }));
 
-    let response = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
+    let response = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body, serde_json::json!({"status": "ok", "postgres": expected}));
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "ok", "postgres": expected})
+    );
 
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
@@ -38,7 +43,9 @@ async fn healthz_is_unavailable_when_postgres_is_gone() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let response = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
+    let response = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "error");

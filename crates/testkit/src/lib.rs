@@ -28,7 +28,10 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 pub fn cluster_dir() -> PathBuf {
     match std::env::var_os("SLIPWAY_TEST_PG_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/slipway-test-pg")),
+        None => PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../target/slipway-test-pg"
+        )),
     }
 }
 
@@ -63,8 +66,14 @@ fn start_shared_cluster() -> Server {
     let lock_path = dir.with_extension("lock");
     let lock_file = File::create(&lock_path).expect("create the test cluster lock file");
     let _lock = Flock::lock(lock_file, FlockArg::LockExclusive).expect("lock the test cluster");
-    let cluster = EmbeddedCluster::new(&dir, ClusterOptions { unsafe_fast: true, bin_dir: None })
-        .expect("test cluster layout");
+    let cluster = EmbeddedCluster::new(
+        &dir,
+        ClusterOptions {
+            unsafe_fast: true,
+            bin_dir: None,
+        },
+    )
+    .expect("test cluster layout");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -86,11 +95,7 @@ impl TestDb {
     /// Creates the database. Its name starts with `t_` and is unique across processes.
     pub async fn new() -> Self {
         let server = shared_server();
-        let name = format!(
-            "t_{}_{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        );
+        let name = format!("t_{}_{:08x}", std::process::id(), rand::random::<u32>());
         let admin = PgPoolOptions::new()
             .max_connections(1)
             .connect(&server.url("postgres"))
