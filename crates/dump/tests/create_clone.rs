@@ -131,6 +131,29 @@ async fn pg_dump_formats_inspect_and_restore() {
 }
 
 #[tokio::test]
+async fn pg_dump_tar_archive_inspects_and_restores() {
+    let mut w = World::new();
+    let db = restored(&mut w, "v17_base.dump", "tar").await;
+    let out = w.data.path().join("x.tar");
+    let status = std::process::Command::new(w.target.binaries.tool("pg_dump"))
+        .args(["--format=tar", "--no-owner", "-f"])
+        .arg(&out)
+        .arg(w.target.server.url(&db))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let i = inspect(&out, &inspect_opts(&w)).unwrap();
+    assert_eq!(i.format, Format::PgTar);
+    assert_eq!(i.compressions, ["pgdmp_tar"]);
+    assert_eq!(i.modules.len(), 11);
+    let again = w.name("tarr");
+    let mut opts = RestoreOptions::new(&again);
+    opts.jobs = 2; // ignored for tar, which pg_restore cannot read in parallel
+    restore(&w.target, &out, &opts).await.unwrap();
+    assert_eq!(w.modules(&again).await, w.modules(&db).await);
+}
+
+#[tokio::test]
 async fn neutralized_dump_leaves_the_source_untouched() {
     let mut w = World::new();
     let db = restored(&mut w, "v17_mail_demo.zip", "neu").await;
