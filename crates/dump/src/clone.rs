@@ -125,12 +125,15 @@ async fn try_template(
     if others > 0 {
         return Ok(None);
     }
-    let sql = format!(
+    let mut sql = format!(
         "CREATE DATABASE {} TEMPLATE {} OWNER {}",
         ident(dst),
         ident(src),
         ident(owner)
     );
+    if file_copy_pays(admin, src).await? {
+        sql.push_str(" STRATEGY = FILE_COPY");
+    }
     let started = Instant::now();
     match sqlx::query(&sql).execute(admin).await {
         Ok(_) => Ok(Some(started.elapsed())),
@@ -138,6 +141,19 @@ async fn try_template(
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55006") => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// PostgreSQL 15 copies a template through the WAL by default, which is
+/// slow for big databases; a file copy (at the price of a checkpoint) is
+/// several times faster past a few hundred megabytes.
+async fn file_copy_pays(admin: &sqlx::PgPool, src: &str) -> Result<bool> {
+    const THRESHOLD: i64 = 256 << 20;
+    let (version, size): (i32, i64) =
+        sqlx::query_as("SELECT current_setting('server_version_num')::int, pg_database_size($1)")
+            .bind(src)
+            .fetch_one(admin)
+            .await?;
+    Ok(version >= 150_000 && size > THRESHOLD)
 }
 
 /// Parallel directory-format dump and restore, both as the database's

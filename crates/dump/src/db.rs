@@ -84,9 +84,15 @@ fn encode(value: &str) -> String {
 }
 
 pub(crate) async fn connect(url: &str) -> Result<PgPool> {
+    use sqlx::ConnectOptions;
+    // long statements (a template copy, a neutralization) are expected here,
+    // not worth a sqlx "slow statement" warning on the user's terminal
+    let options = url
+        .parse::<sqlx::postgres::PgConnectOptions>()?
+        .disable_statement_logging();
     PgPoolOptions::new()
         .max_connections(2)
-        .connect(url)
+        .connect_with(options)
         .await
         .map_err(DumpError::from)
 }
