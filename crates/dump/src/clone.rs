@@ -96,15 +96,20 @@ async fn copy_both(
     jobs: u32,
 ) -> Result<(ClonePath, Duration, u64)> {
     let (from, to) = (target.filestore(src), target.filestore(dst));
-    let files = blocking(move || link_tree(&from, &to)).await?;
-    let (path, held) = match try_template(admin, src, dst, owner).await? {
-        Some(held) => (ClonePath::Template, held),
-        None => {
-            dump_restore(target, admin, src, dst, owner, jobs).await?;
-            (ClonePath::DumpRestore, Duration::ZERO)
+    // files and database at the same time: one is metadata-bound, the other I/O-bound
+    let files = blocking(move || link_tree(&from, &to));
+    let database = async {
+        match try_template(admin, src, dst, owner).await? {
+            Some(held) => Ok::<_, DumpError>((ClonePath::Template, held)),
+            None => {
+                dump_restore(target, admin, src, dst, owner, jobs).await?;
+                Ok((ClonePath::DumpRestore, Duration::ZERO))
+            }
         }
     };
-    Ok((path, held, files))
+    let (files, database) = tokio::join!(files, database);
+    let (path, held) = database?;
+    Ok((path, held, files?))
 }
 
 /// `CREATE DATABASE dst TEMPLATE src`, unless another session uses the
