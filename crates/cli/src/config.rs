@@ -110,3 +110,14 @@ impl GlobalOptions {
         Ok(Postgres { server, started })
     }
 }
+
+impl Postgres {
+    /// Stops the embedded cluster if this command started it, leaving things as they were.
+    pub async fn stop_if_started(&self) {
+        if let Some(cluster) = &self.started {
+            if let Err(e) = cluster.stop().await {
+                tracing::warn!(error = %e, "could not stop the embedded PostgreSQL");
+            }
+        }
+    }
+}

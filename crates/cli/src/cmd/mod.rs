@@ -1,9 +1,12 @@
 //! One module per command group; each turns its arguments into calls of the library crates.
 
-mod contract;
 mod addons;
+mod contract;
+mod db;
+mod dump;
 mod migrate;
 mod pg;
+mod progress;
 mod serve;
 
 use anyhow::Result;
@@ -28,6 +31,12 @@ pub enum Command {
     /// Odoo upgrade scripts: what an update would run, run it, or lint the scripts.
     #[command(subcommand)]
     Migrate(migrate::MigrateCommand),
+    /// Odoo dumps: inspect, restore and create them.
+    #[command(subcommand)]
+    Dump(dump::DumpCommand),
+    /// Odoo databases: neutralize and clone them.
+    #[command(subcommand)]
+    Db(db::DbCommand),
 }
 
 impl Command {
@@ -39,6 +48,8 @@ impl Command {
             Command::Contract(cmd) => contract::run(cmd, global).await,
             Command::Addons(cmd) => addons::run(cmd),
             Command::Migrate(cmd) => migrate::run(cmd, global).await,
+            Command::Dump(cmd) => dump::run(cmd, global).await,
+            Command::Db(cmd) => db::run(cmd, global).await,
         }
     }
 

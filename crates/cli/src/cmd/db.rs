@@ -1,0 +1,152 @@
+//! `slipway db neutralize | clone`, and the database target shared with `slipway dump`.
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use slipway_dump::Target;
+use slipway_pg::Binaries;
+
+use super::progress::spinner;
+use crate::config::{GlobalOptions, Postgres};
+use crate::output::print_json;
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Make a database harmless: no mails out, crons off, payment and other integrations in
+    /// test mode, a banner. Idempotent; steps that do not apply are skipped and listed.
+    Neutralize(NeutralizeArgs),
+    /// The fastest faithful copy of a database and its filestore (hardlinked).
+    Clone(CloneArgs),
+}
+
+/// Who owns restored databases.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The unprivileged role that owns restored databases and replays dumps (created when
+    /// missing; refused when it has superuser-like rights).
+    #[arg(long, env = "SLIPWAY_DB_OWNER", default_value = "odoo")]
+    owner: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NeutralizeArgs {
+    /// The database.
+    #[arg(long, short = 'd')]
+    database: String,
+    /// Print the SQL that would run, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CloneArgs {
+    /// The database to copy.
+    source: String,
+    /// The new database.
+    destination: String,
+    /// Parallel jobs when the source is busy and a dump/restore is needed.
+    #[arg(long, short = 'j', default_value_t = 2)]
+    jobs: u32,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+/// The PostgreSQL client programs: from `--pg-bindir`, else discovered.
+pub fn binaries(global: &GlobalOptions) -> Result<Binaries> {
+    match &global.pg_bindir {
+        Some(dir) => {
+            Binaries::at(dir).with_context(|| format!("PostgreSQL binaries in {}", dir.display()))
+        }
+        None => Binaries::discover().context("finding the PostgreSQL binaries"),
+    }
+}
+
+/// The server, binaries, data directory and owner role of a command.
+pub async fn target(args: &TargetArgs, global: &GlobalOptions) -> Result<(Target, Postgres)> {
+    let pg = global.postgres().await?;
+    let data_dir = std::path::absolute(&global.data_dir).unwrap_or(global.data_dir.clone());
+    let target = Target {
+        server: pg.server.clone(),
+        binaries: binaries(global)?,
+        data_dir,
+        owner: args.owner.clone(),
+        owner_password: None,
+    };
+    Ok((target, pg))
+}
+
+pub async fn run(cmd: DbCommand, global: &GlobalOptions) -> Result<()> {
+    match cmd {
+        DbCommand::Neutralize(args) => neutralize(args, global).await,
+        DbCommand::Clone(args) => clone(args, global).await,
+    }
+}
+
+async fn neutralize(args: NeutralizeArgs, global: &GlobalOptions) -> Result<()> {
+    let (target, pg) = target(&args.target, global).await?;
+    let result = slipway_dump::neutralize_database(&target, &args.database, args.dry_run).await;
+    pg.stop_if_started().await;
+    let outcome = result.with_context(|| format!("neutralizing database {}", args.database))?;
+    if args.json {
+        return print_json(&outcome);
+    }
+    if let Some(sql) = &outcome.sql {
+        print!("{sql}");
+        return Ok(());
+    }
+    println!(
+        "neutralized {}: {} steps applied",
+        outcome.database,
+        outcome.steps.applied.len()
+    );
+    for step in &outcome.steps.applied {
+        println!("  applied  {step}");
+    }
+    for step in &outcome.steps.skipped {
+        println!("  skipped  {step}");
+    }
+    Ok(())
+}
+
+async fn clone(args: CloneArgs, global: &GlobalOptions) -> Result<()> {
+    let (target, pg) = target(&args.target, global).await?;
+    let bar = spinner(
+        &format!("cloning {} to {}", args.source, args.destination),
+        args.json,
+    );
+    let result =
+        slipway_dump::clone_database(&target, &args.source, &args.destination, args.jobs).await;
+    bar.finish_and_clear();
+    pg.stop_if_started().await;
+    let report = result
+        .with_context(|| format!("cloning database {} to {}", args.source, args.destination))?;
+    if args.json {
+        return print_json(&report);
+    }
+    let how = match report.path {
+        slipway_dump::ClonePath::Template => {
+            format!(
+                "CREATE DATABASE ... TEMPLATE, source held {:.2}s",
+                report.held.as_secs_f64()
+            )
+        }
+        slipway_dump::ClonePath::DumpRestore => {
+            "parallel dump/restore (the source was in use; not held)".to_string()
+        }
+    };
+    println!(
+        "cloned {} to {} in {:.1}s via {how}; {} filestore files hardlinked",
+        report.source,
+        report.target,
+        report.elapsed.as_secs_f64(),
+        report.filestore_files
+    );
+    Ok(())
+}

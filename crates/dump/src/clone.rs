@@ -1,0 +1,263 @@
+//! `slipway db clone`: the fastest faithful copy of a database and its
+//! filestore. `CREATE DATABASE ... TEMPLATE` (a file-level copy) when the
+//! source has no other connection, else a parallel directory-format
+//! dump and restore; the filestore by hardlinks (files are
+//! content-addressed and never modified in place).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::process::Command;
+
+use crate::db::{database_exists, database_owner, drop_database, ident, Target};
+use crate::error::{io_err, DumpError, Result};
+use crate::inspect::tool_failure;
+use crate::restore::blocking;
+
+/// Which way the database was copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClonePath {
+    /// `CREATE DATABASE ... TEMPLATE`: the source was held without
+    /// connections for `held`.
+    Template,
+    /// `pg_dump -Fd -j` + `pg_restore -j`: the source stayed available.
+    DumpRestore,
+}
+
+/// What a clone did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CloneReport {
+    /// Source database.
+    pub source: String,
+    /// New database.
+    pub target: String,
+    /// How it was copied.
+    pub path: ClonePath,
+    /// How long the source could take no connection (template path).
+    #[serde(serialize_with = "secs")]
+    pub held: Duration,
+    /// Filestore files linked (or copied across file systems).
+    pub filestore_files: u64,
+    /// Wall time.
+    #[serde(serialize_with = "secs")]
+    pub elapsed: Duration,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Copies database `src` to a new database `dst`, and its filestore.
+pub async fn clone_database(
+    target: &Target,
+    src: &str,
+    dst: &str,
+    jobs: u32,
+) -> Result<CloneReport> {
+    let started = Instant::now();
+    let admin = target.admin().await?;
+    if !database_exists(&admin, src).await? {
+        return Err(DumpError::NoDatabase(src.to_string()));
+    }
+    if database_exists(&admin, dst).await? {
+        return Err(DumpError::DatabaseExists(dst.to_string()));
+    }
+    let dst_files = target.filestore(dst);
+    if dst_files.exists() {
+        return Err(DumpError::FilestoreExists(dst_files));
+    }
+    let owner = database_owner(&admin, src).await?;
+    let result = copy_both(target, &admin, src, dst, &owner, jobs).await;
+    match result {
+        Ok((path, held, files)) => Ok(CloneReport {
+            source: src.into(),
+            target: dst.into(),
+            path,
+            held,
+            filestore_files: files,
+            elapsed: started.elapsed(),
+        }),
+        Err(e) => {
+            let _ = drop_database(&admin, dst).await;
+            let _ = std::fs::remove_dir_all(&dst_files);
+            Err(e)
+        }
+    }
+}
+
+async fn copy_both(
+    target: &Target,
+    admin: &sqlx::PgPool,
+    src: &str,
+    dst: &str,
+    owner: &str,
+    jobs: u32,
+) -> Result<(ClonePath, Duration, u64)> {
+    let (from, to) = (target.filestore(src), target.filestore(dst));
+    // files and database at the same time: one is metadata-bound, the other I/O-bound
+    let files = blocking(move || link_tree(&from, &to));
+    let database = async {
+        match try_template(admin, src, dst, owner).await? {
+            Some(held) => Ok::<_, DumpError>((ClonePath::Template, held)),
+            None => {
+                dump_restore(target, admin, src, dst, owner, jobs).await?;
+                Ok((ClonePath::DumpRestore, Duration::ZERO))
+            }
+        }
+    };
+    let (files, database) = tokio::join!(files, database);
+    let (path, held) = database?;
+    Ok((path, held, files?))
+}
+
+/// `CREATE DATABASE dst TEMPLATE src`, unless another session uses the
+/// source (then `None`: the caller takes the dump path instead of
+/// disturbing it).
+async fn try_template(
+    admin: &sqlx::PgPool,
+    src: &str,
+    dst: &str,
+    owner: &str,
+) -> Result<Option<Duration>> {
+    let others: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(src)
+    .fetch_one(admin)
+    .await?;
+    if others > 0 {
+        return Ok(None);
+    }
+    let mut sql = format!(
+        "CREATE DATABASE {} TEMPLATE {} OWNER {}",
+        ident(dst),
+        ident(src),
+        ident(owner)
+    );
+    if file_copy_pays(admin, src).await? {
+        sql.push_str(" STRATEGY = FILE_COPY");
+    }
+    let started = Instant::now();
+    match sqlx::query(&sql).execute(admin).await {
+        Ok(_) => Ok(Some(started.elapsed())),
+        // 55006: someone connected between the check and the copy
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55006") => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// PostgreSQL 15 copies a template through the WAL by default, which is
+/// slow for big databases; a file copy (at the price of a checkpoint) is
+/// several times faster past a few hundred megabytes.
+async fn file_copy_pays(admin: &sqlx::PgPool, src: &str) -> Result<bool> {
+    const THRESHOLD: i64 = 256 << 20;
+    let (version, size): (i32, i64) =
+        sqlx::query_as("SELECT current_setting('server_version_num')::int, pg_database_size($1)")
+            .bind(src)
+            .fetch_one(admin)
+            .await?;
+    Ok(version >= 150_000 && size > THRESHOLD)
+}
+
+/// Parallel directory-format dump and restore, both as the database's
+/// owner (never the superuser: index expressions run during a restore).
+async fn dump_restore(
+    target: &Target,
+    admin: &sqlx::PgPool,
+    src: &str,
+    dst: &str,
+    owner: &str,
+    jobs: u32,
+) -> Result<()> {
+    let tmp = target.data_dir.join(format!(".clone-{dst}"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&target.data_dir).map_err(io_err(&target.data_dir))?;
+    let result = async {
+        let sql = format!(
+            "CREATE DATABASE {} OWNER {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C'",
+            ident(dst),
+            ident(owner)
+        );
+        sqlx::query(&sql).execute(admin).await?;
+        let jobs_arg = format!("--jobs={}", jobs.max(1));
+        run(
+            target,
+            "pg_dump",
+            &["--format=directory", &jobs_arg, "--no-owner", "-f"],
+            &tmp,
+            &target.url_as(src, owner),
+        )
+        .await?;
+        let dbname = format!("--dbname={}", target.url_as(dst, owner));
+        run(
+            target,
+            "pg_restore",
+            &["--no-owner", "--exit-on-error", &jobs_arg, &dbname],
+            &tmp,
+            "",
+        )
+        .await
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
+async fn run(target: &Target, program: &str, args: &[&str], path: &Path, last: &str) -> Result<()> {
+    let exe = target.binaries.tool(program);
+    let mut cmd = Command::new(&exe);
+    cmd.args(args).arg(path);
+    if !last.is_empty() {
+        cmd.arg(last);
+    }
+    let out = cmd.output().await.map_err(io_err(&exe))?;
+    if !out.status.success() {
+        return Err(tool_failure(
+            path,
+            program,
+            &out.status.to_string(),
+            &String::from_utf8_lossy(&out.stderr),
+        ));
+    }
+    Ok(())
+}
+
+/// Hardlinks every file of `from` into a new tree at `to` (through a
+/// partial directory renamed at the end); copies when linking is not
+/// possible (another file system). Returns the number of files.
+pub(crate) fn link_tree(from: &Path, to: &Path) -> Result<u64> {
+    if !from.is_dir() {
+        return Ok(0);
+    }
+    let partial = partial_of(to);
+    let _ = std::fs::remove_dir_all(&partial);
+    let mut files = 0;
+    for entry in walkdir::WalkDir::new(from).follow_links(false) {
+        let entry = entry.map_err(|e| DumpError::Io {
+            path: from.to_owned(),
+            source: e.into(),
+        })?;
+        let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
+        let dest = partial.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).map_err(io_err(&dest))?;
+        } else if entry.file_type().is_file() {
+            if std::fs::hard_link(entry.path(), &dest).is_err() {
+                std::fs::copy(entry.path(), &dest).map_err(io_err(&dest))?;
+            }
+            files += 1;
+        }
+    }
+    std::fs::rename(&partial, to).map_err(io_err(to))?;
+    Ok(files)
+}
+
+fn partial_of(dir: &Path) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.with_file_name(format!(".{name}.partial"))
+}
