@@ -15,6 +15,7 @@ mod plan;
 mod pylex;
 mod pysig;
 mod scripts;
+mod series_step;
 mod version;
 
 pub use addons::{scan_addons, Addon, AddonsScan, Problem, MANIFEST_NAMES};
@@ -26,6 +27,7 @@ pub use plan::{
     build_plan, DbModule, DbState, Plan, PlanInput, PlanModule, Reason, Step, UpdateRequest,
 };
 pub use pysig::{check_migrate, MigrateCheck};
+pub use series_step::{move_to_series, series_step_plan};
 pub use scripts::{
     discover_scripts, is_valid_folder_name, normalise_folder, scripts_to_run, FolderRules,
     ModuleScripts, ScriptFile, Skipped, Source, Stage,
