@@ -3,61 +3,10 @@
 mod common;
 
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{slipway, slipway_bin, slipway_ok, status, DataDir};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn_serve(data_dir: &std::path::Path, port: u16, extra: &[&str]) -> Child {
-    Command::new(slipway_bin())
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(extra)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env_remove("SLIPWAY_PG_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Polls /healthz until it answers 200, for at most a minute.
-fn wait_healthy(port: u16, child: &mut Child) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let client = reqwest::blocking::Client::new();
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("slipway serve exited early with {status}");
-        }
-        if let Ok(resp) = client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-        {
-            if resp.status() == 200 {
-                return resp.json().unwrap();
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no healthy /healthz within a minute"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    child.wait().unwrap()
-}
+use common::{
+    free_port, slipway, slipway_ok, spawn_serve, status, terminate, wait_healthy, DataDir,
+};
 
 #[test]
 fn serve_on_a_cold_data_dir_gets_healthy_and_stops_its_postgres_on_sigterm() {

@@ -33,7 +33,7 @@ impl Target {
     }
 
     /// A libpq/sqlx URL to `db` as `role` instead of the admin role.
-    pub(crate) fn url_as(&self, db: &str, role: &str) -> String {
+    pub fn url_as(&self, db: &str, role: &str) -> String {
         with_user(
             &self.server.url(db),
             role,
@@ -41,6 +41,22 @@ impl Target {
                 .as_deref()
                 .filter(|_| role == self.owner),
         )
+    }
+
+    /// Drops database `db` (closing its connections) and its filestore; what is missing
+    /// already is fine.
+    pub async fn drop_database(&self, db: &str) -> Result<()> {
+        let admin = self.admin().await?;
+        let dropped = drop_database(&admin, db).await;
+        admin.close().await;
+        dropped?;
+        let filestore = self.filestore(db);
+        match std::fs::remove_dir_all(&filestore) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(crate::error::io_err(filestore)(e))
+            }
+            _ => Ok(()),
+        }
     }
 
     pub(crate) async fn admin(&self) -> Result<PgPool> {

@@ -84,7 +84,7 @@ pub(crate) async fn psql(
     target: &Target,
     db: &str,
     source: SqlSource,
-    progress: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<u32> {
     let program = target.binaries.tool("psql");
     let mut child = Command::new(&program)

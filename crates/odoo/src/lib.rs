@@ -27,11 +27,11 @@ pub use plan::{
     build_plan, DbModule, DbState, Plan, PlanInput, PlanModule, Reason, Step, UpdateRequest,
 };
 pub use pysig::{check_migrate, MigrateCheck};
-pub use series_step::{move_to_series, series_step_plan};
 pub use scripts::{
     discover_scripts, is_valid_folder_name, normalise_folder, scripts_to_run, FolderRules,
     ModuleScripts, ScriptFile, Skipped, Source, Stage,
 };
+pub use series_step::{move_to_series, series_step_plan};
 pub use version::{adapt_version, compare_versions, parse_version, ParsedVersion, Series};
 
 /// Errors of the Odoo knowledge crate.

@@ -89,10 +89,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pre = dir.path().join("base/0.0.0");
         std::fs::create_dir_all(&pre).unwrap();
-        std::fs::write(pre.join("pre-a.py"), "def migrate(cr, version):\n    pass\n").unwrap();
+        std::fs::write(
+            pre.join("pre-a.py"),
+            "def migrate(cr, version):\n    pass\n",
+        )
+        .unwrap();
         let post = dir.path().join("web/17.0.1.0");
         std::fs::create_dir_all(&post).unwrap();
-        std::fs::write(post.join("post-b.py"), "def migrate(cr, version):\n    pass\n").unwrap();
+        std::fs::write(
+            post.join("post-b.py"),
+            "def migrate(cr, version):\n    pass\n",
+        )
+        .unwrap();
         let module = |name: &str, version: &str, depends: &[&str]| DbModule {
             name: name.into(),
             state: "installed".into(),

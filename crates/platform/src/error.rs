@@ -9,6 +9,12 @@ pub enum PlatformError {
     },
     #[error("cannot apply the metadata schema migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("metadata database query failed: {0}")]
     Database(#[from] sqlx::Error),
 }

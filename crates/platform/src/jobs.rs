@@ -75,6 +75,17 @@ impl JobQueue {
         Ok(())
     }
 
+    /// Gives a running job back to the queue (its worker is shutting down).
+    pub async fn release(&self, id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'queued', worker = NULL WHERE id = $1 AND state = 'running'",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Marks the job done.
     pub async fn complete(&self, id: i64) -> Result<()> {
         self.finish(id, "done", None).await

@@ -93,12 +93,15 @@ impl Host {
         }
     }
 
-    async fn reply(&mut self, on_output: &mut dyn FnMut(String)) -> Result<Value, Error> {
+    async fn reply(&mut self, on_output: &mut (dyn FnMut(String) + Send)) -> Result<Value, Error> {
         self.next_message(on_output).await
     }
 
     /// The next protocol line, relaying stderr lines as they come.
-    async fn next_message(&mut self, on_output: &mut dyn FnMut(String)) -> Result<Value, Error> {
+    async fn next_message(
+        &mut self,
+        on_output: &mut (dyn FnMut(String) + Send),
+    ) -> Result<Value, Error> {
         loop {
             let stderr_line = async {
                 match self.stderr.as_mut() {

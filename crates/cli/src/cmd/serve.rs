@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use slipway_platform::upgrade::{run_worker, Processor};
 use slipway_platform::Metadata;
 use slipway_server::{AppState, ServerConfig};
 
@@ -82,6 +83,7 @@ async fn serve_with(
         sftp_listen: args.sftp_listen,
     };
     let state = AppState::new(metadata, &config);
+    let (stop_workers, workers) = start_workers(&state, server, &config, args.workers)?;
     let addr = listener.local_addr()?;
     tracing::info!(
         %addr,
@@ -91,8 +93,51 @@ async fn serve_with(
     slipway_server::serve(listener, state, shutdown_signal())
         .await
         .context("serving HTTP")?;
+    let _ = stop_workers.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Starts the upgrade workers; they stop when the returned sender says `true`.
+fn start_workers(
+    state: &AppState,
+    server: &slipway_pg::Server,
+    config: &ServerConfig,
+    count: usize,
+) -> Result<(
+    tokio::sync::watch::Sender<bool>,
+    Vec<tokio::task::JoinHandle<()>>,
+)> {
+    let target = slipway_dump::Target {
+        server: server.clone(),
+        binaries: slipway_pg::Binaries::discover()?,
+        data_dir: config.data_dir.clone(),
+        owner: "odoo".into(),
+        owner_password: None,
+    };
+    let processor = Processor {
+        store: state.upgrade.store.clone(),
+        files: state.upgrade.files.clone(),
+        scripts_dir: config.upgrade_scripts.clone(),
+        target,
+        python: "python3".into(),
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = (0..count)
+        .map(|n| {
+            let name = format!("{}-{n}", std::process::id());
+            tokio::spawn(run_worker(
+                state.upgrade.queue.clone(),
+                processor.clone(),
+                name,
+                stopped.clone(),
+            ))
+        })
+        .collect();
+    Ok((stop, workers))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -1,8 +1,10 @@
 //! Helpers for tests that run the real `slipway` binary.
 #![allow(dead_code)]
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The `slipway` binary built for this test run.
 pub fn slipway_bin() -> PathBuf {
@@ -65,4 +67,61 @@ impl Drop for DataDir {
 
 pub fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn spawn_serve(data_dir: &Path, port: u16, global: &[&str]) -> Child {
+    spawn_serve_with(data_dir, port, global, &[])
+}
+
+/// `slipway [global] serve --listen 127.0.0.1:<port> [serve_args]`, stderr kept for failures.
+pub fn spawn_serve_with(data_dir: &Path, port: u16, global: &[&str], serve_args: &[&str]) -> Child {
+    Command::new(slipway_bin())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(global)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(serve_args)
+        .env_remove("SLIPWAY_PG_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// Polls /healthz until it answers 200, for at most a minute.
+pub fn wait_healthy(port: u16, child: &mut Child) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let client = reqwest::blocking::Client::new();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("slipway serve exited early with {status}");
+        }
+        if let Ok(resp) = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+        {
+            if resp.status() == 200 {
+                return resp.json().unwrap();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no healthy /healthz within a minute"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    child.wait().unwrap()
 }

@@ -34,8 +34,7 @@ use crate::AppState;
 use params::ApiParams;
 use view::{RequestView, UrlBase};
 
-/// The job kind the processing worker takes.
-pub const PROCESS_JOB: &str = "upgrade.process";
+use slipway_platform::upgrade::PROCESS_JOB;
 
 /// Everything the upgrade API needs.
 #[derive(Debug, Clone)]

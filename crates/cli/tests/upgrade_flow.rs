@@ -1,0 +1,241 @@
+//! The upgrade platform end to end: the real `slipway serve` with its worker, a real Odoo 16
+//! dump taken to 17.0 with the fixture scripts, over HTTP as clients use it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use common::{free_port, slipway_ok, spawn_serve_with, terminate, wait_healthy, DataDir};
+use serde_json::Value;
+
+const CONTRACT: &str = "M123456-abcdef";
+
+fn repo_file(path: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join(path)
+}
+
+fn odoo_dump(name: &str) -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/odoo-dumps"
+    ))
+    .join(name)
+}
+
+/// A running server with a contract, killed (and its PostgreSQL stopped) on drop.
+struct Platform {
+    data: DataDir,
+    child: Child,
+    base: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+    }
+}
+
+fn platform(scripts: &Path) -> Platform {
+    let data = DataDir::new();
+    slipway_ok(data.path(), &["contract", "add", CONTRACT]);
+    let port = free_port();
+    let sftp = format!("127.0.0.1:{}", free_port());
+    let mut child = spawn_serve_with(
+        data.path(),
+        port,
+        &[],
+        &[
+            "--upgrade-scripts",
+            scripts.to_str().unwrap(),
+            "--sftp-listen",
+            &sftp,
+        ],
+    );
+    wait_healthy(port, &mut child);
+    Platform {
+        data,
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        http: reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .build()
+            .unwrap(),
+    }
+}
+
+impl Platform {
+    fn call(&self, method: &str, form: &[(&str, &str)]) -> Value {
+        self.http
+            .post(format!("{}/database/v1/{method}", self.base))
+            .form(form)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    }
+
+    /// create + upload + process; returns (id, key).
+    fn submit(&self, dump: &Path, aim: &str) -> (String, String) {
+        let filename = dump.file_name().unwrap().to_str().unwrap();
+        let created = self.call(
+            "create",
+            &[
+                ("contract", CONTRACT),
+                ("email", "ops@example.com"),
+                ("target", "17.0"),
+                ("aim", aim),
+                ("filename", filename),
+            ],
+        );
+        assert_eq!(created["failures"], serde_json::json!([]), "{created}");
+        let id = created["request"]["id"].to_string();
+        let key = created["request"]["key"].as_str().unwrap().to_string();
+        let uploaded: Value = self
+            .http
+            .post(format!("{}/database/v1/upload", self.base))
+            .query(&[("key", &key), ("request", &id)])
+            .header("Content-Type", "application/octet-stream")
+            .body(std::fs::read(dump).unwrap())
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(uploaded["failures"], serde_json::json!([]), "{uploaded}");
+        let processed = self.call("process", &[("key", &key), ("request", &id)]);
+        assert_eq!(processed["request"]["state"], "pending", "{processed}");
+        (id, key)
+    }
+
+    /// Polls status until the request leaves pending/progress (at most three minutes).
+    fn wait_finished(&self, id: &str, key: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let status = self.call("status", &[("key", key), ("request", id)]);
+            let state = status["request"]["state"].as_str().unwrap().to_string();
+            if !["pending", "progress"].contains(&state.as_str()) {
+                return status["request"].clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still {state} after three minutes"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    fn get(&self, url: &str) -> reqwest::blocking::Response {
+        self.http.get(url).send().unwrap()
+    }
+}
+
+#[test]
+fn a_real_odoo_16_dump_is_upgraded_to_17() {
+    let p = platform(&repo_file("tests/fixtures/upgrade-scripts"));
+    let (id, key) = p.submit(&odoo_dump("v16_base.zip"), "test");
+    let request = p.wait_finished(&id, &key);
+    assert_eq!(request["state"], "done", "{request}");
+    assert_eq!(request["database_version"], "16.0");
+    assert!(request["postgresql"].as_str().unwrap().starts_with("15."));
+    assert_eq!(request["filestore"], true);
+    assert!(request["processed_at"].is_string());
+    assert_eq!(request["customer_message"], Value::Null);
+
+    let archive = p.get(request["upgraded_dump_url"].as_str().unwrap());
+    assert_eq!(archive.status(), 200);
+    let upgraded = p.data.path().join("upgraded.zip");
+    std::fs::write(&upgraded, archive.bytes().unwrap()).unwrap();
+    let inspected: Value = serde_json::from_str(&slipway_ok(
+        p.data.path(),
+        &["dump", "inspect", upgraded.to_str().unwrap(), "--json"],
+    ))
+    .unwrap();
+    assert_eq!(inspected["format"], "odoo-zip");
+    assert_eq!(inspected["odoo_version"], "17.0");
+    assert_eq!(inspected["modules"]["base"], "17.0.1.3");
+    assert_eq!(inspected["modules"]["web"], "17.0.1.0");
+    assert_eq!(
+        inspected["database_uuid"], request["database_uuid"],
+        "same database"
+    );
+
+    let sql = p
+        .get(request["upgraded_sql_url"].as_str().unwrap())
+        .text()
+        .unwrap();
+    assert!(
+        sql.contains("upgrade.source_version\t16.0.1.3"),
+        "pre script ran with the old version"
+    );
+    assert!(
+        sql.contains("database.is_neutralized\ttrue"),
+        "test requests come back neutralized"
+    );
+    let original = p
+        .get(request["original_sql_url"].as_str().unwrap())
+        .text()
+        .unwrap();
+    assert!(!original.contains("upgrade.source_version"));
+
+    let notes = p
+        .get(request["notes_url"].as_str().unwrap())
+        .text()
+        .unwrap();
+    assert!(notes.contains("Standard scripts of 17.0"), "{notes}");
+    assert!(notes.contains("Running migration [&gt;0.0.0] pre-10-record-source-version"));
+    assert!(notes.contains("Running migration [17.0.1.3&gt;] post-10-partner-complete-name"));
+    assert!(notes.contains("Running migration [$0.0.0] end-10-drop-compiled-assets"));
+}
+
+#[test]
+fn a_production_request_comes_back_exact() {
+    let p = platform(&repo_file("tests/fixtures/upgrade-scripts"));
+    let (id, key) = p.submit(&odoo_dump("v16_base.zip"), "production");
+    let request = p.wait_finished(&id, &key);
+    assert_eq!(request["state"], "done", "{request}");
+    let sql = p
+        .get(request["upgraded_sql_url"].as_str().unwrap())
+        .text()
+        .unwrap();
+    assert!(!sql.contains("database.is_neutralized"));
+}
+
+#[test]
+fn a_failing_script_fails_the_request_with_a_readable_message() {
+    let scripts = tempfile::tempdir().unwrap();
+    let dir = scripts.path().join("17.0/base/0.0.0");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("pre-boom.py"),
+        "def migrate(cr, version):\n    cr.execute(\"UPDATE res_partner SET name = name || '!'\")\n    1 / 0\n",
+    )
+    .unwrap();
+    let p = platform(scripts.path());
+    let (id, key) = p.submit(&odoo_dump("v16_base.zip"), "test");
+    let request = p.wait_finished(&id, &key);
+    assert_eq!(request["state"], "failed", "{request}");
+    let message = request["customer_message"].as_str().unwrap();
+    assert!(message.contains("pre-boom.py"), "{message}");
+    assert!(message.contains("ZeroDivisionError"), "{message}");
+    let upgraded = p.get(request["upgraded_dump_url"].as_str().unwrap());
+    assert_eq!(upgraded.status(), 404);
+    let notes = p
+        .get(request["notes_url"].as_str().unwrap())
+        .text()
+        .unwrap();
+    assert!(notes.contains("Failed"), "{notes}");
+}
+
+#[test]
+fn a_file_that_is_not_a_dump_fails_clearly() {
+    let p = platform(&repo_file("tests/fixtures/upgrade-scripts"));
+    let fake = p.data.path().join("holiday.dump");
+    std::fs::write(&fake, b"\x89PNG\r\n\x1a\n not a database at all").unwrap();
+    let (id, key) = p.submit(&fake, "test");
+    let request = p.wait_finished(&id, &key);
+    assert_eq!(request["state"], "failed");
+    let message = request["customer_message"].as_str().unwrap();
+    assert!(message.contains("not a dump"), "{message}");
+}
