@@ -239,3 +239,86 @@ fn a_file_that_is_not_a_dump_fails_clearly() {
     let message = request["customer_message"].as_str().unwrap();
     assert!(message.contains("not a dump"), "{message}");
 }
+
+/// The first JSON document the client logged for `operation`.
+fn client_output(log: &str, operation: &str) -> Value {
+    let mut stream = serde_json::Deserializer::from_str(log).into_iter::<Value>();
+    std::iter::from_fn(|| stream.next()?.ok())
+        .find(|doc| doc["operation"] == operation)
+        .unwrap_or_else(|| panic!("no {operation} output in {log}"))
+}
+
+#[test]
+fn the_odoo_upgrade_client_from_pypi_works_unchanged() {
+    // The client only knows targets up to 13.0; offer 13.0 so it can ask for it.
+    let scripts = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(scripts.path().join("13.0")).unwrap();
+    let p = platform(scripts.path());
+    let dump = odoo_dump("v16_base.zip");
+    let out = std::process::Command::new("python3")
+        .arg(repo_file("tests/fixtures/odoo_upgrade_py3.py"))
+        .args([
+            "all",
+            "-v",
+            "--contract",
+            CONTRACT,
+            "--email",
+            "ops@example.com",
+        ])
+        .args(["--target", "13.0", "--aim", "test", "--url", &p.base])
+        .arg("--dbdump")
+        .arg(&dump)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "odoo-upgrade failed: {log}");
+    let created = client_output(&log, "create");
+    assert_eq!(created["http_status"]["code"], 200);
+    let request = &created["upgrade_response"]["request"];
+    let (id, key) = (request["id"].to_string(), request["key"].as_str().unwrap());
+    assert_eq!(client_output(&log, "upload")["http_status"]["code"], 200);
+    assert_eq!(client_output(&log, "process")["http_status"]["code"], 200);
+    let status = client_output(&log, "status");
+    assert_eq!(
+        status["upgrade_response"]["request"]["filename"],
+        "v16_base.zip"
+    );
+    assert_eq!(
+        status["upgrade_response"]["request"]["filesize"],
+        "482.46 Kb"
+    );
+
+    // 16.0 cannot go "up" to 13.0: the request fails and says why.
+    let done = p.wait_finished(&id, key);
+    assert_eq!(done["state"], "failed");
+    assert!(done["customer_message"]
+        .as_str()
+        .unwrap()
+        .contains("already Odoo 16.0"));
+}
+
+#[test]
+fn a_bad_client_call_gets_a_client_error() {
+    let p = platform(&repo_file("tests/fixtures/upgrade-scripts"));
+    let out = std::process::Command::new("python3")
+        .arg(repo_file("tests/fixtures/odoo_upgrade_py3.py"))
+        .args([
+            "status",
+            "-v",
+            "--key",
+            "wrong",
+            "--request",
+            "1",
+            "--url",
+            &p.base,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "ERROR_HTTP_4xx");
+    let log = String::from_utf8_lossy(&out.stderr);
+    let status = client_output(&log, "status");
+    assert_eq!(
+        status["upgrade_response"]["failures"][0]["reason"],
+        "KEY:INVALID"
+    );
+}
