@@ -29,7 +29,8 @@ key=$(echo "$created" | python3 -c 'import json,sys; print(json.load(sys.stdin)[
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 t0=$(ms); cp "$work/big.dump" "$work/copy.dump"; sync; t1=$(ms)
-curl -sS -H "Content-Type: application/octet-stream" --data-binary "@$work/big.dump" \
+# -T streams the file (--data-binary @file would read it all into memory first).
+curl -sS -X POST -H "Content-Type: application/octet-stream" -T "$work/big.dump" \
   "http://127.0.0.1:$port/database/v1/upload?key=$key&request=$id" >/dev/null; t2=$(ms)
 cp_ms=$((t1 - t0)); up_ms=$((t2 - t1))
 hwm=$(grep VmHWM /proc/$server/status | awk '{print $2}')

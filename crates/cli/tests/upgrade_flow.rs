@@ -322,3 +322,54 @@ fn a_bad_client_call_gets_a_client_error() {
         "KEY:INVALID"
     );
 }
+
+#[test]
+fn a_restart_during_processing_resumes_the_request() {
+    let scripts = tempfile::tempdir().unwrap();
+    let dir = scripts.path().join("17.0/base/0.0.0");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Slow enough to be caught in progress; counts its runs in a file.
+    let runs = scripts.path().join("runs");
+    std::fs::write(
+        dir.join("pre-slow.py"),
+        format!(
+            "import time\n\ndef migrate(cr, version):\n    open({:?}, 'a').write('run\\n')\n    time.sleep(4)\n",
+            runs.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut p = platform(scripts.path());
+    let (id, key) = p.submit(&odoo_dump("v16_base.zip"), "production");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !runs.exists() {
+        assert!(Instant::now() < deadline, "the slow script never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        terminate(&mut p.child).success(),
+        "clean shutdown mid-request"
+    );
+
+    let port = free_port();
+    let sftp = format!("127.0.0.1:{}", free_port());
+    p.child = spawn_serve_with(
+        p.data.path(),
+        port,
+        &[],
+        &[
+            "--upgrade-scripts",
+            scripts.path().to_str().unwrap(),
+            "--sftp-listen",
+            &sftp,
+        ],
+    );
+    wait_healthy(port, &mut p.child);
+    p.base = format!("http://127.0.0.1:{port}");
+    let request = p.wait_finished(&id, &key);
+    assert_eq!(request["state"], "done", "{request}");
+    assert_eq!(
+        std::fs::read_to_string(&runs).unwrap().lines().count(),
+        2,
+        "ran again from the start"
+    );
+}
