@@ -550,3 +550,76 @@ async fn put_a_sends_only_what_the_server_lacks() {
     let record = world.store.get(access.id).await.unwrap().unwrap();
     assert_eq!(record.upload_size, Some(10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_cut_off_midway_is_recorded_and_resumed() {
+    let world = world().await;
+    let identity = world.keygen("id_ed25519").await;
+    let access = world.granted(&identity).await;
+    let dump = dump_bytes(2_000_000);
+    world.client_file("full.dump", &dump);
+    let batch = world.home.path().join("slow");
+    std::fs::write(&batch, format!("put full.dump {FILENAME}\n")).unwrap();
+    // 800 Kbit/s: the 2 MB upload takes about 20 s, and is killed after 2.
+    let mut slow = Command::new("sftp")
+        .arg("-b")
+        .arg(&batch)
+        .args([
+            "-l",
+            "800",
+            "-F",
+            "/dev/null",
+            "-P",
+            &access.port.to_string(),
+        ])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+        ])
+        .args(["-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-i"])
+        .arg(&identity)
+        .arg(format!("user_{}@127.0.0.1", access.id))
+        .current_dir(world.home.path())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    slow.kill().await.unwrap();
+
+    // The server records what it got once the connection is gone.
+    let mut recorded = None;
+    for _ in 0..50 {
+        recorded = world
+            .store
+            .get(access.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .upload_size;
+        if recorded.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let partial = std::fs::read(world.original(access.id)).unwrap();
+    assert!(
+        !partial.is_empty() && partial.len() < dump.len(),
+        "{}",
+        partial.len()
+    );
+    assert_eq!(recorded, Some(partial.len() as i64));
+    assert_eq!(partial, dump[..partial.len()]);
+
+    world
+        .sftp_ok(
+            &access,
+            &identity,
+            &format!("put -a full.dump {FILENAME}\n"),
+        )
+        .await;
+    let stored = std::fs::read(world.original(access.id)).unwrap();
+    assert_eq!(sha256(&stored), sha256(&dump));
+    let record = world.store.get(access.id).await.unwrap().unwrap();
+    assert_eq!(record.upload_size, Some(2_000_000));
+}
