@@ -24,7 +24,8 @@ pub use upgrade_api::UpgradeService;
 /// The server's settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Slipway's data directory (request files go to `<data-dir>/upgrade`).
+    /// Slipway's data directory (request files go to `<data-dir>/upgrade`, the SFTP host key
+    /// to `<data-dir>/sftp`).
     pub data_dir: PathBuf,
     /// Standard upgrade scripts for the upgrade platform (`DIR/<target>/<module>/<version>/`).
     pub upgrade_scripts: Option<PathBuf>,
@@ -56,7 +57,7 @@ impl AppState {
             scripts_dir: config.upgrade_scripts.clone(),
             region: config.region.clone(),
             max_upload_bytes: config.max_upload_bytes,
-            sftp: sftp::SftpServer::new(config.sftp_listen),
+            sftp: sftp::SftpServer::new(config.sftp_listen, config.data_dir.join("sftp")),
         };
         Self { metadata, upgrade }
     }
