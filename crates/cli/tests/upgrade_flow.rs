@@ -373,3 +373,103 @@ fn a_restart_during_processing_resumes_the_request() {
         "ran again from the start"
     );
 }
+
+/// `sftp -b` as the request's user with `identity`, in `dir`; returns the output on success.
+fn sftp_batch(port: u64, user: &str, identity: &Path, dir: &Path, commands: &str) -> String {
+    let batch = dir.join("batch");
+    std::fs::write(&batch, commands).unwrap();
+    let out = std::process::Command::new("sftp")
+        .arg("-b")
+        .arg(&batch)
+        .args(["-F", "/dev/null", "-P", &port.to_string()])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+        ])
+        .args(["-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-i"])
+        .arg(identity)
+        .arg(format!("{user}@127.0.0.1"))
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sftp {commands:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_dump_sent_and_fetched_over_sftp_is_upgraded() {
+    let p = platform(&repo_file("tests/fixtures/upgrade-scripts"));
+    let home = tempfile::tempdir().unwrap();
+    let identity = home.path().join("id_ed25519");
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&identity)
+        .status()
+        .unwrap();
+    assert!(keygen.success());
+    let created = p.call(
+        "create",
+        &[
+            ("contract", CONTRACT),
+            ("email", "ops@example.com"),
+            ("target", "17.0"),
+            ("aim", "production"),
+            ("filename", "prod.zip"),
+        ],
+    );
+    let id = created["request"]["id"].to_string();
+    let key = created["request"]["key"].as_str().unwrap().to_string();
+    let keys = reqwest::blocking::multipart::Form::new()
+        .file("ssh_keys", identity.with_extension("pub"))
+        .unwrap();
+    let access: Value = p
+        .http
+        .post(format!("{}/database/v1/request_sftp_access", p.base))
+        .query(&[("key", &key), ("request", &id)])
+        .multipart(keys)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(access["failures"], serde_json::json!([]), "{access}");
+    let port = access["request"]["sftp_port"].as_u64().unwrap();
+    let user = access["request"]["sftp_user"].as_str().unwrap().to_string();
+    assert_eq!(access["request"]["shared_file"], "prod.zip");
+
+    std::fs::copy(odoo_dump("v16_base.zip"), home.path().join("prod.zip")).unwrap();
+    sftp_batch(
+        port,
+        &user,
+        &identity,
+        home.path(),
+        "put prod.zip prod.zip\n",
+    );
+    let processed = p.call("process", &[("key", &key), ("request", &id)]);
+    assert_eq!(processed["request"]["state"], "pending", "{processed}");
+    let request = p.wait_finished(&id, &key);
+    assert_eq!(request["state"], "done", "{request}");
+
+    sftp_batch(
+        port,
+        &user,
+        &identity,
+        home.path(),
+        "get upgraded_prod.zip\n",
+    );
+    let by_sftp = std::fs::read(home.path().join("upgraded_prod.zip")).unwrap();
+    let by_http = p
+        .get(request["upgraded_dump_url"].as_str().unwrap())
+        .bytes()
+        .unwrap();
+    assert_eq!(
+        by_sftp,
+        by_http.as_ref(),
+        "the same upgraded dump both ways"
+    );
+}
