@@ -473,3 +473,127 @@ fn a_dump_sent_and_fetched_over_sftp_is_upgraded() {
         "the same upgraded dump both ways"
     );
 }
+
+#[test]
+fn custom_modules_sent_with_the_request_have_their_scripts_run() {
+    let p = platform(&repo_file("tests/fixtures/upgrade-scripts"));
+    let data = p.data.path();
+    // A 16.0 database with a custom module installed: the real fixture plus x_custom.
+    let v16 = odoo_dump("v16_base.zip");
+    slipway_ok(
+        data,
+        &[
+            "dump",
+            "restore",
+            v16.to_str().unwrap(),
+            "--database",
+            "src",
+        ],
+    );
+    slipway_ok(
+        data,
+        &["pg", "psql", "src", "--", "-v", "ON_ERROR_STOP=1", "-c",
+          "INSERT INTO ir_module_module (name, state, latest_version) VALUES ('x_custom', 'installed', '16.0.1.0'); \
+           INSERT INTO ir_module_module_dependency (module_id, name) \
+           SELECT id, 'base' FROM ir_module_module WHERE name = 'x_custom'"],
+    );
+    let dump = data.join("with_custom.dump");
+    slipway_ok(
+        data,
+        &[
+            "dump",
+            "create",
+            "--database",
+            "src",
+            "--format",
+            "custom",
+            "-o",
+            dump.to_str().unwrap(),
+        ],
+    );
+
+    // The custom code for 17.0: version 1.1 with a post script for it, zipped in a folder.
+    let src = tempfile::tempdir().unwrap();
+    let module = src.path().join("custom-addons/x_custom");
+    std::fs::create_dir_all(module.join("migrations/1.1")).unwrap();
+    std::fs::write(
+        module.join("__manifest__.py"),
+        "{'name': 'X', 'version': '1.1', 'depends': ['base']}\n",
+    )
+    .unwrap();
+    std::fs::write(module.join("__init__.py"), "").unwrap();
+    std::fs::write(
+        module.join("migrations/1.1/post-mark.py"),
+        "def migrate(cr, version):\n    cr.execute(\"INSERT INTO ir_config_parameter (key, value) VALUES ('x_custom.migrated_from', %s)\", [version])\n",
+    )
+    .unwrap();
+    let zip = src.path().join("modules.zip");
+    let zipped = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import shutil, sys; shutil.make_archive(sys.argv[1], 'zip', sys.argv[2])",
+        ])
+        .arg(src.path().join("modules"))
+        .arg(src.path().join("custom-addons/.."))
+        .status()
+        .unwrap();
+    assert!(zipped.success());
+
+    let created = p.call(
+        "create",
+        &[
+            ("contract", CONTRACT),
+            ("email", "ops@example.com"),
+            ("target", "17.0"),
+            ("aim", "production"),
+            ("filename", "with_custom.dump"),
+        ],
+    );
+    let id = created["request"]["id"].to_string();
+    let key = created["request"]["key"].as_str().unwrap().to_string();
+    for (method, file) in [("upload_modules", &zip), ("upload", &dump)] {
+        let sent: Value = p
+            .http
+            .post(format!("{}/database/v1/{method}", p.base))
+            .query(&[("key", &key), ("request", &id)])
+            .body(std::fs::read(file).unwrap())
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(sent["failures"], serde_json::json!([]), "{method}: {sent}");
+    }
+    p.call("process", &[("key", &key), ("request", &id)]);
+    let request = p.wait_finished(&id, &key);
+    assert_eq!(request["state"], "done", "{request}");
+
+    let sql = p
+        .get(request["upgraded_sql_url"].as_str().unwrap())
+        .text()
+        .unwrap();
+    assert!(
+        sql.contains("x_custom.migrated_from\t16.0.1.0"),
+        "custom script ran with the old version"
+    );
+    let upgraded = data.join("upgraded.dump");
+    std::fs::write(
+        &upgraded,
+        p.get(request["upgraded_dump_url"].as_str().unwrap())
+            .bytes()
+            .unwrap(),
+    )
+    .unwrap();
+    let inspected: Value = serde_json::from_str(&slipway_ok(
+        data,
+        &["dump", "inspect", upgraded.to_str().unwrap(), "--json"],
+    ))
+    .unwrap();
+    assert_eq!(inspected["format"], "pg-custom");
+    assert_eq!(inspected["modules"]["x_custom"], "17.0.1.1");
+    assert_eq!(inspected["modules"]["base"], "17.0.1.3");
+    let modules = p.get(request["modules_url"].as_str().unwrap());
+    assert_eq!(
+        modules.bytes().unwrap().as_ref(),
+        std::fs::read(&zip).unwrap()
+    );
+}

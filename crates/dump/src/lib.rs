@@ -43,6 +43,6 @@ pub use db::Target;
 pub use error::{DumpError, Result};
 pub use format::Format;
 pub use inspect::{inspect, FilestoreStats, InspectOptions, Inspection};
-pub use restore::{restore, Mode, ProgressFn, RestoreOptions, RestoreReport};
+pub use restore::{extract_zip, restore, Mode, ProgressFn, RestoreOptions, RestoreReport};
 pub use sqlguard::SqlGuard;
 pub use zipsafe::ZipLimits;

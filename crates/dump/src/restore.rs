@@ -277,6 +277,19 @@ fn remove_dir(dir: &Path) {
     }
 }
 
+/// Extracts any zip (custom modules, say) into `dest`, a directory that must
+/// not exist yet, after the same checks as a dump's zip: paths confined to
+/// `dest`, no links, no duplicates, no decompression bomb. Returns the number
+/// of files written; on failure `dest` is removed.
+pub fn extract_zip(zip_path: &Path, dest: &Path, limits: &ZipLimits) -> Result<u64> {
+    let (_, plan) = crate::inspect::open_checked_zip(zip_path, limits)?;
+    let written = extract_filestore(zip_path, &plan.files, dest);
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(dest);
+    }
+    written
+}
+
 /// Writes the checked filestore members under `dest` (a fresh directory:
 /// no symlink can be in the way). Returns the number of files.
 fn extract_filestore(zip_path: &Path, members: &[FilestoreMember], dest: &Path) -> Result<u64> {

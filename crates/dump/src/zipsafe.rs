@@ -62,6 +62,8 @@ pub(crate) struct ZipPlan {
     pub(crate) manifest: Option<(usize, u64)>,
     pub(crate) filestore: Vec<FilestoreMember>,
     pub(crate) filestore_bytes: u64,
+    /// Every file member, with its full relative path (for archives that are not dumps).
+    pub(crate) files: Vec<FilestoreMember>,
 }
 
 const S_IFMT: u32 = 0o170000;
@@ -149,6 +151,7 @@ pub(crate) fn check_members(members: &[Member], limits: &ZipLimits) -> Result<Zi
         manifest: None,
         filestore: Vec::new(),
         filestore_bytes: 0,
+        files: Vec::new(),
     };
     let mut seen = HashSet::with_capacity(members.len());
     let mut total: u64 = 0;
@@ -172,6 +175,11 @@ pub(crate) fn check_members(members: &[Member], limits: &ZipLimits) -> Result<Zi
                 limits.max_total
             )));
         }
+        plan.files.push(FilestoreMember {
+            index,
+            relative: path.clone(),
+            size: m.size,
+        });
         classify(&mut plan, index, m, path);
     }
     Ok(plan)

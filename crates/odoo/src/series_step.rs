@@ -26,15 +26,22 @@ pub fn move_to_series(version: &str, target: &Series) -> String {
     }
 }
 
-/// The plan of one series step: every installed module updated to its version moved to
-/// `target`, with the scripts of `scripts_dir` (`DIR/<module>/<version>/`, the upgrade-path
-/// layout), in Odoo's order. The database's own dependencies give the graph.
-pub fn series_step_plan(db: &DbState, target: &Series, scripts_dir: &Path) -> Plan {
+/// The plan of one series step: every installed module but the `custom` ones updated to its
+/// version moved to `target`, with the scripts of `scripts_dir` (`DIR/<module>/<version>/`, the
+/// upgrade-path layout), in Odoo's order. The database's own dependencies give the graph.
+/// Custom modules keep their version: their own code, updated later, brings their scripts.
+pub fn series_step_plan(
+    db: &DbState,
+    target: &Series,
+    scripts_dir: &Path,
+    custom: &[String],
+) -> Plan {
     let mut scan = AddonsScan::default();
     for module in db
         .modules
         .iter()
         .filter(|m| matches!(m.state.as_str(), "installed" | "to upgrade"))
+        .filter(|m| !custom.contains(&m.name))
     {
         let version = move_to_series(module.latest_version.as_deref().unwrap_or("1.0"), target);
         let addon = Addon {
@@ -117,7 +124,7 @@ mod tests {
                 },
             ],
         };
-        let plan = series_step_plan(&db, &series("17.0"), dir.path());
+        let plan = series_step_plan(&db, &series("17.0"), dir.path(), &[]);
         let moved: Vec<(&str, &str)> = plan
             .modules
             .iter()
@@ -130,5 +137,13 @@ mod tests {
             .map(|s| s.script.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         assert_eq!(scripts, ["pre-a.py", "post-b.py"]);
+
+        let without_web = series_step_plan(&db, &series("17.0"), dir.path(), &["web".into()]);
+        let moved: Vec<&str> = without_web
+            .modules
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        assert_eq!(moved, ["base"], "custom modules keep their version");
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use slipway_dump::{
     CreateOptions, Format, InspectOptions, Inspection, Mode, OutputFormat, RestoreOptions, Target,
 };
-use slipway_odoo::{series_step_plan, Series};
+use slipway_odoo::{series_step_plan, AddonsScan, Series};
 use slipway_runner::{read_db_state, run_plan, RunEvent, RunOptions};
 use tokio::io::AsyncWriteExt;
 
@@ -143,8 +143,17 @@ impl Processor {
         let steps = self.series_steps(&source, &r.target)?;
         self.step_restore(&original, scratch, run).await?;
         self.step_original_sql(r.id, scratch, run).await?;
+        let custom = self.unpack_custom_modules(r, run).await?;
+        let custom_names: Vec<String> = custom
+            .as_ref()
+            .map(|scan| scan.addons.keys().cloned().collect())
+            .unwrap_or_default();
         for series in &steps {
-            self.step_series(series, scratch, run).await?;
+            self.step_series(series, scratch, &custom_names, run)
+                .await?;
+        }
+        if let Some(scan) = custom {
+            self.step_custom_modules(r, &scan, scratch, run).await?;
         }
         run.notes.warnings.push(format!(
             "No Odoo {} runtime is configured on this server: only upgrade scripts ran (no `-u all`).",
@@ -286,7 +295,13 @@ impl Processor {
         .await
     }
 
-    async fn step_series(&self, series: &str, scratch: &str, run: &mut Run) -> StepResult {
+    async fn step_series(
+        &self,
+        series: &str,
+        scratch: &str,
+        custom: &[String],
+        run: &mut Run,
+    ) -> StepResult {
         let Some(dir) = self.scripts_dir.as_ref().map(|d| d.join(series)) else {
             return Err(StepFailure(
                 "No upgrade scripts directory is configured".into(),
@@ -299,27 +314,100 @@ impl Processor {
         let python = self.python.clone();
         self.timed(run, &format!("Standard scripts of {series}"), async move {
             let db = read_db_state(&dsn).await?;
-            let plan = series_step_plan(&db, &parsed, &dir);
+            let plan = series_step_plan(&db, &parsed, &dir, custom);
             let mut lines: Vec<String> = plan
                 .warnings
                 .iter()
                 .map(|w| format!("warning: {w}"))
                 .collect();
-            let mut on_event = |event: RunEvent| match event {
-                RunEvent::ScriptStarted { line, .. } => lines.push(line),
-                RunEvent::ScriptSkipped { message, .. } => lines.push(message),
-                RunEvent::Output(line) => lines.push(format!("  {line}")),
-                _ => {}
-            };
-            let options = RunOptions {
-                python,
-                commit_per_module: false,
-            };
-            let report = run_plan(&plan, &dsn, &options, &mut on_event).await?;
+            let report = run_scripts(&plan, &dsn, python, &mut lines).await?;
             lines.push(format!(
                 "{} scripts run, {} modules moved to {series}",
                 report.scripts_run, report.modules
             ));
+            Ok(((), lines))
+        })
+        .await
+    }
+
+    /// Extracts the custom modules sent with the request, if any, and reads their manifests
+    /// as the target series reads them.
+    async fn unpack_custom_modules(
+        &self,
+        r: &UpgradeRecord,
+        run: &mut Run,
+    ) -> StepResult<Option<AddonsScan>> {
+        let zip = self.files.modules(r.id);
+        if !zip.is_file() {
+            return Ok(None);
+        }
+        let target: Series = r
+            .target
+            .parse()
+            .map_err(|_| StepFailure(format!("{} is not an Odoo series", r.target)))?;
+        let dir = self.files.dir(r.id).join("modules");
+        self.timed(run, "Unpack the custom modules", async move {
+            let _ = tokio::fs::remove_dir_all(&dir).await;
+            let dest = dir.clone();
+            tokio::task::spawn_blocking(move || {
+                slipway_dump::extract_zip(&zip, &dest, &Default::default())
+            })
+            .await?
+            .map_err(|e| StepFailure(format!("The custom modules zip was refused: {e}")))?;
+            let scan = slipway_odoo::scan_addons(&addons_paths_in(&dir), &target);
+            let mut lines: Vec<String> = scan
+                .addons
+                .values()
+                .map(|a| format!("{} {}", a.name, a.manifest.version))
+                .collect();
+            lines.extend(
+                scan.problems
+                    .iter()
+                    .map(|p| format!("warning: {}: {}", p.path, p.message)),
+            );
+            Ok((Some(scan), lines))
+        })
+        .await
+    }
+
+    /// The custom modules' scripts run as an update on the target series runs them: for the
+    /// modules whose manifest version went up.
+    async fn step_custom_modules(
+        &self,
+        r: &UpgradeRecord,
+        scan: &AddonsScan,
+        scratch: &str,
+        run: &mut Run,
+    ) -> StepResult {
+        let target: Series = r
+            .target
+            .parse()
+            .map_err(|_| StepFailure(format!("{} is not an Odoo series", r.target)))?;
+        let dsn = self.target.url_as(scratch, &self.target.owner);
+        let python = self.python.clone();
+        self.timed(run, "Custom modules' scripts", async move {
+            let db = read_db_state(&dsn).await?;
+            let plan = slipway_odoo::build_plan(&slipway_odoo::PlanInput {
+                addons: scan,
+                db: &db,
+                request: &slipway_odoo::UpdateRequest::VersionBumps,
+                series: &target,
+                rules: slipway_odoo::FolderRules::for_series(&target),
+                upgrade_paths: &[],
+            });
+            let mut lines: Vec<String> = plan
+                .warnings
+                .iter()
+                .map(|w| format!("warning: {w}"))
+                .collect();
+            let updated: Vec<String> = plan
+                .modules
+                .iter()
+                .map(|m| format!("{} {}", m.name, m.new_version))
+                .collect();
+            lines.push(format!("modules updated: {}", updated.join(", ")));
+            let report = run_scripts(&plan, &dsn, python, &mut lines).await?;
+            lines.push(format!("{} scripts run", report.scripts_run));
             Ok(((), lines))
         })
         .await
@@ -377,6 +465,45 @@ impl Processor {
         })
         .await
     }
+}
+
+/// Runs a plan's scripts in one transaction, noting Odoo's log line of each in `lines`.
+async fn run_scripts(
+    plan: &slipway_odoo::Plan,
+    dsn: &str,
+    python: String,
+    lines: &mut Vec<String>,
+) -> StepResult<slipway_runner::RunReport> {
+    let mut on_event = |event: RunEvent| match event {
+        RunEvent::ScriptStarted { line, .. } => lines.push(line),
+        RunEvent::ScriptSkipped { message, .. } => lines.push(message),
+        RunEvent::Output(line) => lines.push(format!("  {line}")),
+        _ => {}
+    };
+    let options = RunOptions {
+        python,
+        commit_per_module: false,
+    };
+    Ok(run_plan(plan, dsn, &options, &mut on_event).await?)
+}
+
+/// The addons paths of an extracted modules zip: its top level, and each folder in it that is
+/// not itself a module (zips often wrap their modules in one folder).
+fn addons_paths_in(dir: &Path) -> Vec<PathBuf> {
+    let mut paths = vec![dir.to_path_buf()];
+    let wrappers = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .filter(|p| {
+            slipway_odoo::MANIFEST_NAMES
+                .iter()
+                .all(|m| !p.join(m).is_file())
+        });
+    paths.extend(wrappers);
+    paths
 }
 
 /// The upgraded dump comes back in the format it came in; pg_dump directory and tar archives

@@ -8,7 +8,11 @@
 //! request or wrong key, indistinguishable), `STATE:INVALID` (the call is not allowed in the
 //! request's state; `value` is the state, `expected` the states that allow it),
 //! `UPLOAD:MISSING` (process without a dump), `UPLOAD:TOO_LARGE`, `UPLOAD:FAILED`,
-//! `SSH_KEYS:MISSING`, `SSH_KEYS:INVALID`, `SFTP:UNAVAILABLE`, `INTERNAL:ERROR`.
+//! `SSH_KEYS:MISSING`, `SSH_KEYS:INVALID`, `SFTP:UNAVAILABLE`, `MODULES:INVALID`,
+//! `INTERNAL:ERROR`.
+//!
+//! Beyond the documented calls: `cancel` (draft or pending -> cancelled) and `upload_modules`
+//! (the request's custom modules as a zip, whose upgrade scripts run after the standard ones).
 
 mod downloads;
 mod params;
@@ -62,6 +66,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/database/v1/upload",
             post(upload::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/database/v1/upload_modules",
+            post(upload::upload_modules).layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route("/database/v1/request_sftp_access", any(upload::sftp_access))
         .route("/database/v1/process", any(process))

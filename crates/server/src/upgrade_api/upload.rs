@@ -61,6 +61,56 @@ pub(crate) async fn upload(
     refreshed(service, &headers, record.id, &key).await
 }
 
+/// `POST /database/v1/upload_modules?key=..&request=..` (a Slipway extension): the request's
+/// custom modules as a zip (module folders at its top level, as in an addons path), raw body.
+/// Their upgrade scripts run after the standard ones; the zip is served back at
+/// `.../modules/archive`.
+pub(crate) async fn upload_modules(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let service = &state.upgrade;
+    let params = ApiParams::from_query(request.uri().query());
+    let (record, key) = match authenticate(service, &params).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if let Err(failure) = check_state(record.state(), Action::Upload) {
+        return failed(vec![failure]);
+    }
+    let incoming = service.files.incoming_dir(record.id);
+    let received = match receive(request.into_body(), &incoming, service.max_upload_bytes).await {
+        Ok(received) => received,
+        Err(failure) => return failed(vec![failure]),
+    };
+    if !starts_with_zip_magic(&received.path) {
+        let _ = tokio::fs::remove_file(&received.path).await;
+        return failed(vec![Failure::new(
+            "MODULES:INVALID",
+            "The modules must come as a zip archive with one folder per module",
+        )]);
+    }
+    if let Err(e) = install(&received.path, &service.files.modules(record.id)).await {
+        return internal(format!("installing modules of request {}: {e}", record.id));
+    }
+    tracing::info!(
+        request = record.id,
+        bytes = received.size,
+        "custom modules uploaded"
+    );
+    refreshed(service, &headers, record.id, &key).await
+}
+
+fn starts_with_zip_magic(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"PK\x03\x04"
+}
+
 struct Received {
     path: std::path::PathBuf,
     size: u64,
