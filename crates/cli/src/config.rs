@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use slipway_pg::{ClusterOptions, EmbeddedCluster, Server, StartOutcome};
+use slipway_pg::{Binaries, ClusterOptions, EmbeddedCluster, Server, StartOutcome};
 
 /// Options every command takes.
 #[derive(Debug, Clone, Args)]
@@ -27,19 +27,6 @@ pub struct GlobalOptions {
     /// `pg_config --bindir`, else the highest /usr/lib/postgresql/*/bin).
     #[arg(long, global = true, env = "SLIPWAY_PG_BINDIR")]
     pub pg_bindir: Option<PathBuf>,
-}
-
-impl Postgres {
-    /// Stops the embedded cluster if this command started it, leaving things as they were.
-    pub async fn finish(self) -> Result<()> {
-        if let Some(cluster) = self.started {
-            cluster
-                .stop()
-                .await
-                .context("stopping the embedded PostgreSQL")?;
-        }
-        Ok(())
-    }
 }
 
 /// The PostgreSQL a command works with, and whether this command started it.
@@ -77,6 +64,15 @@ impl GlobalOptions {
         })?;
         std::fs::canonicalize(&self.data_dir)
             .with_context(|| format!("data directory {}", self.data_dir.display()))
+    }
+
+    /// The PostgreSQL programs: from `--pg-bindir`, else discovered.
+    pub fn binaries(&self) -> Result<Binaries> {
+        match &self.pg_bindir {
+            Some(dir) => Binaries::at(dir)
+                .with_context(|| format!("PostgreSQL binaries in {}", dir.display())),
+            None => Binaries::discover().context("finding the PostgreSQL binaries"),
+        }
     }
 
     /// Opens the metadata database (starting the embedded PostgreSQL if needed).

@@ -597,3 +597,38 @@ fn custom_modules_sent_with_the_request_have_their_scripts_run() {
         std::fs::read(&zip).unwrap()
     );
 }
+
+#[test]
+fn skip_test_delivers_the_upgraded_dump() {
+    let p = platform(&repo_file("tests/fixtures/upgrade-scripts"));
+    let created = p.call(
+        "create",
+        &[
+            ("contract", CONTRACT),
+            ("email", "ops@example.com"),
+            ("target", "17.0"),
+            ("aim", "production"),
+            ("filename", "v16.zip"),
+        ],
+    );
+    let id = created["request"]["id"].to_string();
+    let key = created["request"]["key"].as_str().unwrap().to_string();
+    p.http
+        .post(format!("{}/database/v1/upload", p.base))
+        .query(&[("key", &key), ("request", &id)])
+        .body(std::fs::read(odoo_dump("v16_base.zip")).unwrap())
+        .send()
+        .unwrap();
+    let skipped = p.call("skip_test", &[("key", &key), ("request", &id)]);
+    assert_eq!(skipped["failures"], serde_json::json!([]), "{skipped}");
+    p.call("process", &[("key", &key), ("request", &id)]);
+    let request = p.wait_finished(&id, &key);
+    assert_eq!(request["state"], "delivered", "{request}");
+    assert_eq!(
+        p.get(request["upgraded_dump_url"].as_str().unwrap())
+            .status(),
+        200
+    );
+    let again = p.call("skip_test", &[("key", &key), ("request", &id)]);
+    assert_eq!(again["failures"][0]["reason"], "STATE:INVALID");
+}

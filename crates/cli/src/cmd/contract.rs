@@ -69,7 +69,7 @@ pub async fn run(cmd: ContractCommand, global: &GlobalOptions) -> Result<()> {
             Err(e) => Err(e.into()),
         },
     };
-    postgres.finish().await?;
+    postgres.stop_if_started().await;
     result
 }
 

@@ -3,7 +3,6 @@
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use slipway_dump::Target;
-use slipway_pg::Binaries;
 
 use super::progress::spinner;
 use crate::config::{GlobalOptions, Postgres};
@@ -58,23 +57,13 @@ pub struct CloneArgs {
     target: TargetArgs,
 }
 
-/// The PostgreSQL client programs: from `--pg-bindir`, else discovered.
-pub fn binaries(global: &GlobalOptions) -> Result<Binaries> {
-    match &global.pg_bindir {
-        Some(dir) => {
-            Binaries::at(dir).with_context(|| format!("PostgreSQL binaries in {}", dir.display()))
-        }
-        None => Binaries::discover().context("finding the PostgreSQL binaries"),
-    }
-}
-
 /// The server, binaries, data directory and owner role of a command.
 pub async fn target(args: &TargetArgs, global: &GlobalOptions) -> Result<(Target, Postgres)> {
     let pg = global.postgres().await?;
-    let data_dir = std::path::absolute(&global.data_dir).unwrap_or(global.data_dir.clone());
+    let data_dir = global.absolute_data_dir()?;
     let target = Target {
         server: pg.server.clone(),
-        binaries: binaries(global)?,
+        binaries: global.binaries()?,
         data_dir,
         owner: args.owner.clone(),
         owner_password: None,

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use slipway_dump::{CreateOptions, InspectOptions, Mode, OutputFormat, RestoreOptions, ZipLimits};
 
-use super::db::{binaries, target, TargetArgs};
+use super::db::{target, TargetArgs};
 use super::progress::{bytes_callback, spinner};
 use crate::config::GlobalOptions;
 use crate::output::{human_bytes, print_fields, print_json};
@@ -130,7 +130,7 @@ pub async fn run(cmd: DumpCommand, global: &GlobalOptions) -> Result<()> {
 
 async fn inspect(args: InspectArgs, global: &GlobalOptions) -> Result<()> {
     let options = InspectOptions {
-        pg_restore: binaries(global)?.tool("pg_restore"),
+        pg_restore: global.binaries()?.tool("pg_restore"),
         zip_limits: args.zip.limits(),
     };
     let file = args.file.clone();

@@ -14,7 +14,7 @@ use slipway_odoo::{
 use slipway_runner::{read_db_state, run_plan, RunEvent, RunOptions};
 
 use super::addons::AddonsPathArgs;
-use crate::config::GlobalOptions;
+use crate::config::{GlobalOptions, Postgres};
 use crate::output::print_json;
 
 #[derive(Debug, Subcommand)]
@@ -96,10 +96,10 @@ pub async fn run(cmd: MigrateCommand, global: &GlobalOptions) -> Result<()> {
     }
 }
 
-/// A database URL, and the embedded cluster to stop afterwards if this command started it.
+/// A database URL, and the PostgreSQL to stop afterwards if this command started it.
 struct Target {
     url: String,
-    started: Option<slipway_pg::EmbeddedCluster>,
+    postgres: Option<Postgres>,
 }
 
 impl Target {
@@ -107,22 +107,19 @@ impl Target {
         if database.starts_with("postgres://") || database.starts_with("postgresql://") {
             return Ok(Target {
                 url: database.to_string(),
-                started: None,
+                postgres: None,
             });
         }
         let pg = global.postgres().await?;
         Ok(Target {
             url: pg.server.url(database),
-            started: pg.started,
+            postgres: Some(pg),
         })
     }
 
     async fn release(self) -> Result<()> {
-        if let Some(cluster) = self.started {
-            cluster
-                .stop()
-                .await
-                .context("stopping the embedded PostgreSQL")?;
+        if let Some(pg) = self.postgres {
+            pg.stop_if_started().await;
         }
         Ok(())
     }

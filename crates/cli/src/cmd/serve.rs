@@ -61,7 +61,7 @@ pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
     let postgres = global.postgres().await?;
     let served = serve_with(listener, &args, global, &postgres.server, began).await;
     tracing::info!("stopping");
-    postgres.finish().await?;
+    postgres.stop_if_started().await;
     served
 }
 
@@ -83,7 +83,8 @@ async fn serve_with(
         sftp_listen: args.sftp_listen,
     };
     let state = AppState::new(metadata, &config);
-    let (stop_workers, workers) = start_workers(&state, server, &config, args.workers)?;
+    let (stop_workers, workers) =
+        start_workers(&state, server, global.binaries()?, &config, args.workers);
     let addr = listener.local_addr()?;
     tracing::info!(
         %addr,
@@ -105,15 +106,16 @@ async fn serve_with(
 fn start_workers(
     state: &AppState,
     server: &slipway_pg::Server,
+    binaries: slipway_pg::Binaries,
     config: &ServerConfig,
     count: usize,
-) -> Result<(
+) -> (
     tokio::sync::watch::Sender<bool>,
     Vec<tokio::task::JoinHandle<()>>,
-)> {
+) {
     let target = slipway_dump::Target {
         server: server.clone(),
-        binaries: slipway_pg::Binaries::discover()?,
+        binaries,
         data_dir: config.data_dir.clone(),
         owner: "odoo".into(),
         owner_password: None,
@@ -137,7 +139,7 @@ fn start_workers(
             ))
         })
         .collect();
-    Ok((stop, workers))
+    (stop, workers)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

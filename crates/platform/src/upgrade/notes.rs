@@ -74,7 +74,8 @@ impl Notes {
     }
 }
 
-fn escape(text: &str) -> String {
+/// Escapes text for HTML (element content and double-quoted attributes).
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

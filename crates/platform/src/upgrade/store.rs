@@ -153,6 +153,42 @@ impl UpgradeStore {
         .await?)
     }
 
+    /// Puts a received upload in place (`install`, a rename) and records its size and digest,
+    /// both under the request's row lock and only while it is in `draft`: a concurrent
+    /// `process` waits, so the worker never sees a dump other than the one recorded. Returns
+    /// false (and installs nothing) when the request left `draft`.
+    pub async fn install_upload(
+        &self,
+        id: i64,
+        size: i64,
+        sha256: &str,
+        install: impl FnOnce() -> std::io::Result<()>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let state: Option<(String,)> =
+            sqlx::query_as("SELECT state FROM upgrade_requests WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if state.map(|(s,)| s).as_deref() != Some(RequestState::Draft.as_str()) {
+            return Ok(false);
+        }
+        install().map_err(|source| crate::error::PlatformError::Io {
+            context: format!("installing the upload of request {id}"),
+            source,
+        })?;
+        sqlx::query(
+            "UPDATE upgrade_requests SET upload_size = $2, upload_sha256 = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(size)
+        .bind(sha256)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Records the uploaded dump's size and digest, only while in `draft`. Returns false when
     /// the request left `draft` meanwhile.
     pub async fn set_upload(&self, id: i64, size: i64, sha256: &str) -> Result<bool> {

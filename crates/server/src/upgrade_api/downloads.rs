@@ -58,13 +58,7 @@ pub(crate) async fn status_page(
     let Some(record) = find(service, &p.region, p.id, &p.key).await else {
         return not_found();
     };
-    let base = format!(
-        "http://{}",
-        headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost")
-    );
+    let base = super::base_url(&headers);
     let urls = UrlBase {
         base: &base,
         region: &service.region,

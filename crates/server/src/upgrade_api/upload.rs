@@ -40,22 +40,25 @@ pub(crate) async fn upload(
         Ok(received) => received,
         Err(failure) => return failed(vec![failure]),
     };
-    if let Err(e) = install(&received.path, &target).await {
-        return internal(format!("installing upload of request {}: {e}", record.id));
-    }
-    match service
+    let installed = service
         .store
-        .set_upload(record.id, received.size as i64, &received.sha256)
-        .await
-    {
+        .install_upload(record.id, received.size as i64, &received.sha256, || {
+            install_now(&received.path, &target)
+        })
+        .await;
+    match installed {
         Ok(true) => {}
         Ok(false) => {
+            let _ = tokio::fs::remove_file(&received.path).await;
             return failed(vec![Failure::new(
                 "STATE:INVALID",
                 "The request left the draft state during the upload; the dump was not kept",
-            )])
+            )]);
         }
-        Err(e) => return internal(e),
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&received.path).await;
+            return internal(e);
+        }
     }
     tracing::info!(request = record.id, bytes = received.size, "dump uploaded");
     refreshed(service, &headers, record.id, &key).await
@@ -91,7 +94,7 @@ pub(crate) async fn upload_modules(
             "The modules must come as a zip archive with one folder per module",
         )]);
     }
-    if let Err(e) = install(&received.path, &service.files.modules(record.id)).await {
+    if let Err(e) = install_now(&received.path, &service.files.modules(record.id)) {
         return internal(format!("installing modules of request {}: {e}", record.id));
     }
     tracing::info!(
@@ -228,12 +231,13 @@ fn hash_chunks(chunks: std::sync::mpsc::Receiver<bytes::Bytes>) -> String {
     hex(&hasher.finalize())
 }
 
-/// Moves the received file into place, replacing the previous dump atomically.
-async fn install(received: &std::path::Path, target: &std::path::Path) -> std::io::Result<()> {
+/// Moves the received file into place, replacing the previous dump atomically (a rename on
+/// one file system: called under the request's row lock, so it must be quick).
+fn install_now(received: &std::path::Path, target: &std::path::Path) -> std::io::Result<()> {
     if let Some(parent) = target.parent() {
-        tokio::fs::create_dir_all(parent).await?;
+        std::fs::create_dir_all(parent)?;
     }
-    tokio::fs::rename(received, target).await
+    std::fs::rename(received, target)
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

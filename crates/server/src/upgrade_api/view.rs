@@ -2,6 +2,7 @@
 //! field, and the human page behind `status_url`.
 
 use serde::Serialize;
+use slipway_platform::upgrade::notes::escape;
 use slipway_platform::upgrade::rules::{api_datetime, hours_minutes, human_size};
 use slipway_platform::upgrade::UpgradeRecord;
 
@@ -150,12 +151,4 @@ pub(crate) fn status_page(view: &RequestView) -> String {
          <h1>Upgrade request {id}</h1><table>{table}</table>{links}</body></html>",
         id = view.id
     )
-}
-
-/// Escapes text for HTML.
-pub(crate) fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
