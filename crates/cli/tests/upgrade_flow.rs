@@ -77,9 +77,8 @@ impl Platform {
             .unwrap()
     }
 
-    /// create + upload + process; returns (id, key).
-    fn submit(&self, dump: &Path, aim: &str) -> (String, String) {
-        let filename = dump.file_name().unwrap().to_str().unwrap();
+    /// `create` for target 17.0; returns (id, key).
+    fn create(&self, filename: &str, aim: &str) -> (String, String) {
         let created = self.call(
             "create",
             &[
@@ -92,18 +91,28 @@ impl Platform {
         );
         assert_eq!(created["failures"], serde_json::json!([]), "{created}");
         let id = created["request"]["id"].to_string();
-        let key = created["request"]["key"].as_str().unwrap().to_string();
-        let uploaded: Value = self
+        (id, created["request"]["key"].as_str().unwrap().to_string())
+    }
+
+    /// POSTs `file` as the raw body of `method` (`upload`, `upload_modules`), insisting on success.
+    fn send(&self, method: &str, id: &str, key: &str, file: &Path) {
+        let sent: Value = self
             .http
-            .post(format!("{}/database/v1/upload", self.base))
-            .query(&[("key", &key), ("request", &id)])
+            .post(format!("{}/database/v1/{method}", self.base))
+            .query(&[("key", key), ("request", id)])
             .header("Content-Type", "application/octet-stream")
-            .body(std::fs::read(dump).unwrap())
+            .body(std::fs::read(file).unwrap())
             .send()
             .unwrap()
             .json()
             .unwrap();
-        assert_eq!(uploaded["failures"], serde_json::json!([]), "{uploaded}");
+        assert_eq!(sent["failures"], serde_json::json!([]), "{method}: {sent}");
+    }
+
+    /// create + upload + process; returns (id, key).
+    fn submit(&self, dump: &Path, aim: &str) -> (String, String) {
+        let (id, key) = self.create(dump.file_name().unwrap().to_str().unwrap(), aim);
+        self.send("upload", &id, &key, dump);
         let processed = self.call("process", &[("key", &key), ("request", &id)]);
         assert_eq!(processed["request"]["state"], "pending", "{processed}");
         (id, key)
@@ -413,18 +422,7 @@ fn a_dump_sent_and_fetched_over_sftp_is_upgraded() {
         .status()
         .unwrap();
     assert!(keygen.success());
-    let created = p.call(
-        "create",
-        &[
-            ("contract", CONTRACT),
-            ("email", "ops@example.com"),
-            ("target", "17.0"),
-            ("aim", "production"),
-            ("filename", "prod.zip"),
-        ],
-    );
-    let id = created["request"]["id"].to_string();
-    let key = created["request"]["key"].as_str().unwrap().to_string();
+    let (id, key) = p.create("prod.zip", "production");
     let keys = reqwest::blocking::multipart::Form::new()
         .file("ssh_keys", identity.with_extension("pub"))
         .unwrap();
@@ -539,30 +537,9 @@ fn custom_modules_sent_with_the_request_have_their_scripts_run() {
         .unwrap();
     assert!(zipped.success());
 
-    let created = p.call(
-        "create",
-        &[
-            ("contract", CONTRACT),
-            ("email", "ops@example.com"),
-            ("target", "17.0"),
-            ("aim", "production"),
-            ("filename", "with_custom.dump"),
-        ],
-    );
-    let id = created["request"]["id"].to_string();
-    let key = created["request"]["key"].as_str().unwrap().to_string();
-    for (method, file) in [("upload_modules", &zip), ("upload", &dump)] {
-        let sent: Value = p
-            .http
-            .post(format!("{}/database/v1/{method}", p.base))
-            .query(&[("key", &key), ("request", &id)])
-            .body(std::fs::read(file).unwrap())
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        assert_eq!(sent["failures"], serde_json::json!([]), "{method}: {sent}");
-    }
+    let (id, key) = p.create("with_custom.dump", "production");
+    p.send("upload_modules", &id, &key, &zip);
+    p.send("upload", &id, &key, &dump);
     p.call("process", &[("key", &key), ("request", &id)]);
     let request = p.wait_finished(&id, &key);
     assert_eq!(request["state"], "done", "{request}");
@@ -601,24 +578,8 @@ fn custom_modules_sent_with_the_request_have_their_scripts_run() {
 #[test]
 fn skip_test_delivers_the_upgraded_dump() {
     let p = platform(&repo_file("tests/fixtures/upgrade-scripts"));
-    let created = p.call(
-        "create",
-        &[
-            ("contract", CONTRACT),
-            ("email", "ops@example.com"),
-            ("target", "17.0"),
-            ("aim", "production"),
-            ("filename", "v16.zip"),
-        ],
-    );
-    let id = created["request"]["id"].to_string();
-    let key = created["request"]["key"].as_str().unwrap().to_string();
-    p.http
-        .post(format!("{}/database/v1/upload", p.base))
-        .query(&[("key", &key), ("request", &id)])
-        .body(std::fs::read(odoo_dump("v16_base.zip")).unwrap())
-        .send()
-        .unwrap();
+    let (id, key) = p.create("v16.zip", "production");
+    p.send("upload", &id, &key, &odoo_dump("v16_base.zip"));
     let skipped = p.call("skip_test", &[("key", &key), ("request", &id)]);
     assert_eq!(skipped["failures"], serde_json::json!([]), "{skipped}");
     p.call("process", &[("key", &key), ("request", &id)]);

@@ -26,20 +26,11 @@ pub(crate) async fn upload(
     request: Request,
 ) -> Response {
     let service = &state.upgrade;
-    let params = ApiParams::from_query(request.uri().query());
-    let (record, key) = match authenticate(service, &params).await {
+    let (record, key, received) = match receive_for_draft(service, request).await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    if let Err(failure) = check_state(record.state(), Action::Upload) {
-        return failed(vec![failure]);
-    }
     let target = service.files.original(record.id, &record.filename);
-    let incoming = service.files.incoming_dir(record.id);
-    let received = match receive(request.into_body(), &incoming, service.max_upload_bytes).await {
-        Ok(received) => received,
-        Err(failure) => return failed(vec![failure]),
-    };
     let installed = service
         .store
         .install_upload(record.id, received.size as i64, &received.sha256, || {
@@ -74,18 +65,9 @@ pub(crate) async fn upload_modules(
     request: Request,
 ) -> Response {
     let service = &state.upgrade;
-    let params = ApiParams::from_query(request.uri().query());
-    let (record, key) = match authenticate(service, &params).await {
+    let (record, key, received) = match receive_for_draft(service, request).await {
         Ok(found) => found,
         Err(response) => return response,
-    };
-    if let Err(failure) = check_state(record.state(), Action::Upload) {
-        return failed(vec![failure]);
-    }
-    let incoming = service.files.incoming_dir(record.id);
-    let received = match receive(request.into_body(), &incoming, service.max_upload_bytes).await {
-        Ok(received) => received,
-        Err(failure) => return failed(vec![failure]),
     };
     if !starts_with_zip_magic(&received.path) {
         let _ = tokio::fs::remove_file(&received.path).await;
@@ -112,6 +94,22 @@ fn starts_with_zip_magic(path: &std::path::Path) -> bool {
         .and_then(|mut f| f.read_exact(&mut magic))
         .is_ok()
         && magic == *b"PK\x03\x04"
+}
+
+/// The part every upload shares: the request named in the query string, in `draft`, and its
+/// body received into `incoming/`.
+async fn receive_for_draft(
+    service: &super::UpgradeService,
+    request: Request,
+) -> Result<(slipway_platform::upgrade::UpgradeRecord, String, Received), Response> {
+    let params = ApiParams::from_query(request.uri().query());
+    let (record, key) = authenticate(service, &params).await?;
+    check_state(record.state(), Action::Upload).map_err(|f| failed(vec![f]))?;
+    let incoming = service.files.incoming_dir(record.id);
+    let received = receive(request.into_body(), &incoming, service.max_upload_bytes)
+        .await
+        .map_err(|f| failed(vec![f]))?;
+    Ok((record, key, received))
 }
 
 struct Received {
