@@ -61,7 +61,6 @@ pub enum Error {
     },
 }
 
-#[allow(dead_code)] // used by the store, next commit
 impl Error {
     pub(crate) fn io(
         action: &'static str,

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Slipway's backups: which to keep ([`retention`]) and where their bytes live ([`store`]).
 //!
 //! [`retention::plan_retention`] is a pure function of the backups, "now" and a policy.
@@ -6,5 +7,6 @@
 
 mod error;
 pub mod retention;
+pub mod store;
 
 pub use error::Error;
