@@ -209,6 +209,11 @@ async fn process(State(state): State<AppState>, headers: HeaderMap, params: ApiP
         .enqueue(PROCESS_JOB, &json!({"request": record.id}))
         .await
     {
+        // Not queued: back to draft, so the client can simply call process again.
+        let _ = service
+            .store
+            .transition(record.id, &[RequestState::Pending], RequestState::Draft)
+            .await;
         return internal(e);
     }
     tracing::info!(request = record.id, "upgrade request queued");
