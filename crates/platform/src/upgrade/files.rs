@@ -12,6 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
+use slipway_odoo::Series;
+
 /// The file layout of all requests under one root.
 #[derive(Debug, Clone)]
 pub struct UpgradeFiles {
@@ -76,46 +78,20 @@ pub fn upgraded_name(filename: &str) -> String {
 }
 
 /// The target series this server offers: the series folders (`17.0`, `saas~17.2`...) of the
-/// upgrade-scripts directory, sorted.
+/// upgrade-scripts directory, in release order.
 pub fn offered_targets(scripts_dir: Option<&Path>) -> Vec<String> {
     let Some(dir) = scripts_dir else {
         return Vec::new();
     };
-    let mut targets: Vec<String> = std::fs::read_dir(dir)
+    let mut targets: Vec<Series> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
         .filter(|e| e.path().is_dir())
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter(|name| is_series(name))
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
         .collect();
-    targets.sort_by(|a, b| {
-        series_key(a)
-            .partial_cmp(&series_key(b))
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    targets
-}
-
-/// `17.0` or `saas~17.2`.
-pub fn is_series(name: &str) -> bool {
-    let digits = name.strip_prefix("saas~").unwrap_or(name);
-    match digits.split_once('.') {
-        Some((major, minor)) => {
-            !major.is_empty()
-                && !minor.is_empty()
-                && major.chars().all(|c| c.is_ascii_digit())
-                && minor.chars().all(|c| c.is_ascii_digit())
-        }
-        None => false,
-    }
-}
-
-/// Orders series as Odoo does: `16.0 < saas~16.1 < 17.0`.
-pub fn series_key(name: &str) -> (u32, u32) {
-    let digits = name.strip_prefix("saas~").unwrap_or(name);
-    let (major, minor) = digits.split_once('.').unwrap_or((digits, "0"));
-    (major.parse().unwrap_or(0), minor.parse().unwrap_or(0))
+    targets.sort();
+    targets.iter().map(Series::to_string).collect()
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use slipway_odoo::{series_step_plan, AddonsScan, Series};
 use slipway_runner::{read_db_state, run_plan, RunEvent, RunOptions};
 use tokio::io::AsyncWriteExt;
 
-use super::files::{offered_targets, series_key, UpgradeFiles};
+use super::files::{offered_targets, UpgradeFiles};
 use super::notes::{NoteStep, Notes};
 use super::rules::RequestState;
 use super::store::{self, UpgradeRecord, UpgradeStore};
@@ -245,14 +245,19 @@ impl Processor {
     /// The series the database goes through: the offered targets above its own, up to the
     /// request's target.
     fn series_steps(&self, source: &str, target: &str) -> StepResult<Vec<String>> {
-        if series_key(source) >= series_key(target) {
+        let series = |s: &str| {
+            s.parse::<Series>()
+                .map_err(|_| StepFailure(format!("{s} is not an Odoo version")))
+        };
+        let (from, to) = (series(source)?, series(target)?);
+        if from >= to {
             return Err(StepFailure(format!(
                 "The database is already Odoo {source}; the target {target} must be a later version"
             )));
         }
         let steps: Vec<String> = offered_targets(self.scripts_dir.as_deref())
             .into_iter()
-            .filter(|s| series_key(s) > series_key(source) && series_key(s) <= series_key(target))
+            .filter(|s| series(s).is_ok_and(|s| s > from && s <= to))
             .collect();
         if steps.last().map(String::as_str) != Some(target) {
             return Err(StepFailure(format!(
