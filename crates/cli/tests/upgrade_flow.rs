@@ -593,3 +593,32 @@ fn skip_test_delivers_the_upgraded_dump() {
     let again = p.call("skip_test", &[("key", &key), ("request", &id)]);
     assert_eq!(again["failures"][0]["reason"], "STATE:INVALID");
 }
+
+#[test]
+fn a_modules_zip_escaping_its_folder_fails_the_request_and_writes_nothing_outside() {
+    let p = platform(&repo_file("tests/fixtures/upgrade-scripts"));
+    let zip = p.data.path().join("evil.zip");
+    let made = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], 'w'); \
+             z.writestr('../../escaped.py', 'x = 1'); z.close()",
+        ])
+        .arg(&zip)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (id, key) = p.create("v16.zip", "production");
+    p.send("upload_modules", &id, &key, &zip);
+    p.send("upload", &id, &key, &odoo_dump("v16_base.zip"));
+    p.call("process", &[("key", &key), ("request", &id)]);
+    let request = p.wait_finished(&id, &key);
+    assert_eq!(request["state"], "failed", "{request}");
+    let message = request["customer_message"].as_str().unwrap();
+    assert!(
+        message.contains("custom modules zip was refused"),
+        "{message}"
+    );
+    assert!(!p.data.path().join("upgrade/escaped.py").exists());
+    assert!(!p.data.path().join("escaped.py").exists());
+}

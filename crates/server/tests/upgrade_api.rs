@@ -350,3 +350,25 @@ async fn the_documented_curl_commands_work() {
     let status = curl(&[&format!("{}/database/v1/status?{params}", api.base)]);
     assert_eq!(status["request"]["filesize"], "10.00 bytes");
 }
+
+#[tokio::test]
+async fn custom_modules_must_come_as_a_zip() {
+    let api = api().await;
+    let (id, key) = api.create().await;
+    let resp = api
+        .client
+        .post(format!("{}/database/v1/upload_modules", api.base))
+        .query(&[("key", key.as_str()), ("request", &id.to_string())])
+        .body(b"def migrate(cr, version): pass".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(reasons(&body), ["MODULES:INVALID"]);
+    let modules = api
+        .data_dir
+        .path()
+        .join(format!("upgrade/{id}/modules.zip"));
+    assert!(!modules.exists());
+}
