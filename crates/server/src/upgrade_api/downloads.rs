@@ -63,7 +63,7 @@ pub(crate) async fn status_page(
         base: &base,
         region: &service.region,
     };
-    let rate = service.store.seconds_per_byte().await.unwrap_or(None);
+    let rate = super::estimate_rate(service, &record).await;
     Html(render_status(&RequestView::new(
         &record, &p.key, &urls, rate,
     )))

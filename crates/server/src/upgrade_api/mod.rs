@@ -112,7 +112,7 @@ pub(crate) async fn answer(
     record: &UpgradeRecord,
     key: &str,
 ) -> Response {
-    let rate = service.store.seconds_per_byte().await.unwrap_or(None);
+    let rate = estimate_rate(service, record).await;
     let base = base_url(headers);
     let urls = UrlBase {
         base: &base,
@@ -120,6 +120,20 @@ pub(crate) async fn answer(
     };
     let view = RequestView::new(record, key, &urls, rate);
     Json(json!({"failures": [], "request": view})).into_response()
+}
+
+/// Seconds per byte of past runs, for `estimated_time`; only looked up while the estimate
+/// still means something (not yet finished), since `status` is the API's hot path.
+pub(crate) async fn estimate_rate(service: &UpgradeService, record: &UpgradeRecord) -> Option<f64> {
+    let unfinished = [
+        RequestState::Draft,
+        RequestState::Pending,
+        RequestState::Progress,
+    ];
+    if !unfinished.contains(&record.state()) || record.upload_size.is_none() {
+        return None;
+    }
+    service.store.seconds_per_byte().await.unwrap_or(None)
 }
 
 /// `http://<Host>`: URLs point back to the address the client used.
