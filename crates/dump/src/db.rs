@@ -59,6 +59,30 @@ impl Target {
         }
     }
 
+    /// Creates an empty database `db` owned by the owner role (created when missing), for
+    /// Odoo to install into; refused when it exists.
+    pub async fn create_empty_database(&self, db: &str) -> Result<()> {
+        let admin = self.admin().await?;
+        let created = async {
+            ensure_owner_role(&admin, &self.owner, self.owner_password.as_deref()).await?;
+            if database_exists(&admin, db).await? {
+                return Err(DumpError::DatabaseExists(db.to_string()));
+            }
+            create_database(&admin, db, &self.owner).await
+        }
+        .await;
+        admin.close().await;
+        created
+    }
+
+    /// Whether database `db` exists.
+    pub async fn database_exists(&self, db: &str) -> Result<bool> {
+        let admin = self.admin().await?;
+        let exists = database_exists(&admin, db).await;
+        admin.close().await;
+        exists
+    }
+
     pub(crate) async fn admin(&self) -> Result<PgPool> {
         connect(&self.server.url("postgres")).await
     }

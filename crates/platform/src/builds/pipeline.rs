@@ -1,0 +1,671 @@
+//! What a worker does with a build job: checkout → virtualenv → odoo.conf → database
+//! (template copy or install with tests) → server started and health-checked → `running`.
+//!
+//! Each step records itself on the build (`step`), writes its log (`pip.log`,
+//! `install.log`, `odoo.log`), and between steps the pipeline checks the build is still
+//! wanted (a newer push or a kill ends it). Any failure ends the build as `failed` with the
+//! reason in `message` and its database dropped; the platform goes on serving everything
+//! else. Staging and production are further stages of the same pipeline.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use slipway_dump::Target;
+use slipway_git::Repos;
+use slipway_odoo::{scan_addons, Series};
+use slipway_runner::modules::{module_dirs, template_key};
+use slipway_runner::odoo::{
+    free_port, run_task, OdooConf, OdooServer, OdooSource, OdooTask, SmtpSettings, TaskOutcome,
+    TestSelection,
+};
+use slipway_runner::venv::Venvs;
+use tracing::Instrument;
+
+use super::store::{Build, BuildResult, BuildStore};
+use super::supervisor::Supervisor;
+use super::templates::{template_database, TemplateStore};
+use crate::branches::{Branch, BranchSettings, Branches, InstallSet};
+use crate::history::History;
+use crate::projects::{Project, Projects};
+
+/// SMTP settings a build's odoo.conf gets, by build id (the mail catcher's credentials for
+/// development and staging builds).
+#[derive(Clone)]
+pub struct SmtpForBuild(pub Arc<dyn Fn(i64) -> Option<SmtpSettings> + Send + Sync>);
+
+impl fmt::Debug for SmtpForBuild {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SmtpForBuild")
+    }
+}
+
+/// Where builds live and what they run with.
+#[derive(Debug, Clone)]
+pub struct BuildEnv {
+    /// `<data-dir>/builds`: one folder per build (`src/`, `logs/`, `odoo.conf`, `odoo-data/`).
+    pub builds_dir: PathBuf,
+    /// The PostgreSQL databases and filestores of builds.
+    pub target: Target,
+    /// The projects' Git repositories.
+    pub repos: Repos,
+    /// Virtualenvs shared by builds with equal requirements.
+    pub venvs: Venvs,
+    /// SMTP of development and staging builds.
+    pub smtp: Option<SmtpForBuild>,
+    /// The `slipway` binary (Odoo stand-ins run `slipway migrate run` for updates).
+    pub slipway_bin: Option<PathBuf>,
+    /// How long a build server gets to answer its health check.
+    pub health_timeout: Duration,
+}
+
+impl BuildEnv {
+    /// The folder of build `name`.
+    pub fn build_dir(&self, name: &str) -> PathBuf {
+        self.builds_dir.join(name)
+    }
+
+    /// The logs folder of build `name`.
+    pub fn logs_dir(&self, name: &str) -> PathBuf {
+        self.build_dir(name).join("logs")
+    }
+}
+
+/// The pipeline and everything it reads and writes.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Environment.
+    pub env: BuildEnv,
+    /// Builds.
+    pub builds: BuildStore,
+    /// Branches.
+    pub branches: Branches,
+    /// Projects and runtimes.
+    pub projects: Projects,
+    /// History.
+    pub history: History,
+    /// Template cache.
+    pub templates: TemplateStore,
+    /// Running servers.
+    pub supervisor: Supervisor,
+}
+
+/// Why a build failed, for its `message`.
+#[derive(Debug)]
+struct Failed(String);
+
+impl<E: fmt::Display> From<E> for Failed {
+    fn from(e: E) -> Self {
+        Failed(e.to_string())
+    }
+}
+
+trait Context<T> {
+    fn context(self, what: &str) -> Result<T, Failed>;
+}
+
+impl<T, E: fmt::Display> Context<T> for Result<T, E> {
+    fn context(self, what: &str) -> Result<T, Failed> {
+        self.map_err(|e| Failed(format!("{what}: {e}")))
+    }
+}
+
+/// Ends the pipeline early when the build is no longer wanted.
+struct Superseded;
+
+enum Stop {
+    Failed(Failed),
+    Superseded,
+}
+
+impl From<Failed> for Stop {
+    fn from(f: Failed) -> Self {
+        Stop::Failed(f)
+    }
+}
+
+impl From<Superseded> for Stop {
+    fn from(_: Superseded) -> Self {
+        Stop::Superseded
+    }
+}
+
+/// What the database step produced.
+struct Installed {
+    result: BuildResult,
+    summary: String,
+}
+
+impl Pipeline {
+    /// Runs build `id` to its end. Errors of the metadata database are returned; everything
+    /// else ends in the build's state.
+    pub async fn run(&self, id: i64) -> crate::Result<()> {
+        let build = self.builds.get(id).await?;
+        let span = tracing::info_span!("build", id, name = %build.name);
+        self.run_build(build).instrument(span).await
+    }
+
+    async fn run_build(&self, build: Build) -> crate::Result<()> {
+        if !self.builds.begin(build.id, &build.name).await? {
+            tracing::info!("no longer pending; skipped");
+            return Ok(());
+        }
+        let branch = self.branches.by_id(build.branch_id).await?;
+        let project = self.projects.by_id(branch.project_id).await?;
+        tracing::info!(revision = %build.revision, "build started");
+        match self.development(&build, &branch, &project).await {
+            Ok(()) => {}
+            Err(Stop::Superseded) => {
+                tracing::info!("killed or superseded; cleaning up");
+                self.drop_build_database(&build).await;
+            }
+            Err(Stop::Failed(Failed(message))) => {
+                tracing::warn!(%message, "build failed");
+                self.supervisor.stop(build.id, None).await;
+                self.drop_build_database(&build).await;
+                self.builds.finish(build.id, BuildResult::Failed, &message).await?;
+                self.history
+                    .record(
+                        branch.id,
+                        "build.failed",
+                        serde_json::json!({"build": build.id, "message": message}),
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn step(&self, build: &Build, step: &str) -> Result<(), Stop> {
+        if !self.builds.still_building(build.id).await.map_err(Failed::from)? {
+            return Err(Stop::Superseded);
+        }
+        self.builds.set_step(build.id, step).await.map_err(Failed::from)?;
+        tracing::info!(step, "step");
+        Ok(())
+    }
+
+    async fn development(&self, build: &Build, branch: &Branch, project: &Project) -> Result<(), Stop> {
+        let dir = self.env.build_dir(&build.name);
+        let logs = self.env.logs_dir(&build.name);
+        reset_dir(&dir).context("preparing the build folder")?;
+        std::fs::create_dir_all(&logs).context("creating the logs folder")?;
+
+        self.step(build, "checkout").await?;
+        let src = dir.join("src");
+        let repo = self.env.repos.open(&project.name).await.context("opening the repository")?;
+        repo.export(&build.revision, &src)
+            .await
+            .context("checking out the revision")?;
+
+        self.step(build, "runtime").await?;
+        let source = self.runtime(project).await?;
+        let series = source.series.clone();
+        let module_dirs = module_dirs(&src);
+        let own = branch_modules(&module_dirs, &series)?;
+
+        self.step(build, "virtualenv").await?;
+        let venv = self.venv(&source, &src, &module_dirs, &logs).await?;
+
+        let settings = branch.settings.0.clone();
+        let plan = install_plan(&settings, &own, &module_dirs, &source, &series)?;
+        let key = template_key(&series, &source.revision(), &plan.keyed_modules, true)
+            .context("hashing the module set")?;
+        let key = format!("{key}{}", plan.key_suffix);
+
+        self.step(build, "database").await?;
+        let port = free_port().context("finding a free port")?;
+        let conf = self.conf(build, &source, &module_dirs, port)?;
+        let conf_path = dir.join("odoo.conf");
+        conf.write(&conf_path).context("writing odoo.conf")?;
+        let cached = self.templates.take(&key).await.map_err(Failed::from)?;
+        let hit = cached.is_some();
+        self.builds
+            .set_parts(build.id, &venv.key, &key, hit)
+            .await
+            .map_err(Failed::from)?;
+        let installed = match cached {
+            Some(template) => self.copy_template(build, &template.database, &template.result, &logs).await?,
+            None => {
+                self.step(build, if plan.tests.is_some() { "install+tests" } else { "install" })
+                    .await?;
+                let installed = self
+                    .install(build, &venv, &source, &conf_path, &plan, &logs)
+                    .await?;
+                self.save_template(build, &key, &installed).await;
+                installed
+            }
+        };
+
+        self.step(build, "server").await?;
+        let env = self.task_env();
+        let mut server = OdooServer::start(&venv, &source, &conf_path, &logs.join("odoo.log"), &env)
+            .await
+            .context("starting the Odoo server")?;
+        if let Err(e) = server.wait_healthy(port, self.env.health_timeout).await {
+            server.stop(Duration::from_secs(5)).await;
+            return Err(Failed(format!("the Odoo server did not start (see odoo.log): {e}")).into());
+        }
+        let pid = server.pid();
+        self.supervisor.adopt(build.id, server).await;
+        if !self.builds.still_building(build.id).await.map_err(Failed::from)? {
+            self.supervisor.stop(build.id, None).await;
+            return Err(Stop::Superseded);
+        }
+        self.builds
+            .set_running(build.id, port, pid, installed.result, &installed.summary)
+            .await
+            .map_err(Failed::from)?;
+        self.history
+            .record(
+                branch.id,
+                "build.ready",
+                serde_json::json!({"build": build.id, "result": installed.result.as_str(), "message": installed.summary}),
+            )
+            .await
+            .map_err(Failed::from)?;
+        tracing::info!(port, result = installed.result.as_str(), "build running");
+        Ok(())
+    }
+
+    async fn venv(
+        &self,
+        source: &OdooSource,
+        src: &Path,
+        module_dirs: &[PathBuf],
+        logs: &Path,
+    ) -> Result<slipway_runner::venv::Venv, Failed> {
+        let mut requirements: Vec<PathBuf> = source.requirements().into_iter().collect();
+        requirements.extend(branch_requirements(src, module_dirs));
+        self.env
+            .venvs
+            .ensure(&requirements, &logs.join("pip.log"))
+            .await
+            .context("installing the Python requirements (see pip.log)")
+    }
+
+    /// Starts the server of a build recorded as running again (after Slipway restarted),
+    /// on a new port.
+    pub async fn restart_server(&self, build: &Build) -> Result<(), String> {
+        let branch = self.branches.by_id(build.branch_id).await.map_err(|e| e.to_string())?;
+        let project = self.projects.by_id(branch.project_id).await.map_err(|e| e.to_string())?;
+        let dir = self.env.build_dir(&build.name);
+        let logs = self.env.logs_dir(&build.name);
+        let src = dir.join("src");
+        let source = self.runtime(&project).await.map_err(|f| f.0)?;
+        let module_dirs = module_dirs(&src);
+        let venv = self.venv(&source, &src, &module_dirs, &logs).await.map_err(|f| f.0)?;
+        self.supervisor.stop(build.id, build.pid).await;
+        let port = free_port().map_err(|e| e.to_string())?;
+        let conf = self.conf(build, &source, &module_dirs, port).map_err(|f| f.0)?;
+        let conf_path = dir.join("odoo.conf");
+        conf.write(&conf_path).map_err(|e| e.to_string())?;
+        let mut server = OdooServer::start(&venv, &source, &conf_path, &logs.join("odoo.log"), &self.task_env())
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Err(e) = server.wait_healthy(port, self.env.health_timeout).await {
+            server.stop(Duration::from_secs(5)).await;
+            return Err(e.to_string());
+        }
+        let pid = server.pid();
+        self.supervisor.adopt(build.id, server).await;
+        self.builds.set_server(build.id, port, pid).await.map_err(|e| e.to_string())?;
+        tracing::info!(build = build.id, port, "build server restarted");
+        Ok(())
+    }
+
+    async fn runtime(&self, project: &Project) -> Result<OdooSource, Failed> {
+        let runtime = self.projects.runtime(&project.series).await?.ok_or_else(|| {
+            Failed(format!(
+                "no Odoo runtime is registered for series {}: register one with `slipway odoo add {} --source DIR`",
+                project.series, project.series
+            ))
+        })?;
+        OdooSource::inspect(Path::new(&runtime.source_dir)).context("the registered Odoo source")
+    }
+
+    fn conf(
+        &self,
+        build: &Build,
+        source: &OdooSource,
+        module_dirs: &[PathBuf],
+        port: u16,
+    ) -> Result<OdooConf, Failed> {
+        let odoo_data = self.env.build_dir(&build.name).join("odoo-data");
+        link_filestore(&odoo_data, &self.env.target.data_dir.join("filestore"))
+            .context("preparing the Odoo data folder")?;
+        let db = db_params(&self.env.target)?;
+        let mut addons_path: Vec<PathBuf> = module_dirs.to_vec();
+        addons_path.extend(source.addons_dirs());
+        let smtp = self.env.smtp.as_ref().and_then(|f| (f.0)(build.id));
+        Ok(OdooConf {
+            db_host: db.host,
+            db_port: db.port,
+            db_user: self.env.target.owner.clone(),
+            db_password: self.env.target.owner_password.clone().unwrap_or_default(),
+            db_name: build.name.clone(),
+            addons_path,
+            data_dir: odoo_data,
+            http_interface: "127.0.0.1".into(),
+            http_port: port,
+            smtp,
+            list_db: false,
+            proxy_mode: true,
+            max_cron_threads: 1,
+            without_demo: false,
+            admin_passwd: crate::upgrade::keys::generate_key(),
+            log_level: "info".into(),
+        })
+    }
+
+    fn task_env(&self) -> Vec<(String, String)> {
+        self.env
+            .slipway_bin
+            .iter()
+            .map(|bin| ("SLIPWAY_BIN".to_string(), bin.display().to_string()))
+            .collect()
+    }
+
+    async fn install(
+        &self,
+        build: &Build,
+        venv: &slipway_runner::venv::Venv,
+        source: &OdooSource,
+        conf: &Path,
+        plan: &InstallPlan,
+        logs: &Path,
+    ) -> Result<Installed, Stop> {
+        self.env
+            .target
+            .create_empty_database(&build.name)
+            .await
+            .context("creating the database")?;
+        let task = OdooTask::Install {
+            modules: plan.modules.clone(),
+            demo: true,
+            tests: plan.tests.clone(),
+        };
+        let env = self.task_env();
+        let log = logs.join("install.log");
+        let run = run_task(venv, source, conf, &task, &log, &env);
+        let outcome = self.unless_killed(build, run).await?;
+        let outcome = outcome.context("running the install")?;
+        verdict(&outcome, plan.tests.is_some()).map_err(Stop::Failed)
+    }
+
+    /// Runs `work`, giving up (and so killing the child process it owns) when the build is
+    /// killed or superseded meanwhile.
+    async fn unless_killed<T>(
+        &self,
+        build: &Build,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, Stop> {
+        tokio::pin!(work);
+        let mut ticks = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tokio::select! {
+                out = &mut work => return Ok(out),
+                _ = ticks.tick() => {
+                    if !self.builds.still_building(build.id).await.map_err(Failed::from)? {
+                        return Err(Stop::Superseded);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn copy_template(
+        &self,
+        build: &Build,
+        template: &str,
+        result: &str,
+        logs: &Path,
+    ) -> Result<Installed, Stop> {
+        let report = slipway_dump::clone_database(&self.env.target, template, &build.name, 2)
+            .await
+            .context("copying the template database")?;
+        let note = format!(
+            "Template cache hit: no module changed since the build that made {template}, so its \
+             installed database was copied ({:.1}s) instead of installing again; that install's \
+             result ({result}) stands.\n",
+            report.elapsed.as_secs_f64()
+        );
+        std::fs::write(logs.join("install.log"), note).context("writing install.log")?;
+        let result = if result == "warning" { BuildResult::Warning } else { BuildResult::Success };
+        Ok(Installed {
+            result,
+            summary: format!("database copied from the template cache ({result:?})").to_lowercase(),
+        })
+    }
+
+    /// Keeps the freshly installed database as the template of its module set. A failure
+    /// here costs only speed, so it is logged, not fatal.
+    async fn save_template(&self, build: &Build, key: &str, installed: &Installed) {
+        let database = template_database(key);
+        let saved = async {
+            if self.env.target.database_exists(&database).await? {
+                self.env.target.drop_database(&database).await?;
+            }
+            slipway_dump::clone_database(&self.env.target, &build.name, &database, 2).await?;
+            Ok::<_, slipway_dump::DumpError>(())
+        }
+        .await;
+        match saved {
+            Ok(()) => {
+                if let Err(e) = self
+                    .templates
+                    .insert(key, &database, build.id, installed.result.as_str())
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not record the template");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not save the template database"),
+        }
+    }
+
+    async fn drop_build_database(&self, build: &Build) {
+        if let Err(e) = self.env.target.drop_database(&build.name).await {
+            tracing::warn!(error = %e, "could not drop the build database");
+        }
+    }
+}
+
+/// What a development build installs.
+struct InstallPlan {
+    modules: Vec<String>,
+    tests: Option<TestSelection>,
+    /// The modules whose files the template key covers (the branch's; the Odoo source is
+    /// covered by its revision).
+    keyed_modules: Vec<(String, PathBuf)>,
+    /// What else the key depends on (install list, tests).
+    key_suffix: String,
+}
+
+fn install_plan(
+    settings: &BranchSettings,
+    own: &[(String, PathBuf)],
+    module_dirs: &[PathBuf],
+    source: &OdooSource,
+    series: &Series,
+) -> Result<InstallPlan, Failed> {
+    let (modules, tests_allowed): (Vec<String>, bool) = match &settings.install {
+        InstallSet::Own => (own.iter().map(|(n, _)| n.clone()).collect(), true),
+        InstallSet::List { modules } => (modules.clone(), true),
+        InstallSet::All => {
+            let mut paths = module_dirs.to_vec();
+            paths.extend(source.addons_dirs());
+            let scan = scan_addons(&paths, series);
+            let all = scan
+                .addons
+                .values()
+                .filter(|a| a.manifest.installable)
+                .map(|a| a.name.clone())
+                .collect();
+            (all, false)
+        }
+    };
+    let modules = if modules.is_empty() { vec!["base".to_string()] } else { modules };
+    let tests = (settings.tests && tests_allowed).then(|| TestSelection {
+        tags: settings.test_tags.clone(),
+    });
+    let key_suffix = format!(
+        "-{}",
+        short_hash(&format!("{modules:?}|{:?}", tests.as_ref().map(|t| &t.tags)))
+    );
+    Ok(InstallPlan {
+        modules,
+        tests,
+        keyed_modules: own.to_vec(),
+        key_suffix,
+    })
+}
+
+fn short_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The branch's own modules: name and folder. A manifest Odoo could not read fails the
+/// build here, naming the file, rather than deep in an install log.
+fn branch_modules(module_dirs: &[PathBuf], series: &Series) -> Result<Vec<(String, PathBuf)>, Failed> {
+    let scan = scan_addons(module_dirs, series);
+    if let Some(problem) = scan
+        .problems
+        .iter()
+        .find(|p| p.path.ends_with("__manifest__.py") || p.path.contains("__manifest__.py:"))
+    {
+        return Err(Failed(format!(
+            "broken manifest {}: {}",
+            problem.path, problem.message
+        )));
+    }
+    Ok(scan
+        .addons
+        .values()
+        .filter(|a| a.manifest.installable)
+        .map(|a| (a.name.clone(), a.path.clone()))
+        .collect())
+}
+
+/// The branch's `requirements.txt` files: at its root and at the root of each module folder.
+fn branch_requirements(src: &Path, module_dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::iter::once(src.to_path_buf())
+        .chain(module_dirs.iter().cloned())
+        .map(|d| d.join("requirements.txt"))
+        .filter(|f| f.is_file())
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// A finished install's verdict: failed on a non-zero exit or ERROR lines; warning on
+/// WARNING lines; success otherwise.
+fn verdict(outcome: &TaskOutcome, tests: bool) -> Result<Installed, Failed> {
+    let v = &outcome.verdict;
+    let what = if tests { "install and tests" } else { "install" };
+    if outcome.exit_code != Some(0) || v.errors > 0 {
+        let first = v
+            .first_error
+            .clone()
+            .unwrap_or_else(|| format!("odoo-bin exited with {:?}", outcome.exit_code));
+        return Err(Failed(format!(
+            "{what} failed ({} error line(s); see install.log): {first}",
+            v.errors
+        )));
+    }
+    let secs = outcome.duration.as_secs_f64();
+    if v.warnings > 0 {
+        Ok(Installed {
+            result: BuildResult::Warning,
+            summary: format!("{what} passed with {} warning(s) in {secs:.1}s", v.warnings),
+        })
+    } else {
+        Ok(Installed {
+            result: BuildResult::Success,
+            summary: format!("{what} passed in {secs:.1}s"),
+        })
+    }
+}
+
+/// Empties `dir` (keeps nothing of a previous attempt) and creates it.
+fn reset_dir(dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    std::fs::create_dir_all(dir)
+}
+
+/// Odoo keeps filestores in `<data_dir>/filestore/<db>`; the build's data dir links that
+/// folder to Slipway's shared filestore root, where clones, backups and dumps find them.
+fn link_filestore(odoo_data: &Path, filestore_root: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(odoo_data)?;
+    std::fs::create_dir_all(filestore_root)?;
+    let link = odoo_data.join("filestore");
+    if link.symlink_metadata().is_err() {
+        std::os::unix::fs::symlink(filestore_root, &link)?;
+    }
+    Ok(())
+}
+
+struct DbParams {
+    host: String,
+    port: u16,
+}
+
+/// How a build's Odoo reaches PostgreSQL: the embedded cluster's socket folder, or the
+/// external server's host.
+fn db_params(target: &Target) -> Result<DbParams, Failed> {
+    match &target.server {
+        slipway_pg::Server::Embedded(c) => Ok(DbParams {
+            host: c.socket_dir.display().to_string(),
+            port: c.port,
+        }),
+        slipway_pg::Server::External(_) => {
+            let url = target.server.url("postgres");
+            let authority = url
+                .trim_start_matches("postgresql://")
+                .split('/')
+                .next()
+                .unwrap_or_default();
+            let host_port = authority.rsplit('@').next().unwrap_or_default();
+            let (host, port) = match host_port.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), p.parse().unwrap_or(5432)),
+                None => (host_port.to_string(), 5432),
+            };
+            Ok(DbParams { host, port })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_runner::odoo::LogVerdict;
+
+    fn outcome(exit: i32, errors: usize, warnings: usize) -> TaskOutcome {
+        TaskOutcome {
+            exit_code: Some(exit),
+            verdict: LogVerdict {
+                errors,
+                warnings,
+                first_error: (errors > 0).then(|| "ERROR x: FAIL: test_a".to_string()),
+            },
+            duration: Duration::from_secs(3),
+        }
+    }
+
+    #[test]
+    fn results_follow_the_logs() {
+        assert_eq!(verdict(&outcome(0, 0, 0), true).unwrap().result, BuildResult::Success);
+        assert_eq!(verdict(&outcome(0, 0, 2), true).unwrap().result, BuildResult::Warning);
+        let failed = verdict(&outcome(1, 1, 0), true).err().unwrap();
+        assert!(failed.0.contains("FAIL: test_a"), "{}", failed.0);
+        assert!(verdict(&outcome(0, 1, 0), false).is_err(), "an ERROR line fails even with exit 0");
+        assert!(verdict(&outcome(3, 0, 0), false).is_err(), "a non-zero exit fails even with clean logs");
+    }
+}
