@@ -25,4 +25,4 @@ pub mod upgrade;
 pub use error::{PlatformError, Result};
 pub use jobs::{run_worker, Job, JobQueue, HEARTBEAT_TIMEOUT};
 pub use metadata::{create_database_if_missing, Metadata, METADATA_DB};
-pub use service::Platform;
+pub use service::{MergeResult, Platform};

@@ -146,8 +146,9 @@ impl Projects {
         Ok(row)
     }
 
-    /// Creates a project; its creator becomes its admin.
-    pub async fn create(&self, name: &str, series: &Series, creator: i64) -> Result<Project> {
+    /// Creates a project; its creator becomes its admin. A trial project's production and
+    /// staging branches go back to development after 15 days.
+    pub async fn create(&self, name: &str, series: &Series, creator: i64, trial: bool) -> Result<Project> {
         if !valid_project_name(name) {
             return Err(PlatformError::Invalid(format!(
                 "project name {name:?} is not allowed: use lowercase letters, digits and '-' (at most 40, starting with a letter or digit)"
@@ -155,12 +156,14 @@ impl Projects {
         }
         let mut tx = self.pool.begin().await?;
         let project: Option<Project> = sqlx::query_as(&format!(
-            "INSERT INTO projects (name, series, settings) VALUES ($1, $2, $3) \
+            "INSERT INTO projects (name, series, settings, trial_until) \
+             VALUES ($1, $2, $3, CASE WHEN $4 THEN now() + interval '15 days' END) \
              ON CONFLICT (name) DO NOTHING RETURNING {PROJECT_COLUMNS}"
         ))
         .bind(name)
         .bind(series.to_string())
         .bind(Json(ProjectSettings::default()))
+        .bind(trial)
         .fetch_optional(&mut *tx)
         .await?;
         let project = project
@@ -198,6 +201,16 @@ impl Projects {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| PlatformError::NotFound(format!("no project #{id}")))
+    }
+
+    /// Sets (or clears) the end of a project's trial.
+    pub async fn set_trial_until(&self, id: i64, until: Option<DateTime<Utc>>) -> Result<()> {
+        sqlx::query("UPDATE projects SET trial_until = $2 WHERE id = $1")
+            .bind(id)
+            .bind(until)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Replaces a project's settings.

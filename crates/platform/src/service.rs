@@ -21,6 +21,37 @@ use crate::people::{People, User};
 use crate::projects::{Project, Projects};
 use crate::stages::Stage;
 
+/// What a merge did.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum MergeResult {
+    /// The target has a new merge commit, being built.
+    Merged {
+        /// The merge commit.
+        sha: String,
+        /// The build of it.
+        build: i64,
+    },
+    /// Nothing to merge.
+    UpToDate,
+    /// The branches conflict on these paths; nothing was written.
+    Conflict {
+        /// Conflicting paths.
+        paths: Vec<String>,
+    },
+}
+
+fn git_error(e: slipway_git::Error) -> PlatformError {
+    match e {
+        slipway_git::Error::NotFound { .. } => PlatformError::NotFound(e.to_string()),
+        slipway_git::Error::Invalid { .. } => PlatformError::Invalid(e.to_string()),
+        other => PlatformError::Io {
+            context: "git".into(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    }
+}
+
 /// How long an unused template database is kept, and how many at most.
 const TEMPLATE_MAX_AGE_DAYS: i64 = 14;
 const TEMPLATE_MAX_COUNT: usize = 20;
@@ -78,8 +109,9 @@ impl Platform {
         name: &str,
         series: &slipway_odoo::Series,
         creator: &User,
+        trial: bool,
     ) -> Result<Project> {
-        let project = self.projects.create(name, series, creator.id).await?;
+        let project = self.projects.create(name, series, creator.id, trial).await?;
         self.env().repos.create(&project.name).await.map_err(|e| PlatformError::Io {
             context: format!("creating the Git repository of {name}"),
             source: std::io::Error::other(e.to_string()),
@@ -155,6 +187,66 @@ impl Platform {
             .await?;
         self.branches.set_head(branch.id, new).await?;
         self.builds.enqueue(branch.id, &branch.stage, new, "push").await
+    }
+
+    /// Merges `source`'s code into `target` with a real `git merge` (code only: no data
+    /// moves), then builds the target like a push would. A conflict writes nothing.
+    pub async fn merge(
+        &self,
+        project: &Project,
+        source: &Branch,
+        target: &Branch,
+        by: &User,
+    ) -> Result<MergeResult> {
+        let repo = self.env().repos.open(&project.name).await.map_err(git_error)?;
+        let author = slipway_git::Signature {
+            name: by.name.clone(),
+            email: by.email.clone().unwrap_or_else(|| format!("{}@slipway.invalid", by.login)),
+        };
+        let outcome = repo.merge(&source.name, &target.name, &author).await.map_err(git_error)?;
+        match outcome {
+            slipway_git::MergeOutcome::Merged { sha } => {
+                let old = target.head.clone();
+                self.history
+                    .record(
+                        target.id,
+                        "merge",
+                        json!({"message": format!("{} merged {} into {} ({})", by.login, source.name, target.name, &sha[..sha.len().min(10)]),
+                               "source": source.name, "sha": sha}),
+                    )
+                    .await?;
+                let update = RefUpdate {
+                    branch: target.name.clone(),
+                    old,
+                    new: Some(sha.clone()),
+                };
+                let build = self.branch_pushed(project, by, &update, &sha).await?;
+                Ok(MergeResult::Merged { sha, build })
+            }
+            slipway_git::MergeOutcome::UpToDate => Ok(MergeResult::UpToDate),
+            slipway_git::MergeOutcome::Conflict { paths } => Ok(MergeResult::Conflict { paths }),
+        }
+    }
+
+    /// Moves a branch to another stage (the caller checked the rules with
+    /// [`crate::stages::check_move`]), records it, and builds the branch in its new stage
+    /// when that is staging or production.
+    pub async fn move_stage(&self, branch: &Branch, to: Stage, by: &str) -> Result<Option<i64>> {
+        let from = branch.stage();
+        self.branches.set_stage(branch.id, to).await?;
+        self.history
+            .record(
+                branch.id,
+                "stage",
+                json!({"message": format!("moved from {from} to {to} by {by}"), "from": from, "to": to}),
+            )
+            .await?;
+        match (&branch.head, to) {
+            (Some(head), Stage::Staging | Stage::Production) => {
+                Ok(Some(self.builds.enqueue(branch.id, to.as_str(), head, "stage").await?))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// A new build of the branch's head.
@@ -256,6 +348,7 @@ impl Platform {
     /// timestamps in the database, so a restart neither repeats nor forgets anything.
     pub async fn run_chores(&self) -> Result<()> {
         for project in self.projects.list().await? {
+            self.end_trial_if_over(&project).await?;
             self.enforce_running_limit(&project).await?;
             let days = i64::from(project.settings.0.dev_database_days);
             let cutoff = Utc::now() - chrono::Duration::days(days);
@@ -278,6 +371,20 @@ impl Platform {
             }
         }
         self.trim_templates().await
+    }
+
+    /// Trial projects: once the trial is over, production and staging branches go back to
+    /// development (their running builds are stopped).
+    async fn end_trial_if_over(&self, project: &Project) -> Result<()> {
+        if !project.trial_until.is_some_and(|until| until < Utc::now()) {
+            return Ok(());
+        }
+        for branch in self.branches.list(project.id).await? {
+            if branch.stage() != Stage::Development {
+                self.move_stage(&branch, Stage::Development, "the end of the trial (15 days)").await?;
+            }
+        }
+        Ok(())
     }
 
     async fn trim_templates(&self) -> Result<()> {

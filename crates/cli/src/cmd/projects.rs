@@ -30,6 +30,9 @@ pub struct CreateProjectArgs {
     /// Odoo series its builds run, e.g. 17.0.
     #[arg(long)]
     odoo: String,
+    /// A trial project: production and staging go back to development after 15 days.
+    #[arg(long)]
+    trial: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -56,6 +59,19 @@ pub enum BranchCommand {
     History(BranchArg),
     /// Build the branch's head again.
     Rebuild(BranchArg),
+    /// Merge a branch's code into another (a real git merge; code only, never data).
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Project name.
+    project: String,
+    /// The branch whose code is merged.
+    branch: String,
+    /// The branch it is merged into (and then built).
+    #[arg(long)]
+    into: String,
 }
 
 #[derive(Debug, Args)]
@@ -148,7 +164,7 @@ pub async fn run_project(cmd: ProjectCommand, client: &ClientOptions, global: &G
     match cmd {
         ProjectCommand::Create(args) => {
             let project = api
-                .post("/api/projects", &json!({"name": args.name, "odoo": args.odoo}))
+                .post("/api/projects", &json!({"name": args.name, "odoo": args.odoo, "trial": args.trial}))
                 .await?;
             if args.json {
                 return print_json(&project);
@@ -239,6 +255,21 @@ pub async fn run_branch(cmd: BranchCommand, client: &ClientOptions, global: &Glo
             Ok(())
         }
         BranchCommand::Set(args) => set_branch(&api, args).await,
+        BranchCommand::Merge(args) => {
+            let path = format!("{}/merge", branch_path(&args.project, &args.branch));
+            let answer = api.post(&path, &json!({"into": args.into})).await?;
+            match answer["result"].as_str() {
+                Some("merged") => println!(
+                    "merged {} into {} ({}); build #{} queued",
+                    args.branch,
+                    args.into,
+                    short(&answer["sha"]),
+                    text(&answer["build"])
+                ),
+                _ => println!("{} already contains {}", args.into, args.branch),
+            }
+            Ok(())
+        }
         BranchCommand::History(args) => {
             let events = api
                 .get(&format!("{}/history", branch_path(&args.project, &args.branch)))

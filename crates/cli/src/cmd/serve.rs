@@ -63,6 +63,23 @@ pub struct ServeArgs {
     #[arg(long, env = "SLIPWAY_CHORES_EVERY", default_value_t = 60)]
     chores_every: u64,
 
+    /// The SMTP relay production builds really send mail through (`host:port`); without it
+    /// production uses the mail servers configured in its database.
+    #[arg(long, env = "SLIPWAY_SMTP_RELAY")]
+    smtp_relay: Option<String>,
+
+    /// User of the production SMTP relay.
+    #[arg(long, env = "SLIPWAY_SMTP_RELAY_USER")]
+    smtp_relay_user: Option<String>,
+
+    /// Password of the production SMTP relay.
+    #[arg(long, env = "SLIPWAY_SMTP_RELAY_PASSWORD", hide_env_values = true)]
+    smtp_relay_password: Option<String>,
+
+    /// Use SSL with the production SMTP relay.
+    #[arg(long, env = "SLIPWAY_SMTP_RELAY_SSL")]
+    smtp_relay_ssl: bool,
+
     /// How long `logs?follow=1` streams before ending by itself, in seconds.
     #[arg(long, env = "SLIPWAY_LOG_FOLLOW", default_value_t = 300)]
     log_follow: u64,
@@ -178,9 +195,27 @@ fn build_env(args: &ServeArgs, config: &ServerConfig, target: slipway_dump::Targ
         repos: slipway_git::Repos::new(data.join("git")),
         venvs: slipway_runner::venv::Venvs::new(data.join("venvs"), args.python.clone()),
         smtp: None,
+        production_smtp: production_smtp(args)?,
         slipway_bin: std::env::current_exe().ok(),
         health_timeout: Duration::from_secs(args.health_timeout),
     })
+}
+
+fn production_smtp(args: &ServeArgs) -> Result<Option<slipway_runner::odoo::SmtpSettings>> {
+    let Some(relay) = &args.smtp_relay else {
+        return Ok(None);
+    };
+    let (host, port) = relay
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+        .with_context(|| format!("--smtp-relay {relay:?} should be host:port"))?;
+    Ok(Some(slipway_runner::odoo::SmtpSettings {
+        host,
+        port,
+        user: args.smtp_relay_user.clone(),
+        password: args.smtp_relay_password.clone(),
+        ssl: args.smtp_relay_ssl,
+    }))
 }
 
 /// The first start creates the first administrator and prints their token once; it is

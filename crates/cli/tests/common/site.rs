@@ -158,14 +158,36 @@ impl Site {
 
     /// Whether database `name` exists on the data directory's cluster.
     pub fn database_exists(&self, name: &str) -> bool {
+        self.psql("postgres", &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'")) == "1"
+    }
+
+    /// The unaligned output of `sql` run on database `db`.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
         let out = Command::new(slipway_bin())
             .arg("--data-dir")
             .arg(self.data.path())
-            .args(["pg", "psql", "postgres", "--", "-Atc"])
-            .arg(format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"))
+            .args(["pg", "psql", db, "--", "-Atc", sql])
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim() == "1"
+        assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Runs the registered Odoo on a build's database as a user would from a shell
+    /// (`odoo-bin -c <its odoo.conf> <args> --stop-after-init`).
+    pub fn odoo_bin(&self, build: &str, args: &[&str]) {
+        let (source, _) = odoo_source();
+        let conf = self.data.path().join("builds").join(build).join("odoo.conf");
+        let out = Command::new("python3")
+            .arg(source.join("odoo-bin"))
+            .arg("-c")
+            .arg(conf)
+            .args(args)
+            .arg("--stop-after-init")
+            .env("SLIPWAY_BIN", slipway_bin())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "odoo-bin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
 

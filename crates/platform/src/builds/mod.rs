@@ -8,7 +8,10 @@
 //! - [`pipeline`]: what a worker does with a build job.
 
 pub mod naming;
+mod development;
 pub mod pipeline;
+mod production;
+mod staging;
 pub mod supervisor;
 mod store;
 pub mod templates;

@@ -15,19 +15,19 @@ use std::time::Duration;
 use slipway_dump::Target;
 use slipway_git::Repos;
 use slipway_odoo::{scan_addons, Series};
-use slipway_runner::modules::{module_dirs, template_key};
+use slipway_runner::modules::module_dirs;
 use slipway_runner::odoo::{
     free_port, run_task, OdooConf, OdooServer, OdooSource, OdooTask, SmtpSettings, TaskOutcome,
-    TestSelection,
 };
-use slipway_runner::venv::Venvs;
+use slipway_runner::venv::{Venv, Venvs};
 use tracing::Instrument;
 
 use super::store::{Build, BuildResult, BuildStore};
 use super::supervisor::Supervisor;
-use super::templates::{template_database, TemplateStore};
-use crate::branches::{Branch, BranchSettings, Branches, InstallSet};
+use super::templates::TemplateStore;
+use crate::branches::Branches;
 use crate::history::History;
+use crate::stages::Stage;
 use crate::projects::{Project, Projects};
 
 /// SMTP settings a build's odoo.conf gets, by build id (the mail catcher's credentials for
@@ -52,8 +52,10 @@ pub struct BuildEnv {
     pub repos: Repos,
     /// Virtualenvs shared by builds with equal requirements.
     pub venvs: Venvs,
-    /// SMTP of development and staging builds.
+    /// SMTP of development and staging builds (the mail catcher).
     pub smtp: Option<SmtpForBuild>,
+    /// SMTP of production builds: a real relay (none: Odoo's own mail server settings).
+    pub production_smtp: Option<SmtpSettings>,
     /// The `slipway` binary (Odoo stand-ins run `slipway migrate run` for updates).
     pub slipway_bin: Option<PathBuf>,
     /// How long a build server gets to answer its health check.
@@ -93,7 +95,7 @@ pub struct Pipeline {
 
 /// Why a build failed, for its `message`.
 #[derive(Debug)]
-struct Failed(String);
+pub(super) struct Failed(pub(super) String);
 
 impl<E: fmt::Display> From<E> for Failed {
     fn from(e: E) -> Self {
@@ -101,7 +103,7 @@ impl<E: fmt::Display> From<E> for Failed {
     }
 }
 
-trait Context<T> {
+pub(super) trait Context<T> {
     fn context(self, what: &str) -> Result<T, Failed>;
 }
 
@@ -111,10 +113,8 @@ impl<T, E: fmt::Display> Context<T> for Result<T, E> {
     }
 }
 
-/// Ends the pipeline early when the build is no longer wanted.
-struct Superseded;
 
-enum Stop {
+pub(super) enum Stop {
     Failed(Failed),
     Superseded,
 }
@@ -125,16 +125,30 @@ impl From<Failed> for Stop {
     }
 }
 
-impl From<Superseded> for Stop {
-    fn from(_: Superseded) -> Self {
-        Stop::Superseded
-    }
+
+/// What an install or update produced.
+pub(super) struct Installed {
+    pub(super) result: BuildResult,
+    pub(super) summary: String,
 }
 
-/// What the database step produced.
-struct Installed {
-    result: BuildResult,
-    summary: String,
+/// What every stage starts from: the checkout, the Odoo source, the modules, the venv.
+pub(super) struct Prepared {
+    pub(super) dir: PathBuf,
+    pub(super) logs: PathBuf,
+    pub(super) source: OdooSource,
+    pub(super) series: Series,
+    pub(super) module_dirs: Vec<PathBuf>,
+    /// The branch's own installable modules: name and folder.
+    pub(super) own: Vec<(String, PathBuf)>,
+    pub(super) venv: Venv,
+}
+
+impl Prepared {
+    /// Where the build's odoo.conf goes.
+    pub(super) fn conf_path(&self) -> PathBuf {
+        self.dir.join("odoo.conf")
+    }
 }
 
 impl Pipeline {
@@ -142,28 +156,38 @@ impl Pipeline {
     /// else ends in the build's state.
     pub async fn run(&self, id: i64) -> crate::Result<()> {
         let build = self.builds.get(id).await?;
-        let span = tracing::info_span!("build", id, name = %build.name);
+        let span = tracing::info_span!("build", id, name = %build.name, stage = %build.stage);
         self.run_build(build).instrument(span).await
     }
 
     async fn run_build(&self, build: Build) -> crate::Result<()> {
+        let branch = self.branches.by_id(build.branch_id).await?;
+        // One pipeline at a time per branch: production updates never overlap, and a
+        // staging update never races the next one.
+        let lock = self.builds.lock_branch(branch.id).await?;
         if !self.builds.begin(build.id, &build.name).await? {
             tracing::info!("no longer pending; skipped");
+            lock.commit().await?;
             return Ok(());
         }
-        let branch = self.branches.by_id(build.branch_id).await?;
         let project = self.projects.by_id(branch.project_id).await?;
         tracing::info!(revision = %build.revision, "build started");
-        match self.development(&build, &branch, &project).await {
+        let outcome = match Stage::parse(&build.stage).unwrap_or(Stage::Development) {
+            Stage::Development => self.development(&build, &branch, &project).await,
+            Stage::Staging => self.staging(&build, &branch, &project).await,
+            Stage::Production => self.production(&build, &branch, &project).await,
+        };
+        match outcome {
             Ok(()) => {}
             Err(Stop::Superseded) => {
                 tracing::info!("killed or superseded; cleaning up");
-                self.drop_build_database(&build).await;
+                self.supervisor.stop(build.id, None).await;
+                self.drop_own_database(&build).await;
             }
             Err(Stop::Failed(Failed(message))) => {
                 tracing::warn!(%message, "build failed");
                 self.supervisor.stop(build.id, None).await;
-                self.drop_build_database(&build).await;
+                self.drop_own_database(&build).await;
                 self.builds.finish(build.id, BuildResult::Failed, &message).await?;
                 self.history
                     .record(
@@ -174,10 +198,11 @@ impl Pipeline {
                     .await?;
             }
         }
+        lock.commit().await?;
         Ok(())
     }
 
-    async fn step(&self, build: &Build, step: &str) -> Result<(), Stop> {
+    pub(super) async fn step(&self, build: &Build, step: &str) -> Result<(), Stop> {
         if !self.builds.still_building(build.id).await.map_err(Failed::from)? {
             return Err(Stop::Superseded);
         }
@@ -186,7 +211,8 @@ impl Pipeline {
         Ok(())
     }
 
-    async fn development(&self, build: &Build, branch: &Branch, project: &Project) -> Result<(), Stop> {
+    /// Checkout, Odoo source, modules and virtualenv: what every stage starts with.
+    pub(super) async fn prepare(&self, build: &Build, project: &Project) -> Result<Prepared, Stop> {
         let dir = self.env.build_dir(&build.name);
         let logs = self.env.logs_dir(&build.name);
         reset_dir(&dir).context("preparing the build folder")?;
@@ -207,65 +233,62 @@ impl Pipeline {
 
         self.step(build, "virtualenv").await?;
         let venv = self.venv(&source, &src, &module_dirs, &logs).await?;
+        Ok(Prepared {
+            dir,
+            logs,
+            source,
+            series,
+            module_dirs,
+            own,
+            venv,
+        })
+    }
 
-        let settings = branch.settings.0.clone();
-        let plan = install_plan(&settings, &own, &module_dirs, &source, &series)?;
-        let key = template_key(&series, &source.revision(), &plan.keyed_modules, true)
-            .context("hashing the module set")?;
-        let key = format!("{key}{}", plan.key_suffix);
-
-        self.step(build, "database").await?;
-        let port = free_port().context("finding a free port")?;
-        let conf = self.conf(build, &source, &module_dirs, port)?;
-        let conf_path = dir.join("odoo.conf");
+    /// Starts the build's server on `conf` (written to the build folder), waits for its
+    /// health check, and takes charge of it. Returns its pid.
+    pub(super) async fn start_server(
+        &self,
+        build: &Build,
+        prepared: &Prepared,
+        conf: &OdooConf,
+    ) -> Result<u32, Failed> {
+        let conf_path = prepared.conf_path();
         conf.write(&conf_path).context("writing odoo.conf")?;
-        let cached = self.templates.take(&key).await.map_err(Failed::from)?;
-        let hit = cached.is_some();
-        self.builds
-            .set_parts(build.id, &venv.key, &key, hit)
-            .await
-            .map_err(Failed::from)?;
-        let installed = match cached {
-            Some(template) => self.copy_template(build, &template.database, &template.result, &logs).await?,
-            None => {
-                self.step(build, if plan.tests.is_some() { "install+tests" } else { "install" })
-                    .await?;
-                let installed = self
-                    .install(build, &venv, &source, &conf_path, &plan, &logs)
-                    .await?;
-                self.save_template(build, &key, &installed).await;
-                installed
-            }
-        };
-
-        self.step(build, "server").await?;
-        let env = self.task_env();
-        let mut server = OdooServer::start(&venv, &source, &conf_path, &logs.join("odoo.log"), &env)
+        let log = prepared.logs.join("odoo.log");
+        let mut server = OdooServer::start(&prepared.venv, &prepared.source, &conf_path, &log, &self.task_env())
             .await
             .context("starting the Odoo server")?;
-        if let Err(e) = server.wait_healthy(port, self.env.health_timeout).await {
+        if let Err(e) = server.wait_healthy(conf.http_port, self.env.health_timeout).await {
             server.stop(Duration::from_secs(5)).await;
-            return Err(Failed(format!("the Odoo server did not start (see odoo.log): {e}")).into());
+            return Err(Failed(format!("the Odoo server did not start (see odoo.log): {e}")));
         }
         let pid = server.pid();
         self.supervisor.adopt(build.id, server).await;
-        if !self.builds.still_building(build.id).await.map_err(Failed::from)? {
-            self.supervisor.stop(build.id, None).await;
-            return Err(Stop::Superseded);
-        }
+        Ok(pid)
+    }
+
+    /// The build is up: running, with its result, in History.
+    pub(super) async fn mark_running(
+        &self,
+        build: &Build,
+        port: u16,
+        pid: u32,
+        result: BuildResult,
+        summary: &str,
+    ) -> Result<(), Stop> {
         self.builds
-            .set_running(build.id, port, pid, installed.result, &installed.summary)
+            .set_running(build.id, port, pid, result, summary)
             .await
             .map_err(Failed::from)?;
         self.history
             .record(
-                branch.id,
+                build.branch_id,
                 "build.ready",
-                serde_json::json!({"build": build.id, "result": installed.result.as_str(), "message": installed.summary}),
+                serde_json::json!({"build": build.id, "result": result.as_str(), "message": summary}),
             )
             .await
             .map_err(Failed::from)?;
-        tracing::info!(port, result = installed.result.as_str(), "build running");
+        tracing::info!(port, result = result.as_str(), "build running");
         Ok(())
     }
 
@@ -275,7 +298,7 @@ impl Pipeline {
         src: &Path,
         module_dirs: &[PathBuf],
         logs: &Path,
-    ) -> Result<slipway_runner::venv::Venv, Failed> {
+    ) -> Result<Venv, Failed> {
         let mut requirements: Vec<PathBuf> = source.requirements().into_iter().collect();
         requirements.extend(branch_requirements(src, module_dirs));
         self.env
@@ -285,8 +308,8 @@ impl Pipeline {
             .context("installing the Python requirements (see pip.log)")
     }
 
-    /// Starts the server of a build recorded as running again (after Slipway restarted),
-    /// on a new port.
+    /// Starts the server of a build recorded as running again (after Slipway restarted, or
+    /// after a failed production update put it back), on a new port.
     pub async fn restart_server(&self, build: &Build) -> Result<(), String> {
         let branch = self.branches.by_id(build.branch_id).await.map_err(|e| e.to_string())?;
         let project = self.projects.by_id(branch.project_id).await.map_err(|e| e.to_string())?;
@@ -297,19 +320,11 @@ impl Pipeline {
         let module_dirs = module_dirs(&src);
         let venv = self.venv(&source, &src, &module_dirs, &logs).await.map_err(|f| f.0)?;
         self.supervisor.stop(build.id, build.pid).await;
+        let series = source.series.clone();
+        let prepared = Prepared { dir, logs, source, series, module_dirs, own: Vec::new(), venv };
         let port = free_port().map_err(|e| e.to_string())?;
-        let conf = self.conf(build, &source, &module_dirs, port).map_err(|f| f.0)?;
-        let conf_path = dir.join("odoo.conf");
-        conf.write(&conf_path).map_err(|e| e.to_string())?;
-        let mut server = OdooServer::start(&venv, &source, &conf_path, &logs.join("odoo.log"), &self.task_env())
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Err(e) = server.wait_healthy(port, self.env.health_timeout).await {
-            server.stop(Duration::from_secs(5)).await;
-            return Err(e.to_string());
-        }
-        let pid = server.pid();
-        self.supervisor.adopt(build.id, server).await;
+        let conf = self.conf(build, &prepared, port).map_err(|f| f.0)?;
+        let pid = self.start_server(build, &prepared, &conf).await.map_err(|f| f.0)?;
         self.builds.set_server(build.id, port, pid).await.map_err(|e| e.to_string())?;
         tracing::info!(build = build.id, port, "build server restarted");
         Ok(())
@@ -325,26 +340,26 @@ impl Pipeline {
         OdooSource::inspect(Path::new(&runtime.source_dir)).context("the registered Odoo source")
     }
 
-    fn conf(
-        &self,
-        build: &Build,
-        source: &OdooSource,
-        module_dirs: &[PathBuf],
-        port: u16,
-    ) -> Result<OdooConf, Failed> {
-        let odoo_data = self.env.build_dir(&build.name).join("odoo-data");
+    /// The odoo.conf of a build: its database, addons path, data dir, port; mail to the
+    /// catcher unless production (whose mail goes to the configured relay, really).
+    pub(super) fn conf(&self, build: &Build, prepared: &Prepared, port: u16) -> Result<OdooConf, Failed> {
+        let odoo_data = prepared.dir.join("odoo-data");
         link_filestore(&odoo_data, &self.env.target.data_dir.join("filestore"))
             .context("preparing the Odoo data folder")?;
         let db = db_params(&self.env.target)?;
-        let mut addons_path: Vec<PathBuf> = module_dirs.to_vec();
-        addons_path.extend(source.addons_dirs());
-        let smtp = self.env.smtp.as_ref().and_then(|f| (f.0)(build.id));
+        let mut addons_path: Vec<PathBuf> = prepared.module_dirs.clone();
+        addons_path.extend(prepared.source.addons_dirs());
+        let stage = Stage::parse(&build.stage).unwrap_or(Stage::Development);
+        let smtp = match stage {
+            Stage::Production => self.env.production_smtp.clone(),
+            _ => self.env.smtp.as_ref().and_then(|f| (f.0)(build.id)),
+        };
         Ok(OdooConf {
             db_host: db.host,
             db_port: db.port,
             db_user: self.env.target.owner.clone(),
             db_password: self.env.target.owner_password.clone().unwrap_or_default(),
-            db_name: build.name.clone(),
+            db_name: build.database.clone().unwrap_or_else(|| build.name.clone()),
             addons_path,
             data_dir: odoo_data,
             http_interface: "127.0.0.1".into(),
@@ -352,11 +367,31 @@ impl Pipeline {
             smtp,
             list_db: false,
             proxy_mode: true,
-            max_cron_threads: 1,
-            without_demo: false,
-            admin_passwd: crate::upgrade::keys::generate_key(),
+            // Staging keeps its crons off (neutralized, and no cron thread either).
+            max_cron_threads: if stage == Stage::Staging { 0 } else { 1 },
+            without_demo: stage != Stage::Development,
+            admin_passwd: crate::people::random_secret(),
             log_level: "info".into(),
         })
+    }
+
+    /// Runs a one-shot odoo-bin task (install, update) into `log`, giving up if the build is
+    /// killed meanwhile, and judges it.
+    pub(super) async fn odoo_task(
+        &self,
+        build: &Build,
+        prepared: &Prepared,
+        task: &OdooTask,
+        log: &str,
+        what: &str,
+    ) -> Result<Installed, Stop> {
+        let log = prepared.logs.join(log);
+        let env = self.task_env();
+        let conf = prepared.conf_path();
+        let run = run_task(&prepared.venv, &prepared.source, &conf, task, &log, &env);
+        let outcome = self.unless_killed(build, run).await?;
+        let outcome = outcome.context(what)?;
+        verdict(&outcome, what).map_err(Stop::Failed)
     }
 
     fn task_env(&self) -> Vec<(String, String)> {
@@ -367,36 +402,9 @@ impl Pipeline {
             .collect()
     }
 
-    async fn install(
-        &self,
-        build: &Build,
-        venv: &slipway_runner::venv::Venv,
-        source: &OdooSource,
-        conf: &Path,
-        plan: &InstallPlan,
-        logs: &Path,
-    ) -> Result<Installed, Stop> {
-        self.env
-            .target
-            .create_empty_database(&build.name)
-            .await
-            .context("creating the database")?;
-        let task = OdooTask::Install {
-            modules: plan.modules.clone(),
-            demo: true,
-            tests: plan.tests.clone(),
-        };
-        let env = self.task_env();
-        let log = logs.join("install.log");
-        let run = run_task(venv, source, conf, &task, &log, &env);
-        let outcome = self.unless_killed(build, run).await?;
-        let outcome = outcome.context("running the install")?;
-        verdict(&outcome, plan.tests.is_some()).map_err(Stop::Failed)
-    }
-
     /// Runs `work`, giving up (and so killing the child process it owns) when the build is
     /// killed or superseded meanwhile.
-    async fn unless_killed<T>(
+    pub(super) async fn unless_killed<T>(
         &self,
         build: &Build,
         work: impl std::future::Future<Output = T>,
@@ -415,122 +423,22 @@ impl Pipeline {
         }
     }
 
-    async fn copy_template(
-        &self,
-        build: &Build,
-        template: &str,
-        result: &str,
-        logs: &Path,
-    ) -> Result<Installed, Stop> {
-        let report = slipway_dump::clone_database(&self.env.target, template, &build.name, 2)
-            .await
-            .context("copying the template database")?;
-        let note = format!(
-            "Template cache hit: no module changed since the build that made {template}, so its \
-             installed database was copied ({:.1}s) instead of installing again; that install's \
-             result ({result}) stands.\n",
-            report.elapsed.as_secs_f64()
-        );
-        std::fs::write(logs.join("install.log"), note).context("writing install.log")?;
-        let result = if result == "warning" { BuildResult::Warning } else { BuildResult::Success };
-        Ok(Installed {
-            result,
-            summary: format!("database copied from the template cache ({result:?})").to_lowercase(),
-        })
-    }
-
-    /// Keeps the freshly installed database as the template of its module set. A failure
-    /// here costs only speed, so it is logged, not fatal.
-    async fn save_template(&self, build: &Build, key: &str, installed: &Installed) {
-        let database = template_database(key);
-        let saved = async {
-            if self.env.target.database_exists(&database).await? {
-                self.env.target.drop_database(&database).await?;
-            }
-            slipway_dump::clone_database(&self.env.target, &build.name, &database, 2).await?;
-            Ok::<_, slipway_dump::DumpError>(())
+    /// Drops the database this build made itself (never one it was handed, such as
+    /// production's).
+    async fn drop_own_database(&self, build: &Build) {
+        let database = self.builds.get(build.id).await.ok().and_then(|b| b.database);
+        if database.as_deref().is_some_and(|db| db != build.name) {
+            return;
         }
-        .await;
-        match saved {
-            Ok(()) => {
-                if let Err(e) = self
-                    .templates
-                    .insert(key, &database, build.id, installed.result.as_str())
-                    .await
-                {
-                    tracing::warn!(error = %e, "could not record the template");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not save the template database"),
-        }
-    }
-
-    async fn drop_build_database(&self, build: &Build) {
         if let Err(e) = self.env.target.drop_database(&build.name).await {
             tracing::warn!(error = %e, "could not drop the build database");
         }
     }
 }
 
-/// What a development build installs.
-struct InstallPlan {
-    modules: Vec<String>,
-    tests: Option<TestSelection>,
-    /// The modules whose files the template key covers (the branch's; the Odoo source is
-    /// covered by its revision).
-    keyed_modules: Vec<(String, PathBuf)>,
-    /// What else the key depends on (install list, tests).
-    key_suffix: String,
-}
-
-fn install_plan(
-    settings: &BranchSettings,
-    own: &[(String, PathBuf)],
-    module_dirs: &[PathBuf],
-    source: &OdooSource,
-    series: &Series,
-) -> Result<InstallPlan, Failed> {
-    let (modules, tests_allowed): (Vec<String>, bool) = match &settings.install {
-        InstallSet::Own => (own.iter().map(|(n, _)| n.clone()).collect(), true),
-        InstallSet::List { modules } => (modules.clone(), true),
-        InstallSet::All => {
-            let mut paths = module_dirs.to_vec();
-            paths.extend(source.addons_dirs());
-            let scan = scan_addons(&paths, series);
-            let all = scan
-                .addons
-                .values()
-                .filter(|a| a.manifest.installable)
-                .map(|a| a.name.clone())
-                .collect();
-            (all, false)
-        }
-    };
-    let modules = if modules.is_empty() { vec!["base".to_string()] } else { modules };
-    let tests = (settings.tests && tests_allowed).then(|| TestSelection {
-        tags: settings.test_tags.clone(),
-    });
-    let key_suffix = format!(
-        "-{}",
-        short_hash(&format!("{modules:?}|{:?}", tests.as_ref().map(|t| &t.tags)))
-    );
-    Ok(InstallPlan {
-        modules,
-        tests,
-        keyed_modules: own.to_vec(),
-        key_suffix,
-    })
-}
-
-fn short_hash(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(text.as_bytes());
-    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
-}
-
 /// The branch's own modules: name and folder. A manifest Odoo could not read fails the
 /// build here, naming the file, rather than deep in an install log.
-fn branch_modules(module_dirs: &[PathBuf], series: &Series) -> Result<Vec<(String, PathBuf)>, Failed> {
+pub(super) fn branch_modules(module_dirs: &[PathBuf], series: &Series) -> Result<Vec<(String, PathBuf)>, Failed> {
     let scan = scan_addons(module_dirs, series);
     if let Some(problem) = scan
         .problems
@@ -564,16 +472,15 @@ fn branch_requirements(src: &Path, module_dirs: &[PathBuf]) -> Vec<PathBuf> {
 
 /// A finished install's verdict: failed on a non-zero exit or ERROR lines; warning on
 /// WARNING lines; success otherwise.
-fn verdict(outcome: &TaskOutcome, tests: bool) -> Result<Installed, Failed> {
+pub(super) fn verdict(outcome: &TaskOutcome, what: &str) -> Result<Installed, Failed> {
     let v = &outcome.verdict;
-    let what = if tests { "install and tests" } else { "install" };
     if outcome.exit_code != Some(0) || v.errors > 0 {
         let first = v
             .first_error
             .clone()
             .unwrap_or_else(|| format!("odoo-bin exited with {:?}", outcome.exit_code));
         return Err(Failed(format!(
-            "{what} failed ({} error line(s); see install.log): {first}",
+            "{what} failed ({} error line(s); see its log): {first}",
             v.errors
         )));
     }
@@ -661,11 +568,11 @@ mod tests {
 
     #[test]
     fn results_follow_the_logs() {
-        assert_eq!(verdict(&outcome(0, 0, 0), true).unwrap().result, BuildResult::Success);
-        assert_eq!(verdict(&outcome(0, 0, 2), true).unwrap().result, BuildResult::Warning);
-        let failed = verdict(&outcome(1, 1, 0), true).err().unwrap();
+        assert_eq!(verdict(&outcome(0, 0, 0), "install").unwrap().result, BuildResult::Success);
+        assert_eq!(verdict(&outcome(0, 0, 2), "install").unwrap().result, BuildResult::Warning);
+        let failed = verdict(&outcome(1, 1, 0), "install").err().unwrap();
         assert!(failed.0.contains("FAIL: test_a"), "{}", failed.0);
-        assert!(verdict(&outcome(0, 1, 0), false).is_err(), "an ERROR line fails even with exit 0");
-        assert!(verdict(&outcome(3, 0, 0), false).is_err(), "a non-zero exit fails even with clean logs");
+        assert!(verdict(&outcome(0, 1, 0), "update").is_err(), "an ERROR line fails even with exit 0");
+        assert!(verdict(&outcome(3, 0, 0), "update").is_err(), "a non-zero exit fails even with clean logs");
     }
 }

@@ -359,6 +359,82 @@ impl BuildStore {
         Ok(())
     }
 
+    /// Holds the branch's pipeline lock until the returned transaction ends (commit, or
+    /// drop: a dead worker's lock goes with its connection).
+    pub async fn lock_branch(&self, branch_id: i64) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7161, $1::int)")
+            .bind(branch_id as i32)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// Points the build at `database` (production and staging updates work on a database
+    /// an earlier build made).
+    pub async fn set_database(&self, id: i64, database: &str) -> Result<()> {
+        sqlx::query("UPDATE builds SET database = $2 WHERE id = $1")
+            .bind(id)
+            .bind(database)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest build of the branch made in `stage`, other than `except`, that still holds
+    /// a live database (running or stopped).
+    pub async fn live_of_branch(
+        &self,
+        branch_id: i64,
+        stage: &str,
+        except: Option<i64>,
+    ) -> Result<Option<Build>> {
+        let row: Option<Build> = sqlx::query_as(&format!(
+            "{BUILD_SELECT} WHERE k.branch_id = $1 AND k.stage = $2 AND k.id <> coalesce($3, 0) \
+             AND k.state IN ('running', 'stopped') ORDER BY k.id DESC LIMIT 1"
+        ))
+        .bind(branch_id)
+        .bind(stage)
+        .bind(except)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(named))
+    }
+
+    /// The live builds of the branch made in `stage` other than `except` (older staging
+    /// databases to drop).
+    pub async fn others_live_of_branch(
+        &self,
+        branch_id: i64,
+        stage: &str,
+        except: i64,
+    ) -> Result<Vec<Build>> {
+        let rows: Vec<Build> = sqlx::query_as(&format!(
+            "{BUILD_SELECT} WHERE k.branch_id = $1 AND k.stage = $2 AND k.id <> $3 \
+             AND k.state IN ('running', 'stopped') ORDER BY k.id"
+        ))
+        .bind(branch_id)
+        .bind(stage)
+        .bind(except)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(named).collect())
+    }
+
+    /// Build `from` gave its database to build `to`: it is over, its database lives on.
+    pub async fn hand_over(&self, from: i64, to: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE builds SET state = 'done', http_port = NULL, pid = NULL, \
+             message = coalesce(message, '') || ' (database handed to build #' || $2 || ')' \
+             WHERE id = $1",
+        )
+        .bind(from)
+        .bind(to)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Development builds of a project still holding a database, oldest first.
     pub async fn live_of_project_stage(&self, project_id: i64, stage: &str) -> Result<Vec<Build>> {
         let rows: Vec<Build> = sqlx::query_as(&format!(

@@ -9,7 +9,7 @@
 //! - `GET|POST /api/runtimes` (Odoo source trees per series; POST for admins)
 //! - `GET|POST /api/projects`, `GET /api/projects/{p}`
 //! - `GET /api/projects/{p}/branches`, `GET|PATCH /api/projects/{p}/branches/{b}`,
-//!   `GET .../history`, `POST .../rebuild`
+//!   `GET .../history`, `POST .../rebuild`, `POST .../merge` (`{"into": "<branch>"}`)
 //! - `GET /api/projects/{p}/builds`, `GET /api/builds/{id}`, `POST /api/builds/{id}/stop`,
 //!   `POST /api/builds/{id}/keep`, `GET /api/builds/{id}/logs`,
 //!   `GET /api/builds/{id}/logs/{name}` (`Range`; `?follow=1`: Server-Sent Events, ending by
@@ -94,7 +94,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/users", get(projects::list_users).post(projects::create_user))
         .route("/api/runtimes", get(projects::list_runtimes).post(projects::add_runtime))
         .route("/api/projects", get(projects::list_projects).post(projects::create_project))
-        .route("/api/projects/{project}", get(projects::get_project))
+        .route(
+            "/api/projects/{project}",
+            get(projects::get_project).patch(projects::update_project),
+        )
         .route("/api/projects/{project}/branches", get(projects::list_branches))
         .route(
             "/api/projects/{project}/branches/{branch}",
@@ -107,6 +110,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/api/projects/{project}/branches/{branch}/rebuild",
             post(projects::rebuild_branch),
+        )
+        .route(
+            "/api/projects/{project}/branches/{branch}/merge",
+            post(projects::merge_branch),
         )
         .route("/api/projects/{project}/builds", get(builds::list_builds))
         .route("/api/builds/{id}", get(builds::get_build))

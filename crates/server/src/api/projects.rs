@@ -10,6 +10,7 @@ use slipway_platform::branches::BranchSettings;
 use slipway_platform::people::NewUser;
 use slipway_platform::projects::{Project, Role};
 use slipway_platform::stages::{check_move, Stage};
+use slipway_platform::MergeResult;
 
 use super::{ApiError, ApiResult, ApiUser};
 use crate::AppState;
@@ -107,6 +108,8 @@ pub(crate) async fn list_projects(State(state): State<AppState>, user: ApiUser) 
 pub(crate) struct CreateProject {
     name: String,
     odoo: String,
+    #[serde(default)]
+    trial: bool,
 }
 
 pub(crate) async fn create_project(
@@ -118,7 +121,10 @@ pub(crate) async fn create_project(
         .odoo
         .parse()
         .map_err(|_| ApiError::invalid(format!("{:?} is not an Odoo series such as 17.0", body.odoo)))?;
-    let project = state.platform.create_project(&body.name, &series, &user.0).await?;
+    let project = state
+        .platform
+        .create_project(&body.name, &series, &user.0, body.trial)
+        .await?;
     Ok((StatusCode::CREATED, Json(project_view(&state, &project))))
 }
 
@@ -210,19 +216,62 @@ pub(crate) async fn update_branch(
         let production = state.platform.branches.production(project.id).await?;
         check_move(from, to, production.is_some(), body.confirm)
             .map_err(|e| ApiError::new(StatusCode::CONFLICT, "stage_move_refused", e.to_string()))?;
-        state.platform.branches.set_stage(branch.id, to).await?;
-        state
-            .platform
-            .history
-            .record(
-                branch.id,
-                "stage",
-                json!({"message": format!("moved from {from} to {to} by {}", user.0.login), "from": from, "to": to}),
-            )
-            .await?;
+        state.platform.move_stage(&branch, to, &user.0.login).await?;
     }
     let branch = state.platform.branches.get(project.id, &branch.name).await?;
     Ok(Json(json!(branch)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct UpdateProject {
+    trial_until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Changes a project's trial end (`null`: not a trial).
+pub(crate) async fn update_project(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(name): Path<String>,
+    Json(body): Json<UpdateProject>,
+) -> ApiResult<Json<Value>> {
+    let project = project_for(&state, &user, &name, Role::Admin).await?;
+    state.platform.projects.set_trial_until(project.id, body.trial_until).await?;
+    let project = state.platform.projects.get(&name).await?;
+    Ok(Json(project_view(&state, &project)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct MergeBody {
+    into: String,
+}
+
+/// Merges the branch's code into another branch (`{"into": "staging-1"}`) with a real git
+/// merge, and builds it; a conflict is a 409 listing the paths, and nothing is written.
+pub(crate) async fn merge_branch(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((name, branch)): Path<(String, String)>,
+    Json(body): Json<MergeBody>,
+) -> ApiResult<Json<Value>> {
+    let project = project_for(&state, &user, &name, Role::Developer).await?;
+    let source = state.platform.branches.get(project.id, &branch).await?;
+    let target = state.platform.branches.get(project.id, &body.into).await?;
+    if target.stage() == Stage::Production {
+        user.require_role(&state, &project, Role::Admin).await?;
+    }
+    match state.platform.merge(&project, &source, &target, &user.0).await? {
+        MergeResult::Conflict { paths } => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "merge_conflict",
+            format!(
+                "{} and {} conflict on {}; merge them locally and push",
+                source.name,
+                target.name,
+                paths.join(", ")
+            ),
+        )),
+        other => Ok(Json(json!(other))),
+    }
 }
 
 pub(crate) async fn branch_history(
