@@ -237,7 +237,10 @@ mod tests {
             let dest = root.path().join("dest");
             std::fs::create_dir(&dest).unwrap();
             let err = extract_tar(&data[..], &dest).unwrap_err();
-            assert!(matches!(err, Error::UnsafeArchiveEntry { .. }), "{name}: {err}");
+            assert!(
+                matches!(err, Error::UnsafeArchiveEntry { .. }),
+                "{name}: {err}"
+            );
             assert!(!root.path().join("evil").exists());
         }
     }

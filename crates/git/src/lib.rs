@@ -200,7 +200,15 @@ impl Repos {
         let work_str = work.to_string_lossy().into_owned();
         cmd::run(
             None,
-            &["init", "--quiet", "--bare", "--template=", "-b", "main", &work_str],
+            &[
+                "init",
+                "--quiet",
+                "--bare",
+                "--template=",
+                "-b",
+                "main",
+                &work_str,
+            ],
             &[],
             None,
         )

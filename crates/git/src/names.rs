@@ -19,7 +19,11 @@ pub fn check_project(name: &str) -> Result<()> {
         return Err(invalid("project name", name, "it is empty"));
     };
     if bytes.len() > 63 {
-        return Err(invalid("project name", name, "it is longer than 63 characters"));
+        return Err(invalid(
+            "project name",
+            name,
+            "it is longer than 63 characters",
+        ));
     }
     if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
         return Err(invalid(
@@ -132,7 +136,10 @@ pub fn check_signature(name: &str, email: &str) -> Result<()> {
         if value.trim().is_empty() {
             return Err(invalid(what, value, "it is empty"));
         }
-        if value.chars().any(|c| c.is_control() || c == '<' || c == '>') {
+        if value
+            .chars()
+            .any(|c| c.is_control() || c == '<' || c == '>')
+        {
             return Err(invalid(
                 what,
                 value,
@@ -225,7 +232,16 @@ mod tests {
             assert!(check_file_path(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "/a", "a/", "a//b", "./a", "a/../b", "..", ".git/config", "x/.GIT/y", "a\0b",
+            "",
+            "/a",
+            "a/",
+            "a//b",
+            "./a",
+            "a/../b",
+            "..",
+            ".git/config",
+            "x/.GIT/y",
+            "a\0b",
         ] {
             assert!(check_file_path(bad).is_err(), "{bad:?}");
         }

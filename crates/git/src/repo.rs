@@ -54,7 +54,12 @@ impl Repo {
         let full = format!("refs/heads/{branch}");
         let out = run_raw(
             self.dir(),
-            &["rev-parse", "--verify", "--quiet", &format!("{full}^{{commit}}")],
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("{full}^{{commit}}"),
+            ],
             &[],
             None,
         )
@@ -67,7 +72,12 @@ impl Repo {
         check_rev(rev)?;
         let out = run_raw(
             self.dir(),
-            &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")],
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("{rev}^{{commit}}"),
+            ],
             &[],
             None,
         )

@@ -136,7 +136,10 @@ async fn branches_and_commits_follow_pushes() {
     write(&w.work, "a.txt", "2");
     let second = commit(&w.work, "Second commit\n\nWith a body.");
     git(&w.work, &["push", "-q", "origin", "main"]);
-    git(&w.work, &["push", "-q", "origin", "main:refs/heads/feature/x"]);
+    git(
+        &w.work,
+        &["push", "-q", "origin", "main:refs/heads/feature/x"],
+    );
     git(&w.work, &["push", "-q", "origin", "main:refs/tags/v1"]);
 
     let branches = w.repo.branches().await.unwrap();
@@ -238,7 +241,9 @@ async fn export_writes_the_tree_safely() {
     assert!(!dest.join("pax_global_header").exists());
 
     assert!(matches!(
-        w.repo.export("0000000000000000000000000000000000000000", &dest).await,
+        w.repo
+            .export("0000000000000000000000000000000000000000", &dest)
+            .await,
         Err(Error::NotFound { .. })
     ));
 }
@@ -361,7 +366,10 @@ async fn commit_file_and_read_file() {
             .next(),
         Some("100755")
     );
-    assert_eq!(git(&w.work, &["log", "-1", "--format=%P|%s"]), format!("{first}|Edit run.sh"));
+    assert_eq!(
+        git(&w.work, &["log", "-1", "--format=%P|%s"]),
+        format!("{first}|Edit run.sh")
+    );
 
     // Saving identical contents makes no commit.
     let same = w

@@ -4,9 +4,13 @@
 //! - `/database/v1/*` and `/database/<region>/<id>/<key>/...`: Odoo's upgrade API
 //!   ([`upgrade_api`]), with its SFTP endpoint ([`sftp`]).
 //!
-//! The REST API (`/api`), Git smart HTTP (`/git`) and the web UI join as routers of their own.
+//! The REST API (`/api`) and the web UI join as routers of their own. Building blocks for them:
+//! [`git_http`] (Git smart HTTP through `git http-backend`, no auth of its own) and [`proxy`]
+//! (the streaming reverse proxy to builds' Odoo servers).
 
+pub mod git_http;
 mod health;
+pub mod proxy;
 pub mod sftp;
 pub mod upgrade_api;
 
@@ -72,13 +76,17 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish.
+/// finish. Handlers can read the client's address (`ConnectInfo<SocketAddr>`), which Git's
+/// `REMOTE_ADDR` and the proxy's `X-Forwarded-For` use.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
