@@ -5,15 +5,18 @@
 //!   ([`upgrade_api`]), with its SFTP endpoint ([`sftp`]).
 //!
 //! - `/api/*`: the REST API ([`api`]-module docs list the routes).
+//! - `/git/<project>.git`: Git smart HTTP ([`git_http`], behind token auth and the push hook
+//!   in `builds_http`); `<build>.<domain>` and `/builds/<build>/`: the reverse proxy to
+//!   build servers ([`proxy`]).
 //!
-//! Git smart HTTP (`/git`), the build proxy and the web UI join as routers of their own.
+//! The web UI joins as a router of its own.
 
 mod api;
 mod builds_http;
 mod files;
-mod git_http;
-mod proxy;
+pub mod git_http;
 mod health;
+pub mod proxy;
 pub mod sftp;
 pub mod upgrade_api;
 
@@ -114,13 +117,17 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish.
+/// finish. Handlers can read the client's address (`ConnectInfo<SocketAddr>`), which Git's
+/// `REMOTE_ADDR` and the proxy's `X-Forwarded-For` use.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
