@@ -13,7 +13,12 @@ use crate::config::GlobalOptions;
 #[derive(Debug, Clone, Args)]
 pub struct ClientOptions {
     /// The Slipway server.
-    #[arg(long, global = true, env = "SLIPWAY_SERVER", default_value = "http://127.0.0.1:8400")]
+    #[arg(
+        long,
+        global = true,
+        env = "SLIPWAY_SERVER",
+        default_value = "http://127.0.0.1:8400"
+    )]
     pub server: String,
 
     /// API token (default: the token the first `slipway serve` saved in the data directory).
@@ -56,7 +61,12 @@ impl Client {
     }
 
     /// Sends a request and returns the JSON answer, or the API's error message.
-    pub async fn call(&self, method: Method, path: &str, body: Option<&impl Serialize>) -> Result<Value> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<Value> {
         let response = self.send(method, path, body).await?;
         let status = response.status();
         let value: Value = response.json().await.unwrap_or(Value::Null);
@@ -90,7 +100,10 @@ impl Client {
             request = request.json(body);
         }
         let response = request.send().await.with_context(|| {
-            format!("cannot reach the Slipway server at {}; is `slipway serve` running? (--server)", self.base)
+            format!(
+                "cannot reach the Slipway server at {}; is `slipway serve` running? (--server)",
+                self.base
+            )
         })?;
         if response.status() == StatusCode::UNAUTHORIZED {
             bail!("the server refused the token (HTTP 401): pass a valid --token");

@@ -38,13 +38,21 @@ fn a_push_becomes_a_running_tested_build_reachable_through_the_proxy() {
 
     // The tests ran, in install.log, and every log is listed.
     let logs = site.get(&format!("/api/builds/{id}/logs"));
-    let names: Vec<&str> = logs.as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
     for log in ["pip.log", "install.log", "odoo.log"] {
         assert!(names.contains(&log), "{log} missing from {names:?}");
     }
     let install = site.cli_ok(&["build", "logs", &id.to_string(), "install.log"]);
     assert!(install.contains("shop_report"), "{install}");
-    assert!(install.contains("Starting"), "tests should have run:\n{install}");
+    assert!(
+        install.contains("Starting"),
+        "tests should have run:\n{install}"
+    );
 
     // A Range request gets part of a log.
     let partial = http()
@@ -63,7 +71,10 @@ fn a_push_becomes_a_running_tested_build_reachable_through_the_proxy() {
         .send()
         .unwrap();
     assert_eq!(by_host.status(), 200);
-    let by_path = http().get(format!("{}/builds/{name}/web/health", site.url())).send().unwrap();
+    let by_path = http()
+        .get(format!("{}/builds/{name}/web/health", site.url()))
+        .send()
+        .unwrap();
     assert_eq!(by_path.status(), 200);
 
     // Connect: a one-time link that logs in as the administrator.
@@ -77,7 +88,13 @@ fn a_push_becomes_a_running_tested_build_reachable_through_the_proxy() {
         .send()
         .unwrap();
     assert_eq!(landing.status(), 303, "{:?}", landing.text());
-    let cookie = landing.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let cookie = landing.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     let page = http()
         .get(format!("{}/web", site.url()))
         .header("Host", format!("{name}.localhost:{}", site.port))
@@ -96,7 +113,12 @@ fn a_push_becomes_a_running_tested_build_reachable_through_the_proxy() {
 
     // History: the push, with its commit and author.
     let history = site.get("/api/projects/shop/branches/main/history");
-    let push = history.as_array().unwrap().iter().find(|e| e["kind"] == "push").unwrap();
+    let push = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "push")
+        .unwrap();
     assert_eq!(push["detail"]["commits"][0]["author"], "Jane Dev");
     assert_eq!(push["detail"]["commits"][0]["summary"], "initial modules");
 
@@ -126,24 +148,39 @@ fn bad_pushes_fail_their_own_build_and_nothing_else() {
         "shop_sale/tests/test_broken.py",
         "from odoo.tests import TransactionCase\n\n\nclass TestBroken(TransactionCase):\n    def test_fails(self):\n        self.assertEqual(1, 2, 'deliberately broken')\n",
     );
-    tree.write("shop_sale/tests/__init__.py", "from . import test_shop_sale\nfrom . import test_broken\n");
+    tree.write(
+        "shop_sale/tests/__init__.py",
+        "from . import test_shop_sale\nfrom . import test_broken\n",
+    );
     let sha = tree.commit("a failing test");
     tree.push("failing-test");
     let failed = site.wait_build(site.build_of("acme", "failing-test", &sha));
     assert_eq!(failed["state"], "done", "{failed}");
     assert_eq!(failed["result"], "failed", "{failed}");
-    assert!(failed["message"].as_str().unwrap().contains("test_fails"), "{failed}");
+    assert!(
+        failed["message"].as_str().unwrap().contains("test_fails"),
+        "{failed}"
+    );
 
     // A broken manifest.
     tree.git(&["checkout", "-q", "main"]);
     tree.git(&["checkout", "-q", "-b", "broken-manifest"]);
-    tree.write("shop_stock/__manifest__.py", "{'name': 'shop_stock', 'depends': ['shop_core',\n");
+    tree.write(
+        "shop_stock/__manifest__.py",
+        "{'name': 'shop_stock', 'depends': ['shop_core',\n",
+    );
     let sha = tree.commit("oops");
     tree.push("broken-manifest");
     let broken = site.wait_build(site.build_of("acme", "broken-manifest", &sha));
     assert_eq!(broken["result"], "failed", "{broken}");
-    assert!(broken["message"].as_str().unwrap().contains("manifest"), "{broken}");
-    assert!(!site.database_exists(broken["name"].as_str().unwrap()), "a failed build keeps no database");
+    assert!(
+        broken["message"].as_str().unwrap().contains("manifest"),
+        "{broken}"
+    );
+    assert!(
+        !site.database_exists(broken["name"].as_str().unwrap()),
+        "a failed build keeps no database"
+    );
 
     // Requirements pip cannot satisfy.
     tree.git(&["checkout", "-q", "main"]);
@@ -153,13 +190,19 @@ fn bad_pushes_fail_their_own_build_and_nothing_else() {
     tree.push("bad-requirements");
     let pip = site.wait_build(site.build_of("acme", "bad-requirements", &sha));
     assert_eq!(pip["result"], "failed", "{pip}");
-    assert!(pip["message"].as_str().unwrap().contains("pip.log"), "{pip}");
+    assert!(
+        pip["message"].as_str().unwrap().contains("pip.log"),
+        "{pip}"
+    );
 
     // The good build kept running through all of it.
     let main = site.get(&format!("/api/builds/{good}"));
     assert_eq!(main["state"], "running", "{main}");
     let name = main["name"].as_str().unwrap();
-    let health = http().get(format!("{}/builds/{name}/web/health", site.url())).send().unwrap();
+    let health = http()
+        .get(format!("{}/builds/{name}/web/health", site.url()))
+        .send()
+        .unwrap();
     assert_eq!(health.status(), 200);
 }
 
@@ -198,7 +241,14 @@ fn deleting_a_branch_stops_its_builds_and_drops_their_databases() {
     }
     assert!(!site.database_exists(&name));
     let branches = site.get("/api/projects/gone/branches");
-    assert!(branches.as_array().unwrap().iter().all(|b| b["name"] != "feature"), "{branches}");
+    assert!(
+        branches
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["name"] != "feature"),
+        "{branches}"
+    );
 }
 
 #[test]
@@ -214,9 +264,15 @@ fn racing_pushes_leave_the_newest_build() {
     let newer = site.wait_build(site.build_of("race", "main", &second));
     assert_eq!(newer["state"], "running", "{newer}");
     // The older one either finished first or was superseded; never two half-builds.
-    let older_state = (older["state"].as_str().unwrap(), older["result"].as_str().unwrap_or(""));
+    let older_state = (
+        older["state"].as_str().unwrap(),
+        older["result"].as_str().unwrap_or(""),
+    );
     assert!(
-        matches!(older_state, ("running", "success") | ("done", "killed") | ("stopped", _)),
+        matches!(
+            older_state,
+            ("running", "success") | ("done", "killed") | ("stopped", _)
+        ),
         "{older}"
     );
 }
@@ -230,14 +286,20 @@ fn logs_follow_as_server_sent_events_and_end_by_themselves() {
     site.wait_build(id);
     let started = std::time::Instant::now();
     let body = http()
-        .get(format!("{}/api/builds/{id}/logs/odoo.log?follow=1", site.url()))
+        .get(format!(
+            "{}/api/builds/{id}/logs/odoo.log?follow=1",
+            site.url()
+        ))
         .bearer_auth(site.token())
         .timeout(Duration::from_secs(30))
         .send()
         .unwrap()
         .text()
         .unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(3), "the stream lasts its time");
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "the stream lasts its time"
+    );
     assert!(body.contains("event: line"), "{body}");
     assert!(body.contains("event: end"), "{body}");
 }
@@ -260,7 +322,10 @@ fn running_builds_come_back_after_a_restart() {
         if ok {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "build {name} did not come back");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "build {name} did not come back"
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
 }
@@ -268,7 +333,10 @@ fn running_builds_come_back_after_a_restart() {
 #[test]
 fn api_refuses_strangers_and_names_the_problem() {
     let site = Site::start(&[]);
-    let anonymous = http().get(format!("{}/api/projects", site.url())).send().unwrap();
+    let anonymous = http()
+        .get(format!("{}/api/projects", site.url()))
+        .send()
+        .unwrap();
     assert_eq!(anonymous.status(), 401);
     let body: Value = anonymous.json().unwrap();
     assert_eq!(body["error"]["code"], "unauthenticated");
@@ -286,14 +354,20 @@ fn api_refuses_strangers_and_names_the_problem() {
         .json()
         .unwrap();
     assert_eq!(projects, json!([]));
-    let tree = WorkTree::from_fixture("shop", &format!("http://bob:{token}@127.0.0.1:{}/git/private.git", site.port));
+    let tree = WorkTree::from_fixture(
+        "shop",
+        &format!("http://bob:{token}@127.0.0.1:{}/git/private.git", site.port),
+    );
     let out = std::process::Command::new("git")
         .current_dir(tree.path())
         .args(["push", "-q", "origin", "main"])
         .env("GIT_TERMINAL_PROMPT", "0")
         .output()
         .unwrap();
-    assert!(!out.status.success(), "bob must not push to a project he is not in");
+    assert!(
+        !out.status.success(),
+        "bob must not push to a project he is not in"
+    );
 
     let bad = site.cli(&["project", "create", "Bad Name", "--odoo", "17.0"]);
     assert!(!bad.status.success());

@@ -83,19 +83,31 @@ impl Target {
             if database_exists(&admin, to).await? {
                 return Err(DumpError::DatabaseExists(to.to_string()));
             }
-            sqlx::query(&format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false", ident(from)))
-                .execute(&admin)
-                .await?;
-            sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
-                .bind(from)
-                .execute(&admin)
-                .await?;
-            sqlx::query(&format!("ALTER DATABASE {} RENAME TO {}", ident(from), ident(to)))
-                .execute(&admin)
-                .await?;
-            sqlx::query(&format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true", ident(to)))
-                .execute(&admin)
-                .await?;
+            sqlx::query(&format!(
+                "ALTER DATABASE {} WITH ALLOW_CONNECTIONS false",
+                ident(from)
+            ))
+            .execute(&admin)
+            .await?;
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(from)
+            .execute(&admin)
+            .await?;
+            sqlx::query(&format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                ident(from),
+                ident(to)
+            ))
+            .execute(&admin)
+            .await?;
+            sqlx::query(&format!(
+                "ALTER DATABASE {} WITH ALLOW_CONNECTIONS true",
+                ident(to)
+            ))
+            .execute(&admin)
+            .await?;
             Ok(())
         }
         .await;

@@ -86,7 +86,8 @@ impl Default for BranchSettings {
     }
 }
 
-const BRANCH_SELECT: &str = "SELECT b.id, b.project_id, p.name AS project, b.name, b.stage, b.head, \
+const BRANCH_SELECT: &str =
+    "SELECT b.id, b.project_id, p.name AS project, b.name, b.stage, b.head, \
     b.settings, b.created_at FROM branches b JOIN projects p ON p.id = b.project_id";
 
 /// Branches in the metadata database.
@@ -224,7 +225,12 @@ mod tests {
         let s: BranchSettings =
             serde_json::from_str(r#"{"install":{"mode":"list","modules":["sale"]},"tests":false}"#)
                 .unwrap();
-        assert_eq!(s.install, InstallSet::List { modules: vec!["sale".into()] });
+        assert_eq!(
+            s.install,
+            InstallSet::List {
+                modules: vec!["sale".into()]
+            }
+        );
         assert!(!s.tests);
     }
 }

@@ -65,7 +65,9 @@ fn generate_token() -> String {
 
 /// 128 random bits, URL-safe (for tokens, tickets, passwords).
 pub fn random_secret() -> String {
-    crate::upgrade::keys::generate_key().trim_end_matches('=').to_string()
+    crate::upgrade::keys::generate_key()
+        .trim_end_matches('=')
+        .to_string()
 }
 
 impl People {
@@ -90,7 +92,11 @@ impl People {
                 new.login
             )));
         }
-        let name = if new.name.is_empty() { &new.login } else { &new.name };
+        let name = if new.name.is_empty() {
+            &new.login
+        } else {
+            &new.name
+        };
         let mut tx = self.pool.begin().await?;
         let user: Option<User> = sqlx::query_as(&format!(
             "INSERT INTO users (login, name, email, is_admin) VALUES ($1, $2, $3, $4) \
@@ -154,10 +160,12 @@ impl People {
 
     /// One user by login.
     pub async fn by_login(&self, login: &str) -> Result<Option<User>> {
-        let user = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE login = $1"))
-            .bind(login)
-            .fetch_optional(&self.pool)
-            .await?;
+        let user = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE login = $1"
+        ))
+        .bind(login)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(user)
     }
 }

@@ -148,7 +148,13 @@ impl Projects {
 
     /// Creates a project; its creator becomes its admin. A trial project's production and
     /// staging branches go back to development after 15 days.
-    pub async fn create(&self, name: &str, series: &Series, creator: i64, trial: bool) -> Result<Project> {
+    pub async fn create(
+        &self,
+        name: &str,
+        series: &Series,
+        creator: i64,
+        trial: bool,
+    ) -> Result<Project> {
         if !valid_project_name(name) {
             return Err(PlatformError::Invalid(format!(
                 "project name {name:?} is not allowed: use lowercase letters, digits and '-' (at most 40, starting with a letter or digit)"
@@ -168,39 +174,47 @@ impl Projects {
         .await?;
         let project = project
             .ok_or_else(|| PlatformError::Conflict(format!("project {name:?} exists already")))?;
-        sqlx::query("INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, 'admin')")
-            .bind(project.id)
-            .bind(creator)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, 'admin')",
+        )
+        .bind(project.id)
+        .bind(creator)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(project)
     }
 
     /// Every project.
     pub async fn list(&self) -> Result<Vec<Project>> {
-        let rows = sqlx::query_as(&format!("SELECT {PROJECT_COLUMNS} FROM projects ORDER BY name"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query_as(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows)
     }
 
     /// A project by name, or NotFound.
     pub async fn get(&self, name: &str) -> Result<Project> {
-        sqlx::query_as(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE name = $1"))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| PlatformError::NotFound(format!("no project named {name:?}")))
+        sqlx::query_as(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| PlatformError::NotFound(format!("no project named {name:?}")))
     }
 
     /// A project by id.
     pub async fn by_id(&self, id: i64) -> Result<Project> {
-        sqlx::query_as(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| PlatformError::NotFound(format!("no project #{id}")))
+        sqlx::query_as(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| PlatformError::NotFound(format!("no project #{id}")))
     }
 
     /// Sets (or clears) the end of a project's trial.

@@ -111,11 +111,18 @@ impl Platform {
         creator: &User,
         trial: bool,
     ) -> Result<Project> {
-        let project = self.projects.create(name, series, creator.id, trial).await?;
-        self.env().repos.create(&project.name).await.map_err(|e| PlatformError::Io {
-            context: format!("creating the Git repository of {name}"),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        let project = self
+            .projects
+            .create(name, series, creator.id, trial)
+            .await?;
+        self.env()
+            .repos
+            .create(&project.name)
+            .await
+            .map_err(|e| PlatformError::Io {
+                context: format!("creating the Git repository of {name}"),
+                source: std::io::Error::other(e.to_string()),
+            })?;
         Ok(project)
     }
 
@@ -186,7 +193,9 @@ impl Platform {
             )
             .await?;
         self.branches.set_head(branch.id, new).await?;
-        self.builds.enqueue(branch.id, &branch.stage, new, "push").await
+        self.builds
+            .enqueue(branch.id, &branch.stage, new, "push")
+            .await
     }
 
     /// Merges `source`'s code into `target` with a real `git merge` (code only: no data
@@ -198,12 +207,23 @@ impl Platform {
         target: &Branch,
         by: &User,
     ) -> Result<MergeResult> {
-        let repo = self.env().repos.open(&project.name).await.map_err(git_error)?;
+        let repo = self
+            .env()
+            .repos
+            .open(&project.name)
+            .await
+            .map_err(git_error)?;
         let author = slipway_git::Signature {
             name: by.name.clone(),
-            email: by.email.clone().unwrap_or_else(|| format!("{}@slipway.invalid", by.login)),
+            email: by
+                .email
+                .clone()
+                .unwrap_or_else(|| format!("{}@slipway.invalid", by.login)),
         };
-        let outcome = repo.merge(&source.name, &target.name, &author).await.map_err(git_error)?;
+        let outcome = repo
+            .merge(&source.name, &target.name, &author)
+            .await
+            .map_err(git_error)?;
         match outcome {
             slipway_git::MergeOutcome::Merged { sha } => {
                 let old = target.head.clone();
@@ -242,9 +262,11 @@ impl Platform {
             )
             .await?;
         match (&branch.head, to) {
-            (Some(head), Stage::Staging | Stage::Production) => {
-                Ok(Some(self.builds.enqueue(branch.id, to.as_str(), head, "stage").await?))
-            }
+            (Some(head), Stage::Staging | Stage::Production) => Ok(Some(
+                self.builds
+                    .enqueue(branch.id, to.as_str(), head, "stage")
+                    .await?,
+            )),
             _ => Ok(None),
         }
     }
@@ -254,7 +276,10 @@ impl Platform {
         let head = branch.head.as_deref().ok_or_else(|| {
             PlatformError::Invalid(format!("branch {} has no commit to build yet", branch.name))
         })?;
-        let id = self.builds.enqueue(branch.id, &branch.stage, head, "rebuild").await?;
+        let id = self
+            .builds
+            .enqueue(branch.id, &branch.stage, head, "rebuild")
+            .await?;
         self.history
             .record(
                 branch.id,
@@ -292,7 +317,11 @@ impl Platform {
     pub async fn delete_branch(&self, branch: &Branch, by: &str) -> Result<()> {
         self.branches.mark_deleted(branch.id).await?;
         self.history
-            .record(branch.id, "branch.deleted", json!({"message": format!("branch deleted by {by}")}))
+            .record(
+                branch.id,
+                "branch.deleted",
+                json!({"message": format!("branch deleted by {by}")}),
+            )
             .await?;
         for build in self.builds.of_branch(branch.id, 1000).await? {
             if build.db_dropped_at.is_none() {
@@ -303,7 +332,11 @@ impl Platform {
     }
 
     /// Runs the build pipeline on jobs until `shutdown` turns true.
-    pub async fn run_build_worker(&self, name: String, shutdown: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run_build_worker(
+        &self,
+        name: String,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
         crate::jobs::run_worker(self.queue.clone(), BUILD_JOB, name, shutdown, |job| {
             let platform = self.clone();
             async move {
@@ -337,8 +370,15 @@ impl Platform {
             .collect();
         let surplus = running.len().saturating_sub(max);
         for build in running.iter().take(surplus) {
-            tracing::info!(build = build.id, "stopping: too many running development builds");
-            self.stop_build(build, "stopped: the project's running development builds limit").await?;
+            tracing::info!(
+                build = build.id,
+                "stopping: too many running development builds"
+            );
+            self.stop_build(
+                build,
+                "stopped: the project's running development builds limit",
+            )
+            .await?;
         }
         Ok(())
     }
@@ -357,9 +397,13 @@ impl Platform {
                 .live_of_project_stage(project.id, Stage::Development.as_str())
                 .await?
             {
-                let born = build.ready_at.or(build.finished_at).unwrap_or(build.created_at);
+                let born = build
+                    .ready_at
+                    .or(build.finished_at)
+                    .unwrap_or(build.created_at);
                 if born < cutoff && !build.keep {
-                    self.drop_build(&build, "development database lifetime over").await?;
+                    self.drop_build(&build, "development database lifetime over")
+                        .await?;
                     self.history
                         .record(
                             build.branch_id,
@@ -381,7 +425,12 @@ impl Platform {
         }
         for branch in self.branches.list(project.id).await? {
             if branch.stage() != Stage::Development {
-                self.move_stage(&branch, Stage::Development, "the end of the trial (15 days)").await?;
+                self.move_stage(
+                    &branch,
+                    Stage::Development,
+                    "the end of the trial (15 days)",
+                )
+                .await?;
             }
         }
         Ok(())
@@ -407,7 +456,11 @@ impl Platform {
     }
 
     /// Runs the chores every `every` until `shutdown` turns true.
-    pub async fn run_scheduler(&self, every: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run_scheduler(
+        &self,
+        every: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
         while !*shutdown.borrow() {
             if let Err(e) = self.run_chores().await {
                 tracing::warn!("scheduler: {e}");
@@ -426,7 +479,11 @@ impl Platform {
             if let Err(e) = self.pipeline.restart_server(&build).await {
                 tracing::warn!(build = build.id, "could not restart the build server: {e}");
                 self.builds
-                    .finish(build.id, crate::builds::BuildResult::Failed, &format!("server could not be restarted: {e}"))
+                    .finish(
+                        build.id,
+                        crate::builds::BuildResult::Failed,
+                        &format!("server could not be restarted: {e}"),
+                    )
                     .await?;
             }
         }
@@ -444,4 +501,3 @@ impl Platform {
         &self.pipeline.templates
     }
 }
-

@@ -66,9 +66,17 @@ fn unauthorized() -> Response {
         .into_response()
 }
 
-async fn git(State(state): State<AppState>, Path(params): Path<HashMap<String, String>>, request: Request) -> Response {
+async fn git(
+    State(state): State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    request: Request,
+) -> Response {
     let Some(project_name) = params.get("repo").and_then(|r| r.strip_suffix(".git")) else {
-        return (StatusCode::NOT_FOUND, "repositories are at /git/<project>.git\n").into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            "repositories are at /git/<project>.git\n",
+        )
+            .into_response();
     };
     let rest = params.get("rest").map(String::as_str).unwrap_or("");
     let (parts, body) = request.into_parts();
@@ -93,7 +101,14 @@ async fn git(State(state): State<AppState>, Path(params): Path<HashMap<String, S
     let request = Request::from_parts(parts, body);
     let repos_root = state.platform.env().repos.root().to_path_buf();
     if !push || !path_info.ends_with("/git-receive-pack") {
-        return git_http::git_http_backend(&repos_root, &user.login, request, &path_info, MAX_PUSH_BYTES).await;
+        return git_http::git_http_backend(
+            &repos_root,
+            &user.login,
+            request,
+            &path_info,
+            MAX_PUSH_BYTES,
+        )
+        .await;
     }
     // A push: what the branches were before tells, afterwards, what the push changed.
     let repo = match state.platform.env().repos.open(&project.name).await {
@@ -101,7 +116,14 @@ async fn git(State(state): State<AppState>, Path(params): Path<HashMap<String, S
         Err(e) => return ApiError::not_found(e.to_string()).into_response(),
     };
     let before = repo.branches().await.unwrap_or_default();
-    let response = git_http::git_http_backend(&repos_root, &user.login, request, &path_info, MAX_PUSH_BYTES).await;
+    let response = git_http::git_http_backend(
+        &repos_root,
+        &user.login,
+        request,
+        &path_info,
+        MAX_PUSH_BYTES,
+    )
+    .await;
     // git http-backend updates the refs while it streams its report: read the report whole
     // (a few lines per ref) before looking at the branches again.
     let (head, body) = response.into_parts();
@@ -125,12 +147,19 @@ async fn git(State(state): State<AppState>, Path(params): Path<HashMap<String, S
 }
 
 /// The running build named `name`, and its server's address.
-async fn running_build(state: &AppState, name: &str) -> Result<(Build, std::net::SocketAddr), Response> {
+async fn running_build(
+    state: &AppState,
+    name: &str,
+) -> Result<(Build, std::net::SocketAddr), Response> {
     let not_running = |why: String| {
         (
             StatusCode::BAD_GATEWAY,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            format!("<!doctype html><title>Build not running</title><h1>{}</h1><p>{}</p>", slipway_platform::upgrade::notes::escape(name), slipway_platform::upgrade::notes::escape(&why)),
+            format!(
+                "<!doctype html><title>Build not running</title><h1>{}</h1><p>{}</p>",
+                slipway_platform::upgrade::notes::escape(name),
+                slipway_platform::upgrade::notes::escape(&why)
+            ),
         )
             .into_response()
     };
@@ -146,20 +175,34 @@ async fn running_build(state: &AppState, name: &str) -> Result<(Build, std::net:
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port as u16));
             Ok((build, addr))
         }
-        (state, _) => Err(not_running(format!("this build is {state}; rebuild its branch to get it back"))),
+        (state, _) => Err(not_running(format!(
+            "this build is {state}; rebuild its branch to get it back"
+        ))),
     }
 }
 
-async fn by_path_root(state: State<AppState>, Path(name): Path<String>, request: Request) -> Response {
+async fn by_path_root(
+    state: State<AppState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
     forward_by_path(state, name, request).await
 }
 
-async fn by_path(state: State<AppState>, Path(params): Path<HashMap<String, String>>, request: Request) -> Response {
+async fn by_path(
+    state: State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    request: Request,
+) -> Response {
     let name = params.get("name").cloned().unwrap_or_default();
     forward_by_path(state, name, request).await
 }
 
-async fn forward_by_path(State(state): State<AppState>, name: String, request: Request) -> Response {
+async fn forward_by_path(
+    State(state): State<AppState>,
+    name: String,
+    request: Request,
+) -> Response {
     match running_build(&state, &name).await {
         Ok((_, upstream)) => {
             let prefix = format!("/builds/{name}");
@@ -171,7 +214,11 @@ async fn forward_by_path(State(state): State<AppState>, name: String, request: R
 
 /// Middleware: requests for `<build>.<domain>` go to the build's server, all of them
 /// (Odoo owns every path there), except the Connect landing `/slipway/connect`.
-pub(crate) async fn route_build_hosts(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn route_build_hosts(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let host = request
         .headers()
         .get(header::HOST)
@@ -193,13 +240,26 @@ pub(crate) async fn route_build_hosts(State(state): State<AppState>, request: Re
 
 /// `POST /api/builds/{id}/connect`: a one-time link (valid a minute) that opens the build
 /// logged in as its administrator.
-async fn connect(State(state): State<AppState>, user: ApiUser, Path(id): Path<i64>) -> ApiResult<Json<serde_json::Value>> {
+async fn connect(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<serde_json::Value>> {
     let build = crate::api::build_for(&state, &user, id, Role::Tester).await?;
     if build.state != "running" {
-        return Err(ApiError::new(StatusCode::CONFLICT, "not_running", format!("build #{id} is {}", build.state)));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_running",
+            format!("build #{id} is {}", build.state),
+        ));
     }
     if build.stage == "production" {
-        user.require_role(&state, &state.platform.projects.get(&build.project).await?, Role::Admin).await?;
+        user.require_role(
+            &state,
+            &state.platform.projects.get(&build.project).await?,
+            Role::Admin,
+        )
+        .await?;
     }
     let ticket = state.connect_tickets.issue(id).await;
     Ok(Json(json!({
@@ -208,17 +268,27 @@ async fn connect(State(state): State<AppState>, user: ApiUser, Path(id): Path<i6
     })))
 }
 
-async fn land_connect(state: &AppState, build: &Build, upstream: std::net::SocketAddr, request: Request) -> Response {
-    let ticket = request
-        .uri()
-        .query()
-        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "ticket").map(|(_, v)| v.into_owned()));
+async fn land_connect(
+    state: &AppState,
+    build: &Build,
+    upstream: std::net::SocketAddr,
+    request: Request,
+) -> Response {
+    let ticket = request.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "ticket")
+            .map(|(_, v)| v.into_owned())
+    });
     let valid = match ticket {
         Some(t) => state.connect_tickets.redeem(&t).await == Some(build.id),
         None => false,
     };
     if !valid {
-        return (StatusCode::FORBIDDEN, "This Connect link is invalid or expired; ask Slipway for a new one.\n").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "This Connect link is invalid or expired; ask Slipway for a new one.\n",
+        )
+            .into_response();
     }
     let database = build.database.clone().unwrap_or_else(|| build.name.clone());
     match proxy::open_session(&state.proxy, upstream, &database, "admin", "admin").await {
@@ -230,6 +300,10 @@ async fn land_connect(state: &AppState, build: &Build, upstream: std::net::Socke
             }
             response
         }
-        Err(e) => (StatusCode::BAD_GATEWAY, format!("The build refused the administrator's login: {e}\n")).into_response(),
+        Err(e) => (
+            StatusCode::BAD_GATEWAY,
+            format!("The build refused the administrator's login: {e}\n"),
+        )
+            .into_response(),
     }
 }

@@ -20,7 +20,9 @@ pub(crate) async fn serve_file(
     let mime = content_type
         .parse()
         .unwrap_or(mime::APPLICATION_OCTET_STREAM);
-    let served = ServeFile::new_with_mime(&path, &mime).oneshot(request).await;
+    let served = ServeFile::new_with_mime(&path, &mime)
+        .oneshot(request)
+        .await;
     let mut response = match served {
         Ok(response) => response.map(Body::new),
         Err(e) => {

@@ -7,8 +7,8 @@ mod dump;
 mod migrate;
 mod people;
 mod pg;
-mod projects;
 mod progress;
+mod projects;
 mod serve;
 
 use anyhow::Result;

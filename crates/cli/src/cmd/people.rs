@@ -59,7 +59,11 @@ pub struct AddRuntimeArgs {
     source: std::path::PathBuf,
 }
 
-pub async fn run_user(cmd: UserCommand, client: &ClientOptions, global: &GlobalOptions) -> Result<()> {
+pub async fn run_user(
+    cmd: UserCommand,
+    client: &ClientOptions,
+    global: &GlobalOptions,
+) -> Result<()> {
     let api = Client::new(client, global)?;
     match cmd {
         UserCommand::Create(args) => {
@@ -72,8 +76,14 @@ pub async fn run_user(cmd: UserCommand, client: &ClientOptions, global: &GlobalO
             if args.json {
                 return print_json(&answer);
             }
-            println!("user {} created", answer["user"]["login"].as_str().unwrap_or("?"));
-            println!("token (shown once): {}", answer["token"].as_str().unwrap_or("?"));
+            println!(
+                "user {} created",
+                answer["user"]["login"].as_str().unwrap_or("?")
+            );
+            println!(
+                "token (shown once): {}",
+                answer["token"].as_str().unwrap_or("?")
+            );
             Ok(())
         }
         UserCommand::List(args) => {
@@ -86,7 +96,11 @@ pub async fn run_user(cmd: UserCommand, client: &ClientOptions, global: &GlobalO
                     "{:<20} {:<30} {}",
                     u["login"].as_str().unwrap_or(""),
                     u["name"].as_str().unwrap_or(""),
-                    if u["is_admin"].as_bool() == Some(true) { "admin" } else { "" }
+                    if u["is_admin"].as_bool() == Some(true) {
+                        "admin"
+                    } else {
+                        ""
+                    }
                 );
             }
             Ok(())
@@ -94,7 +108,11 @@ pub async fn run_user(cmd: UserCommand, client: &ClientOptions, global: &GlobalO
     }
 }
 
-pub async fn run_odoo(cmd: OdooCommand, client: &ClientOptions, global: &GlobalOptions) -> Result<()> {
+pub async fn run_odoo(
+    cmd: OdooCommand,
+    client: &ClientOptions,
+    global: &GlobalOptions,
+) -> Result<()> {
     let api = Client::new(client, global)?;
     match cmd {
         OdooCommand::Add(args) => {

@@ -159,12 +159,19 @@ pub struct LogsArgs {
     follow: bool,
 }
 
-pub async fn run_project(cmd: ProjectCommand, client: &ClientOptions, global: &GlobalOptions) -> Result<()> {
+pub async fn run_project(
+    cmd: ProjectCommand,
+    client: &ClientOptions,
+    global: &GlobalOptions,
+) -> Result<()> {
     let api = Client::new(client, global)?;
     match cmd {
         ProjectCommand::Create(args) => {
             let project = api
-                .post("/api/projects", &json!({"name": args.name, "odoo": args.odoo, "trial": args.trial}))
+                .post(
+                    "/api/projects",
+                    &json!({"name": args.name, "odoo": args.odoo, "trial": args.trial}),
+                )
                 .await?;
             if args.json {
                 return print_json(&project);
@@ -189,7 +196,9 @@ pub async fn run_project(cmd: ProjectCommand, client: &ClientOptions, global: &G
             Ok(())
         }
         ProjectCommand::Show(args) => {
-            let project = api.get(&format!("/api/projects/{}", segment(&args.project))).await?;
+            let project = api
+                .get(&format!("/api/projects/{}", segment(&args.project)))
+                .await?;
             if args.json {
                 return print_json(&project);
             }
@@ -213,15 +222,26 @@ fn text(value: &Value) -> String {
 }
 
 fn branch_path(project: &str, branch: &str) -> String {
-    format!("/api/projects/{}/branches/{}", segment(project), segment(branch))
+    format!(
+        "/api/projects/{}/branches/{}",
+        segment(project),
+        segment(branch)
+    )
 }
 
-pub async fn run_branch(cmd: BranchCommand, client: &ClientOptions, global: &GlobalOptions) -> Result<()> {
+pub async fn run_branch(
+    cmd: BranchCommand,
+    client: &ClientOptions,
+    global: &GlobalOptions,
+) -> Result<()> {
     let api = Client::new(client, global)?;
     match cmd {
         BranchCommand::List(args) => {
             let branches = api
-                .get(&format!("/api/projects/{}/branches", segment(&args.project)))
+                .get(&format!(
+                    "/api/projects/{}/branches",
+                    segment(&args.project)
+                ))
                 .await?;
             if args.json {
                 return print_json(&branches);
@@ -272,22 +292,39 @@ pub async fn run_branch(cmd: BranchCommand, client: &ClientOptions, global: &Glo
         }
         BranchCommand::History(args) => {
             let events = api
-                .get(&format!("{}/history", branch_path(&args.project, &args.branch)))
+                .get(&format!(
+                    "{}/history",
+                    branch_path(&args.project, &args.branch)
+                ))
                 .await?;
             if args.json {
                 return print_json(&events);
             }
             for e in events.as_array().into_iter().flatten() {
-                println!("{}  {:<16} {}", text(&e["at"]), text(&e["kind"]), text(&e["detail"]["message"]));
+                println!(
+                    "{}  {:<16} {}",
+                    text(&e["at"]),
+                    text(&e["kind"]),
+                    text(&e["detail"]["message"])
+                );
                 for c in e["detail"]["commits"].as_array().into_iter().flatten() {
-                    println!("      {} {} <{}> {}", short(&c["sha"]), text(&c["author"]), text(&c["email"]), text(&c["summary"]));
+                    println!(
+                        "      {} {} <{}> {}",
+                        short(&c["sha"]),
+                        text(&c["author"]),
+                        text(&c["email"]),
+                        text(&c["summary"])
+                    );
                 }
             }
             Ok(())
         }
         BranchCommand::Rebuild(args) => {
             let build = api
-                .post(&format!("{}/rebuild", branch_path(&args.project, &args.branch)), &json!({}))
+                .post(
+                    &format!("{}/rebuild", branch_path(&args.project, &args.branch)),
+                    &json!({}),
+                )
                 .await?;
             if args.json {
                 return print_json(&build);
@@ -306,14 +343,20 @@ async fn set_branch(api: &Client, args: SetBranchArgs) -> Result<()> {
         settings["install"] = match install.as_str() {
             "own" => json!({"mode": "own"}),
             "all" => json!({"mode": "all"}),
-            list => json!({"mode": "list", "modules": list.split(',').map(str::trim).filter(|m| !m.is_empty()).collect::<Vec<_>>()}),
+            list => {
+                json!({"mode": "list", "modules": list.split(',').map(str::trim).filter(|m| !m.is_empty()).collect::<Vec<_>>()})
+            }
         };
     }
     if let Some(tests) = args.tests {
         settings["tests"] = json!(tests);
     }
     if let Some(tags) = &args.test_tags {
-        settings["test_tags"] = if tags.is_empty() { Value::Null } else { json!(tags) };
+        settings["test_tags"] = if tags.is_empty() {
+            Value::Null
+        } else {
+            json!(tags)
+        };
     }
     if let Some(behaviour) = &args.staging_behaviour {
         settings["staging_behaviour"] = json!(behaviour);
@@ -323,12 +366,19 @@ async fn set_branch(api: &Client, args: SetBranchArgs) -> Result<()> {
         body["stage"] = json!(stage);
     }
     let branch = api.call(Method::PATCH, &path, Some(&body)).await?;
-    println!("{} is in {}; settings {}", text(&branch["name"]), text(&branch["stage"]), branch["settings"]);
+    println!(
+        "{} is in {}; settings {}",
+        text(&branch["name"]),
+        text(&branch["stage"]),
+        branch["settings"]
+    );
     Ok(())
 }
 
 fn short(sha: &Value) -> String {
-    sha.as_str().map(|s| s.chars().take(10).collect()).unwrap_or_else(|| "-".into())
+    sha.as_str()
+        .map(|s| s.chars().take(10).collect())
+        .unwrap_or_else(|| "-".into())
 }
 
 fn print_builds(builds: &Value) {
@@ -345,7 +395,11 @@ fn print_builds(builds: &Value) {
     }
 }
 
-pub async fn run_build(cmd: BuildCommand, client: &ClientOptions, global: &GlobalOptions) -> Result<()> {
+pub async fn run_build(
+    cmd: BuildCommand,
+    client: &ClientOptions,
+    global: &GlobalOptions,
+) -> Result<()> {
     let api = Client::new(client, global)?;
     match cmd {
         BuildCommand::List(args) => {
@@ -366,8 +420,14 @@ pub async fn run_build(cmd: BuildCommand, client: &ClientOptions, global: &Globa
                 return print_json(&build);
             }
             print_fields(&[
-                ("build", format!("#{} {}", text(&build["id"]), text(&build["name"]))),
-                ("branch", format!("{}/{}", text(&build["project"]), text(&build["branch"]))),
+                (
+                    "build",
+                    format!("#{} {}", text(&build["id"]), text(&build["name"])),
+                ),
+                (
+                    "branch",
+                    format!("{}/{}", text(&build["project"]), text(&build["branch"])),
+                ),
                 ("revision", text(&build["revision"])),
                 ("state", text(&build["state"])),
                 ("result", text(&build["result"])),
@@ -380,12 +440,18 @@ pub async fn run_build(cmd: BuildCommand, client: &ClientOptions, global: &Globa
         }
         BuildCommand::Logs(args) => logs(&api, args).await,
         BuildCommand::Stop(args) => {
-            let build = api.post(&format!("/api/builds/{}/stop", args.id), &json!({})).await?;
+            let build = api
+                .post(&format!("/api/builds/{}/stop", args.id), &json!({}))
+                .await?;
             println!("build #{} is {}", args.id, text(&build["state"]));
             Ok(())
         }
         BuildCommand::Keep(args) => {
-            api.post(&format!("/api/builds/{}/keep", args.id), &json!({"keep": true})).await?;
+            api.post(
+                &format!("/api/builds/{}/keep", args.id),
+                &json!({"keep": true}),
+            )
+            .await?;
             println!("build #{} kept", args.id);
             Ok(())
         }
@@ -400,7 +466,12 @@ async fn logs(api: &Client, args: LogsArgs) -> Result<()> {
     let mut response = api.send(Method::GET, &path, None::<&()>).await?;
     if !response.status().is_success() {
         let value: Value = response.json().await.unwrap_or(Value::Null);
-        bail!("{}", value["error"]["message"].as_str().unwrap_or("cannot read the log"));
+        bail!(
+            "{}",
+            value["error"]["message"]
+                .as_str()
+                .unwrap_or("cannot read the log")
+        );
     }
     let mut out = std::io::stdout().lock();
     let mut pending = String::new();

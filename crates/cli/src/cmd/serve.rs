@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use slipway_platform::upgrade::{run_worker, Processor};
 use slipway_platform::builds::pipeline::BuildEnv;
 use slipway_platform::people::NewUser;
+use slipway_platform::upgrade::{run_worker, Processor};
 use slipway_platform::{Metadata, Platform};
 use slipway_server::{AppState, ServerConfig};
 
@@ -130,7 +130,10 @@ async fn serve_with(
         log_follow_for: Duration::from_secs(args.log_follow),
     };
     let target = build_target(server, global.binaries()?, &config);
-    let platform = Platform::new(metadata.pool().clone(), build_env(args, &config, target.clone())?);
+    let platform = Platform::new(
+        metadata.pool().clone(),
+        build_env(args, &config, target.clone())?,
+    );
     bootstrap_first_user(&platform, &config.data_dir).await?;
     let state = AppState::new(metadata, &config, platform.clone());
     let (stop_workers, mut workers) = start_workers(&state, target, &config, args.workers);
@@ -138,13 +141,17 @@ async fn serve_with(
         let platform = platform.clone();
         let stopped = stop_workers.subscribe();
         let name = format!("{}-build-{n}", std::process::id());
-        workers.push(tokio::spawn(async move { platform.run_build_worker(name, stopped).await }));
+        workers.push(tokio::spawn(async move {
+            platform.run_build_worker(name, stopped).await
+        }));
     }
     {
         let platform = platform.clone();
         let stopped = stop_workers.subscribe();
         let every = Duration::from_secs(args.chores_every.max(1));
-        workers.push(tokio::spawn(async move { platform.run_scheduler(every, stopped).await }));
+        workers.push(tokio::spawn(async move {
+            platform.run_scheduler(every, stopped).await
+        }));
     }
     {
         let platform = platform.clone();
@@ -187,7 +194,11 @@ fn build_target(
     }
 }
 
-fn build_env(args: &ServeArgs, config: &ServerConfig, target: slipway_dump::Target) -> Result<BuildEnv> {
+fn build_env(
+    args: &ServeArgs,
+    config: &ServerConfig,
+    target: slipway_dump::Target,
+) -> Result<BuildEnv> {
     let data = &config.data_dir;
     Ok(BuildEnv {
         builds_dir: data.join("builds"),
@@ -235,7 +246,8 @@ async fn bootstrap_first_user(platform: &Platform, data_dir: &std::path::Path) -
         .await
         .context("creating the first user")?;
     let path = data_dir.join(crate::client::TOKEN_FILE);
-    write_private(&path, &token).with_context(|| format!("saving the token to {}", path.display()))?;
+    write_private(&path, &token)
+        .with_context(|| format!("saving the token to {}", path.display()))?;
     println!(
         "First user: {} (administrator). API token, shown once: {token}\nIt is saved in {} for the CLI on this machine.",
         user.login,

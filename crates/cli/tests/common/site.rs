@@ -19,7 +19,10 @@ pub fn repo_root() -> PathBuf {
 pub fn odoo_source() -> (PathBuf, String) {
     match std::env::var_os("SLIPWAY_TEST_ODOO_SRC") {
         Some(dir) => (PathBuf::from(dir), "17.0".into()),
-        None => (repo_root().join("tests/fixtures/odoo-standin"), "17.0".into()),
+        None => (
+            repo_root().join("tests/fixtures/odoo-standin"),
+            "17.0".into(),
+        ),
     }
 }
 
@@ -34,8 +37,11 @@ impl Site {
     /// `slipway serve` on a fresh data directory, with the Odoo runtime registered.
     pub fn start(serve_args: &[&str]) -> Self {
         let data = DataDir::new();
-        std::fs::set_permissions(data.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        std::fs::set_permissions(
+            data.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let mut site = Self {
             data,
             port: free_port(),
@@ -50,7 +56,14 @@ impl Site {
 
     fn launch(&mut self) {
         let sftp = format!("127.0.0.1:{}", free_port());
-        let mut args: Vec<&str> = vec!["--sftp-listen", &sftp, "--chores-every", "1", "--log-follow", "3"];
+        let mut args: Vec<&str> = vec![
+            "--sftp-listen",
+            &sftp,
+            "--chores-every",
+            "1",
+            "--log-follow",
+            "3",
+        ];
         args.extend(self.serve_args.iter().map(String::as_str));
         let mut child = spawn_serve_with(self.data.path(), self.port, &[], &args);
         wait_healthy(self.port, &mut child);
@@ -71,7 +84,10 @@ impl Site {
     }
 
     pub fn token(&self) -> String {
-        std::fs::read_to_string(self.data.path().join("cli-token")).unwrap().trim().to_string()
+        std::fs::read_to_string(self.data.path().join("cli-token"))
+            .unwrap()
+            .trim()
+            .to_string()
     }
 
     /// `slipway --data-dir D --server URL <args>`.
@@ -88,7 +104,11 @@ impl Site {
 
     pub fn cli_ok(&self, args: &[&str]) -> String {
         let out = self.cli(args);
-        assert!(out.status.success(), "slipway {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "slipway {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -98,7 +118,11 @@ impl Site {
             .bearer_auth(self.token())
             .send()
             .unwrap();
-        assert!(response.status().is_success(), "GET {path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
         response.json().unwrap()
     }
 
@@ -109,7 +133,11 @@ impl Site {
             .bearer_auth(self.token())
             .send()
             .ok()?;
-        response.status().is_success().then(|| response.json().ok()).flatten()
+        response
+            .status()
+            .is_success()
+            .then(|| response.json().ok())
+            .flatten()
     }
 
     pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
@@ -125,7 +153,11 @@ impl Site {
 
     /// The Git URL of a project, with the token as the password.
     pub fn git_url(&self, project: &str) -> String {
-        format!("http://slipway:{}@127.0.0.1:{}/git/{project}.git", self.token(), self.port)
+        format!(
+            "http://slipway:{}@127.0.0.1:{}/git/{project}.git",
+            self.token(),
+            self.port
+        )
     }
 
     /// Waits until build `id` is neither pending nor building; returns it.
@@ -137,7 +169,10 @@ impl Site {
             if state != "pending" && state != "building" {
                 return build;
             }
-            assert!(Instant::now() < deadline, "build {id} still {state}: {build}");
+            assert!(
+                Instant::now() < deadline,
+                "build {id} still {state}: {build}"
+            );
             std::thread::sleep(Duration::from_millis(300));
         }
     }
@@ -147,18 +182,26 @@ impl Site {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let builds = self.try_get(&format!("/api/projects/{project}/builds?branch={branch}"));
-            let found = builds.as_ref().and_then(|b| b.as_array()?.iter().find(|b| b["revision"] == sha).cloned());
+            let found = builds
+                .as_ref()
+                .and_then(|b| b.as_array()?.iter().find(|b| b["revision"] == sha).cloned());
             if let Some(b) = found {
                 return b["id"].as_i64().unwrap();
             }
-            assert!(Instant::now() < deadline, "no build of {sha} on {branch}: {builds:?}");
+            assert!(
+                Instant::now() < deadline,
+                "no build of {sha} on {branch}: {builds:?}"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
 
     /// Whether database `name` exists on the data directory's cluster.
     pub fn database_exists(&self, name: &str) -> bool {
-        self.psql("postgres", &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'")) == "1"
+        self.psql(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"),
+        ) == "1"
     }
 
     /// The unaligned output of `sql` run on database `db`.
@@ -169,7 +212,11 @@ impl Site {
             .args(["pg", "psql", db, "--", "-Atc", sql])
             .output()
             .unwrap();
-        assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
@@ -177,7 +224,12 @@ impl Site {
     /// (`odoo-bin -c <its odoo.conf> <args> --stop-after-init`).
     pub fn odoo_bin(&self, build: &str, args: &[&str]) {
         let (source, _) = odoo_source();
-        let conf = self.data.path().join("builds").join(build).join("odoo.conf");
+        let conf = self
+            .data
+            .path()
+            .join("builds")
+            .join(build)
+            .join("odoo.conf");
         let out = Command::new("python3")
             .arg(source.join("odoo-bin"))
             .arg("-c")
@@ -187,7 +239,11 @@ impl Site {
             .env("SLIPWAY_BIN", slipway_bin())
             .output()
             .unwrap();
-        assert!(out.status.success(), "odoo-bin {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "odoo-bin {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -208,7 +264,10 @@ impl WorkTree {
     /// A work tree with the files of `tests/fixtures/projects/<fixture>`, committed on main.
     pub fn from_fixture(fixture: &str, remote: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&repo_root().join("tests/fixtures/projects").join(fixture), dir.path());
+        copy_dir(
+            &repo_root().join("tests/fixtures/projects").join(fixture),
+            dir.path(),
+        );
         let tree = Self { dir };
         tree.git(&["init", "-q", "-b", "main"]);
         tree.git(&["remote", "add", "origin", remote]);
@@ -231,7 +290,11 @@ impl WorkTree {
             .env("GIT_TERMINAL_PROMPT", "0")
             .output()
             .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 

@@ -46,16 +46,24 @@ impl Pipeline {
         self.step(build, "database").await?;
         let port = free_port().context("finding a free port")?;
         let conf = self.conf(build, &prepared, port)?;
-        conf.write(&prepared.conf_path()).context("writing odoo.conf")?;
+        conf.write(&prepared.conf_path())
+            .context("writing odoo.conf")?;
         let cached = self.templates.take(&key).await.map_err(Failed::from)?;
         self.builds
             .set_parts(build.id, &prepared.venv.key, &key, cached.is_some())
             .await
             .map_err(Failed::from)?;
         let installed = match cached {
-            Some(t) => self.copy_template(build, &t.database, &t.result, &prepared.logs).await?,
+            Some(t) => {
+                self.copy_template(build, &t.database, &t.result, &prepared.logs)
+                    .await?
+            }
             None => {
-                let step = if plan.tests.is_some() { "install+tests" } else { "install" };
+                let step = if plan.tests.is_some() {
+                    "install+tests"
+                } else {
+                    "install"
+                };
                 self.step(build, step).await?;
                 self.env
                     .target
@@ -67,7 +75,11 @@ impl Pipeline {
                     demo: true,
                     tests: plan.tests.clone(),
                 };
-                let what = if plan.tests.is_some() { "install and tests" } else { "install" };
+                let what = if plan.tests.is_some() {
+                    "install and tests"
+                } else {
+                    "install"
+                };
                 let installed = self
                     .odoo_task(build, &prepared, &task, "install.log", what)
                     .await?;
@@ -78,7 +90,12 @@ impl Pipeline {
 
         self.step(build, "server").await?;
         let pid = self.start_server(build, &prepared, &conf).await?;
-        if !self.builds.still_building(build.id).await.map_err(Failed::from)? {
+        if !self
+            .builds
+            .still_building(build.id)
+            .await
+            .map_err(Failed::from)?
+        {
             return Err(Stop::Superseded);
         }
         self.mark_running(build, port, pid, installed.result, &installed.summary)
@@ -109,7 +126,10 @@ impl Pipeline {
         };
         Ok(Installed {
             result,
-            summary: format!("database copied from the template cache ({})", result.as_str()),
+            summary: format!(
+                "database copied from the template cache ({})",
+                result.as_str()
+            ),
         })
     }
 
@@ -160,7 +180,10 @@ fn install_plan(settings: &BranchSettings, prepared: &Prepared) -> Result<Instal
     });
     let key_suffix = format!(
         "-{}",
-        short_hash(&format!("{modules:?}|{:?}", tests.as_ref().map(|t| &t.tags)))
+        short_hash(&format!(
+            "{modules:?}|{:?}",
+            tests.as_ref().map(|t| &t.tags)
+        ))
     );
     Ok(InstallPlan {
         modules,

@@ -7,13 +7,13 @@
 //!   branch's older pending builds in the same transaction, so two racing pushes leave one.
 //! - [`pipeline`]: what a worker does with a build job.
 
-pub mod naming;
 mod development;
+pub mod naming;
 pub mod pipeline;
 mod production;
 mod staging;
-pub mod supervisor;
 mod store;
+pub mod supervisor;
 pub mod templates;
 
 pub use store::{Build, BuildResult, BuildState, BuildStore, BUILD_JOB};

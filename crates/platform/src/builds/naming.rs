@@ -40,7 +40,10 @@ mod tests {
     #[test]
     fn names_are_dns_labels() {
         assert_eq!(build_name("shop", "main", 7), "shop-main-7");
-        assert_eq!(build_name("shop", "feature/New_Thing", 12), "shop-feature-new-thing-12");
+        assert_eq!(
+            build_name("shop", "feature/New_Thing", 12),
+            "shop-feature-new-thing-12"
+        );
         assert_eq!(build_name("shop", "--", 3), "shop-3");
         let long = build_name("shop", &"x".repeat(200), 123456);
         assert!(long.len() <= 63, "{long}");
@@ -49,7 +52,10 @@ mod tests {
 
     #[test]
     fn the_id_comes_back_from_the_name() {
-        assert_eq!(build_id_of(&build_name("shop", "feature/a-b", 42)), Some(42));
+        assert_eq!(
+            build_id_of(&build_name("shop", "feature/a-b", 42)),
+            Some(42)
+        );
         assert_eq!(build_id_of("nothing"), None);
     }
 }

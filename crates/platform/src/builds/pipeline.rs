@@ -27,8 +27,8 @@ use super::supervisor::Supervisor;
 use super::templates::TemplateStore;
 use crate::branches::Branches;
 use crate::history::History;
-use crate::stages::Stage;
 use crate::projects::{Project, Projects};
+use crate::stages::Stage;
 
 /// SMTP settings a build's odoo.conf gets, by build id (the mail catcher's credentials for
 /// development and staging builds).
@@ -113,7 +113,6 @@ impl<T, E: fmt::Display> Context<T> for Result<T, E> {
     }
 }
 
-
 pub(super) enum Stop {
     Failed(Failed),
     Superseded,
@@ -124,7 +123,6 @@ impl From<Failed> for Stop {
         Stop::Failed(f)
     }
 }
-
 
 /// What an install or update produced.
 pub(super) struct Installed {
@@ -188,7 +186,9 @@ impl Pipeline {
                 tracing::warn!(%message, "build failed");
                 self.supervisor.stop(build.id, None).await;
                 self.drop_own_database(&build).await;
-                self.builds.finish(build.id, BuildResult::Failed, &message).await?;
+                self.builds
+                    .finish(build.id, BuildResult::Failed, &message)
+                    .await?;
                 self.history
                     .record(
                         branch.id,
@@ -203,10 +203,18 @@ impl Pipeline {
     }
 
     pub(super) async fn step(&self, build: &Build, step: &str) -> Result<(), Stop> {
-        if !self.builds.still_building(build.id).await.map_err(Failed::from)? {
+        if !self
+            .builds
+            .still_building(build.id)
+            .await
+            .map_err(Failed::from)?
+        {
             return Err(Stop::Superseded);
         }
-        self.builds.set_step(build.id, step).await.map_err(Failed::from)?;
+        self.builds
+            .set_step(build.id, step)
+            .await
+            .map_err(Failed::from)?;
         tracing::info!(step, "step");
         Ok(())
     }
@@ -220,7 +228,12 @@ impl Pipeline {
 
         self.step(build, "checkout").await?;
         let src = dir.join("src");
-        let repo = self.env.repos.open(&project.name).await.context("opening the repository")?;
+        let repo = self
+            .env
+            .repos
+            .open(&project.name)
+            .await
+            .context("opening the repository")?;
         repo.export(&build.revision, &src)
             .await
             .context("checking out the revision")?;
@@ -255,12 +268,23 @@ impl Pipeline {
         let conf_path = prepared.conf_path();
         conf.write(&conf_path).context("writing odoo.conf")?;
         let log = prepared.logs.join("odoo.log");
-        let mut server = OdooServer::start(&prepared.venv, &prepared.source, &conf_path, &log, &self.task_env())
+        let mut server = OdooServer::start(
+            &prepared.venv,
+            &prepared.source,
+            &conf_path,
+            &log,
+            &self.task_env(),
+        )
+        .await
+        .context("starting the Odoo server")?;
+        if let Err(e) = server
+            .wait_healthy(conf.http_port, self.env.health_timeout)
             .await
-            .context("starting the Odoo server")?;
-        if let Err(e) = server.wait_healthy(conf.http_port, self.env.health_timeout).await {
+        {
             server.stop(Duration::from_secs(5)).await;
-            return Err(Failed(format!("the Odoo server did not start (see odoo.log): {e}")));
+            return Err(Failed(format!(
+                "the Odoo server did not start (see odoo.log): {e}"
+            )));
         }
         let pid = server.pid();
         self.supervisor.adopt(build.id, server).await;
@@ -311,21 +335,46 @@ impl Pipeline {
     /// Starts the server of a build recorded as running again (after Slipway restarted, or
     /// after a failed production update put it back), on a new port.
     pub async fn restart_server(&self, build: &Build) -> Result<(), String> {
-        let branch = self.branches.by_id(build.branch_id).await.map_err(|e| e.to_string())?;
-        let project = self.projects.by_id(branch.project_id).await.map_err(|e| e.to_string())?;
+        let branch = self
+            .branches
+            .by_id(build.branch_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let project = self
+            .projects
+            .by_id(branch.project_id)
+            .await
+            .map_err(|e| e.to_string())?;
         let dir = self.env.build_dir(&build.name);
         let logs = self.env.logs_dir(&build.name);
         let src = dir.join("src");
         let source = self.runtime(&project).await.map_err(|f| f.0)?;
         let module_dirs = module_dirs(&src);
-        let venv = self.venv(&source, &src, &module_dirs, &logs).await.map_err(|f| f.0)?;
+        let venv = self
+            .venv(&source, &src, &module_dirs, &logs)
+            .await
+            .map_err(|f| f.0)?;
         self.supervisor.stop(build.id, build.pid).await;
         let series = source.series.clone();
-        let prepared = Prepared { dir, logs, source, series, module_dirs, own: Vec::new(), venv };
+        let prepared = Prepared {
+            dir,
+            logs,
+            source,
+            series,
+            module_dirs,
+            own: Vec::new(),
+            venv,
+        };
         let port = free_port().map_err(|e| e.to_string())?;
         let conf = self.conf(build, &prepared, port).map_err(|f| f.0)?;
-        let pid = self.start_server(build, &prepared, &conf).await.map_err(|f| f.0)?;
-        self.builds.set_server(build.id, port, pid).await.map_err(|e| e.to_string())?;
+        let pid = self
+            .start_server(build, &prepared, &conf)
+            .await
+            .map_err(|f| f.0)?;
+        self.builds
+            .set_server(build.id, port, pid)
+            .await
+            .map_err(|e| e.to_string())?;
         tracing::info!(build = build.id, port, "build server restarted");
         Ok(())
     }
@@ -342,7 +391,12 @@ impl Pipeline {
 
     /// The odoo.conf of a build: its database, addons path, data dir, port; mail to the
     /// catcher unless production (whose mail goes to the configured relay, really).
-    pub(super) fn conf(&self, build: &Build, prepared: &Prepared, port: u16) -> Result<OdooConf, Failed> {
+    pub(super) fn conf(
+        &self,
+        build: &Build,
+        prepared: &Prepared,
+        port: u16,
+    ) -> Result<OdooConf, Failed> {
         let odoo_data = prepared.dir.join("odoo-data");
         link_filestore(&odoo_data, &self.env.target.data_dir.join("filestore"))
             .context("preparing the Odoo data folder")?;
@@ -426,7 +480,12 @@ impl Pipeline {
     /// Drops the database this build made itself (never one it was handed, such as
     /// production's).
     async fn drop_own_database(&self, build: &Build) {
-        let database = self.builds.get(build.id).await.ok().and_then(|b| b.database);
+        let database = self
+            .builds
+            .get(build.id)
+            .await
+            .ok()
+            .and_then(|b| b.database);
         if database.as_deref().is_some_and(|db| db != build.name) {
             return;
         }
@@ -438,7 +497,10 @@ impl Pipeline {
 
 /// The branch's own modules: name and folder. A manifest Odoo could not read fails the
 /// build here, naming the file, rather than deep in an install log.
-pub(super) fn branch_modules(module_dirs: &[PathBuf], series: &Series) -> Result<Vec<(String, PathBuf)>, Failed> {
+pub(super) fn branch_modules(
+    module_dirs: &[PathBuf],
+    series: &Series,
+) -> Result<Vec<(String, PathBuf)>, Failed> {
     let scan = scan_addons(module_dirs, series);
     if let Some(problem) = scan
         .problems
@@ -568,11 +630,23 @@ mod tests {
 
     #[test]
     fn results_follow_the_logs() {
-        assert_eq!(verdict(&outcome(0, 0, 0), "install").unwrap().result, BuildResult::Success);
-        assert_eq!(verdict(&outcome(0, 0, 2), "install").unwrap().result, BuildResult::Warning);
+        assert_eq!(
+            verdict(&outcome(0, 0, 0), "install").unwrap().result,
+            BuildResult::Success
+        );
+        assert_eq!(
+            verdict(&outcome(0, 0, 2), "install").unwrap().result,
+            BuildResult::Warning
+        );
         let failed = verdict(&outcome(1, 1, 0), "install").err().unwrap();
         assert!(failed.0.contains("FAIL: test_a"), "{}", failed.0);
-        assert!(verdict(&outcome(0, 1, 0), "update").is_err(), "an ERROR line fails even with exit 0");
-        assert!(verdict(&outcome(3, 0, 0), "update").is_err(), "a non-zero exit fails even with clean logs");
+        assert!(
+            verdict(&outcome(0, 1, 0), "update").is_err(),
+            "an ERROR line fails even with exit 0"
+        );
+        assert!(
+            verdict(&outcome(3, 0, 0), "update").is_err(),
+            "a non-zero exit fails even with clean logs"
+        );
     }
 }

@@ -27,7 +27,12 @@ impl Pipeline {
             .set_parts(build.id, &prepared.venv.key, "", false)
             .await
             .map_err(Failed::from)?;
-        match self.builds.live_of_branch(branch.id, "production", Some(build.id)).await.map_err(Failed::from)? {
+        match self
+            .builds
+            .live_of_branch(branch.id, "production", Some(build.id))
+            .await
+            .map_err(Failed::from)?
+        {
             None => self.first_production(build, &prepared).await,
             Some(previous) => self.update_production(build, &prepared, &previous).await,
         }
@@ -42,7 +47,8 @@ impl Pipeline {
             .context("creating the production database")?;
         let port = free_port().context("finding a free port")?;
         let conf = self.conf(build, prepared, port)?;
-        conf.write(&prepared.conf_path()).context("writing odoo.conf")?;
+        conf.write(&prepared.conf_path())
+            .context("writing odoo.conf")?;
         let task = OdooTask::Install {
             modules: vec!["base".into()],
             demo: false,
@@ -54,7 +60,8 @@ impl Pipeline {
         self.step(build, "server").await?;
         let pid = self.start_server(build, prepared, &conf).await?;
         let summary = format!("production database created: {}", installed.summary);
-        self.mark_running(build, port, pid, installed.result, &summary).await
+        self.mark_running(build, port, pid, installed.result, &summary)
+            .await
     }
 
     async fn update_production(
@@ -63,7 +70,10 @@ impl Pipeline {
         prepared: &Prepared,
         previous: &Build,
     ) -> Result<(), Stop> {
-        let database = previous.database.clone().unwrap_or_else(|| previous.name.clone());
+        let database = previous
+            .database
+            .clone()
+            .unwrap_or_else(|| previous.name.clone());
         self.builds
             .set_database(build.id, &database)
             .await
@@ -80,20 +90,32 @@ impl Pipeline {
         }
         let port = free_port().context("finding a free port")?;
         let conf = self.conf(build, prepared, port)?;
-        conf.write(&prepared.conf_path()).context("writing odoo.conf")?;
+        conf.write(&prepared.conf_path())
+            .context("writing odoo.conf")?;
 
-        self.step(build, if modules.is_empty() { "restart" } else { "update" })
-            .await?;
+        self.step(
+            build,
+            if modules.is_empty() {
+                "restart"
+            } else {
+                "update"
+            },
+        )
+        .await?;
         let down = Instant::now();
         self.supervisor.stop(previous.id, previous.pid).await;
         let snapshot = format!("slipway_snapshot_{}", build.id);
         let snapshotted = if modules.is_empty() {
             false
         } else {
-            let copied = slipway_dump::clone_database(&self.env.target, &database, &snapshot, 2).await;
+            let copied =
+                slipway_dump::clone_database(&self.env.target, &database, &snapshot, 2).await;
             if let Err(e) = copied {
                 self.bring_back(previous).await;
-                return Err(Failed(format!("could not snapshot the database before the update: {e}")).into());
+                return Err(Failed(format!(
+                    "could not snapshot the database before the update: {e}"
+                ))
+                .into());
             }
             true
         };
@@ -129,7 +151,13 @@ impl Pipeline {
                     Stop::Superseded => "the update was interrupted".into(),
                 };
                 let message = self
-                    .roll_back(build, previous, &database, snapshotted.then_some(&snapshot), &reason)
+                    .roll_back(
+                        build,
+                        previous,
+                        &database,
+                        snapshotted.then_some(&snapshot),
+                        &reason,
+                    )
                     .await;
                 Err(Failed(message).into())
             }
@@ -154,7 +182,8 @@ impl Pipeline {
                 "Slipway: updating {} (their manifest version went up, or the requirements changed)\n",
                 modules.join(", ")
             );
-            std::fs::write(prepared.logs.join("update.log"), header).context("writing update.log")?;
+            std::fs::write(prepared.logs.join("update.log"), header)
+                .context("writing update.log")?;
             let task = OdooTask::Update {
                 modules: modules.to_vec(),
             };
@@ -216,7 +245,10 @@ impl Pipeline {
     /// The previous server again, after a failure before anything was changed.
     async fn bring_back(&self, previous: &Build) {
         if let Err(e) = self.restart_server(previous).await {
-            tracing::error!(build = previous.id, "could not restart the previous revision: {e}");
+            tracing::error!(
+                build = previous.id,
+                "could not restart the previous revision: {e}"
+            );
         }
     }
 

@@ -28,11 +28,17 @@ impl Pipeline {
             Some(previous) if behaviour == StagingBehaviour::UpdatePrevious => {
                 self.supervisor.stop(previous.id, previous.pid).await;
                 let database = previous.database.clone().unwrap_or(previous.name.clone());
-                self.builds.hand_over(previous.id, build.id).await.map_err(Failed::from)?;
+                self.builds
+                    .hand_over(previous.id, build.id)
+                    .await
+                    .map_err(Failed::from)?;
                 let origin = format!("previous staging database of build #{}", previous.id);
                 (database, origin)
             }
-            _ => (build.name.clone(), self.copy_production(build, project, &prepared).await?),
+            _ => (
+                build.name.clone(),
+                self.copy_production(build, project, &prepared).await?,
+            ),
         };
         self.builds
             .set_database(build.id, &database)
@@ -47,14 +53,17 @@ impl Pipeline {
         let modules = self.modules_to_update(&database, &prepared).await?;
         let port = free_port().context("finding a free port")?;
         let conf = self.conf(build, &prepared, port)?;
-        conf.write(&prepared.conf_path()).context("writing odoo.conf")?;
+        conf.write(&prepared.conf_path())
+            .context("writing odoo.conf")?;
         let installed = if modules.is_empty() {
             Installed {
                 result: BuildResult::Success,
                 summary: "nothing to update".into(),
             }
         } else {
-            let task = OdooTask::Update { modules: modules.clone() };
+            let task = OdooTask::Update {
+                modules: modules.clone(),
+            };
             self.odoo_task(build, &prepared, &task, "update.log", "update")
                 .await?
         };
@@ -62,7 +71,8 @@ impl Pipeline {
         let pid = self.start_server(build, &prepared, &conf).await?;
         let summary = format!("{origin}; {}", installed.summary);
         self.drop_older_staging(build).await;
-        self.mark_running(build, port, pid, installed.result, &summary).await
+        self.mark_running(build, port, pid, installed.result, &summary)
+            .await
     }
 
     /// A fresh copy of production's database and filestore for this build, neutralized.
@@ -84,7 +94,12 @@ impl Pipeline {
             .await
             .map_err(Failed::from)?
             .and_then(|b| b.database)
-            .ok_or_else(|| Failed(format!("production branch {} has no database yet; push to it first", production.name)))?;
+            .ok_or_else(|| {
+                Failed(format!(
+                    "production branch {} has no database yet; push to it first",
+                    production.name
+                ))
+            })?;
 
         self.step(build, "copy").await?;
         let report = slipway_dump::clone_database(&self.env.target, &source, &build.name, 2)
@@ -113,17 +128,25 @@ impl Pipeline {
         // catcher its odoo.conf names (and still never leaves the machine).
         self.env
             .target
-            .execute_as_owner(&build.name, "UPDATE ir_mail_server SET active = false WHERE active")
+            .execute_as_owner(
+                &build.name,
+                "UPDATE ir_mail_server SET active = false WHERE active",
+            )
             .await
             .context("pointing the copy's mail at the mail catcher")?;
         log.push_str("slipway: every ir_mail_server switched off; mail goes to the mail catcher (odoo.conf smtp_*)\n");
-        std::fs::write(prepared.logs.join("neutralize.log"), log).context("writing neutralize.log")?;
+        std::fs::write(prepared.logs.join("neutralize.log"), log)
+            .context("writing neutralize.log")?;
         Ok(format!("neutralized copy of production ({source})"))
     }
 
     /// The newest staging database is kept; older ones of the branch are dropped.
     async fn drop_older_staging(&self, build: &Build) {
-        let older = match self.builds.others_live_of_branch(build.branch_id, "staging", build.id).await {
+        let older = match self
+            .builds
+            .others_live_of_branch(build.branch_id, "staging", build.id)
+            .await
+        {
             Ok(older) => older,
             Err(e) => return tracing::warn!("listing older staging builds: {e}"),
         };

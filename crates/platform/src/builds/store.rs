@@ -176,12 +176,13 @@ impl BuildStore {
 
     /// A branch's builds, newest first.
     pub async fn of_branch(&self, branch_id: i64, limit: i64) -> Result<Vec<Build>> {
-        let rows: Vec<Build> =
-            sqlx::query_as(&format!("{BUILD_SELECT} WHERE k.branch_id = $1 ORDER BY k.id DESC LIMIT $2"))
-                .bind(branch_id)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<Build> = sqlx::query_as(&format!(
+            "{BUILD_SELECT} WHERE k.branch_id = $1 ORDER BY k.id DESC LIMIT $2"
+        ))
+        .bind(branch_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.into_iter().map(named).collect())
     }
 
@@ -243,13 +244,15 @@ impl BuildStore {
 
     /// Records what the build is made of (virtualenv, template cache key and hit).
     pub async fn set_parts(&self, id: i64, venv: &str, template: &str, hit: bool) -> Result<()> {
-        sqlx::query("UPDATE builds SET venv_key = $2, template_key = $3, template_hit = $4 WHERE id = $1")
-            .bind(id)
-            .bind(venv)
-            .bind(template)
-            .bind(hit)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE builds SET venv_key = $2, template_key = $3, template_hit = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(venv)
+        .bind(template)
+        .bind(hit)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -75,7 +75,13 @@ impl TemplateStore {
     }
 
     /// Records a new template.
-    pub async fn insert(&self, key: &str, database: &str, build_id: i64, result: &str) -> Result<()> {
+    pub async fn insert(
+        &self,
+        key: &str,
+        database: &str,
+        build_id: i64,
+        result: &str,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO template_cache (key, database, build_id, result) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (key) DO NOTHING",

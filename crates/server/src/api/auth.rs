@@ -67,7 +67,9 @@ impl ApiUser {
         if self.0.is_admin {
             Ok(())
         } else {
-            Err(ApiError::forbidden("only Slipway administrators can do this"))
+            Err(ApiError::forbidden(
+                "only Slipway administrators can do this",
+            ))
         }
     }
 
@@ -89,7 +91,10 @@ impl ApiUser {
                 have.as_str(),
                 role.as_str()
             ))),
-            None => Err(ApiError::not_found(format!("no project named {:?}", project.name))),
+            None => Err(ApiError::not_found(format!(
+                "no project named {:?}",
+                project.name
+            ))),
         }
     }
 }

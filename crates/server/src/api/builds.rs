@@ -57,7 +57,12 @@ pub(crate) async fn list_builds(
 }
 
 /// The build `id` if the caller may see it with at least `role`.
-pub(crate) async fn build_for(state: &AppState, user: &ApiUser, id: i64, role: Role) -> ApiResult<Build> {
+pub(crate) async fn build_for(
+    state: &AppState,
+    user: &ApiUser,
+    id: i64,
+    role: Role,
+) -> ApiResult<Build> {
     let build = state.platform.builds.get(id).await?;
     project_for(state, user, &build.project, role).await?;
     Ok(build)
@@ -166,13 +171,18 @@ pub(crate) async fn log(
             .into_response());
     }
     if !path.is_file() {
-        return Err(ApiError::not_found(format!("build #{id} has no {name} (yet)")));
+        return Err(ApiError::not_found(format!(
+            "build #{id} has no {name} (yet)"
+        )));
     }
     Ok(crate::files::serve_file(path, "text/plain; charset=utf-8", None, request).await)
 }
 
 /// The lines of `path` as they come, for `duration`; then an `end` event.
-fn follow_lines(path: PathBuf, duration: Duration) -> impl Stream<Item = Result<Event, Infallible>> {
+fn follow_lines(
+    path: PathBuf,
+    duration: Duration,
+) -> impl Stream<Item = Result<Event, Infallible>> {
     async_stream::stream! {
         let deadline = tokio::time::Instant::now() + duration;
         let mut offset = 0u64;

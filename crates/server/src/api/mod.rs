@@ -91,14 +91,26 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/me", get(projects::me))
-        .route("/api/users", get(projects::list_users).post(projects::create_user))
-        .route("/api/runtimes", get(projects::list_runtimes).post(projects::add_runtime))
-        .route("/api/projects", get(projects::list_projects).post(projects::create_project))
+        .route(
+            "/api/users",
+            get(projects::list_users).post(projects::create_user),
+        )
+        .route(
+            "/api/runtimes",
+            get(projects::list_runtimes).post(projects::add_runtime),
+        )
+        .route(
+            "/api/projects",
+            get(projects::list_projects).post(projects::create_project),
+        )
         .route(
             "/api/projects/{project}",
             get(projects::get_project).patch(projects::update_project),
         )
-        .route("/api/projects/{project}/branches", get(projects::list_branches))
+        .route(
+            "/api/projects/{project}/branches",
+            get(projects::list_branches),
+        )
         .route(
             "/api/projects/{project}/branches/{branch}",
             get(projects::get_branch).patch(projects::update_branch),

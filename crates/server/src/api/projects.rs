@@ -19,7 +19,10 @@ pub(crate) async fn me(user: ApiUser) -> Json<Value> {
     Json(json!(user.0))
 }
 
-pub(crate) async fn list_users(State(state): State<AppState>, user: ApiUser) -> ApiResult<Json<Value>> {
+pub(crate) async fn list_users(
+    State(state): State<AppState>,
+    user: ApiUser,
+) -> ApiResult<Json<Value>> {
     user.require_admin()?;
     Ok(Json(json!(state.platform.people.list().await?)))
 }
@@ -51,10 +54,16 @@ pub(crate) async fn create_user(
             is_admin: body.admin,
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({"user": created, "token": token}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"user": created, "token": token})),
+    ))
 }
 
-pub(crate) async fn list_runtimes(State(state): State<AppState>, _user: ApiUser) -> ApiResult<Json<Value>> {
+pub(crate) async fn list_runtimes(
+    State(state): State<AppState>,
+    _user: ApiUser,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!(state.platform.projects.runtimes().await?)))
 }
 
@@ -72,10 +81,12 @@ pub(crate) async fn add_runtime(
     Json(body): Json<AddRuntime>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     user.require_admin()?;
-    let series: Series = body
-        .series
-        .parse()
-        .map_err(|_| ApiError::invalid(format!("{:?} is not an Odoo series such as 17.0", body.series)))?;
+    let series: Series = body.series.parse().map_err(|_| {
+        ApiError::invalid(format!(
+            "{:?} is not an Odoo series such as 17.0",
+            body.series
+        ))
+    })?;
     let root = std::path::PathBuf::from(&body.source);
     let source = slipway_runner::odoo::OdooSource::inspect(&root)
         .map_err(|e| ApiError::invalid(format!("{}: {e}", body.source)))?;
@@ -94,10 +105,17 @@ pub(crate) async fn add_runtime(
     Ok((StatusCode::CREATED, Json(json!(runtime))))
 }
 
-pub(crate) async fn list_projects(State(state): State<AppState>, user: ApiUser) -> ApiResult<Json<Value>> {
+pub(crate) async fn list_projects(
+    State(state): State<AppState>,
+    user: ApiUser,
+) -> ApiResult<Json<Value>> {
     let mut visible = Vec::new();
     for project in state.platform.projects.list().await? {
-        if user.require_role(&state, &project, Role::Tester).await.is_ok() {
+        if user
+            .require_role(&state, &project, Role::Tester)
+            .await
+            .is_ok()
+        {
             visible.push(project);
         }
     }
@@ -117,10 +135,12 @@ pub(crate) async fn create_project(
     user: ApiUser,
     Json(body): Json<CreateProject>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let series: Series = body
-        .odoo
-        .parse()
-        .map_err(|_| ApiError::invalid(format!("{:?} is not an Odoo series such as 17.0", body.odoo)))?;
+    let series: Series = body.odoo.parse().map_err(|_| {
+        ApiError::invalid(format!(
+            "{:?} is not an Odoo series such as 17.0",
+            body.odoo
+        ))
+    })?;
     let project = state
         .platform
         .create_project(&body.name, &series, &user.0, body.trial)
@@ -204,21 +224,36 @@ pub(crate) async fn update_branch(
     let project = project_for(&state, &user, &name, Role::Developer).await?;
     let branch = state.platform.branches.get(project.id, &branch).await?;
     if let Some(settings) = &body.settings {
-        state.platform.branches.set_settings(branch.id, settings).await?;
+        state
+            .platform
+            .branches
+            .set_settings(branch.id, settings)
+            .await?;
     }
     if let Some(stage) = &body.stage {
-        let to = Stage::parse(stage)
-            .ok_or_else(|| ApiError::invalid(format!("{stage:?} is not a stage (development, staging, production)")))?;
+        let to = Stage::parse(stage).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{stage:?} is not a stage (development, staging, production)"
+            ))
+        })?;
         let from = branch.stage();
         if to == Stage::Production || from == Stage::Production {
             user.require_role(&state, &project, Role::Admin).await?;
         }
         let production = state.platform.branches.production(project.id).await?;
-        check_move(from, to, production.is_some(), body.confirm)
-            .map_err(|e| ApiError::new(StatusCode::CONFLICT, "stage_move_refused", e.to_string()))?;
-        state.platform.move_stage(&branch, to, &user.0.login).await?;
+        check_move(from, to, production.is_some(), body.confirm).map_err(|e| {
+            ApiError::new(StatusCode::CONFLICT, "stage_move_refused", e.to_string())
+        })?;
+        state
+            .platform
+            .move_stage(&branch, to, &user.0.login)
+            .await?;
     }
-    let branch = state.platform.branches.get(project.id, &branch.name).await?;
+    let branch = state
+        .platform
+        .branches
+        .get(project.id, &branch.name)
+        .await?;
     Ok(Json(json!(branch)))
 }
 
@@ -235,7 +270,11 @@ pub(crate) async fn update_project(
     Json(body): Json<UpdateProject>,
 ) -> ApiResult<Json<Value>> {
     let project = project_for(&state, &user, &name, Role::Admin).await?;
-    state.platform.projects.set_trial_until(project.id, body.trial_until).await?;
+    state
+        .platform
+        .projects
+        .set_trial_until(project.id, body.trial_until)
+        .await?;
     let project = state.platform.projects.get(&name).await?;
     Ok(Json(project_view(&state, &project)))
 }
@@ -259,7 +298,11 @@ pub(crate) async fn merge_branch(
     if target.stage() == Stage::Production {
         user.require_role(&state, &project, Role::Admin).await?;
     }
-    match state.platform.merge(&project, &source, &target, &user.0).await? {
+    match state
+        .platform
+        .merge(&project, &source, &target, &user.0)
+        .await?
+    {
         MergeResult::Conflict { paths } => Err(ApiError::new(
             StatusCode::CONFLICT,
             "merge_conflict",
@@ -281,7 +324,9 @@ pub(crate) async fn branch_history(
 ) -> ApiResult<Json<Value>> {
     let project = project_for(&state, &user, &name, Role::Tester).await?;
     let branch = state.platform.branches.get(project.id, &branch).await?;
-    Ok(Json(json!(state.platform.history.list(branch.id, 200).await?)))
+    Ok(Json(json!(
+        state.platform.history.list(branch.id, 200).await?
+    )))
 }
 
 pub(crate) async fn rebuild_branch(
@@ -295,5 +340,8 @@ pub(crate) async fn rebuild_branch(
         user.require_role(&state, &project, Role::Admin).await?;
     }
     let id = state.platform.rebuild(&branch, &user.0).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!(state.platform.builds.get(id).await?))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!(state.platform.builds.get(id).await?)),
+    ))
 }
