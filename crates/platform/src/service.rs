@@ -420,7 +420,7 @@ impl Platform {
     /// Trial projects: once the trial is over, production and staging branches go back to
     /// development (their running builds are stopped).
     async fn end_trial_if_over(&self, project: &Project) -> Result<()> {
-        if !project.trial_until.is_some_and(|until| until < Utc::now()) {
+        if project.trial_until.is_none_or(|until| until >= Utc::now()) {
             return Ok(());
         }
         for branch in self.branches.list(project.id).await? {

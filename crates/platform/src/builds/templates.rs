@@ -41,7 +41,7 @@ pub fn to_trim(
     max_count: usize,
 ) -> Vec<String> {
     let mut sorted: Vec<&Template> = templates.iter().collect();
-    sorted.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at));
+    sorted.sort_by_key(|t| std::cmp::Reverse(t.last_used_at));
     sorted
         .iter()
         .enumerate()
