@@ -550,7 +550,11 @@ pub(super) fn verdict(outcome: &TaskOutcome, what: &str) -> Result<Installed, Fa
     if v.warnings > 0 {
         Ok(Installed {
             result: BuildResult::Warning,
-            summary: format!("{what} passed with {} warning(s) in {secs:.1}s", v.warnings),
+            summary: format!(
+                "{what} passed with {} warning(s) in {secs:.1}s; first: {}",
+                v.warnings,
+                v.first_warning.as_deref().unwrap_or("-")
+            ),
         })
     } else {
         Ok(Installed {
@@ -623,6 +627,7 @@ mod tests {
                 errors,
                 warnings,
                 first_error: (errors > 0).then(|| "ERROR x: FAIL: test_a".to_string()),
+                ..Default::default()
             },
             duration: Duration::from_secs(3),
         }
