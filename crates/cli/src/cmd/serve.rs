@@ -199,17 +199,13 @@ fn build_env(
     config: &ServerConfig,
     target: slipway_dump::Target,
 ) -> Result<BuildEnv> {
-    let data = &config.data_dir;
-    Ok(BuildEnv {
-        builds_dir: data.join("builds"),
-        target,
-        repos: slipway_git::Repos::new(data.join("git")),
-        venvs: slipway_runner::venv::Venvs::new(data.join("venvs"), args.python.clone()),
-        smtp: None,
-        production_smtp: production_smtp(args)?,
-        slipway_bin: std::env::current_exe().ok(),
-        health_timeout: Duration::from_secs(args.health_timeout),
-    })
+    let mut env = BuildEnv::under(&config.data_dir, target);
+    env.venvs =
+        slipway_runner::venv::Venvs::new(config.data_dir.join("venvs"), args.python.clone());
+    env.production_smtp = production_smtp(args)?;
+    env.slipway_bin = std::env::current_exe().ok();
+    env.health_timeout = Duration::from_secs(args.health_timeout);
+    Ok(env)
 }
 
 fn production_smtp(args: &ServeArgs) -> Result<Option<slipway_runner::odoo::SmtpSettings>> {

@@ -63,6 +63,21 @@ pub struct BuildEnv {
 }
 
 impl BuildEnv {
+    /// The environment of builds kept under `data_dir` (`builds/`, `git/`, `venvs/`), with
+    /// databases in `target`: no mail catcher or relay, `python3`, a 3-minute health check.
+    pub fn under(data_dir: &Path, target: Target) -> Self {
+        Self {
+            builds_dir: data_dir.join("builds"),
+            target,
+            repos: Repos::new(data_dir.join("git")),
+            venvs: Venvs::new(data_dir.join("venvs"), "python3".into()),
+            smtp: None,
+            production_smtp: None,
+            slipway_bin: None,
+            health_timeout: Duration::from_secs(180),
+        }
+    }
+
     /// The folder of build `name`.
     pub fn build_dir(&self, name: &str) -> PathBuf {
         self.builds_dir.join(name)
