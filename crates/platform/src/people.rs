@@ -76,6 +76,19 @@ impl People {
         Self { pool }
     }
 
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// One user by id.
+    pub async fn by_id(&self, id: i64) -> Result<Option<User>> {
+        let user = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(user)
+    }
+
     /// How many users exist (the first `serve` creates one when there are none).
     pub async fn count(&self) -> Result<i64> {
         let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM users")
