@@ -17,7 +17,8 @@ use axum::{Json, Router};
 use serde_json::json;
 use slipway_platform::builds::naming::build_id_of;
 use slipway_platform::builds::Build;
-use slipway_platform::projects::Role;
+use slipway_platform::projects::Action;
+use slipway_platform::stages::Stage;
 use tokio::sync::Mutex;
 
 use crate::api::{authenticate_token, ApiError, ApiResult, ApiUser};
@@ -94,10 +95,16 @@ async fn git(
     let query = parts.uri.query().unwrap_or("").to_string();
     let path_info = format!("/{project_name}.git/{rest}");
     let push = git_http::is_push(&path_info, Some(&query));
-    let needed = if push { Role::Developer } else { Role::Tester };
-    if let Err(e) = api_user.require_role(&state, &project, needed).await {
-        return e.into_response();
-    }
+    // Reading the code is seeing the project; pushing is a developer's (any branch: the
+    // refs are only known once the pack is in).
+    let needed = if push { Action::Push } else { Action::View };
+    let project = match api_user.access(&state, project).await {
+        Ok(access) => match access.require(needed, Stage::Development) {
+            Ok(()) => access.project,
+            Err(e) => return e.into_response(),
+        },
+        Err(e) => return e.into_response(),
+    };
     let request = Request::from_parts(parts, body);
     let repos_root = state.platform.env().repos.root().to_path_buf();
     if !push || !path_info.ends_with("/git-receive-pack") {
@@ -245,21 +252,13 @@ async fn connect(
     user: ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let build = crate::api::build_for(&state, &user, id, Role::Tester).await?;
+    let build = crate::api::build_for(&state, &user, id, Action::Connect).await?;
     if build.state != "running" {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_running",
             format!("build #{id} is {}", build.state),
         ));
-    }
-    if build.stage == "production" {
-        user.require_role(
-            &state,
-            &state.platform.projects.get(&build.project).await?,
-            Role::Admin,
-        )
-        .await?;
     }
     let ticket = state.connect_tickets.issue(id).await;
     Ok(Json(json!({

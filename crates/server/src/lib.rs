@@ -9,13 +9,16 @@
 //!   in `builds_http`); `<build>.<domain>` and `/builds/<build>/`: the reverse proxy to
 //!   build servers ([`proxy`]).
 //!
-//! The web UI joins as a router of its own.
+//! - `/` and `/ui/*`: the web UI ([`ui`]), static assets embedded in the binary.
 
 mod api;
 mod builds_http;
 mod files;
 pub mod git_http;
 mod health;
+mod monitor;
+mod shell;
+mod ui;
 pub mod proxy;
 pub mod sftp;
 pub mod upgrade_api;
@@ -108,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(upgrade_api::router())
         .merge(api::router())
+        .merge(ui::router())
         .merge(builds_http::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1,23 +1,41 @@
 //! `/api`: Slipway's REST API (JSON, bearer tokens). Everything the CLI and the web UI do
 //! goes through it.
 //!
+//! Callers authenticate with `Authorization: Bearer <token>`, or with the web UI's session
+//! cookie (`POST /api/session`); a cookie session's POST/PUT/PATCH/DELETE requests must carry
+//! `X-Slipway-CSRF: <the session's csrf>`, else 403. Every project route applies Odoo.sh's
+//! rights ([`slipway_platform::projects::allowed`]) to the stage of the branch or build.
+//!
 //! Errors have one shape: `{"error": {"code": "not_found", "message": "..."}}` with the
 //! matching HTTP status (400 invalid, 401 unauthenticated, 403 forbidden, 404 not found,
 //! 409 conflict, 500 internal).
 //!
+//! - `POST /api/session` (`{"token"}` -> cookie, `{"user", "csrf"}`), `GET /api/session`,
+//!   `DELETE /api/session` (sign out)
 //! - `GET /api/me`; `GET|POST /api/users` (Slipway admins)
 //! - `GET|POST /api/runtimes` (Odoo source trees per series; POST for admins)
 //! - `GET|POST /api/projects`, `GET /api/projects/{p}`
+//! - `GET|PUT /api/projects/{p}/members` (`[{"login", "role"}]`; PUT replaces, admins only)
 //! - `GET /api/projects/{p}/branches`, `GET|PATCH /api/projects/{p}/branches/{b}`,
 //!   `GET .../history`, `POST .../rebuild`, `POST .../merge` (`{"into": "<branch>"}`)
 //! - `GET /api/projects/{p}/builds`, `GET /api/builds/{id}`, `POST /api/builds/{id}/stop`,
 //!   `POST /api/builds/{id}/keep`, `GET /api/builds/{id}/logs`,
 //!   `GET /api/builds/{id}/logs/{name}` (`Range`; `?follow=1`: Server-Sent Events, ending by
 //!   themselves after 5 minutes)
+//! - `GET /api/builds/{id}/files?path=<folder>` (the build's checkout), `GET
+//!   /api/builds/{id}/files/content?path=<file>`, `POST /api/builds/{id}/files`
+//!   (`{"path", "content", "message"}`: commits to the branch and builds it; `{"sha",
+//!   "build"}`; 409 when the branch moved; never on production)
+//! - `GET /api/builds/{id}/shell`: a WebSocket to a terminal in the build's folder, `psql`
+//!   on its database (`shell.rs`); `GET /api/builds/{id}/monitor`: `{"pid", "cpu_seconds",
+//!   "rss_bytes", "at_ms"}` of its server (`monitor.rs`)
 
 mod auth;
 mod builds;
+mod editor;
+mod members;
 mod projects;
+mod session;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -90,7 +108,17 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/api/session",
+            get(session::current)
+                .post(session::sign_in)
+                .delete(session::sign_out),
+        )
         .route("/api/me", get(projects::me))
+        .route(
+            "/api/projects/{project}/members",
+            get(members::list).put(members::replace),
+        )
         .route(
             "/api/users",
             get(projects::list_users).post(projects::create_user),
@@ -133,4 +161,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/builds/{id}/keep", post(builds::keep_build))
         .route("/api/builds/{id}/logs", get(builds::list_logs))
         .route("/api/builds/{id}/logs/{name}", get(builds::log))
+        .route(
+            "/api/builds/{id}/files",
+            get(editor::list).post(editor::commit),
+        )
+        .route("/api/builds/{id}/files/content", get(editor::content))
+        .route("/api/builds/{id}/shell", get(crate::shell::shell))
+        .route("/api/builds/{id}/monitor", get(crate::monitor::monitor))
 }

@@ -8,10 +8,11 @@ use serde_json::{json, Value};
 use slipway_odoo::Series;
 use slipway_platform::branches::BranchSettings;
 use slipway_platform::people::NewUser;
-use slipway_platform::projects::{Project, Role};
+use slipway_platform::projects::{Action, Project};
 use slipway_platform::stages::{check_move, Stage};
 use slipway_platform::MergeResult;
 
+use super::auth::Access;
 use super::{ApiError, ApiResult, ApiUser};
 use crate::AppState;
 
@@ -111,12 +112,10 @@ pub(crate) async fn list_projects(
 ) -> ApiResult<Json<Value>> {
     let mut visible = Vec::new();
     for project in state.platform.projects.list().await? {
-        if user
-            .require_role(&state, &project, Role::Tester)
-            .await
-            .is_ok()
-        {
-            visible.push(project);
+        if let Ok(access) = user.access(&state, project).await {
+            let mut view = json!(access.project);
+            view["role"] = json!(access.role);
+            visible.push(view);
         }
     }
     Ok(Json(json!(visible)))
@@ -155,16 +154,14 @@ fn project_view(state: &AppState, project: &Project) -> Value {
     view
 }
 
-/// The project named in the path, if the caller may see it with at least `role`.
+/// The project named in the path, if the caller is a member, with their role.
 pub(crate) async fn project_for(
     state: &AppState,
     user: &ApiUser,
     name: &str,
-    role: Role,
-) -> ApiResult<Project> {
+) -> ApiResult<Access> {
     let project = state.platform.projects.get(name).await?;
-    user.require_role(state, &project, role).await?;
-    Ok(project)
+    user.access(state, project).await
 }
 
 pub(crate) async fn get_project(
@@ -172,8 +169,10 @@ pub(crate) async fn get_project(
     user: ApiUser,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Tester).await?;
-    Ok(Json(project_view(&state, &project)))
+    let access = project_for(&state, &user, &name).await?;
+    let mut view = project_view(&state, &access.project);
+    view["role"] = json!(access.role);
+    Ok(Json(view))
 }
 
 pub(crate) async fn list_branches(
@@ -181,7 +180,7 @@ pub(crate) async fn list_branches(
     user: ApiUser,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Tester).await?;
+    let project = project_for(&state, &user, &name).await?.project;
     let mut out = Vec::new();
     for branch in state.platform.branches.list(project.id).await? {
         let last = state.platform.builds.of_branch(branch.id, 1).await?;
@@ -197,7 +196,7 @@ pub(crate) async fn get_branch(
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Tester).await?;
+    let project = project_for(&state, &user, &name).await?.project;
     let branch = state.platform.branches.get(project.id, &branch).await?;
     let builds = state.platform.builds.of_branch(branch.id, 20).await?;
     let mut view = json!(branch);
@@ -221,8 +220,21 @@ pub(crate) async fn update_branch(
     Path((name, branch)): Path<(String, String)>,
     Json(body): Json<UpdateBranch>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Developer).await?;
+    let access = project_for(&state, &user, &name).await?;
+    let project = &access.project;
     let branch = state.platform.branches.get(project.id, &branch).await?;
+    if body.settings.is_some() {
+        access.require(Action::Settings, branch.stage())?;
+    }
+    if let Some(stage) = &body.stage {
+        let to = Stage::parse(stage).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{stage:?} is not a stage (development, staging, production)"
+            ))
+        })?;
+        access.require(Action::MoveStage, branch.stage())?;
+        access.require(Action::MoveStage, to)?;
+    }
     if let Some(settings) = &body.settings {
         state
             .platform
@@ -237,9 +249,6 @@ pub(crate) async fn update_branch(
             ))
         })?;
         let from = branch.stage();
-        if to == Stage::Production || from == Stage::Production {
-            user.require_role(&state, &project, Role::Admin).await?;
-        }
         let production = state.platform.branches.production(project.id).await?;
         check_move(from, to, production.is_some(), body.confirm).map_err(|e| {
             ApiError::new(StatusCode::CONFLICT, "stage_move_refused", e.to_string())
@@ -269,7 +278,9 @@ pub(crate) async fn update_project(
     Path(name): Path<String>,
     Json(body): Json<UpdateProject>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Admin).await?;
+    let access = project_for(&state, &user, &name).await?;
+    access.require(Action::ManageProject, Stage::Production)?;
+    let project = access.project;
     state
         .platform
         .projects
@@ -292,12 +303,11 @@ pub(crate) async fn merge_branch(
     Path((name, branch)): Path<(String, String)>,
     Json(body): Json<MergeBody>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Developer).await?;
+    let access = project_for(&state, &user, &name).await?;
+    let project = access.project.clone();
     let source = state.platform.branches.get(project.id, &branch).await?;
     let target = state.platform.branches.get(project.id, &body.into).await?;
-    if target.stage() == Stage::Production {
-        user.require_role(&state, &project, Role::Admin).await?;
-    }
+    access.require(Action::Merge, target.stage())?;
     match state
         .platform
         .merge(&project, &source, &target, &user.0)
@@ -322,7 +332,7 @@ pub(crate) async fn branch_history(
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Tester).await?;
+    let project = project_for(&state, &user, &name).await?.project;
     let branch = state.platform.branches.get(project.id, &branch).await?;
     Ok(Json(json!(
         state.platform.history.list(branch.id, 200).await?
@@ -334,11 +344,9 @@ pub(crate) async fn rebuild_branch(
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let project = project_for(&state, &user, &name, Role::Developer).await?;
-    let branch = state.platform.branches.get(project.id, &branch).await?;
-    if branch.stage() == Stage::Production {
-        user.require_role(&state, &project, Role::Admin).await?;
-    }
+    let access = project_for(&state, &user, &name).await?;
+    let branch = state.platform.branches.get(access.project.id, &branch).await?;
+    access.require(Action::Rebuild, branch.stage())?;
     let id = state.platform.rebuild(&branch, &user.0).await?;
     Ok((
         StatusCode::ACCEPTED,
