@@ -77,6 +77,16 @@ await step('search filters branches by name', async () => {
   await branchItem('development', 'feature').waitFor();
 });
 
+await step('a branch is forked into a new development branch', async () => {
+  page.once('dialog', (d) => d.accept('feature-c'));
+  await branchItem('development', 'feature-b').locator('select').selectOption('fork:');
+  await page.locator('#msg-feature-b .notice', { hasText: 'Forked into feature-c' }).waitFor();
+  await branchItem('development', 'feature-c').waitFor();
+  page.once('dialog', (d) => d.accept('feature'));
+  await branchItem('development', 'feature-b').locator('select').selectOption('fork:');
+  await page.locator('#msg-feature-b [role=alert]', { hasText: 'exists already' }).waitFor();
+});
+
 await step('a branch dropped on another is merged after confirmation', async () => {
   await branchItem('development', 'feature-b').locator('.grip').dragTo(branchItem('development', 'feature').locator('a.name'));
   const dialog = page.locator('dialog#confirm');
@@ -153,6 +163,7 @@ await step('Monitor charts the CPU and memory of the build server', async () => 
   await page.goto(`${world.url}/#/p/${P}/b/feature-b/monitor?build=${world.feature_b.id}`);
   await page.locator('figcaption', { hasText: 'MiB' }).waitFor();
   await page.locator('figcaption', { hasText: '%' }).waitFor();
+  await page.waitForFunction(() => (document.querySelector('svg.chart polyline')?.getAttribute('points') || '').split(' ').length >= 2);
   await shot('monitor');
 });
 

@@ -55,5 +55,8 @@ fn the_web_ui_in_a_real_browser() {
         output.status.success(),
         "the browser test failed:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("all UI checks passed"), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("all UI checks passed"),
+        "{stdout}\n{stderr}"
+    );
 }

@@ -1,5 +1,6 @@
 //! The web editor: reading a build's checkout (`<data-dir>/builds/<build>/src`) and
-//! committing one file to its branch, which then builds like a push.
+//! committing one file to its branch, which then builds like a push; and forking a branch
+//! into a new development branch from the UI.
 //!
 //! Paths come from the browser: [`relative_path`] (pure) accepts only plain relative paths,
 //! and every component is then checked on disk not to be a symlink, so nothing outside the
@@ -86,10 +87,12 @@ impl Platform {
     pub async fn list_checkout(&self, build: &Build, path: &str) -> Result<Vec<Entry>> {
         let dir = resolve(&self.checkout_dir(build), &relative_path(path)?)?;
         let mut entries = Vec::new();
-        let mut read = tokio::fs::read_dir(&dir).await.map_err(|e| PlatformError::Io {
-            context: format!("listing {path:?} of build {}", build.name),
-            source: e,
-        })?;
+        let mut read = tokio::fs::read_dir(&dir)
+            .await
+            .map_err(|e| PlatformError::Io {
+                context: format!("listing {path:?} of build {}", build.name),
+                source: e,
+            })?;
         while let Ok(Some(entry)) = read.next_entry().await {
             let Ok(meta) = tokio::fs::symlink_metadata(entry.path()).await else {
                 continue;
@@ -111,10 +114,12 @@ impl Platform {
     /// The text of file `path` of a build's checkout (UTF-8, at most [`MAX_EDIT_BYTES`]).
     pub async fn read_checkout_file(&self, build: &Build, path: &str) -> Result<String> {
         let file = resolve(&self.checkout_dir(build), &relative_path(path)?)?;
-        let meta = tokio::fs::metadata(&file).await.map_err(|e| PlatformError::Io {
-            context: format!("reading {path}"),
-            source: e,
-        })?;
+        let meta = tokio::fs::metadata(&file)
+            .await
+            .map_err(|e| PlatformError::Io {
+                context: format!("reading {path}"),
+                source: e,
+            })?;
         if !meta.is_file() {
             return Err(PlatformError::Invalid(format!("{path} is not a file")));
         }
@@ -124,10 +129,12 @@ impl Platform {
                 meta.len()
             )));
         }
-        let bytes = tokio::fs::read(&file).await.map_err(|e| PlatformError::Io {
-            context: format!("reading {path}"),
-            source: e,
-        })?;
+        let bytes = tokio::fs::read(&file)
+            .await
+            .map_err(|e| PlatformError::Io {
+                context: format!("reading {path}"),
+                source: e,
+            })?;
         String::from_utf8(bytes).map_err(|_| {
             PlatformError::Invalid(format!("{path} is not UTF-8 text; edit it with Git"))
         })
@@ -170,7 +177,14 @@ impl Platform {
                 .unwrap_or_else(|| format!("{}@slipway.invalid", by.login)),
         };
         let sha = repo
-            .commit_file(&branch.name, path, content.as_bytes(), message, &author, &head)
+            .commit_file(
+                &branch.name,
+                path,
+                content.as_bytes(),
+                message,
+                &author,
+                &head,
+            )
             .await
             .map_err(|e| match e {
                 slipway_git::Error::TargetMoved { .. } => PlatformError::Conflict(format!(
@@ -193,6 +207,47 @@ impl Platform {
             PlatformError::Conflict("the commit was made but no build was enqueued".into())
         })?;
         Ok((sha, build))
+    }
+}
+
+impl Platform {
+    /// Forks `source` into a new development branch `name` at the same commit, recorded in
+    /// History and built like a push. Returns the new branch's build.
+    pub async fn fork(
+        &self,
+        project: &Project,
+        source: &Branch,
+        name: &str,
+        by: &User,
+    ) -> Result<i64> {
+        let head = source.head.clone().ok_or_else(|| {
+            PlatformError::Invalid(format!("branch {} has no commit to fork yet", source.name))
+        })?;
+        let repo = self
+            .env()
+            .repos
+            .open(&project.name)
+            .await
+            .map_err(|e| PlatformError::NotFound(e.to_string()))?;
+        let sha = repo.create_branch(name, &head).await.map_err(|e| match e {
+            slipway_git::Error::AlreadyExists { .. } => PlatformError::Conflict(format!(
+                "a branch named {name:?} exists already; pick another name"
+            )),
+            slipway_git::Error::Invalid { .. } => PlatformError::Invalid(e.to_string()),
+            other => PlatformError::Io {
+                context: "forking a branch".into(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        })?;
+        let update = RefUpdate {
+            branch: name.to_string(),
+            old: None,
+            new: Some(sha),
+        };
+        let builds = self.on_push(project, by, &[update]).await?;
+        builds.first().copied().ok_or_else(|| {
+            PlatformError::Conflict("the branch was made but no build was enqueued".into())
+        })
     }
 }
 

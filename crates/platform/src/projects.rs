@@ -447,7 +447,11 @@ mod tests {
         for action in ACTIONS {
             for stage in STAGES {
                 let expected = !(action == Action::Edit && stage == Stage::Production);
-                assert_eq!(allowed(Role::Admin, action, stage), expected, "{action:?} {stage}");
+                assert_eq!(
+                    allowed(Role::Admin, action, stage),
+                    expected,
+                    "{action:?} {stage}"
+                );
             }
         }
     }
@@ -456,7 +460,11 @@ mod tests {
     fn developers_have_every_tool_of_development_builds() {
         for action in ACTIONS {
             let expected = action != Action::ManageProject;
-            assert_eq!(allowed(Role::Developer, action, Stage::Development), expected, "{action:?}");
+            assert_eq!(
+                allowed(Role::Developer, action, Stage::Development),
+                expected,
+                "{action:?}"
+            );
         }
     }
 
@@ -473,28 +481,60 @@ mod tests {
                 Action::Rebuild,
                 Action::Edit,
             ] {
-                assert!(!allowed(Role::Developer, action, stage), "{action:?} {stage}");
+                assert!(
+                    !allowed(Role::Developer, action, stage),
+                    "{action:?} {stage}"
+                );
             }
         }
         assert!(allowed(Role::Developer, Action::MoveStage, Stage::Staging));
         assert!(allowed(Role::Developer, Action::Merge, Stage::Staging));
-        assert!(!allowed(Role::Developer, Action::MoveStage, Stage::Production));
+        assert!(!allowed(
+            Role::Developer,
+            Action::MoveStage,
+            Stage::Production
+        ));
         assert!(!allowed(Role::Developer, Action::Merge, Stage::Production));
-        assert!(!allowed(Role::Developer, Action::Settings, Stage::Production));
+        assert!(!allowed(
+            Role::Developer,
+            Action::Settings,
+            Stage::Production
+        ));
     }
 
     #[test]
     fn testers_use_staging_and_development_databases_only() {
         for stage in [Stage::Development, Stage::Staging] {
-            for action in [Action::Logs, Action::Connect, Action::Shell, Action::Mails, Action::Monitor, Action::Browse] {
+            for action in [
+                Action::Logs,
+                Action::Connect,
+                Action::Shell,
+                Action::Mails,
+                Action::Monitor,
+                Action::Browse,
+            ] {
                 assert!(allowed(Role::Tester, action, stage), "{action:?} {stage}");
             }
         }
         for action in ACTIONS.into_iter().filter(|a| *a != Action::View) {
-            assert!(!allowed(Role::Tester, action, Stage::Production), "{action:?}");
+            assert!(
+                !allowed(Role::Tester, action, Stage::Production),
+                "{action:?}"
+            );
         }
-        for action in [Action::Push, Action::Rebuild, Action::Edit, Action::Settings, Action::MoveStage, Action::Merge, Action::ManageProject] {
-            assert!(!allowed(Role::Tester, action, Stage::Development), "{action:?}");
+        for action in [
+            Action::Push,
+            Action::Rebuild,
+            Action::Edit,
+            Action::Settings,
+            Action::MoveStage,
+            Action::Merge,
+            Action::ManageProject,
+        ] {
+            assert!(
+                !allowed(Role::Tester, action, Stage::Development),
+                "{action:?}"
+            );
         }
     }
 }

@@ -17,10 +17,10 @@ mod files;
 pub mod git_http;
 mod health;
 mod monitor;
-mod shell;
-mod ui;
 pub mod proxy;
 pub mod sftp;
+mod shell;
+mod ui;
 pub mod upgrade_api;
 
 use std::future::Future;

@@ -58,7 +58,10 @@ pub(crate) async fn monitor(
             format!("build #{id} has no server running ({})", build.state),
         )
     };
-    let pid = build.pid.filter(|_| build.state == "running").ok_or_else(not_running)?;
+    let pid = build
+        .pid
+        .filter(|_| build.state == "running")
+        .ok_or_else(not_running)?;
     let stat = tokio::fs::read_to_string(format!("/proc/{pid}/stat"))
         .await
         .map_err(|_| not_running())?;

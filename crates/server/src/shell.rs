@@ -74,7 +74,9 @@ pub(crate) async fn shell(
     ws: WebSocketUpgrade,
 ) -> ApiResult<Response> {
     if !same_origin(&headers) {
-        return Err(ApiError::forbidden("shells open only from Slipway's own pages"));
+        return Err(ApiError::forbidden(
+            "shells open only from Slipway's own pages",
+        ));
     }
     let build = build_for(&state, &user, id, Action::Shell).await?;
     let dir = state.platform.env().build_dir(&build.name);
@@ -97,7 +99,9 @@ async fn run(mut socket: WebSocket, dir: std::path::PathBuf, env: Vec<(&'static 
         Ok(child) => child,
         Err(e) => {
             let _ = socket
-                .send(Message::Text(format!("cannot start a shell: {e}\r\n").into()))
+                .send(Message::Text(
+                    format!("cannot start a shell: {e}\r\n").into(),
+                ))
                 .await;
             return;
         }
@@ -152,7 +156,10 @@ fn spawn(dir: &Path, env: &[(&'static str, String)]) -> std::io::Result<tokio::p
         ])
         .current_dir(dir)
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()))
+        .env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
+        )
         .env("HOME", dir)
         .env("TERM", "xterm-256color")
         .env("LANG", "C.UTF-8")
@@ -171,7 +178,8 @@ mod tests {
 
     #[test]
     fn psql_reaches_the_database_odoo_conf_names() {
-        let conf = "[options]\naddons_path = /x\ndb_host = /tmp/slipway-ab\ndb_name = shop-main-3\n\
+        let conf =
+            "[options]\naddons_path = /x\ndb_host = /tmp/slipway-ab\ndb_name = shop-main-3\n\
                     db_password = False\ndb_port = 5433\ndb_user = odoo\nhttp_port = 8069\n";
         assert_eq!(
             pg_env(conf),
@@ -189,7 +197,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, "slipway.example:8080".parse().unwrap());
         assert!(same_origin(&headers), "no Origin: not a browser page");
-        headers.insert(header::ORIGIN, "http://slipway.example:8080".parse().unwrap());
+        headers.insert(
+            header::ORIGIN,
+            "http://slipway.example:8080".parse().unwrap(),
+        );
         assert!(same_origin(&headers));
         headers.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
         assert!(!same_origin(&headers));

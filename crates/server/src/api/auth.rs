@@ -175,7 +175,11 @@ impl ApiUser {
 
     /// The caller's role in `project`; a project they are not a member of does not exist
     /// for them (404).
-    pub(crate) async fn access(&self, state: &AppState, project: Project) -> Result<Access, ApiError> {
+    pub(crate) async fn access(
+        &self,
+        state: &AppState,
+        project: Project,
+    ) -> Result<Access, ApiError> {
         if self.0.is_admin {
             return Ok(Access {
                 project,

@@ -17,7 +17,8 @@
 //! - `GET|POST /api/projects`, `GET /api/projects/{p}`
 //! - `GET|PUT /api/projects/{p}/members` (`[{"login", "role"}]`; PUT replaces, admins only)
 //! - `GET /api/projects/{p}/branches`, `GET|PATCH /api/projects/{p}/branches/{b}`,
-//!   `GET .../history`, `POST .../rebuild`, `POST .../merge` (`{"into": "<branch>"}`)
+//!   `GET .../history`, `POST .../rebuild`, `POST .../merge` (`{"into": "<branch>"}`),
+//!   `POST .../fork` (`{"name": "<new branch>"}`: a development branch at its head, built)
 //! - `GET /api/projects/{p}/builds`, `GET /api/builds/{id}`, `POST /api/builds/{id}/stop`,
 //!   `POST /api/builds/{id}/keep`, `GET /api/builds/{id}/logs`,
 //!   `GET /api/builds/{id}/logs/{name}` (`Range`; `?follow=1`: Server-Sent Events, ending by
@@ -154,6 +155,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/api/projects/{project}/branches/{branch}/merge",
             post(projects::merge_branch),
+        )
+        .route(
+            "/api/projects/{project}/branches/{branch}/fork",
+            post(projects::fork_branch),
         )
         .route("/api/projects/{project}/builds", get(builds::list_builds))
         .route("/api/builds/{id}", get(builds::get_build))

@@ -155,11 +155,7 @@ fn project_view(state: &AppState, project: &Project) -> Value {
 }
 
 /// The project named in the path, if the caller is a member, with their role.
-pub(crate) async fn project_for(
-    state: &AppState,
-    user: &ApiUser,
-    name: &str,
-) -> ApiResult<Access> {
+pub(crate) async fn project_for(state: &AppState, user: &ApiUser, name: &str) -> ApiResult<Access> {
     let project = state.platform.projects.get(name).await?;
     user.access(state, project).await
 }
@@ -345,11 +341,41 @@ pub(crate) async fn rebuild_branch(
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let access = project_for(&state, &user, &name).await?;
-    let branch = state.platform.branches.get(access.project.id, &branch).await?;
+    let branch = state
+        .platform
+        .branches
+        .get(access.project.id, &branch)
+        .await?;
     access.require(Action::Rebuild, branch.stage())?;
     let id = state.platform.rebuild(&branch, &user.0).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!(state.platform.builds.get(id).await?)),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ForkBody {
+    name: String,
+}
+
+/// Forks the branch into a new development branch (`{"name": "feature-x"}`) at its head,
+/// and builds it: `{"branch", "build"}`; 409 if the name is taken.
+pub(crate) async fn fork_branch(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((name, branch)): Path<(String, String)>,
+    Json(body): Json<ForkBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let access = project_for(&state, &user, &name).await?;
+    access.require(Action::Push, Stage::Development)?;
+    let source = state.platform.branches.get(access.project.id, &branch).await?;
+    let build = state
+        .platform
+        .fork(&access.project, &source, body.name.trim(), &user.0)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"branch": body.name.trim(), "build": build})),
     ))
 }

@@ -21,9 +21,8 @@ pub(crate) struct SignIn {
 }
 
 fn set_cookie(value: &str, max_age: i64) -> HeaderValue {
-    let cookie = format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}"
-    );
+    let cookie =
+        format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}");
     HeaderValue::from_str(&cookie).unwrap_or(HeaderValue::from_static(""))
 }
 

@@ -29,8 +29,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("shell.js", JS, include_str!("assets/shell.js")),
     ("monitor.js", JS, include_str!("assets/monitor.js")),
     // xterm.js, from npm (`ui-vendor/`), copied by build.rs.
-    ("xterm.mjs", JS, include_str!(concat!(env!("OUT_DIR"), "/xterm.mjs"))),
-    ("xterm.css", "text/css", include_str!(concat!(env!("OUT_DIR"), "/xterm.css"))),
+    (
+        "xterm.mjs",
+        JS,
+        include_str!(concat!(env!("OUT_DIR"), "/xterm.mjs")),
+    ),
+    (
+        "xterm.css",
+        "text/css",
+        include_str!(concat!(env!("OUT_DIR"), "/xterm.css")),
+    ),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";

@@ -12,7 +12,10 @@ export function render(root, ctx) {
   async function connect(build, place) {
     try {
       const { url } = await api('POST', `/api/builds/${build.id}/connect`);
-      window.open(url, '_blank', 'noopener');
+      // The server names the build's host; the port is the one this page came through.
+      const target = new URL(url);
+      if (!target.port && location.port) target.port = location.port;
+      window.open(target.href, '_blank', 'noopener');
     } catch (e) { say(place, e); }
   }
 

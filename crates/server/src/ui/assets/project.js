@@ -70,6 +70,16 @@ export function render(root, ctx) {
     } catch (e) { branchMessages.set(target, [e.message, 'error']); draw(); }
   }
 
+  async function fork(source) {
+    const name = window.prompt(`Name of the new development branch forked from ${source}:`, `${source}-fork`);
+    if (!name) return;
+    try {
+      const result = await api('POST', `${base}/branches/${encodeURIComponent(source)}/fork`, { name });
+      branchMessages.set(source, [`Forked into ${result.branch}; build #${result.build} started.`, 'notice']);
+    } catch (e) { branchMessages.set(source, [e.message, 'error']); }
+    await refresh();
+  }
+
   function messageOf(branch) {
     return document.getElementById(`msg-${branch}`) || top;
   }
@@ -80,7 +90,8 @@ export function render(root, ctx) {
     const said = branchMessages.get(b.name);
     if (said) say(message, said[0], said[1]);
     const menu = el('select', { 'aria-label': `Actions for ${b.name}` },
-      el('option', { value: '' }, 'Move or merge…'),
+      el('option', { value: '' }, 'Move, merge or fork…'),
+      el('option', { value: 'fork:' }, 'Fork into a new branch…'),
       STAGES.filter(([s]) => s !== b.stage).map(([s, t]) => el('option', { value: `move:${s}` }, `Move to ${t}`)),
       branches.filter((o) => o.name !== b.name).map((o) => el('option', { value: `merge:${o.name}` }, `Merge into ${o.name}`)));
     menu.addEventListener('change', () => {
@@ -88,6 +99,7 @@ export function render(root, ctx) {
       menu.value = '';
       if (kind === 'move') move(b.name, arg, message);
       if (kind === 'merge') merge(b.name, arg);
+      if (kind === 'fork') fork(b.name);
     });
     const item = el('li', { class: 'branch', draggable: 'true', dataset: { branch: b.name } },
       el('div', { class: 'line' },
