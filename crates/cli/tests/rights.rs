@@ -63,6 +63,11 @@ fn roles_reach_only_the_stages_odoo_sh_gives_them() {
     assert_eq!(staging["stage"], "staging", "{staging}");
 
     let tester = member(&site, "rights", "tess", "tester");
+    let listed = site.cli_ok(&["project", "members", "rights"]);
+    assert!(
+        listed.contains("tess") && listed.contains("tester"),
+        "{listed}"
+    );
     let developer = member(&site, "rights", "dave", "developer");
     let logs = |build: &Value| format!("/api/builds/{}/logs", build["id"]);
 
@@ -71,27 +76,78 @@ fn roles_reach_only_the_stages_odoo_sh_gives_them() {
     assert_eq!(status_of(&site, &tester, "GET", &logs(&staging), None), 200);
     assert_eq!(status_of(&site, &tester, "GET", &logs(&dev), None), 200);
     let connect = |b: &Value| format!("/api/builds/{}/connect", b["id"]);
-    assert_eq!(status_of(&site, &tester, "POST", &connect(&prod), None), 403);
-    assert_eq!(status_of(&site, &tester, "POST", "/api/projects/rights/branches/feature/rebuild", None), 403);
     assert_eq!(
-        status_of(&site, &tester, "PATCH", "/api/projects/rights/branches/feature", Some(json!({"stage": "staging"}))),
+        status_of(&site, &tester, "POST", &connect(&prod), None),
+        403
+    );
+    assert_eq!(
+        status_of(
+            &site,
+            &tester,
+            "POST",
+            "/api/projects/rights/branches/feature/rebuild",
+            None
+        ),
+        403
+    );
+    assert_eq!(
+        status_of(
+            &site,
+            &tester,
+            "PATCH",
+            "/api/projects/rights/branches/feature",
+            Some(json!({"stage": "staging"}))
+        ),
         403
     );
 
     // Developers: every tool of development builds, no staging or production database.
-    assert_eq!(status_of(&site, &developer, "GET", &logs(&staging), None), 403);
-    assert_eq!(status_of(&site, &developer, "GET", &logs(&prod), None), 403);
-    assert_eq!(status_of(&site, &developer, "GET", &logs(&dev), None), 200);
-    assert_eq!(status_of(&site, &developer, "POST", &connect(&staging), None), 403);
     assert_eq!(
-        status_of(&site, &developer, "PATCH", "/api/projects/rights/branches/feature", Some(json!({"stage": "production", "confirm": true}))),
+        status_of(&site, &developer, "GET", &logs(&staging), None),
         403
     );
-    assert_eq!(status_of(&site, &developer, "POST", "/api/projects/rights/branches/main/rebuild", None), 403);
-    assert_eq!(status_of(&site, &developer, "POST", "/api/projects/rights/branches/feature/rebuild", None), 202);
+    assert_eq!(status_of(&site, &developer, "GET", &logs(&prod), None), 403);
+    assert_eq!(status_of(&site, &developer, "GET", &logs(&dev), None), 200);
+    assert_eq!(
+        status_of(&site, &developer, "POST", &connect(&staging), None),
+        403
+    );
+    assert_eq!(
+        status_of(
+            &site,
+            &developer,
+            "PATCH",
+            "/api/projects/rights/branches/feature",
+            Some(json!({"stage": "production", "confirm": true}))
+        ),
+        403
+    );
+    assert_eq!(
+        status_of(
+            &site,
+            &developer,
+            "POST",
+            "/api/projects/rights/branches/main/rebuild",
+            None
+        ),
+        403
+    );
+    assert_eq!(
+        status_of(
+            &site,
+            &developer,
+            "POST",
+            "/api/projects/rights/branches/feature/rebuild",
+            None
+        ),
+        202
+    );
     // Everyone sees the project and its branches.
     for token in [&tester, &developer] {
-        assert_eq!(status_of(&site, token, "GET", "/api/projects/rights/branches", None), 200);
+        assert_eq!(
+            status_of(&site, token, "GET", "/api/projects/rights/branches", None),
+            200
+        );
     }
     // Only admins change collaborators.
     let response = client()
@@ -101,6 +157,23 @@ fn roles_reach_only_the_stages_odoo_sh_gives_them() {
         .send()
         .unwrap();
     assert_eq!(response.status(), 403);
+    // The CLI changes roles too: the tester becomes a developer, then leaves.
+    site.cli_ok(&["project", "member", "rights", "tess", "developer"]);
+    assert_eq!(
+        status_of(
+            &site,
+            &tester,
+            "POST",
+            "/api/projects/rights/branches/feature/rebuild",
+            None
+        ),
+        202
+    );
+    site.cli_ok(&["project", "member", "rights", "tess", "--remove"]);
+    assert_eq!(
+        status_of(&site, &tester, "GET", "/api/projects/rights", None),
+        404
+    );
 }
 
 #[test]
@@ -119,13 +192,26 @@ fn a_ui_session_needs_its_csrf_header_to_change_anything() {
         .send()
         .unwrap();
     assert_eq!(response.status(), 201);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let session = cookie.split(';').next().unwrap().to_string();
-    let csrf = response.json::<Value>().unwrap()["csrf"].as_str().unwrap().to_string();
+    let csrf = response.json::<Value>().unwrap()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Reading with the cookie alone works.
-    let me = client().get(format!("{}/api/me", site.url())).header("cookie", &session).send().unwrap();
+    let me = client()
+        .get(format!("{}/api/me", site.url()))
+        .header("cookie", &session)
+        .send()
+        .unwrap();
     assert_eq!(me.status(), 200);
     // Changing without the header, or with a wrong one, is refused.
     let members = json!([{"login": "admin", "role": "admin"}]);
@@ -158,6 +244,10 @@ fn a_ui_session_needs_its_csrf_header_to_change_anything() {
         .send()
         .unwrap();
     assert_eq!(out.status(), 204);
-    let me = client().get(format!("{}/api/me", site.url())).header("cookie", &session).send().unwrap();
+    let me = client()
+        .get(format!("{}/api/me", site.url()))
+        .header("cookie", &session)
+        .send()
+        .unwrap();
     assert_eq!(me.status(), 401);
 }

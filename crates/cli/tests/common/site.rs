@@ -220,7 +220,15 @@ impl Site {
         tree.push("main");
         let dev = self.wait_build(self.build_of(name, "main", &tree.git(&["rev-parse", "HEAD"])));
         assert_eq!(dev["state"], "running", "{dev}");
-        self.cli_ok(&["branch", "set", name, "main", "--stage", "production", "--confirm"]);
+        self.cli_ok(&[
+            "branch",
+            "set",
+            name,
+            "main",
+            "--stage",
+            "production",
+            "--confirm",
+        ]);
         let prod = self.settled_build_after(name, "main", dev["id"].as_i64().unwrap());
         assert_eq!(prod["state"], "running", "{prod}");
         (tree, prod)
