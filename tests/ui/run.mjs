@@ -154,6 +154,8 @@ await step("a shell command's output is seen in the terminal, psql on the build'
   await page.locator('#terminal .xterm-rows', { hasText: '$' }).waitFor();
   await page.keyboard.type(`psql -Atc "select 'db=' || current_database()"\n`);
   await page.locator('#terminal .xterm-rows', { hasText: `db=${build.database}` }).waitFor();
+  await page.keyboard.type('which odoo-bin\n');
+  await page.locator('#terminal .xterm-rows', { hasText: '/odoo-bin' }).waitFor();
   await page.keyboard.type('pwd\n');
   await page.locator('#terminal .xterm-rows', { hasText: `/builds/${build.name}` }).waitFor();
   await shot('shell');

@@ -421,7 +421,10 @@ async fn a_fork_is_a_new_branch_at_the_same_commit_and_never_overwrites_one() {
     write(&w.work, "README.md", "fork me\n");
     let head = commit(&w.work, "base");
     git(&w.work, &["push", "-q", "origin", "main"]);
-    assert_eq!(w.repo.create_branch("feature-x", "main").await.unwrap(), head);
+    assert_eq!(
+        w.repo.create_branch("feature-x", "main").await.unwrap(),
+        head
+    );
     assert_eq!(w.repo.branch_head("feature-x").await.unwrap(), head);
     assert!(matches!(
         w.repo.create_branch("feature-x", "main").await,

@@ -3,7 +3,8 @@
 //!
 //! The PTY is made by util-linux's `script`, which runs `bash` on a pseudo-terminal and
 //! relays it on plain pipes, so no terminal code lives here. `psql` connects to the build's
-//! database (`PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD` from its `odoo.conf`).
+//! database (`PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD` from its `odoo.conf`),
+//! and `odoo-bin shell` finds the build's virtualenv, Odoo and configuration (`ODOO_RC`).
 //! A shell idle for [`IDLE_LIMIT`] is closed. It runs as the user Slipway runs as, like the
 //! build's own Odoo server.
 
@@ -50,6 +51,29 @@ pub(crate) fn pg_env(conf: &str) -> Vec<(&'static str, String)> {
     env
 }
 
+/// The series of the build's project (the runtime whose `odoo-bin` it runs).
+async fn series_of(state: &AppState, build: &slipway_platform::builds::Build) -> String {
+    match state.platform.projects.get(&build.project).await {
+        Ok(project) => project.series,
+        Err(_) => String::new(),
+    }
+}
+
+/// The virtualenv folder of requirements key `key` under `venvs` (`<key>-py<version>`).
+fn venv_dir(venvs: &Path, key: &str) -> Option<std::path::PathBuf> {
+    let prefix = format!("{key}-py");
+    std::fs::read_dir(venvs)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix))
+        })
+}
+
 /// Whether the WebSocket's `Origin` (when sent) is this server: a page of another site
 /// cannot open a shell with the user's cookie.
 fn same_origin(headers: &HeaderMap) -> bool {
@@ -89,6 +113,24 @@ pub(crate) async fn shell(
             env.push(("PGDATABASE", db.clone()));
         }
     }
+    // `odoo-bin shell` works as on Odoo.sh: the build's virtualenv and Odoo source first on
+    // PATH, its odoo.conf as Odoo's default configuration file.
+    let mut path = Vec::new();
+    if let Some(key) = &build.venv_key {
+        let venvs = state.platform.env().builds_dir.with_file_name("venvs");
+        if let Some(venv) = venv_dir(&venvs, key) {
+            path.push(venv.join("bin"));
+        }
+    }
+    if let Ok(Some(runtime)) = state.platform.projects.runtime(&series_of(&state, &build).await).await {
+        path.push(std::path::PathBuf::from(runtime.source_dir));
+    }
+    if let Some(system) = std::env::var_os("PATH") {
+        path.extend(std::env::split_paths(&system));
+    }
+    let path = std::env::join_paths(path).unwrap_or_else(|_| "/usr/bin:/bin".into());
+    env.push(("ODOO_RC", dir.join("odoo.conf").display().to_string()));
+    env.push(("PATH", path.to_string_lossy().into_owned()));
     tracing::info!(build = %build.name, user = %user.0.login, "shell opened");
     Ok(ws.on_upgrade(move |socket| run(socket, dir, env)))
 }

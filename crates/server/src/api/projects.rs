@@ -369,7 +369,11 @@ pub(crate) async fn fork_branch(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let access = project_for(&state, &user, &name).await?;
     access.require(Action::Push, Stage::Development)?;
-    let source = state.platform.branches.get(access.project.id, &branch).await?;
+    let source = state
+        .platform
+        .branches
+        .get(access.project.id, &branch)
+        .await?;
     let build = state
         .platform
         .fork(&access.project, &source, body.name.trim(), &user.0)
