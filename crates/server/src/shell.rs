@@ -122,7 +122,12 @@ pub(crate) async fn shell(
             path.push(venv.join("bin"));
         }
     }
-    if let Ok(Some(runtime)) = state.platform.projects.runtime(&series_of(&state, &build).await).await {
+    if let Ok(Some(runtime)) = state
+        .platform
+        .projects
+        .runtime(&series_of(&state, &build).await)
+        .await
+    {
         path.push(std::path::PathBuf::from(runtime.source_dir));
     }
     if let Some(system) = std::env::var_os("PATH") {

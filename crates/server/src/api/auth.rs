@@ -195,3 +195,53 @@ impl ApiUser {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(headers: &[(&str, &str)]) -> Parts {
+        let mut request = axum::http::Request::builder().uri("/api/me");
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let p = parts(&[("cookie", "theme=dark; slipway_session=sls_abc; x=y")]);
+        assert_eq!(cookie(&p, SESSION_COOKIE).as_deref(), Some("sls_abc"));
+        let p = parts(&[("cookie", "a=1"), ("cookie", "slipway_session=sls_2")]);
+        assert_eq!(cookie(&p, SESSION_COOKIE).as_deref(), Some("sls_2"));
+        assert_eq!(
+            cookie(&parts(&[("cookie", "xslipway_session=no")]), SESSION_COOKIE),
+            None
+        );
+        assert_eq!(cookie(&parts(&[]), SESSION_COOKIE), None);
+    }
+
+    #[test]
+    fn only_reads_go_without_the_csrf_header() {
+        for m in [Method::GET, Method::HEAD, Method::OPTIONS] {
+            assert!(!changes_state(&m));
+        }
+        for m in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+            assert!(changes_state(&m));
+        }
+    }
+
+    #[test]
+    fn tokens_come_as_bearer_or_as_the_basic_password() {
+        assert_eq!(
+            token_from(&parts(&[("authorization", "Bearer slw_x")])).as_deref(),
+            Some("slw_x")
+        );
+        // "git:slw_y" in base64, as Git sends it.
+        assert_eq!(
+            token_from(&parts(&[("authorization", "Basic Z2l0OnNsd195")])).as_deref(),
+            Some("slw_y")
+        );
+        assert_eq!(token_from(&parts(&[])), None);
+    }
+}
