@@ -220,6 +220,24 @@ await step('the project page fits a phone', async () => {
   await shot('project-phone');
 });
 
+await step('sign out, then sign in with a password', async () => {
+  await page.setViewportSize({ width: 1280, height: 860 });
+  const r = await fetch(`${world.url}/api/users/admin/password`, {
+    method: 'PUT', headers: { Authorization: `Bearer ${world.token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ password: 'browser test secret' }),
+  });
+  expect(r.status === 204, `setting the password: ${r.status}`);
+  await page.click('#who button');
+  await page.locator('#login').waitFor();
+  await page.fill('#login', 'admin');
+  await page.fill('#password', 'wrong password!');
+  await page.click('button[type=submit]');
+  await page.getByRole('alert').filter({ hasText: 'wrong login or password' }).waitFor();
+  await page.fill('#password', 'browser test secret');
+  await page.click('button[type=submit]');
+  await page.locator(`a[href="#/p/${P}"]`).waitFor();
+});
+
 await step('no script error on any page', async () => {
   expect(pageErrors.length === 0, pageErrors.join('\n'));
 });

@@ -250,4 +250,44 @@ fn a_ui_session_needs_its_csrf_header_to_change_anything() {
         .send()
         .unwrap();
     assert_eq!(me.status(), 401);
+
+    // A password set from the CLI signs in too; a wrong one does not.
+    let sign_in = |password: &str| {
+        client()
+            .post(format!("{}/api/session", site.url()))
+            .json(&json!({"login": "admin", "password": password}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(sign_in("a long enough secret"), 401, "no password yet");
+    let mut passwd = std::process::Command::new(common::slipway_bin())
+        .arg("--data-dir")
+        .arg(site.data.path())
+        .args(["--server", &site.url(), "user", "passwd", "admin"])
+        .env_remove("SLIPWAY_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    passwd
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough secret\n")
+        .unwrap();
+    assert!(passwd.wait().unwrap().success());
+    assert_eq!(sign_in("a long enough secret"), 201);
+    assert_eq!(sign_in("a long enough secreT"), 401);
+    let response = client()
+        .put(format!("{}/api/users/admin/password", site.url()))
+        .bearer_auth(site.token())
+        .json(&json!({"password": "short"}))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body = response.text().unwrap();
+    assert!(body.contains("at least 10 characters"), "{body}");
 }

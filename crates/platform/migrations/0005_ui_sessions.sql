@@ -10,3 +10,6 @@ CREATE TABLE ui_sessions (
     expires_at   timestamptz NOT NULL
 );
 CREATE INDEX ui_sessions_user ON ui_sessions (user_id);
+
+-- Password sign-in for the web UI (optional): an Argon2id PHC string, never the password.
+ALTER TABLE users ADD COLUMN password_hash text;

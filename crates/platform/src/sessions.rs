@@ -5,7 +5,7 @@
 //! the UI sends back in a header on state-changing requests. Sessions last
 //! [`SESSION_DAYS`] days from their last use.
 
-use crate::error::Result;
+use crate::error::{PlatformError, Result};
 use crate::people::{random_secret, People, User};
 use crate::upgrade::keys::key_digest;
 
@@ -68,5 +68,101 @@ impl People {
             .execute(self.pool())
             .await?;
         Ok(())
+    }
+}
+
+/// The shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// Whether `password` is long enough; the sentence to show otherwise.
+pub fn check_password(password: &str) -> std::result::Result<(), String> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "a password needs at least {MIN_PASSWORD_CHARS} characters"
+        ));
+    }
+    Ok(())
+}
+
+fn hash_password(password: &str) -> Result<String> {
+    use argon2::password_hash::PasswordHasher;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| PlatformError::Invalid(format!("cannot hash this password: {e}")))
+}
+
+fn verify_password(stored: &str, password: &str) -> bool {
+    use argon2::password_hash::phc::PasswordHash;
+    use argon2::password_hash::PasswordVerifier;
+    match PasswordHash::new(stored) {
+        Ok(parsed) => argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+impl People {
+    /// Sets (or replaces) the password of `login` (Argon2id; only the hash is stored).
+    pub async fn set_password(&self, login: &str, password: &str) -> Result<()> {
+        check_password(password).map_err(PlatformError::Invalid)?;
+        let owned = password.to_string();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&owned))
+            .await
+            .map_err(|e| PlatformError::Invalid(format!("hashing failed: {e}")))??;
+        let done = sqlx::query("UPDATE users SET password_hash = $2 WHERE login = $1")
+            .bind(login)
+            .bind(hash)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(PlatformError::NotFound(format!(
+                "no user with login {login:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The user whose login and password these are, if any (a user without a password
+    /// never matches).
+    pub async fn authenticate_password(&self, login: &str, password: &str) -> Result<Option<User>> {
+        let row: Option<(i64, Option<String>)> =
+            sqlx::query_as("SELECT id, password_hash FROM users WHERE login = $1")
+                .bind(login)
+                .fetch_optional(self.pool())
+                .await?;
+        let Some((id, Some(stored))) = row else {
+            return Ok(None);
+        };
+        let given = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&stored, &given))
+            .await
+            .unwrap_or(false);
+        if !ok {
+            return Ok(None);
+        }
+        self.by_id(id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_stored_as_argon2id_and_verified() {
+        let hash = hash_password("correct horse battery").unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(!hash.contains("correct horse"));
+        assert!(verify_password(&hash, "correct horse battery"));
+        assert!(!verify_password(&hash, "correct horse batterY"));
+        assert!(!verify_password("not a hash", "x"));
+    }
+
+    #[test]
+    fn short_passwords_are_refused() {
+        assert!(check_password("short").is_err());
+        assert!(check_password("ten chars!").is_ok());
     }
 }

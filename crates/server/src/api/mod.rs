@@ -10,8 +10,9 @@
 //! matching HTTP status (400 invalid, 401 unauthenticated, 403 forbidden, 404 not found,
 //! 409 conflict, 500 internal).
 //!
-//! - `POST /api/session` (`{"token"}` -> cookie, `{"user", "csrf"}`), `GET /api/session`,
-//!   `DELETE /api/session` (sign out)
+//! - `POST /api/session` (`{"token"}` or `{"login", "password"}` -> cookie, `{"user",
+//!   "csrf"}`), `GET /api/session`, `DELETE /api/session` (sign out); `PUT
+//!   /api/users/{login}/password` (`{"password"}`: admins, or the user themselves)
 //! - `GET /api/me`; `GET|POST /api/users` (Slipway admins)
 //! - `GET|POST /api/runtimes` (Odoo source trees per series; POST for admins)
 //! - `GET|POST /api/projects`, `GET /api/projects/{p}`
@@ -116,6 +117,10 @@ pub(crate) fn router() -> Router<AppState> {
                 .delete(session::sign_out),
         )
         .route("/api/me", get(projects::me))
+        .route(
+            "/api/users/{login}/password",
+            axum::routing::put(session::set_password),
+        )
         .route(
             "/api/projects/{project}/members",
             get(members::list).put(members::replace),

@@ -15,9 +15,12 @@ use super::auth::{authenticate_token, cookie, SESSION_COOKIE};
 use super::{ApiError, ApiResult, ApiUser};
 use crate::AppState;
 
+/// Either a token, or a login and a password.
 #[derive(Deserialize)]
 pub(crate) struct SignIn {
-    token: String,
+    token: Option<String>,
+    login: Option<String>,
+    password: Option<String>,
 }
 
 fn set_cookie(value: &str, max_age: i64) -> HeaderValue {
@@ -26,13 +29,32 @@ fn set_cookie(value: &str, max_age: i64) -> HeaderValue {
     HeaderValue::from_str(&cookie).unwrap_or(HeaderValue::from_static(""))
 }
 
-/// `POST /api/session` `{"token": "slw_..."}`: opens a session (cookie) and answers the
-/// user and the CSRF token.
+/// `POST /api/session` `{"token": "slw_..."}` or `{"login", "password"}`: opens a session
+/// (cookie) and answers the user and the CSRF token.
 pub(crate) async fn sign_in(
     State(state): State<AppState>,
     Json(body): Json<SignIn>,
 ) -> ApiResult<Response> {
-    let user = authenticate_token(&state, body.token.trim()).await?;
+    let user = match (&body.token, &body.login, &body.password) {
+        (Some(token), _, _) => authenticate_token(&state, token.trim()).await?,
+        (None, Some(login), Some(password)) => state
+            .platform
+            .people
+            .authenticate_password(login.trim(), password)
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "wrong login or password (or no password set: `slipway user passwd LOGIN`)",
+                )
+            })?,
+        _ => {
+            return Err(ApiError::invalid(
+                "send {\"token\"} or {\"login\", \"password\"}",
+            ))
+        }
+    };
     let session = state.platform.people.open_session(user.id).await?;
     let mut response = (
         StatusCode::CREATED,
@@ -84,4 +106,28 @@ pub(crate) async fn sign_out(
         .headers_mut()
         .insert(header::SET_COOKIE, set_cookie("", 0));
     Ok(response)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PasswordBody {
+    password: String,
+}
+
+/// `PUT /api/users/{login}/password` `{"password"}`: Slipway admins for anyone, users for
+/// themselves.
+pub(crate) async fn set_password(
+    State(state): State<AppState>,
+    user: ApiUser,
+    axum::extract::Path(login): axum::extract::Path<String>,
+    Json(body): Json<PasswordBody>,
+) -> ApiResult<StatusCode> {
+    if user.0.login != login {
+        user.require_admin()?;
+    }
+    state
+        .platform
+        .people
+        .set_password(&login, &body.password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
