@@ -16,7 +16,7 @@ export function render(root, ctx) {
     view.replaceChildren(el('div', { class: 'card' },
       el('h2', {}, mail.subject || '(no subject)'),
       el('p', { class: 'muted' }, `From ${who(mail.from) || mail.envelope_from} to ${who(mail.to) || mail.envelope_to.join(', ')}`),
-      el('p', {}, el('a', { href: `${base}/raw`, download: `mail-${mail.seq}.eml` }, 'Download .eml')),
+      el('p', {}, el('a', { href: `${base}.eml`, download: `mail-${mail.seq}.eml` }, 'Download .eml')),
       el('iframe', { class: 'mail', sandbox: '', src: `${base}/html`, title: 'Mail content', referrerpolicy: 'no-referrer' })));
   }
 
