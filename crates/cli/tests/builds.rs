@@ -373,3 +373,52 @@ fn api_refuses_strangers_and_names_the_problem() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("lowercase"));
 }
+
+#[test]
+fn the_scheduler_stops_surplus_builds_and_drops_old_development_databases() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "limits", "17.0");
+    let (status, answer) = site.patch(
+        "/api/projects/limits",
+        json!({"settings": {"max_running_dev_builds": 1, "dev_database_days": 3}}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    tree.push("main");
+    let first = site.wait_build(site.build_of("limits", "main", &tree.git(&["rev-parse", "HEAD"])));
+    tree.git(&["checkout", "-q", "-b", "second"]);
+    tree.push("second");
+    let second =
+        site.wait_build(site.build_of("limits", "second", &tree.git(&["rev-parse", "HEAD"])));
+    assert_eq!(second["state"], "running");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while site.get(&format!("/api/builds/{}", first["id"]))["state"] != "stopped" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the older build was not stopped"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        site.database_exists(first["name"].as_str().unwrap()),
+        "stopped, not dropped"
+    );
+
+    // A lifetime of 0 days: the scheduler drops the development databases.
+    let (status, _) = site.patch(
+        "/api/projects/limits",
+        json!({"settings": {"max_running_dev_builds": 1, "dev_database_days": 0}}),
+    );
+    assert_eq!(status, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    for build in [&first, &second] {
+        while site.get(&format!("/api/builds/{}", build["id"]))["db_dropped_at"].is_null() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "build {} kept its database",
+                build["id"]
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        assert!(!site.database_exists(build["name"].as_str().unwrap()));
+    }
+}

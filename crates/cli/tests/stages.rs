@@ -24,19 +24,6 @@ fn healthy(site: &Site, build: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn patch(site: &Site, path: &str, body: Value) -> (u16, Value) {
-    let response = http()
-        .patch(format!("{}{path}", site.url()))
-        .bearer_auth(site.token())
-        .json(&body)
-        .send()
-        .unwrap();
-    (
-        response.status().as_u16(),
-        response.json().unwrap_or(Value::Null),
-    )
-}
-
 /// The newest build of a branch, once it is finished.
 fn settled_head_build(site: &Site, project: &str, branch: &str, after: i64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(240);
@@ -321,15 +308,14 @@ fn stage_moves_follow_odoo_sh_rules_and_are_in_history() {
     tree.push("other");
     let path = |b: &str| format!("/api/projects/moves/branches/{b}");
     let refused = |b: &str, body: Value| {
-        let (status, answer) = patch(&site, &path(b), body);
+        let (status, answer) = site.patch(&path(b), body);
         assert_eq!(status, 409, "{answer}");
         answer["error"]["message"].as_str().unwrap().to_string()
     };
 
     assert!(refused("main", json!({"stage": "production"})).contains("confirm"));
     assert_eq!(
-        patch(
-            &site,
+        site.patch(
             &path("main"),
             json!({"stage": "production", "confirm": true})
         )
@@ -342,15 +328,16 @@ fn stage_moves_follow_odoo_sh_rules_and_are_in_history() {
     );
     assert!(refused("main", json!({"stage": "staging"})).contains("only move to development"));
     assert_eq!(
-        patch(&site, &path("other"), json!({"stage": "staging"})).0,
+        site.patch(&path("other"), json!({"stage": "staging"})).0,
         200
     );
     assert_eq!(
-        patch(&site, &path("other"), json!({"stage": "development"})).0,
+        site.patch(&path("other"), json!({"stage": "development"}))
+            .0,
         200
     );
     assert_eq!(
-        patch(&site, &path("main"), json!({"stage": "development"})).0,
+        site.patch(&path("main"), json!({"stage": "development"})).0,
         200
     );
 
@@ -440,8 +427,7 @@ fn trial_projects_go_back_to_development() {
         "production",
         "--confirm",
     ]);
-    let (status, _) = patch(
-        &site,
+    let (status, _) = site.patch(
         "/api/projects/trial",
         json!({"trial_until": "2020-01-01T00:00:00Z"}),
     );

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use slipway_odoo::Series;
 use slipway_platform::branches::BranchSettings;
 use slipway_platform::people::NewUser;
-use slipway_platform::projects::{Project, Role};
+use slipway_platform::projects::{Project, ProjectSettings, Role};
 use slipway_platform::stages::{check_move, Stage};
 use slipway_platform::MergeResult;
 
@@ -259,10 +259,23 @@ pub(crate) async fn update_branch(
 
 #[derive(Deserialize)]
 pub(crate) struct UpdateProject {
-    trial_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Absent: unchanged; `null`: not a trial.
+    #[serde(default, deserialize_with = "present")]
+    trial_until: Option<Option<chrono::DateTime<chrono::Utc>>>,
+    settings: Option<ProjectSettings>,
 }
 
-/// Changes a project's trial end (`null`: not a trial).
+/// A field that may be given as `null`: `Some(None)`, apart from absent (`None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// Changes a project's settings (running development builds, development database
+/// lifetime) and trial end.
 pub(crate) async fn update_project(
     State(state): State<AppState>,
     user: ApiUser,
@@ -270,11 +283,20 @@ pub(crate) async fn update_project(
     Json(body): Json<UpdateProject>,
 ) -> ApiResult<Json<Value>> {
     let project = project_for(&state, &user, &name, Role::Admin).await?;
-    state
-        .platform
-        .projects
-        .set_trial_until(project.id, body.trial_until)
-        .await?;
+    if let Some(trial_until) = body.trial_until {
+        state
+            .platform
+            .projects
+            .set_trial_until(project.id, trial_until)
+            .await?;
+    }
+    if let Some(settings) = &body.settings {
+        state
+            .platform
+            .projects
+            .set_settings(project.id, settings)
+            .await?;
+    }
     let project = state.platform.projects.get(&name).await?;
     Ok(Json(project_view(&state, &project)))
 }
