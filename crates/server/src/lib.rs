@@ -3,11 +3,16 @@
 //! - `GET /healthz`
 //! - `/database/v1/*` and `/database/<region>/<id>/<key>/...`: Odoo's upgrade API
 //!   ([`upgrade_api`]), with its SFTP endpoint ([`sftp`]).
+//! - `/api/builds/{id}/mails...`: the mail catcher's messages ([`mails`], not merged here:
+//!   the `/api` router mounts it behind its authentication), fed by its SMTP server
+//!   ([`smtp`]).
 //!
 //! The REST API (`/api`), Git smart HTTP (`/git`) and the web UI join as routers of their own.
 
 mod health;
+pub mod mails;
 pub mod sftp;
+pub mod smtp;
 pub mod upgrade_api;
 
 use std::future::Future;
@@ -15,6 +20,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use axum::Router;
+use slipway_mail::MailStore;
 use slipway_platform::upgrade::{UpgradeFiles, UpgradeStore};
 use slipway_platform::{JobQueue, Metadata};
 use tokio::net::TcpListener;
@@ -35,6 +41,20 @@ pub struct ServerConfig {
     pub max_upload_bytes: u64,
     /// Where the SFTP server listens once a request asks for SFTP access.
     pub sftp_listen: SocketAddr,
+    /// Where the mail catcher's SMTP server listens.
+    pub smtp_listen: SocketAddr,
+}
+
+impl ServerConfig {
+    /// Where caught mails are stored: `<data-dir>/mails`.
+    pub fn mails_dir(&self) -> PathBuf {
+        self.data_dir.join("mails")
+    }
+
+    /// The secret the builds' SMTP passwords derive from: `<data-dir>/smtp/secret`.
+    pub fn smtp_secret_path(&self) -> PathBuf {
+        self.data_dir.join("smtp").join("secret")
+    }
 }
 
 /// What every handler can reach.
@@ -44,6 +64,8 @@ pub struct AppState {
     pub metadata: Metadata,
     /// The upgrade platform.
     pub upgrade: UpgradeService,
+    /// The mail catcher's messages (`<data-dir>/mails`).
+    pub mails: MailStore,
 }
 
 impl AppState {
@@ -59,7 +81,12 @@ impl AppState {
             max_upload_bytes: config.max_upload_bytes,
             sftp: sftp::SftpServer::new(config.sftp_listen, config.data_dir.join("sftp")),
         };
-        Self { metadata, upgrade }
+        let mails = MailStore::new(config.mails_dir());
+        Self {
+            metadata,
+            upgrade,
+            mails,
+        }
     }
 }
 

@@ -12,6 +12,7 @@ fn config() -> ServerConfig {
         region: "local".into(),
         max_upload_bytes: 1 << 20,
         sftp_listen: "127.0.0.1:0".parse().unwrap(),
+        smtp_listen: "127.0.0.1:0".parse().unwrap(),
     }
 }
 

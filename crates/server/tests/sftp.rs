@@ -46,6 +46,7 @@ async fn world() -> World {
         region: "local".into(),
         max_upload_bytes: 16 << 20,
         sftp_listen: "127.0.0.1:0".parse().unwrap(),
+        smtp_listen: "127.0.0.1:0".parse().unwrap(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -35,6 +35,7 @@ async fn api() -> Api {
         region: "local".into(),
         max_upload_bytes: 64 * 1024,
         sftp_listen: "127.0.0.1:0".parse().unwrap(),
+        smtp_listen: "127.0.0.1:0".parse().unwrap(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

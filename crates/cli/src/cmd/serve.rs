@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use slipway_platform::upgrade::{run_worker, Processor};
 use slipway_platform::Metadata;
+use slipway_server::smtp::SmtpCatcher;
 use slipway_server::{AppState, ServerConfig};
 
 use crate::config::GlobalOptions;
@@ -35,6 +36,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SLIPWAY_SFTP_LISTEN", default_value = "127.0.0.1:2200")]
     sftp_listen: SocketAddr,
 
+    /// Where the mail catcher's SMTP server listens: development and staging builds send
+    /// their mail there, and it never leaves the machine.
+    #[arg(long, env = "SLIPWAY_SMTP_LISTEN", default_value = "127.0.0.1:2525")]
+    smtp_listen: SocketAddr,
+
     /// How many upgrade requests are processed at once.
     #[arg(long, env = "SLIPWAY_WORKERS", default_value_t = 1)]
     workers: usize,
@@ -58,16 +64,46 @@ pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
             dir.display()
         );
     }
+    let config = ServerConfig {
+        data_dir: global.absolute_data_dir()?,
+        upgrade_scripts: args.upgrade_scripts.clone(),
+        region: args.region.clone(),
+        max_upload_bytes: args.max_upload,
+        sftp_listen: args.sftp_listen,
+        smtp_listen: args.smtp_listen,
+    };
+    let smtp = bind_smtp(&config).await?;
     let postgres = global.postgres().await?;
-    let served = serve_with(listener, &args, global, &postgres.server, began).await;
+    let served = serve_with(
+        listener,
+        smtp,
+        &args,
+        &config,
+        global,
+        &postgres.server,
+        began,
+    )
+    .await;
     tracing::info!("stopping");
     postgres.stop_if_started().await;
     served
 }
 
+/// Binds the mail catcher's SMTP server, creating the SMTP secret on first start.
+async fn bind_smtp(config: &ServerConfig) -> Result<SmtpCatcher> {
+    let secret_path = config.smtp_secret_path();
+    let secret = slipway_mail::load_or_create_secret(&secret_path)
+        .with_context(|| format!("reading the SMTP secret {}", secret_path.display()))?;
+    let store = slipway_mail::MailStore::new(config.mails_dir());
+    let credentials = slipway_mail::BuildCredentials::new(secret);
+    Ok(SmtpCatcher::bind(config.smtp_listen, store, credentials).await?)
+}
+
 async fn serve_with(
     listener: tokio::net::TcpListener,
+    smtp: SmtpCatcher,
     args: &ServeArgs,
+    config: &ServerConfig,
     global: &GlobalOptions,
     server: &slipway_pg::Server,
     began: Instant,
@@ -75,25 +111,32 @@ async fn serve_with(
     let metadata = Metadata::open(server)
         .await
         .context("opening the metadata database")?;
-    let config = ServerConfig {
-        data_dir: global.absolute_data_dir()?,
-        upgrade_scripts: args.upgrade_scripts.clone(),
-        region: args.region.clone(),
-        max_upload_bytes: args.max_upload,
-        sftp_listen: args.sftp_listen,
-    };
-    let state = AppState::new(metadata, &config);
+    let state = AppState::new(metadata, config);
     let (stop_workers, workers) =
-        start_workers(&state, server, global.binaries()?, &config, args.workers);
+        start_workers(&state, server, global.binaries()?, config, args.workers);
     let addr = listener.local_addr()?;
+    let smtp_addr = smtp.local_addr()?;
     tracing::info!(
         %addr,
+        %smtp_addr,
         ready_ms = began.elapsed().as_millis() as u64,
-        "Slipway listening on http://{addr}"
+        "Slipway listening on http://{addr}, catching mail on smtp://{smtp_addr}"
     );
-    slipway_server::serve(listener, state, shutdown_signal())
+    // The HTTP server owns the stop signal; the SMTP server stops when it is sent or dropped
+    // (HTTP ended for any reason).
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let smtp = tokio::spawn(smtp.run(async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    }));
+    let http_shutdown = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    let served = slipway_server::serve(listener, state, http_shutdown)
         .await
-        .context("serving HTTP")?;
+        .context("serving HTTP");
+    let _ = smtp.await;
+    served?;
     let _ = stop_workers.send(true);
     for worker in workers {
         let _ = worker.await;
