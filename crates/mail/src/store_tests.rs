@@ -131,3 +131,31 @@ fn no_temporary_file_is_left_behind() {
         .collect();
     assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
 }
+
+#[test]
+#[ignore = "a measurement: cargo test -p slipway-mail --release -- --ignored --nocapture"]
+fn measure_store_and_list_of_a_full_mailbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MailStore::new(dir.path());
+    let body = "x".repeat(76);
+    let raw = format!("Subject: s\r\n\r\n{}", format!("{body}\r\n").repeat(130)).into_bytes();
+    let began = std::time::Instant::now();
+    for _ in 0..DEFAULT_CAP {
+        store.store(1, "a@example.com", &to(), &raw).unwrap();
+    }
+    let stored = began.elapsed();
+    let began = std::time::Instant::now();
+    assert_eq!(store.list(1).unwrap().len(), DEFAULT_CAP);
+    let listed = began.elapsed();
+    let began = std::time::Instant::now();
+    store.store(1, "a@example.com", &to(), &raw).unwrap();
+    let at_cap = began.elapsed();
+    println!(
+        "{} x {} B: store {:?}/mail, list {:?}, store at cap {:?}",
+        DEFAULT_CAP,
+        raw.len(),
+        stored / DEFAULT_CAP as u32,
+        listed,
+        at_cap
+    );
+}

@@ -253,6 +253,40 @@ with smtplib.SMTP(host, port) as s:
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn odoos_send_message_with_an_international_address_uses_smtputf8() {
+    let catcher = Catcher::start().await;
+    let out = catcher
+        .python(
+            6,
+            r#"
+from email.message import EmailMessage
+msg = EmailMessage()
+msg["From"] = "Zoé <zoé@example.com>"
+msg["To"] = "Jürgen <jürgen@example.com>"
+msg["Subject"] = "Facture n° 7 — payée"
+msg.set_content("Merci beaucoup, Zoé.")
+msg.add_alternative("<p>Merci <b>beaucoup</b></p>", subtype="html")
+with smtplib.SMTP(host, port) as s:
+    s.ehlo_or_helo_if_needed()
+    s.login(user, password)
+    print(json.dumps(s.send_message(msg)))
+"#,
+        )
+        .await;
+    assert_eq!(out, "{}\n");
+    let mail = &catcher.store.list(6).unwrap()[0];
+    assert_eq!(mail.envelope_from, "zoé@example.com");
+    assert_eq!(mail.envelope_to, ["jürgen@example.com"]);
+    assert_eq!(mail.subject.as_deref(), Some("Facture n° 7 — payée"));
+    assert!(mail.has_html);
+    let parsed = catcher.store.get(6, 1).unwrap();
+    assert_eq!(
+        parsed.text.as_deref().map(str::trim),
+        Some("Merci beaucoup, Zoé.")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn smtplib_gets_535_for_a_wrong_password_and_552_for_an_announced_size() {
     let catcher = Catcher::start_with(Some(1000)).await;
     let out = catcher
@@ -355,4 +389,28 @@ async fn the_catcher_stops_listening_on_shutdown() {
         .unwrap()
         .unwrap();
     assert!(tokio::net::TcpStream::connect(catcher.addr).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement: cargo test -p slipway-server --test smtp -- --ignored --nocapture"]
+async fn measure_smtplib_throughput() {
+    let catcher = Catcher::start().await;
+    let out = catcher
+        .python(
+            1,
+            r#"
+import time
+msg = b"Subject: bench\r\n\r\n" + (b"x" * 76 + b"\r\n") * 130
+with smtplib.SMTP(host, port) as s:
+    s.login(user, password)
+    began = time.perf_counter()
+    for _ in range(500):
+        s.sendmail("odoo@example.com", ["a@example.com"], msg)
+    elapsed = time.perf_counter() - began
+print("500 x %d B on one connection: %.1f ms/mail" % (len(msg), elapsed * 2))
+"#,
+        )
+        .await;
+    println!("{out}");
+    assert_eq!(catcher.store.list(1).unwrap().len(), 500);
 }
