@@ -3,6 +3,8 @@
 //! - `GET /healthz`
 //! - `/database/v1/*` and `/database/<region>/<id>/<key>/...`: Odoo's upgrade API
 //!   ([`upgrade_api`]), with its SFTP endpoint ([`sftp`]).
+//! - `/api/builds/{id}/mails...`: the mail catcher's messages ([`mails`], mounted by the
+//!   `/api` router behind its authentication), fed by its SMTP server ([`smtp`]).
 //!
 //! - `/api/*`: the REST API ([`api`]-module docs list the routes).
 //! - `/git/<project>.git`: Git smart HTTP ([`git_http`], behind token auth and the push hook
@@ -16,8 +18,10 @@ mod builds_http;
 mod files;
 pub mod git_http;
 mod health;
+pub mod mails;
 pub mod proxy;
 pub mod sftp;
+pub mod smtp;
 pub mod upgrade_api;
 
 use std::future::Future;
@@ -26,6 +30,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::Router;
+use slipway_mail::MailStore;
 use slipway_platform::upgrade::{UpgradeFiles, UpgradeStore};
 use slipway_platform::{JobQueue, Metadata, Platform};
 use tokio::net::TcpListener;
@@ -50,6 +55,20 @@ pub struct ServerConfig {
     pub domain: String,
     /// How long `?follow=1` streams a log before ending by itself.
     pub log_follow_for: Duration,
+    /// Where the mail catcher's SMTP server listens.
+    pub smtp_listen: SocketAddr,
+}
+
+impl ServerConfig {
+    /// Where caught mails are stored: `<data-dir>/mails`.
+    pub fn mails_dir(&self) -> PathBuf {
+        self.data_dir.join("mails")
+    }
+
+    /// The secret the builds' SMTP passwords derive from: `<data-dir>/smtp/secret`.
+    pub fn smtp_secret_path(&self) -> PathBuf {
+        self.data_dir.join("smtp").join("secret")
+    }
 }
 
 /// What every handler can reach.
@@ -69,6 +88,8 @@ pub struct AppState {
     pub proxy: proxy::ProxyClient,
     /// One-time "Connect" tickets.
     pub connect_tickets: builds_http::ConnectTickets,
+    /// The mail catcher's messages (`<data-dir>/mails`).
+    pub mails: MailStore,
 }
 
 impl AppState {
@@ -84,6 +105,7 @@ impl AppState {
             max_upload_bytes: config.max_upload_bytes,
             sftp: sftp::SftpServer::new(config.sftp_listen, config.data_dir.join("sftp")),
         };
+        let mails = MailStore::new(config.mails_dir());
         Self {
             metadata,
             upgrade,
@@ -92,6 +114,7 @@ impl AppState {
             log_follow_for: config.log_follow_for,
             proxy: proxy::ProxyClient::new(),
             connect_tickets: builds_http::ConnectTickets::default(),
+            mails,
         }
     }
 
@@ -107,7 +130,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(upgrade_api::router())
-        .merge(api::router())
+        .merge(api::router(state.clone()))
         .merge(builds_http::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

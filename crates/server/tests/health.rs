@@ -18,6 +18,7 @@ fn config() -> ServerConfig {
         sftp_listen: "127.0.0.1:0".parse().unwrap(),
         domain: "localhost".into(),
         log_follow_for: std::time::Duration::from_secs(300),
+        smtp_listen: "127.0.0.1:0".parse().unwrap(),
     }
 }
 

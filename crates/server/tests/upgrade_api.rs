@@ -41,6 +41,7 @@ async fn api() -> Api {
         sftp_listen: "127.0.0.1:0".parse().unwrap(),
         domain: "localhost".into(),
         log_follow_for: std::time::Duration::from_secs(300),
+        smtp_listen: "127.0.0.1:0".parse().unwrap(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

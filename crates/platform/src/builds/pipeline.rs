@@ -56,6 +56,8 @@ pub struct BuildEnv {
     pub smtp: Option<SmtpForBuild>,
     /// SMTP of production builds: a real relay (none: Odoo's own mail server settings).
     pub production_smtp: Option<SmtpSettings>,
+    /// The mail catcher's messages, dropped with their build.
+    pub mails: Option<slipway_mail::MailStore>,
     /// The `slipway` binary (Odoo stand-ins run `slipway migrate run` for updates).
     pub slipway_bin: Option<PathBuf>,
     /// How long a build server gets to answer its health check.
@@ -73,6 +75,7 @@ impl BuildEnv {
             venvs: Venvs::new(data_dir.join("venvs"), "python3".into()),
             smtp: None,
             production_smtp: None,
+            mails: None,
             slipway_bin: None,
             health_timeout: Duration::from_secs(180),
         }

@@ -14,6 +14,9 @@
 //!   `POST /api/builds/{id}/keep`, `GET /api/builds/{id}/logs`,
 //!   `GET /api/builds/{id}/logs/{name}` (`Range`; `?follow=1`: Server-Sent Events, ending by
 //!   themselves after 5 minutes)
+//! - `GET /api/builds/{id}/mails`, `.../mails/{seq}`, `.../mails/{seq}.eml`,
+//!   `.../mails/{seq}/html`: the mails a development or staging build sent, caught
+//!   ([`crate::mails`], behind the same authentication and build access check)
 
 mod auth;
 mod builds;
@@ -88,7 +91,7 @@ impl From<PlatformError> for ApiError {
 /// What handlers return.
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
-pub(crate) fn router() -> Router<AppState> {
+pub(crate) fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/api/me", get(projects::me))
         .route(
@@ -133,4 +136,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/builds/{id}/keep", post(builds::keep_build))
         .route("/api/builds/{id}/logs", get(builds::list_logs))
         .route("/api/builds/{id}/logs/{name}", get(builds::log))
+        .merge(
+            crate::mails::router().route_layer(axum::middleware::from_fn_with_state(
+                state,
+                builds::require_build_reader,
+            )),
+        )
 }
