@@ -149,7 +149,7 @@ fn upstream_path(path_and_query: &str, prefix: Option<&str>) -> String {
         return path_and_query.to_owned();
     };
     match path_and_query.strip_prefix(prefix) {
-        Some(rest) if rest.is_empty() => "/".to_owned(),
+        Some("") => "/".to_owned(),
         Some(rest) if rest.starts_with('?') => format!("/{rest}"),
         Some(rest) if rest.starts_with('/') => rest.to_owned(),
         _ => path_and_query.to_owned(),

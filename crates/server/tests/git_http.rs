@@ -383,7 +383,7 @@ async fn a_push_without_a_user_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_fetch_with_a_gzipped_request_body_works() {
+async fn a_protocol_v2_fetch_with_a_gzipped_request_body_works() {
     let s = server(1 << 30).await;
     let url = s.url("shop.git");
     git_async(&s.scratch, &["clone", "-q", &url, "work"]).await;
@@ -412,6 +412,8 @@ async fn a_fetch_with_a_gzipped_request_body_works() {
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_TRACE_CURL", "1")
             .env("GIT_TRACE_CURL_NO_DATA", "1")
+            .env("GIT_TRACE_PACKET", "1")
+            .args(["-c", "protocol.version=2"])
             .args(["clone", "-q", "--mirror", &url_clone, "mirror.git"])
             .output()
             .unwrap()
@@ -424,6 +426,8 @@ async fn a_fetch_with_a_gzipped_request_body_works() {
         trace.contains("Content-Encoding: gzip"),
         "the request was not gzipped"
     );
+    // `Git-Protocol: version=2` reached git as GIT_PROTOCOL: the server answered in v2.
+    assert!(trace.contains("git< version 2"), "not protocol v2");
     let mirror = s.scratch.join("mirror.git");
     let refs = git(
         &mirror,
