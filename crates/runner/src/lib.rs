@@ -1,11 +1,16 @@
-//! Running code that is not ours. For now: the Python host that executes
-//! Odoo upgrade scripts (`migrate(cr, version)`) for a [`slipway_odoo::Plan`],
-//! on one real psycopg2 connection, and the reader of a database's module
-//! registry the plan is decided from.
+//! Running code that is not ours: the Python host that executes Odoo upgrade
+//! scripts (`migrate(cr, version)`) for a [`slipway_odoo::Plan`] on one real
+//! psycopg2 connection, the reader of a database's module registry the plan is
+//! decided from, and the Odoo runtime of builds: Odoo source trees and their
+//! `odoo-bin` ([`odoo`]), virtualenvs ([`venv`]) and the module folders of a
+//! checkout ([`modules`]).
 
 mod dbstate;
 mod host;
+pub mod modules;
+pub mod odoo;
 mod run;
+pub mod venv;
 
 pub use dbstate::read_db_state;
 pub use run::{run_plan, RunEvent, RunOptions, RunReport};
@@ -59,4 +64,50 @@ pub enum Error {
     /// A script failed; the run was rolled back (or, per module, partly committed).
     #[error("{0}")]
     ScriptFailed(Box<ScriptFailure>),
+    /// A directory is not a usable Odoo source tree.
+    #[error("{root}: not an Odoo source tree: {message}")]
+    OdooSource {
+        /// The directory given.
+        root: std::path::PathBuf,
+        /// What is missing or unreadable.
+        message: String,
+    },
+    /// A virtualenv could not be made (python missing, pip failed).
+    #[error("{0}")]
+    Venv(String),
+    /// A program could not be started.
+    #[error("cannot start {program}: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// An Odoo server did not become healthy.
+    #[error("{message}\n--- last lines of the log ---\n{log_tail}")]
+    Unhealthy {
+        /// What happened (exited with code N, no answer within T).
+        message: String,
+        /// The end of its log.
+        log_tail: String,
+    },
+    /// A file operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done, naming the path.
+        context: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// An odoo.conf value cannot be written (a line break would inject settings).
+    #[error("odoo.conf: {0}")]
+    Conf(String),
+}
+
+impl Error {
+    /// An [`Error::Io`] with its context.
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Io { context, source }
+    }
 }

@@ -1,0 +1,20 @@
+//! The Odoo runtime of builds: a registered source tree ([`OdooSource`]), the
+//! `odoo.conf` of a build ([`OdooConf`]), one-shot `odoo-bin` runs
+//! ([`run_task`]), long-running servers ([`OdooServer`]) and the reading of
+//! Odoo's logs ([`classify_log`]).
+//!
+//! Everything here drives `odoo-bin` through its command line and its
+//! configuration file only, so a real Odoo and Slipway's stand-in
+//! (`tests/fixtures/odoo-standin`) are interchangeable.
+
+mod conf;
+mod log;
+mod process;
+mod source;
+
+pub use conf::{OdooConf, SmtpSettings};
+pub use log::{classify_log, LogClassifier, LogVerdict, HARMLESS_WARNINGS};
+pub use process::{
+    free_port, run_task, run_task_with, stop_pid, OdooServer, OdooTask, TaskOutcome, TestSelection,
+};
+pub use source::{series_from_release, OdooSource};

@@ -1,0 +1,317 @@
+//! Virtualenvs of builds, shared between builds whose requirement files are
+//! equal.
+//!
+//! Layout under the root: `<key>-py<X.Y>/` (the virtualenv, complete once it
+//! holds `.slipway-ready`) and `<key>-py<X.Y>.lock` (held while it is made).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use nix::fcntl::{Flock, FlockArg};
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use crate::Error;
+
+const READY: &str = ".slipway-ready";
+
+/// A virtualenv ready for use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Venv {
+    /// Its directory.
+    pub dir: PathBuf,
+    /// `dir/bin/python`.
+    pub python: PathBuf,
+    /// [`Venvs::key`] of its requirement files.
+    pub key: String,
+    /// Whether an existing one was reused.
+    pub reused: bool,
+}
+
+/// The virtualenvs under one root, made with one Python.
+#[derive(Debug, Clone)]
+pub struct Venvs {
+    root: PathBuf,
+    python: String,
+}
+
+impl Venvs {
+    /// Virtualenvs under `root`, created with `python` (e.g. `python3`).
+    pub fn new(root: PathBuf, python: String) -> Self {
+        Self { root, python }
+    }
+
+    /// The key of a set of requirement files: a hash of their contents,
+    /// sorted, so order and paths do not matter (files they include with
+    /// `-r` are not followed).
+    pub fn key(requirements: &[PathBuf]) -> Result<String, Error> {
+        let mut hashes = Vec::new();
+        for path in requirements {
+            let bytes = std::fs::read(path).map_err(Error::io(format!(
+                "reading requirements {}",
+                path.display()
+            )))?;
+            hashes.push(*blake3::hash(&bytes).as_bytes());
+        }
+        hashes.sort();
+        let mut h = blake3::Hasher::new();
+        h.update(b"slipway-venv-v1");
+        for x in &hashes {
+            h.update(x);
+        }
+        Ok(h.finalize().to_hex()[..24].to_string())
+    }
+
+    /// `X.Y` of the interpreter.
+    async fn python_version(&self) -> Result<String, Error> {
+        let out = Command::new(&self.python)
+            .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+            .output()
+            .await
+            .map_err(|source| Error::Spawn {
+                program: self.python.clone(),
+                source,
+            })?;
+        if !out.status.success() {
+            return Err(Error::Venv(format!(
+                "{} --version failed: {}",
+                self.python,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// The virtualenv for these requirement files: reused when one with the
+    /// same key exists, else created with `python -m venv
+    /// --system-site-packages` and `pip install -r` of each file, output
+    /// appended to `log` (pip.log). Concurrent calls for one key wait for
+    /// each other (file lock). A failure removes the half-made virtualenv.
+    pub async fn ensure(&self, requirements: &[PathBuf], log: &Path) -> Result<Venv, Error> {
+        let key = Self::key(requirements)?;
+        let name = format!("{key}-py{}", self.python_version().await?);
+        let dir = self.root.join(&name);
+        std::fs::create_dir_all(&self.root)
+            .map_err(Error::io(format!("creating {}", self.root.display())))?;
+        let lock_path = self.root.join(format!("{name}.lock"));
+        let _lock = lock(lock_path).await?;
+        let mut log_file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .await
+            .map_err(Error::io(format!("opening {}", log.display())))?;
+        let python = dir.join("bin").join("python");
+        if dir.join(READY).is_file() && python.exists() {
+            let line = format!(
+                "reusing virtualenv {} (requirements key {key})\n",
+                dir.display()
+            );
+            let _ = log_file.write_all(line.as_bytes()).await;
+            return Ok(Venv {
+                dir,
+                python,
+                key,
+                reused: true,
+            });
+        }
+        let made = self.create(&dir, requirements, &mut log_file).await;
+        if let Err(e) = made {
+            let _ = std::fs::remove_dir_all(&dir);
+            let _ = log_file
+                .write_all(format!("virtualenv {} removed: {e}\n", dir.display()).as_bytes())
+                .await;
+            return Err(e);
+        }
+        Ok(Venv {
+            dir,
+            python,
+            key,
+            reused: false,
+        })
+    }
+
+    async fn create(
+        &self,
+        dir: &Path,
+        requirements: &[PathBuf],
+        log: &mut tokio::fs::File,
+    ) -> Result<(), Error> {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)
+                .map_err(Error::io(format!("removing half-made {}", dir.display())))?;
+        }
+        let mut venv = Command::new(&self.python);
+        venv.args(["-m", "venv", "--system-site-packages"]).arg(dir);
+        let status = run_logged(venv, &self.python, log).await?;
+        if !status {
+            return Err(Error::Venv(format!(
+                "{} -m venv {} failed; see pip.log",
+                self.python,
+                dir.display()
+            )));
+        }
+        let python = dir.join("bin").join("python");
+        for req in requirements {
+            if !has_requirements(req)? {
+                let line = format!("{}: no requirements, nothing to install\n", req.display());
+                let _ = log.write_all(line.as_bytes()).await;
+                continue;
+            }
+            let mut pip = Command::new(&python);
+            pip.args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "-r",
+            ])
+            .arg(req)
+            .current_dir(req.parent().unwrap_or(Path::new("/")));
+            if !run_logged(pip, "pip", log).await? {
+                return Err(Error::Venv(format!(
+                    "pip could not install the requirements of {}; see pip.log for pip's reason",
+                    req.display()
+                )));
+            }
+        }
+        let marker = dir.join(READY);
+        let listing: Vec<String> = requirements
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect();
+        std::fs::write(&marker, listing.join("\n"))
+            .map_err(Error::io(format!("writing {}", marker.display())))
+    }
+
+    /// Removes the virtualenvs whose key is not in `keep` (and is not being
+    /// made right now). Returns how many were removed.
+    pub fn remove_unused(&self, keep: &[String]) -> Result<usize, Error> {
+        let entries = match std::fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::io(format!("listing {}", self.root.display()))(e)),
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if !path.is_dir() {
+                continue;
+            }
+            let Some((key, _)) = name.split_once("-py") else {
+                continue;
+            };
+            if keep.iter().any(|k| k == key) {
+                continue;
+            }
+            let lock_path = self.root.join(format!("{name}.lock"));
+            let Ok(file) = File::create(&lock_path) else {
+                continue;
+            };
+            let Ok(_held) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else {
+                continue; // being made or checked right now
+            };
+            std::fs::remove_dir_all(&path)
+                .map_err(Error::io(format!("removing {}", path.display())))?;
+            let _ = std::fs::remove_file(&lock_path);
+            removed += 1;
+        }
+        Ok(removed)
+    }
+}
+
+/// Whether a requirements file names anything (not only blanks and comments).
+fn has_requirements(path: &Path) -> Result<bool, Error> {
+    let text = std::fs::read_to_string(path).map_err(Error::io(format!(
+        "reading requirements {}",
+        path.display()
+    )))?;
+    Ok(text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .any(|l| !l.is_empty()))
+}
+
+/// An exclusive lock on `path`, waited for without blocking the runtime.
+async fn lock(path: PathBuf) -> Result<Flock<File>, Error> {
+    tokio::task::spawn_blocking(move || {
+        let file =
+            File::create(&path).map_err(Error::io(format!("creating {}", path.display())))?;
+        Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
+            context: format!("locking {}", path.display()),
+            source: e.into(),
+        })
+    })
+    .await
+    .map_err(|e| Error::Venv(format!("lock task failed: {e}")))?
+}
+
+/// Runs a command with stdout and stderr appended to `log`; true on exit 0.
+async fn run_logged(
+    mut cmd: Command,
+    program: &str,
+    log: &mut tokio::fs::File,
+) -> Result<bool, Error> {
+    let _ = log
+        .write_all(format!("$ {:?}\n", cmd.as_std()).as_bytes())
+        .await;
+    let _ = log.flush().await;
+    let out = log
+        .try_clone()
+        .await
+        .map_err(Error::io("opening pip.log"))?
+        .into_std()
+        .await;
+    let err = out.try_clone().map_err(Error::io("opening pip.log"))?;
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .kill_on_drop(true)
+        .status()
+        .await
+        .map_err(|source| Error::Spawn {
+            program: program.to_string(),
+            source,
+        })?;
+    Ok(status.success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_depend_on_contents_not_order_or_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a.txt"),
+            dir.path().join("b.txt"),
+            dir.path().join("c.txt"),
+        );
+        std::fs::write(&a, "requests==2.0\n").unwrap();
+        std::fs::write(&b, "lxml\n").unwrap();
+        std::fs::write(&c, "requests==2.0\n").unwrap();
+        let ab = Venvs::key(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!(ab, Venvs::key(&[b.clone(), a.clone()]).unwrap());
+        assert_eq!(ab, Venvs::key(&[c.clone(), b.clone()]).unwrap());
+        assert_ne!(ab, Venvs::key(std::slice::from_ref(&a)).unwrap());
+        std::fs::write(&b, "lxml==5\n").unwrap();
+        assert_ne!(ab, Venvs::key(&[a, b]).unwrap());
+        let missing = Venvs::key(&[dir.path().join("nope.txt")]).unwrap_err();
+        assert!(missing.to_string().contains("nope.txt"), "{missing}");
+    }
+
+    #[test]
+    fn comment_only_files_need_no_pip() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("r.txt");
+        std::fs::write(&f, "# nothing\n\n   # still nothing\n").unwrap();
+        assert!(!has_requirements(&f).unwrap());
+        std::fs::write(&f, "# x\nlxml # parser\n").unwrap();
+        assert!(has_requirements(&f).unwrap());
+    }
+}
