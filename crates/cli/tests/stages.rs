@@ -441,3 +441,58 @@ fn trial_projects_go_back_to_development() {
         std::thread::sleep(Duration::from_millis(300));
     }
 }
+
+#[test]
+fn a_staging_build_s_mail_is_caught_and_never_leaves() {
+    let site = Site::start(&[]);
+    let (tree, prod) = production_project(&site, "mails");
+    site.odoo_bin(prod["name"].as_str().unwrap(), &["-i", "mail"]);
+    tree.git(&["checkout", "-q", "-b", "staging-1"]);
+    tree.push("staging-1");
+    let dev =
+        site.wait_build(site.build_of("mails", "staging-1", &tree.git(&["rev-parse", "HEAD"])));
+    site.cli_ok(&["branch", "set", "mails", "staging-1", "--stage", "staging"]);
+    let staging = settled_head_build(&site, "mails", "staging-1", dev["id"].as_i64().unwrap());
+    assert_eq!(staging["state"], "running", "{staging}");
+    let (id, name) = (
+        staging["id"].as_i64().unwrap(),
+        staging["name"].as_str().unwrap(),
+    );
+
+    let sent = http()
+        .post(format!("{}/builds/{name}/standin/send_mail", site.url()))
+        .json(&json!({"to": "customer@example.com", "subject": "Your invoice", "body": "<p>Hello <script>alert(1)</script></p>"}))
+        .send()
+        .unwrap();
+    assert!(sent.status().is_success(), "{:?}", sent.text());
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mails = loop {
+        let mails = site.get(&format!("/api/builds/{id}/mails"));
+        if !mails.as_array().unwrap().is_empty() {
+            break mails;
+        }
+        assert!(Instant::now() < deadline, "no mail caught");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mail = &mails[0];
+    assert_eq!(mail["subject"], "Your invoice", "{mail}");
+    assert!(mail.to_string().contains("customer@example.com"), "{mail}");
+    let seq = mail["seq"].as_u64().unwrap();
+    let eml = http()
+        .get(format!("{}/api/builds/{id}/mails/{seq}.eml", site.url()))
+        .bearer_auth(site.token())
+        .send()
+        .unwrap();
+    assert_eq!(eml.status(), 200);
+    assert!(eml.text().unwrap().contains("Subject: Your invoice"));
+    let anonymous = http()
+        .get(format!("{}/api/builds/{id}/mails", site.url()))
+        .send()
+        .unwrap();
+    assert_eq!(
+        anonymous.status(),
+        401,
+        "mails are behind the API's authentication"
+    );
+}
