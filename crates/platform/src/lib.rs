@@ -13,4 +13,5 @@ mod metadata;
 pub use error::{PlatformError, Result};
 pub use jobs::{Job, JobQueue};
 pub use metadata::{create_database_if_missing, Metadata, METADATA_DB};
+pub mod backups;
 pub mod upgrade;
