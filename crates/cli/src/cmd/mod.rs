@@ -1,6 +1,7 @@
 //! One module per command group; each turns its arguments into calls of the library crates.
 
 mod addons;
+mod backup;
 mod contract;
 mod db;
 mod dump;
@@ -37,6 +38,9 @@ pub enum Command {
     /// Odoo databases: neutralize and clone them.
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// Backups: deduplicated, replicated, verified by a restore drill.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
 }
 
 impl Command {
@@ -50,6 +54,7 @@ impl Command {
             Command::Migrate(cmd) => migrate::run(cmd, global).await,
             Command::Dump(cmd) => dump::run(cmd, global).await,
             Command::Db(cmd) => db::run(cmd, global).await,
+            Command::Backup(cmd) => backup::run(cmd, global).await,
         }
     }
 
