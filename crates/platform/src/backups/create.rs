@@ -77,6 +77,7 @@ impl Backups {
         )
         .await?;
         let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+        let (dumped_tx, dumped) = tokio::sync::oneshot::channel();
         let job = Job {
             repo: self.repo.clone(),
             id: id.clone(),
@@ -89,11 +90,23 @@ impl Backups {
             snapshot,
             progress,
             cancelled: cancel.0.clone(),
+            dumped: std::sync::Mutex::new(Some(dumped_tx)),
         };
-        let result = blocking(move || job.run()).await;
+        let task = blocking(move || job.run());
+        tokio::pin!(task);
+        // the snapshot is needed until pg_dump is done; then end the transaction at once (a
+        // long one would hold back vacuum on production while files are stored)
+        let result = tokio::select! {
+            result = &mut task => Some(result),
+            _ = dumped => None,
+        };
         let _ = sqlx::query("COMMIT").execute(&mut *conn).await;
         drop(conn);
         pool.close().await;
+        let result = match result {
+            Some(result) => result,
+            None => task.await,
+        };
         match result {
             Ok(outcome) => {
                 records::record_outcome(&self.pool, &outcome).await?;
@@ -143,6 +156,7 @@ struct Job {
     snapshot: String,
     progress: Option<ProgressFn>,
     cancelled: Arc<AtomicBool>,
+    dumped: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
 }
 
 impl Job {
@@ -176,6 +190,9 @@ impl Job {
             };
         }
         self.dump_database(&mut writer)?;
+        if let Some(tx) = self.dumped.lock().ok().and_then(|mut d| d.take()) {
+            let _ = tx.send(());
+        }
         for (part, phase, dir) in [
             (
                 Part::Filestore,
