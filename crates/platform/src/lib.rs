@@ -14,6 +14,7 @@ mod jobs;
 mod metadata;
 mod service;
 
+pub mod backups;
 pub mod branches;
 pub mod builds;
 pub mod history;
