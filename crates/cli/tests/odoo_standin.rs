@@ -21,7 +21,10 @@ fn standin() -> OdooSource {
 }
 
 async fn venv(src: &OdooSource) -> Venv {
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/test-venvs"));
+    let root = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../target/test-venvs"
+    ));
     std::fs::create_dir_all(&root).unwrap();
     let reqs: Vec<PathBuf> = src.requirements().into_iter().collect();
     Venvs::new(root.clone(), "python3".into())
@@ -46,13 +49,22 @@ impl Role {
         };
         let user = format!("odoo_c{:08x}", rand::random::<u32>());
         let password = format!("pw{:08x}", rand::random::<u32>());
-        let mut c = sqlx::PgConnection::connect(&server.url("postgres")).await.unwrap();
-        sqlx::raw_sql(&format!("CREATE ROLE {user} LOGIN CREATEDB PASSWORD '{password}'"))
-            .execute(&mut c)
+        let mut c = sqlx::PgConnection::connect(&server.url("postgres"))
             .await
             .unwrap();
+        sqlx::raw_sql(&format!(
+            "CREATE ROLE {user} LOGIN CREATEDB PASSWORD '{password}'"
+        ))
+        .execute(&mut c)
+        .await
+        .unwrap();
         let db = format!("{user}_db");
-        Role { user, password, port: conn.port, db }
+        Role {
+            user,
+            password,
+            port: conn.port,
+            db,
+        }
     }
 
     fn url(&self) -> String {
@@ -151,7 +163,9 @@ async fn update_runs_upgrade_scripts_through_slipway_and_a_failing_one_changes_n
     let venv = venv(&src).await;
     let role = Role::new().await;
     let conf = tmp.path().join("odoo.conf");
-    role.conf(&addons, &tmp.path().join("data"), &src).write(&conf).unwrap();
+    role.conf(&addons, &tmp.path().join("data"), &src)
+        .write(&conf)
+        .unwrap();
     manifest(&addons, "1.0");
     let log = tmp.path().join("install.log");
     let task = OdooTask::Install {
@@ -159,8 +173,14 @@ async fn update_runs_upgrade_scripts_through_slipway_and_a_failing_one_changes_n
         demo: false,
         tests: None,
     };
-    let out = run_task(&venv, &src, &conf, &task, &log, &[]).await.unwrap();
-    assert!(out.succeeded(), "{}", std::fs::read_to_string(&log).unwrap());
+    let out = run_task(&venv, &src, &conf, &task, &log, &[])
+        .await
+        .unwrap();
+    assert!(
+        out.succeeded(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
     assert_eq!(version(&role.url()).await.as_deref(), Some("17.0.1.0"));
 
     // 1.1: a pre script records the old version
@@ -175,9 +195,15 @@ async fn update_runs_upgrade_scripts_through_slipway_and_a_failing_one_changes_n
     let out = update(&src, &venv, &conf, &log).await;
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(out.succeeded(), "{text}");
-    assert!(text.contains("Running migration [>17.0.1.1] pre-record"), "{text}");
+    assert!(
+        text.contains("module upg: Running migration [>1.1] pre-record"),
+        "{text}"
+    );
     assert_eq!(version(&role.url()).await.as_deref(), Some("17.0.1.1"));
-    assert_eq!(param(&role.url(), "upg.from").await.as_deref(), Some("17.0.1.0"));
+    assert_eq!(
+        param(&role.url(), "upg.from").await.as_deref(),
+        Some("17.0.1.0")
+    );
 
     // 1.2: a post script writes, then raises: ERROR, exit 1, nothing changed
     manifest(&addons, "1.2");
@@ -194,7 +220,10 @@ async fn update_runs_upgrade_scripts_through_slipway_and_a_failing_one_changes_n
     assert!(out.verdict.errors > 0);
     assert!(text.contains("upgrade went wrong"), "{text}");
     assert_eq!(version(&role.url()).await.as_deref(), Some("17.0.1.1"));
-    assert_eq!(param(&role.url(), "upg.from").await.as_deref(), Some("17.0.1.0"));
+    assert_eq!(
+        param(&role.url(), "upg.from").await.as_deref(),
+        Some("17.0.1.0")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -206,15 +235,23 @@ async fn slipway_neutralizes_and_inspects_a_standin_database() {
     let venv = venv(&src).await;
     let role = Role::new().await;
     let conf = tmp.path().join("odoo.conf");
-    role.conf(&addons, &tmp.path().join("data"), &src).write(&conf).unwrap();
+    role.conf(&addons, &tmp.path().join("data"), &src)
+        .write(&conf)
+        .unwrap();
     let task = OdooTask::Install {
         modules: vec!["contacts".into()],
         demo: false,
         tests: None,
     };
     let log = tmp.path().join("install.log");
-    let out = run_task(&venv, &src, &conf, &task, &log, &[]).await.unwrap();
-    assert!(out.succeeded(), "{}", std::fs::read_to_string(&log).unwrap());
+    let out = run_task(&venv, &src, &conf, &task, &log, &[])
+        .await
+        .unwrap();
+    assert!(
+        out.succeeded(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
     let url = role.url();
     let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
     sqlx::query("INSERT INTO ir_mail_server (name, smtp_host, smtp_port) VALUES ('real', 'smtp.example.com', 587)")
@@ -223,19 +260,30 @@ async fn slipway_neutralizes_and_inspects_a_standin_database() {
         .unwrap();
     let pg_url = slipway_testkit::shared_server().url("postgres");
     let data = common::DataDir::new();
-    let out = common::slipway(data.path(), &["--pg-url", &pg_url, "db", "neutralize", "-d", &role.db]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let active: Vec<String> = sqlx::query_scalar("SELECT name FROM ir_mail_server WHERE active ORDER BY name")
-        .fetch_all(&mut c)
-        .await
-        .unwrap();
+    let out = common::slipway(
+        data.path(),
+        &["--pg-url", &pg_url, "db", "neutralize", "-d", &role.db],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let active: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM ir_mail_server WHERE active ORDER BY name")
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
     assert_eq!(active, ["neutralization - disable emails"]);
     let crons: Vec<String> = sqlx::query_scalar("SELECT cron_name FROM ir_cron WHERE active")
         .fetch_all(&mut c)
         .await
         .unwrap();
     assert_eq!(crons, ["Base: Auto-vacuum internal data"]);
-    assert_eq!(param(&url, "database.is_neutralized").await.as_deref(), Some("true"));
+    assert_eq!(
+        param(&url, "database.is_neutralized").await.as_deref(),
+        Some("true")
+    );
     let _ = c.close().await;
     tokio::time::sleep(Duration::from_millis(10)).await;
 }

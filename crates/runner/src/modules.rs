@@ -86,8 +86,8 @@ pub fn template_key(
         field(&mut h, &(files.len() as u64).to_le_bytes());
         for rel in files {
             let full = path.join(&rel);
-            let bytes = std::fs::read(&full)
-                .map_err(Error::io(format!("reading {}", full.display())))?;
+            let bytes =
+                std::fs::read(&full).map_err(Error::io(format!("reading {}", full.display())))?;
             field(&mut h, rel.as_bytes());
             field(&mut h, &bytes);
         }

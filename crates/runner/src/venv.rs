@@ -48,8 +48,10 @@ impl Venvs {
     pub fn key(requirements: &[PathBuf]) -> Result<String, Error> {
         let mut hashes = Vec::new();
         for path in requirements {
-            let bytes = std::fs::read(path)
-                .map_err(Error::io(format!("reading requirements {}", path.display())))?;
+            let bytes = std::fs::read(path).map_err(Error::io(format!(
+                "reading requirements {}",
+                path.display()
+            )))?;
             hashes.push(*blake3::hash(&bytes).as_bytes());
         }
         hashes.sort();
@@ -64,10 +66,7 @@ impl Venvs {
     /// `X.Y` of the interpreter.
     async fn python_version(&self) -> Result<String, Error> {
         let out = Command::new(&self.python)
-            .args([
-                "-c",
-                "import sys; print('%d.%d' % sys.version_info[:2])",
-            ])
+            .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
             .output()
             .await
             .map_err(|source| Error::Spawn {
@@ -105,7 +104,10 @@ impl Venvs {
             .map_err(Error::io(format!("opening {}", log.display())))?;
         let python = dir.join("bin").join("python");
         if dir.join(READY).is_file() && python.exists() {
-            let line = format!("reusing virtualenv {} (requirements key {key})\n", dir.display());
+            let line = format!(
+                "reusing virtualenv {} (requirements key {key})\n",
+                dir.display()
+            );
             let _ = log_file.write_all(line.as_bytes()).await;
             return Ok(Venv {
                 dir,
@@ -223,8 +225,10 @@ impl Venvs {
 
 /// Whether a requirements file names anything (not only blanks and comments).
 fn has_requirements(path: &Path) -> Result<bool, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(Error::io(format!("reading requirements {}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(Error::io(format!(
+        "reading requirements {}",
+        path.display()
+    )))?;
     Ok(text
         .lines()
         .map(|l| l.split('#').next().unwrap_or("").trim())
@@ -234,7 +238,8 @@ fn has_requirements(path: &Path) -> Result<bool, Error> {
 /// An exclusive lock on `path`, waited for without blocking the runtime.
 async fn lock(path: PathBuf) -> Result<Flock<File>, Error> {
     tokio::task::spawn_blocking(move || {
-        let file = File::create(&path).map_err(Error::io(format!("creating {}", path.display())))?;
+        let file =
+            File::create(&path).map_err(Error::io(format!("creating {}", path.display())))?;
         Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
             context: format!("locking {}", path.display()),
             source: e.into(),
@@ -245,7 +250,11 @@ async fn lock(path: PathBuf) -> Result<Flock<File>, Error> {
 }
 
 /// Runs a command with stdout and stderr appended to `log`; true on exit 0.
-async fn run_logged(mut cmd: Command, program: &str, log: &mut tokio::fs::File) -> Result<bool, Error> {
+async fn run_logged(
+    mut cmd: Command,
+    program: &str,
+    log: &mut tokio::fs::File,
+) -> Result<bool, Error> {
     let _ = log
         .write_all(format!("$ {:?}\n", cmd.as_std()).as_bytes())
         .await;

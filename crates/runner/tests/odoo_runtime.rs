@@ -71,7 +71,12 @@ impl Build {
         std::fs::create_dir_all(self.addons()).unwrap();
         let conf = self.dir.path().join("odoo.conf");
         self.pg
-            .conf(&self.db, &[self.addons()], &self.dir.path().join("data"), port)
+            .conf(
+                &self.db,
+                &[self.addons()],
+                &self.dir.path().join("data"),
+                port,
+            )
             .write(&conf)
             .unwrap();
         conf
@@ -119,7 +124,10 @@ async fn install_with_demo_data_and_passing_tests() {
     assert!(out.succeeded());
     assert_eq!(out.verdict.errors, 0, "{text}");
     assert!(lines > 5 && lines == text.lines().count());
-    assert!(text.contains("odoo.modules.loading: Modules loaded."), "{text}");
+    assert!(
+        text.contains("odoo.modules.loading: Modules loaded."),
+        "{text}"
+    );
     assert!(text.contains("Starting TestGood.test_partner"), "{text}");
     assert!(text.contains("0 failed, 0 error(s) of 1 tests"), "{text}");
     let state = read_db_state(&b.pg.url(&b.db)).await.unwrap();
@@ -155,17 +163,30 @@ async fn without_demo_no_demo_records() {
         return;
     }
     let b = Build::new("nodemo").await;
-    write_module(&b.addons(), "good_mod", GOOD, &[("data/partners.xml", PARTNERS), ("demo/demo.xml", DEMO)]);
+    write_module(
+        &b.addons(),
+        "good_mod",
+        GOOD,
+        &[("data/partners.xml", PARTNERS), ("demo/demo.xml", DEMO)],
+    );
     let conf = b.conf(free_port().unwrap());
-    let out = run_task(&venv().await, &source(), &conf, &install(&["good_mod"], false, false), &b.log("install.log"), &[])
-        .await
-        .unwrap();
+    let out = run_task(
+        &venv().await,
+        &source(),
+        &conf,
+        &install(&["good_mod"], false, false),
+        &b.log("install.log"),
+        &[],
+    )
+    .await
+    .unwrap();
     assert!(out.succeeded(), "{}", read(&b.log("install.log")));
     let pool = sqlx::PgPool::connect(&b.pg.url(&b.db)).await.unwrap();
-    let demo: i64 = sqlx::query_scalar("SELECT count(*) FROM res_partner WHERE name = 'Demo Partner'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let demo: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM res_partner WHERE name = 'Demo Partner'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!(demo, 0);
     pool.close().await;
 }
@@ -187,19 +208,30 @@ async fn a_failing_test_fails_the_run() {
     );
     let conf = b.conf(free_port().unwrap());
     let log = b.log("install.log");
-    let out = run_task(&venv().await, &source(), &conf, &install(&["bad_tests"], true, true), &log, &[])
-        .await
-        .unwrap();
+    let out = run_task(
+        &venv().await,
+        &source(),
+        &conf,
+        &install(&["bad_tests"], true, true),
+        &log,
+        &[],
+    )
+    .await
+    .unwrap();
     let text = read(&log);
     assert_eq!(out.exit_code, Some(1), "{text}");
     assert!(!out.succeeded());
     assert!(out.verdict.errors >= 1, "{text}");
     let first = out.verdict.first_error.unwrap();
     assert!(
-        first.contains("ERROR") && first.contains("odoo.addons.bad_tests.tests.test_bad: FAIL: TestBad.test_wrong"),
+        first.contains("ERROR")
+            && first.contains("odoo.addons.bad_tests.tests.test_bad: FAIL: TestBad.test_wrong"),
         "{first}"
     );
-    assert!(text.contains("one is not two"), "the traceback is in the log: {text}");
+    assert!(
+        text.contains("one is not two"),
+        "the traceback is in the log: {text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -212,7 +244,10 @@ async fn test_tags_select_tests() {
         &b.addons(),
         "bad_tests",
         "{'name': 'Bad tests', 'depends': ['base']}",
-        &[("tests/__init__.py", "from . import test_bad\n"), ("tests/test_bad.py", FAILING)],
+        &[
+            ("tests/__init__.py", "from . import test_bad\n"),
+            ("tests/test_bad.py", FAILING),
+        ],
     );
     let conf = b.conf(free_port().unwrap());
     let task = OdooTask::Install {
@@ -223,7 +258,9 @@ async fn test_tags_select_tests() {
         }),
     };
     let log = b.log("install.log");
-    let out = run_task(&venv().await, &source(), &conf, &task, &log, &[]).await.unwrap();
+    let out = run_task(&venv().await, &source(), &conf, &task, &log, &[])
+        .await
+        .unwrap();
     assert!(out.succeeded(), "{}", read(&log));
     assert!(read(&log).contains("of 0 tests"), "{}", read(&log));
 }
@@ -234,16 +271,31 @@ async fn a_broken_manifest_fails() {
         return;
     }
     let b = Build::new("broken").await;
-    write_module(&b.addons(), "broken", "{'name': 'Broken', 'depends': ['base'],", &[]);
+    write_module(
+        &b.addons(),
+        "broken",
+        "{'name': 'Broken', 'depends': ['base'],",
+        &[],
+    );
     let conf = b.conf(free_port().unwrap());
     let log = b.log("install.log");
-    let out = run_task(&venv().await, &source(), &conf, &install(&["broken"], true, false), &log, &[])
-        .await
-        .unwrap();
+    let out = run_task(
+        &venv().await,
+        &source(),
+        &conf,
+        &install(&["broken"], true, false),
+        &log,
+        &[],
+    )
+    .await
+    .unwrap();
     assert_ne!(out.exit_code, Some(0));
     assert!(out.verdict.errors > 0);
     assert!(
-        out.verdict.first_error.unwrap().contains("Couldn't load manifest of module broken"),
+        out.verdict
+            .first_error
+            .unwrap()
+            .contains("Couldn't load manifest of module broken"),
         "{}",
         read(&log)
     );
@@ -255,27 +307,54 @@ async fn a_module_that_raises_or_malformed_xml_fails_and_installs_nothing() {
         return;
     }
     let b = Build::new("raises").await;
-    write_module(&b.addons(), "raises", "{'name': 'R', 'depends': ['base']}", &[]);
-    std::fs::write(b.addons().join("raises/__init__.py"), "raise RuntimeError('boom at import')\n").unwrap();
+    write_module(
+        &b.addons(),
+        "raises",
+        "{'name': 'R', 'depends': ['base']}",
+        &[],
+    );
+    std::fs::write(
+        b.addons().join("raises/__init__.py"),
+        "raise RuntimeError('boom at import')\n",
+    )
+    .unwrap();
     write_module(
         &b.addons(),
         "bad_xml",
         "{'name': 'X', 'depends': ['base'], 'data': ['v.xml']}",
-        &[("v.xml", "<odoo><record model=\"res.partner\" id=\"p\"></odoo>")],
+        &[(
+            "v.xml",
+            "<odoo><record model=\"res.partner\" id=\"p\"></odoo>",
+        )],
     );
     let conf = b.conf(free_port().unwrap());
     let venv = venv().await;
     for module in ["raises", "bad_xml"] {
         let log = b.log(&format!("{module}.log"));
-        let out = run_task(&venv, &source(), &conf, &install(&[module], true, false), &log, &[])
-            .await
-            .unwrap();
+        let out = run_task(
+            &venv,
+            &source(),
+            &conf,
+            &install(&[module], true, false),
+            &log,
+            &[],
+        )
+        .await
+        .unwrap();
         assert_eq!(out.exit_code, Some(1), "{}", read(&log));
-        assert!(read(&log).contains(&format!("Failed to load module {module}")), "{}", read(&log));
+        assert!(
+            read(&log).contains(&format!("Failed to load module {module}")),
+            "{}",
+            read(&log)
+        );
     }
     assert!(read(&b.log("raises.log")).contains("boom at import"));
     let state = read_db_state(&b.pg.url(&b.db)).await.unwrap();
-    for m in state.modules.iter().filter(|m| m.name == "raises" || m.name == "bad_xml") {
+    for m in state
+        .modules
+        .iter()
+        .filter(|m| m.name == "raises" || m.name == "bad_xml")
+    {
         assert_eq!(m.state, "uninstalled", "{m:?}");
     }
 }
@@ -286,11 +365,23 @@ async fn warnings_without_errors() {
         return;
     }
     let b = Build::new("warn").await;
-    write_module(&b.addons(), "warns", "{'name': 'W', 'depends': ['base'], 'standin_warning': True}", &[]);
+    write_module(
+        &b.addons(),
+        "warns",
+        "{'name': 'W', 'depends': ['base'], 'standin_warning': True}",
+        &[],
+    );
     let conf = b.conf(free_port().unwrap());
-    let out = run_task(&venv().await, &source(), &conf, &install(&["warns"], true, false), &b.log("i.log"), &[])
-        .await
-        .unwrap();
+    let out = run_task(
+        &venv().await,
+        &source(),
+        &conf,
+        &install(&["warns"], true, false),
+        &b.log("i.log"),
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(out.exit_code, Some(0));
     assert_eq!(out.verdict.errors, 0);
     assert!(out.verdict.warnings > 0);
@@ -298,7 +389,12 @@ async fn warnings_without_errors() {
 }
 
 async fn post_json(url: &str, body: serde_json::Value) -> reqwest::Response {
-    reqwest::Client::new().post(url).json(&body).send().await.unwrap()
+    reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -309,18 +405,32 @@ async fn server_starts_healthy_authenticates_and_stops() {
     let venv = venv().await;
     let src = source();
     let log = b.log("install.log");
-    let out = run_task(&venv, &src, &conf, &install(&["base"], false, false), &log, &[])
-        .await
-        .unwrap();
+    let out = run_task(
+        &venv,
+        &src,
+        &conf,
+        &install(&["base"], false, false),
+        &log,
+        &[],
+    )
+    .await
+    .unwrap();
     assert_eq!(out.exit_code, Some(0), "{}", read(&log));
     let odoo_log = b.log("odoo.log");
-    let mut server = OdooServer::start(&venv, &src, &conf, &odoo_log, &[]).await.unwrap();
+    let mut server = OdooServer::start(&venv, &src, &conf, &odoo_log, &[])
+        .await
+        .unwrap();
     server
         .wait_healthy(port, Duration::from_secs(60))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let base = format!("http://127.0.0.1:{port}");
-    let health: serde_json::Value = reqwest::get(format!("{base}/web/health")).await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = reqwest::get(format!("{base}/web/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "pass");
     let params = serde_json::json!({"jsonrpc": "2.0", "params": {"db": b.db, "login": "admin", "password": "admin"}});
     let resp = post_json(&format!("{base}/web/session/authenticate"), params).await;
@@ -335,26 +445,51 @@ async fn server_starts_healthy_authenticates_and_stops() {
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["result"]["uid"], 2, "{body}");
     let wrong = serde_json::json!({"params": {"db": b.db, "login": "admin", "password": "nope"}});
-    let denied: serde_json::Value = post_json(&format!("{base}/web/session/authenticate"), wrong).await.json().await.unwrap();
+    let denied: serde_json::Value = post_json(&format!("{base}/web/session/authenticate"), wrong)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(denied["error"].is_object(), "{denied}");
     if on_standin() {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let page = client.get(format!("{base}/web")).header("Cookie", &cookie).send().await.unwrap();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let page = client
+            .get(format!("{base}/web"))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
         assert!(page.text().await.unwrap().contains("Logged in as admin"));
         let anonymous = client.get(format!("{base}/odoo")).send().await.unwrap();
         assert_eq!(anonymous.status(), 303);
-        let manager = client.get(format!("{base}/web/database/manager")).send().await.unwrap();
+        let manager = client
+            .get(format!("{base}/web/database/manager"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(manager.status(), 403, "list_db = False");
     }
     let pid = server.pid();
     server.stop(Duration::from_secs(10)).await;
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port still open");
-    assert!(!Path::new(&format!("/proc/{pid}")).exists() || {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        stat.contains(") Z")
-    });
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "port still open"
+    );
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists() || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            stat.contains(") Z")
+        }
+    );
     if on_standin() {
-        assert!(read(&odoo_log).contains("Initiating shutdown"), "{}", read(&odoo_log));
+        assert!(
+            read(&odoo_log).contains("Initiating shutdown"),
+            "{}",
+            read(&odoo_log)
+        );
     }
 }
 
@@ -364,19 +499,39 @@ async fn a_server_that_fails_to_start_reports_its_log_tail() {
         return;
     }
     let b = Build::new("nostart").await;
-    write_module(&b.addons(), "sulky", "{'name': 'S', 'depends': ['base']}", &[("standin_fail_on_start", "")]);
+    write_module(
+        &b.addons(),
+        "sulky",
+        "{'name': 'S', 'depends': ['base']}",
+        &[("standin_fail_on_start", "")],
+    );
     let port = free_port().unwrap();
     let conf = b.conf(port);
     let venv = venv().await;
-    let out = run_task(&venv, &source(), &conf, &install(&["sulky"], true, false), &b.log("i.log"), &[])
+    let out = run_task(
+        &venv,
+        &source(),
+        &conf,
+        &install(&["sulky"], true, false),
+        &b.log("i.log"),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert!(out.succeeded(), "{}", read(&b.log("i.log")));
+    let mut server = OdooServer::start(&venv, &source(), &conf, &b.log("odoo.log"), &[])
         .await
         .unwrap();
-    assert!(out.succeeded(), "{}", read(&b.log("i.log")));
-    let mut server = OdooServer::start(&venv, &source(), &conf, &b.log("odoo.log"), &[]).await.unwrap();
-    let err = server.wait_healthy(port, Duration::from_secs(60)).await.unwrap_err();
+    let err = server
+        .wait_healthy(port, Duration::from_secs(60))
+        .await
+        .unwrap_err();
     let text = err.to_string();
     assert!(text.contains("exited with code 1"), "{text}");
-    assert!(text.contains("module sulky refuses to start"), "the log tail: {text}");
+    assert!(
+        text.contains("module sulky refuses to start"),
+        "the log tail: {text}"
+    );
     server.stop(Duration::from_secs(1)).await;
 }
 
@@ -386,11 +541,22 @@ async fn a_detached_server_is_stopped_by_pid() {
     let port = free_port().unwrap();
     let conf = b.conf(port);
     let venv = venv().await;
-    let mut server = OdooServer::start(&venv, &source(), &conf, &b.log("odoo.log"), &[]).await.unwrap();
-    server.wait_healthy(port, Duration::from_secs(90)).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut server = OdooServer::start(&venv, &source(), &conf, &b.log("odoo.log"), &[])
+        .await
+        .unwrap();
+    server
+        .wait_healthy(port, Duration::from_secs(90))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let pid = server.detach();
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(), "detached server still serves");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "detached server still serves"
+    );
     assert!(stop_pid(pid, Duration::from_secs(10)).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "stopped by pid");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "stopped by pid"
+    );
 }

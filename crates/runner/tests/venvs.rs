@@ -32,14 +32,24 @@ async fn equal_requirements_reuse_one_venv_and_others_get_their_own() {
         .args(["-c", "import psycopg2, sys; print(sys.prefix)"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "system site-packages visible: {out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).trim().ends_with(a.dir.file_name().unwrap().to_str().unwrap()));
+    assert!(
+        out.status.success(),
+        "system site-packages visible: {out:?}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .ends_with(a.dir.file_name().unwrap().to_str().unwrap()));
 
     let again = venvs.ensure(&[odoo.clone()], &log).await.unwrap();
     assert!(again.reused);
-    assert!(std::fs::read_to_string(&log).unwrap().contains("reusing virtualenv"));
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("reusing virtualenv"));
 
-    let other = venvs.ensure(&[odoo.clone(), branch.clone()], &log).await.unwrap();
+    let other = venvs
+        .ensure(&[odoo.clone(), branch.clone()], &log)
+        .await
+        .unwrap();
     assert!(!other.reused);
     assert_ne!(other.key, again.key);
     assert_ne!(other.dir, again.dir);
@@ -55,7 +65,11 @@ async fn a_pip_failure_names_the_file_and_leaves_nothing_behind() {
     let root = tmp.path().join("venvs");
     let venvs = Venvs::new(root.clone(), "python3".into());
     let log = tmp.path().join("pip.log");
-    let bad = reqs(tmp.path(), "requirements.txt", "slipway-no-such-package-xyz==1.0\n");
+    let bad = reqs(
+        tmp.path(),
+        "requirements.txt",
+        "slipway-no-such-package-xyz==1.0\n",
+    );
     let err = venvs.ensure(&[bad], &log).await.unwrap_err().to_string();
     assert!(err.contains("requirements.txt"), "{err}");
     assert!(err.contains("pip.log"), "{err}");

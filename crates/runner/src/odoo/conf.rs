@@ -98,7 +98,10 @@ impl OdooConf {
             keys.extend([
                 ("smtp_server", smtp.host.clone()),
                 ("smtp_port", smtp.port.to_string()),
-                ("smtp_user", smtp.user.clone().unwrap_or_else(|| "False".into())),
+                (
+                    "smtp_user",
+                    smtp.user.clone().unwrap_or_else(|| "False".into()),
+                ),
                 (
                     "smtp_password",
                     smtp.password.clone().unwrap_or_else(|| "False".into()),

@@ -86,7 +86,12 @@ impl TaskOutcome {
     }
 }
 
-fn odoo_command(venv: &Venv, source: &OdooSource, conf: &Path, env: &[(String, String)]) -> Command {
+fn odoo_command(
+    venv: &Venv,
+    source: &OdooSource,
+    conf: &Path,
+    env: &[(String, String)],
+) -> Command {
     let mut cmd = Command::new(&venv.python);
     cmd.arg(&source.odoo_bin)
         .arg("-c")
@@ -148,9 +153,15 @@ pub async fn run_task_with(
         source,
     })?;
     let mut guard = GroupGuard::new(child);
-    let child = guard.child.as_mut().ok_or_else(|| Error::Venv("no child".into()))?;
+    let child = guard
+        .child
+        .as_mut()
+        .ok_or_else(|| Error::Venv("no child".into()))?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(256);
-    let out = child.stdout.take().map(|s| tokio::spawn(pump(s, tx.clone())));
+    let out = child
+        .stdout
+        .take()
+        .map(|s| tokio::spawn(pump(s, tx.clone())));
     let err = child.stderr.take().map(|s| tokio::spawn(pump(s, tx)));
     let mut classifier = LogClassifier::new();
     let ctx = format!("writing {}", log.display());
@@ -160,7 +171,9 @@ pub async fn run_task_with(
         file.write_all(line.as_bytes())
             .await
             .map_err(Error::io(ctx.clone()))?;
-        file.write_all(b"\n").await.map_err(Error::io(ctx.clone()))?;
+        file.write_all(b"\n")
+            .await
+            .map_err(Error::io(ctx.clone()))?;
     }
     for pump in [out, err].into_iter().flatten() {
         let _ = pump.await;
@@ -287,7 +300,10 @@ impl OdooServer {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(child) = self.child.as_mut() {
-                if let Some(status) = child.try_wait().map_err(Error::io("waiting for odoo-bin"))? {
+                if let Some(status) = child
+                    .try_wait()
+                    .map_err(Error::io("waiting for odoo-bin"))?
+                {
                     let code = status
                         .code()
                         .map(|c| format!("code {c}"))
@@ -349,7 +365,9 @@ impl Drop for OdooServer {
 /// is local and the answer's status line is all we read).
 async fn health_ok(port: u16) -> bool {
     let attempt = async {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .ok()?;
         s.write_all(b"GET /web/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
             .await
             .ok()?;
@@ -387,7 +405,9 @@ pub(crate) async fn log_tail(path: &Path, lines: usize) -> String {
 /// Odoo (`odoo-bin`, `odoo`), so a recycled pid is never signalled.
 fn is_odoo_process(pid: u32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    let state = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next());
     if matches!(state, None | Some('Z') | Some('X')) {
         return false;
     }

@@ -52,10 +52,13 @@ impl OdooSource {
     /// `root/addons` and `root/odoo/addons` that exist, in that order (the
     /// addons path Odoo's own documentation gives for a source install).
     pub fn addons_dirs(&self) -> Vec<PathBuf> {
-        [self.root.join("addons"), self.root.join("odoo").join("addons")]
-            .into_iter()
-            .filter(|p| p.is_dir())
-            .collect()
+        [
+            self.root.join("addons"),
+            self.root.join("odoo").join("addons"),
+        ]
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .collect()
     }
 
     /// `root/requirements.txt` if present.
