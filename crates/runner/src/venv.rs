@@ -298,7 +298,7 @@ mod tests {
         let ab = Venvs::key(&[a.clone(), b.clone()]).unwrap();
         assert_eq!(ab, Venvs::key(&[b.clone(), a.clone()]).unwrap());
         assert_eq!(ab, Venvs::key(&[c.clone(), b.clone()]).unwrap());
-        assert_ne!(ab, Venvs::key(&[a.clone()]).unwrap());
+        assert_ne!(ab, Venvs::key(std::slice::from_ref(&a)).unwrap());
         std::fs::write(&b, "lxml==5\n").unwrap();
         assert_ne!(ab, Venvs::key(&[a, b]).unwrap());
         let missing = Venvs::key(&[dir.path().join("nope.txt")]).unwrap_err();

@@ -40,7 +40,10 @@ async fn equal_requirements_reuse_one_venv_and_others_get_their_own() {
         .trim()
         .ends_with(a.dir.file_name().unwrap().to_str().unwrap()));
 
-    let again = venvs.ensure(&[odoo.clone()], &log).await.unwrap();
+    let again = venvs
+        .ensure(std::slice::from_ref(&odoo), &log)
+        .await
+        .unwrap();
     assert!(again.reused);
     assert!(std::fs::read_to_string(&log)
         .unwrap()
@@ -54,7 +57,12 @@ async fn equal_requirements_reuse_one_venv_and_others_get_their_own() {
     assert_ne!(other.key, again.key);
     assert_ne!(other.dir, again.dir);
 
-    assert_eq!(venvs.remove_unused(&[other.key.clone()]).unwrap(), 1);
+    assert_eq!(
+        venvs
+            .remove_unused(std::slice::from_ref(&other.key))
+            .unwrap(),
+        1
+    );
     assert!(!again.dir.exists());
     assert!(other.dir.exists());
 }
