@@ -568,3 +568,170 @@ async fn a_detached_server_is_stopped_by_pid() {
         "stopped by pid"
     );
 }
+
+/// Processes whose command line holds `needle`.
+fn processes_with(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(needle))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_a_running_task_kills_its_process_group() {
+    if !on_standin() {
+        return;
+    }
+    let b = Build::new("killed").await;
+    write_module(
+        &b.addons(),
+        "slow",
+        "{'name': 'Slow', 'depends': ['base']}",
+        &[],
+    );
+    std::fs::write(
+        b.addons().join("slow/__init__.py"),
+        "import subprocess, time\nsubprocess.Popen(['sleep', '317'])\ntime.sleep(300)\n",
+    )
+    .unwrap();
+    let conf = b.conf(free_port().unwrap());
+    let venv = venv().await;
+    let log = b.log("install.log");
+    let task = install(&["slow"], true, false);
+    let src = source();
+    let run = run_task(&venv, &src, &conf, &task, &log, &[]);
+    let needle = conf.display().to_string();
+    let outcome = tokio::time::timeout(Duration::from_secs(5), run).await;
+    assert!(outcome.is_err(), "the task should still be running");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(processes_with(&needle).is_empty(), "odoo-bin left running");
+    assert!(
+        processes_with("sleep 317").is_empty(),
+        "its child left running"
+    );
+    assert!(
+        read(&log).contains("Loading module slow"),
+        "the log up to the kill is kept: {}",
+        read(&log)
+    );
+}
+
+/// A minimal SMTP server that accepts every message and hands its text over the channel.
+async fn smtp_sink() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let answer: &[u8] = match verb.as_str() {
+                        "DATA" => {
+                            write.write_all(b"354 go on\r\n").await.unwrap();
+                            let mut text = String::new();
+                            while let Ok(Some(l)) = lines.next_line().await {
+                                if l == "." {
+                                    break;
+                                }
+                                text.push_str(&l);
+                                text.push('\n');
+                            }
+                            let _ = tx.send(text);
+                            b"250 queued\r\n"
+                        }
+                        "QUIT" => b"221 bye\r\n",
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(answer).await.unwrap();
+                    if verb == "QUIT" {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mail_goes_to_the_configured_smtp_unless_a_mail_server_record_is_active() {
+    if !on_standin() {
+        return;
+    }
+    let b = Build::new("mail").await;
+    let (conf_port, mut conf_inbox) = smtp_sink().await;
+    let (record_port, mut record_inbox) = smtp_sink().await;
+    let port = free_port().unwrap();
+    std::fs::create_dir_all(b.addons()).unwrap();
+    let conf = b.dir.path().join("odoo.conf");
+    let mut c =
+        b.pg.conf(&b.db, &[b.addons()], &b.dir.path().join("data"), port);
+    c.smtp = Some(slipway_runner::odoo::SmtpSettings {
+        host: "127.0.0.1".into(),
+        port: conf_port,
+        user: None,
+        password: None,
+        ssl: false,
+    });
+    c.write(&conf).unwrap();
+    let venv = venv().await;
+    let out = run_task(
+        &venv,
+        &source(),
+        &conf,
+        &install(&["mail"], false, false),
+        &b.log("i.log"),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert!(out.succeeded(), "{}", read(&b.log("i.log")));
+    let mut server = OdooServer::start(&venv, &source(), &conf, &b.log("odoo.log"), &[])
+        .await
+        .unwrap();
+    server
+        .wait_healthy(port, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/standin/send_mail");
+    let mail =
+        serde_json::json!({"to": "someone@example.com", "subject": "Build ready", "body": "hello"});
+    let sent: serde_json::Value = post_json(&url, mail.clone()).await.json().await.unwrap();
+    assert_eq!(sent["state"], "sent", "{sent}");
+    let text = conf_inbox.recv().await.unwrap();
+    assert!(text.contains("Subject: Build ready"), "{text}");
+
+    let pool = sqlx::PgPool::connect(&b.pg.url(&b.db)).await.unwrap();
+    sqlx::query("INSERT INTO ir_mail_server (name, smtp_host, smtp_port) VALUES ('company', '127.0.0.1', $1)")
+        .bind(record_port as i32)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let sent: serde_json::Value = post_json(&url, mail).await.json().await.unwrap();
+    assert_eq!(sent["state"], "sent", "{sent}");
+    assert!(record_inbox
+        .recv()
+        .await
+        .unwrap()
+        .contains("Subject: Build ready"));
+    assert!(
+        conf_inbox.try_recv().is_err(),
+        "the active ir_mail_server is preferred"
+    );
+    let logged: i64 = sqlx::query_scalar("SELECT count(*) FROM mail_mail WHERE state = 'sent'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(logged, 2);
+    pool.close().await;
+    server.stop(Duration::from_secs(5)).await;
+}
