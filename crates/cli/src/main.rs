@@ -1,5 +1,6 @@
 //! `slipway`: the server (`serve`) and the client commands for everything it does.
 
+mod client;
 mod cmd;
 mod config;
 mod output;
@@ -18,6 +19,8 @@ use crate::config::GlobalOptions;
 struct Cli {
     #[command(flatten)]
     global: GlobalOptions,
+    #[command(flatten)]
+    client: client::ClientOptions,
     #[command(subcommand)]
     command: Command,
 }
@@ -32,7 +35,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli.command.run(&cli.global)) {
+    match runtime.block_on(cli.command.run(&cli.global, &cli.client)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

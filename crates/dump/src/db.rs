@@ -59,6 +59,87 @@ impl Target {
         }
     }
 
+    /// Creates an empty database `db` owned by the owner role (created when missing), for
+    /// Odoo to install into; refused when it exists.
+    pub async fn create_empty_database(&self, db: &str) -> Result<()> {
+        let admin = self.admin().await?;
+        let created = async {
+            ensure_owner_role(&admin, &self.owner, self.owner_password.as_deref()).await?;
+            if database_exists(&admin, db).await? {
+                return Err(DumpError::DatabaseExists(db.to_string()));
+            }
+            create_database(&admin, db, &self.owner).await
+        }
+        .await;
+        admin.close().await;
+        created
+    }
+
+    /// Renames database `from` (closing its connections) and its filestore to `to`: the
+    /// swap that puts a snapshot back in place without copying anything.
+    pub async fn rename_database(&self, from: &str, to: &str) -> Result<()> {
+        let admin = self.admin().await?;
+        let renamed = async {
+            if database_exists(&admin, to).await? {
+                return Err(DumpError::DatabaseExists(to.to_string()));
+            }
+            sqlx::query(&format!(
+                "ALTER DATABASE {} WITH ALLOW_CONNECTIONS false",
+                ident(from)
+            ))
+            .execute(&admin)
+            .await?;
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(from)
+            .execute(&admin)
+            .await?;
+            sqlx::query(&format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                ident(from),
+                ident(to)
+            ))
+            .execute(&admin)
+            .await?;
+            sqlx::query(&format!(
+                "ALTER DATABASE {} WITH ALLOW_CONNECTIONS true",
+                ident(to)
+            ))
+            .execute(&admin)
+            .await?;
+            Ok(())
+        }
+        .await;
+        admin.close().await;
+        renamed?;
+        let (old, new) = (self.filestore(from), self.filestore(to));
+        if old.exists() {
+            if new.exists() {
+                std::fs::remove_dir_all(&new).map_err(crate::error::io_err(new.clone()))?;
+            }
+            std::fs::rename(&old, &new).map_err(crate::error::io_err(old))?;
+        }
+        Ok(())
+    }
+
+    /// Runs `sql` on database `db` as the owner role (for small fix-ups Slipway makes to the
+    /// databases it manages).
+    pub async fn execute_as_owner(&self, db: &str, sql: &str) -> Result<u64> {
+        let pool = self.as_owner(db).await?;
+        let done = sqlx::query(sql).execute(&pool).await;
+        pool.close().await;
+        Ok(done?.rows_affected())
+    }
+
+    /// Whether database `db` exists.
+    pub async fn database_exists(&self, db: &str) -> Result<bool> {
+        let admin = self.admin().await?;
+        let exists = database_exists(&admin, db).await;
+        admin.close().await;
+        exists
+    }
+
     pub(crate) async fn admin(&self) -> Result<PgPool> {
         connect(&self.server.url("postgres")).await
     }

@@ -15,6 +15,15 @@ pub enum PlatformError {
         #[source]
         source: std::io::Error,
     },
+    /// What the user asked for is not acceptable; the message says why and what to do.
+    #[error("{0}")]
+    Invalid(String),
+    /// It exists already.
+    #[error("{0}")]
+    Conflict(String),
+    /// It does not exist.
+    #[error("{0}")]
+    NotFound(String),
     #[error("metadata database query failed: {0}")]
     Database(#[from] sqlx::Error),
 }

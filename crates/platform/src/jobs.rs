@@ -128,3 +128,69 @@ impl JobQueue {
         Ok(row.map(|(s,)| s))
     }
 }
+
+/// How long a running job may stay silent before another worker takes it back.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Takes jobs of `kind` and runs `handle` on each, with heartbeats, until `shutdown` turns
+/// true. A job cut short by the shutdown goes back to the queue at once, so the next start
+/// resumes it; a job whose worker died is taken again once its heartbeat is older than
+/// [`HEARTBEAT_TIMEOUT`]. `handle` returns the failure to record, if any.
+pub async fn run_worker<F, Fut>(
+    queue: JobQueue,
+    kind: &'static str,
+    name: String,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    handle: F,
+) where
+    F: Fn(Job) -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<(), String>>,
+{
+    while !*shutdown.borrow() {
+        if let Err(e) = queue.requeue_abandoned(HEARTBEAT_TIMEOUT).await {
+            tracing::warn!(worker = %name, "requeueing abandoned jobs: {e}");
+        }
+        let job = match queue.claim(&name, &[kind]).await {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::warn!(worker = %name, "claiming a job: {e}");
+                None
+            }
+        };
+        let Some(job) = job else {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        };
+        let id = job.id;
+        let beat = async {
+            loop {
+                tokio::time::sleep(HEARTBEAT_TIMEOUT / 4).await;
+                let _ = queue.heartbeat(id).await;
+            }
+        };
+        tokio::select! {
+            outcome = handle(job) => {
+                let recorded = match outcome {
+                    Ok(()) => queue.complete(id).await,
+                    Err(e) => {
+                        tracing::error!(job = id, "job failed: {e}");
+                        queue.fail(id, &e).await
+                    }
+                };
+                if let Err(e) = recorded {
+                    tracing::warn!(job = id, "recording the job's outcome: {e}");
+                }
+            }
+            _ = beat => unreachable!("the heartbeat loop never ends"),
+            _ = shutdown.changed() => {
+                tracing::info!(job = id, "shutting down: job goes back to the queue");
+                if let Err(e) = queue.release(id).await {
+                    tracing::warn!(job = id, "releasing job: {e}");
+                }
+            }
+        }
+    }
+}

@@ -3,14 +3,26 @@
 //! - [`Metadata`]: the `slipway` metadata database, created on first use, with the schema
 //!   migrations embedded in the binary (`migrations/`).
 //! - [`JobQueue`]: the queue every long operation goes through (`FOR UPDATE SKIP LOCKED`).
-//!
-//! Projects, branches, builds, backups and upgrade requests land here as the product grows.
+//! - [`people`], [`projects`], [`branches`], [`builds`], [`history`]: Odoo.sh's model
+//!   (users and tokens, projects and their Odoo runtimes, branches and stages, builds and
+//!   their pipeline, the History of a branch); [`stages`] holds the stage-move rules.
+//! - [`Platform`]: the operations on them (pushes, rebuilds, stops, the scheduler's chores).
+//! - [`upgrade`]: the upgrade platform (`/database/v1`).
 
 mod error;
 mod jobs;
 mod metadata;
+mod service;
+
+pub mod branches;
+pub mod builds;
+pub mod history;
+pub mod people;
+pub mod projects;
+pub mod stages;
+pub mod upgrade;
 
 pub use error::{PlatformError, Result};
-pub use jobs::{Job, JobQueue};
+pub use jobs::{run_worker, Job, JobQueue, HEARTBEAT_TIMEOUT};
 pub use metadata::{create_database_if_missing, Metadata, METADATA_DB};
-pub mod upgrade;
+pub use service::{MergeResult, Platform};

@@ -4,19 +4,30 @@
 //! - `/database/v1/*` and `/database/<region>/<id>/<key>/...`: Odoo's upgrade API
 //!   ([`upgrade_api`]), with its SFTP endpoint ([`sftp`]).
 //!
-//! The REST API (`/api`), Git smart HTTP (`/git`) and the web UI join as routers of their own.
+//! - `/api/*`: the REST API ([`api`]-module docs list the routes).
+//! - `/git/<project>.git`: Git smart HTTP ([`git_http`], behind token auth and the push hook
+//!   in `builds_http`); `<build>.<domain>` and `/builds/<build>/`: the reverse proxy to
+//!   build servers ([`proxy`]).
+//!
+//! The web UI joins as a router of its own.
 
+mod api;
+mod builds_http;
+mod files;
+pub mod git_http;
 mod health;
+pub mod proxy;
 pub mod sftp;
 pub mod upgrade_api;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use axum::Router;
 use slipway_platform::upgrade::{UpgradeFiles, UpgradeStore};
-use slipway_platform::{JobQueue, Metadata};
+use slipway_platform::{JobQueue, Metadata, Platform};
 use tokio::net::TcpListener;
 
 pub use upgrade_api::UpgradeService;
@@ -35,6 +46,10 @@ pub struct ServerConfig {
     pub max_upload_bytes: u64,
     /// Where the SFTP server listens once a request asks for SFTP access.
     pub sftp_listen: SocketAddr,
+    /// The domain builds are served under (`<build>.<domain>`).
+    pub domain: String,
+    /// How long `?follow=1` streams a log before ending by itself.
+    pub log_follow_for: Duration,
 }
 
 /// What every handler can reach.
@@ -44,11 +59,21 @@ pub struct AppState {
     pub metadata: Metadata,
     /// The upgrade platform.
     pub upgrade: UpgradeService,
+    /// Projects, branches, builds.
+    pub platform: Platform,
+    /// The domain builds are served under.
+    pub domain: String,
+    /// How long a followed log streams.
+    pub log_follow_for: Duration,
+    /// The HTTP client of the build proxy.
+    pub proxy: proxy::ProxyClient,
+    /// One-time "Connect" tickets.
+    pub connect_tickets: builds_http::ConnectTickets,
 }
 
 impl AppState {
     /// The state of a server with `config`, on the metadata database `metadata`.
-    pub fn new(metadata: Metadata, config: &ServerConfig) -> Self {
+    pub fn new(metadata: Metadata, config: &ServerConfig, platform: Platform) -> Self {
         let pool = metadata.pool().clone();
         let upgrade = UpgradeService {
             store: UpgradeStore::new(pool.clone()),
@@ -59,7 +84,21 @@ impl AppState {
             max_upload_bytes: config.max_upload_bytes,
             sftp: sftp::SftpServer::new(config.sftp_listen, config.data_dir.join("sftp")),
         };
-        Self { metadata, upgrade }
+        Self {
+            metadata,
+            upgrade,
+            platform,
+            domain: config.domain.clone(),
+            log_follow_for: config.log_follow_for,
+            proxy: proxy::ProxyClient::new(),
+            connect_tickets: builds_http::ConnectTickets::default(),
+        }
+    }
+
+    /// Where a build is reached: `http://<build>.<domain>/` (the port of the request is
+    /// added by the UI, which knows it).
+    pub fn build_url(&self, build: &str) -> String {
+        format!("http://{build}.{}/", self.domain)
     }
 }
 
@@ -68,17 +107,27 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(upgrade_api::router())
+        .merge(api::router())
+        .merge(builds_http::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            builds_http::route_build_hosts,
+        ))
         .with_state(state)
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish.
+/// finish. Handlers can read the client's address (`ConnectInfo<SocketAddr>`), which Git's
+/// `REMOTE_ADDR` and the proxy's `X-Forwarded-For` use.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

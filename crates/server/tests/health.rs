@@ -1,8 +1,12 @@
 //! The health check, served for real over TCP.
 
+mod common;
+
+use common::common_state;
+
 use serde_json::Value;
 use slipway_platform::Metadata;
-use slipway_server::{serve, AppState, ServerConfig};
+use slipway_server::{serve, ServerConfig};
 use slipway_testkit::TestDb;
 
 fn config() -> ServerConfig {
@@ -12,6 +16,8 @@ fn config() -> ServerConfig {
         region: "local".into(),
         max_upload_bytes: 1 << 20,
         sftp_listen: "127.0.0.1:0".parse().unwrap(),
+        domain: "localhost".into(),
+        log_follow_for: std::time::Duration::from_secs(300),
     }
 }
 
@@ -23,7 +29,7 @@ async fn healthz_reports_ok_and_the_postgres_version() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let state = AppState::new(metadata, &config());
+    let state = common_state(metadata, &config());
     let server = tokio::spawn(serve(listener, state, async {
         let _ = stopped.await;
     }));
@@ -46,7 +52,7 @@ async fn healthz_reports_ok_and_the_postgres_version() {
 async fn healthz_is_unavailable_when_postgres_is_gone() {
     let db = TestDb::new().await;
     let metadata = Metadata::open_url(db.url()).await.unwrap();
-    let app = slipway_server::router(AppState::new(metadata.clone(), &config()));
+    let app = slipway_server::router(common_state(metadata.clone(), &config()));
     metadata.pool().close().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

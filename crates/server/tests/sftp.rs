@@ -1,6 +1,10 @@
 //! `request_sftp_access` and its SFTP server, driven by curl and the real OpenSSH `sftp`, on a
 //! real metadata database.
 
+mod common;
+
+use common::common_state;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -9,7 +13,7 @@ use sha2::{Digest, Sha256};
 use slipway_platform::upgrade::rules::{human_size, RequestState};
 use slipway_platform::upgrade::UpgradeStore;
 use slipway_platform::Metadata;
-use slipway_server::{serve, AppState, ServerConfig};
+use slipway_server::{serve, ServerConfig};
 use slipway_testkit::TestDb;
 use tokio::process::Command;
 
@@ -46,12 +50,14 @@ async fn world() -> World {
         region: "local".into(),
         max_upload_bytes: 16 << 20,
         sftp_listen: "127.0.0.1:0".parse().unwrap(),
+        domain: "localhost".into(),
+        log_follow_for: std::time::Duration::from_secs(300),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(serve(
         listener,
-        AppState::new(metadata, &config),
+        common_state(metadata, &config),
         std::future::pending(),
     ));
     World {

@@ -1,11 +1,15 @@
 //! `/database/v1` over real HTTP, on a real metadata database.
 
+mod common;
+
+use common::common_state;
+
 use std::path::PathBuf;
 
 use serde_json::Value;
 use slipway_platform::upgrade::UpgradeStore;
 use slipway_platform::Metadata;
-use slipway_server::{serve, AppState, ServerConfig};
+use slipway_server::{serve, ServerConfig};
 use slipway_testkit::TestDb;
 
 struct Api {
@@ -35,12 +39,14 @@ async fn api() -> Api {
         region: "local".into(),
         max_upload_bytes: 64 * 1024,
         sftp_listen: "127.0.0.1:0".parse().unwrap(),
+        domain: "localhost".into(),
+        log_follow_for: std::time::Duration::from_secs(300),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(serve(
         listener,
-        AppState::new(metadata, &config),
+        common_state(metadata, &config),
         std::future::pending(),
     ));
     Api {

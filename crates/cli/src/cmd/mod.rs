@@ -5,13 +5,16 @@ mod contract;
 mod db;
 mod dump;
 mod migrate;
+mod people;
 mod pg;
 mod progress;
+mod projects;
 mod serve;
 
 use anyhow::Result;
 use clap::Subcommand;
 
+use crate::client::ClientOptions;
 use crate::config::GlobalOptions;
 
 /// Slipway's commands.
@@ -37,11 +40,26 @@ pub enum Command {
     /// Odoo databases: neutralize and clone them.
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// Odoo runtimes: register the Odoo source tree each series' builds run.
+    #[command(subcommand)]
+    Odoo(people::OdooCommand),
+    /// Users and their API tokens.
+    #[command(subcommand)]
+    User(people::UserCommand),
+    /// Projects (each a Git repository of Odoo modules hosted at /git/NAME.git).
+    #[command(subcommand)]
+    Project(projects::ProjectCommand),
+    /// Branches: stages, settings, history, rebuilds.
+    #[command(subcommand)]
+    Branch(projects::BranchCommand),
+    /// Builds: list, show, logs, stop, keep.
+    #[command(subcommand)]
+    Build(projects::BuildCommand),
 }
 
 impl Command {
     /// Runs the command.
-    pub async fn run(self, global: &GlobalOptions) -> Result<()> {
+    pub async fn run(self, global: &GlobalOptions, client: &ClientOptions) -> Result<()> {
         match self {
             Command::Serve(args) => serve::run(args, global).await,
             Command::Pg(cmd) => pg::run(cmd, global).await,
@@ -50,6 +68,11 @@ impl Command {
             Command::Migrate(cmd) => migrate::run(cmd, global).await,
             Command::Dump(cmd) => dump::run(cmd, global).await,
             Command::Db(cmd) => db::run(cmd, global).await,
+            Command::Odoo(cmd) => people::run_odoo(cmd, client, global).await,
+            Command::User(cmd) => people::run_user(cmd, client, global).await,
+            Command::Project(cmd) => projects::run_project(cmd, client, global).await,
+            Command::Branch(cmd) => projects::run_branch(cmd, client, global).await,
+            Command::Build(cmd) => projects::run_build(cmd, client, global).await,
         }
     }
 

@@ -1,6 +1,8 @@
 //! Helpers for tests that run the real `slipway` binary.
 #![allow(dead_code)]
 
+pub mod site;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

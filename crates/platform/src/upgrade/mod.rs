@@ -2,7 +2,7 @@
 //! processing.
 
 pub mod files;
-mod keys;
+pub(crate) mod keys;
 pub mod notes;
 mod process;
 pub mod rules;

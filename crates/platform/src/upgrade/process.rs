@@ -7,7 +7,7 @@
 //! restart starts over from the uploaded dump.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use slipway_dump::{
     CreateOptions, Format, InspectOptions, Inspection, Mode, OutputFormat, RestoreOptions, Target,
@@ -547,6 +547,3 @@ async fn create_file(path: &Path) -> Result<tokio::fs::File> {
             source,
         })
 }
-
-/// How long a worker may stay silent before its job is given to another.
-pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);

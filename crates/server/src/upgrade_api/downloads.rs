@@ -3,12 +3,9 @@
 
 use std::path::PathBuf;
 
-use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
 
 use super::view::{status_page as render_status, RequestView, UrlBase};
 use super::UpgradeService;
@@ -132,35 +129,7 @@ pub(crate) async fn download(
         )
             .into_response();
     }
-    serve_file(path, content_type, download_name, request).await
-}
-
-async fn serve_file(
-    path: PathBuf,
-    content_type: &str,
-    download_name: Option<String>,
-    request: Request,
-) -> Response {
-    let served = ServeFile::new_with_mime(&path, &content_type.parse().unwrap_or(mime_octet()))
-        .oneshot(request)
-        .await;
-    let mut response = match served {
-        Ok(response) => response.map(Body::new),
-        Err(e) => return super::internal(format!("serving {}: {e}", path.display())),
-    };
-    if let Some(name) = download_name {
-        let disposition = format!("attachment; filename=\"{}\"", name.replace('"', ""));
-        if let Ok(value) = HeaderValue::from_str(&disposition) {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_DISPOSITION, value);
-        }
-    }
-    response
-}
-
-fn mime_octet() -> mime::Mime {
-    mime::APPLICATION_OCTET_STREAM
+    crate::files::serve_file(path, content_type, download_name, request).await
 }
 
 /// `db.dump` -> `db`, `db.sql.gz` -> `db`.

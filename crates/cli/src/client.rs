@@ -1,0 +1,126 @@
+//! The HTTP client the project, branch, build, user and runtime commands use: the CLI is a
+//! client of `/api`, like the web UI.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::GlobalOptions;
+
+/// Where the server is and who we are.
+#[derive(Debug, Clone, Args)]
+pub struct ClientOptions {
+    /// The Slipway server.
+    #[arg(
+        long,
+        global = true,
+        env = "SLIPWAY_SERVER",
+        default_value = "http://127.0.0.1:8400"
+    )]
+    pub server: String,
+
+    /// API token (default: the token the first `slipway serve` saved in the data directory).
+    #[arg(long, global = true, env = "SLIPWAY_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// The file the first `serve` writes the first administrator's token to.
+pub const TOKEN_FILE: &str = "cli-token";
+
+/// An authenticated API client.
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    /// A client from the options, the token read from the data directory when not given.
+    pub fn new(options: &ClientOptions, global: &GlobalOptions) -> Result<Self> {
+        let token = match &options.token {
+            Some(token) => token.clone(),
+            None => {
+                let path = global.data_dir.join(TOKEN_FILE);
+                std::fs::read_to_string(&path)
+                    .map(|t| t.trim().to_string())
+                    .with_context(|| {
+                        format!(
+                            "no API token: pass --token (or SLIPWAY_TOKEN), or run on the server's machine where {} holds the first administrator's token",
+                            path.display()
+                        )
+                    })?
+            }
+        };
+        Ok(Self {
+            http: reqwest::Client::new(),
+            base: options.server.trim_end_matches('/').to_string(),
+            token,
+        })
+    }
+
+    /// Sends a request and returns the JSON answer, or the API's error message.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<Value> {
+        let response = self.send(method, path, body).await?;
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let message = value["error"]["message"].as_str().unwrap_or("no details");
+            bail!("{message} (HTTP {})", status.as_u16());
+        }
+        Ok(value)
+    }
+
+    /// GET `path`.
+    pub async fn get(&self, path: &str) -> Result<Value> {
+        self.call(Method::GET, path, None::<&()>).await
+    }
+
+    /// POST `body` to `path`.
+    pub async fn post(&self, path: &str, body: &impl Serialize) -> Result<Value> {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// The raw response to a request (for logs and streams).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<reqwest::Response> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.with_context(|| {
+            format!(
+                "cannot reach the Slipway server at {}; is `slipway serve` running? (--server)",
+                self.base
+            )
+        })?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            bail!("the server refused the token (HTTP 401): pass a valid --token");
+        }
+        Ok(response)
+    }
+}
+
+/// Percent-encodes a path segment (branch names hold `/`).
+pub fn segment(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

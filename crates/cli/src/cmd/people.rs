@@ -1,0 +1,149 @@
+//! `slipway user create | list` and `slipway odoo add | list`: people and Odoo runtimes,
+//! through the API.
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::client::{Client, ClientOptions};
+use crate::config::GlobalOptions;
+use crate::output::print_json;
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; prints their first API token (shown once).
+    Create(CreateUserArgs),
+    /// List users.
+    List(JsonArg),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateUserArgs {
+    /// Login (lowercase letters, digits, `.`, `_`, `-`).
+    login: String,
+    /// Display name.
+    #[arg(long, default_value = "")]
+    name: String,
+    /// Email.
+    #[arg(long)]
+    email: Option<String>,
+    /// Make them a Slipway administrator.
+    #[arg(long)]
+    admin: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArg {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OdooCommand {
+    /// Register the Odoo source tree (holding `odoo-bin`) builds of SERIES run.
+    Add(AddRuntimeArgs),
+    /// List registered Odoo runtimes.
+    List(JsonArg),
+}
+
+#[derive(Debug, Args)]
+pub struct AddRuntimeArgs {
+    /// Odoo series, e.g. 17.0.
+    series: String,
+    /// The Odoo source tree (its `odoo-bin`, `odoo/release.py`, `addons/`).
+    #[arg(long)]
+    source: std::path::PathBuf,
+}
+
+pub async fn run_user(
+    cmd: UserCommand,
+    client: &ClientOptions,
+    global: &GlobalOptions,
+) -> Result<()> {
+    let api = Client::new(client, global)?;
+    match cmd {
+        UserCommand::Create(args) => {
+            let answer = api
+                .post(
+                    "/api/users",
+                    &json!({"login": args.login, "name": args.name, "email": args.email, "admin": args.admin}),
+                )
+                .await?;
+            if args.json {
+                return print_json(&answer);
+            }
+            println!(
+                "user {} created",
+                answer["user"]["login"].as_str().unwrap_or("?")
+            );
+            println!(
+                "token (shown once): {}",
+                answer["token"].as_str().unwrap_or("?")
+            );
+            Ok(())
+        }
+        UserCommand::List(args) => {
+            let users = api.get("/api/users").await?;
+            if args.json {
+                return print_json(&users);
+            }
+            for u in users.as_array().into_iter().flatten() {
+                println!(
+                    "{:<20} {:<30} {}",
+                    u["login"].as_str().unwrap_or(""),
+                    u["name"].as_str().unwrap_or(""),
+                    if u["is_admin"].as_bool() == Some(true) {
+                        "admin"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn run_odoo(
+    cmd: OdooCommand,
+    client: &ClientOptions,
+    global: &GlobalOptions,
+) -> Result<()> {
+    let api = Client::new(client, global)?;
+    match cmd {
+        OdooCommand::Add(args) => {
+            let source = std::fs::canonicalize(&args.source)
+                .with_context(|| format!("Odoo source {}", args.source.display()))?;
+            let runtime = api
+                .post(
+                    "/api/runtimes",
+                    &json!({"series": args.series, "source": source.display().to_string()}),
+                )
+                .await?;
+            println!(
+                "Odoo {} registered: {}",
+                runtime["series"].as_str().unwrap_or("?"),
+                runtime["source_dir"].as_str().unwrap_or("?")
+            );
+            Ok(())
+        }
+        OdooCommand::List(args) => {
+            let runtimes = api.get("/api/runtimes").await?;
+            if args.json {
+                return print_json(&runtimes);
+            }
+            for r in runtimes.as_array().into_iter().flatten() {
+                println!(
+                    "{:<6} {}",
+                    r["series"].as_str().unwrap_or(""),
+                    r["source_dir"].as_str().unwrap_or("")
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! Git-driven development builds, end to end: a real `git push` to `slipway serve` becomes a
+//! running, tested Odoo build (on the Odoo stand-in, or a real Odoo with
+//! `SLIPWAY_TEST_ODOO_SRC`).
+
+mod common;
+
+use std::time::Duration;
+
+use common::site::{Site, WorkTree};
+use serde_json::{json, Value};
+
+fn project(site: &Site, name: &str, series: &str) -> WorkTree {
+    site.cli_ok(&["project", "create", name, "--odoo", series]);
+    WorkTree::from_fixture("shop", &site.git_url(name))
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_push_becomes_a_running_tested_build_reachable_through_the_proxy() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "shop", "17.0");
+    let head = tree.git(&["rev-parse", "HEAD"]);
+    tree.push("main");
+
+    let id = site.build_of("shop", "main", &head);
+    let build = site.wait_build(id);
+    assert_eq!(build["state"], "running", "{build}");
+    assert_eq!(build["result"], "success", "{build}");
+    assert_eq!(build["template_hit"], false);
+    let name = build["name"].as_str().unwrap().to_string();
+    assert_eq!(name, format!("shop-main-{id}"));
+
+    // The tests ran, in install.log, and every log is listed.
+    let logs = site.get(&format!("/api/builds/{id}/logs"));
+    let names: Vec<&str> = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    for log in ["pip.log", "install.log", "odoo.log"] {
+        assert!(names.contains(&log), "{log} missing from {names:?}");
+    }
+    let install = site.cli_ok(&["build", "logs", &id.to_string(), "install.log"]);
+    assert!(install.contains("shop_report"), "{install}");
+    assert!(
+        install.contains("Starting"),
+        "tests should have run:\n{install}"
+    );
+
+    // A Range request gets part of a log.
+    let partial = http()
+        .get(format!("{}/api/builds/{id}/logs/install.log", site.url()))
+        .bearer_auth(site.token())
+        .header("Range", "bytes=0-9")
+        .send()
+        .unwrap();
+    assert_eq!(partial.status(), 206);
+    assert_eq!(partial.bytes().unwrap().len(), 10);
+
+    // By host name and by path, the build answers.
+    let by_host = http()
+        .get(format!("{}/web/health", site.url()))
+        .header("Host", format!("{name}.localhost:{}", site.port))
+        .send()
+        .unwrap();
+    assert_eq!(by_host.status(), 200);
+    let by_path = http()
+        .get(format!("{}/builds/{name}/web/health", site.url()))
+        .send()
+        .unwrap();
+    assert_eq!(by_path.status(), 200);
+
+    // Connect: a one-time link that logs in as the administrator.
+    let (status, link) = site.post(&format!("/api/builds/{id}/connect"), json!({}));
+    assert_eq!(status, 200, "{link}");
+    let url = link["url"].as_str().unwrap();
+    let path = &url[url.find("/slipway/").unwrap()..];
+    let landing = http()
+        .get(format!("{}{path}", site.url()))
+        .header("Host", format!("{name}.localhost:{}", site.port))
+        .send()
+        .unwrap();
+    assert_eq!(landing.status(), 303, "{:?}", landing.text());
+    let cookie = landing.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = http()
+        .get(format!("{}/web", site.url()))
+        .header("Host", format!("{name}.localhost:{}", site.port))
+        .header("Cookie", cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("admin"), "{page}");
+    let reused = http()
+        .get(format!("{}{path}", site.url()))
+        .header("Host", format!("{name}.localhost:{}", site.port))
+        .send()
+        .unwrap();
+    assert_eq!(reused.status(), 403, "a Connect link works once");
+
+    // History: the push, with its commit and author.
+    let history = site.get("/api/projects/shop/branches/main/history");
+    let push = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "push")
+        .unwrap();
+    assert_eq!(push["detail"]["commits"][0]["author"], "Jane Dev");
+    assert_eq!(push["detail"]["commits"][0]["summary"], "initial modules");
+
+    // A push that changes no module: the database is a template copy, not an install.
+    tree.write("README.md", "docs only\n");
+    let second = tree.commit("docs");
+    tree.push("main");
+    let id2 = site.build_of("shop", "main", &second);
+    let build2 = site.wait_build(id2);
+    assert_eq!(build2["state"], "running", "{build2}");
+    assert_eq!(build2["template_hit"], true, "{build2}");
+    let install2 = site.cli_ok(&["build", "logs", &id2.to_string(), "install.log"]);
+    assert!(install2.contains("Template cache hit"), "{install2}");
+}
+
+#[test]
+fn bad_pushes_fail_their_own_build_and_nothing_else() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "acme", "17.0");
+    tree.push("main");
+    let good = site.build_of("acme", "main", &tree.git(&["rev-parse", "HEAD"]));
+    assert_eq!(site.wait_build(good)["state"], "running");
+
+    // A failing test.
+    tree.git(&["checkout", "-q", "-b", "failing-test"]);
+    tree.write(
+        "shop_sale/tests/test_broken.py",
+        "from odoo.tests import TransactionCase\n\n\nclass TestBroken(TransactionCase):\n    def test_fails(self):\n        self.assertEqual(1, 2, 'deliberately broken')\n",
+    );
+    tree.write(
+        "shop_sale/tests/__init__.py",
+        "from . import test_shop_sale\nfrom . import test_broken\n",
+    );
+    let sha = tree.commit("a failing test");
+    tree.push("failing-test");
+    let failed = site.wait_build(site.build_of("acme", "failing-test", &sha));
+    assert_eq!(failed["state"], "done", "{failed}");
+    assert_eq!(failed["result"], "failed", "{failed}");
+    assert!(
+        failed["message"].as_str().unwrap().contains("test_fails"),
+        "{failed}"
+    );
+
+    // A broken manifest.
+    tree.git(&["checkout", "-q", "main"]);
+    tree.git(&["checkout", "-q", "-b", "broken-manifest"]);
+    tree.write(
+        "shop_stock/__manifest__.py",
+        "{'name': 'shop_stock', 'depends': ['shop_core',\n",
+    );
+    let sha = tree.commit("oops");
+    tree.push("broken-manifest");
+    let broken = site.wait_build(site.build_of("acme", "broken-manifest", &sha));
+    assert_eq!(broken["result"], "failed", "{broken}");
+    assert!(
+        broken["message"].as_str().unwrap().contains("manifest"),
+        "{broken}"
+    );
+    assert!(
+        !site.database_exists(broken["name"].as_str().unwrap()),
+        "a failed build keeps no database"
+    );
+
+    // Requirements pip cannot satisfy.
+    tree.git(&["checkout", "-q", "main"]);
+    tree.git(&["checkout", "-q", "-b", "bad-requirements"]);
+    tree.write("requirements.txt", "slipway-no-such-package-xyz==1.0\n");
+    let sha = tree.commit("a requirement that does not exist");
+    tree.push("bad-requirements");
+    let pip = site.wait_build(site.build_of("acme", "bad-requirements", &sha));
+    assert_eq!(pip["result"], "failed", "{pip}");
+    assert!(
+        pip["message"].as_str().unwrap().contains("pip.log"),
+        "{pip}"
+    );
+
+    // The good build kept running through all of it.
+    let main = site.get(&format!("/api/builds/{good}"));
+    assert_eq!(main["state"], "running", "{main}");
+    let name = main["name"].as_str().unwrap();
+    let health = http()
+        .get(format!("{}/builds/{name}/web/health", site.url()))
+        .send()
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[test]
+fn a_series_without_runtime_fails_saying_what_to_do() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "old", "16.0");
+    tree.push("main");
+    let build = site.wait_build(site.build_of("old", "main", &tree.git(&["rev-parse", "HEAD"])));
+    assert_eq!(build["result"], "failed");
+    let message = build["message"].as_str().unwrap();
+    assert!(message.contains("slipway odoo add 16.0"), "{message}");
+}
+
+#[test]
+fn deleting_a_branch_stops_its_builds_and_drops_their_databases() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "gone", "17.0");
+    tree.git(&["checkout", "-q", "-b", "feature"]);
+    tree.push("feature");
+    let id = site.build_of("gone", "feature", &tree.git(&["rev-parse", "HEAD"]));
+    let build = site.wait_build(id);
+    assert_eq!(build["state"], "running");
+    let name = build["name"].as_str().unwrap().to_string();
+    assert!(site.database_exists(&name));
+
+    tree.push(":feature");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let build = site.get(&format!("/api/builds/{id}"));
+        if build["state"] == "done" && !build["db_dropped_at"].is_null() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{build}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!site.database_exists(&name));
+    let branches = site.get("/api/projects/gone/branches");
+    assert!(
+        branches
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["name"] != "feature"),
+        "{branches}"
+    );
+}
+
+#[test]
+fn racing_pushes_leave_the_newest_build() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "race", "17.0");
+    tree.push("main");
+    let first = tree.git(&["rev-parse", "HEAD"]);
+    tree.write("shop_core/data/extra.txt", "change\n");
+    let second = tree.commit("second");
+    tree.push("main");
+    let older = site.wait_build(site.build_of("race", "main", &first));
+    let newer = site.wait_build(site.build_of("race", "main", &second));
+    assert_eq!(newer["state"], "running", "{newer}");
+    // The older one either finished first or was superseded; never two half-builds.
+    let older_state = (
+        older["state"].as_str().unwrap(),
+        older["result"].as_str().unwrap_or(""),
+    );
+    assert!(
+        matches!(
+            older_state,
+            ("running", "success") | ("done", "killed") | ("stopped", _)
+        ),
+        "{older}"
+    );
+}
+
+#[test]
+fn logs_follow_as_server_sent_events_and_end_by_themselves() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "tail", "17.0");
+    tree.push("main");
+    let id = site.build_of("tail", "main", &tree.git(&["rev-parse", "HEAD"]));
+    site.wait_build(id);
+    let started = std::time::Instant::now();
+    let body = http()
+        .get(format!(
+            "{}/api/builds/{id}/logs/odoo.log?follow=1",
+            site.url()
+        ))
+        .bearer_auth(site.token())
+        .timeout(Duration::from_secs(30))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "the stream lasts its time"
+    );
+    assert!(body.contains("event: line"), "{body}");
+    assert!(body.contains("event: end"), "{body}");
+}
+
+#[test]
+fn running_builds_come_back_after_a_restart() {
+    let mut site = Site::start(&[]);
+    let tree = project(&site, "again", "17.0");
+    tree.push("main");
+    let id = site.build_of("again", "main", &tree.git(&["rev-parse", "HEAD"]));
+    let name = site.wait_build(id)["name"].as_str().unwrap().to_string();
+    site.restart();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let ok = http()
+            .get(format!("{}/builds/{name}/web/health", site.url()))
+            .send()
+            .map(|r| r.status() == 200)
+            .unwrap_or(false);
+        if ok {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "build {name} did not come back"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn api_refuses_strangers_and_names_the_problem() {
+    let site = Site::start(&[]);
+    let anonymous = http()
+        .get(format!("{}/api/projects", site.url()))
+        .send()
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let body: Value = anonymous.json().unwrap();
+    assert_eq!(body["error"]["code"], "unauthenticated");
+
+    // A second user sees no project they are not a member of, and cannot push to it.
+    site.cli_ok(&["project", "create", "private", "--odoo", "17.0"]);
+    let created = site.cli_ok(&["user", "create", "bob", "--json"]);
+    let bob: Value = serde_json::from_str(&created).unwrap();
+    let token = bob["token"].as_str().unwrap();
+    let projects: Value = http()
+        .get(format!("{}/api/projects", site.url()))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(projects, json!([]));
+    let tree = WorkTree::from_fixture(
+        "shop",
+        &format!("http://bob:{token}@127.0.0.1:{}/git/private.git", site.port),
+    );
+    let out = std::process::Command::new("git")
+        .current_dir(tree.path())
+        .args(["push", "-q", "origin", "main"])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "bob must not push to a project he is not in"
+    );
+
+    let bad = site.cli(&["project", "create", "Bad Name", "--odoo", "17.0"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("lowercase"));
+}
+
+#[test]
+fn the_scheduler_stops_surplus_builds_and_drops_old_development_databases() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "limits", "17.0");
+    let (status, answer) = site.patch(
+        "/api/projects/limits",
+        json!({"settings": {"max_running_dev_builds": 1, "dev_database_days": 3}}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    tree.push("main");
+    let first = site.wait_build(site.build_of("limits", "main", &tree.git(&["rev-parse", "HEAD"])));
+    tree.git(&["checkout", "-q", "-b", "second"]);
+    tree.push("second");
+    let second =
+        site.wait_build(site.build_of("limits", "second", &tree.git(&["rev-parse", "HEAD"])));
+    assert_eq!(second["state"], "running");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while site.get(&format!("/api/builds/{}", first["id"]))["state"] != "stopped" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the older build was not stopped"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        site.database_exists(first["name"].as_str().unwrap()),
+        "stopped, not dropped"
+    );
+
+    // A lifetime of 0 days: the scheduler drops the development databases.
+    let (status, _) = site.patch(
+        "/api/projects/limits",
+        json!({"settings": {"max_running_dev_builds": 1, "dev_database_days": 0}}),
+    );
+    assert_eq!(status, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    for build in [&first, &second] {
+        while site.get(&format!("/api/builds/{}", build["id"]))["db_dropped_at"].is_null() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "build {} kept its database",
+                build["id"]
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        assert!(!site.database_exists(build["name"].as_str().unwrap()));
+    }
+}

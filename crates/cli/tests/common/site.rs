@@ -1,0 +1,341 @@
+//! A running `slipway serve` with the Odoo stand-in registered, and a Git work tree to push
+//! from: the world the build tests act in, as a user would.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{free_port, slipway_bin, spawn_serve_with, terminate, wait_healthy, DataDir};
+
+/// The repository root (fixtures live under `tests/fixtures`).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// The Odoo source builds run: a real one from `SLIPWAY_TEST_ODOO_SRC`, else the stand-in.
+pub fn odoo_source() -> (PathBuf, String) {
+    match std::env::var_os("SLIPWAY_TEST_ODOO_SRC") {
+        Some(dir) => (PathBuf::from(dir), "17.0".into()),
+        None => (
+            repo_root().join("tests/fixtures/odoo-standin"),
+            "17.0".into(),
+        ),
+    }
+}
+
+pub struct Site {
+    pub data: DataDir,
+    pub port: u16,
+    pub child: Option<Child>,
+    serve_args: Vec<String>,
+}
+
+impl Site {
+    /// `slipway serve` on a fresh data directory, with the Odoo runtime registered.
+    pub fn start(serve_args: &[&str]) -> Self {
+        let data = DataDir::new();
+        std::fs::set_permissions(
+            data.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let mut site = Self {
+            data,
+            port: free_port(),
+            child: None,
+            serve_args: serve_args.iter().map(|s| s.to_string()).collect(),
+        };
+        site.launch();
+        let (source, series) = odoo_source();
+        site.cli_ok(&["odoo", "add", &series, "--source", source.to_str().unwrap()]);
+        site
+    }
+
+    fn launch(&mut self) {
+        let sftp = format!("127.0.0.1:{}", free_port());
+        let mut args: Vec<&str> = vec![
+            "--sftp-listen",
+            &sftp,
+            "--chores-every",
+            "1",
+            "--log-follow",
+            "3",
+        ];
+        args.extend(self.serve_args.iter().map(String::as_str));
+        let mut child = spawn_serve_with(self.data.path(), self.port, &[], &args);
+        wait_healthy(self.port, &mut child);
+        self.child = Some(child);
+    }
+
+    /// Stops `serve` (SIGTERM) and starts it again on the same data directory.
+    pub fn restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            assert!(terminate(&mut child).success());
+        }
+        self.port = free_port();
+        self.launch();
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("cli-token"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    /// `slipway --data-dir D --server URL <args>`.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(slipway_bin())
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .args(["--server", &self.url()])
+            .args(args)
+            .env_remove("SLIPWAY_TOKEN")
+            .output()
+            .unwrap()
+    }
+
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "slipway {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        let response = reqwest::blocking::Client::new()
+            .get(format!("{}{path}", self.url()))
+            .bearer_auth(self.token())
+            .send()
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().unwrap()
+    }
+
+    /// GET `path`, `None` unless it succeeded.
+    pub fn try_get(&self, path: &str) -> Option<Value> {
+        let response = reqwest::blocking::Client::new()
+            .get(format!("{}{path}", self.url()))
+            .bearer_auth(self.token())
+            .send()
+            .ok()?;
+        response
+            .status()
+            .is_success()
+            .then(|| response.json().ok())
+            .flatten()
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}{path}", self.url()))
+            .bearer_auth(self.token())
+            .json(&body)
+            .send()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
+    pub fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = reqwest::blocking::Client::new()
+            .patch(format!("{}{path}", self.url()))
+            .bearer_auth(self.token())
+            .json(&body)
+            .send()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
+    /// The Git URL of a project, with the token as the password.
+    pub fn git_url(&self, project: &str) -> String {
+        format!(
+            "http://slipway:{}@127.0.0.1:{}/git/{project}.git",
+            self.token(),
+            self.port
+        )
+    }
+
+    /// Waits until build `id` is neither pending nor building; returns it.
+    pub fn wait_build(&self, id: i64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(240);
+        loop {
+            let build = self.get(&format!("/api/builds/{id}"));
+            let state = build["state"].as_str().unwrap().to_string();
+            if state != "pending" && state != "building" {
+                return build;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "build {id} still {state}: {build}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// The newest build of a branch whose revision is `sha`, once it exists.
+    pub fn build_of(&self, project: &str, branch: &str, sha: &str) -> i64 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let builds = self.try_get(&format!("/api/projects/{project}/builds?branch={branch}"));
+            let found = builds
+                .as_ref()
+                .and_then(|b| b.as_array()?.iter().find(|b| b["revision"] == sha).cloned());
+            if let Some(b) = found {
+                return b["id"].as_i64().unwrap();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no build of {sha} on {branch}: {builds:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Whether database `name` exists on the data directory's cluster.
+    pub fn database_exists(&self, name: &str) -> bool {
+        self.psql(
+            "postgres",
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{name}'"),
+        ) == "1"
+    }
+
+    /// The unaligned output of `sql` run on database `db`.
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let out = Command::new(slipway_bin())
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .args(["pg", "psql", db, "--", "-Atc", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Runs the registered Odoo on a build's database as a user would from a shell
+    /// (`odoo-bin -c <its odoo.conf> <args> --stop-after-init`).
+    pub fn odoo_bin(&self, build: &str, args: &[&str]) {
+        let (source, _) = odoo_source();
+        let conf = self
+            .data
+            .path()
+            .join("builds")
+            .join(build)
+            .join("odoo.conf");
+        let out = Command::new("python3")
+            .arg(source.join("odoo-bin"))
+            .arg("-c")
+            .arg(conf)
+            .args(args)
+            .arg("--stop-after-init")
+            .env("SLIPWAY_BIN", slipway_bin())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "odoo-bin {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = terminate(&mut child);
+        }
+    }
+}
+
+/// A Git work tree holding a copy of a fixture project, pushing to a Slipway project.
+pub struct WorkTree {
+    pub dir: tempfile::TempDir,
+}
+
+impl WorkTree {
+    /// A work tree with the files of `tests/fixtures/projects/<fixture>`, committed on main.
+    pub fn from_fixture(fixture: &str, remote: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(
+            &repo_root().join("tests/fixtures/projects").join(fixture),
+            dir.path(),
+        );
+        let tree = Self { dir };
+        tree.git(&["init", "-q", "-b", "main"]);
+        tree.git(&["remote", "add", "origin", remote]);
+        tree.commit("initial modules");
+        tree
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(self.path())
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "Jane Dev")
+            .env("GIT_AUTHOR_EMAIL", "jane@example.com")
+            .env("GIT_COMMITTER_NAME", "Jane Dev")
+            .env("GIT_COMMITTER_EMAIL", "jane@example.com")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    pub fn write(&self, path: &str, text: &str) {
+        let file = self.path().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+
+    /// Commits everything; returns the new head.
+    pub fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    pub fn push(&self, refspec: &str) {
+        self.git(&["push", "-q", "origin", refspec]);
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! Staging and production, end to end with real pushes on the Odoo stand-in: production
+//! updates that succeed, fail and roll back; neutralized staging copies; stage-move rules;
+//! merges; trial projects.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::site::{Site, WorkTree};
+use serde_json::{json, Value};
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn healthy(site: &Site, build: &str) -> bool {
+    http()
+        .get(format!("{}/builds/{build}/web/health", site.url()))
+        .send()
+        .map(|r| r.status() == 200)
+        .unwrap_or(false)
+}
+
+/// The newest build of a branch, once it is finished.
+fn settled_head_build(site: &Site, project: &str, branch: &str, after: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let builds = site.get(&format!("/api/projects/{project}/builds?branch={branch}"));
+        if let Some(b) = builds.as_array().unwrap().first() {
+            let id = b["id"].as_i64().unwrap();
+            if id > after {
+                return site.wait_build(id);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new build on {branch}: {builds}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// A project whose `main` is production with `shop_core` installed (as a user does from the
+/// Apps menu), and whose production build is running. Returns the tree and that build.
+fn production_project(site: &Site, name: &str) -> (WorkTree, Value) {
+    site.cli_ok(&["project", "create", name, "--odoo", "17.0"]);
+    let tree = WorkTree::from_fixture("shop", &site.git_url(name));
+    tree.push("main");
+    let dev = site.wait_build(site.build_of(name, "main", &tree.git(&["rev-parse", "HEAD"])));
+    assert_eq!(dev["state"], "running", "{dev}");
+    site.cli_ok(&[
+        "branch",
+        "set",
+        name,
+        "main",
+        "--stage",
+        "production",
+        "--confirm",
+    ]);
+    let prod = settled_head_build(site, name, "main", dev["id"].as_i64().unwrap());
+    assert_eq!(prod["state"], "running", "{prod}");
+    assert_eq!(prod["stage"], "production");
+    let build = prod["name"].as_str().unwrap();
+    assert_eq!(
+        site.psql(build, "SELECT count(*) FROM ir_module_module WHERE name = 'shop_core' AND state = 'installed'"),
+        "0",
+        "a first production build installs base only"
+    );
+    site.odoo_bin(build, &["-i", "shop_core"]);
+    (tree, prod)
+}
+
+fn bump(tree: &WorkTree, version: &str, script: Option<(&str, &str)>) -> String {
+    let manifest = std::fs::read_to_string(tree.path().join("shop_core/__manifest__.py")).unwrap();
+    let bumped = manifest
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("'version'") {
+                format!("    'version': '{version}',")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    tree.write("shop_core/__manifest__.py", &bumped);
+    if let Some((name, body)) = script {
+        tree.write(&format!("shop_core/migrations/{version}/{name}"), body);
+    }
+    let sha = tree.commit(&format!("shop_core {version}"));
+    tree.push("main");
+    sha
+}
+
+#[test]
+fn production_updates_bumped_modules_and_rolls_back_failures() {
+    let site = Site::start(&[]);
+    let (tree, first) = production_project(&site, "prod");
+    let db = first["name"].as_str().unwrap().to_string();
+    let version = |site: &Site| {
+        site.psql(
+            &db,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'shop_core'",
+        )
+    };
+    assert_eq!(version(&site), "17.0.1.0");
+
+    // 1. A version bump with an upgrade script: updated, same database, new server.
+    bump(
+        &tree,
+        "1.1",
+        Some(("post-add.py", "def migrate(cr, version):\n    cr.execute(\"INSERT INTO res_partner (name) VALUES ('created by 1.1')\")\n")),
+    );
+    let updated = settled_head_build(&site, "prod", "main", first["id"].as_i64().unwrap());
+    assert_eq!(updated["state"], "running", "{updated}");
+    assert_eq!(
+        updated["database"],
+        db.as_str(),
+        "production keeps its database"
+    );
+    assert_eq!(version(&site), "17.0.1.1");
+    assert_eq!(
+        site.psql(
+            &db,
+            "SELECT count(*) FROM res_partner WHERE name = 'created by 1.1'"
+        ),
+        "1"
+    );
+    assert!(
+        updated["message"].as_str().unwrap().contains("unavailable"),
+        "{updated}"
+    );
+    let update_log = site.cli_ok(&["build", "logs", &updated["id"].to_string(), "update.log"]);
+    assert!(update_log.contains("shop_core"), "{update_log}");
+    let old = site.get(&format!("/api/builds/{}", first["id"]));
+    assert_eq!(
+        old["state"], "done",
+        "the previous build handed its database over: {old}"
+    );
+    let serving = updated["name"].as_str().unwrap().to_string();
+    assert!(healthy(&site, &serving));
+
+    // 2. An upgrade script that fails: database as before, previous revision serving.
+    bump(
+        &tree,
+        "1.2",
+        Some(("pre-break.py", "def migrate(cr, version):\n    cr.execute(\"UPDATE res_partner SET name = 'BROKEN'\")\n    raise RuntimeError('deliberate failure')\n")),
+    );
+    let failed = settled_head_build(&site, "prod", "main", updated["id"].as_i64().unwrap());
+    assert_eq!(failed["result"], "failed", "{failed}");
+    assert!(
+        failed["message"].as_str().unwrap().contains("rolled back"),
+        "{failed}"
+    );
+    assert_eq!(version(&site), "17.0.1.1");
+    assert_eq!(
+        site.psql(
+            &db,
+            "SELECT count(*) FROM res_partner WHERE name = 'BROKEN'"
+        ),
+        "0"
+    );
+    let log = site.cli_ok(&["build", "logs", &failed["id"].to_string(), "update.log"]);
+    assert!(
+        log.contains("deliberate failure"),
+        "the failed update.log is kept:\n{log}"
+    );
+    let back = site.get(&format!("/api/builds/{}", updated["id"]));
+    assert_eq!(back["state"], "running", "{back}");
+    assert!(
+        healthy(&site, &serving),
+        "the previous revision serves again"
+    );
+
+    // 3. An update that succeeds but whose server does not start: the snapshot comes back.
+    tree.git(&["revert", "--no-edit", "HEAD"]);
+    tree.write("shop_core/standin_fail_on_start", "");
+    bump(
+        &tree,
+        "1.3",
+        Some(("post-add.py", "def migrate(cr, version):\n    cr.execute(\"INSERT INTO res_partner (name) VALUES ('created by 1.3')\")\n")),
+    );
+    let dead = settled_head_build(&site, "prod", "main", failed["id"].as_i64().unwrap());
+    assert_eq!(dead["result"], "failed", "{dead}");
+    assert!(
+        dead["message"].as_str().unwrap().contains("did not start"),
+        "{dead}"
+    );
+    assert_eq!(version(&site), "17.0.1.1", "the snapshot is back");
+    assert_eq!(
+        site.psql(
+            &db,
+            "SELECT count(*) FROM res_partner WHERE name = 'created by 1.3'"
+        ),
+        "0"
+    );
+    assert_eq!(
+        site.psql(
+            &db,
+            "SELECT count(*) FROM res_partner WHERE name = 'created by 1.1'"
+        ),
+        "1"
+    );
+    assert!(healthy(&site, &serving));
+    let history = site.get("/api/projects/prod/branches/main/history");
+    let rollbacks = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "production.rolled_back")
+        .count();
+    assert_eq!(rollbacks, 2, "{history}");
+}
+
+#[test]
+fn staging_is_a_neutralized_copy_and_production_is_untouched() {
+    let site = Site::start(&[]);
+    let (tree, prod) = production_project(&site, "stage");
+    let prod_db = prod["name"].as_str().unwrap().to_string();
+    site.psql(&prod_db, "INSERT INTO ir_mail_server (name, smtp_host, active) VALUES ('real', 'smtp.example.com', true)");
+
+    tree.git(&["checkout", "-q", "-b", "staging-1"]);
+    tree.push("staging-1");
+    let dev =
+        site.wait_build(site.build_of("stage", "staging-1", &tree.git(&["rev-parse", "HEAD"])));
+    site.cli_ok(&[
+        "branch",
+        "set",
+        "stage",
+        "staging-1",
+        "--stage",
+        "staging",
+        "--staging-behaviour",
+        "new_build",
+    ]);
+    let staging = settled_head_build(&site, "stage", "staging-1", dev["id"].as_i64().unwrap());
+    assert_eq!(staging["state"], "running", "{staging}");
+    let db = staging["database"].as_str().unwrap();
+    assert_ne!(db, prod_db);
+    assert_eq!(
+        site.psql(
+            db,
+            "SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'"
+        ),
+        "true"
+    );
+    assert_eq!(
+        site.psql(db, "SELECT count(*) FROM ir_mail_server WHERE active"),
+        "0"
+    );
+    // Odoo's neutralization keeps only the autovacuum cron.
+    let other_active_crons = "SELECT count(*) FROM ir_cron c WHERE active AND NOT EXISTS (SELECT 1 FROM ir_model_data d \
+        WHERE d.model = 'ir.cron' AND d.res_id = c.id AND d.module = 'base' AND d.name = 'autovacuum_job')";
+    assert_eq!(site.psql(db, other_active_crons), "0");
+    assert_eq!(
+        site.psql(
+            db,
+            "SELECT count(*) FROM res_partner WHERE name = 'shop_core partner'"
+        ),
+        "1",
+        "production data came along"
+    );
+    let neutralize = site.cli_ok(&[
+        "build",
+        "logs",
+        &staging["id"].to_string(),
+        "neutralize.log",
+    ]);
+    assert!(neutralize.contains("applied"), "{neutralize}");
+
+    // Production is untouched.
+    assert_eq!(
+        site.psql(
+            &prod_db,
+            "SELECT count(*) FROM ir_config_parameter WHERE key = 'database.is_neutralized'"
+        ),
+        "0"
+    );
+    assert_eq!(
+        site.psql(&prod_db, "SELECT count(*) FROM ir_mail_server WHERE active"),
+        "1"
+    );
+    assert_ne!(site.psql(&prod_db, other_active_crons), "0");
+    assert!(healthy(&site, &prod_db));
+
+    // A second push with "new build": a fresh copy, and the older staging database is dropped.
+    tree.write("README.md", "staging change\n");
+    tree.commit("staging change");
+    tree.push("staging-1");
+    let second = settled_head_build(&site, "stage", "staging-1", staging["id"].as_i64().unwrap());
+    assert_eq!(second["state"], "running", "{second}");
+    assert!(
+        !site.database_exists(db),
+        "the older staging database is dropped"
+    );
+}
+
+#[test]
+fn stage_moves_follow_odoo_sh_rules_and_are_in_history() {
+    let site = Site::start(&[]);
+    site.cli_ok(&["project", "create", "moves", "--odoo", "17.0"]);
+    let tree = WorkTree::from_fixture("shop", &site.git_url("moves"));
+    tree.push("main");
+    tree.git(&["checkout", "-q", "-b", "other"]);
+    tree.push("other");
+    let path = |b: &str| format!("/api/projects/moves/branches/{b}");
+    let refused = |b: &str, body: Value| {
+        let (status, answer) = site.patch(&path(b), body);
+        assert_eq!(status, 409, "{answer}");
+        answer["error"]["message"].as_str().unwrap().to_string()
+    };
+
+    assert!(refused("main", json!({"stage": "production"})).contains("confirm"));
+    assert_eq!(
+        site.patch(
+            &path("main"),
+            json!({"stage": "production", "confirm": true})
+        )
+        .0,
+        200
+    );
+    assert!(
+        refused("other", json!({"stage": "production", "confirm": true}))
+            .contains("production branch already")
+    );
+    assert!(refused("main", json!({"stage": "staging"})).contains("only move to development"));
+    assert_eq!(
+        site.patch(&path("other"), json!({"stage": "staging"})).0,
+        200
+    );
+    assert_eq!(
+        site.patch(&path("other"), json!({"stage": "development"}))
+            .0,
+        200
+    );
+    assert_eq!(
+        site.patch(&path("main"), json!({"stage": "development"})).0,
+        200
+    );
+
+    let history = site.get(&format!("{}/history", path("other")));
+    let moves: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "stage")
+        .map(|e| e["detail"]["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        moves,
+        vec!["development", "staging"],
+        "newest first: {history}"
+    );
+}
+
+#[test]
+fn merging_builds_the_target_and_a_conflict_changes_nothing() {
+    let site = Site::start(&[]);
+    site.cli_ok(&["project", "create", "merges", "--odoo", "17.0"]);
+    let tree = WorkTree::from_fixture("shop", &site.git_url("merges"));
+    tree.push("main");
+    tree.git(&["checkout", "-q", "-b", "feature"]);
+    tree.write("shop_core/NOTES.md", "feature work\n");
+    tree.commit("feature work");
+    tree.push("feature");
+
+    let (status, merged) = site.post(
+        "/api/projects/merges/branches/feature/merge",
+        json!({"into": "main"}),
+    );
+    assert_eq!(status, 200, "{merged}");
+    assert_eq!(merged["result"], "merged");
+    let build = site.wait_build(merged["build"].as_i64().unwrap());
+    assert_eq!(build["branch"], "main");
+    assert_eq!(build["revision"], merged["sha"]);
+    tree.git(&["fetch", "-q", "origin"]);
+    assert_eq!(
+        tree.git(&["show", "origin/main:shop_core/NOTES.md"]),
+        "feature work"
+    );
+
+    // Both branches change the same line: a 409 naming the file, main unchanged.
+    tree.git(&["checkout", "-q", "-B", "main", "origin/main"]);
+    tree.write("shop_core/NOTES.md", "main's version\n");
+    tree.commit("main side");
+    tree.push("main");
+    tree.git(&["checkout", "-q", "feature"]);
+    tree.write("shop_core/NOTES.md", "feature's version\n");
+    tree.commit("feature side");
+    tree.push("feature");
+    let main_before = site.get("/api/projects/merges/branches/main")["head"].clone();
+    let (status, conflict) = site.post(
+        "/api/projects/merges/branches/feature/merge",
+        json!({"into": "main"}),
+    );
+    assert_eq!(status, 409, "{conflict}");
+    assert!(
+        conflict["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shop_core/NOTES.md"),
+        "{conflict}"
+    );
+    assert_eq!(
+        site.get("/api/projects/merges/branches/main")["head"],
+        main_before
+    );
+}
+
+#[test]
+fn trial_projects_go_back_to_development() {
+    let site = Site::start(&[]);
+    site.cli_ok(&["project", "create", "trial", "--odoo", "17.0", "--trial"]);
+    let project = site.get("/api/projects/trial");
+    assert!(!project["trial_until"].is_null());
+    let tree = WorkTree::from_fixture("shop", &site.git_url("trial"));
+    tree.push("main");
+    site.cli_ok(&[
+        "branch",
+        "set",
+        "trial",
+        "main",
+        "--stage",
+        "production",
+        "--confirm",
+    ]);
+    let (status, _) = site.patch(
+        "/api/projects/trial",
+        json!({"trial_until": "2020-01-01T00:00:00Z"}),
+    );
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while site.get("/api/projects/trial/branches/main")["stage"] != "development" {
+        assert!(
+            Instant::now() < deadline,
+            "the trial's production branch did not go back to development"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}

@@ -1,0 +1,212 @@
+//! Development builds: a fresh database with demo data, the branch's modules (or all, or a
+//! list) installed and tested — or, when no module changed since a cached install, a copy
+//! of that install's template database (click-odoo-initdb's idea).
+
+use std::path::{Path, PathBuf};
+
+use slipway_odoo::{scan_addons, Series};
+use slipway_runner::modules::template_key;
+use slipway_runner::odoo::{free_port, OdooSource, OdooTask, TestSelection};
+
+use super::pipeline::{Context, Failed, Installed, Pipeline, Prepared, Stop};
+use super::store::{Build, BuildResult};
+use super::templates::template_database;
+use crate::branches::{Branch, BranchSettings, InstallSet};
+use crate::projects::Project;
+
+/// What a development build installs.
+struct InstallPlan {
+    modules: Vec<String>,
+    tests: Option<TestSelection>,
+    /// The modules whose files the template key covers (the branch's; the Odoo source is
+    /// covered by its revision).
+    keyed_modules: Vec<(String, PathBuf)>,
+    /// What else the key depends on (install list, tests).
+    key_suffix: String,
+}
+
+impl Pipeline {
+    pub(super) async fn development(
+        &self,
+        build: &Build,
+        branch: &Branch,
+        project: &Project,
+    ) -> Result<(), Stop> {
+        let prepared = self.prepare(build, project).await?;
+        let plan = install_plan(&branch.settings.0, &prepared)?;
+        let key = template_key(
+            &prepared.series,
+            &prepared.source.revision(),
+            &plan.keyed_modules,
+            true,
+        )
+        .context("hashing the module set")?;
+        let key = format!("{key}{}", plan.key_suffix);
+
+        self.step(build, "database").await?;
+        let port = free_port().context("finding a free port")?;
+        let conf = self.conf(build, &prepared, port)?;
+        conf.write(&prepared.conf_path())
+            .context("writing odoo.conf")?;
+        let cached = self.templates.take(&key).await.map_err(Failed::from)?;
+        self.builds
+            .set_parts(build.id, &prepared.venv.key, &key, cached.is_some())
+            .await
+            .map_err(Failed::from)?;
+        let installed = match cached {
+            Some(t) => {
+                self.copy_template(build, &t.database, &t.result, &prepared.logs)
+                    .await?
+            }
+            None => {
+                let step = if plan.tests.is_some() {
+                    "install+tests"
+                } else {
+                    "install"
+                };
+                self.step(build, step).await?;
+                self.env
+                    .target
+                    .create_empty_database(&build.name)
+                    .await
+                    .context("creating the database")?;
+                let task = OdooTask::Install {
+                    modules: plan.modules.clone(),
+                    demo: true,
+                    tests: plan.tests.clone(),
+                };
+                let what = if plan.tests.is_some() {
+                    "install and tests"
+                } else {
+                    "install"
+                };
+                let installed = self
+                    .odoo_task(build, &prepared, &task, "install.log", what)
+                    .await?;
+                self.save_template(build, &key, &installed).await;
+                installed
+            }
+        };
+
+        self.step(build, "server").await?;
+        let pid = self.start_server(build, &prepared, &conf).await?;
+        if !self
+            .builds
+            .still_building(build.id)
+            .await
+            .map_err(Failed::from)?
+        {
+            return Err(Stop::Superseded);
+        }
+        self.mark_running(build, port, pid, installed.result, &installed.summary)
+            .await
+    }
+
+    async fn copy_template(
+        &self,
+        build: &Build,
+        template: &str,
+        result: &str,
+        logs: &Path,
+    ) -> Result<Installed, Stop> {
+        let report = slipway_dump::clone_database(&self.env.target, template, &build.name, 2)
+            .await
+            .context("copying the template database")?;
+        let note = format!(
+            "Template cache hit: no module changed since the build that made {template}, so its \
+             installed database was copied ({:.1}s) instead of installing again; that install's \
+             result ({result}) stands.\n",
+            report.elapsed.as_secs_f64()
+        );
+        std::fs::write(logs.join("install.log"), note).context("writing install.log")?;
+        let result = if result == "warning" {
+            BuildResult::Warning
+        } else {
+            BuildResult::Success
+        };
+        Ok(Installed {
+            result,
+            summary: format!(
+                "database copied from the template cache ({})",
+                result.as_str()
+            ),
+        })
+    }
+
+    /// Keeps the freshly installed database as the template of its module set. A failure
+    /// here costs only speed, so it is logged, not fatal.
+    async fn save_template(&self, build: &Build, key: &str, installed: &Installed) {
+        let database = template_database(key);
+        let saved = async {
+            if self.env.target.database_exists(&database).await? {
+                self.env.target.drop_database(&database).await?;
+            }
+            slipway_dump::clone_database(&self.env.target, &build.name, &database, 2).await?;
+            Ok::<_, slipway_dump::DumpError>(())
+        }
+        .await;
+        match saved {
+            Ok(()) => {
+                let recorded = self
+                    .templates
+                    .insert(key, &database, build.id, installed.result.as_str())
+                    .await;
+                if let Err(e) = recorded {
+                    tracing::warn!(error = %e, "could not record the template");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not save the template database"),
+        }
+    }
+}
+
+fn install_plan(settings: &BranchSettings, prepared: &Prepared) -> Result<InstallPlan, Failed> {
+    let own = &prepared.own;
+    let (modules, tests_allowed): (Vec<String>, bool) = match &settings.install {
+        InstallSet::Own => (own.iter().map(|(n, _)| n.clone()).collect(), true),
+        InstallSet::List { modules } => (modules.clone(), true),
+        InstallSet::All => (
+            all_installable(&prepared.module_dirs, &prepared.source, &prepared.series),
+            false,
+        ),
+    };
+    let modules = if modules.is_empty() {
+        vec!["base".to_string()]
+    } else {
+        modules
+    };
+    let tests = (settings.tests && tests_allowed).then(|| TestSelection {
+        tags: settings.test_tags.clone(),
+    });
+    let key_suffix = format!(
+        "-{}",
+        short_hash(&format!(
+            "{modules:?}|{:?}",
+            tests.as_ref().map(|t| &t.tags)
+        ))
+    );
+    Ok(InstallPlan {
+        modules,
+        tests,
+        keyed_modules: own.to_vec(),
+        key_suffix,
+    })
+}
+
+/// Every installable module of the addons path (a "full installation").
+fn all_installable(module_dirs: &[PathBuf], source: &OdooSource, series: &Series) -> Vec<String> {
+    let mut paths = module_dirs.to_vec();
+    paths.extend(source.addons_dirs());
+    scan_addons(&paths, series)
+        .addons
+        .values()
+        .filter(|a| a.manifest.installable)
+        .map(|a| a.name.clone())
+        .collect()
+}
+
+fn short_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}

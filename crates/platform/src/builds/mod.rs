@@ -1,0 +1,19 @@
+//! Builds: a revision + a database + an Odoo server process + its logs, with a state
+//! (pending, building, running, stopped, done) and a result (success, warning, failed,
+//! killed) kept apart.
+//!
+//! - [`naming`]: build names (pure).
+//! - [`BuildStore`]: builds in the metadata database; enqueueing a build supersedes the
+//!   branch's older pending builds in the same transaction, so two racing pushes leave one.
+//! - [`pipeline`]: what a worker does with a build job.
+
+mod development;
+pub mod naming;
+pub mod pipeline;
+mod production;
+mod staging;
+mod store;
+pub mod supervisor;
+pub mod templates;
+
+pub use store::{Build, BuildResult, BuildState, BuildStore, BUILD_JOB};

@@ -1,0 +1,672 @@
+//! What a worker does with a build job: checkout → virtualenv → odoo.conf → database
+//! (template copy or install with tests) → server started and health-checked → `running`.
+//!
+//! Each step records itself on the build (`step`), writes its log (`pip.log`,
+//! `install.log`, `odoo.log`), and between steps the pipeline checks the build is still
+//! wanted (a newer push or a kill ends it). Any failure ends the build as `failed` with the
+//! reason in `message` and its database dropped; the platform goes on serving everything
+//! else. Staging and production are further stages of the same pipeline.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use slipway_dump::Target;
+use slipway_git::Repos;
+use slipway_odoo::{scan_addons, Series};
+use slipway_runner::modules::module_dirs;
+use slipway_runner::odoo::{
+    free_port, run_task, OdooConf, OdooServer, OdooSource, OdooTask, SmtpSettings, TaskOutcome,
+};
+use slipway_runner::venv::{Venv, Venvs};
+use tracing::Instrument;
+
+use super::store::{Build, BuildResult, BuildStore};
+use super::supervisor::Supervisor;
+use super::templates::TemplateStore;
+use crate::branches::Branches;
+use crate::history::History;
+use crate::projects::{Project, Projects};
+use crate::stages::Stage;
+
+/// SMTP settings a build's odoo.conf gets, by build id (the mail catcher's credentials for
+/// development and staging builds).
+#[derive(Clone)]
+pub struct SmtpForBuild(pub Arc<dyn Fn(i64) -> Option<SmtpSettings> + Send + Sync>);
+
+impl fmt::Debug for SmtpForBuild {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SmtpForBuild")
+    }
+}
+
+/// Where builds live and what they run with.
+#[derive(Debug, Clone)]
+pub struct BuildEnv {
+    /// `<data-dir>/builds`: one folder per build (`src/`, `logs/`, `odoo.conf`, `odoo-data/`).
+    pub builds_dir: PathBuf,
+    /// The PostgreSQL databases and filestores of builds.
+    pub target: Target,
+    /// The projects' Git repositories.
+    pub repos: Repos,
+    /// Virtualenvs shared by builds with equal requirements.
+    pub venvs: Venvs,
+    /// SMTP of development and staging builds (the mail catcher).
+    pub smtp: Option<SmtpForBuild>,
+    /// SMTP of production builds: a real relay (none: Odoo's own mail server settings).
+    pub production_smtp: Option<SmtpSettings>,
+    /// The `slipway` binary (Odoo stand-ins run `slipway migrate run` for updates).
+    pub slipway_bin: Option<PathBuf>,
+    /// How long a build server gets to answer its health check.
+    pub health_timeout: Duration,
+}
+
+impl BuildEnv {
+    /// The environment of builds kept under `data_dir` (`builds/`, `git/`, `venvs/`), with
+    /// databases in `target`: no mail catcher or relay, `python3`, a 3-minute health check.
+    pub fn under(data_dir: &Path, target: Target) -> Self {
+        Self {
+            builds_dir: data_dir.join("builds"),
+            target,
+            repos: Repos::new(data_dir.join("git")),
+            venvs: Venvs::new(data_dir.join("venvs"), "python3".into()),
+            smtp: None,
+            production_smtp: None,
+            slipway_bin: None,
+            health_timeout: Duration::from_secs(180),
+        }
+    }
+
+    /// The folder of build `name`.
+    pub fn build_dir(&self, name: &str) -> PathBuf {
+        self.builds_dir.join(name)
+    }
+
+    /// The logs folder of build `name`.
+    pub fn logs_dir(&self, name: &str) -> PathBuf {
+        self.build_dir(name).join("logs")
+    }
+}
+
+/// The pipeline and everything it reads and writes.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Environment.
+    pub env: BuildEnv,
+    /// Builds.
+    pub builds: BuildStore,
+    /// Branches.
+    pub branches: Branches,
+    /// Projects and runtimes.
+    pub projects: Projects,
+    /// History.
+    pub history: History,
+    /// Template cache.
+    pub templates: TemplateStore,
+    /// Running servers.
+    pub supervisor: Supervisor,
+}
+
+/// Why a build failed, for its `message`.
+#[derive(Debug)]
+pub(super) struct Failed(pub(super) String);
+
+impl<E: fmt::Display> From<E> for Failed {
+    fn from(e: E) -> Self {
+        Failed(e.to_string())
+    }
+}
+
+pub(super) trait Context<T> {
+    fn context(self, what: &str) -> Result<T, Failed>;
+}
+
+impl<T, E: fmt::Display> Context<T> for Result<T, E> {
+    fn context(self, what: &str) -> Result<T, Failed> {
+        self.map_err(|e| Failed(format!("{what}: {e}")))
+    }
+}
+
+pub(super) enum Stop {
+    Failed(Failed),
+    Superseded,
+}
+
+impl From<Failed> for Stop {
+    fn from(f: Failed) -> Self {
+        Stop::Failed(f)
+    }
+}
+
+/// What an install or update produced.
+pub(super) struct Installed {
+    pub(super) result: BuildResult,
+    pub(super) summary: String,
+}
+
+/// What every stage starts from: the checkout, the Odoo source, the modules, the venv.
+pub(super) struct Prepared {
+    pub(super) dir: PathBuf,
+    pub(super) logs: PathBuf,
+    pub(super) source: OdooSource,
+    pub(super) series: Series,
+    pub(super) module_dirs: Vec<PathBuf>,
+    /// The branch's own installable modules: name and folder.
+    pub(super) own: Vec<(String, PathBuf)>,
+    pub(super) venv: Venv,
+}
+
+impl Prepared {
+    /// Where the build's odoo.conf goes.
+    pub(super) fn conf_path(&self) -> PathBuf {
+        self.dir.join("odoo.conf")
+    }
+}
+
+impl Pipeline {
+    /// Runs build `id` to its end. Errors of the metadata database are returned; everything
+    /// else ends in the build's state.
+    pub async fn run(&self, id: i64) -> crate::Result<()> {
+        let build = self.builds.get(id).await?;
+        let span = tracing::info_span!("build", id, name = %build.name, stage = %build.stage);
+        self.run_build(build).instrument(span).await
+    }
+
+    async fn run_build(&self, build: Build) -> crate::Result<()> {
+        let branch = self.branches.by_id(build.branch_id).await?;
+        // One pipeline at a time per branch: production updates never overlap, and a
+        // staging update never races the next one.
+        let lock = self.builds.lock_branch(branch.id).await?;
+        if !self.builds.begin(build.id, &build.name).await? {
+            tracing::info!("no longer pending; skipped");
+            lock.commit().await?;
+            return Ok(());
+        }
+        let project = self.projects.by_id(branch.project_id).await?;
+        tracing::info!(revision = %build.revision, "build started");
+        let outcome = match Stage::parse(&build.stage).unwrap_or(Stage::Development) {
+            Stage::Development => self.development(&build, &branch, &project).await,
+            Stage::Staging => self.staging(&build, &branch, &project).await,
+            Stage::Production => self.production(&build, &branch, &project).await,
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(Stop::Superseded) => {
+                tracing::info!("killed or superseded; cleaning up");
+                self.supervisor.stop(build.id, None).await;
+                self.drop_own_database(&build).await;
+            }
+            Err(Stop::Failed(Failed(message))) => {
+                tracing::warn!(%message, "build failed");
+                self.supervisor.stop(build.id, None).await;
+                self.drop_own_database(&build).await;
+                self.builds
+                    .finish(build.id, BuildResult::Failed, &message)
+                    .await?;
+                self.history
+                    .record(
+                        branch.id,
+                        "build.failed",
+                        serde_json::json!({"build": build.id, "message": message}),
+                    )
+                    .await?;
+            }
+        }
+        lock.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn step(&self, build: &Build, step: &str) -> Result<(), Stop> {
+        if !self
+            .builds
+            .still_building(build.id)
+            .await
+            .map_err(Failed::from)?
+        {
+            return Err(Stop::Superseded);
+        }
+        self.builds
+            .set_step(build.id, step)
+            .await
+            .map_err(Failed::from)?;
+        tracing::info!(step, "step");
+        Ok(())
+    }
+
+    /// Checkout, Odoo source, modules and virtualenv: what every stage starts with.
+    pub(super) async fn prepare(&self, build: &Build, project: &Project) -> Result<Prepared, Stop> {
+        let dir = self.env.build_dir(&build.name);
+        let logs = self.env.logs_dir(&build.name);
+        reset_dir(&dir).context("preparing the build folder")?;
+        std::fs::create_dir_all(&logs).context("creating the logs folder")?;
+
+        self.step(build, "checkout").await?;
+        let src = dir.join("src");
+        let repo = self
+            .env
+            .repos
+            .open(&project.name)
+            .await
+            .context("opening the repository")?;
+        repo.export(&build.revision, &src)
+            .await
+            .context("checking out the revision")?;
+
+        self.step(build, "runtime").await?;
+        let source = self.runtime(project).await?;
+        let series = source.series.clone();
+        let module_dirs = module_dirs(&src);
+        let own = branch_modules(&module_dirs, &series)?;
+
+        self.step(build, "virtualenv").await?;
+        let venv = self.venv(&source, &src, &module_dirs, &logs).await?;
+        Ok(Prepared {
+            dir,
+            logs,
+            source,
+            series,
+            module_dirs,
+            own,
+            venv,
+        })
+    }
+
+    /// Starts the build's server on `conf` (written to the build folder), waits for its
+    /// health check, and takes charge of it. Returns its pid.
+    pub(super) async fn start_server(
+        &self,
+        build: &Build,
+        prepared: &Prepared,
+        conf: &OdooConf,
+    ) -> Result<u32, Failed> {
+        let conf_path = prepared.conf_path();
+        conf.write(&conf_path).context("writing odoo.conf")?;
+        let log = prepared.logs.join("odoo.log");
+        let mut server = OdooServer::start(
+            &prepared.venv,
+            &prepared.source,
+            &conf_path,
+            &log,
+            &self.task_env(),
+        )
+        .await
+        .context("starting the Odoo server")?;
+        if let Err(e) = server
+            .wait_healthy(conf.http_port, self.env.health_timeout)
+            .await
+        {
+            server.stop(Duration::from_secs(5)).await;
+            return Err(Failed(format!(
+                "the Odoo server did not start (see odoo.log): {e}"
+            )));
+        }
+        let pid = server.pid();
+        self.supervisor.adopt(build.id, server).await;
+        Ok(pid)
+    }
+
+    /// The build is up: running, with its result, in History.
+    pub(super) async fn mark_running(
+        &self,
+        build: &Build,
+        port: u16,
+        pid: u32,
+        result: BuildResult,
+        summary: &str,
+    ) -> Result<(), Stop> {
+        self.builds
+            .set_running(build.id, port, pid, result, summary)
+            .await
+            .map_err(Failed::from)?;
+        self.history
+            .record(
+                build.branch_id,
+                "build.ready",
+                serde_json::json!({"build": build.id, "result": result.as_str(), "message": summary}),
+            )
+            .await
+            .map_err(Failed::from)?;
+        tracing::info!(port, result = result.as_str(), "build running");
+        Ok(())
+    }
+
+    async fn venv(
+        &self,
+        source: &OdooSource,
+        src: &Path,
+        module_dirs: &[PathBuf],
+        logs: &Path,
+    ) -> Result<Venv, Failed> {
+        let mut requirements: Vec<PathBuf> = source.requirements().into_iter().collect();
+        requirements.extend(branch_requirements(src, module_dirs));
+        self.env
+            .venvs
+            .ensure(&requirements, &logs.join("pip.log"))
+            .await
+            .context("installing the Python requirements (see pip.log)")
+    }
+
+    /// Starts the server of a build recorded as running again (after Slipway restarted, or
+    /// after a failed production update put it back), on a new port.
+    pub async fn restart_server(&self, build: &Build) -> Result<(), String> {
+        let branch = self
+            .branches
+            .by_id(build.branch_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let project = self
+            .projects
+            .by_id(branch.project_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let dir = self.env.build_dir(&build.name);
+        let logs = self.env.logs_dir(&build.name);
+        let src = dir.join("src");
+        let source = self.runtime(&project).await.map_err(|f| f.0)?;
+        let module_dirs = module_dirs(&src);
+        let venv = self
+            .venv(&source, &src, &module_dirs, &logs)
+            .await
+            .map_err(|f| f.0)?;
+        self.supervisor.stop(build.id, build.pid).await;
+        let series = source.series.clone();
+        let prepared = Prepared {
+            dir,
+            logs,
+            source,
+            series,
+            module_dirs,
+            own: Vec::new(),
+            venv,
+        };
+        let port = free_port().map_err(|e| e.to_string())?;
+        let conf = self.conf(build, &prepared, port).map_err(|f| f.0)?;
+        let pid = self
+            .start_server(build, &prepared, &conf)
+            .await
+            .map_err(|f| f.0)?;
+        self.builds
+            .set_server(build.id, port, pid)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(build = build.id, port, "build server restarted");
+        Ok(())
+    }
+
+    async fn runtime(&self, project: &Project) -> Result<OdooSource, Failed> {
+        let runtime = self.projects.runtime(&project.series).await?.ok_or_else(|| {
+            Failed(format!(
+                "no Odoo runtime is registered for series {}: register one with `slipway odoo add {} --source DIR`",
+                project.series, project.series
+            ))
+        })?;
+        OdooSource::inspect(Path::new(&runtime.source_dir)).context("the registered Odoo source")
+    }
+
+    /// The odoo.conf of a build: its database, addons path, data dir, port; mail to the
+    /// catcher unless production (whose mail goes to the configured relay, really).
+    pub(super) fn conf(
+        &self,
+        build: &Build,
+        prepared: &Prepared,
+        port: u16,
+    ) -> Result<OdooConf, Failed> {
+        let odoo_data = prepared.dir.join("odoo-data");
+        link_filestore(&odoo_data, &self.env.target.data_dir.join("filestore"))
+            .context("preparing the Odoo data folder")?;
+        let db = db_params(&self.env.target)?;
+        let mut addons_path: Vec<PathBuf> = prepared.module_dirs.clone();
+        addons_path.extend(prepared.source.addons_dirs());
+        let stage = Stage::parse(&build.stage).unwrap_or(Stage::Development);
+        let smtp = match stage {
+            Stage::Production => self.env.production_smtp.clone(),
+            _ => self.env.smtp.as_ref().and_then(|f| (f.0)(build.id)),
+        };
+        Ok(OdooConf {
+            db_host: db.host,
+            db_port: db.port,
+            db_user: self.env.target.owner.clone(),
+            db_password: self.env.target.owner_password.clone().unwrap_or_default(),
+            db_name: build.database.clone().unwrap_or_else(|| build.name.clone()),
+            addons_path,
+            data_dir: odoo_data,
+            http_interface: "127.0.0.1".into(),
+            http_port: port,
+            smtp,
+            list_db: false,
+            proxy_mode: true,
+            // Staging keeps its crons off (neutralized, and no cron thread either).
+            max_cron_threads: if stage == Stage::Staging { 0 } else { 1 },
+            without_demo: stage != Stage::Development,
+            admin_passwd: crate::people::random_secret(),
+            log_level: "info".into(),
+        })
+    }
+
+    /// Runs a one-shot odoo-bin task (install, update) into `log`, giving up if the build is
+    /// killed meanwhile, and judges it.
+    pub(super) async fn odoo_task(
+        &self,
+        build: &Build,
+        prepared: &Prepared,
+        task: &OdooTask,
+        log: &str,
+        what: &str,
+    ) -> Result<Installed, Stop> {
+        let log = prepared.logs.join(log);
+        let env = self.task_env();
+        let conf = prepared.conf_path();
+        let run = run_task(&prepared.venv, &prepared.source, &conf, task, &log, &env);
+        let outcome = self.unless_killed(build, run).await?;
+        let outcome = outcome.context(what)?;
+        verdict(&outcome, what).map_err(Stop::Failed)
+    }
+
+    fn task_env(&self) -> Vec<(String, String)> {
+        self.env
+            .slipway_bin
+            .iter()
+            .map(|bin| ("SLIPWAY_BIN".to_string(), bin.display().to_string()))
+            .collect()
+    }
+
+    /// Runs `work`, giving up (and so killing the child process it owns) when the build is
+    /// killed or superseded meanwhile.
+    pub(super) async fn unless_killed<T>(
+        &self,
+        build: &Build,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, Stop> {
+        tokio::pin!(work);
+        let mut ticks = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tokio::select! {
+                out = &mut work => return Ok(out),
+                _ = ticks.tick() => {
+                    if !self.builds.still_building(build.id).await.map_err(Failed::from)? {
+                        return Err(Stop::Superseded);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops the database this build made itself (never one it was handed, such as
+    /// production's).
+    async fn drop_own_database(&self, build: &Build) {
+        let database = self
+            .builds
+            .get(build.id)
+            .await
+            .ok()
+            .and_then(|b| b.database);
+        if database.as_deref().is_some_and(|db| db != build.name) {
+            return;
+        }
+        if let Err(e) = self.env.target.drop_database(&build.name).await {
+            tracing::warn!(error = %e, "could not drop the build database");
+        }
+    }
+}
+
+/// The branch's own modules: name and folder. A manifest Odoo could not read fails the
+/// build here, naming the file, rather than deep in an install log.
+pub(super) fn branch_modules(
+    module_dirs: &[PathBuf],
+    series: &Series,
+) -> Result<Vec<(String, PathBuf)>, Failed> {
+    let scan = scan_addons(module_dirs, series);
+    if let Some(problem) = scan
+        .problems
+        .iter()
+        .find(|p| p.path.ends_with("__manifest__.py") || p.path.contains("__manifest__.py:"))
+    {
+        return Err(Failed(format!(
+            "broken manifest {}: {}",
+            problem.path, problem.message
+        )));
+    }
+    Ok(scan
+        .addons
+        .values()
+        .filter(|a| a.manifest.installable)
+        .map(|a| (a.name.clone(), a.path.clone()))
+        .collect())
+}
+
+/// The branch's `requirements.txt` files: at its root and at the root of each module folder.
+fn branch_requirements(src: &Path, module_dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::iter::once(src.to_path_buf())
+        .chain(module_dirs.iter().cloned())
+        .map(|d| d.join("requirements.txt"))
+        .filter(|f| f.is_file())
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// A finished install's verdict: failed on a non-zero exit or ERROR lines; warning on
+/// WARNING lines; success otherwise.
+pub(super) fn verdict(outcome: &TaskOutcome, what: &str) -> Result<Installed, Failed> {
+    let v = &outcome.verdict;
+    if outcome.exit_code != Some(0) || v.errors > 0 {
+        let first = v
+            .first_error
+            .clone()
+            .unwrap_or_else(|| format!("odoo-bin exited with {:?}", outcome.exit_code));
+        return Err(Failed(format!(
+            "{what} failed ({} error line(s); see its log): {first}",
+            v.errors
+        )));
+    }
+    let secs = outcome.duration.as_secs_f64();
+    if v.warnings > 0 {
+        Ok(Installed {
+            result: BuildResult::Warning,
+            summary: format!(
+                "{what} passed with {} warning(s) in {secs:.1}s; first: {}",
+                v.warnings,
+                v.first_warning.as_deref().unwrap_or("-")
+            ),
+        })
+    } else {
+        Ok(Installed {
+            result: BuildResult::Success,
+            summary: format!("{what} passed in {secs:.1}s"),
+        })
+    }
+}
+
+/// Empties `dir` (keeps nothing of a previous attempt) and creates it.
+fn reset_dir(dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    std::fs::create_dir_all(dir)
+}
+
+/// Odoo keeps filestores in `<data_dir>/filestore/<db>`; the build's data dir links that
+/// folder to Slipway's shared filestore root, where clones, backups and dumps find them.
+fn link_filestore(odoo_data: &Path, filestore_root: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(odoo_data)?;
+    std::fs::create_dir_all(filestore_root)?;
+    let link = odoo_data.join("filestore");
+    if link.symlink_metadata().is_err() {
+        std::os::unix::fs::symlink(filestore_root, &link)?;
+    }
+    Ok(())
+}
+
+struct DbParams {
+    host: String,
+    port: u16,
+}
+
+/// How a build's Odoo reaches PostgreSQL: the embedded cluster's socket folder, or the
+/// external server's host.
+fn db_params(target: &Target) -> Result<DbParams, Failed> {
+    match &target.server {
+        slipway_pg::Server::Embedded(c) => Ok(DbParams {
+            host: c.socket_dir.display().to_string(),
+            port: c.port,
+        }),
+        slipway_pg::Server::External(_) => {
+            let url = target.server.url("postgres");
+            let authority = url
+                .trim_start_matches("postgresql://")
+                .split('/')
+                .next()
+                .unwrap_or_default();
+            let host_port = authority.rsplit('@').next().unwrap_or_default();
+            let (host, port) = match host_port.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), p.parse().unwrap_or(5432)),
+                None => (host_port.to_string(), 5432),
+            };
+            Ok(DbParams { host, port })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_runner::odoo::LogVerdict;
+
+    fn outcome(exit: i32, errors: usize, warnings: usize) -> TaskOutcome {
+        TaskOutcome {
+            exit_code: Some(exit),
+            verdict: LogVerdict {
+                errors,
+                warnings,
+                first_error: (errors > 0).then(|| "ERROR x: FAIL: test_a".to_string()),
+                ..Default::default()
+            },
+            duration: Duration::from_secs(3),
+        }
+    }
+
+    #[test]
+    fn results_follow_the_logs() {
+        assert_eq!(
+            verdict(&outcome(0, 0, 0), "install").unwrap().result,
+            BuildResult::Success
+        );
+        assert_eq!(
+            verdict(&outcome(0, 0, 2), "install").unwrap().result,
+            BuildResult::Warning
+        );
+        let failed = verdict(&outcome(1, 1, 0), "install").err().unwrap();
+        assert!(failed.0.contains("FAIL: test_a"), "{}", failed.0);
+        assert!(
+            verdict(&outcome(0, 1, 0), "update").is_err(),
+            "an ERROR line fails even with exit 0"
+        );
+        assert!(
+            verdict(&outcome(3, 0, 0), "update").is_err(),
+            "a non-zero exit fails even with clean logs"
+        );
+    }
+}

@@ -1,0 +1,299 @@
+//! Production builds. The first one creates the database (`base` only, no demo, no tests).
+//! Every later push moves the server to the new revision; modules whose adapted manifest
+//! version went up (or a changed `requirements.txt`) are updated with `-u` after a
+//! snapshot (template copy + hardlinks), and if the update or the restart fails, the
+//! snapshot is swapped back by rename and the previous revision's server comes back, with
+//! the failed `update.log` kept.
+
+use std::time::{Duration, Instant};
+
+use slipway_odoo::{build_plan, scan_addons, FolderRules, PlanInput, Reason, UpdateRequest};
+use slipway_runner::odoo::{free_port, OdooTask};
+
+use super::pipeline::{Context, Failed, Installed, Pipeline, Prepared, Stop};
+use super::store::{Build, BuildResult};
+use crate::branches::Branch;
+use crate::projects::Project;
+
+impl Pipeline {
+    pub(super) async fn production(
+        &self,
+        build: &Build,
+        branch: &Branch,
+        project: &Project,
+    ) -> Result<(), Stop> {
+        let prepared = self.prepare(build, project).await?;
+        self.builds
+            .set_parts(build.id, &prepared.venv.key, "", false)
+            .await
+            .map_err(Failed::from)?;
+        match self
+            .builds
+            .live_of_branch(branch.id, "production", Some(build.id))
+            .await
+            .map_err(Failed::from)?
+        {
+            None => self.first_production(build, &prepared).await,
+            Some(previous) => self.update_production(build, &prepared, &previous).await,
+        }
+    }
+
+    async fn first_production(&self, build: &Build, prepared: &Prepared) -> Result<(), Stop> {
+        self.step(build, "install").await?;
+        self.env
+            .target
+            .create_empty_database(&build.name)
+            .await
+            .context("creating the production database")?;
+        let port = free_port().context("finding a free port")?;
+        let conf = self.conf(build, prepared, port)?;
+        conf.write(&prepared.conf_path())
+            .context("writing odoo.conf")?;
+        let task = OdooTask::Install {
+            modules: vec!["base".into()],
+            demo: false,
+            tests: None,
+        };
+        let installed = self
+            .odoo_task(build, prepared, &task, "install.log", "install of base")
+            .await?;
+        self.step(build, "server").await?;
+        let pid = self.start_server(build, prepared, &conf).await?;
+        let summary = format!("production database created: {}", installed.summary);
+        self.mark_running(build, port, pid, installed.result, &summary)
+            .await
+    }
+
+    async fn update_production(
+        &self,
+        build: &Build,
+        prepared: &Prepared,
+        previous: &Build,
+    ) -> Result<(), Stop> {
+        let database = previous
+            .database
+            .clone()
+            .unwrap_or_else(|| previous.name.clone());
+        self.builds
+            .set_database(build.id, &database)
+            .await
+            .map_err(Failed::from)?;
+        let build = &Build {
+            database: Some(database.clone()),
+            ..build.clone()
+        };
+        self.step(build, "plan").await?;
+        let mut modules = self.modules_to_update(&database, prepared).await?;
+        if previous.venv_key.as_deref() != Some(prepared.venv.key.as_str()) && modules.is_empty() {
+            // New Python requirements: the branch's modules are updated, as Odoo.sh does.
+            modules = prepared.own.iter().map(|(name, _)| name.clone()).collect();
+        }
+        let port = free_port().context("finding a free port")?;
+        let conf = self.conf(build, prepared, port)?;
+        conf.write(&prepared.conf_path())
+            .context("writing odoo.conf")?;
+
+        self.step(
+            build,
+            if modules.is_empty() {
+                "restart"
+            } else {
+                "update"
+            },
+        )
+        .await?;
+        let down = Instant::now();
+        self.supervisor.stop(previous.id, previous.pid).await;
+        let snapshot = format!("slipway_snapshot_{}", build.id);
+        let snapshotted = if modules.is_empty() {
+            false
+        } else {
+            let copied =
+                slipway_dump::clone_database(&self.env.target, &database, &snapshot, 2).await;
+            if let Err(e) = copied {
+                self.bring_back(previous).await;
+                return Err(Failed(format!(
+                    "could not snapshot the database before the update: {e}"
+                ))
+                .into());
+            }
+            true
+        };
+        let attempt = self.apply_update(build, prepared, &conf, &modules).await;
+        match attempt {
+            Ok((pid, installed)) => {
+                let unavailable = down.elapsed();
+                if snapshotted {
+                    if let Err(e) = self.env.target.drop_database(&snapshot).await {
+                        tracing::warn!(error = %e, "could not drop the update snapshot");
+                    }
+                }
+                self.builds
+                    .hand_over(previous.id, build.id)
+                    .await
+                    .map_err(Failed::from)?;
+                let summary = update_summary(&modules, &installed, unavailable);
+                self.history
+                    .record(
+                        build.branch_id,
+                        "production.updated",
+                        serde_json::json!({"build": build.id, "modules": modules,
+                            "unavailable_ms": unavailable.as_millis() as u64, "message": summary}),
+                    )
+                    .await
+                    .map_err(Failed::from)?;
+                self.mark_running(build, port, pid, installed.result, &summary)
+                    .await
+            }
+            Err(stop) => {
+                let reason = match stop {
+                    Stop::Failed(Failed(m)) => m,
+                    Stop::Superseded => "the update was interrupted".into(),
+                };
+                let message = self
+                    .roll_back(
+                        build,
+                        previous,
+                        &database,
+                        snapshotted.then_some(&snapshot),
+                        &reason,
+                    )
+                    .await;
+                Err(Failed(message).into())
+            }
+        }
+    }
+
+    /// `-u` of `modules` (if any), then the new revision's server.
+    async fn apply_update(
+        &self,
+        build: &Build,
+        prepared: &Prepared,
+        conf: &slipway_runner::odoo::OdooConf,
+        modules: &[String],
+    ) -> Result<(u32, Installed), Stop> {
+        let installed = if modules.is_empty() {
+            Installed {
+                result: BuildResult::Success,
+                summary: "nothing to update".into(),
+            }
+        } else {
+            let header = format!(
+                "Slipway: updating {} (their manifest version went up, or the requirements changed)\n",
+                modules.join(", ")
+            );
+            std::fs::write(prepared.logs.join("update.log"), header)
+                .context("writing update.log")?;
+            let task = OdooTask::Update {
+                modules: modules.to_vec(),
+            };
+            self.odoo_task(build, prepared, &task, "update.log", "update")
+                .await?
+        };
+        self.step(build, "server").await?;
+        let pid = self.start_server(build, prepared, conf).await?;
+        Ok((pid, installed))
+    }
+
+    /// Puts production back as it was: the snapshot renamed in place of the database the
+    /// update touched, and the previous revision's server. Returns the build's message.
+    async fn roll_back(
+        &self,
+        build: &Build,
+        previous: &Build,
+        database: &str,
+        snapshot: Option<&String>,
+        reason: &str,
+    ) -> String {
+        let began = Instant::now();
+        self.supervisor.stop(build.id, None).await;
+        let mut problems = Vec::new();
+        if let Some(snapshot) = snapshot {
+            if let Err(e) = self.env.target.drop_database(database).await {
+                problems.push(format!("dropping the updated database: {e}"));
+            } else if let Err(e) = self.env.target.rename_database(snapshot, database).await {
+                problems.push(format!("putting the snapshot back: {e}"));
+            }
+        }
+        if let Err(e) = self.restart_server(previous).await {
+            problems.push(format!("restarting the previous revision: {e}"));
+        }
+        let took = began.elapsed();
+        let message = if problems.is_empty() {
+            format!(
+                "{reason}; rolled back in {:.1}s: the previous revision serves the database as it was before the update",
+                took.as_secs_f64()
+            )
+        } else {
+            format!("{reason}; ROLLBACK INCOMPLETE: {}", problems.join("; "))
+        };
+        let recorded = self
+            .history
+            .record(
+                build.branch_id,
+                "production.rolled_back",
+                serde_json::json!({"build": build.id, "rollback_ms": took.as_millis() as u64,
+                    "complete": problems.is_empty(), "message": message}),
+            )
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!("recording the rollback: {e}");
+        }
+        message
+    }
+
+    /// The previous server again, after a failure before anything was changed.
+    async fn bring_back(&self, previous: &Build) {
+        if let Err(e) = self.restart_server(previous).await {
+            tracing::error!(
+                build = previous.id,
+                "could not restart the previous revision: {e}"
+            );
+        }
+    }
+
+    /// Installed modules whose adapted manifest version went up (Odoo's rule for updates).
+    pub(super) async fn modules_to_update(
+        &self,
+        database: &str,
+        prepared: &Prepared,
+    ) -> Result<Vec<String>, Failed> {
+        let url = self.env.target.url_as(database, &self.env.target.owner);
+        let state = slipway_runner::read_db_state(&url)
+            .await
+            .context("reading the database's modules")?;
+        let mut paths = prepared.module_dirs.clone();
+        paths.extend(prepared.source.addons_dirs());
+        let addons = scan_addons(&paths, &prepared.series);
+        let plan = build_plan(&PlanInput {
+            addons: &addons,
+            db: &state,
+            request: &UpdateRequest::VersionBumps,
+            series: &prepared.series,
+            rules: FolderRules::for_series(&prepared.series),
+            upgrade_paths: &[],
+        });
+        Ok(plan
+            .modules
+            .into_iter()
+            .filter(|m| m.reason == Reason::Version)
+            .map(|m| m.name)
+            .collect())
+    }
+}
+
+fn update_summary(modules: &[String], installed: &Installed, unavailable: Duration) -> String {
+    if modules.is_empty() {
+        format!(
+            "new revision running (nothing to update); unavailable {:.1}s",
+            unavailable.as_secs_f64()
+        )
+    } else {
+        format!(
+            "updated {}: {}; unavailable {:.1}s",
+            modules.join(", "),
+            installed.summary,
+            unavailable.as_secs_f64()
+        )
+    }
+}

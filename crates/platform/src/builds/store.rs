@@ -1,0 +1,462 @@
+//! Builds in the metadata database.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::error::{PlatformError, Result};
+
+/// The job kind a build's pipeline runs as.
+pub const BUILD_JOB: &str = "build.run";
+
+/// Where a build is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildState {
+    /// Queued.
+    Pending,
+    /// Checkout, virtualenv, database, install, tests.
+    Building,
+    /// Its server is up.
+    Running,
+    /// Its server was stopped; the database is still there.
+    Stopped,
+    /// Over: failed, killed, or its database dropped.
+    Done,
+}
+
+/// How a build went, apart from where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildResult {
+    /// Clean logs, tests passed.
+    Success,
+    /// WARNING lines in the logs, no ERROR, tests passed.
+    Warning,
+    /// Something failed; the message and the logs say what.
+    Failed,
+    /// Stopped before it finished (superseded, killed, branch deleted).
+    Killed,
+}
+
+impl BuildResult {
+    /// The result's name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildResult::Success => "success",
+            BuildResult::Warning => "warning",
+            BuildResult::Failed => "failed",
+            BuildResult::Killed => "killed",
+        }
+    }
+}
+
+/// A build as the API shows it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Build {
+    /// Id.
+    pub id: i64,
+    /// `<project>-<branch>-<id>`: its host name label and database name.
+    pub name: String,
+    /// Project name.
+    pub project: String,
+    /// Branch id.
+    pub branch_id: i64,
+    /// Branch name.
+    pub branch: String,
+    /// Commit built.
+    pub revision: String,
+    /// The branch's stage when the build was made.
+    pub stage: String,
+    /// What made it: `push`, `rebuild`...
+    pub trigger: String,
+    /// pending, building, running, stopped, done.
+    pub state: String,
+    /// success, warning, failed, killed (none while unfinished).
+    pub result: Option<String>,
+    /// The step under way (checkout, virtualenv, database, install, tests, server).
+    pub step: Option<String>,
+    /// Why it failed, or a summary.
+    pub message: Option<String>,
+    /// Its database.
+    pub database: Option<String>,
+    /// Port of its Odoo server while running.
+    pub http_port: Option<i32>,
+    /// Pid of its Odoo server while running.
+    pub pid: Option<i32>,
+    /// Virtualenv used.
+    pub venv_key: Option<String>,
+    /// Template cache key of its module set.
+    pub template_key: Option<String>,
+    /// Whether its database came from the template cache.
+    pub template_hit: bool,
+    /// Kept running beyond the development limit.
+    pub keep: bool,
+    /// Enqueued at.
+    pub created_at: DateTime<Utc>,
+    /// Started at.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Running since.
+    pub ready_at: Option<DateTime<Utc>>,
+    /// Finished at.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// When its database was dropped.
+    pub db_dropped_at: Option<DateTime<Utc>>,
+}
+
+const BUILD_SELECT: &str = "SELECT k.id, '' AS name, p.name AS project, k.branch_id, \
+    b.name AS branch, k.revision, k.stage, k.trigger, k.state, k.result, k.step, k.message, \
+    k.database, k.http_port, k.pid, k.venv_key, k.template_key, k.template_hit, k.keep, \
+    k.created_at, k.started_at, k.ready_at, k.finished_at, k.db_dropped_at \
+    FROM builds k JOIN branches b ON b.id = k.branch_id JOIN projects p ON p.id = b.project_id";
+
+fn named(mut build: Build) -> Build {
+    build.name = super::naming::build_name(&build.project, &build.branch, build.id);
+    build
+}
+
+/// Builds in the metadata database.
+#[derive(Debug, Clone)]
+pub struct BuildStore {
+    pool: PgPool,
+}
+
+impl BuildStore {
+    /// The store behind `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Enqueues a build of `revision` on the branch and its pipeline job; older builds of the
+    /// branch still pending are superseded (done, killed), and so are those still building
+    /// unless the branch is production (an update under way is never cut short). Returns the
+    /// build's id.
+    pub async fn enqueue(
+        &self,
+        branch_id: i64,
+        stage: &str,
+        revision: &str,
+        trigger: &str,
+    ) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO builds (branch_id, revision, stage, trigger) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(branch_id)
+        .bind(revision)
+        .bind(stage)
+        .bind(trigger)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE builds SET state = 'done', result = 'killed', finished_at = now(), \
+             message = 'superseded by build #' || $2 \
+             WHERE branch_id = $1 AND id < $2 \
+             AND (state = 'pending' OR (state = 'building' AND $3 <> 'production'))",
+        )
+        .bind(branch_id)
+        .bind(id)
+        .bind(stage)
+        .execute(&mut *tx)
+        .await?;
+        enqueue_job(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// One build, or NotFound.
+    pub async fn get(&self, id: i64) -> Result<Build> {
+        sqlx::query_as(&format!("{BUILD_SELECT} WHERE k.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(named)
+            .ok_or_else(|| PlatformError::NotFound(format!("no build #{id}")))
+    }
+
+    /// A branch's builds, newest first.
+    pub async fn of_branch(&self, branch_id: i64, limit: i64) -> Result<Vec<Build>> {
+        let rows: Vec<Build> = sqlx::query_as(&format!(
+            "{BUILD_SELECT} WHERE k.branch_id = $1 ORDER BY k.id DESC LIMIT $2"
+        ))
+        .bind(branch_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(named).collect())
+    }
+
+    /// A project's builds, newest first.
+    pub async fn of_project(&self, project_id: i64, limit: i64) -> Result<Vec<Build>> {
+        let rows: Vec<Build> = sqlx::query_as(&format!(
+            "{BUILD_SELECT} WHERE b.project_id = $1 ORDER BY k.id DESC LIMIT $2"
+        ))
+        .bind(project_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(named).collect())
+    }
+
+    /// Builds in `state`, oldest first.
+    pub async fn in_state(&self, state: &str) -> Result<Vec<Build>> {
+        let rows: Vec<Build> =
+            sqlx::query_as(&format!("{BUILD_SELECT} WHERE k.state = $1 ORDER BY k.id"))
+                .bind(state)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(named).collect())
+    }
+
+    /// Takes a pending build for its pipeline (pending → building); `false` when it is no
+    /// longer pending (superseded or killed meanwhile). A build found `building` (its worker
+    /// died and the job came back) is taken again.
+    pub async fn begin(&self, id: i64, database: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE builds SET state = 'building', step = 'queued', started_at = now(), database = $2 \
+             WHERE id = $1 AND state IN ('pending', 'building')",
+        )
+        .bind(id)
+        .bind(database)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether the build should go on (still building: not killed or superseded meanwhile).
+    pub async fn still_building(&self, id: i64) -> Result<bool> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT state FROM builds WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(matches!(row, Some((s,)) if s == "building"))
+    }
+
+    /// Records the step under way.
+    pub async fn set_step(&self, id: i64, step: &str) -> Result<()> {
+        sqlx::query("UPDATE builds SET step = $2 WHERE id = $1")
+            .bind(id)
+            .bind(step)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records what the build is made of (virtualenv, template cache key and hit).
+    pub async fn set_parts(&self, id: i64, venv: &str, template: &str, hit: bool) -> Result<()> {
+        sqlx::query(
+            "UPDATE builds SET venv_key = $2, template_key = $3, template_hit = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(venv)
+        .bind(template)
+        .bind(hit)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The build's server is up: running, with its result.
+    pub async fn set_running(
+        &self,
+        id: i64,
+        port: u16,
+        pid: u32,
+        result: BuildResult,
+        message: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE builds SET state = 'running', step = NULL, http_port = $2, pid = $3, \
+             result = $4, message = $5, ready_at = coalesce(ready_at, now()), \
+             finished_at = coalesce(finished_at, now()) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(i32::from(port))
+        .bind(pid as i32)
+        .bind(result.as_str())
+        .bind(message)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The build ended without a server (failed, killed): done, with the reason.
+    pub async fn finish(&self, id: i64, result: BuildResult, message: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE builds SET state = 'done', step = NULL, result = $2, message = $3, \
+             http_port = NULL, pid = NULL, finished_at = now() WHERE id = $1",
+        )
+        .bind(id)
+        .bind(result.as_str())
+        .bind(message)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Kills a build that has not finished (pending or building): done, killed. Returns
+    /// whether it was unfinished.
+    pub async fn kill_unfinished(&self, id: i64, message: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE builds SET state = 'done', step = NULL, result = 'killed', message = $2, \
+             finished_at = now() WHERE id = $1 AND state IN ('pending', 'building')",
+        )
+        .bind(id)
+        .bind(message)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The build's server was stopped; the database stays until its lifetime ends.
+    pub async fn set_stopped(&self, id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE builds SET state = 'stopped', http_port = NULL, pid = NULL \
+             WHERE id = $1 AND state = 'running'",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The build's database was dropped: done.
+    pub async fn set_dropped(&self, id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE builds SET state = 'done', step = NULL, http_port = NULL, pid = NULL, \
+             db_dropped_at = now(), result = coalesce(result, 'killed') WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The server of a running build was started again (after a restart of Slipway).
+    pub async fn set_server(&self, id: i64, port: u16, pid: u32) -> Result<()> {
+        sqlx::query("UPDATE builds SET http_port = $2, pid = $3 WHERE id = $1")
+            .bind(id)
+            .bind(i32::from(port))
+            .bind(pid as i32)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps (or stops keeping) a build running beyond the development limit.
+    pub async fn set_keep(&self, id: i64, keep: bool) -> Result<()> {
+        sqlx::query("UPDATE builds SET keep = $2 WHERE id = $1")
+            .bind(id)
+            .bind(keep)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Enqueues a job for an existing build (rebuild of the same row is not done: a rebuild
+    /// is a new build; this serves restarts).
+    pub async fn enqueue_job_for(&self, id: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        enqueue_job(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Holds the branch's pipeline lock until the returned transaction ends (commit, or
+    /// drop: a dead worker's lock goes with its connection).
+    pub async fn lock_branch(&self, branch_id: i64) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7161, $1::int)")
+            .bind(branch_id as i32)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// Points the build at `database` (production and staging updates work on a database
+    /// an earlier build made).
+    pub async fn set_database(&self, id: i64, database: &str) -> Result<()> {
+        sqlx::query("UPDATE builds SET database = $2 WHERE id = $1")
+            .bind(id)
+            .bind(database)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest build of the branch made in `stage`, other than `except`, that still holds
+    /// a live database (running or stopped).
+    pub async fn live_of_branch(
+        &self,
+        branch_id: i64,
+        stage: &str,
+        except: Option<i64>,
+    ) -> Result<Option<Build>> {
+        let row: Option<Build> = sqlx::query_as(&format!(
+            "{BUILD_SELECT} WHERE k.branch_id = $1 AND k.stage = $2 AND k.id <> coalesce($3, 0) \
+             AND k.state IN ('running', 'stopped') ORDER BY k.id DESC LIMIT 1"
+        ))
+        .bind(branch_id)
+        .bind(stage)
+        .bind(except)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(named))
+    }
+
+    /// The live builds of the branch made in `stage` other than `except` (older staging
+    /// databases to drop).
+    pub async fn others_live_of_branch(
+        &self,
+        branch_id: i64,
+        stage: &str,
+        except: i64,
+    ) -> Result<Vec<Build>> {
+        let rows: Vec<Build> = sqlx::query_as(&format!(
+            "{BUILD_SELECT} WHERE k.branch_id = $1 AND k.stage = $2 AND k.id <> $3 \
+             AND k.state IN ('running', 'stopped') ORDER BY k.id"
+        ))
+        .bind(branch_id)
+        .bind(stage)
+        .bind(except)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(named).collect())
+    }
+
+    /// Build `from` gave its database to build `to`: it is over, its database lives on.
+    pub async fn hand_over(&self, from: i64, to: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE builds SET state = 'done', http_port = NULL, pid = NULL, \
+             message = coalesce(message, '') || ' (database handed to build #' || $2 || ')' \
+             WHERE id = $1",
+        )
+        .bind(from)
+        .bind(to)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Development builds of a project still holding a database, oldest first.
+    pub async fn live_of_project_stage(&self, project_id: i64, stage: &str) -> Result<Vec<Build>> {
+        let rows: Vec<Build> = sqlx::query_as(&format!(
+            "{BUILD_SELECT} WHERE b.project_id = $1 AND k.stage = $2 \
+             AND k.state IN ('running', 'stopped') ORDER BY k.id"
+        ))
+        .bind(project_id)
+        .bind(stage)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(named).collect())
+    }
+}
+
+async fn enqueue_job(tx: &mut Transaction<'_, Postgres>, build_id: i64) -> Result<()> {
+    sqlx::query("INSERT INTO jobs (kind, payload) VALUES ($1, $2)")
+        .bind(BUILD_JOB)
+        .bind(serde_json::json!({ "build_id": build_id }))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

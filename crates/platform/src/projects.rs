@@ -1,0 +1,287 @@
+//! Projects, their Odoo runtimes and their members.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use slipway_odoo::Series;
+use sqlx::types::Json;
+use sqlx::PgPool;
+
+use crate::error::{PlatformError, Result};
+
+/// A project: a Git repository of Odoo modules, its Odoo series and its settings.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Project {
+    /// Id.
+    pub id: i64,
+    /// Name: also its Git path (`/git/<name>.git`) and the first part of build names.
+    pub name: String,
+    /// Odoo series its builds run (`17.0`).
+    pub series: String,
+    /// Trial projects: production and staging go back to development after this moment.
+    pub trial_until: Option<DateTime<Utc>>,
+    /// Settings.
+    pub settings: Json<ProjectSettings>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Per-project settings, with Odoo.sh's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProjectSettings {
+    /// At most this many development builds run at once; the oldest (not kept) is stopped.
+    pub max_running_dev_builds: u32,
+    /// Development databases are dropped after this many days.
+    pub dev_database_days: u32,
+}
+
+impl Default for ProjectSettings {
+    fn default() -> Self {
+        Self {
+            max_running_dev_builds: 4,
+            dev_database_days: 3,
+        }
+    }
+}
+
+/// A registered Odoo source tree.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Runtime {
+    /// Series.
+    pub series: String,
+    /// Directory holding `odoo-bin`.
+    pub source_dir: String,
+    /// Registration time.
+    pub registered_at: DateTime<Utc>,
+}
+
+/// Whether `name` can name a project: lowercase letters, digits and `-`, at most 40, so
+/// that `<project>-<branch>-<build>` still fits a DNS label most of the time.
+pub fn valid_project_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.len() <= 40
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+const PROJECT_COLUMNS: &str = "id, name, series, trial_until, settings, created_at";
+
+/// Project roles, with Odoo.sh's meaning: admins manage the project and production,
+/// developers push and manage development and staging, testers use the builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Uses builds (connect, logs, mails).
+    Tester,
+    /// Pushes code, manages development and staging branches.
+    Developer,
+    /// Everything in the project, production included.
+    Admin,
+}
+
+impl Role {
+    /// The role's name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Tester => "tester",
+            Role::Developer => "developer",
+            Role::Admin => "admin",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Role> {
+        match s {
+            "tester" => Some(Role::Tester),
+            "developer" => Some(Role::Developer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// Projects and runtimes in the metadata database.
+#[derive(Debug, Clone)]
+pub struct Projects {
+    pool: PgPool,
+}
+
+impl Projects {
+    /// The store behind `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Registers (or re-points) the Odoo source of a series.
+    pub async fn register_runtime(&self, series: &Series, source_dir: &str) -> Result<Runtime> {
+        let runtime = sqlx::query_as(
+            "INSERT INTO odoo_runtimes (series, source_dir) VALUES ($1, $2) \
+             ON CONFLICT (series) DO UPDATE SET source_dir = EXCLUDED.source_dir, registered_at = now() \
+             RETURNING series, source_dir, registered_at",
+        )
+        .bind(series.to_string())
+        .bind(source_dir)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(runtime)
+    }
+
+    /// Every registered runtime.
+    pub async fn runtimes(&self) -> Result<Vec<Runtime>> {
+        let rows = sqlx::query_as(
+            "SELECT series, source_dir, registered_at FROM odoo_runtimes ORDER BY series",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// The runtime of `series`, if registered.
+    pub async fn runtime(&self, series: &str) -> Result<Option<Runtime>> {
+        let row = sqlx::query_as(
+            "SELECT series, source_dir, registered_at FROM odoo_runtimes WHERE series = $1",
+        )
+        .bind(series)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row)
+    }
+
+    /// Creates a project; its creator becomes its admin. A trial project's production and
+    /// staging branches go back to development after 15 days.
+    pub async fn create(
+        &self,
+        name: &str,
+        series: &Series,
+        creator: i64,
+        trial: bool,
+    ) -> Result<Project> {
+        if !valid_project_name(name) {
+            return Err(PlatformError::Invalid(format!(
+                "project name {name:?} is not allowed: use lowercase letters, digits and '-' (at most 40, starting with a letter or digit)"
+            )));
+        }
+        let mut tx = self.pool.begin().await?;
+        let project: Option<Project> = sqlx::query_as(&format!(
+            "INSERT INTO projects (name, series, settings, trial_until) \
+             VALUES ($1, $2, $3, CASE WHEN $4 THEN now() + interval '15 days' END) \
+             ON CONFLICT (name) DO NOTHING RETURNING {PROJECT_COLUMNS}"
+        ))
+        .bind(name)
+        .bind(series.to_string())
+        .bind(Json(ProjectSettings::default()))
+        .bind(trial)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let project = project
+            .ok_or_else(|| PlatformError::Conflict(format!("project {name:?} exists already")))?;
+        sqlx::query(
+            "INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, 'admin')",
+        )
+        .bind(project.id)
+        .bind(creator)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(project)
+    }
+
+    /// Every project.
+    pub async fn list(&self) -> Result<Vec<Project>> {
+        let rows = sqlx::query_as(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// A project by name, or NotFound.
+    pub async fn get(&self, name: &str) -> Result<Project> {
+        sqlx::query_as(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| PlatformError::NotFound(format!("no project named {name:?}")))
+    }
+
+    /// A project by id.
+    pub async fn by_id(&self, id: i64) -> Result<Project> {
+        sqlx::query_as(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| PlatformError::NotFound(format!("no project #{id}")))
+    }
+
+    /// Sets (or clears) the end of a project's trial.
+    pub async fn set_trial_until(&self, id: i64, until: Option<DateTime<Utc>>) -> Result<()> {
+        sqlx::query("UPDATE projects SET trial_until = $2 WHERE id = $1")
+            .bind(id)
+            .bind(until)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces a project's settings.
+    pub async fn set_settings(&self, id: i64, settings: &ProjectSettings) -> Result<()> {
+        sqlx::query("UPDATE projects SET settings = $2 WHERE id = $1")
+            .bind(id)
+            .bind(Json(settings))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Gives `user_id` `role` in the project.
+    pub async fn set_member(&self, project_id: i64, user_id: i64, role: Role) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, $3) \
+             ON CONFLICT (project_id, user_id) DO UPDATE SET role = EXCLUDED.role",
+        )
+        .bind(project_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The role of `user_id` in the project, if any.
+    pub async fn role(&self, project_id: i64, user_id: i64) -> Result<Option<Role>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2",
+        )
+        .bind(project_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|(r,)| Role::parse(&r)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names_fit_git_paths_and_host_names() {
+        assert!(valid_project_name("shop"));
+        assert!(valid_project_name("acme-erp-2"));
+        assert!(!valid_project_name("Shop"));
+        assert!(!valid_project_name("../etc"));
+        assert!(!valid_project_name("a.b"));
+        assert!(!valid_project_name(""));
+        assert!(!valid_project_name(&"a".repeat(41)));
+    }
+
+    #[test]
+    fn roles_are_ordered_by_rights() {
+        assert!(Role::Admin > Role::Developer && Role::Developer > Role::Tester);
+        assert_eq!(Role::parse(Role::Developer.as_str()), Some(Role::Developer));
+    }
+}

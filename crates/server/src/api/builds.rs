@@ -1,0 +1,213 @@
+//! Builds: list, show, stop, keep, and their logs (with `Range`, or followed live as
+//! Server-Sent Events).
+
+use std::convert::Infallible;
+use std::io::SeekFrom;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::Stream;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use slipway_platform::builds::Build;
+use slipway_platform::projects::Role;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::projects::project_for;
+use super::{ApiError, ApiResult, ApiUser};
+use crate::AppState;
+
+/// The logs a build may have.
+pub(crate) const LOG_NAMES: &[&str] = &[
+    "pip.log",
+    "install.log",
+    "odoo.log",
+    "update.log",
+    "upgrade.log",
+    "neutralize.log",
+];
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    branch: Option<String>,
+    limit: Option<i64>,
+}
+
+pub(crate) async fn list_builds(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(name): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let project = project_for(&state, &user, &name, Role::Tester).await?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let builds = match q.branch {
+        Some(branch) => {
+            let branch = state.platform.branches.get(project.id, &branch).await?;
+            state.platform.builds.of_branch(branch.id, limit).await?
+        }
+        None => state.platform.builds.of_project(project.id, limit).await?,
+    };
+    Ok(Json(json!(builds)))
+}
+
+/// The build `id` if the caller may see it with at least `role`.
+pub(crate) async fn build_for(
+    state: &AppState,
+    user: &ApiUser,
+    id: i64,
+    role: Role,
+) -> ApiResult<Build> {
+    let build = state.platform.builds.get(id).await?;
+    project_for(state, user, &build.project, role).await?;
+    Ok(build)
+}
+
+pub(crate) async fn get_build(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let build = build_for(&state, &user, id, Role::Tester).await?;
+    let mut view = json!(build);
+    view["url"] = json!(state.build_url(&build.name));
+    Ok(Json(view))
+}
+
+pub(crate) async fn stop_build(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let build = build_for(&state, &user, id, Role::Developer).await?;
+    if build.stage == "production" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "production",
+            "the production build cannot be stopped from here; move the branch to development first",
+        ));
+    }
+    state
+        .platform
+        .stop_build(&build, &format!("stopped by {}", user.0.login))
+        .await?;
+    Ok(Json(json!(state.platform.builds.get(id).await?)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct KeepBody {
+    #[serde(default = "yes")]
+    keep: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub(crate) async fn keep_build(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    body: Option<Json<KeepBody>>,
+) -> ApiResult<Json<Value>> {
+    build_for(&state, &user, id, Role::Developer).await?;
+    let keep = body.map(|b| b.keep).unwrap_or(true);
+    state.platform.builds.set_keep(id, keep).await?;
+    Ok(Json(json!(state.platform.builds.get(id).await?)))
+}
+
+fn log_path(state: &AppState, build: &Build, name: &str) -> ApiResult<PathBuf> {
+    if !LOG_NAMES.contains(&name) {
+        return Err(ApiError::not_found(format!(
+            "no log named {name:?}; logs are {}",
+            LOG_NAMES.join(", ")
+        )));
+    }
+    Ok(state.platform.env().logs_dir(&build.name).join(name))
+}
+
+pub(crate) async fn list_logs(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let build = build_for(&state, &user, id, Role::Tester).await?;
+    let mut logs = Vec::new();
+    for name in LOG_NAMES {
+        let path = log_path(&state, &build, name)?;
+        if let Ok(meta) = std::fs::metadata(&path) {
+            logs.push(json!({"name": name, "size": meta.len()}));
+        }
+    }
+    Ok(Json(json!(logs)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LogQuery {
+    #[serde(default)]
+    follow: Option<String>,
+}
+
+/// A log, whole or by `Range`; with `?follow=1`, its lines as Server-Sent Events (`line`
+/// events, from the start, then as they are written), ending after 5 minutes.
+pub(crate) async fn log(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((id, name)): Path<(i64, String)>,
+    Query(q): Query<LogQuery>,
+    request: Request,
+) -> ApiResult<Response> {
+    let build = build_for(&state, &user, id, Role::Tester).await?;
+    let path = log_path(&state, &build, &name)?;
+    let follow = matches!(q.follow.as_deref(), Some("1" | "true" | "yes"));
+    if follow {
+        return Ok(Sse::new(follow_lines(path, state.log_follow_for))
+            .keep_alive(KeepAlive::default())
+            .into_response());
+    }
+    if !path.is_file() {
+        return Err(ApiError::not_found(format!(
+            "build #{id} has no {name} (yet)"
+        )));
+    }
+    Ok(crate::files::serve_file(path, "text/plain; charset=utf-8", None, request).await)
+}
+
+/// The lines of `path` as they come, for `duration`; then an `end` event.
+fn follow_lines(
+    path: PathBuf,
+    duration: Duration,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    async_stream::stream! {
+        let deadline = tokio::time::Instant::now() + duration;
+        let mut offset = 0u64;
+        let mut pending = String::new();
+        while tokio::time::Instant::now() < deadline {
+            match read_from(&path, offset).await {
+                Some(bytes) if !bytes.is_empty() => {
+                    offset += bytes.len() as u64;
+                    pending.push_str(&String::from_utf8_lossy(&bytes));
+                    while let Some(end) = pending.find('\n') {
+                        let line: String = pending.drain(..=end).collect();
+                        yield Ok(Event::default().event("line").data(line.trim_end_matches('\n')));
+                    }
+                }
+                _ => tokio::time::sleep(Duration::from_millis(300)).await,
+            }
+        }
+        yield Ok(Event::default().event("end").data(format!("followed for {}s; reconnect to go on", duration.as_secs())));
+    }
+}
+
+async fn read_from(path: &std::path::Path, offset: u64) -> Option<Vec<u8>> {
+    let mut file = tokio::fs::File::open(path).await.ok()?;
+    file.seek(SeekFrom::Start(offset)).await.ok()?;
+    let mut buf = Vec::new();
+    file.take(1 << 20).read_to_end(&mut buf).await.ok()?;
+    Some(buf)
+}

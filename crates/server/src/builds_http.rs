@@ -1,0 +1,309 @@
+//! The HTTP doors to projects and builds that are not `/api`: Git smart HTTP
+//! (`/git/<project>.git/...`, HTTP basic auth with a token as the password; a push enqueues
+//! builds), and the reverse proxy to build servers (by host name `<build>.<domain>`, or by
+//! path `/builds/<build>/...`), with "Connect" tickets that log the caller into a build as
+//! its administrator.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{any, post};
+use axum::{Json, Router};
+use serde_json::json;
+use slipway_platform::builds::naming::build_id_of;
+use slipway_platform::builds::Build;
+use slipway_platform::projects::Role;
+use tokio::sync::Mutex;
+
+use crate::api::{authenticate_token, ApiError, ApiResult, ApiUser};
+use crate::{git_http, proxy, AppState};
+
+/// The largest push accepted (a request body of `git-receive-pack`).
+const MAX_PUSH_BYTES: u64 = 2 << 30;
+
+/// How long a Connect link works (once).
+const TICKET_LIFETIME: Duration = Duration::from_secs(60);
+
+/// One-time Connect tickets: ticket -> (build id, issued at).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectTickets(Arc<Mutex<HashMap<String, (i64, Instant)>>>);
+
+impl ConnectTickets {
+    async fn issue(&self, build: i64) -> String {
+        let ticket = slipway_platform::people::random_secret();
+        let mut map = self.0.lock().await;
+        map.retain(|_, (_, at)| at.elapsed() < TICKET_LIFETIME);
+        map.insert(ticket.clone(), (build, Instant::now()));
+        ticket
+    }
+
+    async fn redeem(&self, ticket: &str) -> Option<i64> {
+        let (build, at) = self.0.lock().await.remove(ticket)?;
+        (at.elapsed() < TICKET_LIFETIME).then_some(build)
+    }
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/git/{repo}", any(git))
+        .route("/git/{repo}/{*rest}", any(git))
+        .route("/builds/{name}", any(by_path_root))
+        .route("/builds/{name}/{*rest}", any(by_path))
+        .route("/api/builds/{id}/connect", post(connect))
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Basic realm=\"Slipway\"")],
+        "Authentication required: use any user name and an API token as the password\n",
+    )
+        .into_response()
+}
+
+async fn git(
+    State(state): State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    request: Request,
+) -> Response {
+    let Some(project_name) = params.get("repo").and_then(|r| r.strip_suffix(".git")) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "repositories are at /git/<project>.git\n",
+        )
+            .into_response();
+    };
+    let rest = params.get("rest").map(String::as_str).unwrap_or("");
+    let (parts, body) = request.into_parts();
+    let Some(token) = crate::api::token_from_parts(&parts) else {
+        return unauthorized();
+    };
+    let Ok(user) = authenticate_token(&state, &token).await else {
+        return unauthorized();
+    };
+    let project = match state.platform.projects.get(project_name).await {
+        Ok(p) => p,
+        Err(_) => return (StatusCode::NOT_FOUND, "no such repository\n").into_response(),
+    };
+    let api_user = ApiUser(user.clone());
+    let query = parts.uri.query().unwrap_or("").to_string();
+    let path_info = format!("/{project_name}.git/{rest}");
+    let push = git_http::is_push(&path_info, Some(&query));
+    let needed = if push { Role::Developer } else { Role::Tester };
+    if let Err(e) = api_user.require_role(&state, &project, needed).await {
+        return e.into_response();
+    }
+    let request = Request::from_parts(parts, body);
+    let repos_root = state.platform.env().repos.root().to_path_buf();
+    if !push || !path_info.ends_with("/git-receive-pack") {
+        return git_http::git_http_backend(
+            &repos_root,
+            &user.login,
+            request,
+            &path_info,
+            MAX_PUSH_BYTES,
+        )
+        .await;
+    }
+    // A push: what the branches were before tells, afterwards, what the push changed.
+    let repo = match state.platform.env().repos.open(&project.name).await {
+        Ok(repo) => repo,
+        Err(e) => return ApiError::not_found(e.to_string()).into_response(),
+    };
+    let before = repo.branches().await.unwrap_or_default();
+    let response = git_http::git_http_backend(
+        &repos_root,
+        &user.login,
+        request,
+        &path_info,
+        MAX_PUSH_BYTES,
+    )
+    .await;
+    // git http-backend updates the refs while it streams its report: read the report whole
+    // (a few lines per ref) before looking at the branches again.
+    let (head, body) = response.into_parts();
+    let report = match axum::body::to_bytes(body, 64 << 20).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::warn!(project = %project.name, "push report: {e}");
+            Default::default()
+        }
+    };
+    let response = Response::from_parts(head, axum::body::Body::from(report));
+    let after = repo.branches().await.unwrap_or_default();
+    let updates = slipway_git::Repo::ref_updates(&before, &after);
+    if !updates.is_empty() {
+        match state.platform.on_push(&project, &user, &updates).await {
+            Ok(builds) => tracing::info!(project = %project.name, ?builds, "push: builds enqueued"),
+            Err(e) => tracing::error!(project = %project.name, "push: {e}"),
+        }
+    }
+    response
+}
+
+/// The running build named `name`, and its server's address.
+async fn running_build(
+    state: &AppState,
+    name: &str,
+) -> Result<(Build, std::net::SocketAddr), Response> {
+    let not_running = |why: String| {
+        (
+            StatusCode::BAD_GATEWAY,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            format!(
+                "<!doctype html><title>Build not running</title><h1>{}</h1><p>{}</p>",
+                slipway_platform::upgrade::notes::escape(name),
+                slipway_platform::upgrade::notes::escape(&why)
+            ),
+        )
+            .into_response()
+    };
+    let Some(id) = build_id_of(name) else {
+        return Err(not_running("no such build".into()));
+    };
+    let build = match state.platform.builds.get(id).await {
+        Ok(b) if b.name == name => b,
+        _ => return Err(not_running("no such build".into())),
+    };
+    match (build.state.as_str(), build.http_port) {
+        ("running", Some(port)) => {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port as u16));
+            Ok((build, addr))
+        }
+        (state, _) => Err(not_running(format!(
+            "this build is {state}; rebuild its branch to get it back"
+        ))),
+    }
+}
+
+async fn by_path_root(
+    state: State<AppState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    forward_by_path(state, name, request).await
+}
+
+async fn by_path(
+    state: State<AppState>,
+    Path(params): Path<HashMap<String, String>>,
+    request: Request,
+) -> Response {
+    let name = params.get("name").cloned().unwrap_or_default();
+    forward_by_path(state, name, request).await
+}
+
+async fn forward_by_path(
+    State(state): State<AppState>,
+    name: String,
+    request: Request,
+) -> Response {
+    match running_build(&state, &name).await {
+        Ok((_, upstream)) => {
+            let prefix = format!("/builds/{name}");
+            proxy::forward(&state.proxy, upstream, &name, request, Some(&prefix)).await
+        }
+        Err(response) => response,
+    }
+}
+
+/// Middleware: requests for `<build>.<domain>` go to the build's server, all of them
+/// (Odoo owns every path there), except the Connect landing `/slipway/connect`.
+pub(crate) async fn route_build_hosts(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let Some(name) = proxy::build_from_host(&host, &state.domain).map(str::to_string) else {
+        return next.run(request).await;
+    };
+    let (build, upstream) = match running_build(&state, &name).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    if request.uri().path() == "/slipway/connect" {
+        return land_connect(&state, &build, upstream, request).await;
+    }
+    proxy::forward(&state.proxy, upstream, &name, request, None).await
+}
+
+/// `POST /api/builds/{id}/connect`: a one-time link (valid a minute) that opens the build
+/// logged in as its administrator.
+async fn connect(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let build = crate::api::build_for(&state, &user, id, Role::Tester).await?;
+    if build.state != "running" {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_running",
+            format!("build #{id} is {}", build.state),
+        ));
+    }
+    if build.stage == "production" {
+        user.require_role(
+            &state,
+            &state.platform.projects.get(&build.project).await?,
+            Role::Admin,
+        )
+        .await?;
+    }
+    let ticket = state.connect_tickets.issue(id).await;
+    Ok(Json(json!({
+        "url": format!("{}slipway/connect?ticket={ticket}", state.build_url(&build.name)),
+        "expires_in": TICKET_LIFETIME.as_secs(),
+    })))
+}
+
+async fn land_connect(
+    state: &AppState,
+    build: &Build,
+    upstream: std::net::SocketAddr,
+    request: Request,
+) -> Response {
+    let ticket = request.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "ticket")
+            .map(|(_, v)| v.into_owned())
+    });
+    let valid = match ticket {
+        Some(t) => state.connect_tickets.redeem(&t).await == Some(build.id),
+        None => false,
+    };
+    if !valid {
+        return (
+            StatusCode::FORBIDDEN,
+            "This Connect link is invalid or expired; ask Slipway for a new one.\n",
+        )
+            .into_response();
+    }
+    let database = build.database.clone().unwrap_or_else(|| build.name.clone());
+    match proxy::open_session(&state.proxy, upstream, &database, "admin", "admin").await {
+        Ok(session) => {
+            let mut response = Redirect::to("/web").into_response();
+            let cookie = format!("session_id={session}; Path=/; HttpOnly; SameSite=Lax");
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Err(e) => (
+            StatusCode::BAD_GATEWAY,
+            format!("The build refused the administrator's login: {e}\n"),
+        )
+            .into_response(),
+    }
+}

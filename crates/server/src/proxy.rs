@@ -1,0 +1,598 @@
+//! The reverse proxy in front of builds' Odoo servers (on 127.0.0.1).
+//!
+//! [`forward`] streams one request to a build and its answer back (HTTP/1.1; bodies never held
+//! in memory), the way Odoo's `proxy_mode` expects: `X-Forwarded-For` (the client appended),
+//! `X-Forwarded-Host` and `X-Forwarded-Proto` set by us (whatever the client sent), hop-by-hop
+//! headers dropped both ways, the client's `Host` passed on, a `Location` pointing at the
+//! upstream (or, behind a path prefix, at the site root) rewritten to the public address, and
+//! `Connection: upgrade` requests (Odoo 17's `/websocket` bus) spliced through once the build
+//! answers 101. A build that does not answer gets a 502 page naming it.
+//!
+//! [`open_session`] logs into a build (Odoo's `/web/session/authenticate`) for the "Connect"
+//! button; [`build_from_host`] picks the build out of a `<build>.<domain>` host name.
+//!
+//! Built on hyper-util's legacy client rather than reqwest: it takes axum's request body as is
+//! (same `http-body` 1 types, so streaming needs no adapter), adds no headers and follows no
+//! redirects of its own, and exposes hyper's upgrade API that WebSocket passthrough needs.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+/// Why [`open_session`] got no session.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The build's server did not answer.
+    #[error(
+        "the build's Odoo server at {upstream} did not answer: {reason}; is the build running?"
+    )]
+    Unreachable {
+        /// Its address.
+        upstream: SocketAddr,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Odoo answered with an HTTP error.
+    #[error("the build's Odoo server answered HTTP {status} to the login")]
+    Status {
+        /// The status code.
+        status: u16,
+    },
+    /// Odoo refused the login (wrong database, login or password).
+    #[error("the build's Odoo server refused the login: {message}")]
+    LoginRefused {
+        /// Odoo's message.
+        message: String,
+    },
+    /// Odoo's answer is not the JSON-RPC reply of a login, or sets no `session_id` cookie.
+    #[error("unexpected answer from the build's Odoo server to the login: {reason}")]
+    BadAnswer {
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+/// A connection pool to builds' servers, shared by every proxied request.
+#[derive(Debug, Clone)]
+pub struct ProxyClient {
+    client: Client<HttpConnector, Body>,
+    scheme: &'static str,
+}
+
+impl Default for ProxyClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProxyClient {
+    /// A client announcing `X-Forwarded-Proto: http` (see [`ProxyClient::https`]).
+    pub fn new() -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Self {
+            client,
+            scheme: "http",
+        }
+    }
+
+    /// Announces `X-Forwarded-Proto: https` (Slipway is reached through TLS), so Odoo builds
+    /// `https://` URLs.
+    pub fn https(mut self) -> Self {
+        self.scheme = "https";
+        self
+    }
+}
+
+/// Headers that only concern one connection (RFC 9110 §7.6.1), never forwarded.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Removes hop-by-hop headers and those the `Connection` header names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// Whether the request asks to switch protocols (`Connection: upgrade` and an `Upgrade`).
+fn wants_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
+    let connection_upgrade = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    if connection_upgrade {
+        headers.get(header::UPGRADE).cloned()
+    } else {
+        None
+    }
+}
+
+/// The upstream path and query: `path_and_query` without `prefix` (`/builds/b1/web?x` with
+/// prefix `/builds/b1` is `/web?x`; the prefix alone is `/`). Unchanged when it does not start
+/// with the prefix.
+fn upstream_path(path_and_query: &str, prefix: Option<&str>) -> String {
+    let Some(prefix) = prefix.map(|p| p.trim_end_matches('/')) else {
+        return path_and_query.to_owned();
+    };
+    match path_and_query.strip_prefix(prefix) {
+        Some("") => "/".to_owned(),
+        Some(rest) if rest.starts_with('?') => format!("/{rest}"),
+        Some(rest) if rest.starts_with('/') => rest.to_owned(),
+        _ => path_and_query.to_owned(),
+    }
+}
+
+/// Rewrites a `Location` from the build: an absolute URL at the upstream address becomes one at
+/// `public` (`scheme://host`), and behind a path `prefix`, site-absolute paths (`/web`, or
+/// `public`'s own URLs) get the prefix back. Anything else (other sites, relative paths) is
+/// kept.
+fn rewrite_location(
+    location: &str,
+    upstream: SocketAddr,
+    public: &str,
+    prefix: Option<&str>,
+) -> String {
+    let prefix = prefix.map(|p| p.trim_end_matches('/')).unwrap_or("");
+    let with_prefix = |path: &str| {
+        if prefix.is_empty() || path == prefix || path.starts_with(&format!("{prefix}/")) {
+            path.to_owned()
+        } else {
+            format!("{prefix}{path}")
+        }
+    };
+    for scheme in ["http://", "https://"] {
+        let Some(rest) = location.strip_prefix(scheme) else {
+            continue;
+        };
+        let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(split);
+        let path = if path.starts_with('/') {
+            path.to_owned()
+        } else {
+            format!("/{path}")
+        };
+        let port = upstream.port();
+        let is_upstream = authority == upstream.to_string()
+            || authority.eq_ignore_ascii_case(&format!("localhost:{port}"))
+            || authority == format!("127.0.0.1:{port}");
+        let public_host = public.split_once("://").map_or(public, |(_, host)| host);
+        if is_upstream || authority.eq_ignore_ascii_case(public_host) {
+            return format!("{public}{}", with_prefix(&path));
+        }
+        return location.to_owned();
+    }
+    if location.starts_with('/') && !location.starts_with("//") {
+        return with_prefix(location);
+    }
+    location.to_owned()
+}
+
+/// The 502 page of a build that does not answer.
+fn bad_gateway(build: &str) -> Response {
+    let name: String = build
+        .chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '&' => "&amp;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect();
+    let page = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Build {name} is not answering</title></head>\n\
+         <body><h1>Build {name} is not answering</h1>\n\
+         <p>Its Odoo server is starting, stopped or crashed. Wait a moment and reload, or look at the \
+         build's logs in Slipway.</p></body></html>\n"
+    );
+    (
+        StatusCode::BAD_GATEWAY,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        page,
+    )
+        .into_response()
+}
+
+/// Forwards `req` to the Odoo server of build `build` at `upstream` and streams its answer
+/// back. With `strip_prefix` (path-based access, `/builds/<name>`), the prefix is removed from
+/// the path sent upstream and put back into redirects.
+pub async fn forward(
+    client: &ProxyClient,
+    upstream: SocketAddr,
+    build: &str,
+    mut req: Request,
+    strip_prefix: Option<&str>,
+) -> Response {
+    let client_ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let public_host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| upstream.to_string());
+    let path = upstream_path(
+        req.uri().path_and_query().map_or("/", |pq| pq.as_str()),
+        strip_prefix,
+    );
+    let Ok(uri) = format!("http://{upstream}{path}").parse::<Uri>() else {
+        return (StatusCode::BAD_REQUEST, "bad request path").into_response();
+    };
+    let upgrade = wants_upgrade(req.headers());
+    let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
+
+    let (mut parts, body) = req.into_parts();
+    parts.uri = uri;
+    parts.version = axum::http::Version::HTTP_11;
+    let headers = &mut parts.headers;
+    strip_hop_by_hop(headers);
+    if let Some(protocol) = upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, protocol);
+    }
+    if !headers.contains_key(header::HOST) {
+        if let Ok(host) = HeaderValue::from_str(&public_host) {
+            headers.insert(header::HOST, host);
+        }
+    }
+    if let Some(ip) = client_ip {
+        let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(earlier) if !earlier.trim().is_empty() => format!("{}, {ip}", earlier.trim()),
+            _ => ip.to_string(),
+        };
+        if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+            headers.insert("x-forwarded-for", value);
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(&public_host) {
+        headers.insert("x-forwarded-host", value);
+    }
+    headers.insert("x-forwarded-proto", HeaderValue::from_static(client.scheme));
+
+    let mut response = match client
+        .client
+        .request(Request::from_parts(parts, body))
+        .await
+    {
+        Ok(response) => response,
+        Err(e) => {
+            tracing::debug!(build, %upstream, error = %e, "build not answering");
+            return bad_gateway(build);
+        }
+    };
+
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client_upgrade) = client_upgrade else {
+            return bad_gateway(build);
+        };
+        let upstream_upgrade = hyper::upgrade::on(&mut response);
+        let build_name = build.to_owned();
+        tokio::spawn(async move {
+            match tokio::try_join!(client_upgrade, upstream_upgrade) {
+                Ok((client_io, upstream_io)) => {
+                    let mut client_io = TokioIo::new(client_io);
+                    let mut upstream_io = TokioIo::new(upstream_io);
+                    let _ = tokio::io::copy_bidirectional(&mut client_io, &mut upstream_io).await;
+                }
+                Err(e) => {
+                    tracing::debug!(build = %build_name, error = %e, "upgrade failed");
+                }
+            }
+        });
+        let (parts, _) = response.into_parts();
+        return Response::from_parts(parts, Body::empty());
+    }
+
+    let (mut parts, body) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    if let Some(location) = parts
+        .headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let public = format!("{}://{public_host}", client.scheme);
+        let rewritten = rewrite_location(location, upstream, &public, strip_prefix);
+        if let Ok(value) = HeaderValue::from_str(&rewritten) {
+            parts.headers.insert(header::LOCATION, value);
+        }
+    }
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// Logs into build's Odoo at `upstream` as `login` on database `db` (Odoo's JSON-RPC
+/// `/web/session/authenticate`) and returns the `session_id` cookie's value, for the
+/// "Connect" button to hand to the browser.
+pub async fn open_session(
+    client: &ProxyClient,
+    upstream: SocketAddr,
+    db: &str,
+    login: &str,
+    password: &str,
+) -> Result<String, ProxyError> {
+    let payload = serde_json::json!({
+        "jsonrpc": "2.0",
+        "method": "call",
+        "params": {"db": db, "login": login, "password": password},
+    });
+    let request = Request::post(format!("http://{upstream}/web/session/authenticate"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::HOST, upstream.to_string())
+        .body(Body::from(payload.to_string()))
+        .map_err(|e| ProxyError::BadAnswer {
+            reason: e.to_string(),
+        })?;
+    let unreachable = |reason: String| ProxyError::Unreachable { upstream, reason };
+    let response = tokio::time::timeout(Duration::from_secs(60), client.client.request(request))
+        .await
+        .map_err(|_| unreachable("no answer within 60 s".into()))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(ProxyError::Status {
+            status: response.status().as_u16(),
+        });
+    }
+    let cookie = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(session_cookie);
+    let body = http_body_util::Limited::new(response.into_body(), 1 << 20)
+        .collect()
+        .await
+        .map_err(|e| unreachable(e.to_string()))?
+        .to_bytes();
+    let reply: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| ProxyError::BadAnswer {
+            reason: format!("not JSON ({e})"),
+        })?;
+    if let Some(error) = reply.get("error") {
+        let message = error
+            .pointer("/data/message")
+            .or_else(|| error.get("message"))
+            .and_then(|m| m.as_str())
+            .unwrap_or("unknown error");
+        return Err(ProxyError::LoginRefused {
+            message: message.to_owned(),
+        });
+    }
+    let uid = reply.pointer("/result/uid");
+    if !uid.is_some_and(|uid| uid.is_u64()) {
+        return Err(ProxyError::LoginRefused {
+            message: "no user id in the answer".into(),
+        });
+    }
+    cookie.ok_or_else(|| ProxyError::BadAnswer {
+        reason: "no session_id cookie".into(),
+    })
+}
+
+/// The value of a `Set-Cookie: session_id=...` header.
+fn session_cookie(set_cookie: &str) -> Option<String> {
+    let pair = set_cookie.split(';').next()?.trim();
+    let (name, value) = pair.split_once('=')?;
+    (name.trim() == "session_id" && !value.is_empty()).then(|| value.trim().to_owned())
+}
+
+/// The build named by a `Host` header under `domain`: `b1.slipway.example:8080` under
+/// `slipway.example` is `b1`. The port and a final `.` are ignored, the domain matches in any
+/// case; the label is returned as written (compare it case-insensitively). `None` for the
+/// domain itself, other domains, IP literals, and nested names (`a.b1.slipway.example`).
+pub fn build_from_host<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
+    let host = match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') => {
+            if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            name
+        }
+        Some(_) => return None,
+        None => host,
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let domain = domain.trim().trim_end_matches('.');
+    if domain.is_empty() || host.len() <= domain.len() + 1 {
+        return None;
+    }
+    let (label, rest) = host.split_at(host.len() - domain.len());
+    if !rest.eq_ignore_ascii_case(domain) {
+        return None;
+    }
+    let label = label.strip_suffix('.')?;
+    let valid = !label.is_empty()
+        && label.len() <= 63
+        && !label.starts_with('-')
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    valid.then_some(label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_from_hosts() {
+        let d = "slipway.example";
+        assert_eq!(build_from_host("b1.slipway.example", d), Some("b1"));
+        assert_eq!(build_from_host("b1.slipway.example:8080", d), Some("b1"));
+        assert_eq!(build_from_host("b1.slipway.example.", d), Some("b1"));
+        assert_eq!(build_from_host("b1.slipway.example.:443", d), Some("b1"));
+        assert_eq!(build_from_host("B1.Slipway.EXAMPLE", d), Some("B1"));
+        assert_eq!(
+            build_from_host("shop-17-0-dev.slipway.example", d),
+            Some("shop-17-0-dev")
+        );
+        assert_eq!(
+            build_from_host("b1.slipway.example", "slipway.example."),
+            Some("b1")
+        );
+        for bad in [
+            "slipway.example",
+            "slipway.example:80",
+            ".slipway.example",
+            "a.b1.slipway.example",
+            "b1.other.example",
+            "b1.evilslipway.example",
+            "b1slipway.example",
+            "b1.slipway.example.evil",
+            "b1.slipway.example:",
+            "b1.slipway.example:x",
+            "[::1]:8080",
+            "::1",
+            "-b1.slipway.example",
+            "b_1.slipway.example",
+            "",
+        ] {
+            assert_eq!(build_from_host(bad, d), None, "{bad}");
+        }
+        assert_eq!(build_from_host("b1.", ""), None);
+    }
+
+    #[test]
+    fn upstream_paths() {
+        assert_eq!(upstream_path("/web?debug=1", None), "/web?debug=1");
+        assert_eq!(
+            upstream_path("/builds/b1/web?x=1", Some("/builds/b1")),
+            "/web?x=1"
+        );
+        assert_eq!(upstream_path("/builds/b1", Some("/builds/b1")), "/");
+        assert_eq!(upstream_path("/builds/b1/", Some("/builds/b1/")), "/");
+        assert_eq!(upstream_path("/builds/b1?x", Some("/builds/b1")), "/?x");
+        assert_eq!(
+            upstream_path("/builds/b10/web", Some("/builds/b1")),
+            "/builds/b10/web"
+        );
+    }
+
+    #[test]
+    fn locations() {
+        let up: SocketAddr = "127.0.0.1:8069".parse().unwrap();
+        let public = "https://b1.slipway.example";
+        let rw = |loc, prefix| rewrite_location(loc, up, public, prefix);
+        assert_eq!(
+            rw("http://127.0.0.1:8069/web/login", None),
+            "https://b1.slipway.example/web/login"
+        );
+        assert_eq!(
+            rw("http://localhost:8069", None),
+            "https://b1.slipway.example/"
+        );
+        assert_eq!(
+            rw("http://127.0.0.1:8069?x=1", None),
+            "https://b1.slipway.example/?x=1"
+        );
+        assert_eq!(rw("/web", None), "/web");
+        assert_eq!(rw("https://www.odoo.com/x", None), "https://www.odoo.com/x");
+        assert_eq!(
+            rw("http://127.0.0.1:9999/x", None),
+            "http://127.0.0.1:9999/x"
+        );
+        assert_eq!(rw("web/login", Some("/builds/b1")), "web/login");
+        // Behind a path prefix.
+        let public = "http://slipway.example";
+        let rw = |loc, prefix| rewrite_location(loc, up, public, prefix);
+        assert_eq!(rw("/web", Some("/builds/b1")), "/builds/b1/web");
+        assert_eq!(rw("/builds/b1/web", Some("/builds/b1")), "/builds/b1/web");
+        assert_eq!(
+            rw("//evil.example/x", Some("/builds/b1")),
+            "//evil.example/x"
+        );
+        assert_eq!(
+            rw("http://127.0.0.1:8069/odoo", Some("/builds/b1")),
+            "http://slipway.example/builds/b1/odoo"
+        );
+        assert_eq!(
+            rw("http://slipway.example/web", Some("/builds/b1")),
+            "http://slipway.example/builds/b1/web"
+        );
+    }
+
+    #[test]
+    fn hop_by_hop_headers_go() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-private"),
+        );
+        headers.insert("x-private", HeaderValue::from_static("secret"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        headers.insert(header::COOKIE, HeaderValue::from_static("session_id=abc"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers[header::COOKIE], "session_id=abc");
+    }
+
+    #[test]
+    fn upgrades_detected() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        assert_eq!(wants_upgrade(&headers), None);
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, Upgrade"),
+        );
+        assert_eq!(wants_upgrade(&headers).unwrap(), "websocket");
+    }
+
+    #[test]
+    fn session_cookies() {
+        assert_eq!(
+            session_cookie(
+                "session_id=abc123; Expires=Sat, 21 Nov 2026 08:00:00 GMT; HttpOnly; Path=/"
+            ),
+            Some("abc123".into())
+        );
+        assert_eq!(session_cookie("frontend_lang=en_US; Path=/"), None);
+        assert_eq!(session_cookie("session_id=; Path=/"), None);
+    }
+
+    #[test]
+    fn bad_gateway_escapes_the_name() {
+        let response = bad_gateway("<b>");
+        assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    }
+}
