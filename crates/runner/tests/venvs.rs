@@ -24,7 +24,11 @@ async fn equal_requirements_reuse_one_venv_and_others_get_their_own() {
         venvs.ensure(&only_odoo, &log),
         venvs.ensure(&only_odoo, &log)
     );
-    let (a, b) = (a.unwrap(), b.unwrap());
+    let pip_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let (a, b) = (
+        a.unwrap_or_else(|e| panic!("{e}\n{}", pip_log())),
+        b.unwrap_or_else(|e| panic!("{e}\n{}", pip_log())),
+    );
     assert_eq!(a.dir, b.dir);
     assert!(a.reused != b.reused, "exactly one of them made it");
     assert!(a.python.is_file());
