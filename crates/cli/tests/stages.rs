@@ -496,3 +496,80 @@ fn a_staging_build_s_mail_is_caught_and_never_leaves() {
         "mails are behind the API's authentication"
     );
 }
+
+#[test]
+fn production_is_backed_up_before_updates_and_a_backup_restores() {
+    let site = Site::start(&[]);
+    let (tree, first) = production_project(&site, "safe");
+    let db = first["name"].as_str().unwrap().to_string();
+    let version = |site: &Site| {
+        site.psql(
+            &db,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'shop_core'",
+        )
+    };
+    bump(
+        &tree,
+        "1.1",
+        Some(("post-add.py", "def migrate(cr, version):\n    cr.execute(\"INSERT INTO res_partner (name) VALUES ('created by 1.1')\")\n")),
+    );
+    let updated = settled_head_build(&site, "safe", "main", first["id"].as_i64().unwrap());
+    assert_eq!(updated["state"], "running", "{updated}");
+    assert_eq!(version(&site), "17.0.1.1");
+
+    let backups = site.get("/api/projects/safe/branches/main/backups");
+    let before = backups
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "before-update")
+        .unwrap_or_else(|| panic!("no before-update backup: {backups}"))
+        .clone();
+    assert_eq!(before["state"], "complete", "{before}");
+    assert_eq!(
+        before["locations_done"].as_array().unwrap().len(),
+        3,
+        "three copies: {before}"
+    );
+
+    let (status, manual) = site.post("/api/projects/safe/branches/main/backups", json!({}));
+    assert_eq!(status, 201, "{manual}");
+    assert_eq!(manual["kind"], "manual");
+    let (status, verification) = site.post(
+        &format!("/api/backups/{}/verify", manual["id"].as_str().unwrap()),
+        json!({}),
+    );
+    assert_eq!(status, 200, "{verification}");
+    assert!(verification.to_string().contains("true"), "{verification}");
+
+    // Restoring the backup taken before the update brings production back to 1.0.
+    let (status, outcome) = site.post(
+        &format!("/api/backups/{}/restore", before["id"].as_str().unwrap()),
+        json!({"branch": "main"}),
+    );
+    assert_eq!(status, 200, "{outcome}");
+    assert!(
+        !outcome["safety_backup"].is_null(),
+        "a before-restore backup is taken: {outcome}"
+    );
+    assert_eq!(version(&site), "17.0.1.0");
+    assert_eq!(
+        site.psql(
+            &db,
+            "SELECT count(*) FROM res_partner WHERE name = 'created by 1.1'"
+        ),
+        "0"
+    );
+    assert!(
+        healthy(&site, updated["name"].as_str().unwrap()),
+        "production serves again"
+    );
+    let kinds: Vec<String> = site
+        .get("/api/projects/safe/branches/main/backups")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(kinds.contains(&"before-restore".to_string()), "{kinds:?}");
+}

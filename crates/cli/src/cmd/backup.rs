@@ -285,26 +285,12 @@ async fn service(
     policy: RetentionPolicy,
 ) -> Result<(Backups, Postgres)> {
     let data_dir = global.absolute_data_dir()?;
-    let primary = args
-        .backup_dir
-        .clone()
-        .unwrap_or_else(|| data_dir.join("backups").join("primary"));
-    let specs: Vec<String> = if args.no_replicas {
-        Vec::new()
-    } else if args.replicas.is_empty() {
-        ["replica-1", "replica-2"]
-            .iter()
-            .map(|r| data_dir.join("backups").join(r).display().to_string())
-            .collect()
-    } else {
-        args.replicas.clone()
-    };
-    let mut replicas: Vec<Arc<dyn Location>> = Vec::new();
-    for spec in &specs {
-        replicas.push(open_location(spec).with_context(|| format!("backup location {spec}"))?);
-    }
-    let repo = Repository::open(&primary, replicas)
-        .with_context(|| format!("opening the backup repository {}", primary.display()))?;
+    let repo = open_repository(
+        args.backup_dir.clone(),
+        &args.replicas,
+        args.no_replicas,
+        &data_dir,
+    )?;
     let (metadata, pg) = global.metadata().await?;
     let target = Target {
         server: pg.server.clone(),
@@ -315,6 +301,34 @@ async fn service(
     };
     let backups = Backups::new(metadata.pool().clone(), target, repo).with_policy(policy);
     Ok((backups, pg))
+}
+
+/// The backup repository: `primary` (default `<data-dir>/backups/primary`) and its replicas
+/// (folders or `s3://` URLs; default `<data-dir>/backups/replica-1` and `replica-2`: three
+/// copies).
+pub fn open_repository(
+    primary: Option<PathBuf>,
+    replicas: &[String],
+    no_replicas: bool,
+    data_dir: &std::path::Path,
+) -> Result<Repository> {
+    let primary = primary.unwrap_or_else(|| data_dir.join("backups").join("primary"));
+    let specs: Vec<String> = if no_replicas {
+        Vec::new()
+    } else if replicas.is_empty() {
+        ["replica-1", "replica-2"]
+            .iter()
+            .map(|r| data_dir.join("backups").join(r).display().to_string())
+            .collect()
+    } else {
+        replicas.to_vec()
+    };
+    let mut locations: Vec<Arc<dyn Location>> = Vec::new();
+    for spec in &specs {
+        locations.push(open_location(spec).with_context(|| format!("backup location {spec}"))?);
+    }
+    Repository::open(&primary, locations)
+        .with_context(|| format!("opening the backup repository {}", primary.display()))
 }
 
 /// Turns the source arguments into a backup source. The one place to resolve a branch to its

@@ -86,6 +86,24 @@ pub struct ServeArgs {
     #[arg(long, env = "SLIPWAY_SMTP_RELAY_SSL")]
     smtp_relay_ssl: bool,
 
+    /// The primary copy of the backup repository (default `<data-dir>/backups/primary`).
+    #[arg(long, env = "SLIPWAY_BACKUP_DIR")]
+    backup_dir: Option<PathBuf>,
+
+    /// A further copy of the backup repository: a folder or
+    /// s3://bucket/prefix?endpoint=URL&region=R (repeatable; default
+    /// `<data-dir>/backups/replica-1` and `replica-2`).
+    #[arg(
+        long = "backup-replica",
+        env = "SLIPWAY_BACKUP_REPLICAS",
+        value_delimiter = ','
+    )]
+    backup_replicas: Vec<String>,
+
+    /// When production's daily backup runs, UTC (`HH:MM`).
+    #[arg(long, env = "SLIPWAY_DAILY_BACKUP_AT", default_value = "02:00")]
+    daily_backup_at: chrono::NaiveTime,
+
     /// How long `logs?follow=1` streams before ending by itself, in seconds.
     #[arg(long, env = "SLIPWAY_LOG_FOLLOW", default_value_t = 300)]
     log_follow: u64,
@@ -162,7 +180,13 @@ async fn serve_with(
     let target = build_target(server, global.binaries()?, config);
     let platform = Platform::new(
         metadata.pool().clone(),
-        build_env(args, config, target.clone(), smtp_addr)?,
+        build_env(
+            args,
+            config,
+            target.clone(),
+            smtp_addr,
+            metadata.pool().clone(),
+        )?,
     );
     bootstrap_first_user(&platform, &config.data_dir).await?;
     let state = AppState::new(metadata, config, platform.clone());
@@ -181,6 +205,13 @@ async fn serve_with(
         let every = Duration::from_secs(args.chores_every.max(1));
         workers.push(tokio::spawn(async move {
             platform.run_scheduler(every, stopped).await
+        }));
+    }
+    if let Some(backups) = platform.env().backups.clone() {
+        let stopped = stop_workers.subscribe();
+        workers.push(tokio::spawn(async move {
+            let options = slipway_platform::backups::SchedulerOptions::default();
+            slipway_platform::backups::run_scheduler(backups, options, stopped).await
         }));
     }
     {
@@ -242,6 +273,7 @@ fn build_env(
     config: &ServerConfig,
     target: slipway_dump::Target,
     smtp: SocketAddr,
+    metadata_pool: sqlx::PgPool,
 ) -> Result<BuildEnv> {
     let mut env = BuildEnv::under(&config.data_dir, target);
     env.venvs =
@@ -250,6 +282,18 @@ fn build_env(
     env.slipway_bin = std::env::current_exe().ok();
     env.health_timeout = Duration::from_secs(args.health_timeout);
     env.mails = Some(slipway_mail::MailStore::new(config.mails_dir()));
+    let repository = super::backup::open_repository(
+        args.backup_dir.clone(),
+        &args.backup_replicas,
+        false,
+        &config.data_dir,
+    )?;
+    env.backups = Some(slipway_platform::backups::Backups::new(
+        metadata_pool,
+        env.target.clone(),
+        repository,
+    ));
+    env.daily_backup_at = args.daily_backup_at;
     let secret = slipway_mail::load_or_create_secret(&config.smtp_secret_path())
         .context("reading the SMTP secret")?;
     let credentials = slipway_mail::BuildCredentials::new(secret);

@@ -14,11 +14,15 @@
 //!   `POST /api/builds/{id}/keep`, `GET /api/builds/{id}/logs`,
 //!   `GET /api/builds/{id}/logs/{name}` (`Range`; `?follow=1`: Server-Sent Events, ending by
 //!   themselves after 5 minutes)
+//! - `GET|POST /api/projects/{p}/branches/{b}/backups` (list; a manual backup),
+//!   `POST /api/backups/{id}/verify`, `GET /api/backups/{id}/download?format=zip|sql-gz
+//!   &filestore=&neutralized=`, `POST /api/backups/{id}/restore` (`{"branch": ...}`)
 //! - `GET /api/builds/{id}/mails`, `.../mails/{seq}`, `.../mails/{seq}.eml`,
 //!   `.../mails/{seq}/html`: the mails a development or staging build sent, caught
 //!   ([`crate::mails`], behind the same authentication and build access check)
 
 mod auth;
+mod backups;
 mod builds;
 mod projects;
 
@@ -76,6 +80,7 @@ impl From<PlatformError> for ApiError {
             PlatformError::Invalid(m) => Self::invalid(m),
             PlatformError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             PlatformError::NotFound(m) => Self::not_found(m),
+            PlatformError::Refused(m) => Self::new(StatusCode::CONFLICT, "refused", m),
             other => {
                 tracing::error!("internal error: {other}");
                 Self::new(
@@ -130,6 +135,13 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
             "/api/projects/{project}/branches/{branch}/merge",
             post(projects::merge_branch),
         )
+        .route(
+            "/api/projects/{project}/branches/{branch}/backups",
+            get(backups::list).post(backups::create),
+        )
+        .route("/api/backups/{id}/verify", post(backups::verify))
+        .route("/api/backups/{id}/download", get(backups::download))
+        .route("/api/backups/{id}/restore", post(backups::restore))
         .route("/api/projects/{project}/builds", get(builds::list_builds))
         .route("/api/builds/{id}", get(builds::get_build))
         .route("/api/builds/{id}/stop", post(builds::stop_build))
