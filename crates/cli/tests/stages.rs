@@ -572,4 +572,14 @@ fn production_is_backed_up_before_updates_and_a_backup_restores() {
         .map(|b| b["kind"].as_str().unwrap().to_string())
         .collect();
     assert!(kinds.contains(&"before-restore".to_string()), "{kinds:?}");
+
+    // The CLI backs up a branch by name, labelled with its project, branch and revision.
+    let out = site.cli_ok(&["backup", "create", "--of", "safe/main", "--json"]);
+    let created: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(created["backup"]["branch"], "main", "{created}");
+    assert_eq!(
+        created["backup"]["source_database"],
+        db.as_str(),
+        "{created}"
+    );
 }

@@ -1,8 +1,8 @@
 //! `slipway backup list | create | download | restore | import | verify | prune`.
 //!
-//! Backups are of an explicit source (`--database`, `--filestore`); [`resolve_source`] is the
-//! one place that turns arguments into a source, so that `--branch project/branch` can take
-//! over there. The repository is `--backup-dir` (default `<data-dir>/backups/primary`)
+//! Backups are of an explicit source (`--database`, `--filestore`) or of a branch's running
+//! database (`--of PROJECT/BRANCH`); [`resolve_source`] is the one place that turns arguments
+//! into a source. The repository is `--backup-dir` (default `<data-dir>/backups/primary`)
 //! replicated to every `--replica` (default `<data-dir>/backups/replica-1` and `replica-2`).
 
 use std::path::PathBuf;
@@ -66,8 +66,17 @@ pub struct RepoArgs {
 #[derive(Debug, Args)]
 pub struct SourceArgs {
     /// The database.
-    #[arg(long, short = 'd')]
-    database: String,
+    #[arg(
+        long,
+        short = 'd',
+        required_unless_present = "of",
+        conflicts_with = "of"
+    )]
+    database: Option<String>,
+    /// The running database of a project's branch (`PROJECT/BRANCH`): its build's database,
+    /// filestore, logs and sessions, labelled with the project, branch and revision.
+    #[arg(long, value_name = "PROJECT/BRANCH")]
+    of: Option<String>,
     /// Its filestore (default: <data-dir>/filestore/<database>).
     #[arg(long)]
     filestore: Option<PathBuf>,
@@ -80,7 +89,7 @@ pub struct SourceArgs {
 }
 
 /// Labels of a new backup.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct LabelArgs {
     /// Project label.
     #[arg(long)]
@@ -331,18 +340,48 @@ pub fn open_repository(
         .with_context(|| format!("opening the backup repository {}", primary.display()))
 }
 
-/// Turns the source arguments into a backup source. The one place to resolve a branch to its
-/// build's database and folders when `--branch project/branch` arrives.
-fn resolve_source(args: &SourceArgs, target: &Target) -> BackupSource {
-    BackupSource {
-        database: args.database.clone(),
-        filestore: args
-            .filestore
-            .clone()
-            .unwrap_or_else(|| target.filestore(&args.database)),
-        logs_dir: args.logs.clone(),
-        sessions_dir: args.sessions.clone(),
-    }
+/// Turns the source arguments into a backup source, and the labels a branch gives it: the
+/// one place where `--of PROJECT/BRANCH` becomes the database of that branch's build.
+async fn resolve_source(
+    args: &SourceArgs,
+    backups: &Backups,
+    labels: &LabelArgs,
+) -> Result<(BackupSource, LabelArgs)> {
+    let target = backups.target();
+    let Some(of) = &args.of else {
+        let database = args.database.clone().unwrap_or_default();
+        let source = BackupSource {
+            filestore: args
+                .filestore
+                .clone()
+                .unwrap_or_else(|| target.filestore(&database)),
+            database,
+            logs_dir: args.logs.clone(),
+            sessions_dir: args.sessions.clone(),
+        };
+        return Ok((source, labels.clone()));
+    };
+    let (project, branch) = of
+        .split_once('/')
+        .with_context(|| format!("--of {of:?}: write PROJECT/BRANCH"))?;
+    let pool = backups.pool();
+    let project = slipway_platform::projects::Projects::new(pool.clone())
+        .get(project)
+        .await?;
+    let branch = slipway_platform::branches::Branches::new(pool.clone())
+        .get(project.id, branch)
+        .await?;
+    let build = slipway_platform::builds::BuildStore::new(pool.clone())
+        .live_of_branch(branch.id, branch.stage().as_str(), None)
+        .await?
+        .with_context(|| format!("branch {of} has no running database"))?;
+    let env = slipway_platform::builds::pipeline::BuildEnv::under(&target.data_dir, target.clone());
+    let labels = LabelArgs {
+        project: labels.project.clone().or(Some(project.name.clone())),
+        branch: labels.branch.clone().or(Some(branch.name.clone())),
+        revision: labels.revision.clone().or(Some(build.revision.clone())),
+    };
+    Ok((env.backup_source(&build), labels))
 }
 
 /// A progress bar fed by the backup phases.
@@ -412,11 +451,17 @@ fn verified(r: &BackupRecord) -> &'static str {
 
 async fn create(args: CreateArgs, global: &GlobalOptions) -> Result<()> {
     let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
-    let source = resolve_source(&args.source, backups.target());
+    let (source, labels) = match resolve_source(&args.source, &backups, &args.labels).await {
+        Ok(resolved) => resolved,
+        Err(e) => {
+            pg.stop_if_started().await;
+            return Err(e);
+        }
+    };
     let labels = BackupLabels {
-        project: args.labels.project.clone(),
-        branch: args.labels.branch.clone(),
-        revision: args.labels.revision.clone(),
+        project: labels.project,
+        branch: labels.branch,
+        revision: labels.revision,
         kind: args.kind.into(),
     };
     let (bar, progress) = progress_bar(&format!("backing up {}", source.database), args.json);

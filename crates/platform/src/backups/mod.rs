@@ -123,6 +123,11 @@ impl Backups {
         &self.repo
     }
 
+    /// The metadata database.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// The databases' server and owner role.
     pub fn target(&self) -> &Target {
         &self.target
