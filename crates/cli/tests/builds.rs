@@ -422,3 +422,53 @@ fn the_scheduler_stops_surplus_builds_and_drops_old_development_databases() {
         assert!(!site.database_exists(build["name"].as_str().unwrap()));
     }
 }
+
+#[test]
+fn warnings_rebuilds_and_kills_show_in_the_build_s_state_and_result() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "states", "17.0");
+
+    // WARNING lines but no ERROR, tests passing: result `warning`.
+    let manifest = std::fs::read_to_string(tree.path().join("shop_sale/__manifest__.py")).unwrap();
+    tree.write(
+        "shop_sale/__manifest__.py",
+        &manifest.replace("'installable': True,", "'installable': True,\n    'standin_warning': True,"),
+    );
+    let sha = tree.commit("a module that warns");
+    tree.push("main");
+    let warned = site.wait_build(site.build_of("states", "main", &sha));
+    assert_eq!(warned["state"], "running", "{warned}");
+    assert_eq!(warned["result"], "warning", "{warned}");
+
+    // Rebuild: a new build of the same revision.
+    let out = site.cli_ok(&["branch", "rebuild", "states", "main", "--json"]);
+    let rebuilt: Value = serde_json::from_str(&out).unwrap();
+    let again = site.wait_build(rebuilt["id"].as_i64().unwrap());
+    assert_eq!(again["trigger"], "rebuild");
+    assert_eq!(again["revision"], sha.as_str());
+    assert_eq!(again["state"], "running", "{again}");
+
+    // A build killed mid-way (its install is slow): killed, its database dropped.
+    tree.git(&["checkout", "-q", "-b", "slow"]);
+    tree.write("shop_core/__init__.py", "import time\ntime.sleep(60)\n");
+    let sha = tree.commit("a slow install");
+    tree.push("slow");
+    let id = site.build_of("states", "slow", &sha);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while site.get(&format!("/api/builds/{id}"))["step"] != "install+tests" {
+        assert!(std::time::Instant::now() < deadline, "the install did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    site.cli_ok(&["build", "stop", &id.to_string()]);
+    let killed = site.wait_build(id);
+    assert_eq!(killed["state"], "done", "{killed}");
+    assert_eq!(killed["result"], "killed", "{killed}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while site.database_exists(killed["name"].as_str().unwrap()) {
+        assert!(std::time::Instant::now() < deadline, "the killed build's database stayed");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // The branch's other builds are unaffected.
+    assert_eq!(site.get(&format!("/api/builds/{}", rebuilt["id"]))["state"], "running");
+}
