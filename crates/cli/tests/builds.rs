@@ -422,3 +422,36 @@ fn the_scheduler_stops_surplus_builds_and_drops_old_development_databases() {
         assert!(!site.database_exists(build["name"].as_str().unwrap()));
     }
 }
+
+#[test]
+fn a_development_builds_mail_is_caught_and_never_sent() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "mailer", "17.0");
+    tree.write(
+        "shop_mail/__manifest__.py",
+        "{'name': 'Shop mail', 'version': '17.0.1.0', 'depends': ['mail'], 'license': 'LGPL-3'}\n",
+    );
+    tree.write("shop_mail/__init__.py", "");
+    let head = tree.commit("shop_mail: sends mail");
+    tree.push("main");
+    let id = site.build_of("mailer", "main", &head);
+    let build = site.wait_build(id);
+    assert_eq!(build["state"], "running", "{build}");
+    let name = build["name"].as_str().unwrap();
+
+    let sent: Value = http()
+        .post(format!("{}/builds/{name}/standin/send_mail", site.url()))
+        .json(&json!({"to": "customer@example.com", "subject": "Your order", "body": "Thanks"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(sent["state"], "sent", "the catcher accepted it: {sent}");
+    let mails = site.get(&format!("/api/builds/{id}/mails"));
+    assert_eq!(mails[0]["subject"], "Your order", "{mails}");
+    assert_eq!(
+        mails[0]["envelope_to"],
+        json!(["customer@example.com"]),
+        "{mails}"
+    );
+}
