@@ -432,7 +432,10 @@ fn warnings_rebuilds_and_kills_show_in_the_build_s_state_and_result() {
     let manifest = std::fs::read_to_string(tree.path().join("shop_sale/__manifest__.py")).unwrap();
     tree.write(
         "shop_sale/__manifest__.py",
-        &manifest.replace("'installable': True,", "'installable': True,\n    'standin_warning': True,"),
+        &manifest.replace(
+            "'installable': True,",
+            "'installable': True,\n    'standin_warning': True,",
+        ),
     );
     let sha = tree.commit("a module that warns");
     tree.push("main");
@@ -456,7 +459,10 @@ fn warnings_rebuilds_and_kills_show_in_the_build_s_state_and_result() {
     let id = site.build_of("states", "slow", &sha);
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while site.get(&format!("/api/builds/{id}"))["step"] != "install+tests" {
-        assert!(std::time::Instant::now() < deadline, "the install did not start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the install did not start"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(2));
@@ -466,9 +472,48 @@ fn warnings_rebuilds_and_kills_show_in_the_build_s_state_and_result() {
     assert_eq!(killed["result"], "killed", "{killed}");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while site.database_exists(killed["name"].as_str().unwrap()) {
-        assert!(std::time::Instant::now() < deadline, "the killed build's database stayed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed build's database stayed"
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
     // The branch's other builds are unaffected.
-    assert_eq!(site.get(&format!("/api/builds/{}", rebuilt["id"]))["state"], "running");
+    assert_eq!(
+        site.get(&format!("/api/builds/{}", rebuilt["id"]))["state"],
+        "running"
+    );
+}
+
+#[test]
+fn a_development_builds_mail_is_caught_and_never_sent() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "mailer", "17.0");
+    tree.write(
+        "shop_mail/__manifest__.py",
+        "{'name': 'Shop mail', 'version': '17.0.1.0', 'depends': ['mail'], 'license': 'LGPL-3'}\n",
+    );
+    tree.write("shop_mail/__init__.py", "");
+    let head = tree.commit("shop_mail: sends mail");
+    tree.push("main");
+    let id = site.build_of("mailer", "main", &head);
+    let build = site.wait_build(id);
+    assert_eq!(build["state"], "running", "{build}");
+    let name = build["name"].as_str().unwrap();
+
+    let sent: Value = http()
+        .post(format!("{}/builds/{name}/standin/send_mail", site.url()))
+        .json(&json!({"to": "customer@example.com", "subject": "Your order", "body": "Thanks"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(sent["state"], "sent", "the catcher accepted it: {sent}");
+    let mails = site.get(&format!("/api/builds/{id}/mails"));
+    assert_eq!(mails[0]["subject"], "Your order", "{mails}");
+    assert_eq!(
+        mails[0]["envelope_to"],
+        json!(["customer@example.com"]),
+        "{mails}"
+    );
 }
