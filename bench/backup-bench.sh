@@ -5,6 +5,10 @@
 #   - backup time vs pg_dump -Fc + tar, restore time vs pg_restore + tar -x
 #   - verification (restore drill) time
 # Each day 1 % of the table rows change and 1 % of the attachments are replaced by new ones.
+# CHANGE_MODE=random (default) rewrites rows picked uniformly at random: the worst case for
+# deduplication, as nearly every 1 MiB chunk of the dump then holds a changed row.
+# CHANGE_MODE=recent models an ERP day: half the changed rows are new records, half are updates
+# of the most recent ones (orders, messages and moves change while they are recent).
 #
 # Usage: bench/backup-bench.sh                                  (small: about a minute)
 #        SIZE_MB=1024 FILES=20000 FILE_KB=100 DAYS=10 bench/backup-bench.sh
@@ -17,6 +21,7 @@ SIZE_MB=${SIZE_MB:-100}
 FILES=${FILES:-2000}
 FILE_KB=${FILE_KB:-50}
 DAYS=${DAYS:-5}
+CHANGE_MODE=${CHANGE_MODE:-random}
 BIN=${SLIPWAY_BIN:-${CARGO_TARGET_DIR:-target}/release/slipway}
 WORK=${BENCH_DIR:-/tmp/slipway-backup-bench}
 FIXTURE=../shared/fixtures/odoo-dumps/v17_base.dump
@@ -71,7 +76,13 @@ CHANGE=$((ROWS / 100)); NEWFILES=$((FILES / 100)); [ "$NEWFILES" -lt 1 ] && NEWF
 T_SLIP=0; T_PLAIN=0; LAST=""
 for day in $(seq 1 "$DAYS"); do
   if [ "$day" -gt 1 ]; then
-    psql_as bench "$OWNER" -c "UPDATE bench_blob SET day = $day, payload = md5(random()::text) || payload WHERE id IN (SELECT id FROM bench_blob ORDER BY random() LIMIT $CHANGE)"
+    if [ "$CHANGE_MODE" = recent ]; then
+      psql_as bench "$OWNER" \
+        -c "UPDATE bench_blob SET day = $day, payload = md5(random()::text) || payload WHERE id > (SELECT max(id) FROM bench_blob) - $((CHANGE / 2))" \
+        -c "INSERT INTO bench_blob (day, payload) SELECT $day, md5(random()::text) || ' ' || repeat(md5(random()::text) || ' lorem ipsum ', 5) FROM generate_series(1, $((CHANGE / 2)))"
+    else
+      psql_as bench "$OWNER" -c "UPDATE bench_blob SET day = $day, payload = md5(random()::text) || payload WHERE id IN (SELECT id FROM bench_blob ORDER BY random() LIMIT $CHANGE)"
+    fi
     attachments "$NEWFILES" "$day"
   fi
   t0=$(secs)
@@ -104,7 +115,7 @@ t1=$(secs)
 VERIFY=$(python3 -c "print($t1-$t0)")
 
 echo
-echo "== results (${DAYS} days, database $((DB_BYTES / 1048576)) MiB, filestore $((FS_BYTES / 1048576)) MiB)"
+echo "== results (${DAYS} days, changes: $CHANGE_MODE, database $((DB_BYTES / 1048576)) MiB, filestore $((FS_BYTES / 1048576)) MiB)"
 printf '%-48s %10s\n' "repository after $DAYS daily backups" "$((REPO / 1048576)) MiB"
 printf '%-48s %10s\n' "$DAYS x (pg_dump -Fc + tar)" "$((PLAIN / 1048576)) MiB"
 printf '%-48s %10s (target <= 0.25)\n' "size ratio repository / plain" "$(ratio "$REPO" "$PLAIN")"

@@ -262,7 +262,7 @@ mod tests {
     #[test]
     fn every_day_of_a_simulated_year_runs_exactly_once_across_dst() {
         let s = paris(2, 30);
-        let created = at("2025-12-31T00:00:00Z");
+        let created = at("2026-01-01T00:00:00Z");
         let mut last = None;
         let mut runs = Vec::new();
         let mut now = at("2026-01-01T00:00:00Z");
