@@ -73,13 +73,16 @@ install=$(push_and_time main)
 echo "docs $(date +%s%N)" > README.md; commit "docs only"
 warm=$(push_and_time main)
 
-start=$(now_ms)
 for i in $(seq "$branches"); do
   git checkout -q -b "load-$i" main
   echo "# load $i" >> shop_core/__init__.py; commit "load $i"
-  git push -q origin "load-$i" &
 done
-wait
+start=$(now_ms)
+pushes=()
+for i in $(seq "$branches"); do
+  git push -q origin "load-$i" & pushes+=($!)
+done
+wait "${pushes[@]}"
 for i in $(seq "$branches"); do
   git checkout -q "load-$i"
   wait_running "load-$i" "$(git rev-parse HEAD)" >/dev/null
