@@ -62,7 +62,8 @@ python3 "$odoo/odoo-bin" -c "$conf" -i shop_core --stop-after-init 2>/dev/null
 
 echo "generating ${rows_mb} MB of rows and ${attachments} attachments in $db ..."
 psql_db "$db" "CREATE TABLE bench_rows (id serial PRIMARY KEY, payload text); \
-  INSERT INTO bench_rows (payload) SELECT repeat(md5(g::text), 32) FROM generate_series(1, ${rows_mb} * 1024) g;"
+  INSERT INTO bench_rows (payload) SELECT repeat(md5(g::text), 32) FROM generate_series(1, ${rows_mb} * 1024) g; \
+  ALTER TABLE bench_rows OWNER TO odoo; ALTER SEQUENCE bench_rows_id_seq OWNER TO odoo;"
 python3 - "$data/filestore/$db" "$attachments" > "$data/attachments.sql" <<'PY'
 import hashlib, os, sys
 root, n = sys.argv[1], int(sys.argv[2])
@@ -98,7 +99,7 @@ cli branch set bench staging-1 --stage staging --staging-behaviour new_build >/d
 staging=$(newest_settled staging-1 "$sdev")
 staging_ms=$(( $(now_ms) - start ))
 [ "$(api "/api/builds/$staging" | jq -r .state)" = running ] || { api "/api/builds/$staging"; exit 1; }
-held=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/builds/$staging/logs/neutralize.log" | head -1)
+held=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/builds/$staging/logs/neutralize.log" | sed -n 1p)
 
 git checkout -q main
 echo "docs" > README.md; commit docs; git push -q origin main
