@@ -500,9 +500,4 @@ impl Platform {
     pub async fn shutdown(&self) {
         self.pipeline.supervisor.stop_all().await;
     }
-
-    /// The templates cache store.
-    pub fn templates(&self) -> &TemplateStore {
-        &self.pipeline.templates
-    }
 }
