@@ -105,7 +105,9 @@ impl AppState {
             max_upload_bytes: config.max_upload_bytes,
             sftp: sftp::SftpServer::new(config.sftp_listen, config.data_dir.join("sftp")),
         };
-        let mails = MailStore::new(config.mails_dir());
+        // The builds' store when they have one, so that every clone shares one writer lock.
+        let mails =
+            (platform.env().mails.clone()).unwrap_or_else(|| MailStore::new(config.mails_dir()));
         Self {
             metadata,
             upgrade,

@@ -137,11 +137,11 @@ pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
         log_follow_for: Duration::from_secs(args.log_follow),
         smtp_listen: args.smtp_listen,
     };
-    let smtp = bind_smtp(&config).await?;
+    let mail = bind_smtp(&config).await?;
     let postgres = global.postgres().await?;
     let served = serve_with(
         listener,
-        smtp,
+        mail,
         &args,
         &config,
         global,
@@ -154,19 +154,32 @@ pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
     served
 }
 
+/// The mail catcher: its bound SMTP server, and the one store and credentials that the
+/// server, the builds' odoo.conf and the API share (clones of one store share its lock).
+struct Mail {
+    catcher: SmtpCatcher,
+    store: slipway_mail::MailStore,
+    credentials: slipway_mail::BuildCredentials,
+}
+
 /// Binds the mail catcher's SMTP server, creating the SMTP secret on first start.
-async fn bind_smtp(config: &ServerConfig) -> Result<SmtpCatcher> {
+async fn bind_smtp(config: &ServerConfig) -> Result<Mail> {
     let secret_path = config.smtp_secret_path();
     let secret = slipway_mail::load_or_create_secret(&secret_path)
         .with_context(|| format!("reading the SMTP secret {}", secret_path.display()))?;
     let store = slipway_mail::MailStore::new(config.mails_dir());
     let credentials = slipway_mail::BuildCredentials::new(secret);
-    Ok(SmtpCatcher::bind(config.smtp_listen, store, credentials).await?)
+    let catcher = SmtpCatcher::bind(config.smtp_listen, store.clone(), credentials.clone()).await?;
+    Ok(Mail {
+        catcher,
+        store,
+        credentials,
+    })
 }
 
 async fn serve_with(
     listener: tokio::net::TcpListener,
-    smtp: SmtpCatcher,
+    mail: Mail,
     args: &ServeArgs,
     config: &ServerConfig,
     global: &GlobalOptions,
@@ -176,6 +189,7 @@ async fn serve_with(
     let metadata = Metadata::open(server)
         .await
         .context("opening the metadata database")?;
+    let smtp = mail.catcher;
     let smtp_addr = smtp.local_addr()?;
     let target = build_target(server, global.binaries()?, config);
     let platform = Platform::new(
@@ -185,6 +199,8 @@ async fn serve_with(
             config,
             target.clone(),
             smtp_addr,
+            mail.store,
+            mail.credentials,
             metadata.pool().clone(),
         )?,
     );
@@ -273,6 +289,8 @@ fn build_env(
     config: &ServerConfig,
     target: slipway_dump::Target,
     smtp: SocketAddr,
+    mails: slipway_mail::MailStore,
+    credentials: slipway_mail::BuildCredentials,
     metadata_pool: sqlx::PgPool,
 ) -> Result<BuildEnv> {
     let mut env = BuildEnv::under(&config.data_dir, target);
@@ -281,7 +299,7 @@ fn build_env(
     env.production_smtp = production_smtp(args)?;
     env.slipway_bin = std::env::current_exe().ok();
     env.health_timeout = Duration::from_secs(args.health_timeout);
-    env.mails = Some(slipway_mail::MailStore::new(config.mails_dir()));
+    env.mails = Some(mails);
     let repository = super::backup::open_repository(
         args.backup_dir.clone(),
         &args.backup_replicas,
@@ -294,9 +312,6 @@ fn build_env(
         repository,
     ));
     env.daily_backup_at = args.daily_backup_at;
-    let secret = slipway_mail::load_or_create_secret(&config.smtp_secret_path())
-        .context("reading the SMTP secret")?;
-    let credentials = slipway_mail::BuildCredentials::new(secret);
     // Development and staging builds send to the catcher, as themselves.
     env.smtp = Some(SmtpForBuild(std::sync::Arc::new(move |build| {
         let login = credentials.credentials_for(build);
