@@ -6,7 +6,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use slipway_odoo::Series;
-use slipway_platform::branches::BranchSettings;
+use slipway_platform::branches::{Branch, BranchSettings};
 use slipway_platform::people::NewUser;
 use slipway_platform::projects::{Project, ProjectSettings, Role};
 use slipway_platform::stages::{check_move, Stage};
@@ -81,12 +81,7 @@ pub(crate) async fn add_runtime(
     Json(body): Json<AddRuntime>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     user.require_admin()?;
-    let series: Series = body.series.parse().map_err(|_| {
-        ApiError::invalid(format!(
-            "{:?} is not an Odoo series such as 17.0",
-            body.series
-        ))
-    })?;
+    let series = parse_series(&body.series)?;
     let root = std::path::PathBuf::from(&body.source);
     let source = slipway_runner::odoo::OdooSource::inspect(&root)
         .map_err(|e| ApiError::invalid(format!("{}: {e}", body.source)))?;
@@ -103,6 +98,11 @@ pub(crate) async fn add_runtime(
         .register_runtime(&series, &dir.display().to_string())
         .await?;
     Ok((StatusCode::CREATED, Json(json!(runtime))))
+}
+
+fn parse_series(text: &str) -> ApiResult<Series> {
+    text.parse()
+        .map_err(|_| ApiError::invalid(format!("{text:?} is not an Odoo series such as 17.0")))
 }
 
 pub(crate) async fn list_projects(
@@ -135,12 +135,7 @@ pub(crate) async fn create_project(
     user: ApiUser,
     Json(body): Json<CreateProject>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let series: Series = body.odoo.parse().map_err(|_| {
-        ApiError::invalid(format!(
-            "{:?} is not an Odoo series such as 17.0",
-            body.odoo
-        ))
-    })?;
+    let series = parse_series(&body.odoo)?;
     let project = state
         .platform
         .create_project(&body.name, &series, &user.0, body.trial)
@@ -165,6 +160,19 @@ pub(crate) async fn project_for(
     let project = state.platform.projects.get(name).await?;
     user.require_role(state, &project, role).await?;
     Ok(project)
+}
+
+/// The project and its live branch named in the path, if the caller has at least `role`.
+pub(crate) async fn branch_for(
+    state: &AppState,
+    user: &ApiUser,
+    project: &str,
+    branch: &str,
+    role: Role,
+) -> ApiResult<(Project, Branch)> {
+    let project = project_for(state, user, project, role).await?;
+    let branch = state.platform.branches.get(project.id, branch).await?;
+    Ok((project, branch))
 }
 
 pub(crate) async fn get_project(
@@ -197,8 +205,7 @@ pub(crate) async fn get_branch(
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Tester).await?;
-    let branch = state.platform.branches.get(project.id, &branch).await?;
+    let (_, branch) = branch_for(&state, &user, &name, &branch, Role::Tester).await?;
     let builds = state.platform.builds.of_branch(branch.id, 20).await?;
     let mut view = json!(branch);
     view["builds"] = json!(builds);
@@ -221,8 +228,7 @@ pub(crate) async fn update_branch(
     Path((name, branch)): Path<(String, String)>,
     Json(body): Json<UpdateBranch>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Developer).await?;
-    let branch = state.platform.branches.get(project.id, &branch).await?;
+    let (project, branch) = branch_for(&state, &user, &name, &branch, Role::Developer).await?;
     if let Some(settings) = &body.settings {
         state
             .platform
@@ -314,8 +320,7 @@ pub(crate) async fn merge_branch(
     Path((name, branch)): Path<(String, String)>,
     Json(body): Json<MergeBody>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Developer).await?;
-    let source = state.platform.branches.get(project.id, &branch).await?;
+    let (project, source) = branch_for(&state, &user, &name, &branch, Role::Developer).await?;
     let target = state.platform.branches.get(project.id, &body.into).await?;
     if target.stage() == Stage::Production {
         user.require_role(&state, &project, Role::Admin).await?;
@@ -344,8 +349,7 @@ pub(crate) async fn branch_history(
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Tester).await?;
-    let branch = state.platform.branches.get(project.id, &branch).await?;
+    let (_, branch) = branch_for(&state, &user, &name, &branch, Role::Tester).await?;
     Ok(Json(json!(
         state.platform.history.list(branch.id, 200).await?
     )))
@@ -356,8 +360,7 @@ pub(crate) async fn rebuild_branch(
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let project = project_for(&state, &user, &name, Role::Developer).await?;
-    let branch = state.platform.branches.get(project.id, &branch).await?;
+    let (project, branch) = branch_for(&state, &user, &name, &branch, Role::Developer).await?;
     if branch.stage() == Stage::Production {
         user.require_role(&state, &project, Role::Admin).await?;
     }
