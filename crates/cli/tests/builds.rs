@@ -454,6 +454,25 @@ fn warnings_rebuilds_and_kills_show_in_the_build_s_state_and_result() {
     assert_eq!(again["revision"], sha.as_str());
     assert_eq!(again["state"], "running", "{again}");
 
+    // Modules to install as a list: only those (and their dependencies) are installed.
+    site.cli_ok(&["branch", "set", "states", "main", "--install", "shop_core"]);
+    let out = site.cli_ok(&["branch", "rebuild", "states", "main", "--json"]);
+    let listed = site.wait_build(
+        serde_json::from_str::<Value>(&out).unwrap()["id"]
+            .as_i64()
+            .unwrap(),
+    );
+    assert_eq!(listed["state"], "running", "{listed}");
+    let installed = |module: &str| {
+        site.psql(
+            listed["name"].as_str().unwrap(),
+            &format!("SELECT count(*) FROM ir_module_module WHERE name = '{module}' AND state = 'installed'"),
+        )
+    };
+    assert_eq!(installed("shop_core"), "1");
+    assert_eq!(installed("shop_sale"), "0");
+    site.cli_ok(&["branch", "set", "states", "main", "--install", "own"]);
+
     // A build killed mid-way (its install is slow): killed, its database dropped.
     tree.git(&["checkout", "-q", "-b", "slow"]);
     tree.write("shop_core/__init__.py", "import time\ntime.sleep(60)\n");

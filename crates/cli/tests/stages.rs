@@ -495,6 +495,22 @@ fn a_staging_build_s_mail_is_caught_and_never_leaves() {
         401,
         "mails are behind the API's authentication"
     );
+
+    // "Update previous build" (the default): the next push keeps the staging database.
+    tree.write("README.md", "next staging commit\n");
+    tree.commit("next");
+    tree.push("staging-1");
+    let next = settled_head_build(&site, "mails", "staging-1", id);
+    assert_eq!(next["state"], "running", "{next}");
+    assert_eq!(
+        next["database"], staging["database"],
+        "the previous staging database is updated, not replaced"
+    );
+    assert_eq!(
+        site.get(&format!("/api/builds/{id}"))["state"],
+        "done",
+        "the older build handed its database over"
+    );
 }
 
 #[test]
