@@ -59,6 +59,62 @@ pub enum Error {
         /// The session's marker file.
         path: PathBuf,
     },
+    /// A backup location (a replica folder, an object store) refused an operation.
+    #[error("backup location {location}: cannot {action} {key}: {detail}; check that it is reachable, mounted, writable and not full")]
+    Location {
+        /// The location (a folder, `s3://bucket/prefix`).
+        location: String,
+        /// What we were doing ("write", "read", "list", "delete").
+        action: &'static str,
+        /// The key (`chunks/ab/…`, `backups/<id>.json`).
+        key: String,
+        /// What the location said.
+        detail: String,
+    },
+    /// A location specification could not be understood.
+    #[error("backup location {spec:?}: {reason}")]
+    LocationSpec {
+        /// What was given.
+        spec: String,
+        /// Why it is refused, and what to give instead.
+        reason: String,
+    },
+    /// No location holds a backup of this id.
+    #[error("no backup {0} in the repository; `slipway backup list` shows the backups there are")]
+    NoSuchBackup(String),
+    /// A backup manifest could not be read.
+    #[error("backup manifest {key} in {location} is unreadable: {detail}")]
+    BadManifest {
+        /// The location.
+        location: String,
+        /// Its key.
+        key: String,
+        /// The parser's complaint.
+        detail: String,
+    },
+    /// No location holds a sound copy of a chunk a backup needs.
+    #[error("chunk {id} of backup {backup} has no sound copy in any location ({detail}); the backup cannot be restored")]
+    ChunkLost {
+        /// The backup.
+        backup: String,
+        /// The chunk.
+        id: String,
+        /// What each location said.
+        detail: String,
+    },
+    /// A restored file does not have the SHA-1 the manifest records.
+    #[error("file {path} restores with SHA-1 {actual}, the manifest says {expected}")]
+    Sha1Mismatch {
+        /// The file's path inside its part.
+        path: String,
+        /// The manifest's SHA-1.
+        expected: String,
+        /// What was restored.
+        actual: String,
+    },
+    /// A path inside a backup would escape its destination folder.
+    #[error("backup manifest holds an unsafe path {0:?}; refusing to restore it")]
+    UnsafePath(String),
 }
 
 impl Error {

@@ -42,6 +42,11 @@ impl ChunkId {
         ChunkId(*blake3::hash(data).as_bytes())
     }
 
+    /// The id of a finished BLAKE3 hash.
+    pub fn of_hash(hash: blake3::Hash) -> ChunkId {
+        ChunkId(*hash.as_bytes())
+    }
+
     /// Parses 64 hexadecimal digits.
     pub fn from_hex(hex: &str) -> Option<ChunkId> {
         blake3::Hash::from_hex(hex)
@@ -279,30 +284,25 @@ impl Store {
                 "the manifest gives it {max_size} bytes, more than any chunk"
             )));
         }
-        let compressed = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::MissingChunk {
-                    id: id.to_hex(),
-                    path,
-                });
-            }
-            Err(e) => return Err(Error::io("read", &path)(e)),
-        };
-        let data = zstd::bulk::decompress(&compressed, max_size as usize)
-            .map_err(|e| corrupt(format!("not a zstd frame of at most {max_size} bytes: {e}")))?;
-        let actual = ChunkId::of(&data);
-        if actual != id {
-            return Err(corrupt(format!(
-                "its {} bytes hash to {actual}",
-                data.len()
-            )));
+        let compressed = self.read_raw(id)?;
+        decode_chunk(id, &compressed, max_size).map_err(corrupt)
+    }
+
+    /// The stored (compressed) bytes of a chunk, unchecked.
+    pub(crate) fn read_raw(&self, id: ChunkId) -> Result<Vec<u8>, Error> {
+        let path = self.chunk_path(id);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::MissingChunk {
+                id: id.to_hex(),
+                path,
+            }),
+            Err(e) => Err(Error::io("read", &path)(e)),
         }
-        Ok(data)
     }
 
     /// Stores `data` under `path` atomically: temp file in `tmp/`, fsync, rename, fsync folder.
-    fn write_chunk(&self, path: &Path, data: &[u8]) -> Result<(), Error> {
+    fn write_chunk(&self, path: &Path, data: &[u8]) -> Result<u64, Error> {
         let shard = path.parent().unwrap_or(&self.root);
         fs::create_dir_all(shard).map_err(Error::io("create", shard))?;
         let compressed =
@@ -319,7 +319,8 @@ impl Store {
             .map_err(|e| Error::io("rename into", path)(e.error))?;
         File::open(shard)
             .and_then(|d| d.sync_all())
-            .map_err(Error::io("fsync", shard))
+            .map_err(Error::io("fsync", shard))?;
+        Ok(compressed.len() as u64)
     }
 
     /// Every chunk file with its metadata; files whose name is not a hash are skipped.
@@ -375,6 +376,29 @@ fn touch(path: &Path) -> Result<bool, Error> {
         Err(nix::errno::Errno::ENOENT) => Ok(false),
         Err(e) => Err(Error::io("touch", path)(e.into())),
     }
+}
+
+/// The key of a chunk inside a repository or [`Location`](crate::Location): `chunks/ab/<hash>`.
+pub fn chunk_key(id: ChunkId) -> String {
+    let hex = id.to_hex();
+    format!("chunks/{}/{hex}", &hex[..2])
+}
+
+/// Decompresses a stored chunk (at most `max_size` bytes) and checks it hashes to `id`;
+/// the error says what did not match.
+pub fn decode_chunk(id: ChunkId, compressed: &[u8], max_size: u32) -> Result<Vec<u8>, String> {
+    if max_size > fastcdc::v2020::MAXIMUM_MAX {
+        return Err(format!(
+            "the manifest gives it {max_size} bytes, more than any chunk"
+        ));
+    }
+    let data = zstd::bulk::decompress(compressed, max_size as usize)
+        .map_err(|e| format!("not a zstd frame of at most {max_size} bytes: {e}"))?;
+    let actual = ChunkId::of(&data);
+    if actual != id {
+        return Err(format!("its {} bytes hash to {actual}", data.len()));
+    }
+    Ok(data)
 }
 
 /// Reads `reader` into chunks, hands each to `put`, and returns the manifest.

@@ -100,10 +100,13 @@ fn a_push_becomes_a_running_tested_build_reachable_through_the_proxy() {
         .header("Host", format!("{name}.localhost:{}", site.port))
         .header("Cookie", cookie)
         .send()
-        .unwrap()
-        .text()
         .unwrap();
-    assert!(page.contains("admin"), "{page}");
+    // Without a session, Odoo (and the stand-in) redirect /web to the login page.
+    assert_eq!(page.status(), 200, "the session cookie logs in");
+    let page = page.text().unwrap();
+    if common::site::odoo_source().0.ends_with("odoo-standin") {
+        assert!(page.contains("Logged in as admin"), "{page}");
+    }
     let reused = http()
         .get(format!("{}{path}", site.url()))
         .header("Host", format!("{name}.localhost:{}", site.port))
@@ -372,4 +375,167 @@ fn api_refuses_strangers_and_names_the_problem() {
     let bad = site.cli(&["project", "create", "Bad Name", "--odoo", "17.0"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("lowercase"));
+}
+
+#[test]
+fn the_scheduler_stops_surplus_builds_and_drops_old_development_databases() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "limits", "17.0");
+    let (status, answer) = site.patch(
+        "/api/projects/limits",
+        json!({"settings": {"max_running_dev_builds": 1, "dev_database_days": 3}}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    tree.push("main");
+    let first = site.wait_build(site.build_of("limits", "main", &tree.git(&["rev-parse", "HEAD"])));
+    tree.git(&["checkout", "-q", "-b", "second"]);
+    tree.push("second");
+    let second =
+        site.wait_build(site.build_of("limits", "second", &tree.git(&["rev-parse", "HEAD"])));
+    assert_eq!(second["state"], "running");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while site.get(&format!("/api/builds/{}", first["id"]))["state"] != "stopped" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the older build was not stopped"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        site.database_exists(first["name"].as_str().unwrap()),
+        "stopped, not dropped"
+    );
+
+    // A lifetime of 0 days: the scheduler drops the development databases.
+    let (status, _) = site.patch(
+        "/api/projects/limits",
+        json!({"settings": {"max_running_dev_builds": 1, "dev_database_days": 0}}),
+    );
+    assert_eq!(status, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    for build in [&first, &second] {
+        while site.get(&format!("/api/builds/{}", build["id"]))["db_dropped_at"].is_null() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "build {} kept its database",
+                build["id"]
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        assert!(!site.database_exists(build["name"].as_str().unwrap()));
+    }
+}
+
+#[test]
+fn warnings_rebuilds_and_kills_show_in_the_build_s_state_and_result() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "states", "17.0");
+
+    // WARNING lines but no ERROR, tests passing: result `warning`.
+    let manifest = std::fs::read_to_string(tree.path().join("shop_sale/__manifest__.py")).unwrap();
+    tree.write(
+        "shop_sale/__manifest__.py",
+        &manifest.replace(
+            "'installable': True,",
+            "'installable': True,\n    'standin_warning': True,",
+        ),
+    );
+    let sha = tree.commit("a module that warns");
+    tree.push("main");
+    let warned = site.wait_build(site.build_of("states", "main", &sha));
+    assert_eq!(warned["state"], "running", "{warned}");
+    assert_eq!(warned["result"], "warning", "{warned}");
+
+    // Rebuild: a new build of the same revision.
+    let out = site.cli_ok(&["branch", "rebuild", "states", "main", "--json"]);
+    let rebuilt: Value = serde_json::from_str(&out).unwrap();
+    let again = site.wait_build(rebuilt["id"].as_i64().unwrap());
+    assert_eq!(again["trigger"], "rebuild");
+    assert_eq!(again["revision"], sha.as_str());
+    assert_eq!(again["state"], "running", "{again}");
+
+    // Modules to install as a list: only those (and their dependencies) are installed.
+    site.cli_ok(&["branch", "set", "states", "main", "--install", "shop_core"]);
+    let out = site.cli_ok(&["branch", "rebuild", "states", "main", "--json"]);
+    let listed = site.wait_build(
+        serde_json::from_str::<Value>(&out).unwrap()["id"]
+            .as_i64()
+            .unwrap(),
+    );
+    assert_eq!(listed["state"], "running", "{listed}");
+    let installed = |module: &str| {
+        site.psql(
+            listed["name"].as_str().unwrap(),
+            &format!("SELECT count(*) FROM ir_module_module WHERE name = '{module}' AND state = 'installed'"),
+        )
+    };
+    assert_eq!(installed("shop_core"), "1");
+    assert_eq!(installed("shop_sale"), "0");
+    site.cli_ok(&["branch", "set", "states", "main", "--install", "own"]);
+
+    // A build killed mid-way (its install is slow): killed, its database dropped.
+    tree.git(&["checkout", "-q", "-b", "slow"]);
+    tree.write("shop_core/__init__.py", "import time\ntime.sleep(60)\n");
+    let sha = tree.commit("a slow install");
+    tree.push("slow");
+    let id = site.build_of("states", "slow", &sha);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while site.get(&format!("/api/builds/{id}"))["step"] != "install+tests" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the install did not start"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    site.cli_ok(&["build", "stop", &id.to_string()]);
+    let killed = site.wait_build(id);
+    assert_eq!(killed["state"], "done", "{killed}");
+    assert_eq!(killed["result"], "killed", "{killed}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while site.database_exists(killed["name"].as_str().unwrap()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed build's database stayed"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // The branch's other builds are unaffected.
+    assert_eq!(
+        site.get(&format!("/api/builds/{}", rebuilt["id"]))["state"],
+        "running"
+    );
+}
+
+#[test]
+fn a_development_builds_mail_is_caught_and_never_sent() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "mailer", "17.0");
+    tree.write(
+        "shop_mail/__manifest__.py",
+        "{'name': 'Shop mail', 'version': '17.0.1.0', 'depends': ['mail'], 'license': 'LGPL-3'}\n",
+    );
+    tree.write("shop_mail/__init__.py", "");
+    let head = tree.commit("shop_mail: sends mail");
+    tree.push("main");
+    let id = site.build_of("mailer", "main", &head);
+    let build = site.wait_build(id);
+    assert_eq!(build["state"], "running", "{build}");
+    let name = build["name"].as_str().unwrap();
+
+    let sent: Value = http()
+        .post(format!("{}/builds/{name}/standin/send_mail", site.url()))
+        .json(&json!({"to": "customer@example.com", "subject": "Your order", "body": "Thanks"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(sent["state"], "sent", "the catcher accepted it: {sent}");
+    let mails = site.get(&format!("/api/builds/{id}/mails"));
+    assert_eq!(mails[0]["subject"], "Your order", "{mails}");
+    assert_eq!(
+        mails[0]["envelope_to"],
+        json!(["customer@example.com"]),
+        "{mails}"
+    );
 }

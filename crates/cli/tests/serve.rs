@@ -2,10 +2,12 @@
 
 mod common;
 
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
 
 use common::{
-    free_port, slipway, slipway_ok, spawn_serve, status, terminate, wait_healthy, DataDir,
+    free_port, slipway, slipway_ok, spawn_serve, spawn_serve_with, status, terminate, wait_healthy,
+    DataDir,
 };
 
 #[test]
@@ -105,4 +107,64 @@ fn serve_uses_an_external_postgres_given_by_url() {
         ],
     );
     assert!(dbs.lines().any(|l| l == "slipway"), "{dbs}");
+}
+
+#[test]
+fn serve_catches_a_builds_mail_on_its_smtp_port_until_sigterm() {
+    let data = DataDir::new();
+    let port = free_port();
+    let smtp = format!("127.0.0.1:{}", free_port());
+    let mut child = spawn_serve_with(data.path(), port, &[], &["--smtp-listen", &smtp]);
+    wait_healthy(port, &mut child);
+    let secret = std::fs::read(data.path().join("smtp/secret")).unwrap();
+    let login = slipway_mail::BuildCredentials::new(secret.try_into().unwrap()).credentials_for(9);
+    let (host, smtp_port) = smtp.split_once(':').unwrap();
+    let script = format!(
+        "import smtplib\n\
+         with smtplib.SMTP({host:?}, {smtp_port}) as s:\n    \
+             s.login({:?}, {:?})\n    \
+             s.sendmail('odoo@example.com', ['a@example.com'], b'Subject: caught\\r\\n\\r\\nhi\\r\\n')\n",
+        login.user, login.password
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let eml = std::fs::read(data.path().join("mails/9/1.eml")).unwrap();
+    assert_eq!(eml, b"Subject: caught\r\n\r\nhi\r\n");
+
+    assert!(terminate(&mut child).success());
+    assert!(
+        TcpStream::connect(&smtp).is_err(),
+        "SMTP stopped with serve"
+    );
+}
+
+#[test]
+fn serve_refuses_a_taken_smtp_port() {
+    let data = DataDir::new();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let smtp = taken.local_addr().unwrap().to_string();
+    let out = slipway(
+        data.path(),
+        &[
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--smtp-listen",
+            &smtp,
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen for SMTP on {smtp}")),
+        "{err}"
+    );
+    assert!(!data.path().join("pg").exists(), "nothing started");
 }

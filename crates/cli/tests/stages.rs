@@ -24,19 +24,6 @@ fn healthy(site: &Site, build: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn patch(site: &Site, path: &str, body: Value) -> (u16, Value) {
-    let response = http()
-        .patch(format!("{}{path}", site.url()))
-        .bearer_auth(site.token())
-        .json(&body)
-        .send()
-        .unwrap();
-    (
-        response.status().as_u16(),
-        response.json().unwrap_or(Value::Null),
-    )
-}
-
 /// The newest build of a branch, once it is finished.
 fn settled_head_build(site: &Site, project: &str, branch: &str, after: i64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(240);
@@ -321,15 +308,14 @@ fn stage_moves_follow_odoo_sh_rules_and_are_in_history() {
     tree.push("other");
     let path = |b: &str| format!("/api/projects/moves/branches/{b}");
     let refused = |b: &str, body: Value| {
-        let (status, answer) = patch(&site, &path(b), body);
+        let (status, answer) = site.patch(&path(b), body);
         assert_eq!(status, 409, "{answer}");
         answer["error"]["message"].as_str().unwrap().to_string()
     };
 
     assert!(refused("main", json!({"stage": "production"})).contains("confirm"));
     assert_eq!(
-        patch(
-            &site,
+        site.patch(
             &path("main"),
             json!({"stage": "production", "confirm": true})
         )
@@ -342,15 +328,16 @@ fn stage_moves_follow_odoo_sh_rules_and_are_in_history() {
     );
     assert!(refused("main", json!({"stage": "staging"})).contains("only move to development"));
     assert_eq!(
-        patch(&site, &path("other"), json!({"stage": "staging"})).0,
+        site.patch(&path("other"), json!({"stage": "staging"})).0,
         200
     );
     assert_eq!(
-        patch(&site, &path("other"), json!({"stage": "development"})).0,
+        site.patch(&path("other"), json!({"stage": "development"}))
+            .0,
         200
     );
     assert_eq!(
-        patch(&site, &path("main"), json!({"stage": "development"})).0,
+        site.patch(&path("main"), json!({"stage": "development"})).0,
         200
     );
 
@@ -440,8 +427,7 @@ fn trial_projects_go_back_to_development() {
         "production",
         "--confirm",
     ]);
-    let (status, _) = patch(
-        &site,
+    let (status, _) = site.patch(
         "/api/projects/trial",
         json!({"trial_until": "2020-01-01T00:00:00Z"}),
     );
@@ -454,4 +440,162 @@ fn trial_projects_go_back_to_development() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+#[test]
+fn a_staging_build_s_mail_is_caught_and_never_leaves() {
+    let site = Site::start(&[]);
+    let (tree, prod) = production_project(&site, "mails");
+    site.odoo_bin(prod["name"].as_str().unwrap(), &["-i", "mail"]);
+    tree.git(&["checkout", "-q", "-b", "staging-1"]);
+    tree.push("staging-1");
+    let dev =
+        site.wait_build(site.build_of("mails", "staging-1", &tree.git(&["rev-parse", "HEAD"])));
+    site.cli_ok(&["branch", "set", "mails", "staging-1", "--stage", "staging"]);
+    let staging = settled_head_build(&site, "mails", "staging-1", dev["id"].as_i64().unwrap());
+    assert_eq!(staging["state"], "running", "{staging}");
+    let (id, name) = (
+        staging["id"].as_i64().unwrap(),
+        staging["name"].as_str().unwrap(),
+    );
+
+    let sent = http()
+        .post(format!("{}/builds/{name}/standin/send_mail", site.url()))
+        .json(&json!({"to": "customer@example.com", "subject": "Your invoice", "body": "<p>Hello <script>alert(1)</script></p>"}))
+        .send()
+        .unwrap();
+    assert!(sent.status().is_success(), "{:?}", sent.text());
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mails = loop {
+        let mails = site.get(&format!("/api/builds/{id}/mails"));
+        if !mails.as_array().unwrap().is_empty() {
+            break mails;
+        }
+        assert!(Instant::now() < deadline, "no mail caught");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mail = &mails[0];
+    assert_eq!(mail["subject"], "Your invoice", "{mail}");
+    assert!(mail.to_string().contains("customer@example.com"), "{mail}");
+    let seq = mail["seq"].as_u64().unwrap();
+    let eml = http()
+        .get(format!("{}/api/builds/{id}/mails/{seq}.eml", site.url()))
+        .bearer_auth(site.token())
+        .send()
+        .unwrap();
+    assert_eq!(eml.status(), 200);
+    assert!(eml.text().unwrap().contains("Subject: Your invoice"));
+    let anonymous = http()
+        .get(format!("{}/api/builds/{id}/mails", site.url()))
+        .send()
+        .unwrap();
+    assert_eq!(
+        anonymous.status(),
+        401,
+        "mails are behind the API's authentication"
+    );
+
+    // "Update previous build" (the default): the next push keeps the staging database.
+    tree.write("README.md", "next staging commit\n");
+    tree.commit("next");
+    tree.push("staging-1");
+    let next = settled_head_build(&site, "mails", "staging-1", id);
+    assert_eq!(next["state"], "running", "{next}");
+    assert_eq!(
+        next["database"], staging["database"],
+        "the previous staging database is updated, not replaced"
+    );
+    assert_eq!(
+        site.get(&format!("/api/builds/{id}"))["state"],
+        "done",
+        "the older build handed its database over"
+    );
+}
+
+#[test]
+fn production_is_backed_up_before_updates_and_a_backup_restores() {
+    let site = Site::start(&[]);
+    let (tree, first) = production_project(&site, "safe");
+    let db = first["name"].as_str().unwrap().to_string();
+    let version = |site: &Site| {
+        site.psql(
+            &db,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'shop_core'",
+        )
+    };
+    bump(
+        &tree,
+        "1.1",
+        Some(("post-add.py", "def migrate(cr, version):\n    cr.execute(\"INSERT INTO res_partner (name) VALUES ('created by 1.1')\")\n")),
+    );
+    let updated = settled_head_build(&site, "safe", "main", first["id"].as_i64().unwrap());
+    assert_eq!(updated["state"], "running", "{updated}");
+    assert_eq!(version(&site), "17.0.1.1");
+
+    let backups = site.get("/api/projects/safe/branches/main/backups");
+    let before = backups
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "before-update")
+        .unwrap_or_else(|| panic!("no before-update backup: {backups}"))
+        .clone();
+    assert_eq!(before["state"], "complete", "{before}");
+    assert_eq!(
+        before["locations_done"].as_array().unwrap().len(),
+        3,
+        "three copies: {before}"
+    );
+
+    let (status, manual) = site.post("/api/projects/safe/branches/main/backups", json!({}));
+    assert_eq!(status, 201, "{manual}");
+    assert_eq!(manual["kind"], "manual");
+    let (status, verification) = site.post(
+        &format!("/api/backups/{}/verify", manual["id"].as_str().unwrap()),
+        json!({}),
+    );
+    assert_eq!(status, 200, "{verification}");
+    assert_eq!(verification["ok"], true, "{verification}");
+
+    // Restoring the backup taken before the update brings production back to 1.0.
+    let (status, outcome) = site.post(
+        &format!("/api/backups/{}/restore", before["id"].as_str().unwrap()),
+        json!({"branch": "main"}),
+    );
+    assert_eq!(status, 200, "{outcome}");
+    assert!(
+        !outcome["safety_backup"].is_null(),
+        "a before-restore backup is taken: {outcome}"
+    );
+    assert_eq!(version(&site), "17.0.1.0");
+    assert_eq!(
+        site.psql(
+            &db,
+            "SELECT count(*) FROM res_partner WHERE name = 'created by 1.1'"
+        ),
+        "0"
+    );
+    assert!(
+        healthy(&site, updated["name"].as_str().unwrap()),
+        "production serves again"
+    );
+    let kinds: Vec<String> = site
+        .get("/api/projects/safe/branches/main/backups")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(kinds.contains(&"before-restore".to_string()), "{kinds:?}");
+
+    // The CLI backs up a branch by name, labelled with its project, branch and revision.
+    let out = site.cli_ok(&["backup", "create", "--of", "safe/main", "--json"]);
+    let created: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(created["backup"]["branch"], "main", "{created}");
+    assert_eq!(
+        created["backup"]["source_database"],
+        db.as_str(),
+        "{created}"
+    );
 }

@@ -111,6 +111,11 @@ impl Target {
             Ok(())
         }
         .await;
+        if renamed.is_err() {
+            // Whatever failed, `from` must not stay closed to connections.
+            let reopen = format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true", ident(from));
+            let _ = sqlx::query(&reopen).execute(&admin).await;
+        }
         admin.close().await;
         renamed?;
         let (old, new) = (self.filestore(from), self.filestore(to));

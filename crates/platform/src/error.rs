@@ -26,6 +26,13 @@ pub enum PlatformError {
     NotFound(String),
     #[error("metadata database query failed: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Backup(#[from] slipway_backup::Error),
+    #[error("{0}")]
+    Dump(#[from] slipway_dump::DumpError),
+    /// Bad input or a refused operation, with what to do.
+    #[error("{0}")]
+    Refused(String),
 }
 
 pub type Result<T, E = PlatformError> = std::result::Result<T, E>;

@@ -16,6 +16,7 @@ mod jobs;
 mod metadata;
 mod service;
 
+pub mod backups;
 pub mod branches;
 pub mod builds;
 pub mod editor;

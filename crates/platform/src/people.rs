@@ -89,6 +89,17 @@ impl People {
         Ok(user)
     }
 
+    /// One user by login.
+    pub async fn by_login(&self, login: &str) -> Result<Option<User>> {
+        let user = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE login = $1"
+        ))
+        .bind(login)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(user)
+    }
+
     /// How many users exist (the first `serve` creates one when there are none).
     pub async fn count(&self) -> Result<i64> {
         let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM users")
@@ -134,18 +145,6 @@ impl People {
         Ok((user, token))
     }
 
-    /// A new token for `user_id`.
-    pub async fn create_token(&self, user_id: i64, label: &str) -> Result<String> {
-        let token = generate_token();
-        sqlx::query("INSERT INTO api_tokens (user_id, label, digest) VALUES ($1, $2, $3)")
-            .bind(user_id)
-            .bind(label)
-            .bind(key_digest(&token))
-            .execute(&self.pool)
-            .await?;
-        Ok(token)
-    }
-
     /// The user a token belongs to, if it is a live token. The lookup is by the token's
     /// SHA-256: what is compared is a digest, so timing says nothing about the token.
     pub async fn authenticate(&self, token: &str) -> Result<Option<User>> {
@@ -169,17 +168,6 @@ impl People {
             .fetch_all(&self.pool)
             .await?;
         Ok(users)
-    }
-
-    /// One user by login.
-    pub async fn by_login(&self, login: &str) -> Result<Option<User>> {
-        let user = sqlx::query_as(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE login = $1"
-        ))
-        .bind(login)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(user)
     }
 }
 

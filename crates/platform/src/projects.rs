@@ -324,20 +324,6 @@ impl Projects {
         Ok(())
     }
 
-    /// Gives `user_id` `role` in the project.
-    pub async fn set_member(&self, project_id: i64, user_id: i64, role: Role) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, $3) \
-             ON CONFLICT (project_id, user_id) DO UPDATE SET role = EXCLUDED.role",
-        )
-        .bind(project_id)
-        .bind(user_id)
-        .bind(role.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// The project's members, by login.
     pub async fn members(&self, project_id: i64) -> Result<Vec<Member>> {
         let rows = sqlx::query_as(

@@ -310,6 +310,11 @@ impl Platform {
                 source: std::io::Error::other(e.to_string()),
             });
         }
+        if let Some(mails) = &self.env().mails {
+            if let Err(e) = mails.drop_build(build.id) {
+                tracing::warn!(build = build.id, "dropping the build's mails: {e}");
+            }
+        }
         self.builds.set_dropped(build.id).await
     }
 
@@ -494,10 +499,5 @@ impl Platform {
     /// `running` in the database so the next start brings them back.
     pub async fn shutdown(&self) {
         self.pipeline.supervisor.stop_all().await;
-    }
-
-    /// The templates cache store.
-    pub fn templates(&self) -> &TemplateStore {
-        &self.pipeline.templates
     }
 }

@@ -131,17 +131,7 @@ async fn git(
         MAX_PUSH_BYTES,
     )
     .await;
-    // git http-backend updates the refs while it streams its report: read the report whole
-    // (a few lines per ref) before looking at the branches again.
-    let (head, body) = response.into_parts();
-    let report = match axum::body::to_bytes(body, 64 << 20).await {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            tracing::warn!(project = %project.name, "push report: {e}");
-            Default::default()
-        }
-    };
-    let response = Response::from_parts(head, axum::body::Body::from(report));
+    // The bridge answers a receive-pack once git has exited: the refs are updated.
     let after = repo.branches().await.unwrap_or_default();
     let updates = slipway_git::Repo::ref_updates(&before, &after);
     if !updates.is_empty() {

@@ -4,7 +4,22 @@
 //! expects, streams the request body to its stdin and its stdout back as the response (neither
 //! is ever held whole in memory: pushes can be large). It does **no authentication**: the caller
 //! checks the user first (read rights for any request, write rights when [`is_push`]), passes
-//! the user's name as `REMOTE_USER`, and compares `Repo::branches()` before and after a push.
+//! the user's name as `REMOTE_USER`, and compares `Repo::branches()` before and after a push:
+//! for `git-receive-pack`, this function returns only once git has exited, so the branches are
+//! already updated when it does (the push's answer is small and held until then).
+//!
+//! Wiring, in the caller:
+//!
+//! ```text
+//! route "/git/{*path}":  path_info = "/" + path
+//!   project_of(path_info)                      -> else 404
+//!   HTTP basic auth, token as password         -> else 401 + `WWW-Authenticate: Basic realm="Slipway"`
+//!   is_push(path_info, uri.query()) && !writer -> 403
+//!   receive = path_info ends with "/git-receive-pack"
+//!   before  = repo.branches() if receive
+//!   response = git_http_backend(root, user, req, path_info, cap).await
+//!   Repo::ref_updates(before, repo.branches()) -> create branches, enqueue builds, History
+//! ```
 //!
 //! Refusals, before git runs: a path that is not `/<project>.git/` followed by `info/refs`,
 //! `git-upload-pack` or `git-receive-pack` (404; so no `..`, no other file of the repository,
@@ -29,6 +44,9 @@ use tokio::task::JoinHandle;
 /// Output held back (at most this much) until the whole request body went to git, so a body
 /// over the cap can still be answered with a clean 413 rather than a cut connection.
 const HOLD_LIMIT: usize = 1 << 20;
+
+/// How much of a push's answer (report-status and progress: small) is held until git exits.
+const PUSH_HOLD_LIMIT: usize = 8 << 20;
 
 /// How much of a refused body is still read (and thrown away) so the client sees the 413.
 const DRAIN_LIMIT: u64 = 1 << 30;
@@ -189,6 +207,7 @@ pub async fn git_http_backend(
     let log_path = path_info.to_owned();
     tokio::spawn(log_stderr(stderr, log_path.clone()));
     let supervisor_kill = kill.clone();
+    let (exited_tx, exited_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         tokio::select! {
             status = child.wait() => {
@@ -202,6 +221,7 @@ pub async fn git_http_backend(
                 let _ = child.kill().await;
             }
         }
+        let _ = exited_tx.send(());
     });
 
     let mut feeder = Feeder::Running(tokio::spawn(feed(
@@ -212,6 +232,9 @@ pub async fn git_http_backend(
     )));
 
     // Read git's CGI head, holding the response until the body went in (or output piles up).
+    // A push's whole (small) answer is held until git exits, so that when this function
+    // returns, the branches are updated and the caller's "after" snapshot is right.
+    let whole = endpoint == Endpoint::ReceivePack;
     let mut held = Vec::new();
     let mut eof = false;
     let mut head = None;
@@ -235,7 +258,8 @@ pub async fn git_http_backend(
         if let Feeder::Done(Feed::TooLarge) = feeder {
             return too_large(max_body_bytes);
         }
-        if eof || (head.is_some() && (fed || held.len() > HOLD_LIMIT)) {
+        let hold = if whole { PUSH_HOLD_LIMIT } else { HOLD_LIMIT };
+        if eof || (head.is_some() && ((fed && !whole) || held.len() > hold)) {
             break;
         }
         tokio::select! {
@@ -251,6 +275,16 @@ pub async fn git_http_backend(
         );
         return plain(StatusCode::BAD_GATEWAY, "git http-backend gave no response");
     };
+    if whole {
+        if eof {
+            let _ = exited_rx.await;
+        } else {
+            tracing::warn!(
+                path = path_info,
+                "push answer over {PUSH_HOLD_LIMIT} bytes: streamed before git finished"
+            );
+        }
+    }
     let rest = Bytes::from(held.split_off(body_start));
     let first = futures_util::stream::iter((!rest.is_empty()).then_some(Ok(rest)));
     let tail = tokio_util::io::ReaderStream::new(stdout);

@@ -3,6 +3,8 @@
 //! - `GET /healthz`
 //! - `/database/v1/*` and `/database/<region>/<id>/<key>/...`: Odoo's upgrade API
 //!   ([`upgrade_api`]), with its SFTP endpoint ([`sftp`]).
+//! - `/api/builds/{id}/mails...`: the mail catcher's messages ([`mails`], mounted by the
+//!   `/api` router behind its authentication), fed by its SMTP server ([`smtp`]).
 //!
 //! - `/api/*`: the REST API ([`api`]-module docs list the routes).
 //! - `/git/<project>.git`: Git smart HTTP ([`git_http`], behind token auth and the push hook
@@ -16,10 +18,12 @@ mod builds_http;
 mod files;
 pub mod git_http;
 mod health;
+pub mod mails;
 mod monitor;
 pub mod proxy;
 pub mod sftp;
 mod shell;
+pub mod smtp;
 mod ui;
 pub mod upgrade_api;
 
@@ -29,6 +33,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::Router;
+use slipway_mail::MailStore;
 use slipway_platform::upgrade::{UpgradeFiles, UpgradeStore};
 use slipway_platform::{JobQueue, Metadata, Platform};
 use tokio::net::TcpListener;
@@ -53,6 +58,20 @@ pub struct ServerConfig {
     pub domain: String,
     /// How long `?follow=1` streams a log before ending by itself.
     pub log_follow_for: Duration,
+    /// Where the mail catcher's SMTP server listens.
+    pub smtp_listen: SocketAddr,
+}
+
+impl ServerConfig {
+    /// Where caught mails are stored: `<data-dir>/mails`.
+    pub fn mails_dir(&self) -> PathBuf {
+        self.data_dir.join("mails")
+    }
+
+    /// The secret the builds' SMTP passwords derive from: `<data-dir>/smtp/secret`.
+    pub fn smtp_secret_path(&self) -> PathBuf {
+        self.data_dir.join("smtp").join("secret")
+    }
 }
 
 /// What every handler can reach.
@@ -72,6 +91,8 @@ pub struct AppState {
     pub proxy: proxy::ProxyClient,
     /// One-time "Connect" tickets.
     pub connect_tickets: builds_http::ConnectTickets,
+    /// The mail catcher's messages (`<data-dir>/mails`).
+    pub mails: MailStore,
 }
 
 impl AppState {
@@ -87,6 +108,9 @@ impl AppState {
             max_upload_bytes: config.max_upload_bytes,
             sftp: sftp::SftpServer::new(config.sftp_listen, config.data_dir.join("sftp")),
         };
+        // The builds' store when they have one, so that every clone shares one writer lock.
+        let mails =
+            (platform.env().mails.clone()).unwrap_or_else(|| MailStore::new(config.mails_dir()));
         Self {
             metadata,
             upgrade,
@@ -95,6 +119,7 @@ impl AppState {
             log_follow_for: config.log_follow_for,
             proxy: proxy::ProxyClient::new(),
             connect_tickets: builds_http::ConnectTickets::default(),
+            mails,
         }
     }
 
@@ -110,7 +135,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(upgrade_api::router())
-        .merge(api::router())
+        .merge(api::router(state.clone()))
         .merge(ui::router())
         .merge(builds_http::router())
         .layer(axum::middleware::from_fn_with_state(

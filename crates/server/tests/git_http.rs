@@ -1,8 +1,10 @@
 //! Git smart HTTP with the real git client against `git http-backend` behind a real port.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{Path as UrlPath, Request, State};
@@ -17,6 +19,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 struct Bridge {
     root: PathBuf,
     max_body_bytes: u64,
+    /// The branches read right after each push's `git_http_backend` returned, as the lead's
+    /// push hook reads them.
+    after_push: Arc<Mutex<Vec<BTreeMap<String, String>>>>,
 }
 
 async fn as_tester(
@@ -24,14 +29,22 @@ async fn as_tester(
     UrlPath(path): UrlPath<String>,
     req: Request,
 ) -> Response {
-    git_http_backend(
+    let path_info = format!("/{path}");
+    let receive = path_info.ends_with("/git-receive-pack");
+    let response = git_http_backend(
         &bridge.root,
         "tester",
         req,
-        &format!("/{path}"),
+        &path_info,
         bridge.max_body_bytes,
     )
-    .await
+    .await;
+    if receive {
+        let repo = Repos::new(bridge.root.clone()).open("shop").await.unwrap();
+        let branches = repo.branches().await.unwrap();
+        bridge.after_push.lock().unwrap().push(branches);
+    }
+    response
 }
 
 async fn anonymous(
@@ -54,6 +67,7 @@ struct Server {
     repos: Repos,
     addr: SocketAddr,
     scratch: PathBuf,
+    after_push: Arc<Mutex<Vec<BTreeMap<String, String>>>>,
 }
 
 /// A test router (no auth) serving `<tmp>/git` with a project `shop`.
@@ -61,9 +75,11 @@ async fn server(max_body_bytes: u64) -> Server {
     let tmp = tempfile::tempdir().unwrap();
     let repos = Repos::new(tmp.path().join("git"));
     repos.create("shop").await.unwrap();
+    let after_push = Arc::new(Mutex::new(Vec::new()));
     let bridge = Bridge {
         root: repos.root().to_owned(),
         max_body_bytes,
+        after_push: after_push.clone(),
     };
     let app = Router::new()
         .route("/git/{*path}", any(as_tester))
@@ -85,10 +101,16 @@ async fn server(max_body_bytes: u64) -> Server {
         repos,
         addr,
         scratch,
+        after_push,
     }
 }
 
 impl Server {
+    /// The branches the push hook saw after the last push.
+    fn last_push_snapshot(&self) -> BTreeMap<String, String> {
+        self.after_push.lock().unwrap().last().cloned().unwrap()
+    }
+
     fn url(&self, repo: &str) -> String {
         format!("http://{}/git/{repo}", self.addr)
     }
@@ -170,6 +192,8 @@ async fn clone_push_force_push_delete_and_clone_again() {
 
     let first = commit(&work, "a.txt", b"one\n", "first");
     git_async(&work, &["push", "-q", "origin", "main"]).await;
+    // When the bridge returns, the push is done: the hook's snapshot already has the branch.
+    assert_eq!(s.last_push_snapshot().get("main"), Some(&first));
     git(&work, &["checkout", "-q", "-b", "feature"]);
     let feature = commit(&work, "b.txt", b"feature\n", "feature work");
     git_async(&work, &["push", "-q", "origin", "feature"]).await;
@@ -192,9 +216,11 @@ async fn clone_push_force_push_delete_and_clone_again() {
         "a non-fast-forward needs --force"
     );
     git_async(&work, &["push", "-q", "--force", "origin", "main"]).await;
+    assert_eq!(s.last_push_snapshot().get("main"), Some(&amended));
 
     // Deleting a branch.
     git_async(&work, &["push", "-q", "origin", ":b"]).await;
+    assert!(!s.last_push_snapshot().contains_key("b"));
 
     let after = repo.branches().await.unwrap();
     assert_eq!(after.len(), 2, "{after:?}");
@@ -383,7 +409,7 @@ async fn a_push_without_a_user_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_fetch_with_a_gzipped_request_body_works() {
+async fn a_protocol_v2_fetch_with_a_gzipped_request_body_works() {
     let s = server(1 << 30).await;
     let url = s.url("shop.git");
     git_async(&s.scratch, &["clone", "-q", &url, "work"]).await;
@@ -412,6 +438,8 @@ async fn a_fetch_with_a_gzipped_request_body_works() {
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_TRACE_CURL", "1")
             .env("GIT_TRACE_CURL_NO_DATA", "1")
+            .env("GIT_TRACE_PACKET", "1")
+            .args(["-c", "protocol.version=2"])
             .args(["clone", "-q", "--mirror", &url_clone, "mirror.git"])
             .output()
             .unwrap()
@@ -424,6 +452,8 @@ async fn a_fetch_with_a_gzipped_request_body_works() {
         trace.contains("Content-Encoding: gzip"),
         "the request was not gzipped"
     );
+    // `Git-Protocol: version=2` reached git as GIT_PROTOCOL: the server answered in v2.
+    assert!(trace.contains("git< version 2"), "not protocol v2");
     let mirror = s.scratch.join("mirror.git");
     let refs = git(
         &mirror,

@@ -10,15 +10,7 @@ use slipway_server::{serve, ServerConfig};
 use slipway_testkit::TestDb;
 
 fn config() -> ServerConfig {
-    ServerConfig {
-        data_dir: std::env::temp_dir(),
-        upgrade_scripts: None,
-        region: "local".into(),
-        max_upload_bytes: 1 << 20,
-        sftp_listen: "127.0.0.1:0".parse().unwrap(),
-        domain: "localhost".into(),
-        log_follow_for: std::time::Duration::from_secs(300),
-    }
+    common::test_config(&std::env::temp_dir())
 }
 
 #[tokio::test]

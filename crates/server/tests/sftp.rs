@@ -45,13 +45,9 @@ async fn world() -> World {
     let scripts = data_dir.path().join("scripts/17.0");
     std::fs::create_dir_all(&scripts).unwrap();
     let config = ServerConfig {
-        data_dir: data_dir.path().to_path_buf(),
         upgrade_scripts: scripts.parent().map(Path::to_path_buf),
-        region: "local".into(),
         max_upload_bytes: 16 << 20,
-        sftp_listen: "127.0.0.1:0".parse().unwrap(),
-        domain: "localhost".into(),
-        log_follow_for: std::time::Duration::from_secs(300),
+        ..common::test_config(data_dir.path())
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -34,13 +34,9 @@ async fn api() -> Api {
         std::fs::create_dir_all(scripts.join(series)).unwrap();
     }
     let config = ServerConfig {
-        data_dir: data_dir.path().to_path_buf(),
         upgrade_scripts: Some(scripts),
-        region: "local".into(),
         max_upload_bytes: 64 * 1024,
-        sftp_listen: "127.0.0.1:0".parse().unwrap(),
-        domain: "localhost".into(),
-        log_follow_for: std::time::Duration::from_secs(300),
+        ..common::test_config(data_dir.path())
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

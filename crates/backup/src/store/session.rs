@@ -20,6 +20,7 @@ use crate::Error;
 pub struct WriteSession<'a> {
     store: &'a Store,
     marker: PathBuf,
+    written: std::cell::Cell<u64>,
 }
 
 impl<'a> WriteSession<'a> {
@@ -37,7 +38,11 @@ impl<'a> WriteSession<'a> {
         write!(file, "{start}")
             .and_then(|()| file.sync_all())
             .map_err(Error::io("write", &marker))?;
-        Ok(WriteSession { store, marker })
+        Ok(WriteSession {
+            store,
+            marker,
+            written: std::cell::Cell::new(0),
+        })
     }
 
     /// Stores a stream in constant memory (about twice the maximum chunk size) and returns its
@@ -59,6 +64,11 @@ impl<'a> WriteSession<'a> {
         }
     }
 
+    /// Bytes (compressed) of the chunks this session wrote that the repository did not hold.
+    pub fn bytes_written(&self) -> u64 {
+        self.written.get()
+    }
+
     fn put_chunk(&self, data: &[u8]) -> Result<ChunkId, Error> {
         self.heartbeat()?;
         let id = ChunkId::of(data);
@@ -66,7 +76,8 @@ impl<'a> WriteSession<'a> {
         // Present: refresh its time so a running collection keeps it. Absent (or renamed away by
         // a collection this instant): write it; same bytes, same name, so a race is harmless.
         if !touch(&path)? {
-            self.store.write_chunk(&path, data)?;
+            let written = self.store.write_chunk(&path, data)?;
+            self.written.set(self.written.get() + written);
         }
         Ok(id)
     }

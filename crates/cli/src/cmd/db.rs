@@ -26,6 +26,13 @@ pub struct TargetArgs {
     owner: String,
 }
 
+impl TargetArgs {
+    /// The owner role's name.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct NeutralizeArgs {
     /// The database.

@@ -1,6 +1,7 @@
 //! One module per command group; each turns its arguments into calls of the library crates.
 
 mod addons;
+mod backup;
 mod contract;
 mod db;
 mod dump;
@@ -55,6 +56,9 @@ pub enum Command {
     /// Builds: list, show, logs, stop, keep.
     #[command(subcommand)]
     Build(projects::BuildCommand),
+    /// Backups: deduplicated, replicated, verified by a restore drill.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
 }
 
 impl Command {
@@ -73,6 +77,7 @@ impl Command {
             Command::Project(cmd) => projects::run_project(cmd, client, global).await,
             Command::Branch(cmd) => projects::run_branch(cmd, client, global).await,
             Command::Build(cmd) => projects::run_build(cmd, client, global).await,
+            Command::Backup(cmd) => backup::run(cmd, global).await,
         }
     }
 

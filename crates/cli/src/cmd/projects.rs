@@ -25,6 +25,8 @@ pub enum ProjectCommand {
     Members(ProjectArg),
     /// Give a user a role in a project (admin, developer, tester), or remove them.
     Member(MemberArgs),
+    /// Change a project's settings.
+    Set(SetProjectArgs),
 }
 
 #[derive(Debug, Args)]
@@ -40,6 +42,21 @@ pub struct MemberArgs {
     /// Remove them from the project.
     #[arg(long, conflicts_with = "role")]
     remove: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetProjectArgs {
+    /// Project name.
+    project: String,
+    /// At most this many development builds run at once (the oldest not kept is stopped).
+    #[arg(long)]
+    max_running_dev_builds: Option<u32>,
+    /// Development databases are dropped after this many days.
+    #[arg(long)]
+    dev_database_days: Option<u32>,
+    /// End of the trial (RFC 3339), or `none` to make it a regular project.
+    #[arg(long)]
+    trial_until: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -212,6 +229,31 @@ pub async fn run_project(
             for p in projects.as_array().into_iter().flatten() {
                 println!("{:<30} Odoo {}", text(&p["name"]), text(&p["series"]));
             }
+            Ok(())
+        }
+        ProjectCommand::Set(args) => {
+            let path = format!("/api/projects/{}", segment(&args.project));
+            let current = api.get(&path).await?;
+            let mut settings = current["settings"].clone();
+            if let Some(n) = args.max_running_dev_builds {
+                settings["max_running_dev_builds"] = json!(n);
+            }
+            if let Some(days) = args.dev_database_days {
+                settings["dev_database_days"] = json!(days);
+            }
+            let mut body = json!({"settings": settings});
+            match args.trial_until.as_deref() {
+                Some("none") => body["trial_until"] = Value::Null,
+                Some(until) => body["trial_until"] = json!(until),
+                None => {}
+            }
+            let project = api.call(Method::PATCH, &path, Some(&body)).await?;
+            println!(
+                "{}: settings {}, trial until {}",
+                text(&project["name"]),
+                project["settings"],
+                text(&project["trial_until"])
+            );
             Ok(())
         }
         ProjectCommand::Show(args) => {

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use slipway_platform::builds::pipeline::BuildEnv;
+use slipway_platform::builds::pipeline::{BuildEnv, SmtpForBuild};
 use slipway_platform::people::NewUser;
 use slipway_platform::upgrade::{run_worker, Processor};
 use slipway_platform::{Metadata, Platform};
+use slipway_server::smtp::SmtpCatcher;
 use slipway_server::{AppState, ServerConfig};
 
 use crate::config::GlobalOptions;
@@ -36,6 +37,11 @@ pub struct ServeArgs {
     /// Where the upgrade platform's SFTP server listens (started on first use).
     #[arg(long, env = "SLIPWAY_SFTP_LISTEN", default_value = "127.0.0.1:2200")]
     sftp_listen: SocketAddr,
+
+    /// Where the mail catcher's SMTP server listens: development and staging builds send
+    /// their mail there, and it never leaves the machine.
+    #[arg(long, env = "SLIPWAY_SMTP_LISTEN", default_value = "127.0.0.1:2525")]
+    smtp_listen: SocketAddr,
 
     /// How many upgrade requests are processed at once.
     #[arg(long, env = "SLIPWAY_WORKERS", default_value_t = 1)]
@@ -80,6 +86,24 @@ pub struct ServeArgs {
     #[arg(long, env = "SLIPWAY_SMTP_RELAY_SSL")]
     smtp_relay_ssl: bool,
 
+    /// The primary copy of the backup repository (default `<data-dir>/backups/primary`).
+    #[arg(long, env = "SLIPWAY_BACKUP_DIR")]
+    backup_dir: Option<PathBuf>,
+
+    /// A further copy of the backup repository: a folder or
+    /// s3://bucket/prefix?endpoint=URL&region=R (repeatable; default
+    /// `<data-dir>/backups/replica-1` and `replica-2`).
+    #[arg(
+        long = "backup-replica",
+        env = "SLIPWAY_BACKUP_REPLICAS",
+        value_delimiter = ','
+    )]
+    backup_replicas: Vec<String>,
+
+    /// When production's daily backup runs, UTC (`HH:MM`).
+    #[arg(long, env = "SLIPWAY_DAILY_BACKUP_AT", default_value = "02:00")]
+    daily_backup_at: chrono::NaiveTime,
+
     /// How long `logs?follow=1` streams before ending by itself, in seconds.
     #[arg(long, env = "SLIPWAY_LOG_FOLLOW", default_value_t = 300)]
     log_follow: u64,
@@ -103,23 +127,6 @@ pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
             dir.display()
         );
     }
-    let postgres = global.postgres().await?;
-    let served = serve_with(listener, &args, global, &postgres.server, began).await;
-    tracing::info!("stopping");
-    postgres.stop_if_started().await;
-    served
-}
-
-async fn serve_with(
-    listener: tokio::net::TcpListener,
-    args: &ServeArgs,
-    global: &GlobalOptions,
-    server: &slipway_pg::Server,
-    began: Instant,
-) -> Result<()> {
-    let metadata = Metadata::open(server)
-        .await
-        .context("opening the metadata database")?;
     let config = ServerConfig {
         data_dir: global.absolute_data_dir()?,
         upgrade_scripts: args.upgrade_scripts.clone(),
@@ -128,15 +135,78 @@ async fn serve_with(
         sftp_listen: args.sftp_listen,
         domain: args.domain.clone(),
         log_follow_for: Duration::from_secs(args.log_follow),
+        smtp_listen: args.smtp_listen,
     };
-    let target = build_target(server, global.binaries()?, &config);
+    let mail = bind_smtp(&config).await?;
+    let postgres = global.postgres().await?;
+    let served = serve_with(
+        listener,
+        mail,
+        &args,
+        &config,
+        global,
+        &postgres.server,
+        began,
+    )
+    .await;
+    tracing::info!("stopping");
+    postgres.stop_if_started().await;
+    served
+}
+
+/// The mail catcher: its bound SMTP server, and the one store and credentials that the
+/// server, the builds' odoo.conf and the API share (clones of one store share its lock).
+struct Mail {
+    catcher: SmtpCatcher,
+    store: slipway_mail::MailStore,
+    credentials: slipway_mail::BuildCredentials,
+}
+
+/// Binds the mail catcher's SMTP server, creating the SMTP secret on first start.
+async fn bind_smtp(config: &ServerConfig) -> Result<Mail> {
+    let secret_path = config.smtp_secret_path();
+    let secret = slipway_mail::load_or_create_secret(&secret_path)
+        .with_context(|| format!("reading the SMTP secret {}", secret_path.display()))?;
+    let store = slipway_mail::MailStore::new(config.mails_dir());
+    let credentials = slipway_mail::BuildCredentials::new(secret);
+    let catcher = SmtpCatcher::bind(config.smtp_listen, store.clone(), credentials.clone()).await?;
+    Ok(Mail {
+        catcher,
+        store,
+        credentials,
+    })
+}
+
+async fn serve_with(
+    listener: tokio::net::TcpListener,
+    mail: Mail,
+    args: &ServeArgs,
+    config: &ServerConfig,
+    global: &GlobalOptions,
+    server: &slipway_pg::Server,
+    began: Instant,
+) -> Result<()> {
+    let metadata = Metadata::open(server)
+        .await
+        .context("opening the metadata database")?;
+    let smtp = mail.catcher;
+    let smtp_addr = smtp.local_addr()?;
+    let target = build_target(server, global.binaries()?, config);
     let platform = Platform::new(
         metadata.pool().clone(),
-        build_env(args, &config, target.clone())?,
+        build_env(
+            args,
+            config,
+            target.clone(),
+            smtp_addr,
+            mail.store,
+            mail.credentials,
+            metadata.pool().clone(),
+        )?,
     );
     bootstrap_first_user(&platform, &config.data_dir).await?;
-    let state = AppState::new(metadata, &config, platform.clone());
-    let (stop_workers, mut workers) = start_workers(&state, target, &config, args.workers);
+    let state = AppState::new(metadata, config, platform.clone());
+    let (stop_workers, mut workers) = start_workers(&state, target, config, args.workers);
     for n in 0..args.build_workers {
         let platform = platform.clone();
         let stopped = stop_workers.subscribe();
@@ -153,6 +223,13 @@ async fn serve_with(
             platform.run_scheduler(every, stopped).await
         }));
     }
+    if let Some(backups) = platform.env().backups.clone() {
+        let stopped = stop_workers.subscribe();
+        workers.push(tokio::spawn(async move {
+            let options = slipway_platform::backups::SchedulerOptions::default();
+            slipway_platform::backups::run_scheduler(backups, options, stopped).await
+        }));
+    }
     {
         let platform = platform.clone();
         tokio::spawn(async move {
@@ -164,12 +241,25 @@ async fn serve_with(
     let addr = listener.local_addr()?;
     tracing::info!(
         %addr,
+        %smtp_addr,
         ready_ms = began.elapsed().as_millis() as u64,
-        "Slipway listening on http://{addr}"
+        "Slipway listening on http://{addr}, catching mail on smtp://{smtp_addr}"
     );
-    slipway_server::serve(listener, state, shutdown_signal())
+    // The HTTP server owns the stop signal; the SMTP server stops when it is sent or dropped
+    // (HTTP ended for any reason).
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let smtp = tokio::spawn(smtp.run(async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    }));
+    let http_shutdown = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    let served = slipway_server::serve(listener, state, http_shutdown)
         .await
-        .context("serving HTTP")?;
+        .context("serving HTTP");
+    let _ = smtp.await;
+    served?;
     let _ = stop_workers.send(true);
     for worker in workers {
         let _ = worker.await;
@@ -198,6 +288,10 @@ fn build_env(
     args: &ServeArgs,
     config: &ServerConfig,
     target: slipway_dump::Target,
+    smtp: SocketAddr,
+    mails: slipway_mail::MailStore,
+    credentials: slipway_mail::BuildCredentials,
+    metadata_pool: sqlx::PgPool,
 ) -> Result<BuildEnv> {
     let mut env = BuildEnv::under(&config.data_dir, target);
     env.venvs =
@@ -205,6 +299,30 @@ fn build_env(
     env.production_smtp = production_smtp(args)?;
     env.slipway_bin = std::env::current_exe().ok();
     env.health_timeout = Duration::from_secs(args.health_timeout);
+    env.mails = Some(mails);
+    let repository = super::backup::open_repository(
+        args.backup_dir.clone(),
+        &args.backup_replicas,
+        false,
+        &config.data_dir,
+    )?;
+    env.backups = Some(slipway_platform::backups::Backups::new(
+        metadata_pool,
+        env.target.clone(),
+        repository,
+    ));
+    env.daily_backup_at = args.daily_backup_at;
+    // Development and staging builds send to the catcher, as themselves.
+    env.smtp = Some(SmtpForBuild(std::sync::Arc::new(move |build| {
+        let login = credentials.credentials_for(build);
+        Some(slipway_runner::odoo::SmtpSettings {
+            host: smtp.ip().to_string(),
+            port: smtp.port(),
+            user: Some(login.user),
+            password: Some(login.password),
+            ssl: false,
+        })
+    })));
     Ok(env)
 }
 

@@ -148,6 +148,17 @@ impl Site {
         (status, response.json().unwrap_or(Value::Null))
     }
 
+    pub fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = reqwest::blocking::Client::new()
+            .patch(format!("{}{path}", self.url()))
+            .bearer_auth(self.token())
+            .json(&body)
+            .send()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().unwrap_or(Value::Null))
+    }
+
     /// The Git URL of a project, with the token as the password.
     pub fn git_url(&self, project: &str) -> String {
         format!(

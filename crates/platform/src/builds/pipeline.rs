@@ -56,6 +56,12 @@ pub struct BuildEnv {
     pub smtp: Option<SmtpForBuild>,
     /// SMTP of production builds: a real relay (none: Odoo's own mail server settings).
     pub production_smtp: Option<SmtpSettings>,
+    /// Backups: production is backed up before every update, and daily once it exists.
+    pub backups: Option<crate::backups::Backups>,
+    /// When production's daily backup runs (UTC).
+    pub daily_backup_at: chrono::NaiveTime,
+    /// The mail catcher's messages, dropped with their build.
+    pub mails: Option<slipway_mail::MailStore>,
     /// The `slipway` binary (Odoo stand-ins run `slipway migrate run` for updates).
     pub slipway_bin: Option<PathBuf>,
     /// How long a build server gets to answer its health check.
@@ -73,6 +79,9 @@ impl BuildEnv {
             venvs: Venvs::new(data_dir.join("venvs"), "python3".into()),
             smtp: None,
             production_smtp: None,
+            backups: None,
+            daily_backup_at: chrono::NaiveTime::from_hms_opt(2, 0, 0).unwrap_or_default(),
+            mails: None,
             slipway_bin: None,
             health_timeout: Duration::from_secs(180),
         }
@@ -86,6 +95,19 @@ impl BuildEnv {
     /// The logs folder of build `name`.
     pub fn logs_dir(&self, name: &str) -> PathBuf {
         self.build_dir(name).join("logs")
+    }
+
+    /// What a backup of `build`'s database holds: the database, its filestore, the build's
+    /// logs and Odoo's sessions.
+    pub fn backup_source(&self, build: &Build) -> crate::backups::BackupSource {
+        let database = build.database.clone().unwrap_or_else(|| build.name.clone());
+        let dir = self.build_dir(&build.name);
+        crate::backups::BackupSource {
+            filestore: self.target.filestore(&database),
+            database,
+            logs_dir: Some(dir.join("logs")),
+            sessions_dir: Some(dir.join("odoo-data").join("sessions")),
+        }
     }
 }
 

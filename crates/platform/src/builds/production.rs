@@ -61,7 +61,9 @@ impl Pipeline {
         let pid = self.start_server(build, prepared, &conf).await?;
         let summary = format!("production database created: {}", installed.summary);
         self.mark_running(build, port, pid, installed.result, &summary)
-            .await
+            .await?;
+        self.schedule_daily_backup(build).await;
+        Ok(())
     }
 
     async fn update_production(
@@ -92,6 +94,12 @@ impl Pipeline {
         let conf = self.conf(build, prepared, port)?;
         conf.write(&prepared.conf_path())
             .context("writing odoo.conf")?;
+        if !modules.is_empty() {
+            // Taken while production still serves (pg_dump reads a snapshot): it costs no
+            // unavailability, and a failure here changes nothing.
+            self.step(build, "backup").await?;
+            self.safety_backup(previous, build).await?;
+        }
 
         self.step(
             build,
@@ -161,6 +169,61 @@ impl Pipeline {
                     .await;
                 Err(Failed(message).into())
             }
+        }
+    }
+
+    /// The `before-update` backup of production.
+    async fn safety_backup(&self, previous: &Build, build: &Build) -> Result<(), Stop> {
+        let Some(backups) = &self.env.backups else {
+            return Ok(());
+        };
+        let labels = slipway_backup::BackupLabels {
+            project: Some(previous.project.clone()),
+            branch: Some(previous.branch.clone()),
+            revision: Some(previous.revision.clone()),
+            kind: slipway_backup::BackupKind::BeforeUpdate,
+        };
+        let record = backups
+            .create(&self.env.backup_source(previous), labels, None)
+            .await
+            .context("the backup before the update failed; production was not touched")?;
+        self.history
+            .record(
+                build.branch_id,
+                "backup",
+                serde_json::json!({"build": build.id, "backup": record.id,
+                    "message": format!("backup {} taken before the update", record.id)}),
+            )
+            .await
+            .map_err(Failed::from)?;
+        Ok(())
+    }
+
+    /// Production's first database is backed up daily from now on.
+    pub(super) async fn schedule_daily_backup(&self, build: &Build) {
+        let Some(backups) = &self.env.backups else {
+            return;
+        };
+        let exists = backups.schedules().await.map(|all| {
+            all.iter().any(|s| {
+                s.project.as_deref() == Some(build.project.as_str())
+                    && s.branch.as_deref() == Some(build.branch.as_str())
+            })
+        });
+        if matches!(exists, Ok(true)) {
+            return;
+        }
+        let added = backups
+            .add_schedule(
+                Some(&build.project),
+                Some(&build.branch),
+                &self.env.backup_source(build),
+                self.env.daily_backup_at,
+                "UTC",
+            )
+            .await;
+        if let Err(e) = added {
+            tracing::warn!("scheduling production's daily backup: {e}");
         }
     }
 

@@ -353,15 +353,6 @@ impl BuildStore {
         Ok(())
     }
 
-    /// Enqueues a job for an existing build (rebuild of the same row is not done: a rebuild
-    /// is a new build; this serves restarts).
-    pub async fn enqueue_job_for(&self, id: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        enqueue_job(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Holds the branch's pipeline lock until the returned transaction ends (commit, or
     /// drop: a dead worker's lock goes with its connection).
     pub async fn lock_branch(&self, branch_id: i64) -> Result<Transaction<'static, Postgres>> {

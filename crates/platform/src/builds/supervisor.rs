@@ -38,11 +38,6 @@ impl Supervisor {
         }
     }
 
-    /// Whether this process owns a server for build `id`.
-    pub async fn owns(&self, id: i64) -> bool {
-        self.servers.lock().await.contains_key(&id)
-    }
-
     /// Stops every server (Slipway is shutting down).
     pub async fn stop_all(&self) {
         let servers: Vec<OdooServer> = self.servers.lock().await.drain().map(|(_, s)| s).collect();

@@ -278,9 +278,10 @@ impl OdooServer {
             program: venv.python.display().to_string(),
             source,
         })?;
-        let pid = child
-            .id()
-            .ok_or_else(|| Error::Venv("odoo-bin exited at once".into()))?;
+        let pid = child.id().ok_or_else(|| Error::Spawn {
+            program: "odoo-bin".into(),
+            source: std::io::Error::other("exited at once"),
+        })?;
         Ok(OdooServer {
             child: Some(child),
             pid,

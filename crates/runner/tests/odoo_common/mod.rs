@@ -31,7 +31,10 @@ pub fn source() -> OdooSource {
 /// The virtualenv of the Odoo tree, shared by the test run (made once, then reused).
 pub async fn venv() -> Venv {
     let src = source();
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/test-venvs"));
+    let root = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../target/test-venvs"
+    ));
     let reqs: Vec<PathBuf> = src.requirements().into_iter().collect();
     std::fs::create_dir_all(&root).unwrap();
     Venvs::new(root.clone(), "python3".into())

@@ -125,6 +125,37 @@ pub(crate) async fn keep_build(
     Ok(Json(json!(state.platform.builds.get(id).await?)))
 }
 
+/// Middleware of per-build routes mounted from elsewhere (the mails): the caller must be
+/// able to see build `{id}` (the second segment after `/api/builds/`).
+pub(crate) async fn require_build_reader(
+    State(state): State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let id = request
+        .uri()
+        .path()
+        .strip_prefix("/api/builds/")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|id| id.parse::<i64>().ok());
+    let (mut parts, body) = request.into_parts();
+    let user = match <ApiUser as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+        &mut parts, &state,
+    )
+    .await
+    {
+        Ok(user) => user,
+        Err(e) => return e.into_response(),
+    };
+    let Some(id) = id else {
+        return ApiError::not_found("no such build").into_response();
+    };
+    if let Err(e) = build_for(&state, &user, id, Action::Mails).await {
+        return e.into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
 fn log_path(state: &AppState, build: &Build, name: &str) -> ApiResult<PathBuf> {
     if !LOG_NAMES.contains(&name) {
         return Err(ApiError::not_found(format!(

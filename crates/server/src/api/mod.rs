@@ -31,8 +31,15 @@
 //! - `GET /api/builds/{id}/shell`: a WebSocket to a terminal in the build's folder, `psql`
 //!   on its database (`shell.rs`); `GET /api/builds/{id}/monitor`: `{"pid", "cpu_seconds",
 //!   "rss_bytes", "at_ms"}` of its server (`monitor.rs`)
+//! - `GET|POST /api/projects/{p}/branches/{b}/backups` (list; a manual backup),
+//!   `POST /api/backups/{id}/verify`, `GET /api/backups/{id}/download?format=zip|sql-gz
+//!   &filestore=&neutralized=`, `POST /api/backups/{id}/restore` (`{"branch": ...}`)
+//! - `GET /api/builds/{id}/mails`, `.../mails/{seq}`, `.../mails/{seq}.eml`,
+//!   `.../mails/{seq}/html`: the mails a development or staging build sent, caught
+//!   ([`crate::mails`], behind the same authentication and build access check)
 
 mod auth;
+mod backups;
 mod builds;
 mod editor;
 mod members;
@@ -93,6 +100,7 @@ impl From<PlatformError> for ApiError {
             PlatformError::Invalid(m) => Self::invalid(m),
             PlatformError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             PlatformError::NotFound(m) => Self::not_found(m),
+            PlatformError::Refused(m) => Self::new(StatusCode::CONFLICT, "refused", m),
             other => {
                 tracing::error!("internal error: {other}");
                 Self::new(
@@ -108,7 +116,7 @@ impl From<PlatformError> for ApiError {
 /// What handlers return.
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
-pub(crate) fn router() -> Router<AppState> {
+pub(crate) fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/api/session",
@@ -165,6 +173,13 @@ pub(crate) fn router() -> Router<AppState> {
             "/api/projects/{project}/branches/{branch}/fork",
             post(projects::fork_branch),
         )
+        .route(
+            "/api/projects/{project}/branches/{branch}/backups",
+            get(backups::list).post(backups::create),
+        )
+        .route("/api/backups/{id}/verify", post(backups::verify))
+        .route("/api/backups/{id}/download", get(backups::download))
+        .route("/api/backups/{id}/restore", post(backups::restore))
         .route("/api/projects/{project}/builds", get(builds::list_builds))
         .route("/api/builds/{id}", get(builds::get_build))
         .route("/api/builds/{id}/stop", post(builds::stop_build))
@@ -178,4 +193,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/builds/{id}/files/content", get(editor::content))
         .route("/api/builds/{id}/shell", get(crate::shell::shell))
         .route("/api/builds/{id}/monitor", get(crate::monitor::monitor))
+        .merge(
+            crate::mails::router().route_layer(axum::middleware::from_fn_with_state(
+                state,
+                builds::require_build_reader,
+            )),
+        )
 }

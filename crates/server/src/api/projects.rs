@@ -6,9 +6,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use slipway_odoo::Series;
-use slipway_platform::branches::BranchSettings;
+use slipway_platform::branches::{Branch, BranchSettings};
 use slipway_platform::people::NewUser;
-use slipway_platform::projects::{Action, Project};
+use slipway_platform::projects::{Action, Project, ProjectSettings};
 use slipway_platform::stages::{check_move, Stage};
 use slipway_platform::MergeResult;
 
@@ -82,12 +82,7 @@ pub(crate) async fn add_runtime(
     Json(body): Json<AddRuntime>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     user.require_admin()?;
-    let series: Series = body.series.parse().map_err(|_| {
-        ApiError::invalid(format!(
-            "{:?} is not an Odoo series such as 17.0",
-            body.series
-        ))
-    })?;
+    let series = parse_series(&body.series)?;
     let root = std::path::PathBuf::from(&body.source);
     let source = slipway_runner::odoo::OdooSource::inspect(&root)
         .map_err(|e| ApiError::invalid(format!("{}: {e}", body.source)))?;
@@ -104,6 +99,11 @@ pub(crate) async fn add_runtime(
         .register_runtime(&series, &dir.display().to_string())
         .await?;
     Ok((StatusCode::CREATED, Json(json!(runtime))))
+}
+
+fn parse_series(text: &str) -> ApiResult<Series> {
+    text.parse()
+        .map_err(|_| ApiError::invalid(format!("{text:?} is not an Odoo series such as 17.0")))
 }
 
 pub(crate) async fn list_projects(
@@ -134,12 +134,7 @@ pub(crate) async fn create_project(
     user: ApiUser,
     Json(body): Json<CreateProject>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let series: Series = body.odoo.parse().map_err(|_| {
-        ApiError::invalid(format!(
-            "{:?} is not an Odoo series such as 17.0",
-            body.odoo
-        ))
-    })?;
+    let series = parse_series(&body.odoo)?;
     let project = state
         .platform
         .create_project(&body.name, &series, &user.0, body.trial)
@@ -158,6 +153,23 @@ fn project_view(state: &AppState, project: &Project) -> Value {
 pub(crate) async fn project_for(state: &AppState, user: &ApiUser, name: &str) -> ApiResult<Access> {
     let project = state.platform.projects.get(name).await?;
     user.access(state, project).await
+}
+
+/// The project and its live branch named in the path, if the caller is a member; what they
+/// may do there is for the handler to `require` on the branch's stage.
+pub(crate) async fn branch_for(
+    state: &AppState,
+    user: &ApiUser,
+    project: &str,
+    branch: &str,
+) -> ApiResult<(Access, Branch)> {
+    let access = project_for(state, user, project).await?;
+    let branch = state
+        .platform
+        .branches
+        .get(access.project.id, branch)
+        .await?;
+    Ok((access, branch))
 }
 
 pub(crate) async fn get_project(
@@ -192,8 +204,7 @@ pub(crate) async fn get_branch(
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name).await?.project;
-    let branch = state.platform.branches.get(project.id, &branch).await?;
+    let (_, branch) = branch_for(&state, &user, &name, &branch).await?;
     let builds = state.platform.builds.of_branch(branch.id, 20).await?;
     let mut view = json!(branch);
     view["builds"] = json!(builds);
@@ -216,9 +227,8 @@ pub(crate) async fn update_branch(
     Path((name, branch)): Path<(String, String)>,
     Json(body): Json<UpdateBranch>,
 ) -> ApiResult<Json<Value>> {
-    let access = project_for(&state, &user, &name).await?;
+    let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
     let project = &access.project;
-    let branch = state.platform.branches.get(project.id, &branch).await?;
     if body.settings.is_some() {
         access.require(Action::Settings, branch.stage())?;
     }
@@ -264,10 +274,23 @@ pub(crate) async fn update_branch(
 
 #[derive(Deserialize)]
 pub(crate) struct UpdateProject {
-    trial_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Absent: unchanged; `null`: not a trial.
+    #[serde(default, deserialize_with = "present")]
+    trial_until: Option<Option<chrono::DateTime<chrono::Utc>>>,
+    settings: Option<ProjectSettings>,
 }
 
-/// Changes a project's trial end (`null`: not a trial).
+/// A field that may be given as `null`: `Some(None)`, apart from absent (`None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// Changes a project's settings (running development builds, development database
+/// lifetime) and trial end.
 pub(crate) async fn update_project(
     State(state): State<AppState>,
     user: ApiUser,
@@ -277,11 +300,20 @@ pub(crate) async fn update_project(
     let access = project_for(&state, &user, &name).await?;
     access.require(Action::ManageProject, Stage::Production)?;
     let project = access.project;
-    state
-        .platform
-        .projects
-        .set_trial_until(project.id, body.trial_until)
-        .await?;
+    if let Some(trial_until) = body.trial_until {
+        state
+            .platform
+            .projects
+            .set_trial_until(project.id, trial_until)
+            .await?;
+    }
+    if let Some(settings) = &body.settings {
+        state
+            .platform
+            .projects
+            .set_settings(project.id, settings)
+            .await?;
+    }
     let project = state.platform.projects.get(&name).await?;
     Ok(Json(project_view(&state, &project)))
 }
@@ -299,9 +331,8 @@ pub(crate) async fn merge_branch(
     Path((name, branch)): Path<(String, String)>,
     Json(body): Json<MergeBody>,
 ) -> ApiResult<Json<Value>> {
-    let access = project_for(&state, &user, &name).await?;
+    let (access, source) = branch_for(&state, &user, &name, &branch).await?;
     let project = access.project.clone();
-    let source = state.platform.branches.get(project.id, &branch).await?;
     let target = state.platform.branches.get(project.id, &body.into).await?;
     access.require(Action::Merge, target.stage())?;
     match state
@@ -328,8 +359,7 @@ pub(crate) async fn branch_history(
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name).await?.project;
-    let branch = state.platform.branches.get(project.id, &branch).await?;
+    let (_, branch) = branch_for(&state, &user, &name, &branch).await?;
     Ok(Json(json!(
         state.platform.history.list(branch.id, 200).await?
     )))
@@ -340,12 +370,7 @@ pub(crate) async fn rebuild_branch(
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let access = project_for(&state, &user, &name).await?;
-    let branch = state
-        .platform
-        .branches
-        .get(access.project.id, &branch)
-        .await?;
+    let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
     access.require(Action::Rebuild, branch.stage())?;
     let id = state.platform.rebuild(&branch, &user.0).await?;
     Ok((

@@ -5,6 +5,21 @@ use slipway_platform::builds::pipeline::BuildEnv;
 use slipway_platform::{Metadata, Platform};
 use slipway_server::{AppState, ServerConfig};
 
+/// A server's settings for tests: data in `data_dir`, every listener on a free port, no
+/// upgrade scripts, a 1 MiB upload limit. Tests change what they need with `..`.
+pub fn test_config(data_dir: &std::path::Path) -> ServerConfig {
+    ServerConfig {
+        data_dir: data_dir.to_path_buf(),
+        upgrade_scripts: None,
+        region: "local".into(),
+        max_upload_bytes: 1 << 20,
+        sftp_listen: "127.0.0.1:0".parse().unwrap(),
+        domain: "localhost".into(),
+        log_follow_for: std::time::Duration::from_secs(300),
+        smtp_listen: "127.0.0.1:0".parse().unwrap(),
+    }
+}
+
 /// The state of a server on `metadata`, whose builds live in the config's data directory on
 /// the shared test cluster.
 pub fn common_state(metadata: Metadata, config: &ServerConfig) -> AppState {

@@ -1,0 +1,339 @@
+use std::time::Duration;
+
+use rand::{RngCore, SeedableRng};
+
+use super::*;
+use crate::manifest::BackupKind;
+
+const SMALL: ChunkParams = ChunkParams {
+    min: 4 << 10,
+    avg: 16 << 10,
+    max: 64 << 10,
+};
+
+fn random(len: usize, seed: u64) -> Vec<u8> {
+    let mut data = vec![0; len];
+    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut data);
+    data
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    repo: Repository,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let replicas: Vec<Arc<dyn Location>> = vec![
+        Arc::new(LocalLocation::new(dir.path().join("replica-1"))),
+        Arc::new(LocalLocation::new(dir.path().join("replica-2"))),
+    ];
+    let repo = Repository::with_params(dir.path().join("primary"), SMALL, replicas).unwrap();
+    World { dir, repo }
+}
+
+/// A "database dump" and a filestore of `files` random files.
+fn backup(repo: &Repository, db: &[u8], files: &[(String, Vec<u8>)]) -> BackupOutcome {
+    let mut w = repo
+        .begin_backup(BackupLabels::of_kind(BackupKind::Manual))
+        .unwrap();
+    w.put_database("prod", "pg-custom", db, &mut |_| {})
+        .unwrap();
+    for (path, data) in files {
+        w.put_file(Part::Filestore, path, 0o644, data.as_slice())
+            .unwrap();
+    }
+    w.finish().unwrap()
+}
+
+fn filestore(n: usize, seed: u64) -> Vec<(String, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            let data = random(3000 + i * 100, seed + i as u64);
+            let sha = hex::encode(sha1::Sha1::digest(&data));
+            (format!("{}/{sha}", &sha[..2]), data)
+        })
+        .collect()
+}
+
+fn read_db(repo: &Repository, m: &BackupManifest) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    repo.read_stream(
+        &m.id,
+        &m.database.as_ref().unwrap().stream,
+        &mut out,
+        &mut |_| {},
+    )
+    .map(|()| out)
+}
+
+fn chunk_file(root: &Path, id: ChunkId) -> PathBuf {
+    root.join(chunk_key(id))
+}
+
+#[test]
+fn a_backup_is_complete_in_three_locations_and_restores_byte_for_byte() {
+    let w = world();
+    let db = random(1 << 20, 1);
+    let files = filestore(20, 100);
+    let outcome = backup(&w.repo, &db, &files);
+
+    assert!(outcome.complete(), "{:?}", outcome.locations);
+    assert_eq!(outcome.locations.len(), 3);
+    let m = &outcome.manifest;
+    for loc in ["primary", "replica-1", "replica-2"] {
+        let root = w.dir.path().join(loc);
+        assert!(root.join(BackupManifest::key(&m.id)).is_file(), "{loc}");
+        for id in m.chunks().keys() {
+            assert!(chunk_file(&root, *id).is_file(), "{loc} lacks {id}");
+        }
+    }
+    assert_eq!(read_db(&w.repo, m).unwrap(), db);
+    let dest = w.dir.path().join("restored");
+    assert_eq!(
+        w.repo
+            .restore_files(m, Part::Filestore, &dest, &mut |_| {})
+            .unwrap(),
+        20
+    );
+    for (path, data) in &files {
+        assert_eq!(&fs::read(dest.join(path)).unwrap(), data);
+    }
+    let listed = w.repo.list().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(&listed[0], m);
+    assert!(w.repo.check(&m.id, false).unwrap().complete());
+}
+
+#[test]
+fn a_second_backup_after_a_small_change_stores_only_new_chunks() {
+    let w = world();
+    let mut db = random(4 << 20, 2);
+    let mut files = filestore(50, 200);
+    backup(&w.repo, &db, &files);
+    let after_first = w.repo.store().stats().unwrap().bytes;
+
+    db[2 << 20] ^= 1;
+    files.truncate(49);
+    files.extend(filestore(1, 999));
+    let second = backup(&w.repo, &db, &files);
+    let added = w.repo.store().stats().unwrap().bytes - after_first;
+
+    assert!(added < 200 << 10, "second backup added {added} bytes");
+    assert_eq!(second.manifest.sizes.added, added);
+    assert_eq!(read_db(&w.repo, &second.manifest).unwrap(), db);
+}
+
+#[test]
+fn a_corrupted_chunk_in_one_location_is_detected_and_healed_from_another() {
+    let w = world();
+    let outcome = backup(&w.repo, &random(1 << 20, 3), &filestore(5, 300));
+    let m = &outcome.manifest;
+    let victim = *m.chunks().keys().next().unwrap();
+    let replica = w.dir.path().join("replica-1");
+    fs::write(chunk_file(&replica, victim), b"garbage").unwrap();
+    let primary = w.dir.path().join("primary");
+    let gone = *m.chunks().keys().nth(1).unwrap();
+    fs::remove_file(chunk_file(&primary, gone)).unwrap();
+
+    // reading falls back to a sound copy
+    assert!(read_db(&w.repo, m).is_ok());
+
+    let found = w.repo.check(&m.id, false).unwrap();
+    assert!(!found.complete());
+    assert_eq!(found.locations[0].missing, 1);
+    assert_eq!(found.locations[1].corrupt, 1);
+    assert_eq!(found.locations[2].missing + found.locations[2].corrupt, 0);
+
+    let healed = w.repo.check(&m.id, true).unwrap();
+    assert!(healed.complete(), "{healed:?}");
+    assert_eq!(healed.locations[1].healed, 1);
+    assert!(w.repo.check(&m.id, false).unwrap().complete());
+    let fixed = fs::read(chunk_file(&replica, victim)).unwrap();
+    assert!(decode_chunk(victim, &fixed, 1 << 20).is_ok());
+}
+
+#[test]
+fn a_chunk_damaged_everywhere_is_reported_lost() {
+    let w = world();
+    let m = backup(&w.repo, &random(100_000, 4), &[]).manifest;
+    let victim = *m.chunks().keys().next().unwrap();
+    for loc in ["primary", "replica-1", "replica-2"] {
+        fs::write(chunk_file(&w.dir.path().join(loc), victim), b"x").unwrap();
+    }
+    let report = w.repo.check(&m.id, true).unwrap();
+    assert_eq!(report.lost, [victim.to_hex()]);
+    let err = read_db(&w.repo, &m).unwrap_err().to_string();
+    assert!(err.contains("no sound copy"), "{err}");
+}
+
+#[test]
+fn an_unreachable_replica_leaves_the_backup_incomplete_with_a_clear_error_until_healed() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocked = dir.path().join("replica-file");
+    fs::write(&blocked, b"a file where the folder should be").unwrap();
+    let replicas: Vec<Arc<dyn Location>> = vec![
+        Arc::new(LocalLocation::new(dir.path().join("replica-1"))),
+        Arc::new(LocalLocation::new(&blocked)),
+    ];
+    let repo = Repository::with_params(dir.path().join("primary"), SMALL, replicas).unwrap();
+    let outcome = backup(&repo, &random(200_000, 5), &filestore(3, 500));
+
+    assert!(!outcome.complete());
+    assert!(outcome.locations[0].complete && outcome.locations[1].complete);
+    let error = outcome.locations[2].error.clone().unwrap();
+    assert!(error.contains("replica-file"), "{error}");
+    assert!(error.contains("cannot "), "{error}");
+    assert!(!blocked
+        .join(BackupManifest::key(&outcome.manifest.id))
+        .exists());
+
+    // the location comes back: verify completes it
+    fs::remove_file(&blocked).unwrap();
+    let healed = repo.check(&outcome.manifest.id, true).unwrap();
+    assert!(healed.complete(), "{healed:?}");
+    assert!(blocked
+        .join(BackupManifest::key(&outcome.manifest.id))
+        .is_file());
+}
+
+#[test]
+fn an_unwritable_primary_fails_the_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("primary");
+    fs::write(&file, b"x").unwrap();
+    let err = Repository::with_params(&file, SMALL, vec![])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("primary"), "{err}");
+}
+
+#[test]
+fn an_abandoned_backup_leaves_no_manifest_and_gc_collects_its_chunks_everywhere() {
+    let w = world();
+    let kept = backup(&w.repo, &random(300_000, 6), &[]).manifest;
+    {
+        let mut writer = w
+            .repo
+            .begin_backup(BackupLabels::of_kind(BackupKind::Daily))
+            .unwrap();
+        writer
+            .put_database(
+                "prod",
+                "pg-custom",
+                random(500_000, 7).as_slice(),
+                &mut |_| {},
+            )
+            .unwrap();
+        // dropped: the process died here
+    }
+    assert_eq!(w.repo.list().unwrap().len(), 1);
+    std::thread::sleep(Duration::from_millis(20));
+    let options = GcOptions {
+        stale_session: Duration::from_secs(3600),
+        clock_margin: Duration::ZERO,
+    };
+    let report = w.repo.gc(&options).unwrap();
+    assert!(report.primary_deleted > 5, "{report:?}");
+    assert_eq!(
+        w.repo.store().stats().unwrap().chunks as usize,
+        kept.chunks().len()
+    );
+    assert!(w.repo.check(&kept.id, false).unwrap().complete());
+}
+
+#[test]
+fn gc_during_a_backup_never_deletes_its_chunks() {
+    let w = world();
+    let old = backup(&w.repo, &random(300_000, 8), &filestore(5, 800)).manifest;
+    // file times come from a coarse clock: the margin covers it, as in production
+    std::thread::sleep(Duration::from_millis(1200));
+    let db = random(600_000, 9);
+    let mut writer = w
+        .repo
+        .begin_backup(BackupLabels::of_kind(BackupKind::Daily))
+        .unwrap();
+    writer
+        .put_database("prod", "pg-custom", db.as_slice(), &mut |_| {})
+        .unwrap();
+    // reuse the old backup's files, then drop the old backup and collect mid-way
+    for (path, data) in filestore(5, 800) {
+        writer
+            .put_file(Part::Filestore, &path, 0o644, data.as_slice())
+            .unwrap();
+    }
+    w.repo.delete(&old.id).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let options = GcOptions {
+        stale_session: Duration::from_secs(3600),
+        clock_margin: Duration::from_secs(1),
+    };
+    let report = w.repo.gc(&options).unwrap();
+    assert!(
+        report.primary_deleted > 0,
+        "the old database chunks go: {report:?}"
+    );
+    let outcome = writer.finish().unwrap();
+    assert!(outcome.complete(), "{:?}", outcome.locations);
+    let report = w.repo.check(&outcome.manifest.id, false).unwrap();
+    assert!(report.complete(), "{report:?}");
+    assert_eq!(read_db(&w.repo, &outcome.manifest).unwrap(), db);
+}
+
+#[test]
+fn deleted_backups_free_their_chunks_in_every_location() {
+    let w = world();
+    let a = backup(&w.repo, &random(300_000, 10), &[]).manifest;
+    let b = backup(&w.repo, &random(300_000, 11), &[]).manifest;
+    w.repo.delete(&a.id).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let options = GcOptions {
+        stale_session: Duration::from_secs(3600),
+        clock_margin: Duration::ZERO,
+    };
+    let report = w.repo.gc(&options).unwrap();
+    assert_eq!(report.primary_deleted as usize, a.chunks().len());
+    for replica in &report.replicas {
+        assert_eq!(replica.deleted as usize, a.chunks().len(), "{replica:?}");
+    }
+    assert!(w.repo.check(&b.id, false).unwrap().complete());
+    assert!(matches!(w.repo.load(&a.id), Err(Error::NoSuchBackup(_))));
+}
+
+#[test]
+fn unsafe_paths_are_refused_both_ways() {
+    let w = world();
+    let mut writer = w
+        .repo
+        .begin_backup(BackupLabels::of_kind(BackupKind::Manual))
+        .unwrap();
+    for bad in ["../x", "/etc/passwd", "a/../../b", ""] {
+        assert!(writer.put_file(Part::Logs, bad, 0o644, &b"x"[..]).is_err());
+    }
+}
+
+#[test]
+fn trees_are_stored_with_paths_and_modes() {
+    let w = world();
+    let src = w.dir.path().join("logs");
+    fs::create_dir_all(src.join("sub")).unwrap();
+    fs::write(src.join("odoo.log"), b"started\n").unwrap();
+    fs::write(src.join("sub/update.log"), b"updated\n").unwrap();
+    let mut writer = w
+        .repo
+        .begin_backup(BackupLabels::of_kind(BackupKind::Manual))
+        .unwrap();
+    writer.put_tree(Part::Logs, &src, &mut |_| {}).unwrap();
+    writer
+        .put_tree(Part::Sessions, &w.dir.path().join("none"), &mut |_| {})
+        .unwrap();
+    let m = writer.finish().unwrap().manifest;
+    let paths: Vec<&str> = m.logs.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["odoo.log", "sub/update.log"]);
+    assert_eq!(m.sizes.logs, 16);
+    let dest = w.dir.path().join("out");
+    w.repo
+        .restore_files(&m, Part::Logs, &dest, &mut |_| {})
+        .unwrap();
+    assert_eq!(fs::read(dest.join("sub/update.log")).unwrap(), b"updated\n");
+}

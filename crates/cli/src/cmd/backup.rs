@@ -1,0 +1,718 @@
+//! `slipway backup list | create | download | restore | import | verify | prune`.
+//!
+//! Backups are of an explicit source (`--database`, `--filestore`) or of a branch's running
+//! database (`--of PROJECT/BRANCH`); [`resolve_source`] is the one place that turns arguments
+//! into a source. The repository is `--backup-dir` (default `<data-dir>/backups/primary`)
+//! replicated to every `--replica` (default `<data-dir>/backups/replica-1` and `replica-2`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::ProgressBar;
+use slipway_backup::retention::RetentionPolicy;
+use slipway_backup::store::GcOptions;
+use slipway_backup::{open_location, Location, Repository};
+use slipway_dump::{Mode, Target};
+use slipway_platform::backups::{
+    BackupKind, BackupLabels, BackupRecord, BackupSource, Backups, DownloadFormat, DownloadOptions,
+    ListFilter, Phase, ProgressFn, RestoreOptions,
+};
+
+use super::db::TargetArgs;
+use super::progress::spinner;
+use crate::config::{GlobalOptions, Postgres};
+use crate::output::{human_bytes, print_json};
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Backups recorded, oldest first.
+    List(ListArgs),
+    /// Back up a database, its filestore, logs and sessions (deduplicated, replicated).
+    Create(CreateArgs),
+    /// Write a backup as an Odoo zip (with or without filestore) or .sql.gz, exact or neutralized.
+    Download(DownloadArgs),
+    /// Restore a backup into a database and filestore (replaced only once fully restored).
+    Restore(RestoreArgs),
+    /// Import a dump made elsewhere (Odoo zip, pg_dump, .sql, .sql.gz) into a database.
+    Import(ImportArgs),
+    /// Restore a backup into a scratch database and compare it with what was backed up; heals
+    /// damaged or missing copies from a sound one.
+    Verify(VerifyArgs),
+    /// Apply the retention policy (7 daily, 4 weekly, 3 monthly…) and collect unused chunks.
+    Prune(PruneArgs),
+}
+
+/// Where the repository is.
+#[derive(Debug, Args)]
+pub struct RepoArgs {
+    /// The primary copy of the backup repository (a local folder).
+    #[arg(long, env = "SLIPWAY_BACKUP_DIR")]
+    backup_dir: Option<PathBuf>,
+    /// A further copy: a folder or s3://bucket/prefix?endpoint=URL&region=R (repeatable;
+    /// default: <data-dir>/backups/replica-1 and replica-2).
+    #[arg(long = "replica")]
+    replicas: Vec<String>,
+    /// Keep only the primary copy.
+    #[arg(long, conflicts_with = "replicas")]
+    no_replicas: bool,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+/// What to back up.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// The database.
+    #[arg(
+        long,
+        short = 'd',
+        required_unless_present = "of",
+        conflicts_with = "of"
+    )]
+    database: Option<String>,
+    /// The running database of a project's branch (`PROJECT/BRANCH`): its build's database,
+    /// filestore, logs and sessions, labelled with the project, branch and revision.
+    #[arg(long, value_name = "PROJECT/BRANCH")]
+    of: Option<String>,
+    /// Its filestore (default: <data-dir>/filestore/<database>).
+    #[arg(long)]
+    filestore: Option<PathBuf>,
+    /// The build's logs folder.
+    #[arg(long)]
+    logs: Option<PathBuf>,
+    /// Odoo's sessions folder.
+    #[arg(long)]
+    sessions: Option<PathBuf>,
+}
+
+/// Labels of a new backup.
+#[derive(Debug, Clone, Args)]
+pub struct LabelArgs {
+    /// Project label.
+    #[arg(long)]
+    project: Option<String>,
+    /// Branch label.
+    #[arg(long)]
+    branch: Option<String>,
+    /// Revision label.
+    #[arg(long)]
+    revision: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this project.
+    #[arg(long)]
+    project: Option<String>,
+    /// Only this branch.
+    #[arg(long)]
+    branch: Option<String>,
+    /// Only backups of this database.
+    #[arg(long, short = 'd')]
+    database: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    repo: RepoArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KindArg {
+    Daily,
+    Manual,
+    BeforeUpdate,
+    BeforeRestore,
+    BeforeImport,
+    BeforeUpgrade,
+}
+
+impl From<KindArg> for BackupKind {
+    fn from(k: KindArg) -> BackupKind {
+        match k {
+            KindArg::Daily => BackupKind::Daily,
+            KindArg::Manual => BackupKind::Manual,
+            KindArg::BeforeUpdate => BackupKind::BeforeUpdate,
+            KindArg::BeforeRestore => BackupKind::BeforeRestore,
+            KindArg::BeforeImport => BackupKind::BeforeImport,
+            KindArg::BeforeUpgrade => BackupKind::BeforeUpgrade,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    labels: LabelArgs,
+    /// Why the backup is taken.
+    #[arg(long, value_enum, default_value = "manual")]
+    kind: KindArg,
+    /// Run the restore drill right after.
+    #[arg(long)]
+    verify: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    repo: RepoArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Zip,
+    SqlGz,
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// The backup id.
+    id: String,
+    /// The file to write.
+    #[arg(long, short = 'o')]
+    output: PathBuf,
+    /// Odoo zip or .sql.gz.
+    #[arg(long, value_enum, default_value = "zip")]
+    format: FormatArg,
+    /// Leave the filestore out of the zip.
+    #[arg(long)]
+    no_filestore: bool,
+    /// A neutralized copy (no mails, crons, payments…) instead of the exact database.
+    #[arg(long)]
+    neutralize: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    repo: RepoArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup id.
+    id: String,
+    /// The database to create or replace.
+    #[arg(long, short = 'd')]
+    database: String,
+    /// Its filestore folder (default: <data-dir>/filestore/<database>).
+    #[arg(long)]
+    filestore: Option<PathBuf>,
+    /// A copy (new uuid and secret, e.g. for staging) rather than the same database.
+    #[arg(long)]
+    copy: bool,
+    /// Neutralize the restored database.
+    #[arg(long)]
+    neutralize: bool,
+    /// Back up the database being replaced first (kind before-restore).
+    #[arg(long)]
+    safety_backup: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    repo: RepoArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The dump.
+    file: PathBuf,
+    /// The database to create or replace.
+    #[arg(long, short = 'd')]
+    database: String,
+    /// Its filestore folder (default: <data-dir>/filestore/<database>).
+    #[arg(long)]
+    filestore: Option<PathBuf>,
+    /// Neutralize the imported database.
+    #[arg(long)]
+    neutralize: bool,
+    /// Back up the database being replaced first (kind before-import).
+    #[arg(long)]
+    safety_backup: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    repo: RepoArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The backup id.
+    id: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    repo: RepoArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Days with a daily backup to keep one of.
+    #[arg(long, default_value_t = 7)]
+    keep_daily: u32,
+    /// ISO weeks to keep one daily backup of.
+    #[arg(long, default_value_t = 4)]
+    keep_weekly: u32,
+    /// Months to keep one daily backup of.
+    #[arg(long, default_value_t = 3)]
+    keep_monthly: u32,
+    /// Days manual and safety backups are kept.
+    #[arg(long, default_value_t = 7)]
+    manual_days: u32,
+    /// The time zone whose calendar days, weeks and months count.
+    #[arg(long, default_value = "UTC")]
+    timezone: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    repo: RepoArgs,
+}
+
+pub async fn run(cmd: BackupCommand, global: &GlobalOptions) -> Result<()> {
+    match cmd {
+        BackupCommand::List(args) => list(args, global).await,
+        BackupCommand::Create(args) => create(args, global).await,
+        BackupCommand::Download(args) => download(args, global).await,
+        BackupCommand::Restore(args) => restore(args, global).await,
+        BackupCommand::Import(args) => import(args, global).await,
+        BackupCommand::Verify(args) => verify(args, global).await,
+        BackupCommand::Prune(args) => prune(args, global).await,
+    }
+}
+
+/// The backup service of these arguments, and the PostgreSQL to stop at the end.
+async fn service(
+    args: &RepoArgs,
+    global: &GlobalOptions,
+    policy: RetentionPolicy,
+) -> Result<(Backups, Postgres)> {
+    let data_dir = global.absolute_data_dir()?;
+    let repo = open_repository(
+        args.backup_dir.clone(),
+        &args.replicas,
+        args.no_replicas,
+        &data_dir,
+    )?;
+    let (metadata, pg) = global.metadata().await?;
+    let target = Target {
+        server: pg.server.clone(),
+        binaries: global.binaries()?,
+        data_dir,
+        owner: args.target.owner().to_string(),
+        owner_password: None,
+    };
+    let backups = Backups::new(metadata.pool().clone(), target, repo).with_policy(policy);
+    Ok((backups, pg))
+}
+
+/// The backup repository: `primary` (default `<data-dir>/backups/primary`) and its replicas
+/// (folders or `s3://` URLs; default `<data-dir>/backups/replica-1` and `replica-2`: three
+/// copies).
+pub fn open_repository(
+    primary: Option<PathBuf>,
+    replicas: &[String],
+    no_replicas: bool,
+    data_dir: &std::path::Path,
+) -> Result<Repository> {
+    let primary = primary.unwrap_or_else(|| data_dir.join("backups").join("primary"));
+    let specs: Vec<String> = if no_replicas {
+        Vec::new()
+    } else if replicas.is_empty() {
+        ["replica-1", "replica-2"]
+            .iter()
+            .map(|r| data_dir.join("backups").join(r).display().to_string())
+            .collect()
+    } else {
+        replicas.to_vec()
+    };
+    let mut locations: Vec<Arc<dyn Location>> = Vec::new();
+    for spec in &specs {
+        locations.push(open_location(spec).with_context(|| format!("backup location {spec}"))?);
+    }
+    Repository::open(&primary, locations)
+        .with_context(|| format!("opening the backup repository {}", primary.display()))
+}
+
+/// Turns the source arguments into a backup source, and the labels a branch gives it: the
+/// one place where `--of PROJECT/BRANCH` becomes the database of that branch's build.
+async fn resolve_source(
+    args: &SourceArgs,
+    backups: &Backups,
+    labels: &LabelArgs,
+) -> Result<(BackupSource, LabelArgs)> {
+    let target = backups.target();
+    let Some(of) = &args.of else {
+        let database = args.database.clone().unwrap_or_default();
+        let source = BackupSource {
+            filestore: args
+                .filestore
+                .clone()
+                .unwrap_or_else(|| target.filestore(&database)),
+            database,
+            logs_dir: args.logs.clone(),
+            sessions_dir: args.sessions.clone(),
+        };
+        return Ok((source, labels.clone()));
+    };
+    let (project, branch) = of
+        .split_once('/')
+        .with_context(|| format!("--of {of:?}: write PROJECT/BRANCH"))?;
+    let pool = backups.pool();
+    let project = slipway_platform::projects::Projects::new(pool.clone())
+        .get(project)
+        .await?;
+    let branch = slipway_platform::branches::Branches::new(pool.clone())
+        .get(project.id, branch)
+        .await?;
+    let build = slipway_platform::builds::BuildStore::new(pool.clone())
+        .live_of_branch(branch.id, branch.stage().as_str(), None)
+        .await?
+        .with_context(|| format!("branch {of} has no running database"))?;
+    let env = slipway_platform::builds::pipeline::BuildEnv::under(&target.data_dir, target.clone());
+    let labels = LabelArgs {
+        project: labels.project.clone().or(Some(project.name.clone())),
+        branch: labels.branch.clone().or(Some(branch.name.clone())),
+        revision: labels.revision.clone().or(Some(build.revision.clone())),
+    };
+    Ok((env.backup_source(&build), labels))
+}
+
+/// A progress bar fed by the backup phases.
+fn progress_bar(message: &str, quiet: bool) -> (ProgressBar, ProgressFn) {
+    let bar = spinner(message, quiet);
+    let feed = bar.clone();
+    let base = message.to_string();
+    let callback: ProgressFn = Arc::new(move |phase: Phase, bytes: u64| {
+        let name = serde_json::to_value(phase)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        feed.set_message(format!("{base}: {name}"));
+        feed.set_position(bytes);
+    });
+    (bar, callback)
+}
+
+async fn list(args: ListArgs, global: &GlobalOptions) -> Result<()> {
+    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
+    let filter = ListFilter {
+        project: args.project,
+        branch: args.branch,
+        database: args.database,
+    };
+    let result = backups.list(&filter).await;
+    pg.stop_if_started().await;
+    let records = result.context("listing backups")?;
+    if args.json {
+        return print_json(&records);
+    }
+    if records.is_empty() {
+        println!("no backups");
+        return Ok(());
+    }
+    println!(
+        "{:<26} {:<15} {:<11} {:<20} {:>10} {:>10} {:<8} {:<10}",
+        "ID", "KIND", "STATE", "DATABASE", "SIZE", "ADDED", "COPIES", "VERIFIED"
+    );
+    for r in &records {
+        println!(
+            "{:<26} {:<15} {:<11} {:<20} {:>10} {:>10} {:<8} {:<10}",
+            r.id,
+            r.kind,
+            r.state,
+            r.source_database,
+            human_bytes(total(r)),
+            human_bytes(r.size_added.max(0) as u64),
+            format!("{}/{}", r.locations_done.len(), r.locations_total),
+            verified(r)
+        );
+    }
+    Ok(())
+}
+
+fn total(r: &BackupRecord) -> u64 {
+    (r.size_database + r.size_filestore + r.size_logs + r.size_sessions).max(0) as u64
+}
+
+fn verified(r: &BackupRecord) -> &'static str {
+    match r.verification.as_ref().and_then(|v| v["ok"].as_bool()) {
+        Some(true) => "ok",
+        Some(false) => "FAILED",
+        None => "-",
+    }
+}
+
+async fn create(args: CreateArgs, global: &GlobalOptions) -> Result<()> {
+    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
+    let (source, labels) = match resolve_source(&args.source, &backups, &args.labels).await {
+        Ok(resolved) => resolved,
+        Err(e) => {
+            pg.stop_if_started().await;
+            return Err(e);
+        }
+    };
+    let labels = BackupLabels {
+        project: labels.project,
+        branch: labels.branch,
+        revision: labels.revision,
+        kind: args.kind.into(),
+    };
+    let (bar, progress) = progress_bar(&format!("backing up {}", source.database), args.json);
+    let result = async {
+        let record = backups.create(&source, labels, Some(progress)).await?;
+        let verification = if args.verify {
+            Some(backups.verify(&record.id, None).await?)
+        } else {
+            None
+        };
+        let record = backups.get(&record.id).await?;
+        Ok::<_, slipway_platform::PlatformError>((record, verification))
+    }
+    .await;
+    bar.finish_and_clear();
+    pg.stop_if_started().await;
+    let (record, verification) =
+        result.with_context(|| format!("backing up database {}", source.database))?;
+    if args.json {
+        return print_json(&serde_json::json!({"backup": record, "verification": verification}));
+    }
+    println!(
+        "backup {} of {}: {} ({} restorable, {} new in the repository), {}/{} copies",
+        record.id,
+        record.source_database,
+        record.state,
+        human_bytes(total(&record)),
+        human_bytes(record.size_added.max(0) as u64),
+        record.locations_done.len(),
+        record.locations_total
+    );
+    if let Some(error) = &record.error {
+        println!("  not complete: {error}");
+    }
+    if let Some(v) = &verification {
+        print_verification(v);
+    }
+    if record.state != "complete" {
+        anyhow::bail!(
+            "backup {} is not complete in every location; fix the location and run `slipway backup verify {}`",
+            record.id,
+            record.id
+        );
+    }
+    if verification.is_some_and(|v| !v.ok) {
+        anyhow::bail!("backup {} failed verification", record.id);
+    }
+    Ok(())
+}
+
+fn print_verification(v: &slipway_platform::backups::Verification) {
+    println!(
+        "verification of {}: {} in {:.1}s; base {:?} -> {:?}; {}/{} modules; {}/{} files; {} chunks",
+        v.backup,
+        if v.ok { "ok" } else { "FAILED" },
+        v.seconds,
+        v.base_version.0.as_deref().unwrap_or("-"),
+        v.base_version.1.as_deref().unwrap_or("-"),
+        v.modules_restored,
+        v.modules_expected,
+        v.files_ok,
+        v.files_expected,
+        v.chunks
+    );
+    for l in &v.locations {
+        if l.healed > 0 || l.manifest_healed {
+            println!(
+                "  healed {}: {} chunks rewritten{}",
+                l.location,
+                l.healed,
+                if l.manifest_healed {
+                    ", manifest rewritten"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    for p in &v.problems {
+        println!("  problem: {p}");
+    }
+}
+
+async fn verify(args: VerifyArgs, global: &GlobalOptions) -> Result<()> {
+    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
+    let (bar, progress) = progress_bar(&format!("verifying {}", args.id), args.json);
+    let result = backups.verify(&args.id, Some(progress)).await;
+    bar.finish_and_clear();
+    pg.stop_if_started().await;
+    let v = result.with_context(|| format!("verifying backup {}", args.id))?;
+    if args.json {
+        print_json(&v)?;
+    } else {
+        print_verification(&v);
+    }
+    if !v.ok {
+        anyhow::bail!("backup {} failed verification", args.id);
+    }
+    Ok(())
+}
+
+async fn restore(args: RestoreArgs, global: &GlobalOptions) -> Result<()> {
+    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
+    let filestore = args
+        .filestore
+        .clone()
+        .unwrap_or_else(|| backups.target().filestore(&args.database));
+    let mut options = RestoreOptions::new(&args.database, filestore);
+    options.mode = if args.copy { Mode::Copy } else { Mode::Move };
+    options.neutralize = args.neutralize;
+    options.safety_backup = args
+        .safety_backup
+        .then(|| BackupLabels::of_kind(BackupKind::BeforeRestore));
+    let (bar, progress) = progress_bar(&format!("restoring {}", args.id), args.json);
+    let result = backups.restore(&args.id, &options, Some(progress)).await;
+    bar.finish_and_clear();
+    pg.stop_if_started().await;
+    let outcome = result.with_context(|| {
+        format!(
+            "restoring backup {} into {} (the database was left as it was)",
+            args.id, args.database
+        )
+    })?;
+    if args.json {
+        return print_json(&outcome);
+    }
+    println!(
+        "restored {} into {} ({} filestore files in {}) in {:.1}s{}{}",
+        args.id,
+        outcome.database,
+        outcome.filestore_files,
+        outcome.filestore.display(),
+        outcome.seconds,
+        if outcome.replaced {
+            ", replacing the previous database"
+        } else {
+            ""
+        },
+        outcome
+            .safety_backup
+            .as_ref()
+            .map(|b| format!("; safety backup {b}"))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
+async fn import(args: ImportArgs, global: &GlobalOptions) -> Result<()> {
+    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
+    let filestore = args
+        .filestore
+        .clone()
+        .unwrap_or_else(|| backups.target().filestore(&args.database));
+    let mut options = RestoreOptions::new(&args.database, filestore);
+    options.mode = Mode::Copy;
+    options.neutralize = args.neutralize;
+    options.safety_backup = args
+        .safety_backup
+        .then(|| BackupLabels::of_kind(BackupKind::BeforeImport));
+    let bar = spinner(&format!("importing {}", args.file.display()), args.json);
+    let result = backups.import(&args.file, &options).await;
+    bar.finish_and_clear();
+    pg.stop_if_started().await;
+    let outcome = result
+        .with_context(|| format!("importing {} into {}", args.file.display(), args.database))?;
+    if args.json {
+        return print_json(&outcome);
+    }
+    println!(
+        "imported {} ({}, Odoo {}, {} modules) into {}: {} filestore files; {}",
+        args.file.display(),
+        outcome.format,
+        outcome.odoo_version.as_deref().unwrap_or("?"),
+        outcome.modules,
+        outcome.restore.database,
+        outcome.restore.filestore_files,
+        outcome.disabled.join(", ")
+    );
+    Ok(())
+}
+
+async fn download(args: DownloadArgs, global: &GlobalOptions) -> Result<()> {
+    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
+    let options = DownloadOptions {
+        format: match args.format {
+            FormatArg::Zip => DownloadFormat::Zip,
+            FormatArg::SqlGz => DownloadFormat::SqlGz,
+        },
+        filestore: !args.no_filestore,
+        neutralized: args.neutralize,
+        output: args.output.clone(),
+    };
+    let (bar, progress) = progress_bar(&format!("downloading {}", args.id), args.json);
+    let result = backups.download(&args.id, &options, Some(progress)).await;
+    bar.finish_and_clear();
+    pg.stop_if_started().await;
+    let report = result.with_context(|| format!("downloading backup {}", args.id))?;
+    if args.json {
+        return print_json(&report);
+    }
+    println!(
+        "wrote {} ({}, {} filestore files{})",
+        report.output.display(),
+        human_bytes(report.bytes),
+        report.filestore_files,
+        if report.neutralized {
+            ", neutralized"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+async fn prune(args: PruneArgs, global: &GlobalOptions) -> Result<()> {
+    let tz = args.timezone.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "unknown time zone {:?}; use an IANA name such as Europe/Brussels",
+            args.timezone
+        )
+    })?;
+    let policy = RetentionPolicy {
+        daily: args.keep_daily,
+        weekly: args.keep_weekly,
+        monthly: args.keep_monthly,
+        manual_keep_days: args.manual_days,
+        tz,
+        ..RetentionPolicy::default()
+    };
+    let (backups, pg) = service(&args.repo, global, policy).await?;
+    let result = backups.prune(Utc::now(), &GcOptions::default()).await;
+    pg.stop_if_started().await;
+    let report = result.context("pruning backups")?;
+    if args.json {
+        return print_json(&report);
+    }
+    println!(
+        "kept {} backups, deleted {}; freed {} ({} chunks) in the primary",
+        report.kept,
+        report.deleted.len(),
+        human_bytes(report.gc.primary_freed),
+        report.gc.primary_deleted
+    );
+    for id in &report.deleted {
+        println!("  deleted {id}");
+    }
+    for r in &report.gc.replicas {
+        match &r.error {
+            Some(e) => println!("  replica {}: not swept: {e}", r.location),
+            None => println!("  replica {}: {} chunks deleted", r.location, r.deleted),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! Retention: which backups go (the pure [`plan_retention`] per source), then a garbage
+//! collection of the chunks nothing needs any more, in every location.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use slipway_backup::retention::{plan_retention, BackupInfo};
+use slipway_backup::store::GcOptions;
+use slipway_backup::{BackupLabels, RepoGcReport};
+
+use super::records::{self, ListFilter};
+use super::{blocking, Backups};
+use crate::error::Result;
+
+/// What a prune did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PruneReport {
+    /// Backups deleted by the retention plan.
+    pub deleted: Vec<String>,
+    /// Backups kept.
+    pub kept: usize,
+    /// Backups left `running` by a process that died, now marked failed.
+    pub interrupted: Vec<String>,
+    /// Records of failed backups removed (they hold nothing).
+    pub failed_removed: usize,
+    /// The garbage collection.
+    pub gc: RepoGcReport,
+}
+
+impl Backups {
+    /// Applies the retention policy to every source's backups and collects garbage.
+    pub async fn prune(&self, now: DateTime<Utc>, gc: &GcOptions) -> Result<PruneReport> {
+        let mut report = PruneReport::default();
+        let all = records::list(&self.pool, &ListFilter::default()).await?;
+        let stale = now - chrono::Duration::from_std(gc.stale_session).unwrap_or_default();
+        let mut groups: BTreeMap<(Option<String>, Option<String>, String), Vec<BackupInfo>> =
+            BTreeMap::new();
+        for r in &all {
+            match r.state.as_str() {
+                "running" if r.created_at < stale => {
+                    let (repo, id) = (self.repo.clone(), r.id.clone());
+                    let written = blocking(move || Ok(repo.load(&id).is_ok())).await?;
+                    if !written {
+                        records::record_failure(
+                            &self.pool,
+                            &r.id,
+                            "interrupted: the process taking it stopped before it was recorded",
+                        )
+                        .await?;
+                        report.interrupted.push(r.id.clone());
+                    }
+                }
+                "failed"
+                    if r.created_at
+                        < now - chrono::Duration::days(i64::from(self.policy.manual_keep_days)) =>
+                {
+                    records::delete(&self.pool, &r.id).await?;
+                    report.failed_removed += 1;
+                }
+                "complete" | "incomplete" => groups
+                    .entry((
+                        r.project.clone(),
+                        r.branch.clone(),
+                        r.source_database.clone(),
+                    ))
+                    .or_default()
+                    .push(BackupInfo {
+                        id: r.id.clone(),
+                        kind: r.backup_kind(),
+                        taken_at: r.created_at,
+                    }),
+                _ => {}
+            }
+        }
+        for infos in groups.values() {
+            let plan = plan_retention(infos, now, &self.policy);
+            report.kept += plan.keep.len();
+            for id in plan.delete {
+                let (repo, owned) = (self.repo.clone(), id.clone());
+                let unreachable = blocking(move || Ok(repo.delete(&owned)?)).await?;
+                for u in unreachable {
+                    tracing::warn!(backup = %id, "deleting a replica's copy: {u}");
+                }
+                records::delete(&self.pool, &id).await?;
+                report.deleted.push(id);
+            }
+        }
+        let (repo, options) = (self.repo.clone(), *gc);
+        report.gc = blocking(move || Ok(repo.gc(&options)?)).await?;
+        Ok(report)
+    }
+
+    /// The backups of the same source and labels, for the manual backups' daily limit.
+    pub(crate) async fn retention_infos(
+        &self,
+        labels: &BackupLabels,
+        database: &str,
+    ) -> Result<Vec<BackupInfo>> {
+        let rows = records::list(
+            &self.pool,
+            &ListFilter {
+                project: labels.project.clone(),
+                branch: labels.branch.clone(),
+                database: Some(database.to_string()),
+            },
+        )
+        .await?;
+        Ok(rows
+            .iter()
+            .filter(|r| r.state == "complete" || r.state == "incomplete" || r.state == "running")
+            .map(|r| BackupInfo {
+                id: r.id.clone(),
+                kind: r.backup_kind(),
+                taken_at: r.created_at,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,248 @@
+//! Restoring a backup into a database and filestore: built under temporary names, then
+//! swapped in by renames, so a restore that fails or is interrupted leaves the target as it
+//! was.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+use slipway_backup::{BackupKind, BackupLabels, Part};
+use slipway_dump::Mode;
+
+use super::sql;
+use super::{blocking, db_suffix, BackupSource, Backups, Phase, ProgressFn};
+use crate::error::{PlatformError, Result};
+
+/// Where and how to restore.
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    /// The database to create or replace.
+    pub database: String,
+    /// Its filestore folder, created or replaced.
+    pub filestore: PathBuf,
+    /// `Move` keeps the database's identity (restoring production); `Copy` gives it a new
+    /// uuid and secret (a staging copy).
+    pub mode: Mode,
+    /// Neutralize the restored database (staging).
+    pub neutralize: bool,
+    /// When the target exists, back it up first with these labels (kind `before-restore`
+    /// for production).
+    pub safety_backup: Option<BackupLabels>,
+}
+
+impl RestoreOptions {
+    /// Restore into `database` and `filestore`, as a move, without a safety backup.
+    pub fn new(database: &str, filestore: impl Into<PathBuf>) -> RestoreOptions {
+        RestoreOptions {
+            database: database.to_string(),
+            filestore: filestore.into(),
+            mode: Mode::Move,
+            neutralize: false,
+            safety_backup: None,
+        }
+    }
+}
+
+/// What a restore or import did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreOutcome {
+    /// The backup restored (for an import: none).
+    pub backup: Option<String>,
+    /// The database now in place.
+    pub database: String,
+    /// Its filestore folder.
+    pub filestore: PathBuf,
+    /// Filestore files written.
+    pub filestore_files: u64,
+    /// The safety backup taken of the previous database.
+    pub safety_backup: Option<String>,
+    /// A previous database was replaced.
+    pub replaced: bool,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+impl Backups {
+    /// Restores backup `id`; see the module documentation.
+    pub async fn restore(
+        &self,
+        id: &str,
+        options: &RestoreOptions,
+        progress: Option<ProgressFn>,
+    ) -> Result<RestoreOutcome> {
+        let started = Instant::now();
+        check_target_name(&options.database)?;
+        let repo = self.repo.clone();
+        let owned = id.to_string();
+        let manifest = blocking(move || Ok(repo.load(&owned)?)).await?;
+        let report = |phase: Phase, n: u64| {
+            if let Some(p) = &progress {
+                p(phase, n)
+            }
+        };
+        let safety_backup = self.safety_backup(options).await?;
+        let suffix = db_suffix(id);
+        let temp_db = format!("slipway_restore_{suffix}");
+        let temp_files = sibling(&options.filestore, &format!("restoring-{suffix}"))?;
+        self.drop_scratch(&temp_db).await;
+        remove_dir(&temp_files);
+
+        let built = async {
+            self.restore_database_as(&manifest, &temp_db, options.mode, &report)
+                .await?;
+            report(Phase::Filestore, 0);
+            let (repo, m, d) = (self.repo.clone(), manifest.clone(), temp_files.clone());
+            let files =
+                blocking(move || Ok(repo.restore_files(&m, Part::Filestore, &d, &mut |_| {})?))
+                    .await?;
+            if options.neutralize {
+                slipway_dump::neutralize_database(&self.target, &temp_db, false).await?;
+            }
+            Ok::<u64, PlatformError>(files)
+        }
+        .await;
+        let files = match built {
+            Ok(files) => files,
+            Err(e) => {
+                self.drop_scratch(&temp_db).await;
+                remove_dir(&temp_files);
+                return Err(e);
+            }
+        };
+        let replaced = self
+            .swap_in(&temp_db, &temp_files, &options.database, &options.filestore)
+            .await?;
+        Ok(RestoreOutcome {
+            backup: Some(id.to_string()),
+            database: options.database.clone(),
+            filestore: options.filestore.clone(),
+            filestore_files: files,
+            safety_backup,
+            replaced,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Takes the safety backup of the target when asked and the target exists.
+    pub(crate) async fn safety_backup(&self, options: &RestoreOptions) -> Result<Option<String>> {
+        let Some(labels) = &options.safety_backup else {
+            return Ok(None);
+        };
+        let admin = sql::admin(&self.target).await?;
+        let exists = sql::database_exists(&admin, &options.database).await?;
+        admin.close().await;
+        if !exists {
+            return Ok(None);
+        }
+        let source = BackupSource {
+            database: options.database.clone(),
+            filestore: options.filestore.clone(),
+            logs_dir: None,
+            sessions_dir: None,
+        };
+        let mut labels = labels.clone();
+        if labels.kind == BackupKind::Daily || labels.kind == BackupKind::Manual {
+            labels.kind = BackupKind::BeforeRestore;
+        }
+        let record = self.create(&source, labels, None).await?;
+        Ok(Some(record.id))
+    }
+
+    /// Puts the database and filestore built under temporary names in place of the target's:
+    /// the old ones are renamed away, the new ones renamed in, the old ones dropped. A failed
+    /// rename puts the old ones back. Returns whether a database was replaced.
+    pub(crate) async fn swap_in(
+        &self,
+        temp_db: &str,
+        temp_files: &Path,
+        database: &str,
+        filestore: &Path,
+    ) -> Result<bool> {
+        let admin = sql::admin(&self.target).await?;
+        let suffix = format!("{:08x}", rand::random::<u32>());
+        let old_db = format!("slipway_old_{suffix}");
+        let old_files = sibling(filestore, &format!("old-{suffix}"))?;
+        let replaced = sql::database_exists(&admin, database).await?;
+        if replaced {
+            sql::rename_database(&admin, database, &old_db).await?;
+        }
+        if let Err(e) = sql::rename_database(&admin, temp_db, database).await {
+            if replaced {
+                let _ = sql::rename_database(&admin, &old_db, database).await;
+            }
+            return Err(e);
+        }
+        let had_files = filestore.exists();
+        let moved = (|| {
+            if had_files {
+                std::fs::rename(filestore, &old_files)?;
+            }
+            if temp_files.exists() {
+                std::fs::rename(temp_files, filestore)
+            } else {
+                std::fs::create_dir_all(filestore)
+            }
+        })();
+        if let Err(source) = moved {
+            if had_files && !filestore.exists() {
+                let _ = std::fs::rename(&old_files, filestore);
+            }
+            let _ = sql::rename_database(&admin, database, temp_db).await;
+            if replaced {
+                let _ = sql::rename_database(&admin, &old_db, database).await;
+            }
+            return Err(PlatformError::Io {
+                context: format!("moving the restored filestore to {}", filestore.display()),
+                source,
+            });
+        }
+        if replaced {
+            if let Err(e) = sql::drop_database(&admin, &old_db).await {
+                tracing::warn!(database = %old_db, error = %e, "could not drop the replaced database");
+            }
+        }
+        remove_dir(&old_files);
+        admin.close().await;
+        Ok(replaced)
+    }
+}
+
+/// A database name Slipway will create: what PostgreSQL and Odoo accept.
+pub(crate) fn check_target_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+    if ok {
+        Ok(())
+    } else {
+        Err(PlatformError::Refused(format!(
+            "database name {name:?} is not allowed: use 1 to 63 letters, digits, '_', '-' or '.'"
+        )))
+    }
+}
+
+/// `<parent>/.<name>.<tag>`: a folder beside `dir`, on the same file system so a rename moves it.
+pub(crate) fn sibling(dir: &Path, tag: &str) -> Result<PathBuf> {
+    let name = dir.file_name().ok_or_else(|| {
+        PlatformError::Refused(format!(
+            "filestore {} has no folder name; give a folder such as <data>/filestore/<db>",
+            dir.display()
+        ))
+    })?;
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|source| PlatformError::Io {
+        context: format!("creating {}", parent.display()),
+        source,
+    })?;
+    Ok(parent.join(format!(".{}.{tag}", name.to_string_lossy())))
+}
+
+pub(crate) fn remove_dir(dir: &Path) {
+    if dir.exists() {
+        if let Err(e) = std::fs::remove_dir_all(dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove");
+        }
+    }
+}

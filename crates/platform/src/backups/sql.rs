@@ -1,0 +1,201 @@
+//! SQL against the Odoo databases (not the metadata database): owners, renames, and what a
+//! backup records about a database to check a restore against.
+
+use std::collections::BTreeMap;
+
+use slipway_dump::Target;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::ConnectOptions;
+
+use crate::error::{PlatformError, Result};
+
+/// The tables whose row counts a backup records and a verification compares (those present).
+pub const MAIN_TABLES: &[&str] = &[
+    "res_partner",
+    "res_users",
+    "res_company",
+    "res_groups",
+    "ir_attachment",
+    "ir_module_module",
+    "ir_model",
+    "ir_model_fields",
+    "ir_model_data",
+    "ir_ui_view",
+    "ir_ui_menu",
+    "ir_config_parameter",
+    "ir_cron",
+    "mail_message",
+    "product_template",
+    "account_move",
+    "account_move_line",
+    "sale_order",
+    "stock_move",
+];
+
+pub(crate) async fn connect(url: &str) -> Result<PgPool> {
+    let options = url
+        .parse::<PgConnectOptions>()
+        .map_err(PlatformError::Database)?
+        .disable_statement_logging();
+    Ok(PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await?)
+}
+
+pub(crate) async fn admin(target: &Target) -> Result<PgPool> {
+    connect(&target.server.url("postgres")).await
+}
+
+pub(crate) fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+pub(crate) async fn database_exists(admin: &PgPool, db: &str) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(db)
+            .fetch_one(admin)
+            .await?,
+    )
+}
+
+pub(crate) async fn database_owner(admin: &PgPool, db: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1",
+    )
+    .bind(db)
+    .fetch_optional(admin)
+    .await?)
+}
+
+/// A pool to `db` as its owner (never the superuser: an Odoo database may hold triggers).
+pub(crate) async fn as_owner(target: &Target, db: &str) -> Result<PgPool> {
+    let admin = admin(target).await?;
+    let owner = database_owner(&admin, db).await?;
+    admin.close().await;
+    let owner = owner.ok_or_else(|| {
+        PlatformError::Refused(format!("database {db:?} does not exist on the server"))
+    })?;
+    connect(&target.url_as(db, &owner)).await
+}
+
+pub(crate) async fn terminate(admin: &PgPool, db: &str) -> Result<()> {
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(db)
+    .execute(admin)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn rename_database(admin: &PgPool, from: &str, to: &str) -> Result<()> {
+    terminate(admin, from).await?;
+    sqlx::query(&format!(
+        "ALTER DATABASE {} RENAME TO {}",
+        ident(from),
+        ident(to)
+    ))
+    .execute(admin)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn drop_database(admin: &PgPool, db: &str) -> Result<()> {
+    terminate(admin, db).await?;
+    sqlx::query(&format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        ident(db)
+    ))
+    .execute(admin)
+    .await?;
+    Ok(())
+}
+
+/// What a backup records of a database: installed modules, base version, row counts of the
+/// main tables, the server version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct DatabaseFacts {
+    pub modules: BTreeMap<String, String>,
+    pub base_version: Option<String>,
+    pub row_counts: BTreeMap<String, i64>,
+    pub postgresql: Option<String>,
+}
+
+impl DatabaseFacts {
+    pub(crate) fn series(&self) -> Option<String> {
+        let base = self.base_version.as_deref()?;
+        let mut parts = base.split('.');
+        let (a, b) = (parts.next()?, parts.next()?);
+        Some(format!("{a}.{b}"))
+    }
+}
+
+pub(crate) async fn facts(conn: &mut sqlx::PgConnection) -> Result<DatabaseFacts> {
+    let mut facts = DatabaseFacts::default();
+    let present: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname = ANY($1)",
+    )
+    .bind(MAIN_TABLES)
+    .fetch_all(&mut *conn)
+    .await?;
+    for table in MAIN_TABLES
+        .iter()
+        .filter(|t| present.iter().any(|p| p == *t))
+    {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", ident(table)))
+            .fetch_one(&mut *conn)
+            .await?;
+        facts.row_counts.insert(table.to_string(), n);
+    }
+    if present.iter().any(|t| t == "ir_module_module") {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT name::text, latest_version::text FROM ir_module_module \
+             WHERE state = 'installed' ORDER BY name",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        facts.modules = rows
+            .into_iter()
+            .map(|(n, v)| (n, v.unwrap_or_default()))
+            .collect();
+        facts.base_version = facts.modules.get("base").cloned();
+    }
+    let version: String = sqlx::query_scalar("SHOW server_version")
+        .fetch_one(&mut *conn)
+        .await?;
+    facts.postgresql = version.split_whitespace().next().map(str::to_string);
+    Ok(facts)
+}
+
+/// Turns off outgoing mail servers and scheduled actions, as Odoo.sh does on import.
+pub(crate) async fn disable_mail_and_crons(pool: &PgPool) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    for (table, what) in [
+        ("ir_mail_server", "outgoing mail servers disabled"),
+        ("fetchmail_server", "incoming mail servers disabled"),
+        ("ir_cron", "scheduled actions disabled"),
+    ] {
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = $1 AND column_name = 'active')",
+        )
+        .bind(table)
+        .fetch_one(pool)
+        .await?;
+        if exists {
+            let n = sqlx::query(&format!(
+                "UPDATE {} SET active = false WHERE active",
+                ident(table)
+            ))
+            .execute(pool)
+            .await?
+            .rows_affected();
+            done.push(format!("{what} ({n})"));
+        }
+    }
+    Ok(done)
+}
