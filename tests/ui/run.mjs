@@ -161,11 +161,17 @@ await step("a shell command's output is seen in the terminal, psql on the build'
   await shot('shell');
 });
 
-await step('Monitor charts the CPU and memory of the build server', async () => {
+await step('Monitor charts the CPU, memory and HTTP requests of the build server', async () => {
   await page.goto(`${world.url}/#/p/${P}/b/feature-b/monitor?build=${world.feature_b.id}`);
   await page.locator('figcaption', { hasText: 'MiB' }).waitFor();
   await page.locator('figcaption', { hasText: '%' }).waitFor();
   await page.waitForFunction(() => (document.querySelector('svg.chart polyline')?.getAttribute('points') || '').split(' ').length >= 2);
+  // Requests through Slipway's proxy show on the third chart.
+  for (let i = 0; i < 5; i++) {
+    const r = await fetch(`${world.url}/builds/${world.feature_b.name}/web/health`);
+    expect(r.ok, `the build answers through the proxy: ${r.status}`);
+  }
+  await page.waitForFunction(() => /peak [1-9]/.test([...document.querySelectorAll('figcaption')].find((f) => f.textContent.includes('req/min'))?.textContent || ''));
   await shot('monitor');
 });
 
@@ -202,12 +208,36 @@ await step('Settings save the branch behaviour and show collaborators', async ()
   const branch = await api(`/api/projects/${P}/branches/feature`);
   expect(branch.settings.test_tags === '/shop_core', JSON.stringify(branch.settings));
   await page.locator('#members td', { hasText: 'admin' }).first().waitFor();
+  const project = await api(`/api/projects/${P}`);
+  await page.locator('#odoo-version', { hasText: project.series }).waitFor();
+  await page.fill('#dev-days', '5');
+  await page.click('#project-settings button[type=submit]');
+  await page.locator('#project-settings .notice', { hasText: 'saved' }).waitFor();
+  expect((await api(`/api/projects/${P}`)).settings.dev_database_days === 5, 'the project setting saved');
   await shot('settings');
 });
 
-await step('the Backups tab lists backups, or says it is not available', async () => {
+await step('Backups: back up production now, verify it, restore it, download it and a dump', async () => {
   await page.goto(`${world.url}/#/p/${P}/b/main/backups`);
   await page.locator('#backups td').first().waitFor();
+  await page.click('#backup-now');
+  await page.locator('.notice', { hasText: 'Backup taken' }).waitFor();
+  const row = page.locator('#backups tr', { hasText: 'manual' }).first();
+  await row.waitFor();
+  await row.locator('button.verify').click();
+  await page.locator('.notice', { hasText: 'Verified' }).waitFor();
+  await page.locator('#backups tr', { hasText: 'verified' }).first().waitFor();
+  await page.locator('#backups tr', { hasText: 'manual' }).first().locator('button.restore').click();
+  await page.click('#confirm-ok');
+  await page.locator('.notice', { hasText: 'Restored' }).waitFor();
+  const backups = await api(`/api/projects/${P}/branches/main/backups`);
+  expect(backups.some((b) => b.kind === 'before-restore'), `a safety backup before the restore: ${JSON.stringify(backups.map((b) => b.kind))}`);
+  const production = (await api(`/api/projects/${P}/branches/main`)).builds.find((b) => b.state === 'running');
+  expect(production, 'production runs again after the restore');
+  const dump = await page.request.get(`${world.url}/api/builds/${production.id}/dump`);
+  expect(dump.status() === 200, `the live dump: ${dump.status()}`);
+  const body = await dump.body();
+  expect(body.subarray(0, 2).toString() === 'PK' && body.includes('dump.sql'), 'an Odoo zip with dump.sql');
   await shot('backups');
 });
 

@@ -1,5 +1,6 @@
-//! Monitor: CPU time and memory of a build's Odoo server, read from `/proc/<pid>`
-//! (`GET /api/builds/{id}/monitor`); the UI samples it and draws the charts.
+//! Monitor: CPU time and memory of a build's Odoo server, read from `/proc/<pid>`, and the
+//! HTTP requests Slipway's proxy sent it (`GET /api/builds/{id}/monitor`); the UI samples it
+//! and draws the charts.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -22,6 +23,8 @@ pub(crate) struct Sample {
     pub cpu_seconds: f64,
     /// Resident memory in bytes.
     pub rss_bytes: u64,
+    /// HTTP requests the proxy forwarded to the build since Slipway started.
+    pub http_requests: u64,
     /// When it was taken (milliseconds since the Unix epoch).
     pub at_ms: i64,
 }
@@ -72,6 +75,7 @@ pub(crate) async fn monitor(
         pid,
         cpu_seconds: cpu_seconds(&stat).ok_or_else(not_running)?,
         rss_bytes: rss_bytes(&status).ok_or_else(not_running)?,
+        http_requests: state.proxy.requests_to(&build.name),
         at_ms: chrono::Utc::now().timestamp_millis(),
     }))
 }

@@ -152,6 +152,60 @@ pub(crate) struct DownloadQuery {
     neutralized: Option<bool>,
 }
 
+impl DownloadQuery {
+    /// The format asked for and its file extension.
+    fn format(&self) -> ApiResult<(DownloadFormat, &'static str)> {
+        match self.format.as_deref().unwrap_or("zip") {
+            "zip" => Ok((DownloadFormat::Zip, "zip")),
+            "sql-gz" => Ok((DownloadFormat::SqlGz, "sql.gz")),
+            other => Err(ApiError::invalid(format!(
+                "format {other:?}: use zip or sql-gz"
+            ))),
+        }
+    }
+
+    /// Whether the filestore goes in (zips only; default yes).
+    fn filestore(&self, format: DownloadFormat) -> bool {
+        self.filestore.unwrap_or(true) && format == DownloadFormat::Zip
+    }
+
+    /// `-nofilestore` and `-neutralized` as they apply, then the extension.
+    fn file_suffix(&self, format: DownloadFormat, extension: &str) -> String {
+        format!(
+            "{}{}.{extension}",
+            if self.filestore(format) {
+                ""
+            } else {
+                "-nofilestore"
+            },
+            if self.neutralized.unwrap_or(false) {
+                "-neutralized"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+fn mime_of(format: DownloadFormat) -> &'static str {
+    match format {
+        DownloadFormat::Zip => "application/zip",
+        DownloadFormat::SqlGz => "application/gzip",
+    }
+}
+
+fn downloads_dir(state: &AppState) -> ApiResult<std::path::PathBuf> {
+    let dir = state.platform.env().target.data_dir.join("downloads");
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "io",
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
+    Ok(dir)
+}
+
 /// The backup as an Odoo zip (with or without filestore) or `.sql.gz`, exact or
 /// neutralized; written once per variant, then served with `Range`.
 pub(crate) async fn download(
@@ -162,48 +216,72 @@ pub(crate) async fn download(
     request: Request,
 ) -> ApiResult<Response> {
     backup_for(&state, &user, &id).await?;
-    let (format, extension) = match q.format.as_deref().unwrap_or("zip") {
-        "zip" => (DownloadFormat::Zip, "zip"),
-        "sql-gz" => (DownloadFormat::SqlGz, "sql.gz"),
-        other => {
-            return Err(ApiError::invalid(format!(
-                "format {other:?}: use zip or sql-gz"
-            )))
-        }
-    };
-    let filestore = q.filestore.unwrap_or(true) && format == DownloadFormat::Zip;
-    let neutralized = q.neutralized.unwrap_or(false);
-    let variant = format!(
-        "{id}{}{}.{extension}",
-        if filestore { "" } else { "-nofilestore" },
-        if neutralized { "-neutralized" } else { "" }
-    );
-    let dir = state
-        .platform
-        .env()
-        .target
-        .data_dir
-        .join("backups")
-        .join("downloads");
+    let (format, extension) = q.format()?;
+    let variant = format!("{id}{}", q.file_suffix(format, extension));
+    let dir = downloads_dir(&state)?.join("backups");
     let output = dir.join(&variant);
     if !output.is_file() {
         std::fs::create_dir_all(&dir).map_err(|e| ApiError::invalid(e.to_string()))?;
         let partial = dir.join(format!(".{variant}.partial"));
         let options = DownloadOptions {
             format,
-            filestore,
-            neutralized,
+            filestore: q.filestore(format),
+            neutralized: q.neutralized.unwrap_or(false),
             output: partial.clone(),
         };
         service(&state)?.download(&id, &options, None).await?;
         std::fs::rename(&partial, &output).map_err(|e| ApiError::invalid(e.to_string()))?;
     }
-    let mime = if format == DownloadFormat::Zip {
-        "application/zip"
-    } else {
-        "application/gzip"
+    Ok(crate::files::serve_file(output, mime_of(format), Some(variant), request).await)
+}
+
+/// `GET /api/builds/{id}/dump`: a dump of the build's database as it is now (Odoo.sh's
+/// "Download dump"), as an Odoo zip or `.sql.gz`, exact or neutralized (a neutralized copy is
+/// made; the build's database is not touched). The file is written under `<data>/downloads`
+/// and unlinked once its answer has opened it.
+pub(crate) async fn build_dump(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    Query(q): Query<DownloadQuery>,
+    request: Request,
+) -> ApiResult<Response> {
+    let build = super::build_for(&state, &user, id, Action::Backups).await?;
+    let database = match (&build.database, build.state.as_str()) {
+        (Some(database), "running") => database.clone(),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "not_running",
+                format!("build #{id} has no live database ({})", build.state),
+            ))
+        }
     };
-    Ok(crate::files::serve_file(output, mime, Some(variant), request).await)
+    let (format, extension) = q.format()?;
+    let stamp = chrono::Utc::now().format("%Y-%m-%d_%H-%M-%S");
+    let name = format!("{}_{stamp}{}", build.name, q.file_suffix(format, extension));
+    let output = downloads_dir(&state)?.join(format!(".{id}-{}", rand::random::<u64>()));
+    let options = slipway_dump::CreateOptions {
+        database,
+        format: match format {
+            DownloadFormat::Zip => slipway_dump::OutputFormat::Zip,
+            DownloadFormat::SqlGz => slipway_dump::OutputFormat::SqlGz,
+        },
+        filestore: q.filestore(format),
+        neutralized: q.neutralized.unwrap_or(false),
+        output: output.clone(),
+        jobs: 2,
+    };
+    let created = slipway_dump::create(&state.platform.env().target, &options).await;
+    if let Err(e) = created {
+        let _ = std::fs::remove_file(&output);
+        return Err(slipway_platform::PlatformError::from(e).into());
+    }
+    let response =
+        crate::files::serve_file(output.clone(), mime_of(format), Some(name), request).await;
+    // The answer holds the file open: unlinking frees the space once it is sent.
+    let _ = std::fs::remove_file(&output);
+    Ok(response)
 }
 
 #[derive(Deserialize)]

@@ -33,7 +33,8 @@
 //!   "rss_bytes", "at_ms"}` of its server (`monitor.rs`)
 //! - `GET|POST /api/projects/{p}/branches/{b}/backups` (list; a manual backup),
 //!   `POST /api/backups/{id}/verify`, `GET /api/backups/{id}/download?format=zip|sql-gz
-//!   &filestore=&neutralized=`, `POST /api/backups/{id}/restore` (`{"branch": ...}`)
+//!   &filestore=&neutralized=`, `POST /api/backups/{id}/restore` (`{"branch": ...}`),
+//!   `GET /api/builds/{id}/dump?format=&filestore=&neutralized=` (the build's database now)
 //! - `GET /api/builds/{id}/mails`, `.../mails/{seq}`, `.../mails/{seq}.eml`,
 //!   `.../mails/{seq}/html`: the mails a development or staging build sent, caught
 //!   ([`crate::mails`], behind the same authentication and build access check)
@@ -179,6 +180,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         )
         .route("/api/backups/{id}/verify", post(backups::verify))
         .route("/api/backups/{id}/download", get(backups::download))
+        .route("/api/builds/{id}/dump", get(backups::build_dump))
         .route("/api/backups/{id}/restore", post(backups::restore))
         .route("/api/projects/{project}/builds", get(builds::list_builds))
         .route("/api/builds/{id}", get(builds::get_build))

@@ -37,7 +37,10 @@ export function render(root, ctx) {
         el('button', { type: 'button', onclick: () => rebuild(build, place) }, 'Rebuild'),
         el('a', { href: `#/p/${p}/b/${encodeURIComponent(build.branch)}/logs?build=${build.id}` }, 'Logs'),
         el('a', { href: `#/p/${p}/b/${encodeURIComponent(build.branch)}/editor?build=${build.id}` }, 'Editor'),
-        el('a', { href: `#/p/${p}/b/${encodeURIComponent(build.branch)}/mails?build=${build.id}` }, 'Mails')),
+        el('a', { href: `#/p/${p}/b/${encodeURIComponent(build.branch)}/mails?build=${build.id}` }, 'Mails'),
+        el('a', { href: `#/p/${p}/b/${encodeURIComponent(build.branch)}/shell?build=${build.id}` }, 'Shell'),
+        build.state === 'running' && build.stage !== 'development'
+          ? el('a', { href: `/api/builds/${build.id}/dump`, class: 'dump', title: 'An Odoo zip of its database and filestore, now' }, 'Download dump') : null),
       place);
   }
 

@@ -1,4 +1,5 @@
-// Monitor: CPU and memory of the build's server, sampled every 2 seconds, as two charts.
+// Monitor: CPU, memory and HTTP requests of the build's server, sampled every 2 seconds, as
+// three charts.
 import { get, el, say } from './api.js';
 import { buildPicker } from './branch.js';
 
@@ -33,27 +34,31 @@ export function render(root, ctx) {
   const message = el('div');
   const cpu = chart('CPU', '%');
   const memory = chart('Memory', 'MiB');
+  const requests = chart('HTTP requests', 'req/min');
   let buildId = ctx.buildId;
   let previous = null;
   let cpuPoints = [];
   let memoryPoints = [];
+  let requestPoints = [];
   async function sample() {
     try {
       const s = await get(`/api/builds/${buildId}/monitor`);
       if (previous && s.pid === previous.pid) {
-        cpuPoints.push((100 * (s.cpu_seconds - previous.cpu_seconds)) / Math.max(0.001, (s.at_ms - previous.at_ms) / 1000));
+        const seconds = Math.max(0.001, (s.at_ms - previous.at_ms) / 1000);
+        cpuPoints.push((100 * (s.cpu_seconds - previous.cpu_seconds)) / seconds);
+        requestPoints.push((60 * Math.max(0, s.http_requests - previous.http_requests)) / seconds);
       }
       memoryPoints.push(s.rss_bytes / 1048576);
       previous = s;
-      cpuPoints = cpuPoints.slice(-KEEP); memoryPoints = memoryPoints.slice(-KEEP);
-      cpu.draw(cpuPoints); memory.draw(memoryPoints);
+      cpuPoints = cpuPoints.slice(-KEEP); memoryPoints = memoryPoints.slice(-KEEP); requestPoints = requestPoints.slice(-KEEP);
+      cpu.draw(cpuPoints); memory.draw(memoryPoints); requests.draw(requestPoints);
       say(message, '');
     } catch (e) { say(message, e.missing ? 'Monitoring is not available on this server.' : e); }
   }
   const timer = setInterval(sample, 2000);
   root.replaceChildren(el('div', { class: 'toolbar' }, buildPicker(ctx, (id) => {
-    buildId = id; previous = null; cpuPoints = []; memoryPoints = []; sample();
-  })), message, el('div', { class: 'charts' }, cpu.box, memory.box));
+    buildId = id; previous = null; cpuPoints = []; memoryPoints = []; requestPoints = []; sample();
+  })), message, el('div', { class: 'charts' }, cpu.box, memory.box, requests.box));
   sample();
   return () => clearInterval(timer);
 }

@@ -1,4 +1,5 @@
-// Settings: the branch's build behaviour, and the project's collaborators and roles.
+// Settings: the branch's build behaviour, the project (Odoo version, trial, development build
+// limits) and its collaborators and roles.
 import { api, get, el, say } from './api.js';
 
 export function render(root, ctx) {
@@ -33,8 +34,41 @@ export function render(root, ctx) {
       say(message, 'Saved: the next build uses these settings.', 'notice');
     } catch (err) { say(message, err); }
   });
-  root.replaceChildren(form, members(ctx));
+  root.replaceChildren(form, project(ctx), members(ctx));
   return null;
+}
+
+function project(ctx) {
+  const info = ctx.projectInfo;
+  const isAdmin = info.role === 'admin';
+  const message = el('div');
+  const trial = info.trial_until
+    ? (new Date(info.trial_until) > new Date()
+      ? `Trial until ${new Date(info.trial_until).toLocaleString()}: production and staging then go back to development.`
+      : `Trial ended ${new Date(info.trial_until).toLocaleString()}.`)
+    : 'Not a trial.';
+  const maxRunning = el('input', { type: 'number', min: 1, id: 'max-running', value: info.settings.max_running_dev_builds, disabled: !isAdmin });
+  const days = el('input', { type: 'number', min: 1, id: 'dev-days', value: info.settings.dev_database_days, disabled: !isAdmin });
+  const endTrial = info.trial_until && isAdmin
+    ? el('button', { type: 'button', id: 'end-trial', onclick: async () => {
+      try { await api('PATCH', `/api/projects/${encodeURIComponent(ctx.project)}`, { trial_until: null }); say(message, 'The project is no longer a trial.', 'notice'); } catch (e) { say(message, e); }
+    } }, 'Make it a regular project') : null;
+  const form = el('form', { class: 'card', id: 'project-settings', onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      await api('PATCH', `/api/projects/${encodeURIComponent(ctx.project)}`, { settings: {
+        max_running_dev_builds: Number(maxRunning.value), dev_database_days: Number(days.value) } });
+      say(message, 'Project settings saved.', 'notice');
+    } catch (err) { say(message, err); }
+  } },
+  el('h2', {}, 'Project'),
+  el('p', {}, 'Odoo version: ', el('strong', { id: 'odoo-version' }, info.series), el('span', { class: 'muted' }, ' (an imported dump of another version switches it)')),
+  el('p', { id: 'trial-state' }, trial, ' ', endTrial),
+  el('p', {}, el('label', { for: 'max-running' }, 'Development builds running at once: '), maxRunning, ' ',
+    el('label', { for: 'dev-days' }, 'Development databases kept (days): '), days),
+  isAdmin ? el('button', { type: 'submit' }, 'Save project settings') : el('p', { class: 'muted' }, 'Only project admins change these.'),
+  message);
+  return form;
 }
 
 function members(ctx) {
