@@ -30,6 +30,29 @@ const MAX_PUSH_BYTES: u64 = 2 << 30;
 /// How long a Connect link works (once).
 const TICKET_LIFETIME: Duration = Duration::from_secs(60);
 
+/// How long the proxy trusts a running build's address without reading its row again.
+const ROUTE_TTL: Duration = Duration::from_secs(1);
+
+/// Running builds the proxy routed to in the last [`ROUTE_TTL`]: one Odoo page is dozens of
+/// requests (assets, RPCs), and each would otherwise read the build's row. A build stopped in
+/// that second answers "connection refused", which the proxy reports as a 502 like any other.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BuildRoutes(Arc<Mutex<HashMap<String, (Instant, Build, std::net::SocketAddr)>>>);
+
+impl BuildRoutes {
+    async fn get(&self, name: &str) -> Option<(Build, std::net::SocketAddr)> {
+        let routes = self.0.lock().await;
+        let (at, build, addr) = routes.get(name)?;
+        (at.elapsed() < ROUTE_TTL).then(|| (build.clone(), *addr))
+    }
+
+    async fn put(&self, name: &str, build: &Build, addr: std::net::SocketAddr) {
+        let mut routes = self.0.lock().await;
+        routes.retain(|_, (at, _, _)| at.elapsed() < ROUTE_TTL);
+        routes.insert(name.to_string(), (Instant::now(), build.clone(), addr));
+    }
+}
+
 /// One-time Connect tickets: ticket -> (build id, issued at).
 #[derive(Debug, Clone, Default)]
 pub struct ConnectTickets(Arc<Mutex<HashMap<String, (i64, Instant)>>>);
@@ -160,6 +183,9 @@ async fn running_build(
         )
             .into_response()
     };
+    if let Some(found) = state.build_routes.get(name).await {
+        return Ok(found);
+    }
     let Some(id) = build_id_of(name) else {
         return Err(not_running("no such build".into()));
     };
@@ -170,6 +196,7 @@ async fn running_build(
     match (build.state.as_str(), build.http_port) {
         ("running", Some(port)) => {
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port as u16));
+            state.build_routes.put(name, &build, addr).await;
             Ok((build, addr))
         }
         (state, _) => Err(not_running(format!(

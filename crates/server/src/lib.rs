@@ -91,6 +91,8 @@ pub struct AppState {
     pub proxy: proxy::ProxyClient,
     /// One-time "Connect" tickets.
     pub connect_tickets: builds_http::ConnectTickets,
+    /// Running builds' addresses, remembered a second by the proxy.
+    build_routes: builds_http::BuildRoutes,
     /// The mail catcher's messages (`<data-dir>/mails`).
     pub mails: MailStore,
 }
@@ -119,6 +121,7 @@ impl AppState {
             log_follow_for: config.log_follow_for,
             proxy: proxy::ProxyClient::new(),
             connect_tickets: builds_http::ConnectTickets::default(),
+            build_routes: builds_http::BuildRoutes::default(),
             mails,
         }
     }

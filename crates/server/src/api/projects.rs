@@ -189,13 +189,21 @@ pub(crate) async fn list_branches(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let project = project_for(&state, &user, &name).await?.project;
-    let mut out = Vec::new();
-    for branch in state.platform.branches.list(project.id).await? {
-        let last = state.platform.builds.of_branch(branch.id, 1).await?;
-        let mut view = json!(branch);
-        view["last_build"] = json!(last.first());
-        out.push(view);
-    }
+    let mut last: std::collections::HashMap<i64, _> = (state.platform.builds)
+        .last_of_each_branch(project.id)
+        .await?
+        .into_iter()
+        .map(|build| (build.branch_id, build))
+        .collect();
+    let branches = state.platform.branches.list(project.id).await?;
+    let out: Vec<Value> = branches
+        .into_iter()
+        .map(|branch| {
+            let mut view = json!(branch);
+            view["last_build"] = json!(last.remove(&branch.id));
+            view
+        })
+        .collect();
     Ok(Json(json!(out)))
 }
 
