@@ -202,6 +202,7 @@ async fn serve_with(
             mail.store,
             mail.credentials,
             metadata.pool().clone(),
+            wal_spool(global)?,
         )?,
     );
     bootstrap_first_user(&platform, &config.data_dir).await?;
@@ -225,10 +226,19 @@ async fn serve_with(
     }
     if let Some(backups) = platform.env().backups.clone() {
         let stopped = stop_workers.subscribe();
+        let scheduled = backups.clone();
         workers.push(tokio::spawn(async move {
             let options = slipway_platform::backups::SchedulerOptions::default();
-            slipway_platform::backups::run_scheduler(backups, options, stopped).await
+            slipway_platform::backups::run_scheduler(scheduled, options, stopped).await
         }));
+        if global.pg_url.is_none() {
+            // the embedded cluster archives its WAL into the spool: move it into the repository
+            let stopped = stop_workers.subscribe();
+            workers.push(tokio::spawn(async move {
+                slipway_platform::backups::run_wal_ingest(backups, Duration::from_secs(10), stopped)
+                    .await
+            }));
+        }
     }
     {
         let platform = platform.clone();
@@ -284,6 +294,14 @@ fn build_target(
     }
 }
 
+/// The embedded cluster's WAL spool (none with an external PostgreSQL: its WAL is not ours).
+fn wal_spool(global: &GlobalOptions) -> Result<Option<PathBuf>> {
+    if global.pg_url.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(global.embedded_cluster()?.layout().wal_spool.clone()))
+}
+
 fn build_env(
     args: &ServeArgs,
     config: &ServerConfig,
@@ -292,6 +310,7 @@ fn build_env(
     mails: slipway_mail::MailStore,
     credentials: slipway_mail::BuildCredentials,
     metadata_pool: sqlx::PgPool,
+    wal_spool: Option<PathBuf>,
 ) -> Result<BuildEnv> {
     let mut env = BuildEnv::under(&config.data_dir, target);
     env.venvs =
@@ -306,11 +325,12 @@ fn build_env(
         false,
         &config.data_dir,
     )?;
-    env.backups = Some(slipway_platform::backups::Backups::new(
-        metadata_pool,
-        env.target.clone(),
-        repository,
-    ));
+    let mut backups =
+        slipway_platform::backups::Backups::new(metadata_pool, env.target.clone(), repository);
+    if let Some(spool) = wal_spool {
+        backups = backups.with_wal_spool(spool);
+    }
+    env.backups = Some(backups);
     env.daily_backup_at = args.daily_backup_at;
     // Development and staging builds send to the catcher, as themselves.
     env.smtp = Some(SmtpForBuild(std::sync::Arc::new(move |build| {

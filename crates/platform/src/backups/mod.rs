@@ -13,6 +13,7 @@
 mod create;
 mod download;
 mod import;
+mod pitr;
 mod prune;
 mod records;
 mod restore;
@@ -32,10 +33,12 @@ use sqlx::PgPool;
 
 pub use download::{DownloadFormat, DownloadOptions};
 pub use import::ImportOutcome;
+pub use pitr::{run_wal_ingest, IngestReport, PitrOutcome, PitrWindow};
 pub use prune::PruneReport;
 pub use records::{kind_from_str, kind_str, BackupRecord, ListFilter};
 pub use restore::{RestoreOptions, RestoreOutcome};
 pub use scheduler::{run_scheduler, Schedule, SchedulerOptions, DAILY_BACKUP_JOB};
+pub use slipway_backup::pitr::Interval;
 pub use slipway_backup::{BackupKind, BackupLabels};
 pub use verify::Verification;
 
@@ -88,6 +91,7 @@ pub struct Backups {
     repo: Arc<Repository>,
     scratch: PathBuf,
     policy: RetentionPolicy,
+    wal_spool: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Backups {
@@ -109,6 +113,7 @@ impl Backups {
             repo: Arc::new(repo),
             scratch,
             policy: RetentionPolicy::default(),
+            wal_spool: None,
         }
     }
 

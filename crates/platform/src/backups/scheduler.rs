@@ -209,6 +209,12 @@ impl Backups {
         .execute(&self.pool)
         .await?;
         let record = result?;
+        if self.wal_spool.is_some() {
+            // point-in-time recovery starts from the cluster's base backup of the day
+            if let Err(e) = self.base_backup_if_due().await {
+                tracing::warn!("base backup of the cluster (point-in-time recovery): {e}");
+            }
+        }
         if verify {
             let v = self.verify(&record.id, None).await?;
             if !v.ok {

@@ -252,3 +252,76 @@ pub(crate) async fn restore(
         .await?;
     Ok(Json(json!(outcome)))
 }
+
+/// The times production can be restored to (the window of point-in-time recovery).
+pub(crate) async fn pitr_window(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((name, _branch)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    project_for(&state, &user, &name, Role::Admin).await?;
+    let window = service(&state)?.pitr_window().await?;
+    Ok(Json(json!(window)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RestoreToTimeBody {
+    /// The time to take production back to (RFC 3339).
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Point-in-time recovery of production: its database as it was at `at` (after a
+/// `before-restore` backup; the filestore kept), swapped in by renames, the server restarted.
+pub(crate) async fn restore_to_time(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((name, branch)): Path<(String, String)>,
+    Json(body): Json<RestoreToTimeBody>,
+) -> ApiResult<Json<Value>> {
+    let project = project_for(&state, &user, &name, Role::Admin).await?;
+    let build = live_build(&state, &project, &branch).await?;
+    if Stage::parse(&build.stage) != Some(Stage::Production) {
+        return Err(ApiError::invalid(
+            "point-in-time recovery is for production; restore a backup into staging instead",
+        ));
+    }
+    let database = build.database.clone().unwrap_or_else(|| build.name.clone());
+    let mut options =
+        RestoreOptions::new(&database, state.platform.env().target.filestore(&database));
+    options.safety_backup = Some(BackupLabels {
+        project: Some(project.name.clone()),
+        branch: Some(build.branch.clone()),
+        revision: Some(build.revision.clone()),
+        kind: BackupKind::BeforeRestore,
+    });
+    state
+        .platform
+        .pipeline
+        .supervisor
+        .stop(build.id, build.pid)
+        .await;
+    let restored = service(&state)?
+        .restore_to_time(&database, body.at, &options)
+        .await;
+    let restarted = state.platform.pipeline.restart_server(&build).await;
+    let outcome = restored?;
+    if let Err(e) = restarted {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "restart_failed",
+            format!("database restored, but the server did not start again: {e}"),
+        ));
+    }
+    let at = body.at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    state
+        .platform
+        .history
+        .record(
+            build.branch_id,
+            "backup.restored",
+            json!({"at": at, "safety_backup": outcome.safety_backup,
+                   "message": format!("production restored as it was at {at} by {}", user.0.login)}),
+        )
+        .await?;
+    Ok(Json(json!(outcome)))
+}
