@@ -486,3 +486,29 @@ pub fn dir_size(dir: &Path) -> u64 {
         .map(|m| m.len())
         .sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_archive_command_stores_durably_before_reporting_success() {
+        let text = archive_settings(Path::new("/srv/slipway/wal-spool")).unwrap();
+        assert!(text.contains("archive_mode = on\n"), "{text}");
+        assert!(text.contains("archive_timeout = 60\n"), "{text}");
+        let command = text
+            .lines()
+            .find_map(|l| l.strip_prefix("archive_command = '"))
+            .and_then(|l| l.strip_suffix('\''))
+            .unwrap();
+        assert_eq!(
+            command,
+            "cp \"%p\" \"/srv/slipway/wal-spool/.%f.tmp\" && sync \"/srv/slipway/wal-spool/.%f.tmp\" \
+             && mv -f \"/srv/slipway/wal-spool/.%f.tmp\" \"/srv/slipway/wal-spool/%f\" \
+             && sync \"/srv/slipway/wal-spool\""
+        );
+        for bad in ["/a'b", "/a\"b", "/a$b", "/a%b", "/a`b", "/a\\b"] {
+            assert!(archive_settings(Path::new(bad)).is_err(), "{bad}");
+        }
+    }
+}

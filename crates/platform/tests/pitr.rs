@@ -318,3 +318,72 @@ async fn a_failing_archive_keeps_the_wal_until_it_is_stored() {
     assert_eq!(bytes.len(), 16 * 1024 * 1024);
     admin.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prune_keeps_the_window_and_deletes_older_base_backups_and_wal() {
+    let w = World::new().await;
+    let shop = w.create_shop().await;
+    let admin = w.admin().await;
+    let first = w.backups.base_backup().await.unwrap();
+    for i in 0..3 {
+        exec(&shop, &format!("INSERT INTO items VALUES ({i}, 'x')")).await;
+        exec(&admin, "SELECT pg_switch_wal()").await;
+    }
+    let second = w.backups.base_backup().await.unwrap();
+    exec(
+        &shop,
+        "INSERT INTO items VALUES (10, 'after the second base backup')",
+    )
+    .await;
+    let at = pause_and_mark().await;
+    exec(&shop, "DELETE FROM items").await;
+    shop.close().await;
+    let before: Vec<String> = w
+        .backups
+        .repository()
+        .list_wal()
+        .unwrap()
+        .into_iter()
+        .map(|x| x.name)
+        .collect();
+
+    let later = Utc::now() + chrono::Duration::days(8);
+    let report = w
+        .backups
+        .prune(later, &slipway_backup::store::GcOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.base_backups_deleted, [first.id.clone()]);
+    let kept: Vec<String> = w
+        .backups
+        .repository()
+        .list_wal()
+        .unwrap()
+        .into_iter()
+        .map(|x| x.name)
+        .collect();
+    assert_eq!(report.wal_deleted, before.len() - kept.len());
+    assert!(report.wal_deleted >= 3, "{before:?} -> {kept:?}");
+    let start = slipway_backup::pitr::segment_name(
+        second.timeline,
+        slipway_backup::pitr::lsn_segment(second.start_lsn, second.segment_size),
+        second.segment_size,
+    );
+    for name in &kept {
+        assert!(name[..24] >= start[..], "{name} is older than {start}");
+    }
+    let window = w.backups.pitr_window().await.unwrap();
+    assert_eq!(window.base_backups, 1);
+    assert_eq!(window.windows[0].from, second.consistent_at);
+
+    // what is kept still recovers
+    let options = RestoreOptions::new("shop_then", w.target.filestore("shop_then"));
+    let outcome = w
+        .backups
+        .restore_to_time("shop", at, &options)
+        .await
+        .unwrap();
+    assert_eq!(outcome.base_backup, second.id);
+    assert_eq!(w.ids("shop_then").await, [0, 1, 2, 10]);
+    admin.close().await;
+}
