@@ -632,7 +632,7 @@ fn production_is_backed_up_before_updates_and_a_backup_restores() {
         "/api/projects/safe/branches/main/pitr",
         json!({"at": "2000-01-01T00:00:00Z"}),
     );
-    assert!(status >= 400 && status < 500, "{status} {refused}");
+    assert!((400..500).contains(&status), "{status} {refused}");
     assert!(
         refused
             .to_string()

@@ -353,7 +353,7 @@ async fn prune_keeps_the_window_and_deletes_older_base_backups_and_wal() {
         .prune(later, &slipway_backup::store::GcOptions::default())
         .await
         .unwrap();
-    assert_eq!(report.base_backups_deleted, [first.id.clone()]);
+    assert_eq!(report.base_backups_deleted, [first.id]);
     let kept: Vec<String> = w
         .backups
         .repository()

@@ -192,19 +192,19 @@ async fn serve_with(
     let smtp = mail.catcher;
     let smtp_addr = smtp.local_addr()?;
     let target = build_target(server, global.binaries()?, config);
-    let platform = Platform::new(
+    let mut env = build_env(
+        args,
+        config,
+        target.clone(),
+        smtp_addr,
+        mail.store,
+        mail.credentials,
         metadata.pool().clone(),
-        build_env(
-            args,
-            config,
-            target.clone(),
-            smtp_addr,
-            mail.store,
-            mail.credentials,
-            metadata.pool().clone(),
-            wal_spool(global)?,
-        )?,
-    );
+    )?;
+    if let Some(spool) = wal_spool(global)? {
+        env.backups = env.backups.map(|b| b.with_wal_spool(spool));
+    }
+    let platform = Platform::new(metadata.pool().clone(), env);
     bootstrap_first_user(&platform, &config.data_dir).await?;
     let state = AppState::new(metadata, config, platform.clone());
     let (stop_workers, mut workers) = start_workers(&state, target, config, args.workers);
@@ -310,7 +310,6 @@ fn build_env(
     mails: slipway_mail::MailStore,
     credentials: slipway_mail::BuildCredentials,
     metadata_pool: sqlx::PgPool,
-    wal_spool: Option<PathBuf>,
 ) -> Result<BuildEnv> {
     let mut env = BuildEnv::under(&config.data_dir, target);
     env.venvs =
@@ -325,12 +324,11 @@ fn build_env(
         false,
         &config.data_dir,
     )?;
-    let mut backups =
-        slipway_platform::backups::Backups::new(metadata_pool, env.target.clone(), repository);
-    if let Some(spool) = wal_spool {
-        backups = backups.with_wal_spool(spool);
-    }
-    env.backups = Some(backups);
+    env.backups = Some(slipway_platform::backups::Backups::new(
+        metadata_pool,
+        env.target.clone(),
+        repository,
+    ));
     env.daily_backup_at = args.daily_backup_at;
     // Development and staging builds send to the catcher, as themselves.
     env.smtp = Some(SmtpForBuild(std::sync::Arc::new(move |build| {
