@@ -387,3 +387,42 @@ async fn prune_keeps_the_window_and_deletes_older_base_backups_and_wal() {
     assert_eq!(w.ids("shop_then").await, [0, 1, 2, 10]);
     admin.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daily_backup_job_takes_the_base_backup_of_the_day() {
+    let w = World::new().await;
+    w.create_shop().await.close().await;
+    let source = slipway_platform::backups::BackupSource {
+        database: "shop".into(),
+        filestore: w.target.filestore("shop"),
+        logs_dir: None,
+        sessions_dir: None,
+    };
+    let time = chrono::NaiveTime::from_hms_opt(3, 0, 0).unwrap();
+    let schedule = w
+        .backups
+        .add_schedule(Some("acme"), Some("main"), &source, time, "UTC")
+        .await
+        .unwrap();
+    sqlx::query("UPDATE backup_schedules SET created_at = now() - interval '2 days' WHERE id = $1")
+        .bind(schedule.id)
+        .execute(w.backups.pool())
+        .await
+        .unwrap();
+    assert_eq!(w.backups.queue_due(Utc::now()).await.unwrap().len(), 1);
+    let queue = slipway_platform::JobQueue::new(w.backups.pool().clone());
+    let job = queue
+        .claim("test", &[slipway_platform::backups::DAILY_BACKUP_JOB])
+        .await
+        .unwrap()
+        .unwrap();
+    w.backups.run_daily_job(&job, false).await.unwrap();
+    let bases = w.backups.repository().base_backups().unwrap();
+    assert_eq!(bases.len(), 1, "the daily job took a base backup");
+    assert!(
+        w.backups.base_backup_if_due().await.unwrap().is_none(),
+        "one a day is enough"
+    );
+    let window = w.backups.pitr_window().await.unwrap();
+    assert_eq!(window.windows.len(), 1, "{window:?}");
+}
