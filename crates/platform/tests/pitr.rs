@@ -426,3 +426,45 @@ async fn the_daily_backup_job_takes_the_base_backup_of_the_day() {
     let window = w.backups.pitr_window().await.unwrap();
     assert_eq!(window.windows.len(), 1, "{window:?}");
 }
+
+/// Timing, not behaviour: `cargo nextest run -p slipway-platform --test pitr --run-ignored
+/// only --no-capture measure`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a measurement"]
+async fn measure_restore_to_time_of_a_larger_database() {
+    let w = World::new().await;
+    let shop = w.create_shop().await;
+    exec(
+        &shop,
+        "INSERT INTO items SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 1000000) g",
+    )
+    .await;
+    let size: i64 = sqlx::query_scalar("SELECT pg_database_size('shop')")
+        .fetch_one(&shop)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let base = w.backups.base_backup().await.unwrap();
+    eprintln!(
+        "database {} MB; base backup of the cluster ({} MB tar, {} MB stored) in {:.1}s",
+        size >> 20,
+        base.tar.size >> 20,
+        base.added >> 20,
+        started.elapsed().as_secs_f64()
+    );
+    exec(&shop, "UPDATE items SET name = 'changed' WHERE id % 10 = 0").await;
+    let at = pause_and_mark().await;
+    exec(&shop, "DELETE FROM items WHERE id > 500000").await;
+    shop.close().await;
+    let options = RestoreOptions::new("shop", w.target.filestore("shop"));
+    let outcome = w
+        .backups
+        .restore_to_time("shop", at, &options)
+        .await
+        .unwrap();
+    eprintln!(
+        "restore to time: {:.1}s, {} WAL files",
+        outcome.seconds, outcome.wal_files
+    );
+    assert_eq!(w.ids("shop").await.len(), 1_000_000);
+}
