@@ -1,5 +1,6 @@
 //! Backups of Odoo databases: create, list, verify (a restore drill), restore, download,
-//! import, prune, and the daily scheduler.
+//! import, prune, the daily scheduler, and point-in-time recovery of the embedded cluster's
+//! databases (`pitr.rs`: WAL archive, base backups, restore to a time).
 //!
 //! The engine works on an explicit [`BackupSource`] (a database, its filestore, logs and
 //! sessions folders); branches resolve to a source above this module. Bytes live in a
