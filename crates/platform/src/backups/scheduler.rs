@@ -214,6 +214,11 @@ impl Backups {
             if let Err(e) = self.base_backup_if_due().await {
                 tracing::warn!("base backup of the cluster (point-in-time recovery): {e}");
             }
+            // and the WAL older than the window goes, even when nobody runs `backup prune`
+            let window = chrono::Duration::days(i64::from(self.policy.daily.max(1)));
+            if let Err(e) = self.prune_pitr(Utc::now(), window).await {
+                tracing::warn!("pruning the WAL archive: {e}");
+            }
         }
         if verify {
             let v = self.verify(&record.id, None).await?;
