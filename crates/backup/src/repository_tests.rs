@@ -394,6 +394,17 @@ fn wal_files_are_stored_everywhere_read_back_from_a_sound_copy_and_deleted() {
         .unwrap();
     assert!(failed.is_empty());
     assert_eq!(entry.archived_at, at);
+    let later = "2026-11-21T10:00:01.2Z".parse().unwrap();
+    let (rounded, _) = w
+        .repo
+        .put_wal("000000010000000000000003", &segment, later)
+        .unwrap();
+    assert_eq!(
+        rounded.archived_at,
+        "2026-11-21T10:00:02Z".parse::<DateTime<Utc>>().unwrap(),
+        "rounded up: nothing later than that is in it"
+    );
+    w.repo.delete_wal(&rounded).unwrap();
     assert!(w.repo.put_wal("../escape", b"x", at).is_err());
     assert!(w
         .repo

@@ -159,8 +159,12 @@ impl ArchivedWal {
     }
 }
 
+/// The key of a WAL file; the time is rounded up to the second (it bounds what the file
+/// holds, so a later bound stays true, and a target given to the microsecond just before it
+/// stays inside the window).
 fn wal_key(name: &str, archived_at: DateTime<Utc>) -> String {
-    format!("wal/{name}@{}", archived_at.timestamp())
+    let secs = archived_at.timestamp() + i64::from(archived_at.timestamp_subsec_nanos() > 0);
+    format!("wal/{name}@{secs}")
 }
 
 impl Repository {
