@@ -238,6 +238,7 @@ await step('Backups: back up production now, verify it, restore it, download it 
   expect(dump.status() === 200, `the live dump: ${dump.status()}`);
   const body = await dump.body();
   expect(body.subarray(0, 2).toString() === 'PK' && body.includes('dump.sql'), 'an Odoo zip with dump.sql');
+  await page.locator('#pitr-window', { hasText: /restored to any minute|No point in time|does not archive/ }).waitFor();
   await shot('backups');
 });
 

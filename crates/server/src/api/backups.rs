@@ -324,22 +324,12 @@ pub(crate) async fn restore(
             ))
         }
     }
-    state
-        .platform
-        .pipeline
-        .supervisor
-        .stop(build.id, build.pid)
-        .await;
-    let restored = service(&state)?.restore(&id, &options, None).await;
-    let restarted = state.platform.pipeline.restart_server(&build).await;
-    let outcome = restored?;
-    if let Err(e) = restarted {
-        return Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "restart_failed",
-            format!("backup restored, but the server did not start again: {e}"),
-        ));
-    }
+    let outcome = with_server_stopped(
+        &state,
+        &build,
+        service(&state)?.restore(&id, &options, None),
+    )
+    .await?;
     state
         .platform
         .history
@@ -348,6 +338,95 @@ pub(crate) async fn restore(
             "backup.restored",
             json!({"backup": id, "safety_backup": outcome.safety_backup,
                    "message": format!("backup {id} restored by {}", user.0.login)}),
+        )
+        .await?;
+    Ok(Json(json!(outcome)))
+}
+
+/// Stops the build's server, runs `restore`, and starts the server again whether or not the
+/// restore succeeded (a failed restore leaves the database as it was).
+async fn with_server_stopped<T>(
+    state: &AppState,
+    build: &Build,
+    restore: impl std::future::Future<Output = slipway_platform::Result<T>>,
+) -> ApiResult<T> {
+    state
+        .platform
+        .pipeline
+        .supervisor
+        .stop(build.id, build.pid)
+        .await;
+    let restored = restore.await;
+    let restarted = state.platform.pipeline.restart_server(build).await;
+    let outcome = restored?;
+    if let Err(e) = restarted {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "restart_failed",
+            format!("database restored, but the server did not start again: {e}"),
+        ));
+    }
+    Ok(outcome)
+}
+
+/// The times production can be restored to (the window of point-in-time recovery).
+pub(crate) async fn pitr_window(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((name, branch)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
+    access.require(Action::Backups, branch.stage())?;
+    let window = service(&state)?.pitr_window().await?;
+    Ok(Json(json!(window)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RestoreToTimeBody {
+    /// The time to take production back to (RFC 3339).
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Point-in-time recovery of production: its database as it was at `at` (after a
+/// `before-restore` backup; the filestore kept), swapped in by renames, the server restarted.
+pub(crate) async fn restore_to_time(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((name, branch)): Path<(String, String)>,
+    Json(body): Json<RestoreToTimeBody>,
+) -> ApiResult<Json<Value>> {
+    let access = project_for(&state, &user, &name).await?;
+    let build = live_build(&state, &access, &branch).await?;
+    let project = &access.project;
+    if Stage::parse(&build.stage) != Some(Stage::Production) {
+        return Err(ApiError::invalid(
+            "point-in-time recovery is for production; restore a backup into staging instead",
+        ));
+    }
+    let database = build.database.clone().unwrap_or_else(|| build.name.clone());
+    let mut options =
+        RestoreOptions::new(&database, state.platform.env().target.filestore(&database));
+    options.safety_backup = Some(BackupLabels {
+        project: Some(project.name.clone()),
+        branch: Some(build.branch.clone()),
+        revision: Some(build.revision.clone()),
+        kind: BackupKind::BeforeRestore,
+    });
+    let outcome = with_server_stopped(
+        &state,
+        &build,
+        service(&state)?.restore_to_time(&database, body.at, &options),
+    )
+    .await?;
+    let at = body.at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    state
+        .platform
+        .history
+        .record(
+            build.branch_id,
+            "backup.restored",
+            json!({"at": at, "safety_backup": outcome.safety_backup,
+                   "message": format!("production restored as it was at {at} by {}", user.0.login)}),
         )
         .await?;
     Ok(Json(json!(outcome)))

@@ -35,6 +35,8 @@
 //!   `POST /api/backups/{id}/verify`, `GET /api/backups/{id}/download?format=zip|sql-gz
 //!   &filestore=&neutralized=`, `POST /api/backups/{id}/restore` (`{"branch": ...}`),
 //!   `GET /api/builds/{id}/dump?format=&filestore=&neutralized=` (the build's database now)
+//! - `GET /api/projects/{p}/branches/{b}/pitr` (the point-in-time recovery window),
+//!   `POST` the same (`{"at": "2026-11-21T10:42:00Z"}`): production as it was then
 //! - `GET /api/builds/{id}/mails`, `.../mails/{seq}`, `.../mails/{seq}.eml`,
 //!   `.../mails/{seq}/html`: the mails a development or staging build sent, caught
 //!   ([`crate::mails`], behind the same authentication and build access check)
@@ -177,6 +179,10 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route(
             "/api/projects/{project}/branches/{branch}/backups",
             get(backups::list).post(backups::create),
+        )
+        .route(
+            "/api/projects/{project}/branches/{branch}/pitr",
+            get(backups::pitr_window).post(backups::restore_to_time),
         )
         .route("/api/backups/{id}/verify", post(backups::verify))
         .route("/api/backups/{id}/download", get(backups::download))

@@ -91,7 +91,45 @@ export function render(root, ctx) {
     try { await api('POST', `${ctx.base}/backups`, {}); say(message, 'Backup taken.', 'notice'); load(); } catch (e) { say(message, e); }
     create.disabled = false;
   });
-  root.replaceChildren(el('div', { class: 'toolbar' }, create, el('label', { for: 'download-format' }, 'Downloads as: '), format, dump), message, list);
+  root.replaceChildren(el('div', { class: 'toolbar' }, create, el('label', { for: 'download-format' }, 'Downloads as: '), format, dump), message, list,
+    ctx.branchInfo.stage === 'production' ? pointInTime(ctx, message, load) : null);
   load();
   return null;
+}
+
+/** Point-in-time recovery of production: the window, and a restore to a chosen minute (UTC). */
+function pointInTime(ctx, message, reload) {
+  const state = el('p', { id: 'pitr-window', class: 'muted' }, 'Reading the recovery window…');
+  const at = el('input', { type: 'datetime-local', id: 'pitr-at', step: 60, 'aria-label': 'Time to restore to (UTC)' });
+  const go = el('button', { type: 'button', id: 'pitr-restore', disabled: true }, 'Restore production to this time');
+  const utc = (d) => d.replace('T', ' ').slice(0, 16);
+  get(`${ctx.base}/pitr`).then((w) => {
+    if (!w.windows.length) {
+      state.textContent = w.archiving
+        ? 'No point in time to restore to yet: the first base backup is taken with the daily backup.'
+        : 'The database cluster does not archive its WAL: restart Slipway to turn point-in-time recovery on.';
+      return;
+    }
+    const last = w.windows[w.windows.length - 1];
+    state.textContent = `Production can be restored to any minute from ${utc(w.windows[0].from)} to ${utc(last.to)} UTC.`;
+    at.min = w.windows[0].from.slice(0, 16);
+    at.max = last.to.slice(0, 16);
+    at.value = at.max;
+    go.disabled = false;
+  }).catch((e) => { state.textContent = e.status === 403 ? e.message : `Recovery window unavailable: ${e.message}`; });
+  go.addEventListener('click', async () => {
+    if (!at.value) return;
+    const when = `${at.value}:00Z`;
+    if (!(await confirmBox(`Replace production's database with itself as it was at ${utc(when)} UTC? A backup of the current database is taken first; the filestore is kept.`, 'Restore'))) return;
+    go.disabled = true;
+    say(message, 'Replaying the database to that minute…', 'notice');
+    try {
+      const outcome = await api('POST', `${ctx.base}/pitr`, { at: when });
+      say(message, `Production restored as it was at ${utc(outcome.at)} UTC.`, 'notice');
+      reload();
+    } catch (e) { say(message, e); }
+    go.disabled = false;
+  });
+  return el('section', { class: 'card', id: 'pitr' }, el('h2', {}, 'Point-in-time recovery'), state,
+    el('p', { class: 'toolbar' }, el('label', { for: 'pitr-at' }, 'Time (UTC): '), at, go));
 }
