@@ -37,7 +37,10 @@ const ROUTE_TTL: Duration = Duration::from_secs(1);
 /// requests (assets, RPCs), and each would otherwise read the build's row. A build stopped in
 /// that second answers "connection refused", which the proxy reports as a 502 like any other.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct BuildRoutes(Arc<Mutex<HashMap<String, (Instant, Build, std::net::SocketAddr)>>>);
+pub(crate) struct BuildRoutes(Arc<Mutex<HashMap<String, Route>>>);
+
+/// When a build was seen running, and where.
+type Route = (Instant, Build, std::net::SocketAddr);
 
 impl BuildRoutes {
     async fn get(&self, name: &str) -> Option<(Build, std::net::SocketAddr)> {
