@@ -59,6 +59,23 @@ impl Target {
         }
     }
 
+    /// Closes every session on `db` and waits until they are gone. For a database whose
+    /// server was just stopped: its backends can outlive the process by a moment, and a
+    /// template copy refuses a database anyone is connected to.
+    pub async fn close_connections(&self, db: &str) -> Result<()> {
+        let admin = self.admin().await?;
+        let closed = sqlx::query(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(db)
+        .execute(&admin)
+        .await;
+        admin.close().await;
+        closed?;
+        Ok(())
+    }
+
     /// Creates an empty database `db` owned by the owner role (created when missing), for
     /// Odoo to install into; refused when it exists.
     pub async fn create_empty_database(&self, db: &str) -> Result<()> {
