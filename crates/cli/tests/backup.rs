@@ -269,6 +269,16 @@ fn a_dump_imports_into_a_branch_through_the_api() {
         "1",
         "a refused import leaves the database as it was"
     );
+    let empty = http.post(&url).bearer_auth(site.token()).send().unwrap();
+    assert_eq!(empty.status(), 400);
+    let body: serde_json::Value = empty.json().unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--data-binary"),
+        "{body}"
+    );
 
     let imported = http
         .post(&url)
