@@ -87,13 +87,14 @@ impl Backups {
         remove_dir(&temp_files);
 
         let built = async {
-            self.restore_database_as(&manifest, &temp_db, options.mode, &report)
-                .await?;
-            report(Phase::Filestore, 0);
+            // side by side: the database is PostgreSQL's work, the filestore ours
             let (repo, m, d) = (self.repo.clone(), manifest.clone(), temp_files.clone());
             let files =
-                blocking(move || Ok(repo.restore_files(&m, Part::Filestore, &d, &mut |_| {})?))
-                    .await?;
+                blocking(move || Ok(repo.restore_files(&m, Part::Filestore, &d, &mut |_| {})?));
+            let database = self.restore_database_as(&manifest, &temp_db, options.mode, &report);
+            let (database, files) = tokio::join!(database, files);
+            database?;
+            let files = files?;
             if options.neutralize {
                 slipway_dump::neutralize_database(&self.target, &temp_db, false).await?;
             }
