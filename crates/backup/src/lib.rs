@@ -13,6 +13,7 @@
 mod error;
 pub mod location;
 pub mod manifest;
+pub mod pitr;
 mod repository;
 pub mod retention;
 pub mod store;
@@ -21,6 +22,7 @@ pub use error::Error;
 pub use location::{open_location, LocalLocation, Location};
 pub use manifest::{is_backup_id, new_backup_id, BackupKind, BackupLabels, BackupManifest, Part};
 pub use repository::{
-    sha1_file, BackupOutcome, BackupWriter, CheckReport, LocationCheck, LocationStatus, Progress,
-    ReplicaGc, RepoGcReport, Repository,
+    sha1_file, ArchivedWal, BackupOutcome, BackupWriter, BaseBackupManifest, BaseBackupWriter,
+    CheckReport, LocationCheck, LocationStatus, Progress, ReplicaGc, RepoGcReport, Repository,
+    BASE_BACKUP_FORMAT,
 };

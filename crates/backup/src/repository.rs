@@ -37,6 +37,10 @@ use crate::store::{
 };
 use crate::Error;
 
+#[path = "wal.rs"]
+mod wal;
+pub use wal::{ArchivedWal, BaseBackupManifest, BaseBackupWriter, BASE_BACKUP_FORMAT};
+
 /// Called with the number of bytes read so far by a long operation.
 pub type Progress<'a> = &'a mut dyn FnMut(u64);
 
@@ -466,18 +470,28 @@ impl Repository {
     pub fn gc(&self, options: &GcOptions) -> Result<RepoGcReport, Error> {
         let run = self.store.begin_gc(options)?;
         let live = self.live_manifests()?;
-        let primary: GcReport = run.sweep(live.iter().flat_map(BackupManifest::streams))?;
+        let bases = self.live_base_backups()?;
+        let primary: GcReport = run.sweep(
+            live.iter()
+                .flat_map(BackupManifest::streams)
+                .chain(bases.iter().map(|b| &b.tar)),
+        )?;
         let mut report = RepoGcReport {
             primary_deleted: primary.deleted.len() as u64,
             primary_freed: primary.freed_bytes,
             replicas: Vec::new(),
         };
         let _lock = self.lock(FlockArg::LockExclusive)?;
-        let live: BTreeSet<ChunkId> = self
+        let mut live: BTreeSet<ChunkId> = self
             .live_manifests()?
             .iter()
             .flat_map(|m| m.chunks().into_keys())
             .collect();
+        live.extend(
+            self.live_base_backups()?
+                .iter()
+                .flat_map(|b| b.tar.chunks.iter().map(|c| c.id)),
+        );
         for location in self.locations.iter().skip(1) {
             let mut sweep = ReplicaGc {
                 location: location.name(),
@@ -690,33 +704,53 @@ impl<'r> BackupWriter<'r> {
         chunks: &BTreeMap<ChunkId, u32>,
         json: &[u8],
     ) -> LocationStatus {
-        let mut status = LocationStatus {
-            location: location.name(),
-            complete: false,
-            chunks_copied: 0,
-            bytes_copied: 0,
-            error: None,
-        };
-        let result = (|| -> Result<(), Error> {
-            for &id in chunks.keys() {
-                let key = chunk_key(id);
-                if location.exists(&key)? {
-                    continue;
-                }
-                let bytes = self.repo.store.read_raw(id)?;
-                location.put(&key, &bytes)?;
-                status.chunks_copied += 1;
-                status.bytes_copied += bytes.len() as u64;
-                self.session.heartbeat()?;
-            }
-            location.put(&BackupManifest::key(&self.manifest.id), json)
-        })();
-        match result {
-            Ok(()) => status.complete = true,
-            Err(e) => status.error = Some(e.to_string()),
-        }
-        status
+        replicate_object(
+            self.repo,
+            &self.session,
+            location,
+            chunks,
+            &BackupManifest::key(&self.manifest.id),
+            json,
+        )
     }
+}
+
+/// Copies to `location` every chunk it lacks, then the manifest `json` under `key` (last, so
+/// a manifest present means its chunks are there).
+fn replicate_object(
+    repo: &Repository,
+    session: &WriteSession<'_>,
+    location: &dyn Location,
+    chunks: &BTreeMap<ChunkId, u32>,
+    key: &str,
+    json: &[u8],
+) -> LocationStatus {
+    let mut status = LocationStatus {
+        location: location.name(),
+        complete: false,
+        chunks_copied: 0,
+        bytes_copied: 0,
+        error: None,
+    };
+    let result = (|| -> Result<(), Error> {
+        for &id in chunks.keys() {
+            let chunk = chunk_key(id);
+            if location.exists(&chunk)? {
+                continue;
+            }
+            let bytes = repo.store.read_raw(id)?;
+            location.put(&chunk, &bytes)?;
+            status.chunks_copied += 1;
+            status.bytes_copied += bytes.len() as u64;
+            session.heartbeat()?;
+        }
+        location.put(key, json)
+    })();
+    match result {
+        Ok(()) => status.complete = true,
+        Err(e) => status.error = Some(e.to_string()),
+    }
+    status
 }
 
 fn manifest_json(manifest: &BackupManifest) -> Result<Vec<u8>, Error> {

@@ -337,3 +337,89 @@ fn trees_are_stored_with_paths_and_modes() {
         .unwrap();
     assert_eq!(fs::read(dest.join("sub/update.log")).unwrap(), b"updated\n");
 }
+
+fn base_backup(repo: &Repository, tar: &[u8]) -> BaseBackupManifest {
+    let at = Utc::now();
+    let mut w = repo
+        .begin_base_backup(crate::new_backup_id(at), at)
+        .unwrap();
+    w.put_tar(tar, &mut |_| {}).unwrap();
+    w.manifest_mut().stop_lsn = 0x2000100;
+    let (m, statuses) = w.finish().unwrap();
+    assert!(statuses.iter().all(|s| s.complete), "{statuses:?}");
+    m
+}
+
+#[test]
+fn base_backups_are_replicated_kept_by_gc_and_collected_once_deleted() {
+    let w = world();
+    let tar = random(400_000, 40);
+    let base = base_backup(&w.repo, &tar);
+    assert_eq!(w.repo.base_backups().unwrap(), std::slice::from_ref(&base));
+    for replica in ["replica-1", "replica-2"] {
+        let key = w
+            .dir
+            .path()
+            .join(replica)
+            .join(BaseBackupManifest::key(&base.id));
+        assert!(key.exists(), "{replica} holds the manifest");
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    let options = GcOptions {
+        stale_session: Duration::from_secs(3600),
+        clock_margin: Duration::ZERO,
+    };
+    let report = w.repo.gc(&options).unwrap();
+    assert_eq!(report.primary_deleted, 0, "a base backup's chunks are live");
+    let mut out = Vec::new();
+    w.repo
+        .read_stream(&base.id, &base.tar, &mut out, &mut |_| {})
+        .unwrap();
+    assert_eq!(out, tar);
+    w.repo.delete_base_backup(&base.id).unwrap();
+    assert!(w.repo.base_backups().unwrap().is_empty());
+    let report = w.repo.gc(&options).unwrap();
+    assert!(report.primary_deleted > 5, "{report:?}");
+    assert!(report.replicas.iter().all(|r| r.deleted > 5), "{report:?}");
+}
+
+#[test]
+fn wal_files_are_stored_everywhere_read_back_from_a_sound_copy_and_deleted() {
+    let w = world();
+    let segment = random(100_000, 41);
+    let at = "2026-11-21T10:00:00Z".parse().unwrap();
+    let (entry, failed) = w
+        .repo
+        .put_wal("000000010000000000000002", &segment, at)
+        .unwrap();
+    assert!(failed.is_empty());
+    assert_eq!(entry.archived_at, at);
+    let later = "2026-11-21T10:00:01.2Z".parse().unwrap();
+    let (rounded, _) = w
+        .repo
+        .put_wal("000000010000000000000003", &segment, later)
+        .unwrap();
+    assert_eq!(
+        rounded.archived_at,
+        "2026-11-21T10:00:02Z".parse::<DateTime<Utc>>().unwrap(),
+        "rounded up: nothing later than that is in it"
+    );
+    w.repo.delete_wal(&rounded).unwrap();
+    assert!(w.repo.put_wal("../escape", b"x", at).is_err());
+    assert!(w
+        .repo
+        .put_wal("000000010000000000000002.tmp", b"x", at)
+        .is_err());
+    assert_eq!(w.repo.list_wal().unwrap(), std::slice::from_ref(&entry));
+    // damaged in the primary: read from a replica
+    std::fs::write(w.dir.path().join("primary").join(&entry.key), b"garbage").unwrap();
+    assert_eq!(w.repo.get_wal(&entry).unwrap(), segment);
+    // missing from a replica: caught up
+    std::fs::remove_file(w.dir.path().join("replica-2").join(&entry.key)).unwrap();
+    let synced = w.repo.sync_wal_replicas();
+    assert_eq!(synced[1].1, Ok(1), "{synced:?}");
+    w.repo.delete_wal(&entry).unwrap();
+    assert!(w.repo.list_wal().unwrap().is_empty());
+    let err = w.repo.get_wal(&entry).unwrap_err().to_string();
+    assert!(err.contains("000000010000000000000002"), "{err}");
+}

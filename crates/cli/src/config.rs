@@ -49,6 +49,9 @@ impl GlobalOptions {
         let options = ClusterOptions {
             unsafe_fast: false,
             bin_dir: self.pg_bindir.clone(),
+            // point-in-time recovery of production: every command that starts the embedded
+            // cluster starts it archiving, so settings never flip between commands
+            wal_archive: true,
         };
         EmbeddedCluster::new(&self.data_dir, options)
             .with_context(|| format!("data directory {}", self.data_dir.display()))

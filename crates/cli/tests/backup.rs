@@ -355,3 +355,85 @@ fn a_dump_imports_into_a_branch_through_the_api() {
         .unwrap();
     assert_eq!(missing.status(), 404, "no backup is a 404, not a 409");
 }
+
+/// Point-in-time recovery the way a user does it: the embedded cluster archives its WAL from
+/// its first start, a base backup, changes, `pitr-window`, `restore --at`.
+#[test]
+fn point_in_time_restore_with_the_real_binary() {
+    let data = DataDir::new();
+    let d = data.path();
+    std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    slipway_ok(d, &["pg", "start"]);
+    psql(d, "postgres", "CREATE DATABASE shop");
+    psql(
+        d,
+        "shop",
+        "CREATE TABLE items (id int); INSERT INTO items VALUES (1), (2)",
+    );
+    let window = json(&slipway_ok(d, &["backup", "pitr-window", "--json"]));
+    assert_eq!(window["archiving"], true, "{window}");
+    assert_eq!(
+        window["windows"],
+        serde_json::json!([]),
+        "no base backup yet"
+    );
+    slipway_ok(d, &["backup", "base-backup", "--no-replicas"]);
+    psql(d, "shop", "INSERT INTO items VALUES (3)");
+    std::thread::sleep(Duration::from_millis(1100));
+    let at = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    std::thread::sleep(Duration::from_millis(1100));
+    psql(d, "shop", "DELETE FROM items");
+
+    let restored = json(&slipway_ok(
+        d,
+        &[
+            "backup",
+            "restore",
+            "--at",
+            &at,
+            "-d",
+            "shop",
+            "--safety-backup",
+            "--json",
+            "--no-replicas",
+        ],
+    ));
+    assert_eq!(restored["replaced"], true, "{restored}");
+    assert!(restored["safety_backup"].is_string(), "{restored}");
+    assert_eq!(
+        psql(
+            d,
+            "shop",
+            "SELECT string_agg(id::text, ',' ORDER BY id) FROM items"
+        )
+        .trim(),
+        "1,2,3"
+    );
+    let table = slipway_ok(d, &["backup", "pitr-window", "--no-replicas"]);
+    assert!(table.contains("restorable from "), "{table}");
+
+    let out = slipway(
+        d,
+        &[
+            "backup",
+            "restore",
+            "--at",
+            "2000-01-01 00:00",
+            "-d",
+            "shop",
+            "--no-replicas",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("outside the point-in-time recovery window: recovery is possible from"),
+        "{err}"
+    );
+    assert!(err.contains("the database was left as it was"), "{err}");
+    let out = slipway(d, &["backup", "restore", "--at", "yesterday", "-d", "shop"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a time"));
+    assert_eq!(psql(d, "shop", "SELECT count(*) FROM items").trim(), "3");
+}

@@ -598,4 +598,45 @@ fn production_is_backed_up_before_updates_and_a_backup_restores() {
         db.as_str(),
         "{created}"
     );
+
+    // Point-in-time recovery: production as it was at a given moment, through the API.
+    site.cli_ok(&["backup", "base-backup"]);
+    site.psql(
+        &db,
+        "INSERT INTO res_partner (name) VALUES ('kept by pitr')",
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let at = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    std::thread::sleep(Duration::from_millis(1100));
+    site.psql(&db, "DELETE FROM res_partner WHERE name = 'kept by pitr'");
+    let (status, outcome) = site.post("/api/projects/safe/branches/main/pitr", json!({"at": at}));
+    assert_eq!(status, 200, "{outcome}");
+    assert!(!outcome["safety_backup"].is_null(), "{outcome}");
+    assert_eq!(
+        site.psql(
+            &db,
+            "SELECT count(*) FROM res_partner WHERE name = 'kept by pitr'"
+        ),
+        "1"
+    );
+    assert!(
+        healthy(&site, updated["name"].as_str().unwrap()),
+        "production serves again after point-in-time recovery"
+    );
+    let window = site.get("/api/projects/safe/branches/main/pitr");
+    assert_eq!(window["archiving"], true, "{window}");
+    assert_eq!(window["windows"].as_array().unwrap().len(), 1, "{window}");
+    let (status, refused) = site.post(
+        "/api/projects/safe/branches/main/pitr",
+        json!({"at": "2000-01-01T00:00:00Z"}),
+    );
+    assert!((400..500).contains(&status), "{status} {refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("outside the point-in-time recovery window"),
+        "{refused}"
+    );
 }

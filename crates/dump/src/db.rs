@@ -168,7 +168,10 @@ impl Target {
         connect(&self.url_as(db, role)).await
     }
 
-    pub(crate) async fn admin(&self) -> Result<PgPool> {
+    /// A small pool to the server's `postgres` database as the admin role, for server-wide
+    /// statements (settings, WAL switches); never for the content of an Odoo database, which
+    /// is worked on as its owner.
+    pub async fn admin(&self) -> Result<PgPool> {
         connect(&self.server.url("postgres")).await
     }
 

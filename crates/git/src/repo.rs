@@ -361,6 +361,26 @@ impl Repo {
         }
     }
 
+    /// Creates branch `branch` at commit `rev` (a fork); [`Error::AlreadyExists`] if a
+    /// branch of that name exists, even one created a moment ago by a push.
+    pub async fn create_branch(&self, branch: &str, rev: &str) -> Result<String> {
+        check_branch(branch)?;
+        let sha = self.resolve(rev).await?;
+        let exists = || Error::AlreadyExists {
+            what: format!("branch {branch:?}"),
+        };
+        if self.head_of(branch).await?.is_some() {
+            return Err(exists());
+        }
+        let full = format!("refs/heads/{branch}");
+        let zero = "0".repeat(sha.len());
+        let out = run_raw(self.dir(), &["update-ref", &full, &sha, &zero], &[], None).await?;
+        if !out.status.success() {
+            return Err(exists());
+        }
+        Ok(sha)
+    }
+
     /// Deletes branch `branch`.
     pub async fn delete_branch(&self, branch: &str) -> Result<()> {
         let head = self.branch_head(branch).await?;

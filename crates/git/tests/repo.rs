@@ -414,3 +414,32 @@ async fn commit_file_and_read_file() {
         Err(Error::NotFound { .. })
     ));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fork_is_a_new_branch_at_the_same_commit_and_never_overwrites_one() {
+    let w = world().await;
+    write(&w.work, "README.md", "fork me\n");
+    let head = commit(&w.work, "base");
+    git(&w.work, &["push", "-q", "origin", "main"]);
+    assert_eq!(
+        w.repo.create_branch("feature-x", "main").await.unwrap(),
+        head
+    );
+    assert_eq!(w.repo.branch_head("feature-x").await.unwrap(), head);
+    assert!(matches!(
+        w.repo.create_branch("feature-x", "main").await,
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        w.repo.create_branch("main", &head).await,
+        Err(Error::AlreadyExists { .. })
+    ));
+    assert!(matches!(
+        w.repo.create_branch("--force", "main").await,
+        Err(Error::Invalid { .. })
+    ));
+    assert!(matches!(
+        w.repo.create_branch("other", "no-such-branch").await,
+        Err(Error::NotFound { .. }) | Err(Error::Invalid { .. })
+    ));
+}

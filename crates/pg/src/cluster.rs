@@ -22,6 +22,12 @@ pub struct ClusterOptions {
     pub unsafe_fast: bool,
     /// Use the server binaries of this directory instead of discovering them.
     pub bin_dir: Option<PathBuf>,
+    /// Archive the WAL (point-in-time recovery): `archive_mode = on` with an
+    /// `archive_command` copying each finished segment into the spool folder
+    /// ([`Layout::wal_spool`]), fsynced, before it reports success, so PostgreSQL keeps the
+    /// segment and retries until it is stored. Slipway moves spooled files into the backup
+    /// repository. `archive_timeout` closes a segment at most a minute after a write.
+    pub wal_archive: bool,
 }
 
 /// What `start` found or did.
@@ -111,6 +117,9 @@ impl EmbeddedCluster {
         let mut state = ClusterState::load(&self.layout.state_file)?;
         let port = choose_port(state.port)?;
         self.prepare_socket_dir()?;
+        if self.options.wal_archive {
+            self.prepare_wal_spool()?;
+        }
         self.write_settings(port)?;
         self.pg_ctl_start(&binaries).await?;
         state.port = Some(port);
@@ -281,6 +290,15 @@ impl EmbeddedCluster {
         self.user.take_ownership(dir)
     }
 
+    fn prepare_wal_spool(&self) -> Result<()> {
+        let dir = &self.layout.wal_spool;
+        create_private_dir(dir).map_err(|source| PgError::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
+        self.user.take_ownership(dir)
+    }
+
     fn write_settings(&self, port: u16) -> Result<()> {
         let mut settings = format!(
             "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nmax_connections = 200\n",
@@ -288,6 +306,9 @@ impl EmbeddedCluster {
         );
         if self.options.unsafe_fast {
             settings.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+        }
+        if self.options.wal_archive {
+            settings.push_str(&archive_settings(&self.layout.wal_spool)?);
         }
         std::fs::write(&self.layout.settings_file, settings)?;
         self.user.take_ownership(&self.layout.settings_file)
@@ -372,8 +393,29 @@ impl EmbeddedCluster {
     }
 }
 
+/// The settings that archive every finished WAL file into `spool`: copied under a dot name,
+/// fsynced, renamed, the folder fsynced; any failure exits non-zero, so PostgreSQL keeps the
+/// file in pg_wal and tries again. Copying again over a file already spooled is harmless.
+pub fn archive_settings(spool: &Path) -> Result<String> {
+    let dir = spool.to_string_lossy();
+    if dir.contains(['"', '\'', '\\', '$', '`', '%', '\n']) {
+        return Err(PgError::DataDir {
+            path: spool.to_path_buf(),
+            source: std::io::Error::other(
+                "the WAL spool path holds a quote, $, `, % or \\; choose a plainer --data-dir",
+            ),
+        });
+    }
+    let command = format!(
+        "cp \"%p\" \"{dir}/.%f.tmp\" && sync \"{dir}/.%f.tmp\" && mv -f \"{dir}/.%f.tmp\" \"{dir}/%f\" && sync \"{dir}\""
+    );
+    Ok(format!(
+        "wal_level = replica\narchive_mode = on\narchive_timeout = 60\narchive_command = '{command}'\n"
+    ))
+}
+
 /// Runs a command to completion; a non-zero exit becomes an error carrying its stderr.
-async fn run(mut cmd: Command, what: &str) -> Result<()> {
+pub(crate) async fn run(mut cmd: Command, what: &str) -> Result<()> {
     let output = cmd.output().await.map_err(|e| PgError::Command {
         command: what.to_string(),
         detail: e.to_string(),
@@ -398,7 +440,7 @@ fn choose_port(previous: Option<u16>) -> Result<u16> {
     Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }
 
-fn create_private_dir(path: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -443,4 +485,30 @@ pub fn dir_size(dir: &Path) -> u64 {
         .filter(|m| m.is_file())
         .map(|m| m.len())
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_archive_command_stores_durably_before_reporting_success() {
+        let text = archive_settings(Path::new("/srv/slipway/wal-spool")).unwrap();
+        assert!(text.contains("archive_mode = on\n"), "{text}");
+        assert!(text.contains("archive_timeout = 60\n"), "{text}");
+        let command = text
+            .lines()
+            .find_map(|l| l.strip_prefix("archive_command = '"))
+            .and_then(|l| l.strip_suffix('\''))
+            .unwrap();
+        assert_eq!(
+            command,
+            "cp \"%p\" \"/srv/slipway/wal-spool/.%f.tmp\" && sync \"/srv/slipway/wal-spool/.%f.tmp\" \
+             && mv -f \"/srv/slipway/wal-spool/.%f.tmp\" \"/srv/slipway/wal-spool/%f\" \
+             && sync \"/srv/slipway/wal-spool\""
+        );
+        for bad in ["/a'b", "/a\"b", "/a$b", "/a%b", "/a`b", "/a\\b"] {
+            assert!(archive_settings(Path::new(bad)).is_err(), "{bad}");
+        }
+    }
 }

@@ -11,12 +11,16 @@ mod binaries;
 mod cluster;
 mod conn;
 mod error;
+mod recovery;
 mod state;
 mod user;
 
 pub use binaries::{parse_server_version, Binaries, ServerVersion};
-pub use cluster::{dir_size, ClusterOptions, ClusterStatus, EmbeddedCluster, StartOutcome};
+pub use cluster::{
+    archive_settings, dir_size, ClusterOptions, ClusterStatus, EmbeddedCluster, StartOutcome,
+};
 pub use conn::{EmbeddedConn, Server};
 pub use error::{PgError, Result};
+pub use recovery::ScratchCluster;
 pub use state::{ClusterState, Layout};
 pub use user::ServerUser;

@@ -27,6 +27,9 @@ pub struct Layout {
     pub log_file: PathBuf,
     /// Settings Slipway owns, included from postgresql.conf and rewritten at each start.
     pub settings_file: PathBuf,
+    /// Where the archiver copies finished WAL files (`<data-dir>/wal-spool`), until Slipway
+    /// moves them into the backup repository.
+    pub wal_spool: PathBuf,
 }
 
 impl Layout {
@@ -39,6 +42,7 @@ impl Layout {
             state_file: data_dir.join("postgres.json"),
             log_file: pgdata.join("server.log"),
             settings_file: pgdata.join("slipway.conf"),
+            wal_spool: data_dir.join("wal-spool"),
             pgdata,
         }
     }

@@ -58,6 +58,11 @@ impl ServerUser {
         }
     }
 
+    /// The uid and gid to switch to, when not this process's own.
+    pub fn ids(&self) -> Option<(u32, u32)> {
+        (!self.is_self).then(|| (self.uid.as_raw(), self.gid.as_raw()))
+    }
+
     /// Gives `path` to this user, so the server can write there.
     pub fn take_ownership(&self, path: &Path) -> Result<()> {
         if !self.is_self {

@@ -5,7 +5,9 @@
 //! - [`JobQueue`]: the queue every long operation goes through (`FOR UPDATE SKIP LOCKED`).
 //! - [`people`], [`projects`], [`branches`], [`builds`], [`history`]: Odoo.sh's model
 //!   (users and tokens, projects and their Odoo runtimes, branches and stages, builds and
-//!   their pipeline, the History of a branch); [`stages`] holds the stage-move rules.
+//!   their pipeline, the History of a branch); [`stages`] holds the stage-move rules,
+//!   [`projects::allowed`] the rights of each role; [`sessions`]: web UI sessions;
+//!   [`editor`]: the web editor's reads of a build's checkout and its commits.
 //! - [`Platform`]: the operations on them (pushes, rebuilds, stops, the scheduler's chores).
 //! - [`upgrade`]: the upgrade platform (`/database/v1`).
 
@@ -17,9 +19,11 @@ mod service;
 pub mod backups;
 pub mod branches;
 pub mod builds;
+pub mod editor;
 pub mod history;
 pub mod people;
 pub mod projects;
+pub mod sessions;
 pub mod stages;
 pub mod upgrade;
 

@@ -76,6 +76,30 @@ impl People {
         Self { pool }
     }
 
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// One user by id.
+    pub async fn by_id(&self, id: i64) -> Result<Option<User>> {
+        let user = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(user)
+    }
+
+    /// One user by login.
+    pub async fn by_login(&self, login: &str) -> Result<Option<User>> {
+        let user = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE login = $1"
+        ))
+        .bind(login)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(user)
+    }
+
     /// How many users exist (the first `serve` creates one when there are none).
     pub async fn count(&self) -> Result<i64> {
         let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM users")
@@ -127,10 +151,16 @@ impl People {
         if !token.starts_with("slw_") {
             return Ok(None);
         }
+        // `last_used_at` is written at most once a minute per token: every API call and UI
+        // poll authenticates, and a row write on each would be WAL and dead tuples for a
+        // timestamp nobody reads to the second.
         let user = sqlx::query_as(&format!(
-            "WITH used AS (UPDATE api_tokens SET last_used_at = now() \
-                           WHERE digest = $1 AND revoked_at IS NULL RETURNING user_id) \
-             SELECT {USER_COLUMNS} FROM users WHERE id = (SELECT user_id FROM used)"
+            "WITH token AS (SELECT id, user_id, last_used_at FROM api_tokens \
+                            WHERE digest = $1 AND revoked_at IS NULL), \
+                  touched AS (UPDATE api_tokens SET last_used_at = now() \
+                              WHERE id = (SELECT id FROM token WHERE last_used_at IS NULL \
+                                          OR last_used_at < now() - interval '1 minute')) \
+             SELECT {USER_COLUMNS} FROM users WHERE id = (SELECT user_id FROM token)"
         ))
         .bind(key_digest(token))
         .fetch_optional(&self.pool)

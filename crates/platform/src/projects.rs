@@ -7,6 +7,7 @@ use sqlx::types::Json;
 use sqlx::PgPool;
 
 use crate::error::{PlatformError, Result};
+use crate::stages::Stage;
 
 /// A project: a Git repository of Odoo modules, its Odoo series and its settings.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -89,7 +90,8 @@ impl Role {
         }
     }
 
-    fn parse(s: &str) -> Option<Role> {
+    /// The role named `s`.
+    pub fn parse(s: &str) -> Option<Role> {
         match s {
             "tester" => Some(Role::Tester),
             "developer" => Some(Role::Developer),
@@ -97,6 +99,91 @@ impl Role {
             _ => None,
         }
     }
+}
+
+/// What a member wants to do, for [`allowed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// See the project, its branches, builds and history.
+    View,
+    /// Push code (Git), fork a branch.
+    Push,
+    /// Rebuild, stop or keep a build.
+    Rebuild,
+    /// Read a build's logs.
+    Logs,
+    /// Log into a build's Odoo as its administrator.
+    Connect,
+    /// A shell in the build's environment (its database reachable with `psql`).
+    Shell,
+    /// Read the mails a build caught.
+    Mails,
+    /// CPU and memory of a build's server.
+    Monitor,
+    /// Browse a build's checkout in the editor.
+    Browse,
+    /// Commit a file from the editor.
+    Edit,
+    /// Backups: list, download, create, restore.
+    Backups,
+    /// Change a branch's settings.
+    Settings,
+    /// Move a branch to this stage or out of it.
+    MoveStage,
+    /// Merge a branch into one of this stage.
+    Merge,
+    /// Add, change or remove collaborators; project settings.
+    ManageProject,
+}
+
+/// Odoo.sh's rights: whether `role` may do `action` on a branch (or build) of `stage`.
+///
+/// - admin: everything, except committing from the editor on production (production
+///   changes come through Git, with its safety backup and rollback);
+/// - developer: every tool of development builds; on staging and production only seeing
+///   them (history, builds), moving branches between development and staging, merging
+///   into development or staging, branch settings out of production; no database, logs,
+///   shell or mails outside development;
+/// - tester: staging and development databases and their tools (connect, logs, mails,
+///   shell, monitor, browsing code); no pushes, rebuilds, settings, nor anything of
+///   production but seeing it.
+pub fn allowed(role: Role, action: Action, stage: Stage) -> bool {
+    use Action::*;
+    use Stage::*;
+    if action == View {
+        return true;
+    }
+    match role {
+        Role::Admin => !(action == Edit && stage == Production),
+        Role::Developer => match (action, stage) {
+            (Push, _) => true,
+            (MoveStage | Merge | Settings, Development | Staging) => true,
+            (ManageProject, _) => false,
+            (_, Development) => true,
+            _ => false,
+        },
+        Role::Tester => matches!(
+            (action, stage),
+            (
+                Logs | Connect | Shell | Mails | Monitor | Browse | Backups,
+                Development | Staging
+            )
+        ),
+    }
+}
+
+/// A member of a project.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Member {
+    /// User id.
+    pub user_id: i64,
+    /// Login.
+    pub login: String,
+    /// Display name.
+    pub name: String,
+    /// `admin`, `developer` or `tester`.
+    pub role: String,
 }
 
 /// Projects and runtimes in the metadata database.
@@ -237,6 +324,46 @@ impl Projects {
         Ok(())
     }
 
+    /// The project's members, by login.
+    pub async fn members(&self, project_id: i64) -> Result<Vec<Member>> {
+        let rows = sqlx::query_as(
+            "SELECT u.id AS user_id, u.login, u.name, m.role FROM project_members m \
+             JOIN users u ON u.id = m.user_id WHERE m.project_id = $1 ORDER BY u.login",
+        )
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    /// Replaces the project's members by `members` (user id, role) in one transaction;
+    /// refused when no admin would be left.
+    pub async fn set_members(&self, project_id: i64, members: &[(i64, Role)]) -> Result<()> {
+        if !members.iter().any(|(_, r)| *r == Role::Admin) {
+            return Err(PlatformError::Invalid(
+                "a project needs at least one admin; keep one in the list".into(),
+            ));
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM project_members WHERE project_id = $1")
+            .bind(project_id)
+            .execute(&mut *tx)
+            .await?;
+        for (user, role) in members {
+            sqlx::query(
+                "INSERT INTO project_members (project_id, user_id, role) VALUES ($1, $2, $3) \
+                 ON CONFLICT (project_id, user_id) DO UPDATE SET role = EXCLUDED.role",
+            )
+            .bind(project_id)
+            .bind(user)
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The role of `user_id` in the project, if any.
     pub async fn role(&self, project_id: i64, user_id: i64) -> Result<Option<Role>> {
         let row: Option<(String,)> = sqlx::query_as(
@@ -266,8 +393,134 @@ mod tests {
     }
 
     #[test]
-    fn roles_are_ordered_by_rights() {
-        assert!(Role::Admin > Role::Developer && Role::Developer > Role::Tester);
-        assert_eq!(Role::parse(Role::Developer.as_str()), Some(Role::Developer));
+    fn role_names_round_trip() {
+        for r in [Role::Admin, Role::Developer, Role::Tester] {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse("owner"), None);
+    }
+
+    const STAGES: [Stage; 3] = [Stage::Development, Stage::Staging, Stage::Production];
+    const ACTIONS: [Action; 15] = [
+        Action::View,
+        Action::Push,
+        Action::Rebuild,
+        Action::Logs,
+        Action::Connect,
+        Action::Shell,
+        Action::Mails,
+        Action::Monitor,
+        Action::Browse,
+        Action::Edit,
+        Action::Backups,
+        Action::Settings,
+        Action::MoveStage,
+        Action::Merge,
+        Action::ManageProject,
+    ];
+
+    #[test]
+    fn everyone_sees_every_stage() {
+        for role in [Role::Admin, Role::Developer, Role::Tester] {
+            for stage in STAGES {
+                assert!(allowed(role, Action::View, stage));
+            }
+        }
+    }
+
+    #[test]
+    fn admins_do_everything_but_edit_production_in_the_browser() {
+        for action in ACTIONS {
+            for stage in STAGES {
+                let expected = !(action == Action::Edit && stage == Stage::Production);
+                assert_eq!(
+                    allowed(Role::Admin, action, stage),
+                    expected,
+                    "{action:?} {stage}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn developers_have_every_tool_of_development_builds() {
+        for action in ACTIONS {
+            let expected = action != Action::ManageProject;
+            assert_eq!(
+                allowed(Role::Developer, action, Stage::Development),
+                expected,
+                "{action:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn developers_reach_no_staging_or_production_database() {
+        for stage in [Stage::Staging, Stage::Production] {
+            for action in [
+                Action::Logs,
+                Action::Connect,
+                Action::Shell,
+                Action::Mails,
+                Action::Monitor,
+                Action::Backups,
+                Action::Rebuild,
+                Action::Edit,
+            ] {
+                assert!(
+                    !allowed(Role::Developer, action, stage),
+                    "{action:?} {stage}"
+                );
+            }
+        }
+        assert!(allowed(Role::Developer, Action::MoveStage, Stage::Staging));
+        assert!(allowed(Role::Developer, Action::Merge, Stage::Staging));
+        assert!(!allowed(
+            Role::Developer,
+            Action::MoveStage,
+            Stage::Production
+        ));
+        assert!(!allowed(Role::Developer, Action::Merge, Stage::Production));
+        assert!(!allowed(
+            Role::Developer,
+            Action::Settings,
+            Stage::Production
+        ));
+    }
+
+    #[test]
+    fn testers_use_staging_and_development_databases_only() {
+        for stage in [Stage::Development, Stage::Staging] {
+            for action in [
+                Action::Logs,
+                Action::Connect,
+                Action::Shell,
+                Action::Mails,
+                Action::Monitor,
+                Action::Browse,
+            ] {
+                assert!(allowed(Role::Tester, action, stage), "{action:?} {stage}");
+            }
+        }
+        for action in ACTIONS.into_iter().filter(|a| *a != Action::View) {
+            assert!(
+                !allowed(Role::Tester, action, Stage::Production),
+                "{action:?}"
+            );
+        }
+        for action in [
+            Action::Push,
+            Action::Rebuild,
+            Action::Edit,
+            Action::Settings,
+            Action::MoveStage,
+            Action::Merge,
+            Action::ManageProject,
+        ] {
+            assert!(
+                !allowed(Role::Tester, action, Stage::Development),
+                "{action:?}"
+            );
+        }
     }
 }

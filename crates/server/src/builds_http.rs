@@ -17,7 +17,8 @@ use axum::{Json, Router};
 use serde_json::json;
 use slipway_platform::builds::naming::build_id_of;
 use slipway_platform::builds::Build;
-use slipway_platform::projects::Role;
+use slipway_platform::projects::Action;
+use slipway_platform::stages::Stage;
 use tokio::sync::Mutex;
 
 use crate::api::{authenticate_token, ApiError, ApiResult, ApiUser};
@@ -28,6 +29,32 @@ const MAX_PUSH_BYTES: u64 = 2 << 30;
 
 /// How long a Connect link works (once).
 const TICKET_LIFETIME: Duration = Duration::from_secs(60);
+
+/// How long the proxy trusts a running build's address without reading its row again.
+const ROUTE_TTL: Duration = Duration::from_secs(1);
+
+/// Running builds the proxy routed to in the last [`ROUTE_TTL`]: one Odoo page is dozens of
+/// requests (assets, RPCs), and each would otherwise read the build's row. A build stopped in
+/// that second answers "connection refused", which the proxy reports as a 502 like any other.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BuildRoutes(Arc<Mutex<HashMap<String, Route>>>);
+
+/// When a build was seen running, and where.
+type Route = (Instant, Build, std::net::SocketAddr);
+
+impl BuildRoutes {
+    async fn get(&self, name: &str) -> Option<(Build, std::net::SocketAddr)> {
+        let routes = self.0.lock().await;
+        let (at, build, addr) = routes.get(name)?;
+        (at.elapsed() < ROUTE_TTL).then(|| (build.clone(), *addr))
+    }
+
+    async fn put(&self, name: &str, build: &Build, addr: std::net::SocketAddr) {
+        let mut routes = self.0.lock().await;
+        routes.retain(|_, (at, _, _)| at.elapsed() < ROUTE_TTL);
+        routes.insert(name.to_string(), (Instant::now(), build.clone(), addr));
+    }
+}
 
 /// One-time Connect tickets: ticket -> (build id, issued at).
 #[derive(Debug, Clone, Default)]
@@ -94,10 +121,16 @@ async fn git(
     let query = parts.uri.query().unwrap_or("").to_string();
     let path_info = format!("/{project_name}.git/{rest}");
     let push = git_http::is_push(&path_info, Some(&query));
-    let needed = if push { Role::Developer } else { Role::Tester };
-    if let Err(e) = api_user.require_role(&state, &project, needed).await {
-        return e.into_response();
-    }
+    // Reading the code is seeing the project; pushing is a developer's (any branch: the
+    // refs are only known once the pack is in).
+    let needed = if push { Action::Push } else { Action::View };
+    let project = match api_user.access(&state, project).await {
+        Ok(access) => match access.require(needed, Stage::Development) {
+            Ok(()) => access.project,
+            Err(e) => return e.into_response(),
+        },
+        Err(e) => return e.into_response(),
+    };
     let request = Request::from_parts(parts, body);
     let repos_root = state.platform.env().repos.root().to_path_buf();
     if !push || !path_info.ends_with("/git-receive-pack") {
@@ -153,6 +186,9 @@ async fn running_build(
         )
             .into_response()
     };
+    if let Some(found) = state.build_routes.get(name).await {
+        return Ok(found);
+    }
     let Some(id) = build_id_of(name) else {
         return Err(not_running("no such build".into()));
     };
@@ -163,6 +199,7 @@ async fn running_build(
     match (build.state.as_str(), build.http_port) {
         ("running", Some(port)) => {
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port as u16));
+            state.build_routes.put(name, &build, addr).await;
             Ok((build, addr))
         }
         (state, _) => Err(not_running(format!(
@@ -235,21 +272,13 @@ async fn connect(
     user: ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let build = crate::api::build_for(&state, &user, id, Role::Tester).await?;
+    let build = crate::api::build_for(&state, &user, id, Action::Connect).await?;
     if build.state != "running" {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_running",
             format!("build #{id} is {}", build.state),
         ));
-    }
-    if build.stage == "production" {
-        user.require_role(
-            &state,
-            &state.platform.projects.get(&build.project).await?,
-            Role::Admin,
-        )
-        .await?;
     }
     let ticket = state.connect_tickets.issue(id).await;
     Ok(Json(json!({

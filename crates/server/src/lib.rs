@@ -11,7 +11,7 @@
 //!   in `builds_http`); `<build>.<domain>` and `/builds/<build>/`: the reverse proxy to
 //!   build servers ([`proxy`]).
 //!
-//! The web UI joins as a router of its own.
+//! - `/` and `/ui/*`: the web UI ([`ui`]), static assets embedded in the binary.
 
 mod api;
 mod builds_http;
@@ -19,9 +19,12 @@ mod files;
 pub mod git_http;
 mod health;
 pub mod mails;
+mod monitor;
 pub mod proxy;
 pub mod sftp;
+mod shell;
 pub mod smtp;
+mod ui;
 pub mod upgrade_api;
 
 use std::future::Future;
@@ -88,6 +91,8 @@ pub struct AppState {
     pub proxy: proxy::ProxyClient,
     /// One-time "Connect" tickets.
     pub connect_tickets: builds_http::ConnectTickets,
+    /// Running builds' addresses, remembered a second by the proxy.
+    build_routes: builds_http::BuildRoutes,
     /// The mail catcher's messages (`<data-dir>/mails`).
     pub mails: MailStore,
 }
@@ -116,6 +121,7 @@ impl AppState {
             log_follow_for: config.log_follow_for,
             proxy: proxy::ProxyClient::new(),
             connect_tickets: builds_http::ConnectTickets::default(),
+            build_routes: builds_http::BuildRoutes::default(),
             mails,
         }
     }
@@ -133,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(upgrade_api::router())
         .merge(api::router(state.clone()))
+        .merge(ui::router())
         .merge(builds_http::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

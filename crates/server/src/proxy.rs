@@ -15,7 +15,9 @@
 //! (same `http-body` 1 types, so streaming needs no adapter), adds no headers and follows no
 //! redirects of its own, and exposes hyper's upgrade API that WebSocket passthrough needs.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -60,11 +62,13 @@ pub enum ProxyError {
     },
 }
 
-/// A connection pool to builds' servers, shared by every proxied request.
+/// A connection pool to builds' servers, shared by every proxied request; it also counts the
+/// requests each build was sent (the Monitor's HTTP chart).
 #[derive(Debug, Clone)]
 pub struct ProxyClient {
     client: Client<HttpConnector, Body>,
     scheme: &'static str,
+    requests: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 impl Default for ProxyClient {
@@ -85,6 +89,23 @@ impl ProxyClient {
         Self {
             client,
             scheme: "http",
+            requests: Arc::default(),
+        }
+    }
+
+    /// How many requests were forwarded to `build` since Slipway started.
+    pub fn requests_to(&self, build: &str) -> u64 {
+        let counts = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        counts.get(build).copied().unwrap_or(0)
+    }
+
+    fn count_request(&self, build: &str) {
+        let mut counts = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        match counts.get_mut(build) {
+            Some(n) => *n += 1,
+            None => {
+                counts.insert(build.to_string(), 1);
+            }
         }
     }
 
@@ -241,6 +262,7 @@ pub async fn forward(
     mut req: Request,
     strip_prefix: Option<&str>,
 ) -> Response {
+    client.count_request(build);
     let client_ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

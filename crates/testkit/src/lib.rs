@@ -71,6 +71,7 @@ fn start_shared_cluster() -> Server {
         ClusterOptions {
             unsafe_fast: true,
             bin_dir: None,
+            wal_archive: false,
         },
     )
     .expect("test cluster layout");

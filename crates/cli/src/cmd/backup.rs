@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::ProgressBar;
 use slipway_backup::retention::RetentionPolicy;
@@ -45,6 +45,12 @@ pub enum BackupCommand {
     Verify(VerifyArgs),
     /// Apply the retention policy (7 daily, 4 weekly, 3 monthly…) and collect unused chunks.
     Prune(PruneArgs),
+    /// The times a database can be restored to (`restore --at`): from the oldest base backup
+    /// of the cluster to the last archived WAL.
+    PitrWindow(PitrWindowArgs),
+    /// Take a base backup of the whole cluster now (one is taken with each daily backup):
+    /// point-in-time recovery starts from base backups.
+    BaseBackup(PitrWindowArgs),
 }
 
 /// Where the repository is.
@@ -195,8 +201,16 @@ pub struct DownloadArgs {
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// The backup id.
-    id: String,
+    /// The backup id (or `--at` for point-in-time recovery).
+    #[arg(required_unless_present = "at", conflicts_with = "at")]
+    id: Option<String>,
+    /// Point-in-time recovery: the database as it was at this time (UTC unless an offset is
+    /// given: `2026-11-21T10:42:00Z`, `2026-11-21 10:42`); the filestore is kept as it is.
+    #[arg(long, value_parser = parse_at)]
+    at: Option<DateTime<Utc>>,
+    /// With --at: the database to take as it was then (default: --database itself).
+    #[arg(long, requires = "at")]
+    from: Option<String>,
     /// The database to create or replace.
     #[arg(long, short = 'd')]
     database: String,
@@ -204,10 +218,10 @@ pub struct RestoreArgs {
     #[arg(long)]
     filestore: Option<PathBuf>,
     /// A copy (new uuid and secret, e.g. for staging) rather than the same database.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "at")]
     copy: bool,
     /// Neutralize the restored database.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "at")]
     neutralize: bool,
     /// Back up the database being replaced first (kind before-restore).
     #[arg(long)]
@@ -285,6 +299,35 @@ pub struct PruneArgs {
     repo: RepoArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct PitrWindowArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    repo: RepoArgs,
+}
+
+/// Reads a time given on the command line: RFC 3339, or a date and time taken as UTC.
+pub fn parse_at(text: &str) -> std::result::Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text.trim()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text.trim(), format) {
+            return Ok(t.and_utc());
+        }
+    }
+    Err(format!(
+        "{text:?} is not a time; write 2026-11-21T10:42:00Z or 2026-11-21 10:42 (UTC)"
+    ))
+}
+
 pub async fn run(cmd: BackupCommand, global: &GlobalOptions, client: &ClientOptions) -> Result<()> {
     match cmd {
         BackupCommand::List(args) => list(args, global).await,
@@ -297,6 +340,8 @@ pub async fn run(cmd: BackupCommand, global: &GlobalOptions, client: &ClientOpti
         BackupCommand::Import(args) => import(args, global).await,
         BackupCommand::Verify(args) => verify(args, global).await,
         BackupCommand::Prune(args) => prune(args, global).await,
+        BackupCommand::PitrWindow(args) => pitr_window(args, global).await,
+        BackupCommand::BaseBackup(args) => base_backup(args, global).await,
     }
 }
 
@@ -321,7 +366,11 @@ async fn service(
         owner: args.target.owner().to_string(),
         owner_password: None,
     };
-    let backups = Backups::new(metadata.pool().clone(), target, repo).with_policy(policy);
+    let mut backups = Backups::new(metadata.pool().clone(), target, repo).with_policy(policy);
+    if global.pg_url.is_none() {
+        let spool = global.embedded_cluster()?.layout().wal_spool.clone();
+        backups = backups.with_wal_spool(spool);
+    }
     Ok((backups, pg))
 }
 
@@ -577,6 +626,10 @@ async fn verify(args: VerifyArgs, global: &GlobalOptions) -> Result<()> {
 }
 
 async fn restore(args: RestoreArgs, global: &GlobalOptions) -> Result<()> {
+    if let Some(at) = args.at {
+        return restore_to_time(args, at, global).await;
+    }
+    let id = args.id.clone().unwrap_or_default();
     let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
     let filestore = args
         .filestore
@@ -588,14 +641,14 @@ async fn restore(args: RestoreArgs, global: &GlobalOptions) -> Result<()> {
     options.safety_backup = args
         .safety_backup
         .then(|| BackupLabels::of_kind(BackupKind::BeforeRestore));
-    let (bar, progress) = progress_bar(&format!("restoring {}", args.id), args.json);
-    let result = backups.restore(&args.id, &options, Some(progress)).await;
+    let (bar, progress) = progress_bar(&format!("restoring {}", id), args.json);
+    let result = backups.restore(&id, &options, Some(progress)).await;
     bar.finish_and_clear();
     pg.stop_if_started().await;
     let outcome = result.with_context(|| {
         format!(
             "restoring backup {} into {} (the database was left as it was)",
-            args.id, args.database
+            id, args.database
         )
     })?;
     if args.json {
@@ -603,7 +656,7 @@ async fn restore(args: RestoreArgs, global: &GlobalOptions) -> Result<()> {
     }
     println!(
         "restored {} into {} ({} filestore files in {}) in {:.1}s{}{}",
-        args.id,
+        id,
         outcome.database,
         outcome.filestore_files,
         outcome.filestore.display(),
@@ -618,6 +671,107 @@ async fn restore(args: RestoreArgs, global: &GlobalOptions) -> Result<()> {
             .as_ref()
             .map(|b| format!("; safety backup {b}"))
             .unwrap_or_default()
+    );
+    Ok(())
+}
+
+async fn restore_to_time(
+    args: RestoreArgs,
+    at: DateTime<Utc>,
+    global: &GlobalOptions,
+) -> Result<()> {
+    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
+    let filestore = args
+        .filestore
+        .clone()
+        .unwrap_or_else(|| backups.target().filestore(&args.database));
+    let mut options = RestoreOptions::new(&args.database, filestore);
+    options.safety_backup = args
+        .safety_backup
+        .then(|| BackupLabels::of_kind(BackupKind::BeforeRestore));
+    let from = args.from.clone().unwrap_or_else(|| args.database.clone());
+    let bar = spinner(
+        &format!(
+            "recovering {from} as it was at {}",
+            at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        args.json,
+    );
+    let result = backups.restore_to_time(&from, at, &options).await;
+    bar.finish_and_clear();
+    pg.stop_if_started().await;
+    let outcome = result.with_context(|| {
+        format!(
+            "restoring {from} as it was at {at} into {} (the database was left as it was)",
+            args.database
+        )
+    })?;
+    if args.json {
+        return print_json(&outcome);
+    }
+    println!(
+        "restored {from} as it was at {} into {} in {:.1}s (base backup {}, {} WAL files){}{}; \
+         filestore {} kept as it is",
+        outcome.at.format("%Y-%m-%d %H:%M:%S UTC"),
+        outcome.database,
+        outcome.seconds,
+        outcome.base_backup,
+        outcome.wal_files,
+        if outcome.replaced {
+            ", replacing the previous database"
+        } else {
+            ""
+        },
+        outcome
+            .safety_backup
+            .as_ref()
+            .map(|b| format!("; safety backup {b}"))
+            .unwrap_or_default(),
+        outcome.filestore.display()
+    );
+    Ok(())
+}
+
+async fn pitr_window(args: PitrWindowArgs, global: &GlobalOptions) -> Result<()> {
+    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
+    let result = backups.pitr_window().await;
+    pg.stop_if_started().await;
+    let window = result.context("reading the point-in-time recovery window")?;
+    if args.json {
+        return print_json(&window);
+    }
+    if !window.archiving {
+        println!("WAL archiving is off in the running PostgreSQL; restart it (`slipway pg stop`) to turn it on");
+    }
+    if window.windows.is_empty() {
+        println!(
+            "no point-in-time recovery yet ({} base backups, {} WAL files): it starts with the \
+             first base backup (taken with each daily backup, or `slipway backup base-backup`)",
+            window.base_backups, window.wal_files
+        );
+    }
+    for w in &window.windows {
+        println!("restorable from {w} (UTC)");
+    }
+    Ok(())
+}
+
+async fn base_backup(args: PitrWindowArgs, global: &GlobalOptions) -> Result<()> {
+    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
+    let bar = spinner("base backup of the cluster", args.json);
+    let result = backups.base_backup().await;
+    bar.finish_and_clear();
+    pg.stop_if_started().await;
+    let m = result.context("taking a base backup of the cluster")?;
+    if args.json {
+        return print_json(&m);
+    }
+    println!(
+        "base backup {}: {} ({} new in the repository); restorable from {}",
+        m.id,
+        human_bytes(m.tar.size),
+        human_bytes(m.added),
+        m.consistent_at.format("%Y-%m-%dT%H:%M:%SZ")
     );
     Ok(())
 }
@@ -782,6 +936,13 @@ async fn prune(args: PruneArgs, global: &GlobalOptions) -> Result<()> {
     for id in &report.deleted {
         println!("  deleted {id}");
     }
+    if !report.base_backups_deleted.is_empty() || report.wal_deleted > 0 {
+        println!(
+            "point-in-time recovery: {} base backups and {} WAL files older than the window deleted",
+            report.base_backups_deleted.len(),
+            report.wal_deleted
+        );
+    }
     for r in &report.gc.replicas {
         match &r.error {
             Some(e) => println!("  replica {}: not swept: {e}", r.location),
@@ -789,4 +950,28 @@ async fn prune(args: PruneArgs, global: &GlobalOptions) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_read_as_utc_unless_an_offset_is_given() {
+        let z: DateTime<Utc> = "2026-11-21T10:42:00Z".parse().unwrap();
+        for text in [
+            "2026-11-21T10:42:00Z",
+            "2026-11-21T11:42:00+01:00",
+            "2026-11-21T10:42:00",
+            "2026-11-21T10:42",
+            "2026-11-21 10:42",
+            " 2026-11-21 10:42:00 ",
+        ] {
+            assert_eq!(parse_at(text), Ok(z), "{text}");
+        }
+        for bad in ["yesterday", "2026-11-21", "10:42", "2026-13-01 10:00"] {
+            let err = parse_at(bad).unwrap_err();
+            assert!(err.contains("is not a time"), "{err}");
+        }
+    }
 }

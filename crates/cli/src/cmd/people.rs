@@ -15,6 +15,15 @@ pub enum UserCommand {
     Create(CreateUserArgs),
     /// List users.
     List(JsonArg),
+    /// Set a user's web UI password, read from the first line of standard input (Slipway
+    /// admins for anyone, users for themselves).
+    Passwd(PasswdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PasswdArgs {
+    /// Login.
+    login: String,
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +93,24 @@ pub async fn run_user(
                 "token (shown once): {}",
                 answer["token"].as_str().unwrap_or("?")
             );
+            Ok(())
+        }
+        UserCommand::Passwd(args) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            let password = line.trim_end_matches(['\n', '\r']);
+            api.call(
+                reqwest::Method::PUT,
+                &format!(
+                    "/api/users/{}/password",
+                    crate::client::segment(&args.login)
+                ),
+                Some(&json!({ "password": password })),
+            )
+            .await?;
+            println!("password of {} set", args.login);
             Ok(())
         }
         UserCommand::List(args) => {

@@ -21,8 +21,27 @@ pub enum ProjectCommand {
     List(JsonArg),
     /// Show a project.
     Show(ProjectArg),
+    /// List a project's collaborators and their roles.
+    Members(ProjectArg),
+    /// Give a user a role in a project (admin, developer, tester), or remove them.
+    Member(MemberArgs),
     /// Change a project's settings.
     Set(SetProjectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MemberArgs {
+    /// Project name.
+    project: String,
+    /// The user's login.
+    login: String,
+    /// Their role: admin (everything), developer (development builds), tester (staging and
+    /// development databases).
+    #[arg(required_unless_present = "remove")]
+    role: Option<String>,
+    /// Remove them from the project.
+    #[arg(long, conflicts_with = "role")]
+    remove: bool,
 }
 
 #[derive(Debug, Args)]
@@ -252,6 +271,43 @@ pub async fn run_project(
             ]);
             Ok(())
         }
+        ProjectCommand::Members(args) => {
+            let path = format!("/api/projects/{}/members", segment(&args.project));
+            let members = api.get(&path).await?;
+            if args.json {
+                return print_json(&members);
+            }
+            print_members(&members);
+            Ok(())
+        }
+        ProjectCommand::Member(args) => {
+            let path = format!("/api/projects/{}/members", segment(&args.project));
+            let current = api.get(&path).await?;
+            let mut list: Vec<Value> = current
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["login"] != args.login.as_str())
+                .map(|m| json!({"login": m["login"], "role": m["role"]}))
+                .collect();
+            if let Some(role) = &args.role {
+                list.push(json!({"login": args.login, "role": role}));
+            }
+            let members = api.call(Method::PUT, &path, Some(&list)).await?;
+            print_members(&members);
+            Ok(())
+        }
+    }
+}
+
+fn print_members(members: &Value) {
+    for m in members.as_array().into_iter().flatten() {
+        println!(
+            "{:<24} {:<10} {}",
+            text(&m["login"]),
+            text(&m["role"]),
+            text(&m["name"])
+        );
     }
 }
 

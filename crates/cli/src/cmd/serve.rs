@@ -192,18 +192,19 @@ async fn serve_with(
     let smtp = mail.catcher;
     let smtp_addr = smtp.local_addr()?;
     let target = build_target(server, global.binaries()?, config);
-    let platform = Platform::new(
+    let mut env = build_env(
+        args,
+        config,
+        target.clone(),
+        smtp_addr,
+        mail.store,
+        mail.credentials,
         metadata.pool().clone(),
-        build_env(
-            args,
-            config,
-            target.clone(),
-            smtp_addr,
-            mail.store,
-            mail.credentials,
-            metadata.pool().clone(),
-        )?,
-    );
+    )?;
+    if let Some(spool) = wal_spool(global)? {
+        env.backups = env.backups.map(|b| b.with_wal_spool(spool));
+    }
+    let platform = Platform::new(metadata.pool().clone(), env);
     bootstrap_first_user(&platform, &config.data_dir).await?;
     let state = AppState::new(metadata, config, platform.clone());
     let (stop_workers, mut workers) = start_workers(&state, target, config, args.workers);
@@ -225,10 +226,19 @@ async fn serve_with(
     }
     if let Some(backups) = platform.env().backups.clone() {
         let stopped = stop_workers.subscribe();
+        let scheduled = backups.clone();
         workers.push(tokio::spawn(async move {
             let options = slipway_platform::backups::SchedulerOptions::default();
-            slipway_platform::backups::run_scheduler(backups, options, stopped).await
+            slipway_platform::backups::run_scheduler(scheduled, options, stopped).await
         }));
+        if global.pg_url.is_none() {
+            // the embedded cluster archives its WAL into the spool: move it into the repository
+            let stopped = stop_workers.subscribe();
+            workers.push(tokio::spawn(async move {
+                slipway_platform::backups::run_wal_ingest(backups, Duration::from_secs(10), stopped)
+                    .await
+            }));
+        }
     }
     {
         let platform = platform.clone();
@@ -282,6 +292,14 @@ fn build_target(
         owner: "odoo".into(),
         owner_password: None,
     }
+}
+
+/// The embedded cluster's WAL spool (none with an external PostgreSQL: its WAL is not ours).
+fn wal_spool(global: &GlobalOptions) -> Result<Option<PathBuf>> {
+    if global.pg_url.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(global.embedded_cluster()?.layout().wal_spool.clone()))
 }
 
 fn build_env(

@@ -56,14 +56,11 @@ impl Site {
 
     fn launch(&mut self) {
         let sftp = format!("127.0.0.1:{}", free_port());
-        let mut args: Vec<&str> = vec![
-            "--sftp-listen",
-            &sftp,
-            "--chores-every",
-            "1",
-            "--log-follow",
-            "3",
-        ];
+        let mut args: Vec<&str> = vec!["--sftp-listen", &sftp, "--chores-every", "1"];
+        // Logs are followed for 3 s unless the test says otherwise.
+        if !self.serve_args.iter().any(|a| a == "--log-follow") {
+            args.extend(["--log-follow", "3"]);
+        }
         args.extend(self.serve_args.iter().map(String::as_str));
         let mut child = spawn_serve_with(self.data.path(), self.port, &[], &args);
         wait_healthy(self.port, &mut child);
@@ -205,6 +202,59 @@ impl Site {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// The newest build of a branch with an id above `after`, once it is finished.
+    pub fn settled_build_after(&self, project: &str, branch: &str, after: i64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(240);
+        loop {
+            let builds = self.get(&format!("/api/projects/{project}/builds?branch={branch}"));
+            if let Some(b) = builds.as_array().unwrap().first() {
+                let id = b["id"].as_i64().unwrap();
+                if id > after {
+                    return self.wait_build(id);
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new build on {branch}: {builds}"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// A project of the `shop` fixture whose `main` is production and running; returns the
+    /// work tree (on `main`) and the production build.
+    pub fn project_with_production(&self, name: &str) -> (WorkTree, Value) {
+        self.cli_ok(&["project", "create", name, "--odoo", "17.0"]);
+        let tree = WorkTree::from_fixture("shop", &self.git_url(name));
+        tree.push("main");
+        let dev = self.wait_build(self.build_of(name, "main", &tree.git(&["rev-parse", "HEAD"])));
+        assert_eq!(dev["state"], "running", "{dev}");
+        self.cli_ok(&[
+            "branch",
+            "set",
+            name,
+            "main",
+            "--stage",
+            "production",
+            "--confirm",
+        ]);
+        let prod = self.settled_build_after(name, "main", dev["id"].as_i64().unwrap());
+        assert_eq!(prod["state"], "running", "{prod}");
+        (tree, prod)
+    }
+
+    /// Pushes a new development branch `branch` from the tree's current commit with one
+    /// more file; returns its running build.
+    pub fn push_branch(&self, tree: &WorkTree, project: &str, branch: &str, file: &str) -> Value {
+        tree.git(&["checkout", "-q", "-b", branch]);
+        tree.write(file, &format!("written on {branch}\n"));
+        let sha = tree.commit(&format!("{branch}: add {file}"));
+        tree.push(branch);
+        let build = self.wait_build(self.build_of(project, branch, &sha));
+        assert_eq!(build["state"], "running", "{build}");
+        build
     }
 
     /// Whether database `name` exists on the data directory's cluster.

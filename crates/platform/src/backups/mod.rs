@@ -1,5 +1,6 @@
 //! Backups of Odoo databases: create, list, verify (a restore drill), restore, download,
-//! import, prune, and the daily scheduler.
+//! import, prune, the daily scheduler, and point-in-time recovery of the embedded cluster's
+//! databases (`pitr.rs`: WAL archive, base backups, restore to a time).
 //!
 //! The engine works on an explicit [`BackupSource`] (a database, its filestore, logs and
 //! sessions folders); branches resolve to a source above this module. Bytes live in a
@@ -13,6 +14,7 @@
 mod create;
 mod download;
 mod import;
+mod pitr;
 mod prune;
 mod records;
 mod restore;
@@ -32,10 +34,12 @@ use sqlx::PgPool;
 
 pub use download::{DownloadFormat, DownloadOptions};
 pub use import::ImportOutcome;
+pub use pitr::{run_wal_ingest, IngestReport, PitrOutcome, PitrWindow};
 pub use prune::PruneReport;
 pub use records::{kind_from_str, kind_str, BackupRecord, ListFilter};
 pub use restore::{RestoreOptions, RestoreOutcome};
 pub use scheduler::{run_scheduler, Schedule, SchedulerOptions, DAILY_BACKUP_JOB};
+pub use slipway_backup::pitr::Interval;
 pub use slipway_backup::{BackupKind, BackupLabels};
 pub use verify::Verification;
 
@@ -88,6 +92,7 @@ pub struct Backups {
     repo: Arc<Repository>,
     scratch: PathBuf,
     policy: RetentionPolicy,
+    wal_spool: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Backups {
@@ -109,6 +114,7 @@ impl Backups {
             repo: Arc::new(repo),
             scratch,
             policy: RetentionPolicy::default(),
+            wal_spool: None,
         }
     }
 

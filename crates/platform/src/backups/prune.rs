@@ -24,6 +24,10 @@ pub struct PruneReport {
     pub interrupted: Vec<String>,
     /// Records of failed backups removed (they hold nothing).
     pub failed_removed: usize,
+    /// Base backups of the cluster deleted (older than the point-in-time recovery window).
+    pub base_backups_deleted: Vec<String>,
+    /// Archived WAL files deleted (older than the oldest base backup kept).
+    pub wal_deleted: usize,
     /// The garbage collection.
     pub gc: RepoGcReport,
 }
@@ -86,6 +90,9 @@ impl Backups {
                 report.deleted.push(id);
             }
         }
+        // point-in-time recovery reaches back as many days as daily backups are kept
+        let window = chrono::Duration::days(i64::from(self.policy.daily.max(1)));
+        (report.base_backups_deleted, report.wal_deleted) = self.prune_pitr(now, window).await?;
         let (repo, options) = (self.repo.clone(), *gc);
         report.gc = blocking(move || Ok(repo.gc(&options)?)).await?;
         Ok(report)

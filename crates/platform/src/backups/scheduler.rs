@@ -209,6 +209,17 @@ impl Backups {
         .execute(&self.pool)
         .await?;
         let record = result?;
+        if self.wal_spool.is_some() {
+            // point-in-time recovery starts from the cluster's base backup of the day
+            if let Err(e) = self.base_backup_if_due().await {
+                tracing::warn!("base backup of the cluster (point-in-time recovery): {e}");
+            }
+            // and the WAL older than the window goes, even when nobody runs `backup prune`
+            let window = chrono::Duration::days(i64::from(self.policy.daily.max(1)));
+            if let Err(e) = self.prune_pitr(Utc::now(), window).await {
+                tracing::warn!("pruning the WAL archive: {e}");
+            }
+        }
         if verify {
             let v = self.verify(&record.id, None).await?;
             if !v.ok {

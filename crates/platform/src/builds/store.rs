@@ -186,6 +186,18 @@ impl BuildStore {
         Ok(rows.into_iter().map(named).collect())
     }
 
+    /// The newest build of each of the project's branches (one query for the branch list).
+    pub async fn last_of_each_branch(&self, project_id: i64) -> Result<Vec<Build>> {
+        let rows: Vec<Build> = sqlx::query_as(&format!(
+            "{BUILD_SELECT} WHERE k.id IN (SELECT max(id) FROM builds WHERE branch_id IN \
+             (SELECT id FROM branches WHERE project_id = $1) GROUP BY branch_id)"
+        ))
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(named).collect())
+    }
+
     /// A project's builds, newest first.
     pub async fn of_project(&self, project_id: i64, limit: i64) -> Result<Vec<Build>> {
         let rows: Vec<Build> = sqlx::query_as(&format!(

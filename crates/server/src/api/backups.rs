@@ -1,7 +1,7 @@
 //! Backups of a project's production (and staging) databases: list, take one by hand,
 //! verify it by a restore drill, download it, restore it into production or a staging
-//! branch, import a dump made elsewhere into a branch. Slipway administrators and project
-//! admins only.
+//! branch, import a dump made elsewhere into a branch. Rights follow the stage of the branch concerned ([`Action::Backups`]): production
+//! backups are for project admins, staging ones also for testers and developers' own stages.
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
@@ -14,10 +14,11 @@ use slipway_platform::backups::{
     RestoreOptions,
 };
 use slipway_platform::builds::Build;
-use slipway_platform::projects::{Project, Role};
+use slipway_platform::projects::Action;
 use slipway_platform::stages::Stage;
 
-use super::projects::project_for;
+use super::auth::Access;
+use super::projects::{branch_for, project_for};
 use super::{ApiError, ApiResult, ApiUser};
 use crate::AppState;
 
@@ -31,20 +32,14 @@ fn service(state: &AppState) -> ApiResult<&slipway_platform::backups::Backups> {
     })
 }
 
-/// `<data-dir>/backups/<name>`: where downloads are written and uploads received.
-fn work_dir(state: &AppState, name: &str) -> std::path::PathBuf {
-    state
+/// The branch's build holding its live database, if the caller may use its backups.
+async fn live_build(state: &AppState, access: &Access, branch: &str) -> ApiResult<Build> {
+    let branch = state
         .platform
-        .env()
-        .target
-        .data_dir
-        .join("backups")
-        .join(name)
-}
-
-/// The branch's build holding its live database.
-async fn live_build(state: &AppState, project: &Project, branch: &str) -> ApiResult<Build> {
-    let branch = state.platform.branches.get(project.id, branch).await?;
+        .branches
+        .get(access.project.id, branch)
+        .await?;
+    access.require(Action::Backups, branch.stage())?;
     state
         .platform
         .builds
@@ -64,10 +59,11 @@ pub(crate) async fn list(
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Admin).await?;
+    let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
+    access.require(Action::Backups, branch.stage())?;
     let filter = ListFilter {
-        project: Some(project.name.clone()),
-        branch: Some(branch),
+        project: Some(access.project.name.clone()),
+        branch: Some(branch.name),
         database: None,
     };
     let mut records = service(&state)?.list(&filter).await?;
@@ -81,8 +77,9 @@ pub(crate) async fn create(
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let project = project_for(&state, &user, &name, Role::Admin).await?;
-    let build = live_build(&state, &project, &branch).await?;
+    let access = project_for(&state, &user, &name).await?;
+    let build = live_build(&state, &access, &branch).await?;
+    let project = &access.project;
     if build.stage == Stage::Development.as_str() {
         return Err(ApiError::invalid(
             "development databases are not backed up; make the branch staging or production",
@@ -108,19 +105,31 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(json!(record))))
 }
 
-/// The backup `id`, if the caller administers its project.
+/// The backup `id`, if the caller may use backups of the branch it was taken from (a
+/// branch since deleted counts as production: the strictest).
 async fn backup_for(
     state: &AppState,
     user: &ApiUser,
     id: &str,
-) -> ApiResult<(BackupRecord, Project)> {
+) -> ApiResult<(BackupRecord, Access)> {
     let record = service(state)?.get(id).await?;
     let project = record
         .project
         .as_deref()
         .ok_or_else(|| ApiError::not_found(format!("no backup {id:?} in a project")))?;
-    let project = project_for(state, user, project, Role::Admin).await?;
-    Ok((record, project))
+    let access = project_for(state, user, project).await?;
+    let stage = match record.branch.as_deref() {
+        Some(branch) => state
+            .platform
+            .branches
+            .get(access.project.id, branch)
+            .await
+            .map(|b| b.stage())
+            .unwrap_or(Stage::Production),
+        None => Stage::Production,
+    };
+    access.require(Action::Backups, stage)?;
+    Ok((record, access))
 }
 
 pub(crate) async fn verify(
@@ -143,6 +152,60 @@ pub(crate) struct DownloadQuery {
     neutralized: Option<bool>,
 }
 
+impl DownloadQuery {
+    /// The format asked for and its file extension.
+    fn format(&self) -> ApiResult<(DownloadFormat, &'static str)> {
+        match self.format.as_deref().unwrap_or("zip") {
+            "zip" => Ok((DownloadFormat::Zip, "zip")),
+            "sql-gz" => Ok((DownloadFormat::SqlGz, "sql.gz")),
+            other => Err(ApiError::invalid(format!(
+                "format {other:?}: use zip or sql-gz"
+            ))),
+        }
+    }
+
+    /// Whether the filestore goes in (zips only; default yes).
+    fn filestore(&self, format: DownloadFormat) -> bool {
+        self.filestore.unwrap_or(true) && format == DownloadFormat::Zip
+    }
+
+    /// `-nofilestore` and `-neutralized` as they apply, then the extension.
+    fn file_suffix(&self, format: DownloadFormat, extension: &str) -> String {
+        format!(
+            "{}{}.{extension}",
+            if self.filestore(format) {
+                ""
+            } else {
+                "-nofilestore"
+            },
+            if self.neutralized.unwrap_or(false) {
+                "-neutralized"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+fn mime_of(format: DownloadFormat) -> &'static str {
+    match format {
+        DownloadFormat::Zip => "application/zip",
+        DownloadFormat::SqlGz => "application/gzip",
+    }
+}
+
+fn downloads_dir(state: &AppState) -> ApiResult<std::path::PathBuf> {
+    let dir = state.platform.env().target.data_dir.join("downloads");
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "io",
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
+    Ok(dir)
+}
+
 /// The backup as an Odoo zip (with or without filestore) or `.sql.gz`, exact or
 /// neutralized; written once per variant, then served with `Range`.
 pub(crate) async fn download(
@@ -153,42 +216,72 @@ pub(crate) async fn download(
     request: Request,
 ) -> ApiResult<Response> {
     backup_for(&state, &user, &id).await?;
-    let (format, extension) = match q.format.as_deref().unwrap_or("zip") {
-        "zip" => (DownloadFormat::Zip, "zip"),
-        "sql-gz" => (DownloadFormat::SqlGz, "sql.gz"),
-        other => {
-            return Err(ApiError::invalid(format!(
-                "format {other:?}: use zip or sql-gz"
-            )))
-        }
-    };
-    let filestore = q.filestore.unwrap_or(true) && format == DownloadFormat::Zip;
-    let neutralized = q.neutralized.unwrap_or(false);
-    let variant = format!(
-        "{id}{}{}.{extension}",
-        if filestore { "" } else { "-nofilestore" },
-        if neutralized { "-neutralized" } else { "" }
-    );
-    let dir = work_dir(&state, "downloads");
+    let (format, extension) = q.format()?;
+    let variant = format!("{id}{}", q.file_suffix(format, extension));
+    let dir = downloads_dir(&state)?.join("backups");
     let output = dir.join(&variant);
     if !output.is_file() {
         std::fs::create_dir_all(&dir).map_err(|e| ApiError::invalid(e.to_string()))?;
         let partial = dir.join(format!(".{variant}.partial"));
         let options = DownloadOptions {
             format,
-            filestore,
-            neutralized,
+            filestore: q.filestore(format),
+            neutralized: q.neutralized.unwrap_or(false),
             output: partial.clone(),
         };
         service(&state)?.download(&id, &options, None).await?;
         std::fs::rename(&partial, &output).map_err(|e| ApiError::invalid(e.to_string()))?;
     }
-    let mime = if format == DownloadFormat::Zip {
-        "application/zip"
-    } else {
-        "application/gzip"
+    Ok(crate::files::serve_file(output, mime_of(format), Some(variant), request).await)
+}
+
+/// `GET /api/builds/{id}/dump`: a dump of the build's database as it is now (Odoo.sh's
+/// "Download dump"), as an Odoo zip or `.sql.gz`, exact or neutralized (a neutralized copy is
+/// made; the build's database is not touched). The file is written under `<data>/downloads`
+/// and unlinked once its answer has opened it.
+pub(crate) async fn build_dump(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    Query(q): Query<DownloadQuery>,
+    request: Request,
+) -> ApiResult<Response> {
+    let build = super::build_for(&state, &user, id, Action::Backups).await?;
+    let database = match (&build.database, build.state.as_str()) {
+        (Some(database), "running") => database.clone(),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "not_running",
+                format!("build #{id} has no live database ({})", build.state),
+            ))
+        }
     };
-    Ok(crate::files::serve_file(output, mime, Some(variant), request).await)
+    let (format, extension) = q.format()?;
+    let stamp = chrono::Utc::now().format("%Y-%m-%d_%H-%M-%S");
+    let name = format!("{}_{stamp}{}", build.name, q.file_suffix(format, extension));
+    let output = downloads_dir(&state)?.join(format!(".{id}-{}", rand::random::<u64>()));
+    let options = slipway_dump::CreateOptions {
+        database,
+        format: match format {
+            DownloadFormat::Zip => slipway_dump::OutputFormat::Zip,
+            DownloadFormat::SqlGz => slipway_dump::OutputFormat::SqlGz,
+        },
+        filestore: q.filestore(format),
+        neutralized: q.neutralized.unwrap_or(false),
+        output: output.clone(),
+        jobs: 2,
+    };
+    let created = slipway_dump::create(&state.platform.env().target, &options).await;
+    if let Err(e) = created {
+        let _ = std::fs::remove_file(&output);
+        return Err(slipway_platform::PlatformError::from(e).into());
+    }
+    let response =
+        crate::files::serve_file(output.clone(), mime_of(format), Some(name), request).await;
+    // The answer holds the file open: unlinking frees the space once it is sent.
+    let _ = std::fs::remove_file(&output);
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -206,8 +299,9 @@ pub(crate) async fn restore(
     Path(id): Path<String>,
     Json(body): Json<RestoreBody>,
 ) -> ApiResult<Json<Value>> {
-    let (_, project) = backup_for(&state, &user, &id).await?;
-    let build = live_build(&state, &project, &body.branch).await?;
+    let (_, access) = backup_for(&state, &user, &id).await?;
+    let build = live_build(&state, &access, &body.branch).await?;
+    let project = &access.project;
     let database = build.database.clone().unwrap_or_else(|| build.name.clone());
     let mut options =
         RestoreOptions::new(&database, state.platform.env().target.filestore(&database));
@@ -230,22 +324,12 @@ pub(crate) async fn restore(
             ))
         }
     }
-    state
-        .platform
-        .pipeline
-        .supervisor
-        .stop(build.id, build.pid)
-        .await;
-    let restored = service(&state)?.restore(&id, &options, None).await;
-    let restarted = state.platform.pipeline.restart_server(&build).await;
-    let outcome = restored?;
-    if let Err(e) = restarted {
-        return Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "restart_failed",
-            format!("backup restored, but the server did not start again: {e}"),
-        ));
-    }
+    let outcome = with_server_stopped(
+        &state,
+        &build,
+        service(&state)?.restore(&id, &options, None),
+    )
+    .await?;
     state
         .platform
         .history
@@ -254,6 +338,95 @@ pub(crate) async fn restore(
             "backup.restored",
             json!({"backup": id, "safety_backup": outcome.safety_backup,
                    "message": format!("backup {id} restored by {}", user.0.login)}),
+        )
+        .await?;
+    Ok(Json(json!(outcome)))
+}
+
+/// Stops the build's server, runs `restore`, and starts the server again whether or not the
+/// restore succeeded (a failed restore leaves the database as it was).
+async fn with_server_stopped<T>(
+    state: &AppState,
+    build: &Build,
+    restore: impl std::future::Future<Output = slipway_platform::Result<T>>,
+) -> ApiResult<T> {
+    state
+        .platform
+        .pipeline
+        .supervisor
+        .stop(build.id, build.pid)
+        .await;
+    let restored = restore.await;
+    let restarted = state.platform.pipeline.restart_server(build).await;
+    let outcome = restored?;
+    if let Err(e) = restarted {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "restart_failed",
+            format!("database restored, but the server did not start again: {e}"),
+        ));
+    }
+    Ok(outcome)
+}
+
+/// The times production can be restored to (the window of point-in-time recovery).
+pub(crate) async fn pitr_window(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((name, branch)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
+    access.require(Action::Backups, branch.stage())?;
+    let window = service(&state)?.pitr_window().await?;
+    Ok(Json(json!(window)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RestoreToTimeBody {
+    /// The time to take production back to (RFC 3339).
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Point-in-time recovery of production: its database as it was at `at` (after a
+/// `before-restore` backup; the filestore kept), swapped in by renames, the server restarted.
+pub(crate) async fn restore_to_time(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((name, branch)): Path<(String, String)>,
+    Json(body): Json<RestoreToTimeBody>,
+) -> ApiResult<Json<Value>> {
+    let access = project_for(&state, &user, &name).await?;
+    let build = live_build(&state, &access, &branch).await?;
+    let project = &access.project;
+    if Stage::parse(&build.stage) != Some(Stage::Production) {
+        return Err(ApiError::invalid(
+            "point-in-time recovery is for production; restore a backup into staging instead",
+        ));
+    }
+    let database = build.database.clone().unwrap_or_else(|| build.name.clone());
+    let mut options =
+        RestoreOptions::new(&database, state.platform.env().target.filestore(&database));
+    options.safety_backup = Some(BackupLabels {
+        project: Some(project.name.clone()),
+        branch: Some(build.branch.clone()),
+        revision: Some(build.revision.clone()),
+        kind: BackupKind::BeforeRestore,
+    });
+    let outcome = with_server_stopped(
+        &state,
+        &build,
+        service(&state)?.restore_to_time(&database, body.at, &options),
+    )
+    .await?;
+    let at = body.at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    state
+        .platform
+        .history
+        .record(
+            build.branch_id,
+            "backup.restored",
+            json!({"at": at, "safety_backup": outcome.safety_backup,
+                   "message": format!("production restored as it was at {at} by {}", user.0.login)}),
         )
         .await?;
     Ok(Json(json!(outcome)))
@@ -281,11 +454,17 @@ pub(crate) async fn import(
     Query(q): Query<ImportQuery>,
     request: Request,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Admin).await?;
+    let access = project_for(&state, &user, &name).await?;
     service(&state)?; // 503 before receiving anything when there is no repository
-    let build = live_build(&state, &project, &branch).await?;
+    let build = live_build(&state, &access, &branch).await?;
     let branch = state.platform.branches.by_id(build.branch_id).await?;
-    let dir = work_dir(&state, "uploads");
+    let dir = state
+        .platform
+        .env()
+        .target
+        .data_dir
+        .join("backups")
+        .join("uploads");
     tokio::fs::create_dir_all(&dir).await.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -294,7 +473,17 @@ pub(crate) async fn import(
         )
     })?;
     let file = dir.join(format!("import-{:016x}", rand::random::<u64>()));
-    let result = import_file(&state, &user, &project, &branch, &build, &file, &q, request).await;
+    let result = import_file(
+        &state,
+        &user,
+        &access.project,
+        &branch,
+        &build,
+        &file,
+        &q,
+        request,
+    )
+    .await;
     let _ = tokio::fs::remove_file(&file).await;
     result
 }
@@ -303,7 +492,7 @@ pub(crate) async fn import(
 async fn import_file(
     state: &AppState,
     user: &ApiUser,
-    project: &Project,
+    project: &slipway_platform::projects::Project,
     branch: &slipway_platform::branches::Branch,
     build: &Build,
     file: &std::path::Path,

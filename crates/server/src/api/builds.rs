@@ -15,7 +15,8 @@ use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use slipway_platform::builds::Build;
-use slipway_platform::projects::Role;
+use slipway_platform::projects::Action;
+use slipway_platform::stages::Stage;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::projects::project_for;
@@ -44,7 +45,7 @@ pub(crate) async fn list_builds(
     Path(name): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Tester).await?;
+    let project = project_for(&state, &user, &name).await?.project;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let builds = match q.branch {
         Some(branch) => {
@@ -56,15 +57,18 @@ pub(crate) async fn list_builds(
     Ok(Json(json!(builds)))
 }
 
-/// The build `id` if the caller may see it with at least `role`.
+/// The build `id` if the caller may do `action` on it (on its stage: a build's stage is
+/// the kind of data its database holds).
 pub(crate) async fn build_for(
     state: &AppState,
     user: &ApiUser,
     id: i64,
-    role: Role,
+    action: Action,
 ) -> ApiResult<Build> {
     let build = state.platform.builds.get(id).await?;
-    project_for(state, user, &build.project, role).await?;
+    let access = project_for(state, user, &build.project).await?;
+    let stage = Stage::parse(&build.stage).unwrap_or(Stage::Production);
+    access.require(action, stage)?;
     Ok(build)
 }
 
@@ -73,7 +77,7 @@ pub(crate) async fn get_build(
     user: ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
-    let build = build_for(&state, &user, id, Role::Tester).await?;
+    let build = build_for(&state, &user, id, Action::View).await?;
     let mut view = json!(build);
     view["url"] = json!(state.build_url(&build.name));
     Ok(Json(view))
@@ -84,7 +88,7 @@ pub(crate) async fn stop_build(
     user: ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
-    let build = build_for(&state, &user, id, Role::Developer).await?;
+    let build = build_for(&state, &user, id, Action::Rebuild).await?;
     if build.stage == "production" {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -115,7 +119,7 @@ pub(crate) async fn keep_build(
     Path(id): Path<i64>,
     body: Option<Json<KeepBody>>,
 ) -> ApiResult<Json<Value>> {
-    build_for(&state, &user, id, Role::Developer).await?;
+    build_for(&state, &user, id, Action::Rebuild).await?;
     let keep = body.map(|b| b.keep).unwrap_or(true);
     state.platform.builds.set_keep(id, keep).await?;
     Ok(Json(json!(state.platform.builds.get(id).await?)))
@@ -146,7 +150,7 @@ pub(crate) async fn require_build_reader(
     let Some(id) = id else {
         return ApiError::not_found("no such build").into_response();
     };
-    if let Err(e) = build_for(&state, &user, id, Role::Tester).await {
+    if let Err(e) = build_for(&state, &user, id, Action::Mails).await {
         return e.into_response();
     }
     next.run(Request::from_parts(parts, body)).await
@@ -167,7 +171,7 @@ pub(crate) async fn list_logs(
     user: ApiUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
-    let build = build_for(&state, &user, id, Role::Tester).await?;
+    let build = build_for(&state, &user, id, Action::Logs).await?;
     let mut logs = Vec::new();
     for name in LOG_NAMES {
         let path = log_path(&state, &build, name)?;
@@ -193,7 +197,7 @@ pub(crate) async fn log(
     Query(q): Query<LogQuery>,
     request: Request,
 ) -> ApiResult<Response> {
-    let build = build_for(&state, &user, id, Role::Tester).await?;
+    let build = build_for(&state, &user, id, Action::Logs).await?;
     let path = log_path(&state, &build, &name)?;
     let follow = matches!(q.follow.as_deref(), Some("1" | "true" | "yes"));
     if follow {

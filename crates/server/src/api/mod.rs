@@ -1,24 +1,44 @@
 //! `/api`: Slipway's REST API (JSON, bearer tokens). Everything the CLI and the web UI do
 //! goes through it.
 //!
+//! Callers authenticate with `Authorization: Bearer <token>`, or with the web UI's session
+//! cookie (`POST /api/session`); a cookie session's POST/PUT/PATCH/DELETE requests must carry
+//! `X-Slipway-CSRF: <the session's csrf>`, else 403. Every project route applies Odoo.sh's
+//! rights ([`slipway_platform::projects::allowed`]) to the stage of the branch or build.
+//!
 //! Errors have one shape: `{"error": {"code": "not_found", "message": "..."}}` with the
 //! matching HTTP status (400 invalid, 401 unauthenticated, 403 forbidden, 404 not found,
 //! 409 conflict, 500 internal).
 //!
+//! - `POST /api/session` (`{"token"}` or `{"login", "password"}` -> cookie, `{"user",
+//!   "csrf"}`), `GET /api/session`, `DELETE /api/session` (sign out); `PUT
+//!   /api/users/{login}/password` (`{"password"}`: admins, or the user themselves)
 //! - `GET /api/me`; `GET|POST /api/users` (Slipway admins)
 //! - `GET|POST /api/runtimes` (Odoo source trees per series; POST for admins)
 //! - `GET|POST /api/projects`, `GET /api/projects/{p}`
+//! - `GET|PUT /api/projects/{p}/members` (`[{"login", "role"}]`; PUT replaces, admins only)
 //! - `GET /api/projects/{p}/branches`, `GET|PATCH /api/projects/{p}/branches/{b}`,
-//!   `GET .../history`, `POST .../rebuild`, `POST .../merge` (`{"into": "<branch>"}`)
+//!   `GET .../history`, `POST .../rebuild`, `POST .../merge` (`{"into": "<branch>"}`),
+//!   `POST .../fork` (`{"name": "<new branch>"}`: a development branch at its head, built)
 //! - `GET /api/projects/{p}/builds`, `GET /api/builds/{id}`, `POST /api/builds/{id}/stop`,
 //!   `POST /api/builds/{id}/keep`, `GET /api/builds/{id}/logs`,
 //!   `GET /api/builds/{id}/logs/{name}` (`Range`; `?follow=1`: Server-Sent Events, ending by
 //!   themselves after 5 minutes)
+//! - `GET /api/builds/{id}/files?path=<folder>` (the build's checkout), `GET
+//!   /api/builds/{id}/files/content?path=<file>`, `POST /api/builds/{id}/files`
+//!   (`{"path", "content", "message"}`: commits to the branch and builds it; `{"sha",
+//!   "build"}`; 409 when the branch moved; never on production)
+//! - `GET /api/builds/{id}/shell`: a WebSocket to a terminal in the build's folder, `psql`
+//!   on its database (`shell.rs`); `GET /api/builds/{id}/monitor`: `{"pid", "cpu_seconds",
+//!   "rss_bytes", "at_ms"}` of its server (`monitor.rs`)
 //! - `GET|POST /api/projects/{p}/branches/{b}/backups` (list; a manual backup),
 //!   `POST /api/backups/{id}/verify`, `GET /api/backups/{id}/download?format=zip|sql-gz
 //!   &filestore=&neutralized=`, `POST /api/backups/{id}/restore` (`{"branch": ...}`),
 //!   `POST /api/projects/{p}/branches/{b}/import?neutralize=` (the dump as the raw body;
-//!   400 when it is not an Odoo dump, 413 beyond the upload limit)
+//!   400 when it is not an Odoo dump, 413 beyond the upload limit),
+//!   `GET /api/builds/{id}/dump?format=&filestore=&neutralized=` (the build's database now)
+//! - `GET /api/projects/{p}/branches/{b}/pitr` (the point-in-time recovery window),
+//!   `POST` the same (`{"at": "2026-11-21T10:42:00Z"}`): production as it was then
 //! - `GET /api/builds/{id}/mails`, `.../mails/{seq}`, `.../mails/{seq}.eml`,
 //!   `.../mails/{seq}/html`: the mails a development or staging build sent, caught
 //!   ([`crate::mails`], behind the same authentication and build access check)
@@ -26,7 +46,10 @@
 mod auth;
 mod backups;
 mod builds;
+mod editor;
+mod members;
 mod projects;
+mod session;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -99,7 +122,21 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 pub(crate) fn router(state: AppState) -> Router<AppState> {
     Router::new()
+        .route(
+            "/api/session",
+            get(session::current)
+                .post(session::sign_in)
+                .delete(session::sign_out),
+        )
         .route("/api/me", get(projects::me))
+        .route(
+            "/api/users/{login}/password",
+            axum::routing::put(session::set_password),
+        )
+        .route(
+            "/api/projects/{project}/members",
+            get(members::list).put(members::replace),
+        )
         .route(
             "/api/users",
             get(projects::list_users).post(projects::create_user),
@@ -137,6 +174,10 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
             post(projects::merge_branch),
         )
         .route(
+            "/api/projects/{project}/branches/{branch}/fork",
+            post(projects::fork_branch),
+        )
+        .route(
             "/api/projects/{project}/branches/{branch}/backups",
             get(backups::list).post(backups::create),
         )
@@ -144,8 +185,13 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
             "/api/projects/{project}/branches/{branch}/import",
             post(backups::import),
         )
+        .route(
+            "/api/projects/{project}/branches/{branch}/pitr",
+            get(backups::pitr_window).post(backups::restore_to_time),
+        )
         .route("/api/backups/{id}/verify", post(backups::verify))
         .route("/api/backups/{id}/download", get(backups::download))
+        .route("/api/builds/{id}/dump", get(backups::build_dump))
         .route("/api/backups/{id}/restore", post(backups::restore))
         .route("/api/projects/{project}/builds", get(builds::list_builds))
         .route("/api/builds/{id}", get(builds::get_build))
@@ -153,6 +199,13 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/api/builds/{id}/keep", post(builds::keep_build))
         .route("/api/builds/{id}/logs", get(builds::list_logs))
         .route("/api/builds/{id}/logs/{name}", get(builds::log))
+        .route(
+            "/api/builds/{id}/files",
+            get(editor::list).post(editor::commit),
+        )
+        .route("/api/builds/{id}/files/content", get(editor::content))
+        .route("/api/builds/{id}/shell", get(crate::shell::shell))
+        .route("/api/builds/{id}/monitor", get(crate::monitor::monitor))
         .merge(
             crate::mails::router().route_layer(axum::middleware::from_fn_with_state(
                 state,

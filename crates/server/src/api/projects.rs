@@ -8,10 +8,11 @@ use serde_json::{json, Value};
 use slipway_odoo::Series;
 use slipway_platform::branches::{Branch, BranchSettings};
 use slipway_platform::people::NewUser;
-use slipway_platform::projects::{Project, ProjectSettings, Role};
+use slipway_platform::projects::{Action, Project, ProjectSettings};
 use slipway_platform::stages::{check_move, Stage};
 use slipway_platform::MergeResult;
 
+use super::auth::Access;
 use super::{ApiError, ApiResult, ApiUser};
 use crate::AppState;
 
@@ -111,12 +112,10 @@ pub(crate) async fn list_projects(
 ) -> ApiResult<Json<Value>> {
     let mut visible = Vec::new();
     for project in state.platform.projects.list().await? {
-        if user
-            .require_role(&state, &project, Role::Tester)
-            .await
-            .is_ok()
-        {
-            visible.push(project);
+        if let Ok(access) = user.access(&state, project).await {
+            let mut view = json!(access.project);
+            view["role"] = json!(access.role);
+            visible.push(view);
         }
     }
     Ok(Json(json!(visible)))
@@ -150,29 +149,27 @@ fn project_view(state: &AppState, project: &Project) -> Value {
     view
 }
 
-/// The project named in the path, if the caller may see it with at least `role`.
-pub(crate) async fn project_for(
-    state: &AppState,
-    user: &ApiUser,
-    name: &str,
-    role: Role,
-) -> ApiResult<Project> {
+/// The project named in the path, if the caller is a member, with their role.
+pub(crate) async fn project_for(state: &AppState, user: &ApiUser, name: &str) -> ApiResult<Access> {
     let project = state.platform.projects.get(name).await?;
-    user.require_role(state, &project, role).await?;
-    Ok(project)
+    user.access(state, project).await
 }
 
-/// The project and its live branch named in the path, if the caller has at least `role`.
+/// The project and its live branch named in the path, if the caller is a member; what they
+/// may do there is for the handler to `require` on the branch's stage.
 pub(crate) async fn branch_for(
     state: &AppState,
     user: &ApiUser,
     project: &str,
     branch: &str,
-    role: Role,
-) -> ApiResult<(Project, Branch)> {
-    let project = project_for(state, user, project, role).await?;
-    let branch = state.platform.branches.get(project.id, branch).await?;
-    Ok((project, branch))
+) -> ApiResult<(Access, Branch)> {
+    let access = project_for(state, user, project).await?;
+    let branch = state
+        .platform
+        .branches
+        .get(access.project.id, branch)
+        .await?;
+    Ok((access, branch))
 }
 
 pub(crate) async fn get_project(
@@ -180,8 +177,10 @@ pub(crate) async fn get_project(
     user: ApiUser,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Tester).await?;
-    Ok(Json(project_view(&state, &project)))
+    let access = project_for(&state, &user, &name).await?;
+    let mut view = project_view(&state, &access.project);
+    view["role"] = json!(access.role);
+    Ok(Json(view))
 }
 
 pub(crate) async fn list_branches(
@@ -189,14 +188,22 @@ pub(crate) async fn list_branches(
     user: ApiUser,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Tester).await?;
-    let mut out = Vec::new();
-    for branch in state.platform.branches.list(project.id).await? {
-        let last = state.platform.builds.of_branch(branch.id, 1).await?;
-        let mut view = json!(branch);
-        view["last_build"] = json!(last.first());
-        out.push(view);
-    }
+    let project = project_for(&state, &user, &name).await?.project;
+    let mut last: std::collections::HashMap<i64, _> = (state.platform.builds)
+        .last_of_each_branch(project.id)
+        .await?
+        .into_iter()
+        .map(|build| (build.branch_id, build))
+        .collect();
+    let branches = state.platform.branches.list(project.id).await?;
+    let out: Vec<Value> = branches
+        .into_iter()
+        .map(|branch| {
+            let mut view = json!(branch);
+            view["last_build"] = json!(last.remove(&branch.id));
+            view
+        })
+        .collect();
     Ok(Json(json!(out)))
 }
 
@@ -205,7 +212,7 @@ pub(crate) async fn get_branch(
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let (_, branch) = branch_for(&state, &user, &name, &branch, Role::Tester).await?;
+    let (_, branch) = branch_for(&state, &user, &name, &branch).await?;
     let builds = state.platform.builds.of_branch(branch.id, 20).await?;
     let mut view = json!(branch);
     view["builds"] = json!(builds);
@@ -228,7 +235,20 @@ pub(crate) async fn update_branch(
     Path((name, branch)): Path<(String, String)>,
     Json(body): Json<UpdateBranch>,
 ) -> ApiResult<Json<Value>> {
-    let (project, branch) = branch_for(&state, &user, &name, &branch, Role::Developer).await?;
+    let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
+    let project = &access.project;
+    if body.settings.is_some() {
+        access.require(Action::Settings, branch.stage())?;
+    }
+    if let Some(stage) = &body.stage {
+        let to = Stage::parse(stage).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{stage:?} is not a stage (development, staging, production)"
+            ))
+        })?;
+        access.require(Action::MoveStage, branch.stage())?;
+        access.require(Action::MoveStage, to)?;
+    }
     if let Some(settings) = &body.settings {
         let mut settings = settings.clone();
         match &settings.series {
@@ -249,9 +269,6 @@ pub(crate) async fn update_branch(
             ))
         })?;
         let from = branch.stage();
-        if to == Stage::Production || from == Stage::Production {
-            user.require_role(&state, &project, Role::Admin).await?;
-        }
         let production = state.platform.branches.production(project.id).await?;
         check_move(from, to, production.is_some(), body.confirm).map_err(|e| {
             ApiError::new(StatusCode::CONFLICT, "stage_move_refused", e.to_string())
@@ -294,7 +311,9 @@ pub(crate) async fn update_project(
     Path(name): Path<String>,
     Json(body): Json<UpdateProject>,
 ) -> ApiResult<Json<Value>> {
-    let project = project_for(&state, &user, &name, Role::Admin).await?;
+    let access = project_for(&state, &user, &name).await?;
+    access.require(Action::ManageProject, Stage::Production)?;
+    let project = access.project;
     if let Some(trial_until) = body.trial_until {
         state
             .platform
@@ -326,11 +345,10 @@ pub(crate) async fn merge_branch(
     Path((name, branch)): Path<(String, String)>,
     Json(body): Json<MergeBody>,
 ) -> ApiResult<Json<Value>> {
-    let (project, source) = branch_for(&state, &user, &name, &branch, Role::Developer).await?;
+    let (access, source) = branch_for(&state, &user, &name, &branch).await?;
+    let project = access.project.clone();
     let target = state.platform.branches.get(project.id, &body.into).await?;
-    if target.stage() == Stage::Production {
-        user.require_role(&state, &project, Role::Admin).await?;
-    }
+    access.require(Action::Merge, target.stage())?;
     match state
         .platform
         .merge(&project, &source, &target, &user.0)
@@ -355,7 +373,7 @@ pub(crate) async fn branch_history(
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let (_, branch) = branch_for(&state, &user, &name, &branch, Role::Tester).await?;
+    let (_, branch) = branch_for(&state, &user, &name, &branch).await?;
     Ok(Json(json!(
         state.platform.history.list(branch.id, 200).await?
     )))
@@ -366,13 +384,41 @@ pub(crate) async fn rebuild_branch(
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let (project, branch) = branch_for(&state, &user, &name, &branch, Role::Developer).await?;
-    if branch.stage() == Stage::Production {
-        user.require_role(&state, &project, Role::Admin).await?;
-    }
+    let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
+    access.require(Action::Rebuild, branch.stage())?;
     let id = state.platform.rebuild(&branch, &user.0).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!(state.platform.builds.get(id).await?)),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ForkBody {
+    name: String,
+}
+
+/// Forks the branch into a new development branch (`{"name": "feature-x"}`) at its head,
+/// and builds it: `{"branch", "build"}`; 409 if the name is taken.
+pub(crate) async fn fork_branch(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((name, branch)): Path<(String, String)>,
+    Json(body): Json<ForkBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let access = project_for(&state, &user, &name).await?;
+    access.require(Action::Push, Stage::Development)?;
+    let source = state
+        .platform
+        .branches
+        .get(access.project.id, &branch)
+        .await?;
+    let build = state
+        .platform
+        .fork(&access.project, &source, body.name.trim(), &user.0)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"branch": body.name.trim(), "build": build})),
     ))
 }

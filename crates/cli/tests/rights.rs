@@ -1,0 +1,293 @@
+//! Odoo.sh's rights, enforced by the API for each role and stage (not only hidden in the
+//! UI), and the web UI's session: cookie sign-in, CSRF header on changes.
+
+mod common;
+
+use common::site::Site;
+use reqwest::blocking::Client;
+use serde_json::{json, Value};
+
+fn client() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A user with `role` in `project`; returns their token.
+fn member(site: &Site, project: &str, login: &str, role: &str) -> String {
+    let (status, created) = site.post("/api/users", json!({"login": login}));
+    assert_eq!(status, 201, "{created}");
+    let mut members: Vec<Value> = site
+        .get(&format!("/api/projects/{project}/members"))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| json!({"login": m["login"], "role": m["role"]}))
+        .collect();
+    members.push(json!({"login": login, "role": role}));
+    let response = client()
+        .put(format!("{}/api/projects/{project}/members", site.url()))
+        .bearer_auth(site.token())
+        .json(&members)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    created["token"].as_str().unwrap().to_string()
+}
+
+fn status_of(site: &Site, token: &str, method: &str, path: &str, body: Option<Value>) -> u16 {
+    let url = format!("{}{path}", site.url());
+    let request = match method {
+        "GET" => client().get(url),
+        "POST" => client().post(url),
+        "PATCH" => client().patch(url),
+        _ => unreachable!(),
+    };
+    let request = request.bearer_auth(token);
+    let request = match body {
+        Some(b) => request.json(&b),
+        None => request,
+    };
+    request.send().unwrap().status().as_u16()
+}
+
+#[test]
+fn roles_reach_only_the_stages_odoo_sh_gives_them() {
+    let site = Site::start(&[]);
+    let (tree, prod) = site.project_with_production("rights");
+    let dev = site.push_branch(&tree, "rights", "feature", "NOTES.md");
+    let staging_dev = site.push_branch(&tree, "rights", "qa", "QA.md");
+    site.cli_ok(&["branch", "set", "rights", "qa", "--stage", "staging"]);
+    let staging = site.settled_build_after("rights", "qa", staging_dev["id"].as_i64().unwrap());
+    assert_eq!(staging["stage"], "staging", "{staging}");
+
+    let tester = member(&site, "rights", "tess", "tester");
+    let listed = site.cli_ok(&["project", "members", "rights"]);
+    assert!(
+        listed.contains("tess") && listed.contains("tester"),
+        "{listed}"
+    );
+    let developer = member(&site, "rights", "dave", "developer");
+    let logs = |build: &Value| format!("/api/builds/{}/logs", build["id"]);
+
+    // Testers: staging and development databases and their tools, nothing of production.
+    assert_eq!(status_of(&site, &tester, "GET", &logs(&prod), None), 403);
+    assert_eq!(status_of(&site, &tester, "GET", &logs(&staging), None), 200);
+    assert_eq!(status_of(&site, &tester, "GET", &logs(&dev), None), 200);
+    let connect = |b: &Value| format!("/api/builds/{}/connect", b["id"]);
+    assert_eq!(
+        status_of(&site, &tester, "POST", &connect(&prod), None),
+        403
+    );
+    assert_eq!(
+        status_of(
+            &site,
+            &tester,
+            "POST",
+            "/api/projects/rights/branches/feature/rebuild",
+            None
+        ),
+        403
+    );
+    assert_eq!(
+        status_of(
+            &site,
+            &tester,
+            "PATCH",
+            "/api/projects/rights/branches/feature",
+            Some(json!({"stage": "staging"}))
+        ),
+        403
+    );
+
+    // Developers: every tool of development builds, no staging or production database.
+    assert_eq!(
+        status_of(&site, &developer, "GET", &logs(&staging), None),
+        403
+    );
+    assert_eq!(status_of(&site, &developer, "GET", &logs(&prod), None), 403);
+    assert_eq!(status_of(&site, &developer, "GET", &logs(&dev), None), 200);
+    assert_eq!(
+        status_of(&site, &developer, "POST", &connect(&staging), None),
+        403
+    );
+    assert_eq!(
+        status_of(
+            &site,
+            &developer,
+            "PATCH",
+            "/api/projects/rights/branches/feature",
+            Some(json!({"stage": "production", "confirm": true}))
+        ),
+        403
+    );
+    assert_eq!(
+        status_of(
+            &site,
+            &developer,
+            "POST",
+            "/api/projects/rights/branches/main/rebuild",
+            None
+        ),
+        403
+    );
+    assert_eq!(
+        status_of(
+            &site,
+            &developer,
+            "POST",
+            "/api/projects/rights/branches/feature/rebuild",
+            None
+        ),
+        202
+    );
+    // Everyone sees the project and its branches.
+    for token in [&tester, &developer] {
+        assert_eq!(
+            status_of(&site, token, "GET", "/api/projects/rights/branches", None),
+            200
+        );
+    }
+    // Only admins change collaborators.
+    let response = client()
+        .put(format!("{}/api/projects/rights/members", site.url()))
+        .bearer_auth(&developer)
+        .json(&json!([{"login": "dave", "role": "admin"}]))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    // The CLI changes roles too: the tester becomes a developer, then leaves.
+    site.cli_ok(&["project", "member", "rights", "tess", "developer"]);
+    assert_eq!(
+        status_of(
+            &site,
+            &tester,
+            "POST",
+            "/api/projects/rights/branches/feature/rebuild",
+            None
+        ),
+        202
+    );
+    site.cli_ok(&["project", "member", "rights", "tess", "--remove"]);
+    assert_eq!(
+        status_of(&site, &tester, "GET", "/api/projects/rights", None),
+        404
+    );
+}
+
+#[test]
+fn a_ui_session_needs_its_csrf_header_to_change_anything() {
+    let site = Site::start(&[]);
+    site.cli_ok(&["project", "create", "csrf", "--odoo", "17.0"]);
+    let bad = client()
+        .post(format!("{}/api/session", site.url()))
+        .json(&json!({"token": "slw_not-a-token"}))
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    let response = client()
+        .post(format!("{}/api/session", site.url()))
+        .json(&json!({"token": site.token()}))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_string();
+    let csrf = response.json::<Value>().unwrap()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Reading with the cookie alone works.
+    let me = client()
+        .get(format!("{}/api/me", site.url()))
+        .header("cookie", &session)
+        .send()
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    // Changing without the header, or with a wrong one, is refused.
+    let members = json!([{"login": "admin", "role": "admin"}]);
+    let put = |csrf: Option<&str>| {
+        let mut request = client()
+            .put(format!("{}/api/projects/csrf/members", site.url()))
+            .header("cookie", &session)
+            .json(&members);
+        if let Some(c) = csrf {
+            request = request.header("x-slipway-csrf", c);
+        }
+        request.send().unwrap().status().as_u16()
+    };
+    assert_eq!(put(None), 403);
+    assert_eq!(put(Some("forged")), 403);
+    assert_eq!(put(Some(&csrf)), 200);
+    // A bearer token needs no CSRF header.
+    let bearer = client()
+        .put(format!("{}/api/projects/csrf/members", site.url()))
+        .bearer_auth(site.token())
+        .json(&members)
+        .send()
+        .unwrap();
+    assert_eq!(bearer.status(), 200);
+    // Signing out ends the session.
+    let out = client()
+        .delete(format!("{}/api/session", site.url()))
+        .header("cookie", &session)
+        .header("x-slipway-csrf", &csrf)
+        .send()
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let me = client()
+        .get(format!("{}/api/me", site.url()))
+        .header("cookie", &session)
+        .send()
+        .unwrap();
+    assert_eq!(me.status(), 401);
+
+    // A password set from the CLI signs in too; a wrong one does not.
+    let sign_in = |password: &str| {
+        client()
+            .post(format!("{}/api/session", site.url()))
+            .json(&json!({"login": "admin", "password": password}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(sign_in("a long enough secret"), 401, "no password yet");
+    let mut passwd = std::process::Command::new(common::slipway_bin())
+        .arg("--data-dir")
+        .arg(site.data.path())
+        .args(["--server", &site.url(), "user", "passwd", "admin"])
+        .env_remove("SLIPWAY_TOKEN")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    passwd
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough secret\n")
+        .unwrap();
+    assert!(passwd.wait().unwrap().success());
+    assert_eq!(sign_in("a long enough secret"), 201);
+    assert_eq!(sign_in("a long enough secreT"), 401);
+    let response = client()
+        .put(format!("{}/api/users/admin/password", site.url()))
+        .bearer_auth(site.token())
+        .json(&json!({"password": "short"}))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body = response.text().unwrap();
+    assert!(body.contains("at least 10 characters"), "{body}");
+}

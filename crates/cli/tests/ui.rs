@@ -1,0 +1,62 @@
+//! The web UI in a real browser: `tests/ui/run.mjs` (Playwright driving Debian's Chromium)
+//! against a real `slipway serve` with the Odoo stand-in, a production branch and two
+//! development branches pushed with real git. Screenshots land in `target/ui-screenshots/`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::site::{repo_root, Site};
+use serde_json::json;
+
+/// Installs the test's npm packages from the committed lock file when they are missing
+/// (`dev/setup` does it too).
+fn npm_ci(dir: &Path) {
+    if dir.join("node_modules/playwright-core").is_dir() {
+        return;
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(dir)
+        .status()
+        .expect("npm (run dev/setup to install nodejs and npm)");
+    assert!(status.success(), "npm ci in {}", dir.display());
+}
+
+#[test]
+fn the_web_ui_in_a_real_browser() {
+    let ui = repo_root().join("tests/ui");
+    npm_ci(&ui);
+    let site = Site::start(&["--log-follow", "300"]);
+    let (tree, prod) = site.project_with_production("shop");
+    let feature = site.push_branch(&tree, "shop", "feature", "NOTES.md");
+    let feature_b = site.push_branch(&tree, "shop", "feature-b", "TODO.md");
+
+    let world = json!({
+        "url": site.url(),
+        "token": site.token(),
+        "project": "shop",
+        "production": prod,
+        "feature": feature,
+        "feature_b": feature_b,
+        "screenshots": repo_root().join("target/ui-screenshots"),
+    });
+    let world_file = site.data.path().join("ui-world.json");
+    std::fs::write(&world_file, world.to_string()).unwrap();
+    let output = Command::new("node")
+        .arg(ui.join("run.mjs"))
+        .arg(&world_file)
+        .output()
+        .expect("node (run dev/setup to install nodejs)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the browser test failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("all UI checks passed"),
+        "{stdout}\n{stderr}"
+    );
+}

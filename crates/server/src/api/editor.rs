@@ -1,0 +1,84 @@
+//! The web editor's routes: a build's checkout, read; one file committed to its branch.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use slipway_platform::projects::Action;
+
+use super::builds::build_for;
+use super::projects::project_for;
+use super::{ApiResult, ApiUser};
+use crate::AppState;
+
+#[derive(Deserialize)]
+pub(crate) struct PathQuery {
+    #[serde(default)]
+    path: String,
+}
+
+/// `GET /api/builds/{id}/files?path=<folder>`: `[{"name", "dir", "size"}]`.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    Query(q): Query<PathQuery>,
+) -> ApiResult<Json<Value>> {
+    let build = build_for(&state, &user, id, Action::Browse).await?;
+    Ok(Json(json!(
+        state.platform.list_checkout(&build, &q.path).await?
+    )))
+}
+
+/// `GET /api/builds/{id}/files/content?path=<file>`: `{"path", "content"}`.
+pub(crate) async fn content(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    Query(q): Query<PathQuery>,
+) -> ApiResult<Json<Value>> {
+    let build = build_for(&state, &user, id, Action::Browse).await?;
+    let content = state.platform.read_checkout_file(&build, &q.path).await?;
+    Ok(Json(json!({"path": q.path, "content": content})))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CommitBody {
+    path: String,
+    content: String,
+    message: String,
+}
+
+/// `POST /api/builds/{id}/files` `{"path", "content", "message"}`: commits the file on the
+/// build's branch (on its current head; 409 if it moved) and builds it: `{"sha", "build"}`.
+pub(crate) async fn commit(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(id): Path<i64>,
+    Json(body): Json<CommitBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let build = build_for(&state, &user, id, Action::Browse).await?;
+    let access = project_for(&state, &user, &build.project).await?;
+    let branch = state
+        .platform
+        .branches
+        .get(access.project.id, &build.branch)
+        .await?;
+    access.require(Action::Edit, branch.stage())?;
+    let (sha, new_build) = state
+        .platform
+        .commit_from_editor(
+            &access.project,
+            &branch,
+            &body.path,
+            &body.content,
+            &body.message,
+            &user.0,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"sha": sha, "build": new_build})),
+    ))
+}

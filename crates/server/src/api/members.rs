@@ -1,0 +1,67 @@
+//! A project's collaborators and their roles.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use slipway_platform::projects::{Action, Role};
+use slipway_platform::stages::Stage;
+
+use super::projects::project_for;
+use super::{ApiError, ApiResult, ApiUser};
+use crate::AppState;
+
+/// `GET /api/projects/{p}/members`: `[{"user_id", "login", "name", "role"}]`.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let access = project_for(&state, &user, &name).await?;
+    Ok(Json(json!(
+        state.platform.projects.members(access.project.id).await?
+    )))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct MemberIn {
+    login: String,
+    role: String,
+}
+
+/// `PUT /api/projects/{p}/members` `[{"login", "role"}]`: replaces the member list (project
+/// admins only; at least one admin must remain). Unknown logins or roles refuse the whole
+/// list.
+pub(crate) async fn replace(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(name): Path<String>,
+    Json(body): Json<Vec<MemberIn>>,
+) -> ApiResult<Json<Value>> {
+    let access = project_for(&state, &user, &name).await?;
+    access.require(Action::ManageProject, Stage::Production)?;
+    let mut members = Vec::new();
+    for m in &body {
+        let role = Role::parse(&m.role).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{:?} is not a role (admin, developer, tester)",
+                m.role
+            ))
+        })?;
+        let found = state
+            .platform
+            .people
+            .by_login(&m.login)
+            .await?
+            .ok_or_else(|| ApiError::invalid(format!("no user with login {:?}", m.login)))?;
+        members.push((found.id, role));
+    }
+    state
+        .platform
+        .projects
+        .set_members(access.project.id, &members)
+        .await?;
+    Ok(Json(json!(
+        state.platform.projects.members(access.project.id).await?
+    )))
+}

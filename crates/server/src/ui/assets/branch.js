@@ -1,0 +1,49 @@
+// A branch: its stage, its builds, and its tabs (one module each).
+import { get, el, say, buildBadge, short } from './api.js';
+import * as history from './history.js';
+import * as logs from './logs.js';
+import * as mails from './mails.js';
+import * as settings from './settings.js';
+import * as backups from './backups.js';
+import * as editor from './editor.js';
+import * as shell from './shell.js';
+import * as monitor from './monitor.js';
+
+const TABS = [
+  ['history', 'History', history], ['logs', 'Logs', logs], ['mails', 'Mails', mails],
+  ['shell', 'Shell', shell], ['editor', 'Editor', editor], ['monitor', 'Monitor', monitor],
+  ['backups', 'Backups', backups], ['settings', 'Settings', settings],
+];
+
+export function render(root, ctx) {
+  const p = encodeURIComponent(ctx.project);
+  const b = encodeURIComponent(ctx.branch);
+  ctx.crumbs([['Projects', '#/'], [ctx.project, `#/p/${p}`], [ctx.branch]]);
+  const head = el('div');
+  const body = el('div', { id: 'tab-body' });
+  const tabs = el('nav', { class: 'tabs', 'aria-label': 'Branch tabs' },
+    TABS.map(([id, title]) => el('a', { href: `#/p/${p}/b/${b}/${id}`, 'aria-current': id === ctx.tab ? 'page' : false, id: `tab-${id}` }, title)));
+  root.replaceChildren(head, tabs, body);
+  let stop = null;
+  let closed = false;
+  get(`/api/projects/${p}/branches/${b}`).then(async (branch) => {
+    if (closed) return;
+    const project = await get(`/api/projects/${p}`);
+    const last = branch.builds[0];
+    head.replaceChildren(el('h1', {}, `${branch.name} `, el('span', { class: 'muted' }, `(${branch.stage})`), ' ', buildBadge(last)),
+      last ? el('p', { class: 'muted' }, `head ${short(branch.head)} · last build #${last.id}`) : null);
+    const tab = TABS.find(([id]) => id === ctx.tab) || TABS[0];
+    const buildId = Number(ctx.query.get('build')) || (last && last.id);
+    stop = tab[2].render(body, { ...ctx, branchInfo: branch, projectInfo: project, buildId, base: `/api/projects/${p}/branches/${b}` });
+  }).catch((e) => say(head, e));
+  return () => { closed = true; if (stop) stop(); };
+}
+
+/** A select of the branch's builds, calling `onPick(id)` on change. */
+export function buildPicker(ctx, onPick) {
+  const select = el('select', { 'aria-label': 'Build', id: 'build-picker' },
+    ctx.branchInfo.builds.map((build) => el('option', { value: build.id, selected: build.id === ctx.buildId },
+      `#${build.id} ${short(build.revision)} · ${build.state}${build.result ? ` · ${build.result}` : ''}`)));
+  select.addEventListener('change', () => onPick(Number(select.value)));
+  return select;
+}

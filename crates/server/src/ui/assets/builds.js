@@ -1,0 +1,65 @@
+// The Builds view: a row per branch, a cell per build (newest first), updated live.
+import { api, get, el, say, age, short, buildBadge, every } from './api.js';
+
+export function render(root, ctx) {
+  const name = ctx.project;
+  const p = encodeURIComponent(name);
+  ctx.crumbs([['Projects', '#/'], [name, `#/p/${p}`], ['Builds']]);
+  const message = el('div');
+  const table = el('div', { class: 'card' });
+  root.replaceChildren(el('h1', {}, `${name}: builds`), message, table);
+
+  async function connect(build, place) {
+    try {
+      const { url } = await api('POST', `/api/builds/${build.id}/connect`);
+      // The server names the build's host; the port is the one this page came through.
+      const target = new URL(url);
+      if (!target.port && location.port) target.port = location.port;
+      window.open(target.href, '_blank', 'noopener');
+    } catch (e) { say(place, e); }
+  }
+
+  async function rebuild(build, place) {
+    try {
+      const b = await api('POST', `/api/projects/${p}/branches/${encodeURIComponent(build.branch)}/rebuild`);
+      say(place, `Build #${b.id} queued.`, 'notice');
+    } catch (e) { say(place, e); }
+  }
+
+  function cell(build) {
+    const place = el('div');
+    return el('div', { class: `buildcell ${build.result ? `r-${build.result}` : `s-${build.state}`}`, dataset: { build: build.id } },
+      el('div', {}, el('strong', {}, `#${build.id}`), ' ', buildBadge(build)),
+      el('div', { class: 'muted' }, el('code', {}, short(build.revision)), ` · ${build.stage} · ${age(build.created_at)}`),
+      build.step && build.state === 'building' ? el('div', { class: 'muted' }, `step: ${build.step}`) : null,
+      el('div', { class: 'actions' },
+        build.state === 'running' ? el('button', { type: 'button', onclick: () => connect(build, place) }, 'Connect') : null,
+        el('button', { type: 'button', onclick: () => rebuild(build, place) }, 'Rebuild'),
+        el('a', { href: `#/p/${p}/b/${encodeURIComponent(build.branch)}/logs?build=${build.id}` }, 'Logs'),
+        el('a', { href: `#/p/${p}/b/${encodeURIComponent(build.branch)}/editor?build=${build.id}` }, 'Editor'),
+        el('a', { href: `#/p/${p}/b/${encodeURIComponent(build.branch)}/mails?build=${build.id}` }, 'Mails'),
+        el('a', { href: `#/p/${p}/b/${encodeURIComponent(build.branch)}/shell?build=${build.id}` }, 'Shell'),
+        build.state === 'running' && build.stage !== 'development'
+          ? el('a', { href: `/api/builds/${build.id}/dump`, class: 'dump', title: 'An Odoo zip of its database and filestore, now' }, 'Download dump') : null),
+      place);
+  }
+
+  async function refresh() {
+    try {
+      const builds = await get(`/api/projects/${p}/builds?limit=300`);
+      const rows = new Map();
+      for (const b of builds) {
+        if (!rows.has(b.branch)) rows.set(b.branch, []);
+        rows.get(b.branch).push(b);
+      }
+      const body = el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'Branch'), el('th', {}, 'Builds, newest first'))),
+        el('tbody', {}, [...rows].map(([branch, list]) => el('tr', { dataset: { branch } },
+          el('th', {}, el('a', { href: `#/p/${p}/b/${encodeURIComponent(branch)}/history` }, branch)),
+          el('td', {}, el('div', { class: 'buildrow' }, list.sort((a, b) => b.id - a.id).map(cell)))))));
+      if (!builds.length) table.replaceChildren(el('p', { class: 'muted' }, 'No build yet: push a branch.'));
+      else if (!table.contains(document.activeElement) || document.activeElement === document.body) table.replaceChildren(body);
+      say(message, '');
+    } catch (e) { say(message, e); }
+  }
+  return every(3000, refresh);
+}

@@ -1,0 +1,277 @@
+// Slipway's web UI in Chromium, driven by Playwright: run by crates/cli/tests/ui.rs with a
+// world file (server URL, admin token, the project's builds). Every check prints a line;
+// any failure saves a screenshot and exits 1.
+import { readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const world = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const shots = world.screenshots;
+mkdirSync(shots, { recursive: true });
+const P = world.project;
+const TIMEOUT = 60_000;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-dev-shm-usage'],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+context.setDefaultTimeout(TIMEOUT);
+const page = await context.newPage();
+const pageErrors = [];
+page.on('pageerror', (e) => pageErrors.push(e.message));
+
+async function shot(name) { await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true }); }
+
+async function step(name, fn) {
+  try {
+    await fn();
+    console.log(`ok - ${name}`);
+  } catch (e) {
+    console.log(`FAILED - ${name}: ${e.stack || e}`);
+    await shot(`failure-${name.replace(/\W+/g, '-')}`).catch(() => {});
+    await browser.close();
+    process.exit(1);
+  }
+}
+
+function expect(cond, message) { if (!cond) throw new Error(message); }
+
+async function api(path, options = {}) {
+  const r = await fetch(`${world.url}${path}`, { ...options, headers: { Authorization: `Bearer ${world.token}`, 'Content-Type': 'application/json' } });
+  return r.json();
+}
+
+const branchItem = (stage, name) => page.locator(`#stage-${stage} li.branch[data-branch="${name}"]`);
+
+await step('sign in with a token', async () => {
+  await page.goto(world.url);
+  await page.locator('#token').waitFor();
+  await shot('signin');
+  await page.fill('#token', 'slw_wrong');
+  await page.click('button[type=submit]');
+  await page.getByRole('alert').filter({ hasText: 'unknown or revoked token' }).waitFor();
+  await page.fill('#token', world.token);
+  await page.click('button[type=submit]');
+  await page.locator(`a[href="#/p/${P}"]`).waitFor();
+  await shot('projects');
+});
+
+await step('the three stages are shown, each branch under its own', async () => {
+  await page.click(`a[href="#/p/${P}"]`);
+  for (const title of ['Production', 'Staging', 'Development']) {
+    await page.locator('h2.stage-title', { hasText: title }).waitFor();
+  }
+  await branchItem('production', 'main').waitFor();
+  await branchItem('development', 'feature').waitFor();
+  await branchItem('development', 'feature-b').waitFor();
+  await page.locator(`#stage-production li[data-branch="main"] .badge`, { hasText: 'running' }).waitFor();
+  await shot('project');
+});
+
+await step('search filters branches by name', async () => {
+  await page.fill('#branch-search', 'b');
+  await branchItem('development', 'feature-b').waitFor();
+  await branchItem('development', 'feature').waitFor({ state: 'detached' });
+  await page.fill('#branch-search', '');
+  await branchItem('development', 'feature').waitFor();
+});
+
+await step('a branch is forked into a new development branch', async () => {
+  page.once('dialog', (d) => d.accept('feature-c'));
+  await branchItem('development', 'feature-b').locator('select').selectOption('fork:');
+  await page.locator('#msg-feature-b .notice', { hasText: 'Forked into feature-c' }).waitFor();
+  await branchItem('development', 'feature-c').waitFor();
+  page.once('dialog', (d) => d.accept('feature'));
+  await branchItem('development', 'feature-b').locator('select').selectOption('fork:');
+  await page.locator('#msg-feature-b [role=alert]', { hasText: 'exists already' }).waitFor();
+});
+
+await step('a branch dropped on another is merged after confirmation', async () => {
+  await branchItem('development', 'feature-b').locator('.grip').dragTo(branchItem('development', 'feature').locator('a.name'));
+  const dialog = page.locator('dialog#confirm');
+  await dialog.waitFor();
+  expect((await dialog.textContent()).includes('Merge the code of feature-b into feature'), 'confirmation text');
+  await page.click('#confirm-ok');
+  await page.locator('#msg-feature .notice', { hasText: 'Merged feature-b into feature' }).waitFor();
+  await shot('merge');
+});
+
+await step('a branch dragged from development to staging moves, and History records it', async () => {
+  await branchItem('development', 'feature').locator('.grip').dragTo(page.locator('#stage-staging h2.stage-title'));
+  await branchItem('staging', 'feature').waitFor();
+  await page.locator('#stage-staging .stage-message .notice', { hasText: 'feature moved to staging' }).waitFor();
+  await page.click(`#stage-staging a[href="#/p/${P}/b/feature/history"]`);
+  await page.locator('#history li[data-kind="stage"]', { hasText: 'moved from development to staging' }).first().waitFor();
+  await page.locator('#history li[data-kind="merge"]', { hasText: 'merged feature-b into feature' }).first().waitFor();
+  await page.locator('#history li[data-kind="push"]', { hasText: 'pushed' }).first().waitFor();
+  await shot('history');
+});
+
+await step('a refused move says why where the branch was dropped', async () => {
+  await page.goto(`${world.url}/#/p/${P}`);
+  await branchItem('production', 'main').locator('.grip').dragTo(page.locator('#stage-staging h2.stage-title'));
+  await page.locator('#stage-staging .stage-message [role=alert]', { hasText: 'can only move to development' }).waitFor();
+  await branchItem('production', 'main').waitFor();
+  await shot('refused-move');
+});
+
+await step('the Builds view has a row per branch and a cell per build', async () => {
+  await page.goto(`${world.url}/#/p/${P}/builds`);
+  for (const b of ['main', 'feature', 'feature-b']) await page.locator(`tr[data-branch="${b}"] .buildcell`).first().waitFor();
+  const ids = await page.locator('tr[data-branch="main"] .buildcell').evaluateAll((cells) => cells.map((c) => Number(c.dataset.build)));
+  expect(ids.length >= 2 && ids.every((id, i) => i === 0 || ids[i - 1] > id), `newest first: ${ids}`);
+  await page.locator(`.buildcell[data-build="${world.production.id}"] button`, { hasText: 'Connect' }).waitFor();
+  await shot('builds');
+});
+
+await step("a build's log follows live, pauses and resumes", async () => {
+  const build = world.feature_b;
+  await page.goto(`${world.url}/#/p/${P}/b/feature-b/logs?build=${build.id}`);
+  await page.selectOption('#log-name', 'odoo.log');
+  await page.locator('#log', { hasText: 'HTTP service' }).waitFor();
+  await fetch(`${world.url}/builds/${build.name}/web/health?probe=ui-live-1`);
+  await page.locator('#log', { hasText: 'ui-live-1' }).waitFor();
+  await page.click('#log-pause');
+  await fetch(`${world.url}/builds/${build.name}/web/health?probe=ui-paused-2`);
+  await page.waitForTimeout(1500);
+  expect(!(await page.textContent('#log')).includes('ui-paused-2'), 'a paused log shows no new line');
+  await page.click('#log-pause');
+  await page.locator('#log', { hasText: 'ui-paused-2' }).waitFor();
+  await shot('logs');
+});
+
+await step('the Mails tab lists caught mails, or says it is not available', async () => {
+  await page.goto(`${world.url}/#/p/${P}/b/feature-b/mails?build=${world.feature_b.id}`);
+  await page.locator('#mails td').first().waitFor();
+  await shot('mails');
+});
+
+await step("a shell command's output is seen in the terminal, psql on the build's database", async () => {
+  const build = world.feature_b;
+  await page.goto(`${world.url}/#/p/${P}/b/feature-b/shell?build=${build.id}`);
+  await page.locator('#shell-status', { hasText: 'connected' }).waitFor();
+  await page.locator('#terminal .xterm-rows', { hasText: '$' }).waitFor();
+  await page.keyboard.type(`psql -Atc "select 'db=' || current_database()"\n`);
+  await page.locator('#terminal .xterm-rows', { hasText: `db=${build.database}` }).waitFor();
+  await page.keyboard.type('which odoo-bin\n');
+  await page.locator('#terminal .xterm-rows', { hasText: '/odoo-bin' }).waitFor();
+  await page.keyboard.type('pwd\n');
+  await page.locator('#terminal .xterm-rows', { hasText: `/builds/${build.name}` }).waitFor();
+  await shot('shell');
+});
+
+await step('Monitor charts the CPU, memory and HTTP requests of the build server', async () => {
+  await page.goto(`${world.url}/#/p/${P}/b/feature-b/monitor?build=${world.feature_b.id}`);
+  await page.locator('figcaption', { hasText: 'MiB' }).waitFor();
+  await page.locator('figcaption', { hasText: '%' }).waitFor();
+  await page.waitForFunction(() => (document.querySelector('svg.chart polyline')?.getAttribute('points') || '').split(' ').length >= 2);
+  // Requests through Slipway's proxy show on the third chart.
+  for (let i = 0; i < 5; i++) {
+    const r = await fetch(`${world.url}/builds/${world.feature_b.name}/web/health`);
+    expect(r.ok, `the build answers through the proxy: ${r.status}`);
+  }
+  await page.waitForFunction(() => /peak [1-9]/.test([...document.querySelectorAll('figcaption')].find((f) => f.textContent.includes('req/min'))?.textContent || ''));
+  await shot('monitor');
+});
+
+await step('an edit committed from the Editor produces a new build', async () => {
+  const build = world.feature_b;
+  await page.goto(`${world.url}/#/p/${P}/b/feature-b/editor?build=${build.id}`);
+  await page.click('#files button[data-path="TODO.md"]');
+  await page.locator('#file-name', { hasText: 'TODO.md' }).waitFor();
+  expect((await page.inputValue('#file-text')).includes('written on feature-b'), 'the file as checked out');
+  await page.fill('#file-text', 'edited in the browser\n');
+  await page.fill('#commit-message', 'TODO from the editor');
+  await page.click('#commit');
+  const notice = page.locator('.notice', { hasText: 'Committed' });
+  await notice.waitFor();
+  const id = Number((await notice.textContent()).match(/build #(\d+)/)[1]);
+  const created = await api(`/api/builds/${id}`);
+  expect(created.branch === 'feature-b' && created.trigger === 'push', JSON.stringify(created));
+  const history = await api(`/api/projects/${P}/branches/feature-b/history`);
+  expect(history.some((e) => e.kind === 'push' && JSON.stringify(e.detail).includes('TODO from the editor')), 'the commit is in History');
+  await shot('editor');
+});
+
+await step('production is read-only in the Editor', async () => {
+  await page.goto(`${world.url}/#/p/${P}/b/main/editor?build=${world.production.id}`);
+  await page.locator('.notice', { hasText: 'read-only' }).waitFor();
+  await page.locator('#files button').first().waitFor();
+});
+
+await step('Settings save the branch behaviour and show collaborators', async () => {
+  await page.goto(`${world.url}/#/p/${P}/b/feature/settings`);
+  await page.fill('#test-tags', '/shop_core');
+  await page.click('#branch-settings button[type=submit]');
+  await page.locator('#branch-settings .notice', { hasText: 'Saved' }).waitFor();
+  const branch = await api(`/api/projects/${P}/branches/feature`);
+  expect(branch.settings.test_tags === '/shop_core', JSON.stringify(branch.settings));
+  await page.locator('#members td', { hasText: 'admin' }).first().waitFor();
+  const project = await api(`/api/projects/${P}`);
+  await page.locator('#odoo-version', { hasText: project.series }).waitFor();
+  await page.fill('#dev-days', '5');
+  await page.click('#project-settings button[type=submit]');
+  await page.locator('#project-settings .notice', { hasText: 'saved' }).waitFor();
+  expect((await api(`/api/projects/${P}`)).settings.dev_database_days === 5, 'the project setting saved');
+  await shot('settings');
+});
+
+await step('Backups: back up production now, verify it, restore it, download it and a dump', async () => {
+  await page.goto(`${world.url}/#/p/${P}/b/main/backups`);
+  await page.locator('#backups td').first().waitFor();
+  await page.click('#backup-now');
+  await page.locator('.notice', { hasText: 'Backup taken' }).waitFor();
+  const row = page.locator('#backups tr', { hasText: 'manual' }).first();
+  await row.waitFor();
+  await row.locator('button.verify').click();
+  await page.locator('.notice', { hasText: 'Verified' }).waitFor();
+  await page.locator('#backups tr', { hasText: 'verified' }).first().waitFor();
+  await page.locator('#backups tr', { hasText: 'manual' }).first().locator('button.restore').click();
+  await page.click('#confirm-ok');
+  await page.locator('.notice', { hasText: 'Restored' }).waitFor();
+  const backups = await api(`/api/projects/${P}/branches/main/backups`);
+  expect(backups.some((b) => b.kind === 'before-restore'), `a safety backup before the restore: ${JSON.stringify(backups.map((b) => b.kind))}`);
+  const production = (await api(`/api/projects/${P}/branches/main`)).builds.find((b) => b.state === 'running');
+  expect(production, 'production runs again after the restore');
+  const dump = await page.request.get(`${world.url}/api/builds/${production.id}/dump`);
+  expect(dump.status() === 200, `the live dump: ${dump.status()}`);
+  const body = await dump.body();
+  expect(body.subarray(0, 2).toString() === 'PK' && body.includes('dump.sql'), 'an Odoo zip with dump.sql');
+  await page.locator('#pitr-window', { hasText: /restored to any minute|No point in time|does not archive/ }).waitFor();
+  await shot('backups');
+});
+
+await step('the project page fits a phone', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${world.url}/#/p/${P}`);
+  await branchItem('production', 'main').waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow <= 1, `no sideways scrolling on a phone (${overflow}px)`);
+  await shot('project-phone');
+});
+
+await step('sign out, then sign in with a password', async () => {
+  await page.setViewportSize({ width: 1280, height: 860 });
+  const r = await fetch(`${world.url}/api/users/admin/password`, {
+    method: 'PUT', headers: { Authorization: `Bearer ${world.token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ password: 'browser test secret' }),
+  });
+  expect(r.status === 204, `setting the password: ${r.status}`);
+  await page.click('#who button');
+  await page.locator('#login').waitFor();
+  await page.fill('#login', 'admin');
+  await page.fill('#password', 'wrong password!');
+  await page.click('button[type=submit]');
+  await page.getByRole('alert').filter({ hasText: 'wrong login or password' }).waitFor();
+  await page.fill('#password', 'browser test secret');
+  await page.click('button[type=submit]');
+  await page.locator(`a[href="#/p/${P}"]`).waitFor();
+});
+
+await step('no script error on any page', async () => {
+  expect(pageErrors.length === 0, pageErrors.join('\n'));
+});
+
+await browser.close();
+console.log('all UI checks passed');
