@@ -14,6 +14,8 @@
 #        SIZE_MB=1024 FILES=20000 FILE_KB=100 DAYS=10 bench/backup-bench.sh
 #                                        (the issue's ~1 GB database + 2 GB of attachments)
 # Needs a built slipway (SLIPWAY_BIN, default target/release/slipway) and the fixtures.
+# Only the last day's plain files are kept (their sizes are summed day by day), so the disk
+# holds one day of them; BENCH_DIR is removed at the end unless KEEP_WORK=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,7 +75,7 @@ FS_BYTES=$(du -sb "$FS" | cut -f1)
 echo "database $((DB_BYTES / 1048576)) MiB, filestore $((FS_BYTES / 1048576)) MiB"
 
 CHANGE=$((ROWS / 100)); NEWFILES=$((FILES / 100)); [ "$NEWFILES" -lt 1 ] && NEWFILES=1
-T_SLIP=0; T_PLAIN=0; LAST=""
+T_SLIP=0; T_PLAIN=0; LAST=""; PLAIN=0
 for day in $(seq 1 "$DAYS"); do
   if [ "$day" -gt 1 ]; then
     if [ "$CHANGE_MODE" = recent ]; then
@@ -92,11 +94,14 @@ for day in $(seq 1 "$DAYS"); do
   "$BINDIR/pg_dump" -Fc -f "$WORK/plain/day$day.dump" "$(url bench "$OWNER")"
   tar -cf "$WORK/plain/day$day.tar" -C "$FS" .
   t2=$(secs)
+  PLAIN=$((PLAIN + $(du -sb "$WORK/plain/day$day.dump" | cut -f1) + $(du -sb "$WORK/plain/day$day.tar" | cut -f1)))
+  [ "$day" -gt 1 ] && rm -f "$WORK/plain/day$((day - 1)).dump" "$WORK/plain/day$((day - 1)).tar"
   T_SLIP=$(python3 -c "print($T_SLIP + $t1 - $t0)"); T_PLAIN=$(python3 -c "print($T_PLAIN + $t2 - $t1)")
   printf 'day %2d: slipway backup %6.2f s   pg_dump -Fc + tar %6.2f s\n' "$day" "$(python3 -c "print($t1-$t0)")" "$(python3 -c "print($t2-$t1)")"
 done
 REPO=$(du -sb "$WORK/repo" | cut -f1)
-PLAIN=$(du -sb "$WORK/plain" | cut -f1)
+REPO_DISK=$(($(du -sk "$WORK/repo" | cut -f1) * 1024))
+CHUNKS=$(find "$WORK/repo/chunks" -type f | wc -l)
 
 echo "== restore of the last day"
 t0=$(secs)
@@ -117,8 +122,10 @@ VERIFY=$(python3 -c "print($t1-$t0)")
 echo
 echo "== results (${DAYS} days, changes: $CHANGE_MODE, database $((DB_BYTES / 1048576)) MiB, filestore $((FS_BYTES / 1048576)) MiB)"
 printf '%-48s %10s\n' "repository after $DAYS daily backups" "$((REPO / 1048576)) MiB"
+printf '%-48s %10s (%s chunk files)\n' "repository on disk (file system blocks)" "$((REPO_DISK / 1048576)) MiB" "$CHUNKS"
 printf '%-48s %10s\n' "$DAYS x (pg_dump -Fc + tar)" "$((PLAIN / 1048576)) MiB"
 printf '%-48s %10s (target <= 0.25)\n' "size ratio repository / plain" "$(ratio "$REPO" "$PLAIN")"
 printf '%-48s %8.2f s vs %8.2f s  (ratio %s)\n' "backup time, all days (slipway vs plain)" "$T_SLIP" "$T_PLAIN" "$(ratio "$T_SLIP" "$T_PLAIN")"
 printf '%-48s %8.2f s vs %8.2f s  (ratio %s)\n' "restore time (slipway vs pg_restore -j2 + tar -x)" "$RESTORE" "$PRESTORE" "$(ratio "$RESTORE" "$PRESTORE")"
 printf '%-48s %8.2f s\n' "verification (restore drill + compare)" "$VERIFY"
+[ "${KEEP_WORK:-0}" = 1 ] || { "${S[@]}" pg stop >/dev/null 2>&1 || true; rm -rf "$WORK"; }

@@ -67,14 +67,7 @@ impl Client {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<Value> {
-        let response = self.send(method, path, body).await?;
-        let status = response.status();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let message = value["error"]["message"].as_str().unwrap_or("no details");
-            bail!("{message} (HTTP {})", status.as_u16());
-        }
-        Ok(value)
+        answer(self.send(method, path, body).await?).await
     }
 
     /// GET `path`.
@@ -87,6 +80,25 @@ impl Client {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    /// POSTs the file at `file` as the raw body of `path` (streamed, never read whole) and
+    /// returns the JSON answer, or the API's error message.
+    pub async fn post_file(&self, path: &str, file: &std::path::Path) -> Result<Value> {
+        let opened = tokio::fs::File::open(file)
+            .await
+            .with_context(|| format!("opening {}", file.display()))?;
+        let mut request = self
+            .request(Method::POST, path)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream");
+        if let Ok(meta) = opened.metadata().await {
+            request = request.header(reqwest::header::CONTENT_LENGTH, meta.len());
+        }
+        answer(
+            self.dispatch(request.body(reqwest::Body::from(opened)))
+                .await?,
+        )
+        .await
+    }
+
     /// The raw response to a request (for logs and streams).
     pub async fn send(
         &self,
@@ -94,11 +106,20 @@ impl Client {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<reqwest::Response> {
-        let url = format!("{}{path}", self.base);
-        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.dispatch(request).await
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let url = format!("{}{path}", self.base);
+        self.http.request(method, &url).bearer_auth(&self.token)
+    }
+
+    /// Sends `request`; a refused token is an error here, other statuses are the caller's.
+    async fn dispatch(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
         let response = request.send().await.with_context(|| {
             format!(
                 "cannot reach the Slipway server at {}; is `slipway serve` running? (--server)",
@@ -110,6 +131,17 @@ impl Client {
         }
         Ok(response)
     }
+}
+
+/// The JSON of a successful answer, or the API's error message with the status.
+async fn answer(response: reqwest::Response) -> Result<Value> {
+    let status = response.status();
+    let value: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        let message = value["error"]["message"].as_str().unwrap_or("no details");
+        bail!("{message} (HTTP {})", status.as_u16());
+    }
+    Ok(value)
 }
 
 /// Percent-encodes a path segment (branch names hold `/`).

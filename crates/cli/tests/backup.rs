@@ -217,6 +217,145 @@ fn a_killed_backup_leaves_no_manifest_and_an_unreachable_replica_fails_the_comma
     );
 }
 
+/// `POST /api/projects/{p}/branches/{b}/import` through a real HTTP client: a file that is not
+/// a dump is a 400 that says what it looks like, and the branch's database is untouched; an
+/// Odoo 17 zip replaces it with mail servers and crons off; `slipway backup import --into`
+/// takes the same route, and an Odoo 16 dump switches the branch to 16.0 (an event), the
+/// server then failing to start for want of a 16.0 runtime, which the CLI says; a backup that
+/// does not exist is a 404.
+#[test]
+fn a_dump_imports_into_a_branch_through_the_api() {
+    use common::site::{Site, WorkTree};
+    let site = Site::start(&[]);
+    site.cli_ok(&["project", "create", "imp", "--odoo", "17.0"]);
+    let tree = WorkTree::from_fixture("shop", &site.git_url("imp"));
+    tree.push("main");
+    let build = site.wait_build(site.build_of("imp", "main", &tree.git(&["rev-parse", "HEAD"])));
+    assert_eq!(build["state"], "running", "{build}");
+    let db = build["name"].as_str().unwrap().to_string();
+    site.psql(
+        &db,
+        "INSERT INTO res_partner (name) VALUES ('before the import')",
+    );
+    let kept = || {
+        site.psql(
+            &db,
+            "SELECT count(*) FROM res_partner WHERE name = 'before the import'",
+        )
+    };
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    let url = format!("{}/api/projects/imp/branches/main/import", site.url());
+
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.resize(4096, 0);
+    let refused = http
+        .post(&url)
+        .bearer_auth(site.token())
+        .body(png)
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: serde_json::Value = refused.json().unwrap();
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("not a database dump") && message.contains("PNG"),
+        "{body}"
+    );
+    assert_eq!(
+        kept(),
+        "1",
+        "a refused import leaves the database as it was"
+    );
+    let empty = http.post(&url).bearer_auth(site.token()).send().unwrap();
+    assert_eq!(empty.status(), 400);
+    let body: serde_json::Value = empty.json().unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--data-binary"),
+        "{body}"
+    );
+
+    let imported = http
+        .post(&url)
+        .bearer_auth(site.token())
+        .body(std::fs::File::open(fixture("v17_mail_demo.zip")).unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(imported.status(), 200);
+    let outcome: serde_json::Value = imported.json().unwrap();
+    assert_eq!(outcome["format"], "odoo-zip", "{outcome}");
+    assert_eq!(outcome["odoo_version"], "17.0", "{outcome}");
+    assert!(outcome["series_switched"].is_null(), "{outcome}");
+    assert!(outcome["server_error"].is_null(), "{outcome}");
+    assert_eq!(kept(), "0", "the dump replaced the branch's database");
+    assert_eq!(
+        site.psql(&db, "SELECT count(*) FROM ir_cron WHERE active"),
+        "0"
+    );
+    assert_eq!(
+        site.psql(&db, "SELECT count(*) FROM ir_mail_server WHERE active"),
+        "0"
+    );
+
+    let out = site.cli(&[
+        "backup",
+        "import",
+        &fixture("v16_base.zip"),
+        "--into",
+        "imp/main",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "no 16.0 runtime to serve it");
+    assert!(
+        stderr.contains("no Odoo runtime is registered for series 16.0"),
+        "{stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("now runs Odoo 16.0 (was 17.0)"),
+        "{out:?}"
+    );
+    assert_eq!(
+        site.psql(
+            &db,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'base'"
+        )
+        .split('.')
+        .next(),
+        Some("16")
+    );
+    let branch = site.get("/api/projects/imp/branches/main");
+    assert_eq!(branch["settings"]["series"], "16.0", "{branch}");
+    let history = site.get("/api/projects/imp/branches/main/history");
+    let kinds: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"series.switched"), "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "backup.imported").count(),
+        2,
+        "{kinds:?}"
+    );
+
+    let missing = http
+        .post(format!(
+            "{}/api/backups/20990101T000000Z-00000000/verify",
+            site.url()
+        ))
+        .bearer_auth(site.token())
+        .json(&serde_json::json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(missing.status(), 404, "no backup is a 404, not a 409");
+}
+
 /// Point-in-time recovery the way a user does it: the embedded cluster archives its WAL from
 /// its first start, a base backup, changes, `pitr-window`, `restore --at`.
 #[test]

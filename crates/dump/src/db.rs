@@ -95,6 +95,22 @@ impl Target {
     /// Renames database `from` (closing its connections) and its filestore to `to`: the
     /// swap that puts a snapshot back in place without copying anything.
     pub async fn rename_database(&self, from: &str, to: &str) -> Result<()> {
+        self.rename_database_only(from, to).await?;
+        let (old, new) = (self.filestore(from), self.filestore(to));
+        if old.exists() {
+            if new.exists() {
+                std::fs::remove_dir_all(&new).map_err(crate::error::io_err(new.clone()))?;
+            }
+            std::fs::rename(&old, &new).map_err(crate::error::io_err(old))?;
+        }
+        Ok(())
+    }
+
+    /// Renames database `from` to `to` (closing its connections; refused when `to` exists)
+    /// and leaves every filestore alone: for callers whose files live elsewhere than
+    /// [`Target::filestore`] and are moved by them (a backup restore swapping folders).
+    /// Whatever fails, `from` is open to connections again afterwards.
+    pub async fn rename_database_only(&self, from: &str, to: &str) -> Result<()> {
         let admin = self.admin().await?;
         let renamed = async {
             if database_exists(&admin, to).await? {
@@ -134,15 +150,7 @@ impl Target {
             let _ = sqlx::query(&reopen).execute(&admin).await;
         }
         admin.close().await;
-        renamed?;
-        let (old, new) = (self.filestore(from), self.filestore(to));
-        if old.exists() {
-            if new.exists() {
-                std::fs::remove_dir_all(&new).map_err(crate::error::io_err(new.clone()))?;
-            }
-            std::fs::rename(&old, &new).map_err(crate::error::io_err(old))?;
-        }
-        Ok(())
+        renamed
     }
 
     /// Runs `sql` on database `db` as the owner role (for small fix-ups Slipway makes to the
@@ -162,7 +170,25 @@ impl Target {
         exists
     }
 
-    pub(crate) async fn admin(&self) -> Result<PgPool> {
+    /// The role owning database `db` ([`DumpError::NoDatabase`] when there is no such
+    /// database): the role to act as on a database Slipway did not create.
+    pub async fn database_owner(&self, db: &str) -> Result<String> {
+        let admin = self.admin().await?;
+        let owner = database_owner(&admin, db).await;
+        admin.close().await;
+        owner
+    }
+
+    /// A small connection pool to `db` as `role` (the owner role's password used when `role`
+    /// is it). For work on a database as its own owner, never as the superuser.
+    pub async fn connect_as(&self, db: &str, role: &str) -> Result<PgPool> {
+        connect(&self.url_as(db, role)).await
+    }
+
+    /// A small pool to the server's `postgres` database as the admin role, for server-wide
+    /// statements (settings, WAL switches); never for the content of an Odoo database, which
+    /// is worked on as its owner.
+    pub async fn admin(&self) -> Result<PgPool> {
         connect(&self.server.url("postgres")).await
     }
 
@@ -216,8 +242,8 @@ pub(crate) async fn connect(url: &str) -> Result<PgPool> {
         .map_err(DumpError::from)
 }
 
-/// `"name"` with inner quotes doubled.
-pub(crate) fn ident(name: &str) -> String {
+/// `"name"` with inner quotes doubled: a PostgreSQL identifier for SQL built by hand.
+pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

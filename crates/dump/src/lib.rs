@@ -39,7 +39,7 @@ mod zipsafe;
 pub use apply::{neutralize_database, NeutralizeOutcome, NeutralizeReport};
 pub use clone::{clone_database, ClonePath, CloneReport};
 pub use create::{create, CreateOptions, CreateReport, OutputFormat};
-pub use db::Target;
+pub use db::{ident as quote_ident, Target};
 pub use error::{DumpError, Result};
 pub use format::Format;
 pub use inspect::{inspect, FilestoreStats, InspectOptions, Inspection};

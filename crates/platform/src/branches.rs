@@ -34,6 +34,26 @@ impl Branch {
     pub fn stage(&self) -> Stage {
         Stage::parse(&self.stage).unwrap_or(Stage::Development)
     }
+
+    /// The Odoo series the branch's builds run: its own when set, else its project's.
+    pub fn series<'a>(&'a self, project_series: &'a str) -> &'a str {
+        self.settings.series.as_deref().unwrap_or(project_series)
+    }
+}
+
+/// The series a branch running `current` switches to when a dump whose Odoo version is
+/// `dump` (`16.0`, `saas~17.1`, or a module version such as `16.0.1.3`) is imported into it:
+/// `None` when they are the same series or the dump's version is unknown.
+pub fn series_switch(current: &str, dump: Option<&str>) -> Option<String> {
+    let dump = dump?;
+    let series = dump
+        .parse::<slipway_odoo::Series>()
+        .ok()
+        .or_else(|| slipway_odoo::Series::of_version(dump))?;
+    match current.parse::<slipway_odoo::Series>() {
+        Ok(current) if current == series => None,
+        _ => Some(series.to_string()),
+    }
 }
 
 /// Which modules a development build installs.
@@ -73,6 +93,11 @@ pub struct BranchSettings {
     pub test_tags: Option<String>,
     /// Staging behaviour upon new commit.
     pub staging_behaviour: StagingBehaviour,
+    /// The Odoo series the branch runs when not its project's (`16.0`): set when a dump of
+    /// another series is imported into it ([`series_switch`]). A settings update that leaves
+    /// it out keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<String>,
 }
 
 impl Default for BranchSettings {
@@ -82,6 +107,7 @@ impl Default for BranchSettings {
             tests: true,
             test_tags: None,
             staging_behaviour: StagingBehaviour::UpdatePrevious,
+            series: None,
         }
     }
 }
@@ -170,6 +196,19 @@ impl Branches {
         Ok(())
     }
 
+    /// Sets the Odoo series the branch runs (see [`BranchSettings::series`]).
+    pub async fn set_series(&self, id: i64, series: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE branches SET settings = jsonb_set(settings, '{series}', to_jsonb($2::text)) \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(series)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Moves the branch to `stage` (the caller checked the move with
     /// [`crate::stages::check_move`]; the unique index still refuses a second production).
     pub async fn set_stage(&self, id: i64, stage: Stage) -> Result<()> {
@@ -218,6 +257,31 @@ mod tests {
         assert_eq!(s.install, InstallSet::Own);
         assert!(s.tests);
         assert_eq!(s.staging_behaviour, StagingBehaviour::UpdatePrevious);
+    }
+
+    #[test]
+    fn an_import_switches_the_series_only_when_the_dump_s_differs() {
+        assert_eq!(series_switch("17.0", Some("17.0")), None);
+        assert_eq!(series_switch("17.0", Some("17.0.1.3")), None);
+        assert_eq!(series_switch("17.0", Some("16.0")), Some("16.0".into()));
+        assert_eq!(series_switch("16.0", Some("17.0.1.0")), Some("17.0".into()));
+        assert_eq!(
+            series_switch("17.0", Some("saas~17.1")),
+            Some("saas~17.1".into())
+        );
+        assert_eq!(series_switch("17.0", None), None);
+        assert_eq!(series_switch("17.0", Some("not a version")), None);
+    }
+
+    #[test]
+    fn a_branch_runs_its_own_series_else_its_project_s() {
+        let mut s: BranchSettings = serde_json::from_str("{}").unwrap();
+        assert_eq!(s.series, None);
+        s.series = Some("16.0".into());
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["series"], "16.0");
+        let back: BranchSettings = serde_json::from_value(json).unwrap();
+        assert_eq!(back.series.as_deref(), Some("16.0"));
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub mod sessions;
 pub mod stages;
 pub mod upgrade;
 
-pub use error::{PlatformError, Result};
+pub use error::{ErrorKind, PlatformError, Result};
 pub use jobs::{run_worker, Job, JobQueue, HEARTBEAT_TIMEOUT};
 pub use metadata::{create_database_if_missing, Metadata, METADATA_DB};
 pub use service::{MergeResult, Platform};

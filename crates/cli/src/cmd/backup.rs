@@ -23,6 +23,7 @@ use slipway_platform::backups::{
 
 use super::db::TargetArgs;
 use super::progress::spinner;
+use crate::client::{segment, Client, ClientOptions};
 use crate::config::{GlobalOptions, Postgres};
 use crate::output::{human_bytes, print_json};
 
@@ -36,7 +37,8 @@ pub enum BackupCommand {
     Download(DownloadArgs),
     /// Restore a backup into a database and filestore (replaced only once fully restored).
     Restore(RestoreArgs),
-    /// Import a dump made elsewhere (Odoo zip, pg_dump, .sql, .sql.gz) into a database.
+    /// Import a dump made elsewhere (Odoo zip, pg_dump, .sql, .sql.gz) into a project's branch
+    /// (`--into`, through the server) or a database (`-d`).
     Import(ImportArgs),
     /// Restore a backup into a scratch database and compare it with what was backed up; heals
     /// damaged or missing copies from a sound one.
@@ -235,15 +237,23 @@ pub struct RestoreArgs {
 pub struct ImportArgs {
     /// The dump.
     file: PathBuf,
-    /// The database to create or replace.
-    #[arg(long, short = 'd')]
-    database: String,
+    /// A project's branch (`PROJECT/BRANCH`) whose database the dump replaces, through the
+    /// server's API: the branch switches to the dump's Odoo series when it differs, a
+    /// production branch is backed up first, other branches get a neutralized copy.
+    #[arg(long, value_name = "PROJECT/BRANCH", conflicts_with_all = ["database", "filestore", "safety_backup"])]
+    into: Option<String>,
+    /// A database to create or replace directly (no server, no branch).
+    #[arg(long, short = 'd', required_unless_present = "into")]
+    database: Option<String>,
     /// Its filestore folder (default: <data-dir>/filestore/<database>).
     #[arg(long)]
     filestore: Option<PathBuf>,
-    /// Neutralize the imported database.
+    /// Neutralize the imported database (with --into: the default except in production).
     #[arg(long)]
     neutralize: bool,
+    /// With --into: do not neutralize a staging or development branch's copy.
+    #[arg(long, requires = "into", conflicts_with = "neutralize")]
+    no_neutralize: bool,
     /// Back up the database being replaced first (kind before-import).
     #[arg(long)]
     safety_backup: bool,
@@ -318,12 +328,15 @@ pub fn parse_at(text: &str) -> std::result::Result<DateTime<Utc>, String> {
     ))
 }
 
-pub async fn run(cmd: BackupCommand, global: &GlobalOptions) -> Result<()> {
+pub async fn run(cmd: BackupCommand, global: &GlobalOptions, client: &ClientOptions) -> Result<()> {
     match cmd {
         BackupCommand::List(args) => list(args, global).await,
         BackupCommand::Create(args) => create(args, global).await,
         BackupCommand::Download(args) => download(args, global).await,
         BackupCommand::Restore(args) => restore(args, global).await,
+        BackupCommand::Import(args) if args.into.is_some() => {
+            import_into(args, &Client::new(client, global)?).await
+        }
         BackupCommand::Import(args) => import(args, global).await,
         BackupCommand::Verify(args) => verify(args, global).await,
         BackupCommand::Prune(args) => prune(args, global).await,
@@ -764,12 +777,13 @@ async fn base_backup(args: PitrWindowArgs, global: &GlobalOptions) -> Result<()>
 }
 
 async fn import(args: ImportArgs, global: &GlobalOptions) -> Result<()> {
+    let database = args.database.clone().unwrap_or_default();
     let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
     let filestore = args
         .filestore
         .clone()
-        .unwrap_or_else(|| backups.target().filestore(&args.database));
-    let mut options = RestoreOptions::new(&args.database, filestore);
+        .unwrap_or_else(|| backups.target().filestore(&database));
+    let mut options = RestoreOptions::new(&database, filestore);
     options.mode = Mode::Copy;
     options.neutralize = args.neutralize;
     options.safety_backup = args
@@ -779,8 +793,8 @@ async fn import(args: ImportArgs, global: &GlobalOptions) -> Result<()> {
     let result = backups.import(&args.file, &options).await;
     bar.finish_and_clear();
     pg.stop_if_started().await;
-    let outcome = result
-        .with_context(|| format!("importing {} into {}", args.file.display(), args.database))?;
+    let outcome =
+        result.with_context(|| format!("importing {} into {database}", args.file.display()))?;
     if args.json {
         return print_json(&outcome);
     }
@@ -794,6 +808,66 @@ async fn import(args: ImportArgs, global: &GlobalOptions) -> Result<()> {
         outcome.restore.filestore_files,
         outcome.disabled.join(", ")
     );
+    Ok(())
+}
+
+/// `import --into PROJECT/BRANCH`: the dump is streamed to the server's import route.
+async fn import_into(args: ImportArgs, client: &Client) -> Result<()> {
+    let into = args.into.as_deref().unwrap_or_default();
+    let (project, branch) = into
+        .split_once('/')
+        .with_context(|| format!("--into {into:?}: write PROJECT/BRANCH"))?;
+    let mut path = format!(
+        "/api/projects/{}/branches/{}/import",
+        segment(project),
+        segment(branch)
+    );
+    if args.neutralize {
+        path.push_str("?neutralize=true");
+    } else if args.no_neutralize {
+        path.push_str("?neutralize=false");
+    }
+    let bar = spinner(
+        &format!("importing {} into {into}", args.file.display()),
+        args.json,
+    );
+    let result = client.post_file(&path, &args.file).await;
+    bar.finish_and_clear();
+    let outcome =
+        result.with_context(|| format!("importing {} into {into}", args.file.display()))?;
+    if args.json {
+        return print_json(&outcome);
+    }
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
+    println!(
+        "imported {} ({}, Odoo {}, {} modules) into {into} (database {}): {} filestore files",
+        args.file.display(),
+        text(&outcome["format"]),
+        text(&outcome["odoo_version"]),
+        outcome["modules"],
+        text(&outcome["restore"]["database"]),
+        outcome["restore"]["filestore_files"],
+    );
+    if let Some(disabled) = outcome["disabled"].as_array() {
+        let disabled: Vec<String> = disabled.iter().map(text).collect();
+        println!("  {}", disabled.join(", "));
+    }
+    if !outcome["restore"]["safety_backup"].is_null() {
+        println!(
+            "  safety backup {}",
+            text(&outcome["restore"]["safety_backup"])
+        );
+    }
+    if !outcome["series_switched"].is_null() {
+        println!(
+            "  the branch now runs Odoo {} (was {})",
+            text(&outcome["series_switched"]["to"]),
+            text(&outcome["series_switched"]["from"])
+        );
+    }
+    if !outcome["server_error"].is_null() {
+        anyhow::bail!("{}", text(&outcome["server_error"]));
+    }
     Ok(())
 }
 

@@ -77,7 +77,7 @@ impl Command {
             Command::Project(cmd) => projects::run_project(cmd, client, global).await,
             Command::Branch(cmd) => projects::run_branch(cmd, client, global).await,
             Command::Build(cmd) => projects::run_build(cmd, client, global).await,
-            Command::Backup(cmd) => backup::run(cmd, global).await,
+            Command::Backup(cmd) => backup::run(cmd, global, client).await,
         }
     }
 

@@ -36,23 +36,20 @@ impl Backups {
         if labels.kind == BackupKind::Manual {
             self.check_manual_slot(&labels, &source.database).await?;
         }
-        let admin = sql::admin(&self.target).await?;
-        let owner = sql::database_owner(&admin, &source.database).await?;
-        admin.close().await;
-        let owner = owner.ok_or_else(|| {
-            PlatformError::Refused(format!(
-                "database {:?} does not exist on the server; nothing to back up",
-                source.database
-            ))
-        })?;
+        let owner = match sql::database_owner(&self.target, &source.database).await {
+            Err(PlatformError::NotFound(m)) => {
+                return Err(PlatformError::NotFound(format!("{m}; nothing to back up")))
+            }
+            owner => owner?,
+        };
         if source.filestore.exists() && !source.filestore.is_dir() {
-            return Err(PlatformError::Refused(format!(
+            return Err(PlatformError::Invalid(format!(
                 "filestore {} is not a folder",
                 source.filestore.display()
             )));
         }
         let url = self.target.url_as(&source.database, &owner);
-        let pool = sql::connect(&url).await?;
+        let pool = self.target.connect_as(&source.database, &owner).await?;
         let mut conn = pool.acquire().await?;
         // one snapshot for the row counts and the dump
         sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -125,7 +122,7 @@ impl Backups {
     async fn check_manual_slot(&self, labels: &BackupLabels, database: &str) -> Result<()> {
         let infos = self.retention_infos(labels, database).await?;
         if manual_slots_left(&infos, Utc::now(), &self.policy) == 0 {
-            return Err(PlatformError::Refused(format!(
+            return Err(PlatformError::Conflict(format!(
                 "the limit of {} manual backups a day is reached for this branch; \
                  delete one, or wait until tomorrow",
                 self.policy.manual_per_day
@@ -168,7 +165,7 @@ impl Job {
 
     fn check_cancelled(&self) -> Result<()> {
         if self.cancelled.load(Ordering::SeqCst) {
-            return Err(PlatformError::Refused(
+            return Err(PlatformError::Failed(
                 "backup cancelled; nothing was recorded".into(),
             ));
         }
@@ -260,7 +257,7 @@ impl Job {
         self.check_cancelled()?;
         stored?;
         if !status.success() {
-            return Err(PlatformError::Refused(format!(
+            return Err(PlatformError::Failed(format!(
                 "pg_dump of {:?} failed ({status}): {}",
                 self.source.database,
                 stderr.trim()

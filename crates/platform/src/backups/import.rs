@@ -41,12 +41,12 @@ impl Backups {
         let path = file.to_owned();
         let inspection = blocking(move || {
             slipway_dump::inspect(&path, &inspect_options).map_err(|e| {
-                PlatformError::Refused(format!("cannot import {}: {e}", path.display()))
+                PlatformError::Invalid(format!("cannot import {}: {e}", path.display()))
             })
         })
         .await?;
         if inspection.base_version.is_none() && inspection.modules.is_empty() {
-            return Err(PlatformError::Refused(format!(
+            return Err(PlatformError::Invalid(format!(
                 "cannot import {}: a {} dump, but not of an Odoo database (no base module in \
                  ir_module_module)",
                 file.display(),

@@ -147,7 +147,7 @@ impl Backups {
     /// One backup's record.
     pub async fn get(&self, id: &str) -> Result<BackupRecord> {
         records::get(&self.pool, id).await?.ok_or_else(|| {
-            PlatformError::Refused(format!(
+            PlatformError::NotFound(format!(
                 "no backup {id:?}; `slipway backup list` shows the backups there are"
             ))
         })
@@ -180,5 +180,5 @@ fn db_suffix(id: &str) -> String {
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| PlatformError::Refused(format!("a backup task panicked: {e}")))?
+        .map_err(|e| PlatformError::Failed(format!("a backup task panicked: {e}")))?
 }

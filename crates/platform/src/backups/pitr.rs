@@ -29,7 +29,6 @@ use slipway_backup::{new_backup_id, ArchivedWal, BaseBackupManifest};
 use slipway_pg::{ScratchCluster, Server};
 
 use super::restore::{check_target_name, RestoreOptions};
-use super::sql;
 use super::{blocking, db_suffix, Backups};
 use crate::error::{PlatformError, Result};
 
@@ -98,7 +97,7 @@ impl Backups {
 
     fn spool(&self) -> Result<&Path> {
         self.wal_spool.as_deref().ok_or_else(|| {
-            PlatformError::Refused(
+            PlatformError::Conflict(
                 "point-in-time recovery needs the embedded PostgreSQL, whose WAL Slipway \
                  archives; it is not available with --pg-url"
                     .into(),
@@ -183,7 +182,7 @@ impl Backups {
     /// none`: its WAL comes from the archive, which it waits for).
     pub async fn base_backup(&self) -> Result<BaseBackupManifest> {
         self.spool()?;
-        let admin = sql::admin(&self.target).await?;
+        let admin = self.target.admin().await?;
         let archiving: String = sqlx::query_scalar("SELECT current_setting('archive_mode')")
             .fetch_one(&admin)
             .await?;
@@ -197,7 +196,7 @@ impl Backups {
             .await?;
         admin.close().await;
         if archiving != "on" {
-            return Err(PlatformError::Refused(
+            return Err(PlatformError::Conflict(
                 "the running PostgreSQL does not archive its WAL (archive_mode is off): it was \
                  started by an older Slipway; restart it (`slipway pg stop`, then `slipway \
                  serve`) to turn point-in-time recovery on"
@@ -249,7 +248,7 @@ impl Backups {
             let stderr = errors.join().unwrap_or_default();
             stored?;
             if !status.success() {
-                return Err(PlatformError::Refused(format!(
+                return Err(PlatformError::Failed(format!(
                     "pg_basebackup failed ({status}): {}",
                     stderr.trim()
                 )));
@@ -257,7 +256,7 @@ impl Backups {
             // pg_basebackup returned once the backup history file and the last WAL file
             // were archived: the history file says where the backup starts and ends
             let points = find_backup_history(&repo, &spool, &label)?.ok_or_else(|| {
-                PlatformError::Refused(format!(
+                PlatformError::Failed(format!(
                     "the WAL archive holds no backup history file labelled {label:?}; is the \
                      archiver failing? ({})",
                     stderr.trim()
@@ -316,11 +315,11 @@ impl Backups {
                 }
                 true
             }
-            Err(PlatformError::Refused(_)) => false,
+            Err(PlatformError::Conflict(_)) => false,
             Err(e) => return Err(e),
         };
         let archiving = archiving && {
-            let admin = sql::admin(&self.target).await?;
+            let admin = self.target.admin().await?;
             let mode: String = sqlx::query_scalar("SELECT current_setting('archive_mode')")
                 .fetch_one(&admin)
                 .await?;
@@ -344,7 +343,7 @@ impl Backups {
     /// commit after any earlier target), a WAL switch, and waits (up to a minute) until the
     /// finished file is in the repository. Returns whether it got there.
     async fn seal_wal(&self) -> Result<bool> {
-        let admin = sql::admin(&self.target).await?;
+        let admin = self.target.admin().await?;
         let mut tx = admin.begin().await?;
         sqlx::query("SELECT txid_current()")
             .execute(&mut *tx)
@@ -385,7 +384,7 @@ impl Backups {
         check_target_name(source_database)?;
         self.spool()?;
         if at > Utc::now() {
-            return Err(PlatformError::Refused(format!(
+            return Err(PlatformError::Invalid(format!(
                 "{} is in the future; give a past time (UTC, e.g. 2026-11-21T10:42:00Z)",
                 at.format("%Y-%m-%dT%H:%M:%SZ")
             )));
@@ -393,7 +392,7 @@ impl Backups {
         let superuser = match &self.target.server {
             Server::Embedded(conn) => conn.user.clone(),
             Server::External(_) => {
-                return Err(PlatformError::Refused(
+                return Err(PlatformError::Conflict(
                     "point-in-time recovery needs the embedded PostgreSQL".into(),
                 ))
             }
@@ -409,18 +408,18 @@ impl Backups {
             at,
             chrono::Duration::minutes(STAGE_MARGIN_MINUTES),
         )
-        .map_err(|e| PlatformError::Refused(e.to_string()))?;
+        .map_err(|e| PlatformError::Invalid(e.to_string()))?;
         let base = bases
             .iter()
             .find(|b| b.id == plan.base)
             .cloned()
-            .ok_or_else(|| PlatformError::Refused(format!("base backup {} vanished", plan.base)))?;
+            .ok_or_else(|| PlatformError::Failed(format!("base backup {} vanished", plan.base)))?;
         let safety_backup = self.safety_backup(options).await?;
 
         let suffix = format!("{}_{:08x}", db_suffix(&base.id), rand::random::<u32>());
         let dir = self.scratch_file(&format!("pitr-{suffix}"), "cluster")?;
         let scratch = ScratchCluster::create(&dir, self.target.binaries.clone(), &superuser)
-            .map_err(|e| PlatformError::Refused(e.to_string()))?;
+            .map_err(|e| PlatformError::Failed(e.to_string()))?;
         let temp_db = format!("slipway_pitr_{suffix}");
         let dump = self.scratch_file(&format!("pitr-{suffix}"), "dump")?;
         let by_name: BTreeMap<String, ArchivedWal> =
@@ -435,7 +434,7 @@ impl Backups {
             if let Err(first) = scratch.recover_to(&target_text, recovery_timeout).await {
                 let more = &plan.all_segments[plan.segments.len()..];
                 if more.is_empty() || !first.to_string().contains("recovery target") {
-                    return Err(PlatformError::Refused(format!(
+                    return Err(PlatformError::Failed(format!(
                         "recovery to {target_text} failed: {first}"
                     )));
                 }
@@ -446,7 +445,7 @@ impl Backups {
                     .recover_to(&target_text, recovery_timeout)
                     .await
                     .map_err(|e| {
-                        PlatformError::Refused(format!("recovery to {target_text} failed: {e}"))
+                        PlatformError::Failed(format!("recovery to {target_text} failed: {e}"))
                     })?;
             }
             self.dump_recovered(&scratch, source_database, at, &dump)
@@ -517,7 +516,7 @@ impl Backups {
                 })?;
             written?;
             if !output.status.success() {
-                return Err(PlatformError::Refused(format!(
+                return Err(PlatformError::Failed(format!(
                     "unpacking base backup {} failed: {}",
                     base.id,
                     String::from_utf8_lossy(&output.stderr).trim()
@@ -542,7 +541,7 @@ impl Backups {
         for &n in numbers {
             let name = segment_name(base.timeline, n, base.segment_size);
             let w = by_name.get(&name).ok_or_else(|| {
-                PlatformError::Refused(format!("WAL file {name} vanished from the repository"))
+                PlatformError::Failed(format!("WAL file {name} vanished from the repository"))
             })?;
             wanted.push(w.clone());
         }
@@ -578,19 +577,21 @@ impl Backups {
         file: &Path,
     ) -> Result<()> {
         let server = scratch.server();
-        let admin = sql::connect(&server.url("postgres")).await?;
-        let owner = sql::database_owner(&admin, database).await?;
-        admin.close().await;
-        let owner = owner.ok_or_else(|| {
-            PlatformError::Refused(format!(
-                "database {database:?} did not exist at {}",
-                at.format("%Y-%m-%dT%H:%M:%SZ")
-            ))
-        })?;
+        let recovered = slipway_dump::Target {
+            server: server.clone(),
+            ..self.target.clone()
+        };
+        let owner = match recovered.database_owner(database).await {
+            Err(slipway_dump::DumpError::NoDatabase(_)) => {
+                return Err(PlatformError::NotFound(format!(
+                    "database {database:?} did not exist at {}",
+                    at.format("%Y-%m-%dT%H:%M:%SZ")
+                )))
+            }
+            owner => owner?,
+        };
         let Server::Embedded(mut conn) = server else {
-            return Err(PlatformError::Refused(
-                "scratch cluster is not local".into(),
-            ));
+            return Err(PlatformError::Failed("scratch cluster is not local".into()));
         };
         conn.user = owner;
         let url = Server::Embedded(conn).url(database);
@@ -605,7 +606,7 @@ impl Backups {
                 source,
             })?;
         if !output.status.success() {
-            return Err(PlatformError::Refused(format!(
+            return Err(PlatformError::Failed(format!(
                 "pg_dump of the recovered {database:?} failed: {}",
                 String::from_utf8_lossy(&output.stderr).trim()
             )));
@@ -617,24 +618,22 @@ impl Backups {
     /// the new one in, the old one dropped; a failed rename puts the old one back). Returns
     /// whether a database was replaced.
     async fn swap_database(&self, temp_db: &str, database: &str) -> Result<bool> {
-        let admin = sql::admin(&self.target).await?;
         let old_db = format!("slipway_old_{:08x}", rand::random::<u32>());
-        let replaced = sql::database_exists(&admin, database).await?;
+        let replaced = self.target.database_exists(database).await?;
         if replaced {
-            sql::rename_database(&admin, database, &old_db).await?;
+            self.target.rename_database_only(database, &old_db).await?;
         }
-        if let Err(e) = sql::rename_database(&admin, temp_db, database).await {
+        if let Err(e) = self.target.rename_database_only(temp_db, database).await {
             if replaced {
-                let _ = sql::rename_database(&admin, &old_db, database).await;
+                let _ = self.target.rename_database_only(&old_db, database).await;
             }
-            return Err(e);
+            return Err(e.into());
         }
         if replaced {
-            if let Err(e) = sql::drop_database(&admin, &old_db).await {
+            if let Err(e) = self.target.drop_database(&old_db).await {
                 tracing::warn!(database = %old_db, error = %e, "could not drop the replaced database");
             }
         }
-        admin.close().await;
         Ok(replaced)
     }
 

@@ -9,7 +9,6 @@ use serde::Serialize;
 use slipway_backup::{BackupKind, BackupLabels, Part};
 use slipway_dump::Mode;
 
-use super::sql;
 use super::{blocking, db_suffix, BackupSource, Backups, Phase, ProgressFn};
 use crate::error::{PlatformError, Result};
 
@@ -88,13 +87,14 @@ impl Backups {
         remove_dir(&temp_files);
 
         let built = async {
-            self.restore_database_as(&manifest, &temp_db, options.mode, &report)
-                .await?;
-            report(Phase::Filestore, 0);
+            // side by side: the database is PostgreSQL's work, the filestore ours
             let (repo, m, d) = (self.repo.clone(), manifest.clone(), temp_files.clone());
             let files =
-                blocking(move || Ok(repo.restore_files(&m, Part::Filestore, &d, &mut |_| {})?))
-                    .await?;
+                blocking(move || Ok(repo.restore_files(&m, Part::Filestore, &d, &mut |_| {})?));
+            let database = self.restore_database_as(&manifest, &temp_db, options.mode, &report);
+            let (database, files) = tokio::join!(database, files);
+            database?;
+            let files = files?;
             if options.neutralize {
                 slipway_dump::neutralize_database(&self.target, &temp_db, false).await?;
             }
@@ -128,10 +128,7 @@ impl Backups {
         let Some(labels) = &options.safety_backup else {
             return Ok(None);
         };
-        let admin = sql::admin(&self.target).await?;
-        let exists = sql::database_exists(&admin, &options.database).await?;
-        admin.close().await;
-        if !exists {
+        if !self.target.database_exists(&options.database).await? {
             return Ok(None);
         }
         let source = BackupSource {
@@ -158,19 +155,18 @@ impl Backups {
         database: &str,
         filestore: &Path,
     ) -> Result<bool> {
-        let admin = sql::admin(&self.target).await?;
         let suffix = format!("{:08x}", rand::random::<u32>());
         let old_db = format!("slipway_old_{suffix}");
         let old_files = sibling(filestore, &format!("old-{suffix}"))?;
-        let replaced = sql::database_exists(&admin, database).await?;
+        let replaced = self.target.database_exists(database).await?;
         if replaced {
-            sql::rename_database(&admin, database, &old_db).await?;
+            self.target.rename_database_only(database, &old_db).await?;
         }
-        if let Err(e) = sql::rename_database(&admin, temp_db, database).await {
+        if let Err(e) = self.target.rename_database_only(temp_db, database).await {
             if replaced {
-                let _ = sql::rename_database(&admin, &old_db, database).await;
+                let _ = self.target.rename_database_only(&old_db, database).await;
             }
-            return Err(e);
+            return Err(e.into());
         }
         let had_files = filestore.exists();
         let moved = (|| {
@@ -187,9 +183,9 @@ impl Backups {
             if had_files && !filestore.exists() {
                 let _ = std::fs::rename(&old_files, filestore);
             }
-            let _ = sql::rename_database(&admin, database, temp_db).await;
+            let _ = self.target.rename_database_only(database, temp_db).await;
             if replaced {
-                let _ = sql::rename_database(&admin, &old_db, database).await;
+                let _ = self.target.rename_database_only(&old_db, database).await;
             }
             return Err(PlatformError::Io {
                 context: format!("moving the restored filestore to {}", filestore.display()),
@@ -197,12 +193,11 @@ impl Backups {
             });
         }
         if replaced {
-            if let Err(e) = sql::drop_database(&admin, &old_db).await {
+            if let Err(e) = self.target.drop_database(&old_db).await {
                 tracing::warn!(database = %old_db, error = %e, "could not drop the replaced database");
             }
         }
         remove_dir(&old_files);
-        admin.close().await;
         Ok(replaced)
     }
 }
@@ -217,7 +212,7 @@ pub(crate) fn check_target_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(PlatformError::Refused(format!(
+        Err(PlatformError::Invalid(format!(
             "database name {name:?} is not allowed: use 1 to 63 letters, digits, '_', '-' or '.'"
         )))
     }
@@ -226,7 +221,7 @@ pub(crate) fn check_target_name(name: &str) -> Result<()> {
 /// `<parent>/.<name>.<tag>`: a folder beside `dir`, on the same file system so a rename moves it.
 pub(crate) fn sibling(dir: &Path, tag: &str) -> Result<PathBuf> {
     let name = dir.file_name().ok_or_else(|| {
-        PlatformError::Refused(format!(
+        PlatformError::Invalid(format!(
             "filestore {} has no folder name; give a folder such as <data>/filestore/<db>",
             dir.display()
         ))

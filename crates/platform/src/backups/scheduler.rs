@@ -65,7 +65,7 @@ impl Schedule {
 
 fn parse_tz(name: &str) -> Result<Tz> {
     name.parse::<Tz>().map_err(|_| {
-        PlatformError::Refused(format!(
+        PlatformError::Invalid(format!(
             "unknown time zone {name:?}; use an IANA name such as Europe/Brussels or UTC"
         ))
     })
@@ -107,7 +107,7 @@ impl Backups {
     ) -> Result<Schedule> {
         parse_tz(timezone)?;
         let source = serde_json::to_value(source)
-            .map_err(|e| PlatformError::Refused(format!("backup source: {e}")))?;
+            .map_err(|e| PlatformError::Failed(format!("backup source: {e}")))?;
         Ok(sqlx::query_as(&format!(
             "INSERT INTO backup_schedules (project, branch, source, time_of_day, timezone) \
              VALUES ($1, $2, $3, $4, $5) RETURNING {SCHEDULE_COLUMNS}"
@@ -177,7 +177,7 @@ impl Backups {
     /// Runs one `backup.daily` job: the backup, then (when asked) its restore drill.
     pub async fn run_daily_job(&self, job: &Job, verify: bool) -> Result<String> {
         let id = job.payload["schedule"].as_i64().ok_or_else(|| {
-            PlatformError::Refused("backup.daily job without a schedule id".into())
+            PlatformError::Failed("backup.daily job without a schedule id".into())
         })?;
         let s: Schedule = sqlx::query_as(&format!(
             "SELECT {SCHEDULE_COLUMNS} FROM backup_schedules WHERE id = $1"
@@ -185,9 +185,9 @@ impl Backups {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| PlatformError::Refused(format!("schedule {id} no longer exists")))?;
+        .ok_or_else(|| PlatformError::NotFound(format!("schedule {id} no longer exists")))?;
         let source: BackupSource = serde_json::from_value(s.source.clone())
-            .map_err(|e| PlatformError::Refused(format!("schedule {id}: bad source: {e}")))?;
+            .map_err(|e| PlatformError::Failed(format!("schedule {id}: bad source: {e}")))?;
         let labels = BackupLabels {
             project: s.project.clone(),
             branch: s.branch.clone(),

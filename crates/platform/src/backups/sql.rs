@@ -1,11 +1,11 @@
-//! SQL against the Odoo databases (not the metadata database): owners, renames, and what a
-//! backup records about a database to check a restore against.
+//! SQL against the Odoo databases (not the metadata database): what a backup records about a
+//! database to check a restore against, and what an import turns off. Connections, renames
+//! and drops are [`Target`]'s.
 
 use std::collections::BTreeMap;
 
-use slipway_dump::Target;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::ConnectOptions;
+use slipway_dump::{quote_ident as ident, Target};
+use sqlx::PgPool;
 
 use crate::error::{PlatformError, Result};
 
@@ -32,86 +32,21 @@ pub const MAIN_TABLES: &[&str] = &[
     "stock_move",
 ];
 
-pub(crate) async fn connect(url: &str) -> Result<PgPool> {
-    let options = url
-        .parse::<PgConnectOptions>()
-        .map_err(PlatformError::Database)?
-        .disable_statement_logging();
-    Ok(PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(options)
-        .await?)
-}
-
-pub(crate) async fn admin(target: &Target) -> Result<PgPool> {
-    connect(&target.server.url("postgres")).await
-}
-
-pub(crate) fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-pub(crate) async fn database_exists(admin: &PgPool, db: &str) -> Result<bool> {
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(db)
-            .fetch_one(admin)
-            .await?,
-    )
-}
-
-pub(crate) async fn database_owner(admin: &PgPool, db: &str) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1",
-    )
-    .bind(db)
-    .fetch_optional(admin)
-    .await?)
-}
-
-/// A pool to `db` as its owner (never the superuser: an Odoo database may hold triggers).
+/// A pool to `db` as the role owning it (never the superuser: an Odoo database may hold
+/// triggers); `NotFound` when there is no such database.
 pub(crate) async fn as_owner(target: &Target, db: &str) -> Result<PgPool> {
-    let admin = admin(target).await?;
-    let owner = database_owner(&admin, db).await?;
-    admin.close().await;
-    let owner = owner.ok_or_else(|| {
-        PlatformError::Refused(format!("database {db:?} does not exist on the server"))
-    })?;
-    connect(&target.url_as(db, &owner)).await
+    let owner = database_owner(target, db).await?;
+    Ok(target.connect_as(db, &owner).await?)
 }
 
-pub(crate) async fn terminate(admin: &PgPool, db: &str) -> Result<()> {
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = $1 AND pid <> pg_backend_pid()",
-    )
-    .bind(db)
-    .execute(admin)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn rename_database(admin: &PgPool, from: &str, to: &str) -> Result<()> {
-    terminate(admin, from).await?;
-    sqlx::query(&format!(
-        "ALTER DATABASE {} RENAME TO {}",
-        ident(from),
-        ident(to)
-    ))
-    .execute(admin)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn drop_database(admin: &PgPool, db: &str) -> Result<()> {
-    terminate(admin, db).await?;
-    sqlx::query(&format!(
-        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-        ident(db)
-    ))
-    .execute(admin)
-    .await?;
-    Ok(())
+/// The role owning `db`, or `NotFound` naming it.
+pub(crate) async fn database_owner(target: &Target, db: &str) -> Result<String> {
+    match target.database_owner(db).await {
+        Err(slipway_dump::DumpError::NoDatabase(_)) => Err(PlatformError::NotFound(format!(
+            "database {db:?} does not exist on the server"
+        ))),
+        owner => Ok(owner?),
+    }
 }
 
 /// What a backup records of a database: installed modules, base version, row counts of the

@@ -178,7 +178,7 @@ impl Backups {
         report: &(dyn Fn(Phase, u64) + Sync),
     ) -> Result<()> {
         let Some(part) = manifest.database.clone() else {
-            return Err(crate::PlatformError::Refused(format!(
+            return Err(crate::PlatformError::Invalid(format!(
                 "backup {} holds no database",
                 manifest.id
             )));

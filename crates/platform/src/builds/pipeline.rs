@@ -276,7 +276,7 @@ impl Pipeline {
             .context("checking out the revision")?;
 
         self.step(build, "runtime").await?;
-        let source = self.runtime(project).await?;
+        let source = self.runtime(build, project).await?;
         let series = source.series.clone();
         let module_dirs = module_dirs(&src);
         let own = branch_modules(&module_dirs, &series)?;
@@ -385,7 +385,7 @@ impl Pipeline {
         let dir = self.env.build_dir(&build.name);
         let logs = self.env.logs_dir(&build.name);
         let src = dir.join("src");
-        let source = self.runtime(&project).await.map_err(|f| f.0)?;
+        let source = self.runtime(build, &project).await.map_err(|f| f.0)?;
         let module_dirs = module_dirs(&src);
         let venv = self
             .venv(&source, &src, &module_dirs, &logs)
@@ -416,11 +416,13 @@ impl Pipeline {
         Ok(())
     }
 
-    async fn runtime(&self, project: &Project) -> Result<OdooSource, Failed> {
-        let runtime = self.projects.runtime(&project.series).await?.ok_or_else(|| {
+    /// The Odoo source of the build's branch's series (its own, else its project's).
+    async fn runtime(&self, build: &Build, project: &Project) -> Result<OdooSource, Failed> {
+        let branch = self.branches.by_id(build.branch_id).await?;
+        let series = branch.series(&project.series);
+        let runtime = self.projects.runtime(series).await?.ok_or_else(|| {
             Failed(format!(
-                "no Odoo runtime is registered for series {}: register one with `slipway odoo add {} --source DIR`",
-                project.series, project.series
+                "no Odoo runtime is registered for series {series}: register one with `slipway odoo add {series} --source DIR`"
             ))
         })?;
         OdooSource::inspect(Path::new(&runtime.source_dir)).context("the registered Odoo source")

@@ -1,6 +1,6 @@
 //! Backups of a project's production (and staging) databases: list, take one by hand,
 //! verify it by a restore drill, download it, restore it into production or a staging
-//! branch. Rights follow the stage of the branch concerned ([`Action::Backups`]): production
+//! branch, import a dump made elsewhere into a branch. Rights follow the stage of the branch concerned ([`Action::Backups`]): production
 //! backups are for project admins, staging ones also for testers and developers' own stages.
 
 use axum::extract::{Path, Query, Request, State};
@@ -430,4 +430,169 @@ pub(crate) async fn restore_to_time(
         )
         .await?;
     Ok(Json(json!(outcome)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ImportQuery {
+    /// Neutralize the imported database (default: yes, except into production).
+    neutralize: Option<bool>,
+}
+
+/// Imports a dump made elsewhere (Odoo zip, pg_dump archive, `.sql`, `.sql.gz`), sent as the
+/// raw request body, into a branch: the body is streamed to a file under
+/// `<data-dir>/backups/uploads` (at most the server's upload limit, else 413), recognised
+/// (anything that is not an Odoo dump is a 400 and the branch's database is untouched),
+/// restored under a temporary name with mail servers and scheduled actions disabled, and
+/// swapped in for the branch's database and filestore. Production takes a `before-import`
+/// backup first and keeps the dump's identity; staging and development get a neutralized
+/// copy. When the dump's Odoo series differs from the branch's, the branch switches to it
+/// (a `series.switched` event). The branch's server is restarted either way.
+pub(crate) async fn import(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((name, branch)): Path<(String, String)>,
+    Query(q): Query<ImportQuery>,
+    request: Request,
+) -> ApiResult<Json<Value>> {
+    let access = project_for(&state, &user, &name).await?;
+    service(&state)?; // 503 before receiving anything when there is no repository
+    let build = live_build(&state, &access, &branch).await?;
+    let branch = state.platform.branches.by_id(build.branch_id).await?;
+    let dir = state
+        .platform
+        .env()
+        .target
+        .data_dir
+        .join("backups")
+        .join("uploads");
+    tokio::fs::create_dir_all(&dir).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
+    let file = dir.join(format!("import-{:016x}", rand::random::<u64>()));
+    let result = import_file(
+        &state,
+        &user,
+        &access.project,
+        &branch,
+        &build,
+        &file,
+        &q,
+        request,
+    )
+    .await;
+    let _ = tokio::fs::remove_file(&file).await;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn import_file(
+    state: &AppState,
+    user: &ApiUser,
+    project: &slipway_platform::projects::Project,
+    branch: &slipway_platform::branches::Branch,
+    build: &Build,
+    file: &std::path::Path,
+    q: &ImportQuery,
+    request: Request,
+) -> ApiResult<Json<Value>> {
+    use crate::files::BodyError;
+    let limit = state.upgrade.max_upload_bytes;
+    let (size, _) = crate::files::receive_body(request.into_body(), file, limit)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { limit, .. } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the dump is larger than this server accepts ({limit} bytes; serve --max-upload)"),
+            ),
+            BodyError::Interrupted(e) => {
+                ApiError::invalid(format!("the upload was interrupted: {e}"))
+            }
+            BodyError::Store(e) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("the upload could not be stored: {e}"),
+            ),
+        })?;
+    if size == 0 {
+        return Err(ApiError::invalid(
+            "the body was empty: send the dump as the raw request body (curl --data-binary @FILE)",
+        ));
+    }
+    let database = build.database.clone().unwrap_or_else(|| build.name.clone());
+    let mut options =
+        RestoreOptions::new(&database, state.platform.env().target.filestore(&database));
+    if Stage::parse(&build.stage) == Some(Stage::Production) {
+        options.neutralize = q.neutralize.unwrap_or(false);
+        options.safety_backup = Some(BackupLabels {
+            project: Some(project.name.clone()),
+            branch: Some(build.branch.clone()),
+            revision: Some(build.revision.clone()),
+            kind: BackupKind::BeforeImport,
+        });
+    } else {
+        options.mode = slipway_dump::Mode::Copy;
+        options.neutralize = q.neutralize.unwrap_or(true);
+    }
+    state
+        .platform
+        .pipeline
+        .supervisor
+        .stop(build.id, build.pid)
+        .await;
+    let imported = service(state)?.import(file, &options).await;
+    let outcome = match imported {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // nothing was swapped in: the branch's database is as it was; serve it again
+            if let Err(r) = state.platform.pipeline.restart_server(build).await {
+                tracing::warn!(build = build.id, error = %r, "server not restarted after a failed import");
+            }
+            return Err(e.into());
+        }
+    };
+    let current = branch.series(&project.series).to_string();
+    let switched =
+        slipway_platform::branches::series_switch(&current, outcome.odoo_version.as_deref());
+    let history = &state.platform.history;
+    if let Some(series) = &switched {
+        state
+            .platform
+            .branches
+            .set_series(branch.id, series)
+            .await?;
+        history
+            .record(
+                branch.id,
+                "series.switched",
+                json!({"from": current, "to": series,
+                       "message": format!("Odoo {current} -> {series}: the imported dump is of Odoo {series}")}),
+            )
+            .await?;
+    }
+    history
+        .record(
+            branch.id,
+            "backup.imported",
+            json!({"format": outcome.format, "odoo_version": outcome.odoo_version,
+                   "safety_backup": outcome.restore.safety_backup, "disabled": outcome.disabled,
+                   "message": format!("{} dump of Odoo {} imported by {}", outcome.format,
+                       outcome.odoo_version.as_deref().unwrap_or("?"), user.0.login)}),
+        )
+        .await?;
+    let restarted = state.platform.pipeline.restart_server(build).await;
+    let mut body = json!(outcome);
+    body["series_switched"] = match &switched {
+        Some(to) => json!({"from": current, "to": to}),
+        None => Value::Null,
+    };
+    body["server_error"] = match restarted {
+        Ok(()) => Value::Null,
+        Err(e) => json!(format!("imported, but the server did not start again: {e}")),
+    };
+    Ok(Json(body))
 }

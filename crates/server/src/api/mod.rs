@@ -34,6 +34,8 @@
 //! - `GET|POST /api/projects/{p}/branches/{b}/backups` (list; a manual backup),
 //!   `POST /api/backups/{id}/verify`, `GET /api/backups/{id}/download?format=zip|sql-gz
 //!   &filestore=&neutralized=`, `POST /api/backups/{id}/restore` (`{"branch": ...}`),
+//!   `POST /api/projects/{p}/branches/{b}/import?neutralize=` (the dump as the raw body;
+//!   400 when it is not an Odoo dump, 413 beyond the upload limit),
 //!   `GET /api/builds/{id}/dump?format=&filestore=&neutralized=` (the build's database now)
 //! - `GET /api/projects/{p}/branches/{b}/pitr` (the point-in-time recovery window),
 //!   `POST` the same (`{"at": "2026-11-21T10:42:00Z"}`): production as it was then
@@ -54,7 +56,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use slipway_platform::PlatformError;
+use slipway_platform::{ErrorKind, PlatformError};
 
 use crate::AppState;
 pub(crate) use auth::{authenticate_token, token_from as token_from_parts, ApiUser};
@@ -99,13 +101,12 @@ impl IntoResponse for ApiError {
 
 impl From<PlatformError> for ApiError {
     fn from(e: PlatformError) -> Self {
-        match e {
-            PlatformError::Invalid(m) => Self::invalid(m),
-            PlatformError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
-            PlatformError::NotFound(m) => Self::not_found(m),
-            PlatformError::Refused(m) => Self::new(StatusCode::CONFLICT, "refused", m),
-            other => {
-                tracing::error!("internal error: {other}");
+        match e.kind() {
+            ErrorKind::Invalid => Self::invalid(e.to_string()),
+            ErrorKind::Conflict => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            ErrorKind::NotFound => Self::not_found(e.to_string()),
+            ErrorKind::Internal => {
+                tracing::error!("internal error: {e}");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
@@ -179,6 +180,10 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route(
             "/api/projects/{project}/branches/{branch}/backups",
             get(backups::list).post(backups::create),
+        )
+        .route(
+            "/api/projects/{project}/branches/{branch}/import",
+            post(backups::import),
         )
         .route(
             "/api/projects/{project}/branches/{branch}/pitr",

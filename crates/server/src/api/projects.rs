@@ -250,10 +250,16 @@ pub(crate) async fn update_branch(
         access.require(Action::MoveStage, to)?;
     }
     if let Some(settings) = &body.settings {
+        let mut settings = settings.clone();
+        match &settings.series {
+            // an import's series switch stays unless the update names a series
+            None => settings.series = branch.settings.series.clone(),
+            Some(series) => settings.series = Some(parse_series(series)?.to_string()),
+        }
         state
             .platform
             .branches
-            .set_settings(branch.id, settings)
+            .set_settings(branch.id, &settings)
             .await?;
     }
     if let Some(stage) = &body.stage {

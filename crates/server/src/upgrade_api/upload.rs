@@ -5,9 +5,7 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures_util::StreamExt;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use slipway_platform::upgrade::rules::{check_state, Action, Failure};
 
 use super::params::ApiParams;
@@ -145,101 +143,38 @@ async fn receive(body: Body, dir: &std::path::Path, limit: u64) -> Result<Receiv
     Ok(Received { path, size, sha256 })
 }
 
-/// Streams the body to `path`. Two blocking threads share the work, one writing and one
-/// hashing each chunk (a chunk is shared, not copied), so a large upload goes at the speed of
-/// the slower of the two rather than their sum; tokio's file API would also hop to the blocking
-/// pool once per small network chunk.
+/// Streams the body to `path` ([`crate::files::receive_body`]), as the upgrade API reports it.
 async fn write_body(
     body: Body,
     path: &std::path::Path,
     limit: u64,
 ) -> Result<(u64, String), Failure> {
-    let (to_writer, writer_rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(64);
-    let (to_hasher, hasher_rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(64);
-    let file_path = path.to_path_buf();
-    let writer = tokio::task::spawn_blocking(move || write_chunks(&file_path, writer_rx));
-    let hasher = tokio::task::spawn_blocking(move || hash_chunks(hasher_rx));
-    let mut size: u64 = 0;
-    let mut stream = body.into_data_stream();
-    let mut failure = None;
-    while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(e) => {
-                failure = Some(Failure::new(
-                    "UPLOAD:FAILED",
-                    format!("The upload was interrupted: {e}"),
-                ));
-                break;
-            }
-        };
-        size += chunk.len() as u64;
-        if size > limit {
-            failure = Some(Failure {
+    use crate::files::BodyError;
+    crate::files::receive_body(body, path, limit)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { size, limit } => Failure {
                 value: Some(size.to_string()),
                 ..Failure::new(
                     "UPLOAD:TOO_LARGE",
                     format!("The dump is larger than this server accepts ({limit} bytes)"),
                 )
-            });
-            break;
-        }
-        // A send fails only when the writer stopped on an I/O error, reported below.
-        if to_hasher.send(chunk.clone()).is_err() || to_writer.send(chunk).is_err() {
-            break;
-        }
-    }
-    drop((to_writer, to_hasher));
-    let store_failed = |e: &dyn std::fmt::Display| {
-        Failure::new(
-            "UPLOAD:FAILED",
-            format!("The upload could not be stored: {e}"),
-        )
-    };
-    let written = writer.await.map_err(|e| store_failed(&e))?;
-    let sha256 = hasher.await.map_err(|e| store_failed(&e))?;
-    if let Some(failure) = failure {
-        return Err(failure);
-    }
-    written.map_err(|e| store_failed(&e))?;
-    Ok((size, sha256))
+            },
+            BodyError::Interrupted(e) => {
+                Failure::new("UPLOAD:FAILED", format!("The upload was interrupted: {e}"))
+            }
+            BodyError::Store(e) => Failure::new(
+                "UPLOAD:FAILED",
+                format!("The upload could not be stored: {e}"),
+            ),
+        })
 }
 
-/// Writes chunks until the channel closes, then flushes them to disk.
-fn write_chunks(
-    path: &std::path::Path,
-    chunks: std::sync::mpsc::Receiver<bytes::Bytes>,
-) -> std::io::Result<()> {
-    use std::io::Write;
-    let file = std::fs::File::create(path)?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    for chunk in chunks {
-        out.write_all(&chunk)?;
-    }
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()
-}
-
-/// The SHA-256, in hex, of the chunks received until the channel closes.
-fn hash_chunks(chunks: std::sync::mpsc::Receiver<bytes::Bytes>) -> String {
-    let mut hasher = Sha256::new();
-    for chunk in chunks {
-        hasher.update(&chunk);
-    }
-    hex(&hasher.finalize())
-}
-
-/// Moves the received file into place, replacing the previous dump atomically (a rename on
-/// one file system: called under the request's row lock, so it must be quick).
 fn install_now(received: &std::path::Path, target: &std::path::Path) -> std::io::Result<()> {
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::rename(received, target)
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `request_sftp_access`: registers the request's SSH keys and answers how to connect.
