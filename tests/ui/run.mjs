@@ -242,6 +242,18 @@ await step('Backups: back up production now, verify it, restore it, download it 
   await shot('backups');
 });
 
+await step('a dump made by Odoo is imported into the staging branch from the Backups tab', async () => {
+  await page.goto(`${world.url}/#/p/${P}/b/feature/backups`);
+  await page.locator('#import-file').waitFor();
+  await page.setInputFiles('#import-file', world.import_dump);
+  await page.click('#import-go');
+  await page.click('#confirm-ok');
+  await page.locator('.notice', { hasText: 'Imported v17_mail_demo.zip (Odoo 17.0' }).waitFor();
+  const history = await api(`/api/projects/${P}/branches/feature/history`);
+  expect(history.some((e) => e.kind === 'backup.imported'), 'the import is in History');
+  await shot('import');
+});
+
 await step('the project page fits a phone', async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${world.url}/#/p/${P}`);

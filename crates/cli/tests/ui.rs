@@ -41,6 +41,7 @@ fn the_web_ui_in_a_real_browser() {
         "feature": feature,
         "feature_b": feature_b,
         "screenshots": repo_root().join("target/ui-screenshots"),
+        "import_dump": slipway_testkit::odoo_dumps_dir().join("v17_mail_demo.zip"),
     });
     let world_file = site.data.path().join("ui-world.json");
     std::fs::write(&world_file, world.to_string()).unwrap();

@@ -14,15 +14,22 @@ export class ApiError extends Error {
 
 /** Calls the API; resolves to the JSON answer, rejects with an ApiError. */
 export async function api(method, path, body) {
+  const json = body === undefined ? undefined : JSON.stringify(body);
+  return send(method, path, json, body === undefined ? undefined : 'application/json');
+}
+
+/** Sends `file` (a File or Blob) as the raw body of a POST, as the import route wants. */
+export function upload(path, file) {
+  return send('POST', path, file, 'application/octet-stream');
+}
+
+async function send(method, path, body, contentType) {
   const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (contentType) headers['Content-Type'] = contentType;
   if (method !== 'GET' && csrf) headers['X-Slipway-CSRF'] = csrf;
   let response;
   try {
-    response = await fetch(path, {
-      method, headers, credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    response = await fetch(path, { method, headers, credentials: 'same-origin', body });
   } catch (e) {
     throw new ApiError(0, 'network', `Slipway cannot be reached (${e.message}); check your connection`);
   }

@@ -1,9 +1,11 @@
 // Backups of the branch's database: list (with verification state), back up now, verify,
 // restore into this branch, download (zip with or without filestore, .sql.gz, exact or
-// neutralized), and a dump of the live build as it is now.
+// neutralized), a dump of the live build as it is now, importing a dump made elsewhere, and
+// production's point-in-time recovery.
 // Routes: `GET|POST /api/projects/{p}/branches/{b}/backups`, `POST /api/backups/{id}/verify`,
-// `POST /api/backups/{id}/restore`, `GET /api/backups/{id}/download`, `GET /api/builds/{id}/dump`.
-import { api, get, el, say, age, confirmBox } from './api.js';
+// `POST /api/backups/{id}/restore`, `GET /api/backups/{id}/download`, `GET /api/builds/{id}/dump`,
+// `POST .../import`, `GET|POST .../pitr`.
+import { api, get, upload, el, say, age, confirmBox } from './api.js';
 
 /** 12.3 MiB, 45 KiB or 800 B. */
 function size(bytes) {
@@ -92,6 +94,7 @@ export function render(root, ctx) {
     create.disabled = false;
   });
   root.replaceChildren(el('div', { class: 'toolbar' }, create, el('label', { for: 'download-format' }, 'Downloads as: '), format, dump), message, list,
+    live ? importForm(ctx, message, load) : null,
     ctx.branchInfo.stage === 'production' ? pointInTime(ctx, message, load) : null);
   load();
   return null;
@@ -132,4 +135,33 @@ function pointInTime(ctx, message, reload) {
   });
   return el('section', { class: 'card', id: 'pitr' }, el('h2', {}, 'Point-in-time recovery'), state,
     el('p', { class: 'toolbar' }, el('label', { for: 'pitr-at' }, 'Time (UTC): '), at, go));
+}
+
+/** Import a dump made elsewhere (Odoo zip, pg_dump file, .sql[.gz]) into this branch. */
+function importForm(ctx, message, reload) {
+  const production = ctx.branchInfo.stage === 'production';
+  const file = el('input', { type: 'file', id: 'import-file', accept: '.zip,.dump,.sql,.gz', 'aria-label': 'Dump to import' });
+  const go = el('button', { type: 'submit', id: 'import-go' }, 'Import');
+  const form = el('form', { class: 'card', id: 'import', onsubmit: async (e) => {
+    e.preventDefault();
+    const dump = file.files[0];
+    if (!dump) { say(message, 'Choose a dump file first.'); return; }
+    const what = production
+      ? `Replace production's database with ${dump.name}? A backup of the current one is taken first.`
+      : `Replace ${ctx.branch}'s database with a neutralized copy of ${dump.name}?`;
+    if (!(await confirmBox(what, 'Import'))) return;
+    go.disabled = true;
+    say(message, `Importing ${dump.name}…`, 'notice');
+    try {
+      const outcome = await upload(`${ctx.base}/import`, dump);
+      const version = outcome.odoo_version ? `Odoo ${outcome.odoo_version}, ` : '';
+      say(message, `Imported ${dump.name} (${version}${outcome.modules} modules; mail servers and scheduled actions off).`, 'notice');
+      reload();
+    } catch (err) { say(message, err); }
+    go.disabled = false;
+  } },
+  el('h2', {}, 'Import a dump'),
+  el('p', { class: 'muted' }, 'An Odoo zip (with its filestore), a pg_dump file or .sql.gz made elsewhere. Mail servers and scheduled actions are disabled, as Odoo.sh does; a dump of another Odoo version switches the branch to it.'),
+  el('p', { class: 'toolbar' }, file, go));
+  return form;
 }
