@@ -418,6 +418,7 @@ fn trial_projects_go_back_to_development() {
     assert!(!project["trial_until"].is_null());
     let tree = WorkTree::from_fixture("shop", &site.git_url("trial"));
     tree.push("main");
+    let dev = site.wait_build(site.build_of("trial", "main", &tree.git(&["rev-parse", "HEAD"])));
     site.cli_ok(&[
         "branch",
         "set",
@@ -427,6 +428,20 @@ fn trial_projects_go_back_to_development() {
         "production",
         "--confirm",
     ]);
+    let prod = settled_head_build(&site, "trial", "main", dev["id"].as_i64().unwrap());
+    assert_eq!(prod["state"], "running", "{prod}");
+    let schedule = || {
+        site.psql(
+            "slipway",
+            "SELECT enabled, source->>'database' FROM backup_schedules \
+             WHERE project = 'trial' AND branch = 'main'",
+        )
+    };
+    assert_eq!(
+        schedule(),
+        format!("t|{}", prod["database"].as_str().unwrap()),
+        "production's daily backup is scheduled on its database"
+    );
     let (status, _) = site.patch(
         "/api/projects/trial",
         json!({"trial_until": "2020-01-01T00:00:00Z"}),
@@ -440,6 +455,11 @@ fn trial_projects_go_back_to_development() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    assert!(
+        schedule().starts_with("f|"),
+        "a branch out of production is no longer backed up daily: {}",
+        schedule()
+    );
 }
 
 #[test]

@@ -254,6 +254,14 @@ impl Platform {
     pub async fn move_stage(&self, branch: &Branch, to: Stage, by: &str) -> Result<Option<i64>> {
         let from = branch.stage();
         self.branches.set_stage(branch.id, to).await?;
+        if from == Stage::Production && to != Stage::Production {
+            if let Some(backups) = &self.pipeline.env.backups {
+                let project = self.projects.by_id(branch.project_id).await?;
+                backups
+                    .disable_schedules(&project.name, &branch.name)
+                    .await?;
+            }
+        }
         self.history
             .record(
                 branch.id,

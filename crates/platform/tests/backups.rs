@@ -662,3 +662,44 @@ async fn the_scheduler_queues_a_missed_day_once_and_its_job_takes_a_verified_dai
     assert_eq!(s.last_backup.as_deref(), Some(id.as_str()));
     meta.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn production_s_schedule_follows_its_database_and_stops_when_it_leaves_production() {
+    let mut w = World::new().await;
+    let first = w.production("v17_base.dump", 0).await;
+    let time = chrono::NaiveTime::from_hms_opt(3, 0, 0).unwrap();
+    let created = w
+        .backups
+        .point_schedule("acme", "main", &first, time, "UTC")
+        .await
+        .unwrap();
+    assert!(created.enabled);
+
+    assert_eq!(
+        w.backups.disable_schedules("acme", "main").await.unwrap(),
+        1
+    );
+    let meta = PgPool::connect(w._meta.url()).await.unwrap();
+    sqlx::query("UPDATE backup_schedules SET created_at = now() - interval '3 days'")
+        .execute(&meta)
+        .await
+        .unwrap();
+    assert!(
+        w.backups.queue_due(Utc::now()).await.unwrap().is_empty(),
+        "a disabled schedule queues nothing"
+    );
+
+    // promoted again, with a new database: the same schedule, pointed at it and enabled
+    let mut second = first.clone();
+    second.database = "acme_main_42".into();
+    let pointed = w
+        .backups
+        .point_schedule("acme", "main", &second, time, "UTC")
+        .await
+        .unwrap();
+    assert_eq!(pointed.id, created.id);
+    assert!(pointed.enabled);
+    assert_eq!(pointed.source["database"], "acme_main_42");
+    assert_eq!(w.backups.schedules().await.unwrap().len(), 1);
+    assert_eq!(w.backups.queue_due(Utc::now()).await.unwrap().len(), 1);
+}

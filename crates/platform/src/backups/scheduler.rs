@@ -121,6 +121,51 @@ impl Backups {
         .await?)
     }
 
+    /// Points the daily schedule of (`project`, `branch`) at `source` and enables it, or adds
+    /// one at `time` in `timezone` when there is none: production's database can change (a
+    /// branch promoted again gets a new one) and its backups must follow.
+    pub async fn point_schedule(
+        &self,
+        project: &str,
+        branch: &str,
+        source: &BackupSource,
+        time: NaiveTime,
+        timezone: &str,
+    ) -> Result<Schedule> {
+        let json = serde_json::to_value(source)
+            .map_err(|e| PlatformError::Failed(format!("backup source: {e}")))?;
+        let updated: Option<Schedule> = sqlx::query_as(&format!(
+            "UPDATE backup_schedules SET source = $3, enabled = true \
+             WHERE project = $1 AND branch = $2 RETURNING {SCHEDULE_COLUMNS}"
+        ))
+        .bind(project)
+        .bind(branch)
+        .bind(json)
+        .fetch_optional(&self.pool)
+        .await?;
+        match updated {
+            Some(schedule) => Ok(schedule),
+            None => {
+                self.add_schedule(Some(project), Some(branch), source, time, timezone)
+                    .await
+            }
+        }
+    }
+
+    /// Disables the schedules of a branch that is no longer production (kept, with their
+    /// last run, for the record); returns how many.
+    pub async fn disable_schedules(&self, project: &str, branch: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE backup_schedules SET enabled = false \
+             WHERE project = $1 AND branch = $2 AND enabled",
+        )
+        .bind(project)
+        .bind(branch)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Every schedule.
     pub async fn schedules(&self) -> Result<Vec<Schedule>> {
         Ok(sqlx::query_as(&format!(

@@ -205,30 +205,22 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Production's first database is backed up daily from now on.
+    /// Production's database is backed up daily from now on (the branch's schedule, pointed
+    /// at this database when it had one).
     pub(super) async fn schedule_daily_backup(&self, build: &Build) {
         let Some(backups) = &self.env.backups else {
             return;
         };
-        let exists = backups.schedules().await.map(|all| {
-            all.iter().any(|s| {
-                s.project.as_deref() == Some(build.project.as_str())
-                    && s.branch.as_deref() == Some(build.branch.as_str())
-            })
-        });
-        if matches!(exists, Ok(true)) {
-            return;
-        }
-        let added = backups
-            .add_schedule(
-                Some(&build.project),
-                Some(&build.branch),
+        let pointed = backups
+            .point_schedule(
+                &build.project,
+                &build.branch,
                 &self.env.backup_source(build),
                 self.env.daily_backup_at,
                 "UTC",
             )
             .await;
-        if let Err(e) = added {
+        if let Err(e) = pointed {
             tracing::warn!("scheduling production's daily backup: {e}");
         }
     }
