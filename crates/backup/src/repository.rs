@@ -221,21 +221,25 @@ impl Repository {
 
     /// Every backup the primary holds, oldest first.
     pub fn list(&self) -> Result<Vec<BackupManifest>, Error> {
-        let mut found = Vec::new();
-        for listed in self.locations[0].list("backups/")? {
-            let Some(id) = listed
-                .key
-                .strip_prefix("backups/")
-                .and_then(|n| n.strip_suffix(".json"))
-            else {
-                continue;
-            };
-            if is_backup_id(id) {
-                found.push(self.load(id)?);
-            }
-        }
-        found.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(found)
+        self.manifest_ids("backups/")?
+            .iter()
+            .map(|id| self.load(id))
+            .collect()
+    }
+
+    /// The ids of the manifests (`<folder><id>.json`) the primary holds under `folder`, in
+    /// order (ids sort by time).
+    pub(crate) fn manifest_ids(&self, folder: &str) -> Result<Vec<String>, Error> {
+        let mut ids: Vec<String> = self.locations[0]
+            .list(folder)?
+            .into_iter()
+            .filter_map(|listed| {
+                let id = listed.key.strip_prefix(folder)?.strip_suffix(".json")?;
+                is_backup_id(id).then(|| id.to_string())
+            })
+            .collect();
+        ids.sort();
+        Ok(ids)
     }
 
     /// A backup's manifest, from the first location holding a readable copy.

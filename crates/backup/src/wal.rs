@@ -202,21 +202,10 @@ impl Repository {
 
     /// Every base backup the primary holds, oldest first.
     pub fn base_backups(&self) -> Result<Vec<BaseBackupManifest>, Error> {
-        let mut found = Vec::new();
-        for listed in self.locations[0].list("basebackups/")? {
-            let Some(id) = listed
-                .key
-                .strip_prefix("basebackups/")
-                .and_then(|n| n.strip_suffix(".json"))
-            else {
-                continue;
-            };
-            if is_backup_id(id) {
-                found.push(self.load_base_backup(id)?);
-            }
-        }
-        found.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(found)
+        self.manifest_ids("basebackups/")?
+            .iter()
+            .map(|id| self.load_base_backup(id))
+            .collect()
     }
 
     /// A base backup's manifest, from the first location holding a readable copy.
