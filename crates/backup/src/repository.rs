@@ -519,17 +519,29 @@ impl Repository {
 
     /// Manifests of every location (a backup another location lost is still live).
     fn live_manifests(&self) -> Result<Vec<BackupManifest>, Error> {
-        let mut by_id: BTreeMap<String, BackupManifest> = BTreeMap::new();
+        self.live_under("backups/")
+    }
+
+    /// The manifests (`<folder><id>.json`) of every location, each id once. A primary that
+    /// cannot list, or holds a damaged manifest, is an error: garbage collection must never run
+    /// on a partial view, or it would delete chunks a live backup needs (heal it first with
+    /// verify). An unreachable replica holds nothing we could delete, so it is skipped.
+    pub(crate) fn live_under<M: serde::de::DeserializeOwned>(
+        &self,
+        folder: &str,
+    ) -> Result<Vec<M>, Error> {
+        let mut by_id: BTreeMap<String, M> = BTreeMap::new();
         for (i, location) in self.locations.iter().enumerate() {
-            let listed = match location.list("backups/") {
+            let primary = i == 0;
+            let listed = match location.list(folder) {
                 Ok(listed) => listed,
-                Err(e) if i == 0 => return Err(e),
-                Err(_) => continue, // an unreachable replica holds nothing we could delete
+                Err(e) if primary => return Err(e),
+                Err(_) => continue,
             };
             for item in listed {
                 let Some(id) = item
                     .key
-                    .strip_prefix("backups/")
+                    .strip_prefix(folder)
                     .and_then(|n| n.strip_suffix(".json"))
                 else {
                     continue;
@@ -538,21 +550,21 @@ impl Repository {
                     continue;
                 }
                 match location.get(&item.key) {
-                    Ok(Some(bytes)) => {
-                        if let Ok(m) = serde_json::from_slice::<BackupManifest>(&bytes) {
+                    Ok(Some(bytes)) => match serde_json::from_slice::<M>(&bytes) {
+                        Ok(m) => {
                             by_id.insert(id.to_string(), m);
-                        } else if i == 0 {
-                            // never collect with a damaged record in the primary: its chunks
-                            // would go; heal it from a replica first
+                        }
+                        Err(e) if primary => {
                             return Err(Error::BadManifest {
                                 location: location.name(),
                                 key: item.key,
-                                detail: "unreadable; run verify to heal it first".into(),
-                            });
+                                detail: format!("{e}; run verify to heal it first"),
+                            })
                         }
-                    }
+                        Err(_) => {}
+                    },
                     Ok(None) => {}
-                    Err(e) if i == 0 => return Err(e),
+                    Err(e) if primary => return Err(e),
                     Err(_) => {}
                 }
             }

@@ -423,3 +423,35 @@ fn wal_files_are_stored_everywhere_read_back_from_a_sound_copy_and_deleted() {
     let err = w.repo.get_wal(&entry).unwrap_err().to_string();
     assert!(err.contains("000000010000000000000002"), "{err}");
 }
+
+#[test]
+fn gc_refuses_to_run_on_a_damaged_primary_manifest_and_keeps_every_chunk() {
+    let w = world();
+    let kept = backup(&w.repo, &random(200_000, 21), &filestore(3, 2100)).manifest;
+    let chunks_before = w.repo.store().stats().unwrap().chunks;
+    let key = w
+        .dir
+        .path()
+        .join("primary")
+        .join(BackupManifest::key(&kept.id));
+    std::fs::write(&key, b"{ not a manifest").unwrap();
+    let options = GcOptions {
+        stale_session: Duration::from_secs(3600),
+        clock_margin: Duration::ZERO,
+    };
+    let err = w.repo.gc(&options).unwrap_err().to_string();
+    assert!(err.contains("run verify to heal it first"), "{err}");
+    assert_eq!(w.repo.store().stats().unwrap().chunks, chunks_before);
+
+    // a damaged copy in a replica only: the primary's view is whole, gc runs and keeps it
+    std::fs::write(&key, serde_json::to_vec(&kept).unwrap()).unwrap();
+    let replica_key = w
+        .dir
+        .path()
+        .join("replica-1")
+        .join(BackupManifest::key(&kept.id));
+    std::fs::write(&replica_key, b"garbage").unwrap();
+    w.repo.gc(&options).unwrap();
+    assert_eq!(w.repo.store().stats().unwrap().chunks, chunks_before);
+    assert_eq!(read_db(&w.repo, &kept).unwrap(), random(200_000, 21));
+}

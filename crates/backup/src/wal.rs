@@ -343,44 +343,6 @@ impl Repository {
 
     /// Base backups of every location (one another location lost is still live), for gc.
     pub(super) fn live_base_backups(&self) -> Result<Vec<BaseBackupManifest>, Error> {
-        let mut by_id: BTreeMap<String, BaseBackupManifest> = BTreeMap::new();
-        for (i, location) in self.locations.iter().enumerate() {
-            let listed = match location.list("basebackups/") {
-                Ok(listed) => listed,
-                Err(e) if i == 0 => return Err(e),
-                Err(_) => continue,
-            };
-            for item in listed {
-                let Some(id) = item
-                    .key
-                    .strip_prefix("basebackups/")
-                    .and_then(|n| n.strip_suffix(".json"))
-                else {
-                    continue;
-                };
-                if by_id.contains_key(id) || !is_backup_id(id) {
-                    continue;
-                }
-                match location.get(&item.key) {
-                    Ok(Some(bytes)) => match serde_json::from_slice::<BaseBackupManifest>(&bytes) {
-                        Ok(m) => {
-                            by_id.insert(id.to_string(), m);
-                        }
-                        Err(e) if i == 0 => {
-                            return Err(Error::BadManifest {
-                                location: location.name(),
-                                key: item.key,
-                                detail: e.to_string(),
-                            })
-                        }
-                        Err(_) => {}
-                    },
-                    Ok(None) => {}
-                    Err(e) if i == 0 => return Err(e),
-                    Err(_) => {}
-                }
-            }
-        }
-        Ok(by_id.into_values().collect())
+        self.live_under("basebackups/")
     }
 }
