@@ -4,10 +4,15 @@
 //! on several machines, share the queue without double work. A running job sends heartbeats;
 //! one whose worker died (no heartbeat for a while) is put back in the queue by
 //! [`JobQueue::requeue_abandoned`], so a crash leaves the job resumable, never half-owned.
+//!
+//! Idle workers wait on [`JOBS_CHANNEL`], which a trigger notifies whenever a job is queued
+//! (migration 0006), so a push starts building at once instead of at the next poll; they still
+//! look every [`IDLE_POLL`] for jobs whose `run_after` came due, or when notifications are lost.
 
 use std::time::Duration;
 
 use serde_json::Value;
+use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 
 use crate::error::Result;
@@ -35,6 +40,19 @@ impl JobQueue {
     /// The queue in the metadata database behind `pool`.
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
+    }
+
+    /// A connection listening on [`JOBS_CHANNEL`]: each notification's payload is the kind
+    /// of a job just queued.
+    pub async fn listener(&self) -> Result<PgListener> {
+        // Its own connection, outside the shared pool: a listener holds it for good, and
+        // one per worker would starve the pool's other users.
+        let own = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with((*self.pool.connect_options()).clone());
+        let mut listener = PgListener::connect_with(&own).await?;
+        listener.listen(JOBS_CHANNEL).await?;
+        Ok(listener)
     }
 
     /// Adds a job; returns its id.
@@ -129,6 +147,13 @@ impl JobQueue {
     }
 }
 
+/// The channel PostgreSQL notifies when a job is queued; the payload is its kind.
+pub const JOBS_CHANNEL: &str = "slipway_jobs";
+
+/// How often an idle worker looks for work without being notified: delayed jobs coming due,
+/// and a lost listening connection.
+pub const IDLE_POLL: Duration = Duration::from_millis(500);
+
 /// How long a running job may stay silent before another worker takes it back.
 pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -146,6 +171,13 @@ pub async fn run_worker<F, Fut>(
     F: Fn(Job) -> Fut,
     Fut: std::future::Future<Output = std::result::Result<(), String>>,
 {
+    let mut listener = match queue.listener().await {
+        Ok(listener) => Some(listener),
+        Err(e) => {
+            tracing::warn!(worker = %name, "not listening for queued jobs, polling: {e}");
+            None
+        }
+    };
     while !*shutdown.borrow() {
         if let Err(e) = queue.requeue_abandoned(HEARTBEAT_TIMEOUT).await {
             tracing::warn!(worker = %name, "requeueing abandoned jobs: {e}");
@@ -159,7 +191,8 @@ pub async fn run_worker<F, Fut>(
         };
         let Some(job) = job else {
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+                _ = notified(&mut listener) => {}
                 _ = shutdown.changed() => {}
             }
             continue;
@@ -192,5 +225,17 @@ pub async fn run_worker<F, Fut>(
                 }
             }
         }
+    }
+}
+
+/// Waits for a notification on `listener`; without one, forever (the caller's poll and
+/// shutdown still run). A broken listener is dropped, and the worker goes on polling.
+async fn notified(listener: &mut Option<PgListener>) {
+    let Some(active) = listener.as_mut() else {
+        return std::future::pending().await;
+    };
+    if let Err(e) = active.recv().await {
+        tracing::warn!("job notifications lost, polling from now on: {e}");
+        *listener = None;
     }
 }

@@ -28,6 +28,6 @@ pub mod stages;
 pub mod upgrade;
 
 pub use error::{ErrorKind, PlatformError, Result};
-pub use jobs::{run_worker, Job, JobQueue, HEARTBEAT_TIMEOUT};
+pub use jobs::{run_worker, Job, JobQueue, HEARTBEAT_TIMEOUT, IDLE_POLL, JOBS_CHANNEL};
 pub use metadata::{create_database_if_missing, Metadata, METADATA_DB};
 pub use service::{MergeResult, Platform};

@@ -91,3 +91,34 @@ async fn migrations_apply_twice_without_harm() {
         .unwrap()
         .starts_with(char::is_numeric));
 }
+
+/// What the listener hears next (a hang guard, not a timing: a trigger that does not fire
+/// would wait forever).
+async fn next_kind(listener: &mut sqlx::postgres::PgListener) -> String {
+    let heard = tokio::time::timeout(Duration::from_secs(30), listener.recv())
+        .await
+        .expect("a notification")
+        .unwrap();
+    assert_eq!(heard.channel(), slipway_platform::JOBS_CHANNEL);
+    heard.payload().to_string()
+}
+
+#[tokio::test]
+async fn queued_jobs_wake_listening_workers() {
+    let (_db, queue) = queue().await;
+    let mut listener = queue.listener().await.unwrap();
+
+    let id = queue.enqueue("build", &json!({})).await.unwrap();
+    assert_eq!(next_kind(&mut listener).await, "build");
+
+    // claimed, then put back by a shutdown: queued again, so workers are woken again
+    queue.claim("w", &["build"]).await.unwrap().unwrap();
+    queue.release(id).await.unwrap();
+    assert_eq!(next_kind(&mut listener).await, "build");
+
+    // finishing a job is not news
+    queue.claim("w", &["build"]).await.unwrap().unwrap();
+    queue.complete(id).await.unwrap();
+    queue.enqueue("upgrade.process", &json!({})).await.unwrap();
+    assert_eq!(next_kind(&mut listener).await, "upgrade.process");
+}
