@@ -25,24 +25,6 @@ fn healthy(site: &Site, build: &str) -> bool {
 }
 
 /// The newest build of a branch, once it is finished.
-fn settled_head_build(site: &Site, project: &str, branch: &str, after: i64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let builds = site.get(&format!("/api/projects/{project}/builds?branch={branch}"));
-        if let Some(b) = builds.as_array().unwrap().first() {
-            let id = b["id"].as_i64().unwrap();
-            if id > after {
-                return site.wait_build(id);
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no new build on {branch}: {builds}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
 /// A project whose `main` is production with `shop_core` installed (as a user does from the
 /// Apps menu), and whose production build is running. Returns the tree and that build.
 fn production_project(site: &Site, name: &str) -> (WorkTree, Value) {
@@ -60,7 +42,7 @@ fn production_project(site: &Site, name: &str) -> (WorkTree, Value) {
         "production",
         "--confirm",
     ]);
-    let prod = settled_head_build(site, name, "main", dev["id"].as_i64().unwrap());
+    let prod = site.settled_build_after(name, "main", dev["id"].as_i64().unwrap());
     assert_eq!(prod["state"], "running", "{prod}");
     assert_eq!(prod["stage"], "production");
     let build = prod["name"].as_str().unwrap();
@@ -114,7 +96,7 @@ fn production_updates_bumped_modules_and_rolls_back_failures() {
         "1.1",
         Some(("post-add.py", "def migrate(cr, version):\n    cr.execute(\"INSERT INTO res_partner (name) VALUES ('created by 1.1')\")\n")),
     );
-    let updated = settled_head_build(&site, "prod", "main", first["id"].as_i64().unwrap());
+    let updated = site.settled_build_after("prod", "main", first["id"].as_i64().unwrap());
     assert_eq!(updated["state"], "running", "{updated}");
     assert_eq!(
         updated["database"],
@@ -149,7 +131,7 @@ fn production_updates_bumped_modules_and_rolls_back_failures() {
         "1.2",
         Some(("pre-break.py", "def migrate(cr, version):\n    cr.execute(\"UPDATE res_partner SET name = 'BROKEN'\")\n    raise RuntimeError('deliberate failure')\n")),
     );
-    let failed = settled_head_build(&site, "prod", "main", updated["id"].as_i64().unwrap());
+    let failed = site.settled_build_after("prod", "main", updated["id"].as_i64().unwrap());
     assert_eq!(failed["result"], "failed", "{failed}");
     assert!(
         failed["message"].as_str().unwrap().contains("rolled back"),
@@ -183,7 +165,7 @@ fn production_updates_bumped_modules_and_rolls_back_failures() {
         "1.3",
         Some(("post-add.py", "def migrate(cr, version):\n    cr.execute(\"INSERT INTO res_partner (name) VALUES ('created by 1.3')\")\n")),
     );
-    let dead = settled_head_build(&site, "prod", "main", failed["id"].as_i64().unwrap());
+    let dead = site.settled_build_after("prod", "main", failed["id"].as_i64().unwrap());
     assert_eq!(dead["result"], "failed", "{dead}");
     assert!(
         dead["message"].as_str().unwrap().contains("did not start"),
@@ -236,7 +218,7 @@ fn staging_is_a_neutralized_copy_and_production_is_untouched() {
         "--staging-behaviour",
         "new_build",
     ]);
-    let staging = settled_head_build(&site, "stage", "staging-1", dev["id"].as_i64().unwrap());
+    let staging = site.settled_build_after("stage", "staging-1", dev["id"].as_i64().unwrap());
     assert_eq!(staging["state"], "running", "{staging}");
     let db = staging["database"].as_str().unwrap();
     assert_ne!(db, prod_db);
@@ -290,7 +272,7 @@ fn staging_is_a_neutralized_copy_and_production_is_untouched() {
     tree.write("README.md", "staging change\n");
     tree.commit("staging change");
     tree.push("staging-1");
-    let second = settled_head_build(&site, "stage", "staging-1", staging["id"].as_i64().unwrap());
+    let second = site.settled_build_after("stage", "staging-1", staging["id"].as_i64().unwrap());
     assert_eq!(second["state"], "running", "{second}");
     assert!(
         !site.database_exists(db),
@@ -428,7 +410,7 @@ fn trial_projects_go_back_to_development() {
         "production",
         "--confirm",
     ]);
-    let prod = settled_head_build(&site, "trial", "main", dev["id"].as_i64().unwrap());
+    let prod = site.settled_build_after("trial", "main", dev["id"].as_i64().unwrap());
     assert_eq!(prod["state"], "running", "{prod}");
     let schedule = || {
         site.psql(
@@ -472,7 +454,7 @@ fn a_staging_build_s_mail_is_caught_and_never_leaves() {
     let dev =
         site.wait_build(site.build_of("mails", "staging-1", &tree.git(&["rev-parse", "HEAD"])));
     site.cli_ok(&["branch", "set", "mails", "staging-1", "--stage", "staging"]);
-    let staging = settled_head_build(&site, "mails", "staging-1", dev["id"].as_i64().unwrap());
+    let staging = site.settled_build_after("mails", "staging-1", dev["id"].as_i64().unwrap());
     assert_eq!(staging["state"], "running", "{staging}");
     let (id, name) = (
         staging["id"].as_i64().unwrap(),
@@ -520,7 +502,7 @@ fn a_staging_build_s_mail_is_caught_and_never_leaves() {
     tree.write("README.md", "next staging commit\n");
     tree.commit("next");
     tree.push("staging-1");
-    let next = settled_head_build(&site, "mails", "staging-1", id);
+    let next = site.settled_build_after("mails", "staging-1", id);
     assert_eq!(next["state"], "running", "{next}");
     assert_eq!(
         next["database"], staging["database"],
@@ -549,7 +531,7 @@ fn production_is_backed_up_before_updates_and_a_backup_restores() {
         "1.1",
         Some(("post-add.py", "def migrate(cr, version):\n    cr.execute(\"INSERT INTO res_partner (name) VALUES ('created by 1.1')\")\n")),
     );
-    let updated = settled_head_build(&site, "safe", "main", first["id"].as_i64().unwrap());
+    let updated = site.settled_build_after("safe", "main", first["id"].as_i64().unwrap());
     assert_eq!(updated["state"], "running", "{updated}");
     assert_eq!(version(&site), "17.0.1.1");
 
