@@ -32,6 +32,16 @@ fn service(state: &AppState) -> ApiResult<&slipway_platform::backups::Backups> {
     })
 }
 
+/// The labels of a backup of `build`'s database.
+fn labels_of(build: &Build, kind: BackupKind) -> BackupLabels {
+    BackupLabels {
+        project: Some(build.project.clone()),
+        branch: Some(build.branch.clone()),
+        revision: Some(build.revision.clone()),
+        kind,
+    }
+}
+
 /// The branch's build holding its live database, if the caller may use its backups.
 async fn live_build(state: &AppState, access: &Access, branch: &str) -> ApiResult<Build> {
     let branch = state
@@ -79,18 +89,12 @@ pub(crate) async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let access = project_for(&state, &user, &name).await?;
     let build = live_build(&state, &access, &branch).await?;
-    let project = &access.project;
     if build.stage == Stage::Development.as_str() {
         return Err(ApiError::invalid(
             "development databases are not backed up; make the branch staging or production",
         ));
     }
-    let labels = BackupLabels {
-        project: Some(project.name.clone()),
-        branch: Some(build.branch.clone()),
-        revision: Some(build.revision.clone()),
-        kind: BackupKind::Manual,
-    };
+    let labels = labels_of(&build, BackupKind::Manual);
     let source = state.platform.env().backup_source(&build);
     let record = service(&state)?.create(&source, labels, None).await?;
     state
@@ -301,18 +305,12 @@ pub(crate) async fn restore(
 ) -> ApiResult<Json<Value>> {
     let (_, access) = backup_for(&state, &user, &id).await?;
     let build = live_build(&state, &access, &body.branch).await?;
-    let project = &access.project;
     let database = build.database.clone().unwrap_or_else(|| build.name.clone());
     let mut options =
         RestoreOptions::new(&database, state.platform.env().target.filestore(&database));
     match Stage::parse(&build.stage) {
         Some(Stage::Production) => {
-            options.safety_backup = Some(BackupLabels {
-                project: Some(project.name.clone()),
-                branch: Some(build.branch.clone()),
-                revision: Some(build.revision.clone()),
-                kind: BackupKind::BeforeRestore,
-            });
+            options.safety_backup = Some(labels_of(&build, BackupKind::BeforeRestore));
         }
         Some(Stage::Staging) => {
             options.mode = slipway_dump::Mode::Copy;
@@ -397,7 +395,6 @@ pub(crate) async fn restore_to_time(
 ) -> ApiResult<Json<Value>> {
     let access = project_for(&state, &user, &name).await?;
     let build = live_build(&state, &access, &branch).await?;
-    let project = &access.project;
     if Stage::parse(&build.stage) != Some(Stage::Production) {
         return Err(ApiError::invalid(
             "point-in-time recovery is for production; restore a backup into staging instead",
@@ -406,12 +403,7 @@ pub(crate) async fn restore_to_time(
     let database = build.database.clone().unwrap_or_else(|| build.name.clone());
     let mut options =
         RestoreOptions::new(&database, state.platform.env().target.filestore(&database));
-    options.safety_backup = Some(BackupLabels {
-        project: Some(project.name.clone()),
-        branch: Some(build.branch.clone()),
-        revision: Some(build.revision.clone()),
-        kind: BackupKind::BeforeRestore,
-    });
+    options.safety_backup = Some(labels_of(&build, BackupKind::BeforeRestore));
     let outcome = with_server_stopped(
         &state,
         &build,
@@ -528,12 +520,7 @@ async fn import_file(
         RestoreOptions::new(&database, state.platform.env().target.filestore(&database));
     if Stage::parse(&build.stage) == Some(Stage::Production) {
         options.neutralize = q.neutralize.unwrap_or(false);
-        options.safety_backup = Some(BackupLabels {
-            project: Some(project.name.clone()),
-            branch: Some(build.branch.clone()),
-            revision: Some(build.revision.clone()),
-            kind: BackupKind::BeforeImport,
-        });
+        options.safety_backup = Some(labels_of(build, BackupKind::BeforeImport));
     } else {
         options.mode = slipway_dump::Mode::Copy;
         options.neutralize = q.neutralize.unwrap_or(true);
