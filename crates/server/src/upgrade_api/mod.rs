@@ -218,6 +218,13 @@ async fn process(State(state): State<AppState>, headers: HeaderMap, params: ApiP
         }
         Err(e) => return internal(e),
     }
+    // The answer shows the request as `process` left it (queued). Read before the job is
+    // queued: an idle worker is woken at once and may already have moved it on.
+    let queued = match service.store.get(record.id).await {
+        Ok(Some(queued)) => queued,
+        Ok(None) => return failed(vec![Failure::bad_key()]),
+        Err(e) => return internal(e),
+    };
     if let Err(e) = service
         .queue
         .enqueue(PROCESS_JOB, &json!({"request": record.id}))
@@ -231,7 +238,7 @@ async fn process(State(state): State<AppState>, headers: HeaderMap, params: ApiP
         return internal(e);
     }
     tracing::info!(request = record.id, "upgrade request queued");
-    refreshed(service, &headers, record.id, &key).await
+    answer(service, &headers, &queued, &key).await
 }
 
 async fn skip_test(
