@@ -505,6 +505,61 @@ async fn importing_a_file_that_is_not_a_dump_is_refused_and_a_real_dump_is_impor
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_dump_is_refused_and_leaves_the_target_and_no_scratch_behind() {
+    let mut w = World::new().await;
+    let source = w.production("v16_base.zip", 0).await;
+    let damaged = w.dir.path().join("damaged.sql");
+    let dumped = std::process::Command::new(w.target.binaries.tool("pg_dump"))
+        .args(["--no-owner", "-f"])
+        .arg(&damaged)
+        .arg(w.target.server.url(&source.database))
+        .status()
+        .unwrap();
+    assert!(dumped.success());
+    // a dump cut short by a broken transfer: its last statement refers to nothing
+    let mut sql = std::fs::read_to_string(&damaged).unwrap();
+    sql.push_str("INSERT INTO table_lost_in_transfer VALUES (1);\n");
+    std::fs::write(&damaged, sql).unwrap();
+
+    let target = w.production("v17_mail_demo.zip", 2).await;
+    let before = (w.counts(&target.database).await, tree(&target.filestore));
+    let err = w
+        .backups
+        .import(
+            &damaged,
+            &RestoreOptions::new(&target.database, &target.filestore),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), slipway_platform::ErrorKind::Invalid, "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("damaged") && message.contains("table_lost_in_transfer"),
+        "{message}"
+    );
+    assert_eq!(
+        (w.counts(&target.database).await, tree(&target.filestore)),
+        before
+    );
+    let pool = w.pool("postgres").await;
+    let scratch: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_database WHERE datname LIKE 'slipway_import_%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert_eq!(scratch, 0);
+    let parent = target.filestore.parent().unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(parent)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("importing-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn downloads_are_odoo_zips_or_sql_gz_exact_or_neutralized() {
     let mut w = World::new().await;
     let source = w.production("v17_mail_demo.zip", 3).await;

@@ -72,6 +72,31 @@ impl ServerConfig {
     pub fn smtp_secret_path(&self) -> PathBuf {
         self.data_dir.join("smtp").join("secret")
     }
+
+    /// Where dumps sent to the import API are received: `<data-dir>/backups/uploads`.
+    pub fn import_uploads_dir(&self) -> PathBuf {
+        self.data_dir.join("backups").join("uploads")
+    }
+
+    /// Deletes what imports left in [`Self::import_uploads_dir`] when the server stopped
+    /// mid-way (a crash or kill skips the handler's own cleanup). Call it before serving:
+    /// no import is under way then. Returns how many files went.
+    pub fn remove_interrupted_imports(&self) -> std::io::Result<usize> {
+        let entries = match std::fs::read_dir(self.import_uploads_dir()) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                std::fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
 }
 
 /// What every handler can reach.
@@ -95,6 +120,8 @@ pub struct AppState {
     build_routes: builds_http::BuildRoutes,
     /// The mail catcher's messages (`<data-dir>/mails`).
     pub mails: MailStore,
+    /// Where imported dumps are received ([`ServerConfig::import_uploads_dir`]).
+    pub import_uploads: PathBuf,
 }
 
 impl AppState {
@@ -123,6 +150,7 @@ impl AppState {
             connect_tickets: builds_http::ConnectTickets::default(),
             build_routes: builds_http::BuildRoutes::default(),
             mails,
+            import_uploads: config.import_uploads_dir(),
         }
     }
 
@@ -162,4 +190,41 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(data_dir: &std::path::Path) -> ServerConfig {
+        ServerConfig {
+            data_dir: data_dir.to_owned(),
+            upgrade_scripts: None,
+            region: "local".into(),
+            max_upload_bytes: 1024,
+            sftp_listen: "127.0.0.1:0".parse().unwrap(),
+            domain: "localhost".into(),
+            log_follow_for: Duration::from_secs(1),
+            smtp_listen: "127.0.0.1:0".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn imports_cut_short_by_a_crash_are_removed_at_start_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        assert_eq!(config.remove_interrupted_imports().unwrap(), 0);
+
+        let uploads = config.import_uploads_dir();
+        std::fs::create_dir_all(&uploads).unwrap();
+        std::fs::write(uploads.join("import-00000000000000aa"), b"half a dump").unwrap();
+        std::fs::write(uploads.join("import-00000000000000bb"), b"another").unwrap();
+        let repository = dir.path().join("backups").join("repository");
+        std::fs::create_dir_all(&repository).unwrap();
+        std::fs::write(repository.join("chunk"), b"kept").unwrap();
+
+        assert_eq!(config.remove_interrupted_imports().unwrap(), 2);
+        assert_eq!(std::fs::read_dir(&uploads).unwrap().count(), 0);
+        assert_eq!(std::fs::read(repository.join("chunk")).unwrap(), b"kept");
+    }
 }

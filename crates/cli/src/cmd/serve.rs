@@ -206,6 +206,11 @@ async fn serve_with(
     }
     let platform = Platform::new(metadata.pool().clone(), env);
     bootstrap_first_user(&platform, &config.data_dir).await?;
+    match config.remove_interrupted_imports() {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed dumps of imports interrupted by a stop"),
+        Err(e) => tracing::warn!(error = %e, "cannot clear interrupted imports"),
+    }
     let state = AppState::new(metadata, config, platform.clone());
     let (stop_workers, mut workers) = start_workers(&state, target, config, args.workers);
     for n in 0..args.build_workers {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use slipway_backup::BackupKind;
 use slipway_dump::{InspectOptions, ZipLimits};
 
-use super::restore::{remove_dir, sibling, RestoreOptions, RestoreOutcome};
+use super::restore::{sibling, RestoreOptions, RestoreOutcome};
 use super::{blocking, sql, Backups};
 use crate::error::{PlatformError, Result};
 
@@ -62,12 +62,14 @@ impl Backups {
         let suffix = format!("{:08x}", rand::random::<u32>());
         let temp_db = format!("slipway_import_{suffix}");
         let temp_files = sibling(&options.filestore, &format!("importing-{suffix}"))?;
-        let built = async {
+        let build = async {
             let mut restore = slipway_dump::RestoreOptions::new(&temp_db);
             restore.mode = options.mode;
             restore.neutralize = options.neutralize;
             restore.jobs = 2;
-            let report = slipway_dump::restore(&self.target, file, &restore).await?;
+            let report = slipway_dump::restore(&self.target, file, &restore)
+                .await
+                .map_err(|e| damaged_dump(file, e))?;
             let files = match &report.filestore {
                 Some(dir) => move_tree(dir, &temp_files)?,
                 None => 0,
@@ -76,18 +78,9 @@ impl Backups {
             let disabled = sql::disable_mail_and_crons(&pool).await;
             pool.close().await;
             Ok::<_, PlatformError>((files, disabled?))
-        }
-        .await;
-        let (files, disabled) = match built {
-            Ok(done) => done,
-            Err(e) => {
-                self.drop_scratch(&temp_db).await;
-                remove_dir(&temp_files);
-                return Err(e);
-            }
         };
-        let replaced = self
-            .swap_in(&temp_db, &temp_files, &options.database, &options.filestore)
+        let ((files, disabled), replaced) = self
+            .build_then_swap(&temp_db, &temp_files, options, build)
             .await?;
         Ok(ImportOutcome {
             format: inspection.format.as_str().to_string(),
@@ -104,6 +97,19 @@ impl Backups {
                 seconds: started.elapsed().as_secs_f64(),
             },
         })
+    }
+}
+
+/// A dump recognised as a dump whose replay pg_restore or psql refused is damaged or
+/// incomplete: the sender's problem (`Invalid`), said with what the tool reported.
+fn damaged_dump(file: &Path, error: slipway_dump::DumpError) -> PlatformError {
+    match error {
+        slipway_dump::DumpError::Tool { .. } => PlatformError::Invalid(format!(
+            "cannot import {}: the dump is damaged or incomplete and could not be restored \
+             ({error}); nothing was changed: check the file or make the dump again",
+            file.display()
+        )),
+        other => other.into(),
     }
 }
 

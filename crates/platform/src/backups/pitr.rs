@@ -466,13 +466,15 @@ impl Backups {
                 return Err(e);
             }
         };
-        let replaced = match self.swap_database(&temp_db, &options.database).await {
-            Ok(replaced) => replaced,
+        let old_db = match self.rename_in(&temp_db, &options.database).await {
+            Ok(old_db) => old_db,
             Err(e) => {
                 self.drop_scratch(&temp_db).await;
                 return Err(e);
             }
         };
+        let replaced = old_db.is_some();
+        self.drop_replaced(old_db).await;
         Ok(PitrOutcome {
             database: options.database.clone(),
             at,
@@ -612,29 +614,6 @@ impl Backups {
             )));
         }
         Ok(())
-    }
-
-    /// Puts database `temp_db` in place of `database` by renames (the old one renamed away,
-    /// the new one in, the old one dropped; a failed rename puts the old one back). Returns
-    /// whether a database was replaced.
-    async fn swap_database(&self, temp_db: &str, database: &str) -> Result<bool> {
-        let old_db = format!("slipway_old_{:08x}", rand::random::<u32>());
-        let replaced = self.target.database_exists(database).await?;
-        if replaced {
-            self.target.rename_database_only(database, &old_db).await?;
-        }
-        if let Err(e) = self.target.rename_database_only(temp_db, database).await {
-            if replaced {
-                let _ = self.target.rename_database_only(&old_db, database).await;
-            }
-            return Err(e.into());
-        }
-        if replaced {
-            if let Err(e) = self.target.drop_database(&old_db).await {
-                tracing::warn!(database = %old_db, error = %e, "could not drop the replaced database");
-            }
-        }
-        Ok(replaced)
     }
 
     /// Deletes base backups older than the recovery window (`keep`, keeping the one that

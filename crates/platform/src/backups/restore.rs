@@ -86,7 +86,7 @@ impl Backups {
         self.drop_scratch(&temp_db).await;
         remove_dir(&temp_files);
 
-        let built = async {
+        let build = async {
             // side by side: the database is PostgreSQL's work, the filestore ours
             let (repo, m, d) = (self.repo.clone(), manifest.clone(), temp_files.clone());
             let files =
@@ -99,18 +99,9 @@ impl Backups {
                 slipway_dump::neutralize_database(&self.target, &temp_db, false).await?;
             }
             Ok::<u64, PlatformError>(files)
-        }
-        .await;
-        let files = match built {
-            Ok(files) => files,
-            Err(e) => {
-                self.drop_scratch(&temp_db).await;
-                remove_dir(&temp_files);
-                return Err(e);
-            }
         };
-        let replaced = self
-            .swap_in(&temp_db, &temp_files, &options.database, &options.filestore)
+        let (files, replaced) = self
+            .build_then_swap(&temp_db, &temp_files, options, build)
             .await?;
         Ok(RestoreOutcome {
             backup: Some(id.to_string()),
@@ -145,6 +136,30 @@ impl Backups {
         Ok(Some(record.id))
     }
 
+    /// Runs `build`, which fills the scratch database `temp_db` and folder `temp_files`, then
+    /// puts them in place of `options`' database and filestore ([`Self::swap_in`]). When
+    /// `build` fails, both scratch parts are removed and the target is as it was.
+    pub(crate) async fn build_then_swap<T>(
+        &self,
+        temp_db: &str,
+        temp_files: &Path,
+        options: &RestoreOptions,
+        build: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<(T, bool)> {
+        let built = match build.await {
+            Ok(built) => built,
+            Err(e) => {
+                self.drop_scratch(temp_db).await;
+                remove_dir(temp_files);
+                return Err(e);
+            }
+        };
+        let replaced = self
+            .swap_in(temp_db, temp_files, &options.database, &options.filestore)
+            .await?;
+        Ok((built, replaced))
+    }
+
     /// Puts the database and filestore built under temporary names in place of the target's:
     /// the old ones are renamed away, the new ones renamed in, the old ones dropped. A failed
     /// rename puts the old ones back. Returns whether a database was replaced.
@@ -156,18 +171,8 @@ impl Backups {
         filestore: &Path,
     ) -> Result<bool> {
         let suffix = format!("{:08x}", rand::random::<u32>());
-        let old_db = format!("slipway_old_{suffix}");
         let old_files = sibling(filestore, &format!("old-{suffix}"))?;
-        let replaced = self.target.database_exists(database).await?;
-        if replaced {
-            self.target.rename_database_only(database, &old_db).await?;
-        }
-        if let Err(e) = self.target.rename_database_only(temp_db, database).await {
-            if replaced {
-                let _ = self.target.rename_database_only(&old_db, database).await;
-            }
-            return Err(e.into());
-        }
+        let old_db = self.rename_in(temp_db, database).await?;
         let had_files = filestore.exists();
         let moved = (|| {
             if had_files {
@@ -184,21 +189,44 @@ impl Backups {
                 let _ = std::fs::rename(&old_files, filestore);
             }
             let _ = self.target.rename_database_only(database, temp_db).await;
-            if replaced {
-                let _ = self.target.rename_database_only(&old_db, database).await;
+            if let Some(old_db) = &old_db {
+                let _ = self.target.rename_database_only(old_db, database).await;
             }
             return Err(PlatformError::Io {
                 context: format!("moving the restored filestore to {}", filestore.display()),
                 source,
             });
         }
+        let replaced = old_db.is_some();
+        self.drop_replaced(old_db).await;
+        remove_dir(&old_files);
+        Ok(replaced)
+    }
+
+    /// Renames `database` away (when it exists) and `temp_db` to `database`; a failed rename
+    /// puts the old one back. Returns the name the old database now has.
+    pub(crate) async fn rename_in(&self, temp_db: &str, database: &str) -> Result<Option<String>> {
+        let old_db = format!("slipway_old_{:08x}", rand::random::<u32>());
+        let replaced = self.target.database_exists(database).await?;
         if replaced {
+            self.target.rename_database_only(database, &old_db).await?;
+        }
+        if let Err(e) = self.target.rename_database_only(temp_db, database).await {
+            if replaced {
+                let _ = self.target.rename_database_only(&old_db, database).await;
+            }
+            return Err(e.into());
+        }
+        Ok(replaced.then_some(old_db))
+    }
+
+    /// Drops the database [`Self::rename_in`] renamed away; a failure only leaves it behind.
+    pub(crate) async fn drop_replaced(&self, old_db: Option<String>) {
+        if let Some(old_db) = old_db {
             if let Err(e) = self.target.drop_database(&old_db).await {
                 tracing::warn!(database = %old_db, error = %e, "could not drop the replaced database");
             }
         }
-        remove_dir(&old_files);
-        Ok(replaced)
     }
 }
 

@@ -42,6 +42,13 @@ fn labels_of(build: &Build, kind: BackupKind) -> BackupLabels {
     }
 }
 
+/// Restoring into the build's database and its filestore.
+fn restore_into(state: &AppState, build: &Build) -> RestoreOptions {
+    let database = build.database.clone().unwrap_or_else(|| build.name.clone());
+    let filestore = state.platform.env().target.filestore(&database);
+    RestoreOptions::new(&database, filestore)
+}
+
 /// The branch's build holding its live database, if the caller may use its backups.
 async fn live_build(state: &AppState, access: &Access, branch: &str) -> ApiResult<Build> {
     let branch = state
@@ -305,9 +312,7 @@ pub(crate) async fn restore(
 ) -> ApiResult<Json<Value>> {
     let (_, access) = backup_for(&state, &user, &id).await?;
     let build = live_build(&state, &access, &body.branch).await?;
-    let database = build.database.clone().unwrap_or_else(|| build.name.clone());
-    let mut options =
-        RestoreOptions::new(&database, state.platform.env().target.filestore(&database));
+    let mut options = restore_into(&state, &build);
     match Stage::parse(&build.stage) {
         Some(Stage::Production) => {
             options.safety_backup = Some(labels_of(&build, BackupKind::BeforeRestore));
@@ -400,14 +405,12 @@ pub(crate) async fn restore_to_time(
             "point-in-time recovery is for production; restore a backup into staging instead",
         ));
     }
-    let database = build.database.clone().unwrap_or_else(|| build.name.clone());
-    let mut options =
-        RestoreOptions::new(&database, state.platform.env().target.filestore(&database));
+    let mut options = restore_into(&state, &build);
     options.safety_backup = Some(labels_of(&build, BackupKind::BeforeRestore));
     let outcome = with_server_stopped(
         &state,
         &build,
-        service(&state)?.restore_to_time(&database, body.at, &options),
+        service(&state)?.restore_to_time(&options.database, body.at, &options),
     )
     .await?;
     let at = body.at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -450,13 +453,7 @@ pub(crate) async fn import(
     service(&state)?; // 503 before receiving anything when there is no repository
     let build = live_build(&state, &access, &branch).await?;
     let branch = state.platform.branches.by_id(build.branch_id).await?;
-    let dir = state
-        .platform
-        .env()
-        .target
-        .data_dir
-        .join("backups")
-        .join("uploads");
+    let dir = state.import_uploads.clone();
     tokio::fs::create_dir_all(&dir).await.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -515,9 +512,7 @@ async fn import_file(
             "the body was empty: send the dump as the raw request body (curl --data-binary @FILE)",
         ));
     }
-    let database = build.database.clone().unwrap_or_else(|| build.name.clone());
-    let mut options =
-        RestoreOptions::new(&database, state.platform.env().target.filestore(&database));
+    let mut options = restore_into(state, build);
     if Stage::parse(&build.stage) == Some(Stage::Production) {
         options.neutralize = q.neutralize.unwrap_or(false);
         options.safety_backup = Some(labels_of(build, BackupKind::BeforeImport));
