@@ -3,6 +3,12 @@
 //! source has no other connection, else a parallel directory-format
 //! dump and restore; the filestore by hardlinks (files are
 //! content-addressed and never modified in place).
+//!
+//! A running Odoo always has connections open on its database: its pool keeps
+//! them for ten minutes after a request, and the cron thread borrows one every
+//! minute. [`IdleSessions::Close`] ends the idle ones so that a live production
+//! is still copied by template; Odoo's pool finds them closed when it next
+//! borrows them (`cnx.reset()` fails) and opens new ones.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -24,6 +30,20 @@ pub enum ClonePath {
     Template,
     /// `pg_dump -Fd -j` + `pg_restore -j`: the source stayed available.
     DumpRestore,
+}
+
+/// What to do with other sessions idle on the source before a template copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleSessions {
+    /// Leave them: any other session on the source sends the copy down the
+    /// dump and restore path (for databases whose clients may not reconnect,
+    /// such as someone's `psql`).
+    Keep,
+    /// End the sessions that are idle outside a transaction (a connection
+    /// pool's, such as Odoo's), so a live database is still copied by
+    /// template; a session in a transaction or running a query is never
+    /// touched and still sends the copy down the dump and restore path.
+    Close,
 }
 
 /// What a clone did.
@@ -49,12 +69,14 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, 
     s.serialize_f64(d.as_secs_f64())
 }
 
-/// Copies database `src` to a new database `dst`, and its filestore.
+/// Copies database `src` to a new database `dst`, and its filestore;
+/// `idle` says whether sessions idle on `src` may be closed for a template copy.
 pub async fn clone_database(
     target: &Target,
     src: &str,
     dst: &str,
     jobs: u32,
+    idle: IdleSessions,
 ) -> Result<CloneReport> {
     let started = Instant::now();
     let admin = target.admin().await?;
@@ -69,7 +91,7 @@ pub async fn clone_database(
         return Err(DumpError::FilestoreExists(dst_files));
     }
     let owner = database_owner(&admin, src).await?;
-    let result = copy_both(target, &admin, src, dst, &owner, jobs).await;
+    let result = copy_both(target, &admin, src, dst, &owner, jobs, idle).await;
     match result {
         Ok((path, held, files)) => Ok(CloneReport {
             source: src.into(),
@@ -94,12 +116,13 @@ async fn copy_both(
     dst: &str,
     owner: &str,
     jobs: u32,
+    idle: IdleSessions,
 ) -> Result<(ClonePath, Duration, u64)> {
     let (from, to) = (target.filestore(src), target.filestore(dst));
     // files and database at the same time: one is metadata-bound, the other I/O-bound
     let files = blocking(move || link_tree(&from, &to));
     let database = async {
-        match try_template(admin, src, dst, owner).await? {
+        match try_template(admin, src, dst, owner, idle).await? {
             Some(held) => Ok::<_, DumpError>((ClonePath::Template, held)),
             None => {
                 dump_restore(target, admin, src, dst, owner, jobs).await?;
@@ -114,22 +137,16 @@ async fn copy_both(
 
 /// `CREATE DATABASE dst TEMPLATE src`, unless another session uses the
 /// source (then `None`: the caller takes the dump path instead of
-/// disturbing it).
+/// disturbing it). With [`IdleSessions::Close`], idle sessions are ended
+/// first, and again if a pooled client reconnected in between (a few tries).
 async fn try_template(
     admin: &sqlx::PgPool,
     src: &str,
     dst: &str,
     owner: &str,
+    idle: IdleSessions,
 ) -> Result<Option<Duration>> {
-    let others: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-    )
-    .bind(src)
-    .fetch_one(admin)
-    .await?;
-    if others > 0 {
-        return Ok(None);
-    }
+    const TRIES: usize = 3;
     let mut sql = format!(
         "CREATE DATABASE {} TEMPLATE {} OWNER {}",
         ident(dst),
@@ -139,13 +156,49 @@ async fn try_template(
     if file_copy_pays(admin, src).await? {
         sql.push_str(" STRATEGY = FILE_COPY");
     }
-    let started = Instant::now();
-    match sqlx::query(&sql).execute(admin).await {
-        Ok(_) => Ok(Some(started.elapsed())),
-        // 55006: someone connected between the check and the copy
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55006") => Ok(None),
-        Err(e) => Err(e.into()),
+    for _ in 0..TRIES {
+        if idle == IdleSessions::Close {
+            close_idle_sessions(admin, src).await?;
+        }
+        if other_sessions(admin, src).await? > 0 {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        match sqlx::query(&sql).execute(admin).await {
+            Ok(_) => return Ok(Some(started.elapsed())),
+            // 55006: someone connected between the check and the copy
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55006") => {
+                if idle == IdleSessions::Keep {
+                    return Ok(None);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
+    Ok(None)
+}
+
+async fn other_sessions(admin: &sqlx::PgPool, db: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(db)
+    .fetch_one(admin)
+    .await?)
+}
+
+/// Ends the client sessions idle outside a transaction on `db`, waiting (up to
+/// 5 s each) until they are gone.
+async fn close_idle_sessions(admin: &sqlx::PgPool, db: &str) -> Result<()> {
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+         WHERE datname = $1 AND pid <> pg_backend_pid() AND state = 'idle' \
+         AND backend_type = 'client backend'",
+    )
+    .bind(db)
+    .execute(admin)
+    .await?;
+    Ok(())
 }
 
 /// PostgreSQL 15 copies a template through the WAL by default, which is

@@ -17,7 +17,7 @@ use sqlx::PgPool;
 use zip::write::SimpleFileOptions;
 
 use crate::apply::neutralize;
-use crate::clone::clone_database;
+use crate::clone::{clone_database, IdleSessions};
 use crate::db::{connect, database_exists, database_owner, drop_database, Target};
 use crate::error::{io_err, DumpError, Result};
 use crate::inspect::{tail, tool_failure};
@@ -127,7 +127,7 @@ async fn neutralized_copy(target: &Target, admin: &PgPool, db: &str, jobs: u32) 
         .map(|d| d.subsec_nanos())
         .unwrap_or_default();
     let copy = format!("{db}_neutralized_{}_{nanos:x}", std::process::id());
-    clone_database(target, db, &copy, jobs).await?;
+    clone_database(target, db, &copy, jobs, IdleSessions::Keep).await?;
     let owner = database_owner(admin, &copy).await?;
     let done = async {
         let pool = connect(&target.url_as(&copy, &owner)).await?;

@@ -37,7 +37,7 @@ mod sqlscan;
 mod zipsafe;
 
 pub use apply::{neutralize_database, NeutralizeOutcome, NeutralizeReport};
-pub use clone::{clone_database, ClonePath, CloneReport};
+pub use clone::{clone_database, ClonePath, CloneReport, IdleSessions};
 pub use create::{create, CreateOptions, CreateReport, OutputFormat};
 pub use db::{ident as quote_ident, Target};
 pub use error::{DumpError, Result};

@@ -5,8 +5,9 @@ mod common;
 use common::{fixture, World};
 use slipway_dump::{
     clone_database, create, inspect, neutralize_database, restore, ClonePath, CreateOptions,
-    Format, InspectOptions, Mode, OutputFormat, RestoreOptions,
+    Format, IdleSessions, InspectOptions, Mode, OutputFormat, RestoreOptions,
 };
+use sqlx::Connection;
 
 async fn restored(w: &mut World, fixture_name: &str, prefix: &str) -> String {
     let db = w.name(prefix);
@@ -230,7 +231,9 @@ async fn clone_uses_the_template_when_idle_and_dump_restore_when_busy() {
     let mut w = World::new();
     let db = restored(&mut w, "v17_mail_demo.zip", "clsrc").await;
     let idle = w.name("clidle");
-    let report = clone_database(&w.target, &db, &idle, 2).await.unwrap();
+    let report = clone_database(&w.target, &db, &idle, 2, IdleSessions::Keep)
+        .await
+        .unwrap();
     assert_eq!(report.path, ClonePath::Template);
     assert_eq!(report.filestore_files, 124);
     assert_eq!(w.modules(&idle).await, w.modules(&db).await);
@@ -245,8 +248,54 @@ async fn clone_uses_the_template_when_idle_and_dump_restore_when_busy() {
     let busy_conn = w.admin(&db).await;
     sqlx::query("SELECT 1").execute(&busy_conn).await.unwrap();
     let busy = w.name("clbusy");
-    let report = clone_database(&w.target, &db, &busy, 2).await.unwrap();
+    let report = clone_database(&w.target, &db, &busy, 2, IdleSessions::Keep)
+        .await
+        .unwrap();
     assert_eq!(report.path, ClonePath::DumpRestore);
     assert_eq!(w.modules(&busy).await, w.modules(&db).await);
     busy_conn.close().await;
+}
+
+#[tokio::test]
+async fn a_live_database_s_idle_pool_is_closed_for_a_template_copy_but_never_a_transaction() {
+    let mut w = World::new();
+    let db = restored(&mut w, "v17_base.dump", "clpool").await;
+
+    // A pool that served a request and keeps its connection, as a running Odoo does.
+    let mut pooled = sqlx::PgConnection::connect(&w.target.server.url(&db))
+        .await
+        .unwrap();
+    sqlx::query("SELECT 1").execute(&mut pooled).await.unwrap();
+    let copy = w.name("clpoolcopy");
+    let report = clone_database(&w.target, &db, &copy, 2, IdleSessions::Close)
+        .await
+        .unwrap();
+    assert_eq!(report.path, ClonePath::Template, "{report:?}");
+    assert_eq!(w.modules(&copy).await, w.modules(&db).await);
+    assert!(
+        sqlx::query("SELECT 1").execute(&mut pooled).await.is_err(),
+        "the idle pooled session was ended"
+    );
+    let mut again = sqlx::PgConnection::connect(&w.target.server.url(&db))
+        .await
+        .unwrap();
+    sqlx::query("SELECT 1").execute(&mut again).await.unwrap();
+
+    // A session inside a transaction is someone's work: never ended, the copy goes the
+    // dump and restore way.
+    let mut working = again.begin().await.unwrap();
+    sqlx::query("SELECT count(*) FROM res_users")
+        .execute(&mut *working)
+        .await
+        .unwrap();
+    let copy = w.name("clpooltx");
+    let report = clone_database(&w.target, &db, &copy, 2, IdleSessions::Close)
+        .await
+        .unwrap();
+    assert_eq!(report.path, ClonePath::DumpRestore, "{report:?}");
+    sqlx::query("SELECT 1")
+        .execute(&mut *working)
+        .await
+        .expect("the transaction's session is untouched");
+    working.rollback().await.unwrap();
 }

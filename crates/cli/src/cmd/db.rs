@@ -57,6 +57,10 @@ pub struct CloneArgs {
     /// Parallel jobs when the source is busy and a dump/restore is needed.
     #[arg(long, short = 'j', default_value_t = 2)]
     jobs: u32,
+    /// End sessions idle on the source (an application's connection pool, such as a running
+    /// Odoo's, which reconnects) so that it is copied by template instead of dump/restore.
+    #[arg(long)]
+    close_idle_sessions: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -117,8 +121,14 @@ async fn clone(args: CloneArgs, global: &GlobalOptions) -> Result<()> {
         &format!("cloning {} to {}", args.source, args.destination),
         args.json,
     );
+    let idle = if args.close_idle_sessions {
+        slipway_dump::IdleSessions::Close
+    } else {
+        slipway_dump::IdleSessions::Keep
+    };
     let result =
-        slipway_dump::clone_database(&target, &args.source, &args.destination, args.jobs).await;
+        slipway_dump::clone_database(&target, &args.source, &args.destination, args.jobs, idle)
+            .await;
     bar.finish_and_clear();
     pg.stop_if_started().await;
     let report = result

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use slipway_dump::IdleSessions;
 use slipway_odoo::{scan_addons, Series};
 use slipway_runner::modules::template_key;
 use slipway_runner::odoo::{free_port, OdooSource, OdooTask, TestSelection};
@@ -109,9 +110,15 @@ impl Pipeline {
         result: &str,
         logs: &Path,
     ) -> Result<Installed, Stop> {
-        let report = slipway_dump::clone_database(&self.env.target, template, &build.name, 2)
-            .await
-            .context("copying the template database")?;
+        let report = slipway_dump::clone_database(
+            &self.env.target,
+            template,
+            &build.name,
+            2,
+            IdleSessions::Keep,
+        )
+        .await
+        .context("copying the template database")?;
         let note = format!(
             "Template cache hit: no module changed since the build that made {template}, so its \
              installed database was copied ({:.1}s) instead of installing again; that install's \
@@ -141,7 +148,14 @@ impl Pipeline {
             if self.env.target.database_exists(&database).await? {
                 self.env.target.drop_database(&database).await?;
             }
-            slipway_dump::clone_database(&self.env.target, &build.name, &database, 2).await?;
+            slipway_dump::clone_database(
+                &self.env.target,
+                &build.name,
+                &database,
+                2,
+                IdleSessions::Keep,
+            )
+            .await?;
             Ok::<_, slipway_dump::DumpError>(())
         }
         .await;

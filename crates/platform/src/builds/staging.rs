@@ -3,6 +3,7 @@
 //! previous build", the default). Modules whose version went up are updated; crons are
 //! off; no tests; the newest staging database is kept, older ones dropped.
 
+use slipway_dump::IdleSessions;
 use slipway_runner::odoo::{free_port, OdooTask};
 
 use super::pipeline::{Context, Failed, Installed, Pipeline, Prepared, Stop};
@@ -102,9 +103,16 @@ impl Pipeline {
             })?;
 
         self.step(build, "copy").await?;
-        let report = slipway_dump::clone_database(&self.env.target, &source, &build.name, 2)
-            .await
-            .context("copying the production database")?;
+        let report = slipway_dump::clone_database(
+            &self.env.target,
+            &source,
+            &build.name,
+            2,
+            // production keeps serving: its pool reconnects
+            IdleSessions::Close,
+        )
+        .await
+        .context("copying the production database")?;
 
         self.step(build, "neutralize").await?;
         let outcome = slipway_dump::neutralize_database(&self.env.target, &build.name, false)
