@@ -198,6 +198,67 @@ fn production_updates_bumped_modules_and_rolls_back_failures() {
 }
 
 #[test]
+fn a_production_update_cut_short_by_a_restart_is_rolled_back_then_done_again() {
+    let mut site = Site::start(&[]);
+    let (tree, first) = production_project(&site, "cut");
+    let db = first["name"].as_str().unwrap().to_string();
+    // The update's script sleeps on its first run only: Slipway is stopped meanwhile.
+    let marks = tempfile::tempdir().unwrap();
+    let mark = marks.path().join("first-run");
+    let script = format!(
+        "import os, time\ndef migrate(cr, version):\n    cr.execute(\"INSERT INTO res_partner (name) VALUES ('created by 1.1')\")\n    if not os.path.exists({mark:?}):\n        open({mark:?}, 'w').close()\n        time.sleep(120)\n"
+    );
+    let sha = bump(&tree, "1.1", Some(("post-slow.py", &script)));
+    let id = site.build_of("cut", "main", &sha);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !mark.exists() {
+        assert!(std::time::Instant::now() < deadline, "the update never ran");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        site.database_exists(&format!("slipway_snapshot_{id}")),
+        "the update runs behind a snapshot"
+    );
+
+    site.restart();
+    let updated = site.wait_build(id);
+    assert_eq!(updated["state"], "running", "{updated}");
+    assert_eq!(
+        site.psql(
+            &db,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'shop_core'"
+        ),
+        "17.0.1.1"
+    );
+    assert_eq!(
+        site.psql(
+            &db,
+            "SELECT count(*) FROM res_partner WHERE name = 'created by 1.1'"
+        ),
+        "1",
+        "the update ran once on the database as it was"
+    );
+    assert_eq!(
+        site.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'slipway\\_%\\_update\\_%' OR datname LIKE 'slipway\\_snapshot\\_%'"
+        ),
+        "0",
+        "no snapshot or failed copy left behind"
+    );
+    let history = site.get("/api/projects/cut/branches/main/history");
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "production.recovered"),
+        "{history}"
+    );
+    assert!(healthy(&site, updated["name"].as_str().unwrap()));
+}
+
+#[test]
 fn staging_is_a_neutralized_copy_and_production_is_untouched() {
     let site = Site::start(&[]);
     let (tree, prod) = production_project(&site, "stage");

@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use slipway_dump::IdleSessions;
 use slipway_odoo::{build_plan, scan_addons, FolderRules, PlanInput, Reason, UpdateRequest};
 use slipway_runner::odoo::{free_port, OdooTask};
 
@@ -84,6 +85,8 @@ impl Pipeline {
             database: Some(database.clone()),
             ..build.clone()
         };
+        self.recover_interrupted_update(build, previous, &database)
+            .await?;
         self.step(build, "plan").await?;
         let mut modules = self.modules_to_update(&database, prepared).await?;
         if previous.venv_key.as_deref() != Some(prepared.venv.key.as_str()) && modules.is_empty() {
@@ -112,19 +115,11 @@ impl Pipeline {
         .await?;
         let down = Instant::now();
         self.supervisor.stop(previous.id, previous.pid).await;
-        let snapshot = format!("slipway_snapshot_{}", build.id);
+        let snapshot = snapshot_name(build.id);
         let snapshotted = if modules.is_empty() {
             false
         } else {
-            // Nothing may stay connected, or the snapshot falls back from a template copy
-            // (about a second for 1 GB) to a dump and restore (about twenty).
-            let copied = match self.env.target.close_connections(&database).await {
-                Ok(()) => {
-                    slipway_dump::clone_database(&self.env.target, &database, &snapshot, 2).await
-                }
-                Err(e) => Err(e),
-            };
-            if let Err(e) = copied {
+            if let Err(e) = self.take_snapshot(&database, &snapshot).await {
                 self.bring_back(previous).await;
                 return Err(Failed(format!(
                     "could not snapshot the database before the update: {e}"
@@ -270,10 +265,8 @@ impl Pipeline {
         self.supervisor.stop(build.id, None).await;
         let mut problems = Vec::new();
         if let Some(snapshot) = snapshot {
-            if let Err(e) = self.env.target.drop_database(database).await {
-                problems.push(format!("dropping the updated database: {e}"));
-            } else if let Err(e) = self.env.target.rename_database(snapshot, database).await {
-                problems.push(format!("putting the snapshot back: {e}"));
+            if let Err(e) = self.swap_back(build, database, snapshot).await {
+                problems.push(e);
             }
         }
         if let Err(e) = self.restart_server(previous).await {
@@ -301,6 +294,105 @@ impl Pipeline {
             tracing::warn!("recording the rollback: {e}");
         }
         message
+    }
+
+    /// Copies production's database and filestore to `snapshot`, under a partial name
+    /// renamed at the end: a snapshot under its own name is always complete.
+    async fn take_snapshot(&self, database: &str, snapshot: &str) -> Result<(), String> {
+        let target = &self.env.target;
+        let partial = format!("{snapshot}_partial");
+        let _ = target.drop_database(&partial).await;
+        // Nothing may stay connected, or the snapshot falls back from a template copy
+        // (about a second for 1 GB) to a dump and restore (about twenty).
+        target
+            .close_connections(database)
+            .await
+            .map_err(|e| e.to_string())?;
+        slipway_dump::clone_database(target, database, &partial, 2, IdleSessions::Keep)
+            .await
+            .map_err(|e| e.to_string())?;
+        target
+            .rename_database(&partial, snapshot)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// An update that Slipway's stop or crash cut short left its snapshot behind (the job
+    /// runs again from the start): production is put back on it before anything else, so
+    /// the new attempt starts from the database as it was, never from a half-updated one.
+    async fn recover_interrupted_update(
+        &self,
+        build: &Build,
+        previous: &Build,
+        database: &str,
+    ) -> Result<(), Stop> {
+        let target = &self.env.target;
+        let snapshot = snapshot_name(build.id);
+        let _ = target.drop_database(&format!("{snapshot}_partial")).await;
+        if !target
+            .database_exists(&snapshot)
+            .await
+            .map_err(Failed::from)?
+        {
+            return Ok(());
+        }
+        self.supervisor.stop(previous.id, previous.pid).await;
+        let recovered = if target
+            .database_exists(database)
+            .await
+            .map_err(Failed::from)?
+        {
+            self.swap_back(build, database, &snapshot).await
+        } else {
+            // cut short between the two renames of a swap: the snapshot only has to go in
+            target
+                .rename_database(&snapshot, database)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        if let Err(e) = recovered {
+            self.bring_back(previous).await;
+            return Err(Failed(format!(
+                "an earlier attempt of this update was interrupted and its snapshot could not be put back: {e}"
+            ))
+            .into());
+        }
+        let _ = target.drop_database(&failed_update_name(build.id)).await;
+        self.history
+            .record(
+                build.branch_id,
+                "production.recovered",
+                serde_json::json!({"build": build.id, "message": format!(
+                    "build #{}: an update interrupted by a stop of Slipway was rolled back to its snapshot; updating again",
+                    build.id)}),
+            )
+            .await
+            .map_err(Failed::from)?;
+        self.restart_server(previous).await.map_err(Failed::from)?;
+        Ok(())
+    }
+
+    /// The snapshot back under production's name. The updated database is renamed aside
+    /// first and dropped last, so that at no moment does production have no database: if
+    /// the snapshot cannot be renamed in, the updated one goes back under the name.
+    async fn swap_back(&self, build: &Build, database: &str, snapshot: &str) -> Result<(), String> {
+        let target = &self.env.target;
+        let failed = failed_update_name(build.id);
+        target
+            .rename_database(database, &failed)
+            .await
+            .map_err(|e| format!("moving the updated database aside: {e}"))?;
+        if let Err(e) = target.rename_database(snapshot, database).await {
+            let restored = target.rename_database(&failed, database).await;
+            return Err(match restored {
+                Ok(()) => format!("putting the snapshot back: {e} (the updated database stays; the snapshot is {snapshot})"),
+                Err(again) => format!("putting the snapshot back: {e}; and the updated database could not return: {again} (it is {failed}, the snapshot {snapshot})"),
+            });
+        }
+        if let Err(e) = target.drop_database(&failed).await {
+            tracing::warn!(database = %failed, "could not drop the failed update's database: {e}");
+        }
+        Ok(())
     }
 
     /// The previous server again, after a failure before anything was changed.
@@ -357,4 +449,14 @@ fn update_summary(modules: &[String], installed: &Installed, unavailable: Durati
             unavailable.as_secs_f64()
         )
     }
+}
+
+/// The database holding production as it was before build `id`'s update.
+fn snapshot_name(id: i64) -> String {
+    format!("slipway_snapshot_{id}")
+}
+
+/// Where build `id`'s failed update is moved aside while the snapshot goes back.
+fn failed_update_name(id: i64) -> String {
+    format!("slipway_failed_update_{id}")
 }
