@@ -539,3 +539,37 @@ fn a_development_builds_mail_is_caught_and_never_sent() {
         "{mails}"
     );
 }
+
+#[test]
+fn deleting_a_branch_while_it_builds_kills_the_build_and_drops_its_database() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "midway", "17.0");
+    tree.git(&["checkout", "-q", "-b", "slow"]);
+    tree.write("shop_core/__init__.py", "import time\ntime.sleep(60)\n");
+    let sha = tree.commit("a slow install");
+    tree.push("slow");
+    let id = site.build_of("midway", "slow", &sha);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while site.get(&format!("/api/builds/{id}"))["step"] != "install+tests" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the install did not start"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let name = site.get(&format!("/api/builds/{id}"))["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    tree.push(":slow");
+    let killed = site.wait_build(id);
+    assert_eq!(killed["state"], "done", "{killed}");
+    assert_eq!(killed["result"], "killed", "{killed}");
+    // The pipeline's own ending (its Odoo process cut off, its database gone) comes later
+    // and must not turn the kill into a failure.
+    std::thread::sleep(Duration::from_secs(4));
+    let settled = site.get(&format!("/api/builds/{id}"));
+    assert_eq!(settled["result"], "killed", "{settled}");
+    assert!(!site.database_exists(&name));
+}

@@ -223,9 +223,15 @@ impl Pipeline {
                 tracing::warn!(%message, "build failed");
                 self.supervisor.stop(build.id, None).await;
                 self.drop_own_database(&build).await;
-                self.builds
+                let failed = self
+                    .builds
                     .finish(build.id, BuildResult::Failed, &message)
                     .await?;
+                if !failed {
+                    tracing::info!("killed while failing; the kill stands");
+                    lock.commit().await?;
+                    return Ok(());
+                }
                 self.history
                     .record(
                         branch.id,
@@ -337,10 +343,14 @@ impl Pipeline {
         result: BuildResult,
         summary: &str,
     ) -> Result<(), Stop> {
-        self.builds
+        let running = self
+            .builds
             .set_running(build.id, port, pid, result, summary)
             .await
             .map_err(Failed::from)?;
+        if !running {
+            return Err(Stop::Superseded);
+        }
         self.history
             .record(
                 build.branch_id,

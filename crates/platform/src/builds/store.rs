@@ -268,7 +268,9 @@ impl BuildStore {
         Ok(())
     }
 
-    /// The build's server is up: running, with its result.
+    /// The build's server is up: running, with its result. Returns false when the build
+    /// was killed meanwhile (a development or staging build; a production build's server
+    /// is production's, whatever came in between).
     pub async fn set_running(
         &self,
         id: i64,
@@ -276,11 +278,12 @@ impl BuildStore {
         pid: u32,
         result: BuildResult,
         message: &str,
-    ) -> Result<()> {
-        sqlx::query(
+    ) -> Result<bool> {
+        let done = sqlx::query(
             "UPDATE builds SET state = 'running', step = NULL, http_port = $2, pid = $3, \
              result = $4, message = $5, ready_at = coalesce(ready_at, now()), \
-             finished_at = coalesce(finished_at, now()) WHERE id = $1",
+             finished_at = coalesce(finished_at, now()) \
+             WHERE id = $1 AND (state = 'building' OR stage = 'production')",
         )
         .bind(id)
         .bind(i32::from(port))
@@ -289,21 +292,23 @@ impl BuildStore {
         .bind(message)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    /// The build ended without a server (failed, killed): done, with the reason.
-    pub async fn finish(&self, id: i64, result: BuildResult, message: &str) -> Result<()> {
-        sqlx::query(
+    /// The build ended without a server (failed, killed): done, with the reason. Returns
+    /// false when it had ended already: a kill recorded first is never overwritten by the
+    /// failure the kill itself caused.
+    pub async fn finish(&self, id: i64, result: BuildResult, message: &str) -> Result<bool> {
+        let done = sqlx::query(
             "UPDATE builds SET state = 'done', step = NULL, result = $2, message = $3, \
-             http_port = NULL, pid = NULL, finished_at = now() WHERE id = $1",
+             http_port = NULL, pid = NULL, finished_at = now() WHERE id = $1 AND state <> 'done'",
         )
         .bind(id)
         .bind(result.as_str())
         .bind(message)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Kills a build that has not finished (pending or building): done, killed. Returns
