@@ -577,6 +577,73 @@ fn a_staging_build_s_mail_is_caught_and_never_leaves() {
 }
 
 #[test]
+fn a_mail_server_added_to_staging_is_switched_off_and_older_builds_mails_go_with_them() {
+    let site = Site::start(&[]);
+    let (tree, prod) = production_project(&site, "relay");
+    site.odoo_bin(prod["name"].as_str().unwrap(), &["-i", "mail"]);
+    let staging = site.push_branch(&tree, "relay", "staging-1", "notes.txt");
+    site.cli_ok(&["branch", "set", "relay", "staging-1", "--stage", "staging"]);
+    let staging = site.settled_build_after("relay", "staging-1", staging["id"].as_i64().unwrap());
+    assert_eq!(staging["state"], "running", "{staging}");
+    let database = staging["database"].as_str().unwrap().to_string();
+
+    // Someone adds a real outgoing server to the staging database, as Odoo's settings allow.
+    site.psql(
+        &database,
+        "INSERT INTO ir_mail_server (name, smtp_host, smtp_port, sequence, active) \
+         VALUES ('company relay', 'smtp.example.com', 587, 1, true)",
+    );
+    tree.write("README.md", "next staging commit\n");
+    tree.commit("next");
+    tree.push("staging-1");
+    let next = site.settled_build_after("relay", "staging-1", staging["id"].as_i64().unwrap());
+    assert_eq!(next["state"], "running", "{next}");
+    assert_eq!(next["database"], database.as_str());
+    assert_eq!(
+        site.psql(
+            &database,
+            "SELECT count(*) FROM ir_mail_server WHERE active"
+        ),
+        "0",
+        "switched off before the server started"
+    );
+    let (id, name) = (next["id"].as_i64().unwrap(), next["name"].as_str().unwrap());
+    let sent = http()
+        .post(format!("{}/builds/{name}/standin/send_mail", site.url()))
+        .json(&json!({"to": "customer@example.com", "subject": "Still caught", "body": "hi"}))
+        .send()
+        .unwrap();
+    assert!(sent.status().is_success(), "{:?}", sent.text());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while site
+        .get(&format!("/api/builds/{id}/mails"))
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the mail was not caught");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // A fresh copy replaces this staging build: its database and its mails go.
+    site.cli_ok(&[
+        "branch",
+        "set",
+        "relay",
+        "staging-1",
+        "--staging-behaviour",
+        "new_build",
+    ]);
+    tree.write("README.md", "a fresh copy\n");
+    tree.commit("fresh");
+    tree.push("staging-1");
+    let fresh = site.settled_build_after("relay", "staging-1", id);
+    assert_eq!(fresh["state"], "running", "{fresh}");
+    assert!(!site.database_exists(&database));
+    assert_eq!(site.get(&format!("/api/builds/{id}/mails")), json!([]));
+}
+
+#[test]
 fn production_is_backed_up_before_updates_and_a_backup_restores() {
     let site = Site::start(&[]);
     let (tree, first) = production_project(&site, "safe");

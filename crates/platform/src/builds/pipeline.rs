@@ -308,6 +308,9 @@ impl Pipeline {
         prepared: &Prepared,
         conf: &OdooConf,
     ) -> Result<u32, Failed> {
+        if Stage::parse(&build.stage) != Some(Stage::Production) {
+            self.keep_mail_inside(&conf.db_name).await?;
+        }
         let conf_path = prepared.conf_path();
         conf.write(&conf_path).context("writing odoo.conf")?;
         let log = prepared.logs.join("odoo.log");
@@ -332,6 +335,21 @@ impl Pipeline {
         let pid = server.pid();
         self.supervisor.adopt(build.id, server).await;
         Ok(pid)
+    }
+
+    /// A development or staging build's mail goes only to the mail catcher its odoo.conf
+    /// names; but Odoo prefers any active `ir_mail_server` to odoo.conf, and a module's
+    /// data or a user may have added one since the copy was neutralized, so every one is
+    /// switched off before each start of the server.
+    pub(super) async fn keep_mail_inside(&self, database: &str) -> Result<(), Failed> {
+        const SWITCH_OFF: &str = "DO $$ BEGIN IF to_regclass('ir_mail_server') IS NOT NULL THEN \
+             UPDATE ir_mail_server SET active = false WHERE active; END IF; END $$";
+        self.env
+            .target
+            .execute_as_owner(database, SWITCH_OFF)
+            .await
+            .context("switching off the database's outgoing mail servers")?;
+        Ok(())
     }
 
     /// The build is up: running, with its result, in History.

@@ -134,14 +134,7 @@ impl Pipeline {
         // Odoo's neutralization sends mail to an unreachable "neutralization - disable emails"
         // server; Slipway switches that one off too, so the build's mail goes to the mail
         // catcher its odoo.conf names (and still never leaves the machine).
-        self.env
-            .target
-            .execute_as_owner(
-                &build.name,
-                "UPDATE ir_mail_server SET active = false WHERE active",
-            )
-            .await
-            .context("pointing the copy's mail at the mail catcher")?;
+        self.keep_mail_inside(&build.name).await?;
         log.push_str("slipway: every ir_mail_server switched off; mail goes to the mail catcher (odoo.conf smtp_*)\n");
         std::fs::write(prepared.logs.join("neutralize.log"), log)
             .context("writing neutralize.log")?;
@@ -167,6 +160,14 @@ impl Pipeline {
             if let Err(e) = self.env.target.drop_database(&database).await {
                 tracing::warn!(build = old.id, "dropping an older staging database: {e}");
                 continue;
+            }
+            if let Some(mails) = &self.env.mails {
+                if let Err(e) = mails.drop_build(old.id) {
+                    tracing::warn!(
+                        build = old.id,
+                        "dropping an older staging build's mails: {e}"
+                    );
+                }
             }
             if let Err(e) = self.builds.set_dropped(old.id).await {
                 tracing::warn!(build = old.id, "recording a dropped staging database: {e}");
