@@ -572,6 +572,51 @@ impl Repository {
         Ok(by_id.into_values().collect())
     }
 
+    /// Copies backup `id` to every replica that lacks it (no manifest there): the catch-up
+    /// of a backup left incomplete by a location that was unreachable, or by a kill while it
+    /// was being copied. Returns how each location stands, the primary first.
+    pub fn replicate(&self, id: &str) -> Result<Vec<LocationStatus>, Error> {
+        let manifest = self.load(id)?;
+        let json = manifest_json(&manifest)?;
+        let key = BackupManifest::key(id);
+        let session = self.store.begin_write()?;
+        let _lock = self.lock(FlockArg::LockShared)?;
+        let chunks = manifest.chunks();
+        let mut statuses = Vec::new();
+        for (i, location) in self.locations.iter().enumerate() {
+            let held = location.exists(&key);
+            statuses.push(match held {
+                Ok(true) => LocationStatus {
+                    location: location.name(),
+                    complete: true,
+                    chunks_copied: 0,
+                    bytes_copied: 0,
+                    error: None,
+                },
+                Ok(false) if i > 0 => {
+                    replicate_object(self, &session, location.as_ref(), &chunks, &key, &json)
+                }
+                Ok(false) => LocationStatus {
+                    location: location.name(),
+                    complete: false,
+                    chunks_copied: 0,
+                    bytes_copied: 0,
+                    error: Some(
+                        "the primary lost this backup's manifest; run verify to heal it".into(),
+                    ),
+                },
+                Err(e) => LocationStatus {
+                    location: location.name(),
+                    complete: false,
+                    chunks_copied: 0,
+                    bytes_copied: 0,
+                    error: Some(e.to_string()),
+                },
+            });
+        }
+        Ok(statuses)
+    }
+
     fn lock(&self, how: FlockArg) -> Result<Flock<File>, Error> {
         let path = self.store.root().join("locations.lock");
         let file = File::options()

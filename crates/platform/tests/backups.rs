@@ -357,6 +357,71 @@ async fn an_unreachable_location_leaves_the_backup_incomplete_with_a_clear_error
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn prune_copies_again_a_backup_a_location_missed_or_a_kill_cut_short() {
+    let mut w = World::with(
+        |dir| std::fs::write(dir.join("replica-2"), b"a file where a folder should be").unwrap(),
+        RetentionPolicy::default(),
+    )
+    .await;
+    let source = w.production("v17_base.dump", 2).await;
+    let missed = w.backups.create(&source, w.labels(), None).await.unwrap();
+    assert_eq!(missed.state, "incomplete");
+    let gc = GcOptions::default();
+
+    // still unreachable: said so, and nothing is lost
+    let report = w.backups.prune(Utc::now(), &gc).await.unwrap();
+    assert_eq!(report.still_incomplete.len(), 1, "{report:?}");
+    assert!(
+        report.still_incomplete[0].contains("replica-2"),
+        "{report:?}"
+    );
+    assert_eq!(w.backups.get(&missed.id).await.unwrap().state, "incomplete");
+
+    // back: the next prune completes the copy without anyone running verify
+    std::fs::remove_file(w.dir.path().join("replica-2")).unwrap();
+    let report = w.backups.prune(Utc::now(), &gc).await.unwrap();
+    assert_eq!(report.completed, vec![missed.id.clone()]);
+    let record = w.backups.get(&missed.id).await.unwrap();
+    assert_eq!(record.state, "complete");
+    assert_eq!(record.locations_done.len(), 3);
+    assert!(w
+        .dir
+        .path()
+        .join(format!("replica-2/backups/{}.json", missed.id))
+        .exists());
+
+    // killed while copying to the replicas: the primary holds it, the record says running
+    let pool = w.pool(&source.database).await;
+    sqlx::query("UPDATE res_partner SET comment = 'changed'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let cut = w.backups.create(&source, w.labels(), None).await.unwrap();
+    std::fs::remove_file(
+        w.dir
+            .path()
+            .join(format!("replica-1/backups/{}.json", cut.id)),
+    )
+    .unwrap();
+    let meta = PgPool::connect(w._meta.url()).await.unwrap();
+    sqlx::query(
+        "UPDATE backups SET state = 'running', created_at = now() - interval '2 hours' WHERE id = $1",
+    )
+    .bind(&cut.id)
+    .execute(&meta)
+    .await
+    .unwrap();
+    meta.close().await;
+    let report = w.backups.prune(Utc::now(), &gc).await.unwrap();
+    assert_eq!(report.completed, vec![cut.id.clone()], "{report:?}");
+    assert!(report.interrupted.is_empty(), "{report:?}");
+    assert_eq!(w.backups.get(&cut.id).await.unwrap().state, "complete");
+    let v = w.backups.verify(&cut.id, None).await.unwrap();
+    assert!(v.ok, "{:?}", v.problems);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_backup_cancelled_mid_way_leaves_no_manifest_and_gc_sweeps_its_chunks() {
     let mut w = World::new().await;
     let source = w.production("v17_mail_demo.zip", 0).await;
@@ -709,10 +774,30 @@ async fn the_scheduler_queues_a_missed_day_once_and_its_job_takes_a_verified_dai
         .await
         .unwrap()
         .unwrap();
+    // a manual backup from long ago, past the days manual backups are kept
+    let old = w.backups.create(&source, w.labels(), None).await.unwrap();
+    sqlx::query("UPDATE backups SET created_at = now() - interval '40 days' WHERE id = $1")
+        .bind(&old.id)
+        .execute(&meta)
+        .await
+        .unwrap();
     let id = w.backups.run_daily_job(&job, true).await.unwrap();
     let record = w.backups.get(&id).await.unwrap();
     assert_eq!(record.kind, "daily");
     assert_eq!(record.verification.unwrap()["ok"], true);
+    let left: Vec<String> = w
+        .backups
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        left,
+        vec![id.clone()],
+        "the daily job applied the retention policy"
+    );
     let s = &w.backups.schedules().await.unwrap()[0];
     assert_eq!(s.last_backup.as_deref(), Some(id.as_str()));
     meta.close().await;

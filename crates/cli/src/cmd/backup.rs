@@ -936,6 +936,12 @@ async fn prune(args: PruneArgs, global: &GlobalOptions) -> Result<()> {
     for id in &report.deleted {
         println!("  deleted {id}");
     }
+    for id in &report.completed {
+        println!("  copied again to every location: {id}");
+    }
+    for problem in &report.still_incomplete {
+        println!("  STILL MISSING FROM A LOCATION: {problem}");
+    }
     if !report.base_backups_deleted.is_empty() || report.wal_deleted > 0 {
         println!(
             "point-in-time recovery: {} base backups and {} WAL files older than the window deleted",

@@ -22,6 +22,10 @@ pub struct PruneReport {
     pub kept: usize,
     /// Backups left `running` by a process that died, now marked failed.
     pub interrupted: Vec<String>,
+    /// Backups missing from some location that are now in every one (copied again).
+    pub completed: Vec<String>,
+    /// Backups still missing from some location (it stays unreachable): what is wrong.
+    pub still_incomplete: Vec<String>,
     /// Records of failed backups removed (they hold nothing).
     pub failed_removed: usize,
     /// Base backups of the cluster deleted (older than the point-in-time recovery window).
@@ -41,11 +45,17 @@ impl Backups {
         let mut groups: BTreeMap<(Option<String>, Option<String>, String), Vec<BackupInfo>> =
             BTreeMap::new();
         for r in &all {
+            if r.state == "incomplete" {
+                self.complete_copies(&r.id, &mut report).await?;
+            }
             match r.state.as_str() {
                 "running" if r.created_at < stale => {
                     let (repo, id) = (self.repo.clone(), r.id.clone());
                     let written = blocking(move || Ok(repo.load(&id).is_ok())).await?;
-                    if !written {
+                    if written {
+                        // cut short while it was being copied: the primary holds it whole
+                        self.complete_copies(&r.id, &mut report).await?;
+                    } else {
                         records::record_failure(
                             &self.pool,
                             &r.id,
@@ -96,6 +106,30 @@ impl Backups {
         let (repo, options) = (self.repo.clone(), *gc);
         report.gc = blocking(move || Ok(repo.gc(&options)?)).await?;
         Ok(report)
+    }
+
+    /// Copies backup `id` to the locations that lack it and records where it now is; a
+    /// backup counts as done only once every location holds it.
+    async fn complete_copies(&self, id: &str, report: &mut PruneReport) -> Result<()> {
+        let (repo, owned) = (self.repo.clone(), id.to_string());
+        let statuses = blocking(move || Ok(repo.replicate(&owned)?)).await?;
+        let done: Vec<String> = statuses
+            .iter()
+            .filter(|s| s.complete)
+            .map(|s| s.location.clone())
+            .collect();
+        let complete = done.len() == statuses.len();
+        let errors: Vec<String> = statuses.iter().filter_map(|s| s.error.clone()).collect();
+        records::record_copies(&self.pool, id, &done, complete, &errors).await?;
+        if complete {
+            report.completed.push(id.to_string());
+        } else {
+            tracing::warn!(backup = %id, "still missing from a location: {}", errors.join("; "));
+            report
+                .still_incomplete
+                .push(format!("{id}: {}", errors.join("; ")));
+        }
+        Ok(())
     }
 
     /// The backups of the same source and labels, for the manual backups' daily limit.

@@ -194,6 +194,30 @@ pub(crate) async fn record_locations(
     Ok(())
 }
 
+/// Where a finished backup (or one cut short while it was being copied) now is, after its
+/// copies were made again; `errors` says why a location still lacks it.
+pub(crate) async fn record_copies(
+    pool: &PgPool,
+    id: &str,
+    done: &[String],
+    complete: bool,
+    errors: &[String],
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE backups SET locations_done = $2, \
+         state = CASE WHEN $3 THEN 'complete' ELSE 'incomplete' END, \
+         error = $4, finished_at = coalesce(finished_at, now()) \
+         WHERE id = $1 AND state IN ('running', 'complete', 'incomplete')",
+    )
+    .bind(id)
+    .bind(done)
+    .bind(complete)
+    .bind((!errors.is_empty()).then(|| errors.join("; ")))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 pub(crate) async fn record_verification(
     pool: &PgPool,
     id: &str,

@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::json;
+use slipway_backup::store::GcOptions;
 use slipway_backup::{BackupKind, BackupLabels};
 use tokio::sync::watch;
 
@@ -259,17 +260,24 @@ impl Backups {
             if let Err(e) = self.base_backup_if_due().await {
                 tracing::warn!("base backup of the cluster (point-in-time recovery): {e}");
             }
-            // and the WAL older than the window goes, even when nobody runs `backup prune`
-            let window = chrono::Duration::days(i64::from(self.policy.daily.max(1)));
-            if let Err(e) = self.prune_pitr(Utc::now(), window).await {
-                tracing::warn!("pruning the WAL archive: {e}");
-            }
         }
         if verify {
             let v = self.verify(&record.id, None).await?;
             if !v.ok {
                 tracing::warn!(backup = %record.id, problems = ?v.problems, "backup verification failed");
             }
+        }
+        // Retention runs with the daily backup, so `serve` keeps 7/4/3 without anyone
+        // running `backup prune`: older backups, copies to complete, WAL, unused chunks.
+        match self.prune(Utc::now(), &GcOptions::default()).await {
+            Ok(report) => tracing::info!(
+                deleted = report.deleted.len(),
+                kept = report.kept,
+                completed = report.completed.len(),
+                still_incomplete = report.still_incomplete.len(),
+                "retention applied"
+            ),
+            Err(e) => tracing::warn!("applying the retention policy: {e}"),
         }
         Ok(record.id)
     }
