@@ -426,6 +426,60 @@ fn the_scheduler_stops_surplus_builds_and_drops_old_development_databases() {
     }
 }
 
+/// Waits (30 s at most) until build `id` is in `state`.
+fn wait_state(site: &Site, id: &Value, state: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let build = site.get(&format!("/api/builds/{id}"));
+        if build["state"] == state {
+            return build;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "build {id} never became {state}: {build}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_kept_build_outlives_the_running_limit_while_older_unkept_ones_stop() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "kept", "17.0");
+    let (status, answer) = site.patch(
+        "/api/projects/kept",
+        json!({"settings": {"max_running_dev_builds": 1}}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    tree.push("main");
+    let kept = site.wait_build(site.build_of("kept", "main", &tree.git(&["rev-parse", "HEAD"])));
+    assert_eq!(kept["state"], "running", "{kept}");
+    let id = kept["id"].to_string();
+    let out = site.cli_ok(&["build", "keep", &id, "--json"]);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["keep"], true);
+
+    // The kept build is the oldest: were it counted, it would be the one stopped.
+    let second = site.push_branch(&tree, "kept", "second", "second.txt");
+    let third = site.push_branch(&tree, "kept", "third", "third.txt");
+    wait_state(&site, &second["id"], "stopped");
+    let name = kept["name"].as_str().unwrap();
+    let health = http()
+        .get(format!("{}/builds/{name}/web/health", site.url()))
+        .send()
+        .unwrap();
+    assert_eq!(health.status(), 200, "the kept build still answers");
+    assert_eq!(site.get(&format!("/api/builds/{id}"))["state"], "running");
+
+    // No longer kept: it counts again, and as the oldest it is stopped.
+    let out = site.cli_ok(&["build", "keep", &id, "--off"]);
+    assert!(out.contains("no longer kept"), "{out}");
+    wait_state(&site, &kept["id"], "stopped");
+    assert_eq!(
+        site.get(&format!("/api/builds/{}", third["id"]))["state"],
+        "running"
+    );
+}
+
 #[test]
 fn warnings_rebuilds_and_kills_show_in_the_build_s_state_and_result() {
     let site = Site::start(&[]);
