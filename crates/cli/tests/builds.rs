@@ -254,30 +254,136 @@ fn deleting_a_branch_stops_its_builds_and_drops_their_databases() {
     );
 }
 
+/// Pushes `tree`'s `branch` to the one build worker until it is installing, slowly: builds
+/// enqueued meanwhile stay pending. Returns the slow build's id.
+fn occupy_the_build_worker(site: &Site, tree: &WorkTree, project: &str) -> i64 {
+    tree.git(&["checkout", "-q", "-b", "slow"]);
+    tree.write("shop_core/__init__.py", "import time\ntime.sleep(300)\n");
+    let sha = tree.commit("a slow install");
+    tree.push("slow");
+    let id = site.build_of(project, "slow", &sha);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while site.get(&format!("/api/builds/{id}"))["step"] != "install+tests" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow install did not start"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    id
+}
+
+/// The branch's builds of `sha`.
+fn builds_of_revision(site: &Site, project: &str, branch: &str, sha: &str) -> Vec<Value> {
+    let builds = site.get(&format!("/api/projects/{project}/builds?branch={branch}"));
+    builds
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["revision"] == sha)
+        .cloned()
+        .collect()
+}
+
+/// The branch's push events, oldest first.
+fn pushes(site: &Site, project: &str, branch: &str) -> Vec<Value> {
+    let history = site.get(&format!(
+        "/api/projects/{project}/branches/{branch}/history"
+    ));
+    let mut pushes: Vec<Value> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "push")
+        .cloned()
+        .collect();
+    pushes.reverse();
+    pushes
+}
+
+fn shas(push: &Value) -> Vec<String> {
+    push["detail"]["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["sha"].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn racing_pushes_leave_the_newest_build() {
-    let site = Site::start(&[]);
-    let tree = project(&site, "race", "17.0");
-    tree.push("main");
-    let first = tree.git(&["rev-parse", "HEAD"]);
-    tree.write("shop_core/data/extra.txt", "change\n");
-    let second = tree.commit("second");
-    tree.push("main");
-    let older = site.wait_build(site.build_of("race", "main", &first));
-    let newer = site.wait_build(site.build_of("race", "main", &second));
-    assert_eq!(newer["state"], "running", "{newer}");
-    // The older one either finished first or was superseded; never two half-builds.
-    let older_state = (
-        older["state"].as_str().unwrap(),
-        older["result"].as_str().unwrap_or(""),
-    );
-    assert!(
-        matches!(
-            older_state,
-            ("running", "success") | ("done", "killed") | ("stopped", _)
-        ),
-        "{older}"
-    );
+    let site = Site::start(&["--build-workers", "1"]);
+    let left = project(&site, "race", "17.0");
+    let right = WorkTree::from_fixture("shop", &site.git_url("race"));
+    let slow = occupy_the_build_worker(&site, &left, "race");
+    left.git(&["checkout", "-q", "-b", "left", "main"]);
+    right.git(&["checkout", "-q", "-b", "right"]);
+
+    // Two rounds of two pushes from two clones, started together.
+    let mut heads: Vec<(&str, Vec<String>)> = vec![("left", vec![]), ("right", vec![])];
+    for round in 1..=2 {
+        let sides = [(&left, "left"), (&right, "right")];
+        for (i, (tree, branch)) in sides.iter().enumerate() {
+            tree.write(&format!("{branch}.txt"), &format!("round {round}\n"));
+            heads[i]
+                .1
+                .push(tree.commit(&format!("{branch}: round {round}")));
+        }
+        let start = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            for (tree, branch) in sides {
+                let start = &start;
+                s.spawn(move || {
+                    start.wait();
+                    tree.push(branch);
+                });
+            }
+        });
+    }
+
+    for (branch, heads) in &heads {
+        // Every head got exactly one build; the older, still pending when the newer push
+        // came, was superseded without ever starting.
+        let builds: Vec<Value> = heads
+            .iter()
+            .map(|sha| {
+                let found = builds_of_revision(&site, "race", branch, sha);
+                assert_eq!(found.len(), 1, "{branch}@{sha}: {found:?}");
+                found[0].clone()
+            })
+            .collect();
+        let (older, newer) = (&builds[0], &builds[1]);
+        assert_eq!(older["state"], "done", "{older}");
+        assert_eq!(older["result"], "killed", "{older}");
+        assert_eq!(
+            older["message"],
+            format!("superseded by build #{}", newer["id"]),
+            "{older}"
+        );
+        assert!(older["started_at"].is_null(), "{older}");
+        assert_eq!(newer["state"], "pending", "{newer}");
+
+        // History: one push per push, each recording its own commits once.
+        let pushes = pushes(&site, "race", branch);
+        let news: Vec<&str> = pushes
+            .iter()
+            .map(|p| p["detail"]["new"].as_str().unwrap())
+            .collect();
+        assert_eq!(news, [heads[0].as_str(), heads[1].as_str()], "{pushes:?}");
+        assert_eq!(pushes[1]["detail"]["old"], heads[0].as_str());
+        assert_eq!(shas(&pushes[1]), [heads[1].clone()], "{pushes:?}");
+        let first = shas(&pushes[0]);
+        assert_eq!(first[0], heads[0], "{pushes:?}");
+        assert!(!first.contains(&heads[1]), "{pushes:?}");
+    }
+
+    // Once the worker is free, the newest build of each branch runs.
+    site.cli_ok(&["build", "stop", &slow.to_string()]);
+    for (branch, heads) in &heads {
+        let newest = builds_of_revision(&site, "race", branch, &heads[1]);
+        let newest = site.wait_build(newest[0]["id"].as_i64().unwrap());
+        assert_eq!(newest["state"], "running", "{newest}");
+    }
 }
 
 #[test]
