@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::site::{Site, WorkTree};
+use common::site::{on_standin, Site, WorkTree};
 use serde_json::{json, Value};
 
 fn project(site: &Site, name: &str, series: &str) -> WorkTree {
@@ -104,7 +104,7 @@ fn a_push_becomes_a_running_tested_build_reachable_through_the_proxy() {
     // Without a session, Odoo (and the stand-in) redirect /web to the login page.
     assert_eq!(page.status(), 200, "the session cookie logs in");
     let page = page.text().unwrap();
-    if common::site::odoo_source().0.ends_with("odoo-standin") {
+    if on_standin() {
         assert!(page.contains("Logged in as admin"), "{page}");
     }
     let reused = http()
@@ -591,20 +591,33 @@ fn warnings_rebuilds_and_kills_show_in_the_build_s_state_and_result() {
     let site = Site::start(&[]);
     let tree = project(&site, "states", "17.0");
 
-    // WARNING lines but no ERROR, tests passing: result `warning`.
-    let manifest = std::fs::read_to_string(tree.path().join("shop_sale/__manifest__.py")).unwrap();
-    tree.write(
-        "shop_sale/__manifest__.py",
-        &manifest.replace(
-            "'installable': True,",
-            "'installable': True,\n    'standin_warning': True,",
-        ),
-    );
-    let sha = tree.commit("a module that warns");
+    // WARNING lines but no ERROR, tests passing: result `warning` (the stand-in warns on
+    // request; a real Odoo has no such switch).
+    let warns = on_standin();
+    if warns {
+        let manifest =
+            std::fs::read_to_string(tree.path().join("shop_sale/__manifest__.py")).unwrap();
+        tree.write(
+            "shop_sale/__manifest__.py",
+            &manifest.replace(
+                "'installable': True,",
+                "'installable': True,\n    'standin_warning': True,",
+            ),
+        );
+    } else {
+        eprintln!("skipped: the `warning` result needs the stand-in's `standin_warning` hook");
+    }
+    let sha = tree.commit(if warns {
+        "a module that warns"
+    } else {
+        "no warning"
+    });
     tree.push("main");
     let warned = site.wait_build(site.build_of("states", "main", &sha));
     assert_eq!(warned["state"], "running", "{warned}");
-    assert_eq!(warned["result"], "warning", "{warned}");
+    if warns {
+        assert_eq!(warned["result"], "warning", "{warned}");
+    }
 
     // Rebuild: a new build of the same revision.
     let out = site.cli_ok(&["branch", "rebuild", "states", "main", "--json"]);
@@ -682,6 +695,10 @@ fn a_development_builds_mail_is_caught_and_never_sent() {
     let build = site.wait_build(id);
     assert_eq!(build["state"], "running", "{build}");
     let name = build["name"].as_str().unwrap();
+    if !on_standin() {
+        eprintln!("skipped: sending a mail needs the stand-in's `/standin/send_mail` hook");
+        return;
+    }
 
     let sent: Value = http()
         .post(format!("{}/builds/{name}/standin/send_mail", site.url()))
