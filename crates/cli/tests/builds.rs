@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::site::{Site, WorkTree};
+use common::site::{on_standin, Site, WorkTree};
 use serde_json::{json, Value};
 
 fn project(site: &Site, name: &str, series: &str) -> WorkTree {
@@ -104,7 +104,7 @@ fn a_push_becomes_a_running_tested_build_reachable_through_the_proxy() {
     // Without a session, Odoo (and the stand-in) redirect /web to the login page.
     assert_eq!(page.status(), 200, "the session cookie logs in");
     let page = page.text().unwrap();
-    if common::site::odoo_source().0.ends_with("odoo-standin") {
+    if on_standin() {
         assert!(page.contains("Logged in as admin"), "{page}");
     }
     let reused = http()
@@ -254,30 +254,136 @@ fn deleting_a_branch_stops_its_builds_and_drops_their_databases() {
     );
 }
 
+/// Pushes `tree`'s `branch` to the one build worker until it is installing, slowly: builds
+/// enqueued meanwhile stay pending. Returns the slow build's id.
+fn occupy_the_build_worker(site: &Site, tree: &WorkTree, project: &str) -> i64 {
+    tree.git(&["checkout", "-q", "-b", "slow"]);
+    tree.write("shop_core/__init__.py", "import time\ntime.sleep(300)\n");
+    let sha = tree.commit("a slow install");
+    tree.push("slow");
+    let id = site.build_of(project, "slow", &sha);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while site.get(&format!("/api/builds/{id}"))["step"] != "install+tests" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow install did not start"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    id
+}
+
+/// The branch's builds of `sha`.
+fn builds_of_revision(site: &Site, project: &str, branch: &str, sha: &str) -> Vec<Value> {
+    let builds = site.get(&format!("/api/projects/{project}/builds?branch={branch}"));
+    builds
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["revision"] == sha)
+        .cloned()
+        .collect()
+}
+
+/// The branch's push events, oldest first.
+fn pushes(site: &Site, project: &str, branch: &str) -> Vec<Value> {
+    let history = site.get(&format!(
+        "/api/projects/{project}/branches/{branch}/history"
+    ));
+    let mut pushes: Vec<Value> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "push")
+        .cloned()
+        .collect();
+    pushes.reverse();
+    pushes
+}
+
+fn shas(push: &Value) -> Vec<String> {
+    push["detail"]["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["sha"].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn racing_pushes_leave_the_newest_build() {
-    let site = Site::start(&[]);
-    let tree = project(&site, "race", "17.0");
-    tree.push("main");
-    let first = tree.git(&["rev-parse", "HEAD"]);
-    tree.write("shop_core/data/extra.txt", "change\n");
-    let second = tree.commit("second");
-    tree.push("main");
-    let older = site.wait_build(site.build_of("race", "main", &first));
-    let newer = site.wait_build(site.build_of("race", "main", &second));
-    assert_eq!(newer["state"], "running", "{newer}");
-    // The older one either finished first or was superseded; never two half-builds.
-    let older_state = (
-        older["state"].as_str().unwrap(),
-        older["result"].as_str().unwrap_or(""),
-    );
-    assert!(
-        matches!(
-            older_state,
-            ("running", "success") | ("done", "killed") | ("stopped", _)
-        ),
-        "{older}"
-    );
+    let site = Site::start(&["--build-workers", "1"]);
+    let left = project(&site, "race", "17.0");
+    let right = WorkTree::from_fixture("shop", &site.git_url("race"));
+    let slow = occupy_the_build_worker(&site, &left, "race");
+    left.git(&["checkout", "-q", "-b", "left", "main"]);
+    right.git(&["checkout", "-q", "-b", "right"]);
+
+    // Two rounds of two pushes from two clones, started together.
+    let mut heads: Vec<(&str, Vec<String>)> = vec![("left", vec![]), ("right", vec![])];
+    for round in 1..=2 {
+        let sides = [(&left, "left"), (&right, "right")];
+        for (i, (tree, branch)) in sides.iter().enumerate() {
+            tree.write(&format!("{branch}.txt"), &format!("round {round}\n"));
+            heads[i]
+                .1
+                .push(tree.commit(&format!("{branch}: round {round}")));
+        }
+        let start = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            for (tree, branch) in sides {
+                let start = &start;
+                s.spawn(move || {
+                    start.wait();
+                    tree.push(branch);
+                });
+            }
+        });
+    }
+
+    for (branch, heads) in &heads {
+        // Every head got exactly one build; the older, still pending when the newer push
+        // came, was superseded without ever starting.
+        let builds: Vec<Value> = heads
+            .iter()
+            .map(|sha| {
+                let found = builds_of_revision(&site, "race", branch, sha);
+                assert_eq!(found.len(), 1, "{branch}@{sha}: {found:?}");
+                found[0].clone()
+            })
+            .collect();
+        let (older, newer) = (&builds[0], &builds[1]);
+        assert_eq!(older["state"], "done", "{older}");
+        assert_eq!(older["result"], "killed", "{older}");
+        assert_eq!(
+            older["message"],
+            format!("superseded by build #{}", newer["id"]),
+            "{older}"
+        );
+        assert!(older["started_at"].is_null(), "{older}");
+        assert_eq!(newer["state"], "pending", "{newer}");
+
+        // History: one push per push, each recording its own commits once.
+        let pushes = pushes(&site, "race", branch);
+        let news: Vec<&str> = pushes
+            .iter()
+            .map(|p| p["detail"]["new"].as_str().unwrap())
+            .collect();
+        assert_eq!(news, [heads[0].as_str(), heads[1].as_str()], "{pushes:?}");
+        assert_eq!(pushes[1]["detail"]["old"], heads[0].as_str());
+        assert_eq!(shas(&pushes[1]), [heads[1].clone()], "{pushes:?}");
+        let first = shas(&pushes[0]);
+        assert_eq!(first[0], heads[0], "{pushes:?}");
+        assert!(!first.contains(&heads[1]), "{pushes:?}");
+    }
+
+    // Once the worker is free, the newest build of each branch runs.
+    site.cli_ok(&["build", "stop", &slow.to_string()]);
+    for (branch, heads) in &heads {
+        let newest = builds_of_revision(&site, "race", branch, &heads[1]);
+        let newest = site.wait_build(newest[0]["id"].as_i64().unwrap());
+        assert_eq!(newest["state"], "running", "{newest}");
+    }
 }
 
 #[test]
@@ -426,25 +532,92 @@ fn the_scheduler_stops_surplus_builds_and_drops_old_development_databases() {
     }
 }
 
+/// Waits (30 s at most) until build `id` is in `state`.
+fn wait_state(site: &Site, id: &Value, state: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let build = site.get(&format!("/api/builds/{id}"));
+        if build["state"] == state {
+            return build;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "build {id} never became {state}: {build}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_kept_build_outlives_the_running_limit_while_older_unkept_ones_stop() {
+    let site = Site::start(&[]);
+    let tree = project(&site, "kept", "17.0");
+    let (status, answer) = site.patch(
+        "/api/projects/kept",
+        json!({"settings": {"max_running_dev_builds": 1}}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    tree.push("main");
+    let kept = site.wait_build(site.build_of("kept", "main", &tree.git(&["rev-parse", "HEAD"])));
+    assert_eq!(kept["state"], "running", "{kept}");
+    let id = kept["id"].to_string();
+    let out = site.cli_ok(&["build", "keep", &id, "--json"]);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["keep"], true);
+
+    // The kept build is the oldest: were it counted, it would be the one stopped.
+    let second = site.push_branch(&tree, "kept", "second", "second.txt");
+    let third = site.push_branch(&tree, "kept", "third", "third.txt");
+    wait_state(&site, &second["id"], "stopped");
+    let name = kept["name"].as_str().unwrap();
+    let health = http()
+        .get(format!("{}/builds/{name}/web/health", site.url()))
+        .send()
+        .unwrap();
+    assert_eq!(health.status(), 200, "the kept build still answers");
+    assert_eq!(site.get(&format!("/api/builds/{id}"))["state"], "running");
+
+    // No longer kept: it counts again, and as the oldest it is stopped.
+    let out = site.cli_ok(&["build", "keep", &id, "--off"]);
+    assert!(out.contains("no longer kept"), "{out}");
+    wait_state(&site, &kept["id"], "stopped");
+    assert_eq!(
+        site.get(&format!("/api/builds/{}", third["id"]))["state"],
+        "running"
+    );
+}
+
 #[test]
 fn warnings_rebuilds_and_kills_show_in_the_build_s_state_and_result() {
     let site = Site::start(&[]);
     let tree = project(&site, "states", "17.0");
 
-    // WARNING lines but no ERROR, tests passing: result `warning`.
-    let manifest = std::fs::read_to_string(tree.path().join("shop_sale/__manifest__.py")).unwrap();
-    tree.write(
-        "shop_sale/__manifest__.py",
-        &manifest.replace(
-            "'installable': True,",
-            "'installable': True,\n    'standin_warning': True,",
-        ),
-    );
-    let sha = tree.commit("a module that warns");
+    // WARNING lines but no ERROR, tests passing: result `warning` (the stand-in warns on
+    // request; a real Odoo has no such switch).
+    let warns = on_standin();
+    if warns {
+        let manifest =
+            std::fs::read_to_string(tree.path().join("shop_sale/__manifest__.py")).unwrap();
+        tree.write(
+            "shop_sale/__manifest__.py",
+            &manifest.replace(
+                "'installable': True,",
+                "'installable': True,\n    'standin_warning': True,",
+            ),
+        );
+    } else {
+        eprintln!("skipped: the `warning` result needs the stand-in's `standin_warning` hook");
+    }
+    let sha = tree.commit(if warns {
+        "a module that warns"
+    } else {
+        "no warning"
+    });
     tree.push("main");
     let warned = site.wait_build(site.build_of("states", "main", &sha));
     assert_eq!(warned["state"], "running", "{warned}");
-    assert_eq!(warned["result"], "warning", "{warned}");
+    if warns {
+        assert_eq!(warned["result"], "warning", "{warned}");
+    }
 
     // Rebuild: a new build of the same revision.
     let out = site.cli_ok(&["branch", "rebuild", "states", "main", "--json"]);
@@ -522,6 +695,10 @@ fn a_development_builds_mail_is_caught_and_never_sent() {
     let build = site.wait_build(id);
     assert_eq!(build["state"], "running", "{build}");
     let name = build["name"].as_str().unwrap();
+    if !on_standin() {
+        eprintln!("skipped: sending a mail needs the stand-in's `/standin/send_mail` hook");
+        return;
+    }
 
     let sent: Value = http()
         .post(format!("{}/builds/{name}/standin/send_mail", site.url()))

@@ -176,6 +176,7 @@ impl Platform {
                 .clone()
                 .unwrap_or_else(|| format!("{}@slipway.invalid", by.login)),
         };
+        let _refs = self.lock_refs(project.id).await;
         let sha = repo
             .commit_file(
                 &branch.name,
@@ -229,6 +230,7 @@ impl Platform {
             .open(&project.name)
             .await
             .map_err(|e| PlatformError::NotFound(e.to_string()))?;
+        let _refs = self.lock_refs(project.id).await;
         let sha = repo.create_branch(name, &head).await.map_err(|e| match e {
             slipway_git::Error::AlreadyExists { .. } => PlatformError::Conflict(format!(
                 "a branch named {name:?} exists already; pick another name"

@@ -14,6 +14,7 @@
 mod error;
 mod jobs;
 mod metadata;
+mod ref_locks;
 mod service;
 
 pub mod backups;
@@ -30,4 +31,5 @@ pub mod upgrade;
 pub use error::{ErrorKind, PlatformError, Result};
 pub use jobs::{run_worker, Job, JobQueue, HEARTBEAT_TIMEOUT, IDLE_POLL, JOBS_CHANNEL};
 pub use metadata::{create_database_if_missing, Metadata, METADATA_DB};
+pub use ref_locks::RefsGuard;
 pub use service::{MergeResult, Platform};

@@ -19,6 +19,7 @@ use crate::history::History;
 use crate::jobs::JobQueue;
 use crate::people::{People, User};
 use crate::projects::{Project, Projects};
+use crate::ref_locks::{RefLocks, RefsGuard};
 use crate::stages::Stage;
 
 /// What a merge did.
@@ -73,6 +74,8 @@ pub struct Platform {
     pub queue: JobQueue,
     /// The build pipeline (and its environment and running servers).
     pub pipeline: Pipeline,
+    /// One change of a project's branches at a time ([`Platform::lock_refs`]).
+    ref_locks: RefLocks,
 }
 
 impl Platform {
@@ -95,7 +98,16 @@ impl Platform {
             history: pipeline.history.clone(),
             queue: JobQueue::new(pool),
             pipeline,
+            ref_locks: RefLocks::default(),
         }
+    }
+
+    /// Waits until the project's branches are the caller's to change: hold the guard from
+    /// reading the branches, through moving them, to recording the change ([`Self::on_push`]),
+    /// so that two pushes (or a push and an editor commit, a merge, a fork) never see the
+    /// same change nor enqueue their builds out of order.
+    pub async fn lock_refs(&self, project_id: i64) -> RefsGuard {
+        self.ref_locks.lock(project_id).await
     }
 
     /// The build environment.
@@ -220,6 +232,7 @@ impl Platform {
                 .clone()
                 .unwrap_or_else(|| format!("{}@slipway.invalid", by.login)),
         };
+        let _refs = self.lock_refs(project.id).await;
         let outcome = repo
             .merge(&source.name, &target.name, &author)
             .await

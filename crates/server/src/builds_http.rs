@@ -143,11 +143,14 @@ async fn git(
         )
         .await;
     }
-    // A push: what the branches were before tells, afterwards, what the push changed.
+    // A push: what the branches were before tells, afterwards, what the push changed. One
+    // push (or editor commit, merge, fork) of the project at a time, from the read before to
+    // the recording after, or two would both see, record and build the same change.
     let repo = match state.platform.env().repos.open(&project.name).await {
         Ok(repo) => repo,
         Err(e) => return ApiError::not_found(e.to_string()).into_response(),
     };
+    let _refs = state.platform.lock_refs(project.id).await;
     let before = repo.branches().await.unwrap_or_default();
     let response = git_http::git_http_backend(
         &repos_root,

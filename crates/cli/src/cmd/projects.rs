@@ -158,8 +158,8 @@ pub enum BuildCommand {
     Logs(LogsArgs),
     /// Stop a build (kill it if unfinished, stop its server if running).
     Stop(BuildArg),
-    /// Keep a development build running beyond the project's limit.
-    Keep(BuildArg),
+    /// Keep a development build running beyond the project's limit (--off: stop keeping it).
+    Keep(KeepArgs),
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +178,18 @@ pub struct ListBuildsArgs {
 pub struct BuildArg {
     /// Build id.
     id: i64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeepArgs {
+    /// Build id.
+    id: i64,
+    /// Stop keeping it: the limit may stop it again.
+    #[arg(long)]
+    off: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -545,12 +557,19 @@ pub async fn run_build(
             Ok(())
         }
         BuildCommand::Keep(args) => {
-            api.post(
-                &format!("/api/builds/{}/keep", args.id),
-                &json!({"keep": true}),
-            )
-            .await?;
-            println!("build #{} kept", args.id);
+            let build = api
+                .post(
+                    &format!("/api/builds/{}/keep", args.id),
+                    &json!({"keep": !args.off}),
+                )
+                .await?;
+            if args.json {
+                print_json(&build)?;
+            } else if args.off {
+                println!("build #{} is no longer kept", args.id);
+            } else {
+                println!("build #{} kept", args.id);
+            }
             Ok(())
         }
     }

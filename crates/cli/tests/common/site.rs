@@ -26,6 +26,12 @@ pub fn odoo_source() -> (PathBuf, String) {
     }
 }
 
+/// Whether builds run on the stand-in (its test hooks, such as `standin_warning` in a
+/// manifest or `/standin/send_mail`, are available), not a real Odoo.
+pub fn on_standin() -> bool {
+    std::env::var_os("SLIPWAY_TEST_ODOO_SRC").is_none()
+}
+
 pub struct Site {
     pub data: DataDir,
     pub port: u16,

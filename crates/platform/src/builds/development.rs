@@ -9,7 +9,7 @@ use slipway_odoo::{scan_addons, Series};
 use slipway_runner::modules::template_key;
 use slipway_runner::odoo::{free_port, OdooSource, OdooTask, TestSelection};
 
-use super::pipeline::{Context, Failed, Installed, Pipeline, Prepared, Stop};
+use super::pipeline::{Context, Failed, Installed, Pipeline, Stop};
 use super::store::{Build, BuildResult};
 use super::templates::template_database;
 use crate::branches::{Branch, BranchSettings, InstallSet};
@@ -34,7 +34,9 @@ impl Pipeline {
         project: &Project,
     ) -> Result<(), Stop> {
         let prepared = self.prepare(build, project).await?;
-        let plan = install_plan(&branch.settings.0, &prepared)?;
+        let plan = install_plan(&branch.settings.0, &prepared.own, || {
+            all_installable(&prepared.module_dirs, &prepared.source, &prepared.series)
+        });
         let key = template_key(
             &prepared.series,
             &prepared.source.revision(),
@@ -174,15 +176,18 @@ impl Pipeline {
     }
 }
 
-fn install_plan(settings: &BranchSettings, prepared: &Prepared) -> Result<InstallPlan, Failed> {
-    let own = &prepared.own;
+/// What a development build installs, from the branch's settings: `own` are the branch's
+/// installable modules (name and folder), `all` scans for every installable module and is
+/// only called for a full installation.
+fn install_plan(
+    settings: &BranchSettings,
+    own: &[(String, PathBuf)],
+    all: impl FnOnce() -> Vec<String>,
+) -> InstallPlan {
     let (modules, tests_allowed): (Vec<String>, bool) = match &settings.install {
         InstallSet::Own => (own.iter().map(|(n, _)| n.clone()).collect(), true),
         InstallSet::List { modules } => (modules.clone(), true),
-        InstallSet::All => (
-            all_installable(&prepared.module_dirs, &prepared.source, &prepared.series),
-            false,
-        ),
+        InstallSet::All => (all(), false),
     };
     let modules = if modules.is_empty() {
         vec!["base".to_string()]
@@ -199,12 +204,12 @@ fn install_plan(settings: &BranchSettings, prepared: &Prepared) -> Result<Instal
             tests.as_ref().map(|t| &t.tags)
         ))
     );
-    Ok(InstallPlan {
+    InstallPlan {
         modules,
         tests,
         keyed_modules: own.to_vec(),
         key_suffix,
-    })
+    }
 }
 
 /// Every installable module of the addons path (a "full installation").
@@ -223,4 +228,123 @@ fn short_hash(text: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn own() -> Vec<(String, PathBuf)> {
+        ["shop_core", "shop_sale"]
+            .iter()
+            .map(|n| (n.to_string(), PathBuf::from(format!("/checkout/{n}"))))
+            .collect()
+    }
+
+    fn settings(install: InstallSet, tests: bool, tags: Option<&str>) -> BranchSettings {
+        BranchSettings {
+            install,
+            tests,
+            test_tags: tags.map(str::to_string),
+            ..BranchSettings::default()
+        }
+    }
+
+    fn never_scanned() -> Vec<String> {
+        panic!("only a full installation scans the addons path")
+    }
+
+    #[test]
+    fn by_default_the_branch_s_own_modules_are_installed_and_tested() {
+        let plan = install_plan(&BranchSettings::default(), &own(), never_scanned);
+        assert_eq!(plan.modules, ["shop_core", "shop_sale"]);
+        assert_eq!(plan.tests, Some(TestSelection { tags: None }));
+        assert_eq!(plan.keyed_modules, own());
+    }
+
+    #[test]
+    fn a_branch_without_modules_of_its_own_installs_base() {
+        let plan = install_plan(&BranchSettings::default(), &[], never_scanned);
+        assert_eq!(plan.modules, ["base"]);
+        assert!(plan.keyed_modules.is_empty());
+    }
+
+    #[test]
+    fn a_full_installation_installs_every_module_with_tests_off() {
+        let all = || vec!["base".to_string(), "sale".into(), "shop_core".into()];
+        let plan = install_plan(&settings(InstallSet::All, true, Some("/shop")), &own(), all);
+        assert_eq!(plan.modules, ["base", "sale", "shop_core"]);
+        assert_eq!(plan.tests, None, "a full install is too slow to test");
+        assert_eq!(
+            plan.keyed_modules,
+            own(),
+            "the key still covers the branch's files"
+        );
+    }
+
+    #[test]
+    fn a_listed_set_installs_exactly_those_modules_with_tests() {
+        let list = InstallSet::List {
+            modules: vec!["shop_core".into(), "sale".into()],
+        };
+        let plan = install_plan(&settings(list, true, None), &own(), never_scanned);
+        assert_eq!(plan.modules, ["shop_core", "sale"]);
+        assert_eq!(plan.tests, Some(TestSelection { tags: None }));
+        assert_eq!(plan.keyed_modules, own());
+    }
+
+    #[test]
+    fn an_empty_list_installs_base() {
+        let list = InstallSet::List { modules: vec![] };
+        let plan = install_plan(&settings(list, true, None), &own(), never_scanned);
+        assert_eq!(plan.modules, ["base"]);
+    }
+
+    #[test]
+    fn test_tags_are_passed_through_to_the_test_run() {
+        let plan = install_plan(
+            &settings(InstallSet::Own, true, Some("/shop_sale,-slow")),
+            &own(),
+            never_scanned,
+        );
+        assert_eq!(
+            plan.tests,
+            Some(TestSelection {
+                tags: Some("/shop_sale,-slow".into())
+            })
+        );
+    }
+
+    #[test]
+    fn tests_turned_off_run_no_tests_whatever_the_tags() {
+        let plan = install_plan(
+            &settings(InstallSet::Own, false, Some("/shop_sale")),
+            &own(),
+            never_scanned,
+        );
+        assert_eq!(plan.tests, None);
+        assert_eq!(plan.modules, ["shop_core", "shop_sale"]);
+    }
+
+    #[test]
+    fn the_template_key_tells_apart_what_was_installed_and_tested() {
+        let suffix = |install: InstallSet, tests: bool, tags: Option<&str>| {
+            install_plan(&settings(install, tests, tags), &own(), never_scanned).key_suffix
+        };
+        let default = suffix(InstallSet::Own, true, None);
+        assert_eq!(default, suffix(InstallSet::Own, true, None), "stable");
+        let listed = InstallSet::List {
+            modules: vec!["shop_core".into()],
+        };
+        for other in [
+            suffix(InstallSet::Own, false, None),
+            suffix(InstallSet::Own, true, Some("/shop_sale")),
+            suffix(listed, true, None),
+        ] {
+            assert_ne!(
+                default, other,
+                "a different install must not reuse the template"
+            );
+        }
+    }
 }
