@@ -141,9 +141,21 @@ await step("a build's log follows live, pauses and resumes", async () => {
   await shot('logs');
 });
 
-await step('the Mails tab lists caught mails, or says it is not available', async () => {
-  await page.goto(`${world.url}/#/p/${P}/b/feature-b/mails?build=${world.feature_b.id}`);
-  await page.locator('#mails td').first().waitFor();
+await step('a mail the build sends is caught, listed, opened safely and downloaded as .eml', async () => {
+  const build = world.feature_b;
+  const subject = 'Your order from the browser test';
+  const sent = await fetch(`${world.url}/builds/${build.name}/standin/send_mail`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ to: 'customer@example.com', subject, body: 'Thanks for shopping in the browser' }),
+  });
+  expect(sent.ok, `the build sent the mail: ${sent.status} ${await sent.text()}`);
+  await page.goto(`${world.url}/#/p/${P}/b/feature-b/mails?build=${build.id}`);
+  await page.locator('#mails tr', { hasText: 'customer@example.com' }).locator('button', { hasText: subject }).click();
+  await page.locator('#mail-view h2', { hasText: subject }).waitFor();
+  await page.frameLocator('#mail-view iframe.mail').locator('body', { hasText: 'Thanks for shopping in the browser' }).waitFor();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#mail-view a[download]')]);
+  const eml = readFileSync(await download.path(), 'utf8');
+  expect(eml.includes(`Subject: ${subject}`) && eml.includes('customer@example.com'), `the .eml holds the mail:\n${eml}`);
   await shot('mails');
 });
 
