@@ -125,6 +125,27 @@ await step('the Builds view has a row per branch and a cell per build', async ()
   await shot('builds');
 });
 
+await step("an action's error stays in its build cell through the live redraws", async () => {
+  // The server refuses this Connect (as it refuses a tester production's), answered here
+  // so the admin's page sees a refusal.
+  const refusal = 'as tester of shop, you cannot do this on a production branch (connect to the database)';
+  const connectUrl = `**/api/builds/${world.production.id}/connect`;
+  await page.route(connectUrl, (route) => route.fulfill({
+    status: 403, contentType: 'application/json', body: JSON.stringify({ error: { code: 'forbidden', message: refusal } }),
+  }));
+  const cell = page.locator(`.buildcell[data-build="${world.production.id}"]`);
+  await cell.locator('button', { hasText: 'Connect' }).click();
+  await cell.locator('[role=alert]', { hasText: refusal }).waitFor();
+  // Focus leaves the table, so the next redraw (every 3 s) replaces the cells.
+  await page.evaluate(() => {
+    document.activeElement.blur();
+    document.querySelector('tr[data-branch="main"]').dataset.stale = 'yes';
+  });
+  await page.locator('tr[data-branch="main"][data-stale]').waitFor({ state: 'detached' });
+  expect(await cell.locator('[role=alert]', { hasText: refusal }).count() === 1, 'the error survived the redraw');
+  await page.unroute(connectUrl);
+});
+
 await step("a build's log follows live, pauses and resumes", async () => {
   const build = world.feature_b;
   await page.goto(`${world.url}/#/p/${P}/b/feature-b/logs?build=${build.id}`);
@@ -141,9 +162,21 @@ await step("a build's log follows live, pauses and resumes", async () => {
   await shot('logs');
 });
 
-await step('the Mails tab lists caught mails, or says it is not available', async () => {
-  await page.goto(`${world.url}/#/p/${P}/b/feature-b/mails?build=${world.feature_b.id}`);
-  await page.locator('#mails td').first().waitFor();
+await step('a mail the build sends is caught, listed, opened safely and downloaded as .eml', async () => {
+  const build = world.feature_b;
+  const subject = 'Your order from the browser test';
+  const sent = await fetch(`${world.url}/builds/${build.name}/standin/send_mail`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ to: 'customer@example.com', subject, body: 'Thanks for shopping in the browser' }),
+  });
+  expect(sent.ok, `the build sent the mail: ${sent.status} ${await sent.text()}`);
+  await page.goto(`${world.url}/#/p/${P}/b/feature-b/mails?build=${build.id}`);
+  await page.locator('#mails tr', { hasText: 'customer@example.com' }).locator('button', { hasText: subject }).click();
+  await page.locator('#mail-view h2', { hasText: subject }).waitFor();
+  await page.frameLocator('#mail-view iframe.mail').locator('body', { hasText: 'Thanks for shopping in the browser' }).waitFor();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#mail-view a[download]')]);
+  const eml = readFileSync(await download.path(), 'utf8');
+  expect(eml.includes(`Subject: ${subject}`) && eml.includes('customer@example.com'), `the .eml holds the mail:\n${eml}`);
   await shot('mails');
 });
 

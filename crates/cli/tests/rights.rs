@@ -52,15 +52,22 @@ fn status_of(site: &Site, token: &str, method: &str, path: &str, body: Option<Va
     request.send().unwrap().status().as_u16()
 }
 
-#[test]
-fn roles_reach_only_the_stages_odoo_sh_gives_them() {
-    let site = Site::start(&[]);
+/// Project `rights` with a running build on each stage: production `main`, staging `qa`,
+/// development `feature`; returns them in that order.
+fn three_stages(site: &Site) -> (Value, Value, Value) {
     let (tree, prod) = site.project_with_production("rights");
     let dev = site.push_branch(&tree, "rights", "feature", "NOTES.md");
     let staging_dev = site.push_branch(&tree, "rights", "qa", "QA.md");
     site.cli_ok(&["branch", "set", "rights", "qa", "--stage", "staging"]);
     let staging = site.settled_build_after("rights", "qa", staging_dev["id"].as_i64().unwrap());
     assert_eq!(staging["stage"], "staging", "{staging}");
+    (prod, staging, dev)
+}
+
+#[test]
+fn roles_reach_only_the_stages_odoo_sh_gives_them() {
+    let site = Site::start(&[]);
+    let (prod, staging, dev) = three_stages(&site);
 
     let tester = member(&site, "rights", "tess", "tester");
     let listed = site.cli_ok(&["project", "members", "rights"]);
@@ -174,6 +181,184 @@ fn roles_reach_only_the_stages_odoo_sh_gives_them() {
         status_of(&site, &tester, "GET", "/api/projects/rights", None),
         404
     );
+}
+
+/// A request to one of a build's tools: what it is, method, path, JSON body.
+type Tool = (&'static str, &'static str, String, Option<Value>);
+
+/// The tools of `build` and of its branch that read or change its data: the editor (read and
+/// commit), caught mails, monitor, the dump download, backups and point-in-time recovery.
+fn tools_of(build: &Value) -> Vec<Tool> {
+    let id = &build["id"];
+    let branch = format!(
+        "/api/projects/rights/branches/{}",
+        build["branch"].as_str().unwrap()
+    );
+    let commit = json!({"path": "README.md", "content": "changed\n", "message": "edit"});
+    vec![
+        (
+            "editor list",
+            "GET",
+            format!("/api/builds/{id}/files"),
+            None,
+        ),
+        (
+            "editor read",
+            "GET",
+            format!("/api/builds/{id}/files/content?path=README.md"),
+            None,
+        ),
+        (
+            "editor commit",
+            "POST",
+            format!("/api/builds/{id}/files"),
+            Some(commit),
+        ),
+        ("mails", "GET", format!("/api/builds/{id}/mails"), None),
+        ("monitor", "GET", format!("/api/builds/{id}/monitor"), None),
+        (
+            "dump",
+            "GET",
+            format!("/api/builds/{id}/dump?format=sql-gz"),
+            None,
+        ),
+        ("backups", "GET", format!("{branch}/backups"), None),
+        ("backup now", "POST", format!("{branch}/backups"), None),
+        ("pitr window", "GET", format!("{branch}/pitr"), None),
+    ]
+}
+
+/// The tools of a backup of branch `branch` (`backup` is its id).
+fn tools_of_backup(backup: &str, branch: &str) -> Vec<Tool> {
+    vec![
+        (
+            "backup download",
+            "GET",
+            format!("/api/backups/{backup}/download"),
+            None,
+        ),
+        (
+            "backup verify",
+            "POST",
+            format!("/api/backups/{backup}/verify"),
+            None,
+        ),
+        (
+            "backup restore",
+            "POST",
+            format!("/api/backups/{backup}/restore"),
+            Some(json!({"branch": branch})),
+        ),
+    ]
+}
+
+/// The answer to opening a shell on `build` as a WebSocket: 101 when it opens.
+fn shell_status(site: &Site, token: &str, build: &Value) -> u16 {
+    client()
+        .get(format!("{}/api/builds/{}/shell", site.url(), build["id"]))
+        .bearer_auth(token)
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn assert_refused(site: &Site, token: &str, who: &str, tools: &[Tool]) {
+    for (what, method, path, body) in tools {
+        let status = status_of(site, token, method, path, body.clone());
+        assert_eq!(status, 403, "{who}: {what} ({method} {path})");
+    }
+}
+
+/// A manual backup of branch `branch` taken by the admin; its id.
+fn backup_of(site: &Site, branch: &str) -> String {
+    let (status, record) = site.post(
+        &format!("/api/projects/rights/branches/{branch}/backups"),
+        Value::Null,
+    );
+    assert_eq!(status, 201, "{record}");
+    record["id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_builds_tools_are_refused_to_roles_without_its_stage() {
+    let site = Site::start(&[]);
+    let (prod, staging, dev) = three_stages(&site);
+    let tester = member(&site, "rights", "tess", "tester");
+    let developer = member(&site, "rights", "dave", "developer");
+    let prod_backup = backup_of(&site, "main");
+    let staging_backup = backup_of(&site, "qa");
+
+    // Developers: nothing of staging's or production's data.
+    for (build, backup) in [(&staging, &staging_backup), (&prod, &prod_backup)] {
+        let who = format!("developer on {}", build["stage"].as_str().unwrap());
+        assert_refused(&site, &developer, &who, &tools_of(build));
+        let branch = build["branch"].as_str().unwrap();
+        assert_refused(&site, &developer, &who, &tools_of_backup(backup, branch));
+        assert_eq!(shell_status(&site, &developer, build), 403, "{who}: shell");
+    }
+    // Testers: nothing of production's.
+    assert_refused(&site, &tester, "tester on production", &tools_of(&prod));
+    assert_refused(
+        &site,
+        &tester,
+        "tester on production",
+        &tools_of_backup(&prod_backup, "main"),
+    );
+    assert_eq!(shell_status(&site, &tester, &prod), 403, "tester: shell");
+
+    // The same requests work where the role reaches: they are refused for the role, not
+    // for their form.
+    for (token, build) in [(&tester, &staging), (&developer, &dev)] {
+        for (what, method, path, body) in tools_of(build) {
+            if method == "GET" {
+                let status = status_of(&site, token, method, &path, body);
+                assert_eq!(status, 200, "{what} of {}", build["stage"]);
+            }
+        }
+        assert_eq!(
+            shell_status(&site, token, build),
+            101,
+            "shell on {}",
+            build["stage"]
+        );
+    }
+    let download = format!("/api/backups/{staging_backup}/download");
+    assert_eq!(status_of(&site, &tester, "GET", &download, None), 200);
+}
+
+#[test]
+fn nobody_commits_from_the_editor_on_production() {
+    let site = Site::start(&[]);
+    let (prod, _, _) = three_stages(&site);
+    let tester = member(&site, "rights", "tess", "tester");
+    let developer = member(&site, "rights", "dave", "developer");
+    let head = |site: &Site| site.get("/api/projects/rights/branches/main")["head"].clone();
+    let before = head(&site);
+    let commit = json!({"path": "README.md", "content": "hotfix\n", "message": "hotfix"});
+    let path = format!("/api/builds/{}/files", prod["id"]);
+    for (who, token) in [
+        ("admin", site.token()),
+        ("tester", tester),
+        ("developer", developer),
+    ] {
+        let response = client()
+            .post(format!("{}{path}", site.url()))
+            .bearer_auth(&token)
+            .json(&commit)
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 403, "{who}");
+        if who == "admin" {
+            let body = response.text().unwrap();
+            assert!(body.contains("commit from the editor"), "{body}");
+        }
+    }
+    assert_eq!(head(&site), before, "production's branch did not move");
 }
 
 #[test]

@@ -31,6 +31,13 @@ fn the_web_ui_in_a_real_browser() {
     let site = Site::start(&["--log-follow", "300"]);
     let (tree, prod) = site.project_with_production("shop");
     let feature = site.push_branch(&tree, "shop", "feature", "NOTES.md");
+    // feature-b also installs a module depending on `mail`, so its build can send a mail
+    // (the stand-in's `/standin/send_mail`) for the Mails tab to catch.
+    tree.write(
+        "shop_mail/__manifest__.py",
+        "{'name': 'Shop mail', 'version': '17.0.1.0', 'depends': ['mail'], 'license': 'LGPL-3'}\n",
+    );
+    tree.write("shop_mail/__init__.py", "");
     let feature_b = site.push_branch(&tree, "shop", "feature-b", "TODO.md");
 
     let world = json!({

@@ -32,6 +32,18 @@ pub struct Entry {
     pub size: u64,
 }
 
+/// One file written from the editor: its path in the checkout, its new text, the commit
+/// message.
+#[derive(Debug, Clone, Copy)]
+pub struct FileEdit<'a> {
+    /// Relative path in the checkout ([`relative_path`]).
+    pub path: &'a str,
+    /// The file's new content.
+    pub content: &'a str,
+    /// The commit message.
+    pub message: &'a str,
+}
+
 /// `path` as a list of plain components: no absolute path, `..`, `.`, empty part, NUL, nor
 /// `.git`. `""` is the checkout's root.
 pub fn relative_path(path: &str) -> Result<PathBuf> {
@@ -75,6 +87,28 @@ fn resolve(root: &Path, rel: &Path) -> Result<PathBuf> {
         }
     }
     Ok(at)
+}
+
+/// The commit an edit made in `build`'s checkout goes on top of: the branch's head, and only
+/// while the build is of that commit. Once the branch moved on, the file shown predates newer
+/// pushes, and committing it would silently undo them: a Conflict naming what to do.
+fn edit_base(branch: &str, head: Option<&str>, build: i64, revision: &str) -> Result<String> {
+    let head =
+        head.ok_or_else(|| PlatformError::Invalid(format!("branch {branch} has no commit yet")))?;
+    if head != revision {
+        return Err(PlatformError::Conflict(format!(
+            "{branch} moved since build #{build} (built from {}, the branch is now at {}); \
+             open the newest build of {branch} and edit there, so newer pushes are not \
+             overwritten",
+            short(revision),
+            short(head)
+        )));
+    }
+    Ok(head.to_string())
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..8).unwrap_or(sha)
 }
 
 impl Platform {
@@ -140,18 +174,22 @@ impl Platform {
         })
     }
 
-    /// Commits `content` as `path` on the branch (on top of its head as Slipway knows it, so
-    /// a concurrent push is never overwritten: that is a Conflict), records the push in
-    /// History and builds it. Returns the commit and the build.
+    /// Commits `edit` on the branch, on top of `build`'s revision, which must still be the
+    /// branch's head ([`edit_base`]; a push racing the commit is a Conflict too), records the
+    /// push in History and builds it. Returns the commit and the build.
     pub async fn commit_from_editor(
         &self,
         project: &Project,
         branch: &Branch,
-        path: &str,
-        content: &str,
-        message: &str,
+        build: &Build,
+        edit: &FileEdit<'_>,
         by: &User,
     ) -> Result<(String, i64)> {
+        let FileEdit {
+            path,
+            content,
+            message,
+        } = *edit;
         let rel = relative_path(path)?;
         if rel.as_os_str().is_empty() {
             return Err(PlatformError::Invalid("name the file to commit".into()));
@@ -160,9 +198,12 @@ impl Platform {
         if message.is_empty() {
             return Err(PlatformError::Invalid("write a commit message".into()));
         }
-        let head = branch.head.clone().ok_or_else(|| {
-            PlatformError::Invalid(format!("branch {} has no commit yet", branch.name))
-        })?;
+        let head = edit_base(
+            &branch.name,
+            branch.head.as_deref(),
+            build.id,
+            &build.revision,
+        )?;
         let repo = self
             .env()
             .repos
@@ -285,6 +326,31 @@ mod tests {
                 "{bad:?} accepted"
             );
         }
+    }
+
+    #[test]
+    fn an_edit_goes_on_the_head_its_build_was_made_of() {
+        assert_eq!(
+            edit_base("feature", Some("abc123"), 7, "abc123").unwrap(),
+            "abc123"
+        );
+    }
+
+    #[test]
+    fn an_edit_from_a_build_the_branch_moved_past_is_refused() {
+        let err = edit_base("feature", Some("def4567890"), 7, "abc1234567").unwrap_err();
+        let PlatformError::Conflict(message) = err else {
+            panic!("not a conflict: {err}");
+        };
+        assert!(
+            message.contains("feature moved since build #7"),
+            "{message}"
+        );
+        assert!(message.contains("open the newest build"), "{message}");
+        assert!(matches!(
+            edit_base("feature", None, 7, "abc"),
+            Err(PlatformError::Invalid(_))
+        ));
     }
 
     #[test]

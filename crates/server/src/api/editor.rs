@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use slipway_platform::editor::FileEdit;
 use slipway_platform::projects::Action;
 
 use super::builds::build_for;
@@ -51,7 +52,8 @@ pub(crate) struct CommitBody {
 }
 
 /// `POST /api/builds/{id}/files` `{"path", "content", "message"}`: commits the file on the
-/// build's branch (on its current head; 409 if it moved) and builds it: `{"sha", "build"}`.
+/// build's branch (on the build's revision, which must still be the branch's head: 409 once
+/// the branch moved on) and builds it: `{"sha", "build"}`.
 pub(crate) async fn commit(
     State(state): State<AppState>,
     user: ApiUser,
@@ -71,9 +73,12 @@ pub(crate) async fn commit(
         .commit_from_editor(
             &access.project,
             &branch,
-            &body.path,
-            &body.content,
-            &body.message,
+            &build,
+            &FileEdit {
+                path: &body.path,
+                content: &body.content,
+                message: &body.message,
+            },
             &user.0,
         )
         .await?;

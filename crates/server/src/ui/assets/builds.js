@@ -8,26 +8,42 @@ export function render(root, ctx) {
   const message = el('div');
   const table = el('div', { class: 'card' });
   root.replaceChildren(el('h1', {}, `${name}: builds`), message, table);
+  // What the last action said in a build's cell, shown again by each live redraw until the
+  // next action.
+  const said = new Map();
+
+  function tell(build, place, text, kind) {
+    said.set(build.id, [text, kind]);
+    say(place, text, kind);
+  }
+
+  function forget() {
+    said.clear();
+    for (const place of table.querySelectorAll('.cell-message')) place.replaceChildren();
+  }
 
   async function connect(build, place) {
+    forget();
     try {
       const { url } = await api('POST', `/api/builds/${build.id}/connect`);
       // The server names the build's host; the port is the one this page came through.
       const target = new URL(url);
       if (!target.port && location.port) target.port = location.port;
       window.open(target.href, '_blank', 'noopener');
-    } catch (e) { say(place, e); }
+    } catch (e) { tell(build, place, e.message); }
   }
 
   async function rebuild(build, place) {
+    forget();
     try {
       const b = await api('POST', `/api/projects/${p}/branches/${encodeURIComponent(build.branch)}/rebuild`);
-      say(place, `Build #${b.id} queued.`, 'notice');
-    } catch (e) { say(place, e); }
+      tell(build, place, `Build #${b.id} queued.`, 'notice');
+    } catch (e) { tell(build, place, e.message); }
   }
 
   function cell(build) {
-    const place = el('div');
+    const place = el('div', { class: 'cell-message' });
+    if (said.has(build.id)) say(place, ...said.get(build.id));
     return el('div', { class: `buildcell ${build.result ? `r-${build.result}` : `s-${build.state}`}`, dataset: { build: build.id } },
       el('div', {}, el('strong', {}, `#${build.id}`), ' ', buildBadge(build)),
       el('div', { class: 'muted' }, el('code', {}, short(build.revision)), ` · ${build.stage} · ${age(build.created_at)}`),
