@@ -184,6 +184,11 @@ fn bad_pushes_fail_their_own_build_and_nothing_else() {
         !site.database_exists(broken["name"].as_str().unwrap()),
         "a failed build keeps no database"
     );
+    let log = site.cli_ok(&["build", "logs", &broken["id"].to_string(), "build.log"]);
+    assert!(
+        log.contains("FAILED") && log.contains("shop_stock/__manifest__.py"),
+        "the reason is in the build's logs:\n{log}"
+    );
 
     // Requirements pip cannot satisfy.
     tree.git(&["checkout", "-q", "main"]);

@@ -216,11 +216,13 @@ impl Pipeline {
             Ok(()) => {}
             Err(Stop::Superseded) => {
                 tracing::info!("killed or superseded; cleaning up");
+                self.note(&build, "killed or superseded: the build stops here");
                 self.supervisor.stop(build.id, None).await;
                 self.drop_own_database(&build).await;
             }
             Err(Stop::Failed(Failed(message))) => {
                 tracing::warn!(%message, "build failed");
+                self.note(&build, &format!("FAILED: {message}"));
                 self.supervisor.stop(build.id, None).await;
                 self.drop_own_database(&build).await;
                 let failed = self
@@ -259,7 +261,27 @@ impl Pipeline {
             .await
             .map_err(Failed::from)?;
         tracing::info!(step, "step");
+        self.note(build, &format!("step: {step}"));
         Ok(())
+    }
+
+    /// Appends a line to the build's `build.log`: its steps and how it ended, so the
+    /// reason of a failure that no tool logged (a broken manifest, no Odoo runtime, a
+    /// kill) is in its logs too.
+    pub(super) fn note(&self, build: &Build, line: &str) {
+        use std::io::Write;
+        let logs = self.env.logs_dir(&build.name);
+        let written = std::fs::create_dir_all(&logs).and_then(|()| {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(logs.join("build.log"))?;
+            let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S");
+            writeln!(file, "{now} {line}")
+        });
+        if let Err(e) = written {
+            tracing::warn!("writing build.log: {e}");
+        }
     }
 
     /// Checkout, Odoo source, modules and virtualenv: what every stage starts with.
@@ -369,6 +391,7 @@ impl Pipeline {
         if !running {
             return Err(Stop::Superseded);
         }
+        self.note(build, &format!("running ({}): {summary}", result.as_str()));
         self.history
             .record(
                 build.branch_id,

@@ -25,6 +25,7 @@ use crate::AppState;
 
 /// The logs a build may have.
 pub(crate) const LOG_NAMES: &[&str] = &[
+    "build.log",
     "pip.log",
     "install.log",
     "odoo.log",
