@@ -576,6 +576,64 @@ fn a_staging_build_s_mail_is_caught_and_never_leaves() {
     );
 }
 
+/// The company's relay: a plain SMTP server writing what it receives to `dir`; killed on drop.
+struct Relay(std::process::Child);
+
+impl Relay {
+    fn start(port: u16, dir: &std::path::Path) -> Relay {
+        let script = common::site::repo_root().join("tests/fixtures/smtp_sink.py");
+        let child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(dir)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the relay did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Relay(child)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn production_mail_really_leaves_through_the_configured_relay() {
+    let port = common::free_port();
+    let outbox = tempfile::tempdir().unwrap();
+    let _relay = Relay::start(port, outbox.path());
+    let site = Site::start(&["--smtp-relay", &format!("127.0.0.1:{port}")]);
+    let (_tree, prod) = production_project(&site, "outbound");
+    let (id, name) = (prod["id"].as_i64().unwrap(), prod["name"].as_str().unwrap());
+    site.odoo_bin(name, &["-i", "mail"]);
+
+    let sent = http()
+        .post(format!("{}/builds/{name}/standin/send_mail", site.url()))
+        .json(&json!({"to": "customer@example.com", "subject": "Your real invoice", "body": "hi"}))
+        .send()
+        .unwrap();
+    assert!(sent.status().is_success(), "{:?}", sent.text());
+    let delivered =
+        std::fs::read_to_string(outbox.path().join("1.eml")).expect("the relay received the mail");
+    assert!(
+        delivered.contains("Subject: Your real invoice"),
+        "{delivered}"
+    );
+    assert!(delivered.contains("customer@example.com"), "{delivered}");
+    assert_eq!(
+        site.get(&format!("/api/builds/{id}/mails")),
+        json!([]),
+        "production's mail is not caught"
+    );
+}
+
 #[test]
 fn a_mail_server_added_to_staging_is_switched_off_and_older_builds_mails_go_with_them() {
     let site = Site::start(&[]);
