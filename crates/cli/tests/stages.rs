@@ -370,6 +370,16 @@ fn stage_moves_follow_odoo_sh_rules_and_are_in_history() {
             .contains("production branch already")
     );
     assert!(refused("main", json!({"stage": "staging"})).contains("only move to development"));
+    // A refused move changes nothing, not even the settings sent with it.
+    refused(
+        "main",
+        json!({"stage": "staging", "settings": {"test_tags": "/shop_core"}}),
+    );
+    assert!(
+        site.get(&path("main"))["settings"]["test_tags"].is_null(),
+        "{}",
+        site.get(&path("main"))
+    );
     assert_eq!(
         site.patch(&path("other"), json!({"stage": "staging"})).0,
         200

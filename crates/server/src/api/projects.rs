@@ -240,6 +240,8 @@ pub(crate) async fn update_branch(
     if body.settings.is_some() {
         access.require(Action::Settings, branch.stage())?;
     }
+    // Every check comes before any change: a refused move leaves the settings as they were.
+    let mut stage_move = None;
     if let Some(stage) = &body.stage {
         let to = Stage::parse(stage).ok_or_else(|| {
             ApiError::invalid(format!(
@@ -248,6 +250,11 @@ pub(crate) async fn update_branch(
         })?;
         access.require(Action::MoveStage, branch.stage())?;
         access.require(Action::MoveStage, to)?;
+        let production = state.platform.branches.production(project.id).await?;
+        check_move(branch.stage(), to, production.is_some(), body.confirm).map_err(|e| {
+            ApiError::new(StatusCode::CONFLICT, "stage_move_refused", e.to_string())
+        })?;
+        stage_move = Some(to);
     }
     if let Some(settings) = &body.settings {
         let mut settings = settings.clone();
@@ -262,17 +269,7 @@ pub(crate) async fn update_branch(
             .set_settings(branch.id, &settings)
             .await?;
     }
-    if let Some(stage) = &body.stage {
-        let to = Stage::parse(stage).ok_or_else(|| {
-            ApiError::invalid(format!(
-                "{stage:?} is not a stage (development, staging, production)"
-            ))
-        })?;
-        let from = branch.stage();
-        let production = state.platform.branches.production(project.id).await?;
-        check_move(from, to, production.is_some(), body.confirm).map_err(|e| {
-            ApiError::new(StatusCode::CONFLICT, "stage_move_refused", e.to_string())
-        })?;
+    if let Some(to) = stage_move {
         state
             .platform
             .move_stage(&branch, to, &user.0.login)
