@@ -213,12 +213,30 @@ async fn serve_with(
     }
     let state = AppState::new(metadata, config, platform.clone());
     let (stop_workers, mut workers) = start_workers(&state, target, config, args.workers);
-    for n in 0..args.build_workers {
+    {
         let platform = platform.clone();
-        let stopped = stop_workers.subscribe();
-        let name = format!("{}-build-{n}", std::process::id());
+        let stopped: Vec<_> = (0..args.build_workers)
+            .map(|_| stop_workers.subscribe())
+            .collect();
         workers.push(tokio::spawn(async move {
-            platform.run_build_worker(name, stopped).await
+            // The running builds' servers come back before any build job runs: a production
+            // update cut short by the stop restarts production's server itself, and two
+            // starts of one server race for its port and its odoo.conf.
+            if let Err(e) = platform.resume_running_builds().await {
+                tracing::warn!("resuming running builds: {e}");
+            }
+            let build_workers: Vec<_> = stopped
+                .into_iter()
+                .enumerate()
+                .map(|(n, stopped)| {
+                    let platform = platform.clone();
+                    let name = format!("{}-build-{n}", std::process::id());
+                    tokio::spawn(async move { platform.run_build_worker(name, stopped).await })
+                })
+                .collect();
+            for worker in build_workers {
+                let _ = worker.await;
+            }
         }));
     }
     {
@@ -244,14 +262,6 @@ async fn serve_with(
                     .await
             }));
         }
-    }
-    {
-        let platform = platform.clone();
-        tokio::spawn(async move {
-            if let Err(e) = platform.resume_running_builds().await {
-                tracing::warn!("resuming running builds: {e}");
-            }
-        });
     }
     let addr = listener.local_addr()?;
     tracing::info!(
