@@ -276,7 +276,7 @@ impl Pipeline {
                 .create(true)
                 .append(true)
                 .open(logs.join("build.log"))?;
-            let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S");
+            let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.3f");
             writeln!(file, "{now} {line}")
         });
         if let Err(e) = written {

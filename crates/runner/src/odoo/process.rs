@@ -14,6 +14,9 @@ use super::source::OdooSource;
 use crate::venv::Venv;
 use crate::Error;
 
+/// How often a starting server's `/web/health` is asked.
+const HEALTH_POLL: Duration = Duration::from_millis(25);
+
 /// What a one-shot `odoo-bin` run does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OdooTask {
@@ -329,7 +332,9 @@ impl OdooServer {
                     log_tail: log_tail(&self.log, 40).await,
                 });
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // A refused connection costs microseconds; a coarser poll would add its half
+            // to every start, and production's unavailability is made of starts.
+            tokio::time::sleep(HEALTH_POLL).await;
         }
     }
 
