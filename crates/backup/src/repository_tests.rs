@@ -455,3 +455,114 @@ fn gc_refuses_to_run_on_a_damaged_primary_manifest_and_keeps_every_chunk() {
     assert_eq!(w.repo.store().stats().unwrap().chunks, chunks_before);
     assert_eq!(read_db(&w.repo, &kept).unwrap(), random(200_000, 21));
 }
+
+/// A tmpfs of a given size mounted for a test, unmounted when dropped: a location that
+/// really fills up (writes fail with ENOSPC). `None` when mounting is not allowed (not root).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path, size: &str) -> Option<SmallDisk> {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: mounting a small tmpfs needs root");
+            return None;
+        }
+        fs::create_dir_all(at).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount a tmpfs on {}", at.display());
+        Some(SmallDisk(at.to_path_buf()))
+    }
+
+    /// Makes room: the same mount, larger.
+    fn grow(&self, size: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount {}", self.0.display());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_full_replica_leaves_the_backup_incomplete_and_verify_completes_it_once_there_is_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(&dir.path().join("replica-2"), "64k") else {
+        return;
+    };
+    let replicas: Vec<Arc<dyn Location>> = vec![
+        Arc::new(LocalLocation::new(dir.path().join("replica-1"))),
+        Arc::new(LocalLocation::new(dir.path().join("replica-2"))),
+    ];
+    let repo = Repository::with_params(dir.path().join("primary"), SMALL, replicas).unwrap();
+    let outcome = backup(&repo, &random(600_000, 41), &filestore(3, 4100));
+
+    assert!(!outcome.complete(), "{:?}", outcome.locations);
+    assert!(outcome.locations[0].complete && outcome.locations[1].complete);
+    let error = outcome.locations[2].error.clone().unwrap();
+    assert!(error.contains("replica-2"), "{error}");
+    assert!(error.contains("No space left"), "{error}");
+    assert!(error.contains("not full"), "says what to check: {error}");
+    let key = BackupManifest::key(&outcome.manifest.id);
+    assert!(!dir.path().join("replica-2").join(&key).exists());
+    // the primary's copy is whole and restores
+    assert_eq!(
+        read_db(&repo, &outcome.manifest).unwrap(),
+        random(600_000, 41)
+    );
+
+    disk.grow("16m");
+    let healed = repo.check(&outcome.manifest.id, true).unwrap();
+    assert!(healed.complete(), "{healed:?}");
+    assert!(dir.path().join("replica-2").join(&key).is_file());
+}
+
+#[test]
+fn a_full_primary_fails_the_backup_cleanly_and_the_next_one_succeeds_once_there_is_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(&dir.path().join("primary"), "128k") else {
+        return;
+    };
+    let repo = Repository::with_params(dir.path().join("primary"), SMALL, vec![]).unwrap();
+    let mut writer = repo
+        .begin_backup(BackupLabels::of_kind(BackupKind::Manual))
+        .unwrap();
+    let err = writer
+        .put_database(
+            "prod",
+            "pg-custom",
+            random(600_000, 42).as_slice(),
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+    drop(writer);
+    assert!(err.contains("No space left"), "{err}");
+    assert!(err.contains("primary"), "names where: {err}");
+    assert!(repo.list().unwrap().is_empty(), "no half backup listed");
+    assert_eq!(
+        fs::read_dir(repo.store().tmp_dir()).unwrap().count(),
+        0,
+        "no partial chunk left to fill the disk"
+    );
+
+    disk.grow("16m");
+    let outcome = backup(&repo, &random(600_000, 42), &filestore(2, 4200));
+    assert!(outcome.complete());
+    assert_eq!(
+        read_db(&repo, &outcome.manifest).unwrap(),
+        random(600_000, 42)
+    );
+}

@@ -258,7 +258,7 @@ impl Store {
         self.root.join("chunks")
     }
 
-    fn tmp_dir(&self) -> PathBuf {
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
     }
 
