@@ -164,6 +164,11 @@ fn roles_reach_only_the_stages_odoo_sh_gives_them() {
         .send()
         .unwrap();
     assert_eq!(response.status(), 403);
+    // Pruning deletes every project's old backups: Slipway's admins only.
+    assert_eq!(
+        status_of(&site, &developer, "POST", "/api/backups/prune", None),
+        403
+    );
     // The CLI changes roles too: the tester becomes a developer, then leaves.
     site.cli_ok(&["project", "member", "rights", "tess", "developer"]);
     assert_eq!(

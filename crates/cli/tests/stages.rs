@@ -837,4 +837,28 @@ fn production_is_backed_up_before_updates_and_a_backup_restores() {
             .contains("outside the point-in-time recovery window"),
         "{refused}"
     );
+
+    // Retention on demand: a manual backup past its 7 days goes, the rest stays.
+    let manual_id = manual["id"].as_str().unwrap();
+    site.psql(
+        "slipway",
+        &format!(
+            "UPDATE backups SET created_at = now() - interval '8 days' WHERE id = '{manual_id}'"
+        ),
+    );
+    let listed = |site: &Site| -> Vec<String> {
+        site.get("/api/projects/safe/branches/main/backups")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before_prune = listed(&site);
+    let (status, report) = site.post("/api/backups/prune", json!({}));
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["deleted"], json!([manual_id]), "{report}");
+    let after_prune = listed(&site);
+    assert_eq!(after_prune.len(), before_prune.len() - 1, "{after_prune:?}");
+    assert!(!after_prune.iter().any(|id| id == manual_id));
 }

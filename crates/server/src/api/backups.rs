@@ -10,7 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use slipway_platform::backups::{
-    BackupKind, BackupLabels, BackupRecord, DownloadFormat, DownloadOptions, ListFilter,
+    BackupKind, BackupLabels, BackupRecord, DownloadFormat, DownloadOptions, GcOptions, ListFilter,
     RestoreOptions,
 };
 use slipway_platform::builds::Build;
@@ -141,6 +141,17 @@ async fn backup_for(
     };
     access.require(Action::Backups, stage)?;
     Ok((record, access))
+}
+
+/// `POST /api/backups/prune` (Slipway admins): what the daily job does, now: the retention
+/// policy applied to every source's backups, incomplete copies made again, and garbage
+/// collected. Answers the [`PruneReport`](slipway_platform::backups::PruneReport).
+pub(crate) async fn prune(State(state): State<AppState>, user: ApiUser) -> ApiResult<Json<Value>> {
+    user.require_admin()?;
+    let report = service(&state)?
+        .prune(chrono::Utc::now(), &GcOptions::default())
+        .await?;
+    Ok(Json(json!(report)))
 }
 
 pub(crate) async fn verify(

@@ -189,6 +189,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
             "/api/projects/{project}/branches/{branch}/pitr",
             get(backups::pitr_window).post(backups::restore_to_time),
         )
+        .route("/api/backups/prune", post(backups::prune))
         .route("/api/backups/{id}/verify", post(backups::verify))
         .route("/api/backups/{id}/download", get(backups::download))
         .route("/api/builds/{id}/dump", get(backups::build_dump))
