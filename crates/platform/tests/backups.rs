@@ -804,6 +804,81 @@ async fn the_scheduler_queues_a_missed_day_once_and_its_job_takes_a_verified_dai
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_failed_daily_backup_is_tried_again_later_that_day_and_then_succeeds() {
+    let mut w = World::new().await;
+    let source = w.production("v17_base.dump", 1).await;
+    let mut missing = source.clone();
+    missing.database = "acme_gone".into();
+    // the slot an hour ago, so that the next one is a day away whenever the test runs
+    let time = (Utc::now() - chrono::Duration::hours(1)).time();
+    let schedule = w
+        .backups
+        .add_schedule(Some("acme"), Some("main"), &missing, time, "UTC")
+        .await
+        .unwrap();
+    let meta = PgPool::connect(w._meta.url()).await.unwrap();
+    sqlx::query("UPDATE backup_schedules SET created_at = now() - interval '3 days' WHERE id = $1")
+        .bind(schedule.id)
+        .execute(&meta)
+        .await
+        .unwrap();
+    let queue = slipway_platform::JobQueue::new(meta.clone());
+    let run_next = || async {
+        let job = queue
+            .claim("test", &[slipway_platform::backups::DAILY_BACKUP_JOB])
+            .await
+            .unwrap()
+            .expect("a daily backup job is queued");
+        w.backups.run_daily_job(&job, false).await
+    };
+    let now = Utc::now();
+    assert_eq!(w.backups.queue_due(now).await.unwrap().len(), 1);
+    let err = run_next().await.unwrap_err().to_string();
+    assert!(err.contains("acme_gone"), "{err}");
+    let s = w.backups.schedules().await.unwrap().remove(0);
+    assert_eq!(s.failures, 1);
+    assert!(s.last_error.unwrap().contains("acme_gone"));
+
+    assert!(
+        w.backups.queue_due(now).await.unwrap().is_empty(),
+        "not again at once"
+    );
+    let later = now + chrono::Duration::minutes(16);
+    assert_eq!(
+        w.backups.queue_due(later).await.unwrap().len(),
+        1,
+        "tried again"
+    );
+    assert!(
+        w.backups.queue_due(later).await.unwrap().is_empty(),
+        "queued once"
+    );
+
+    // the cause went away (production's database is back): the retry takes the day's backup
+    w.backups
+        .point_schedule("acme", "main", &source, time, "UTC")
+        .await
+        .unwrap();
+    let id = run_next().await.unwrap();
+    assert_eq!(w.backups.get(&id).await.unwrap().kind, "daily");
+    let s = w.backups.schedules().await.unwrap().remove(0);
+    assert_eq!(
+        (s.failures, s.last_backup.as_deref()),
+        (0, Some(id.as_str()))
+    );
+    assert!(s.last_error.is_none());
+    assert!(
+        w.backups
+            .queue_due(later + chrono::Duration::hours(2))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing more that day"
+    );
+    meta.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn production_s_schedule_follows_its_database_and_stops_when_it_leaves_production() {
     let mut w = World::new().await;
     let first = w.production("v17_base.dump", 0).await;

@@ -109,6 +109,30 @@ pub fn decide(
     }
 }
 
+/// How many times a failed daily backup is tried again before its day is given up.
+pub const MAX_RETRIES: u32 = 3;
+
+/// The wait before the first try again; it doubles with each failure (15, 30, 60 minutes).
+pub const FIRST_RETRY_AFTER: Duration = Duration::minutes(15);
+
+/// Whether the daily backup of `slot`, which failed `failures` times, the last at
+/// `failed_at`, is to be tried again at `now`. A cause that passes (a location that was
+/// unreachable, a disk that was full) then costs a day's backup only if it lasts for hours;
+/// once the next slot has come, that slot's own run takes over.
+pub fn retry_due(
+    schedule: &DailySchedule,
+    slot: DateTime<Utc>,
+    failures: u32,
+    failed_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> bool {
+    if failures == 0 || failures > MAX_RETRIES {
+        return false;
+    }
+    let wait = FIRST_RETRY_AFTER * (1 << (failures - 1));
+    now >= failed_at + wait && schedule.next_slot(slot) > now
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +304,37 @@ mod tests {
             .map(|r| r.with_timezone(&s.tz).date_naive())
             .collect();
         assert_eq!(dates.len(), 365, "one run per local date");
+    }
+
+    #[test]
+    fn a_failed_backup_is_tried_again_after_15_30_then_60_minutes() {
+        let s = utc(3);
+        let slot = at("2026-03-10T03:00:00Z");
+        let failed = at("2026-03-10T03:05:00Z");
+        assert!(!retry_due(&s, slot, 1, failed, at("2026-03-10T03:19:59Z")));
+        assert!(retry_due(&s, slot, 1, failed, at("2026-03-10T03:20:00Z")));
+        assert!(!retry_due(&s, slot, 2, failed, at("2026-03-10T03:34:59Z")));
+        assert!(retry_due(&s, slot, 2, failed, at("2026-03-10T03:35:00Z")));
+        assert!(!retry_due(&s, slot, 3, failed, at("2026-03-10T04:04:59Z")));
+        assert!(retry_due(&s, slot, 3, failed, at("2026-03-10T04:05:00Z")));
+    }
+
+    #[test]
+    fn a_day_is_given_up_after_three_retries_or_when_the_next_slot_comes() {
+        let s = utc(3);
+        let slot = at("2026-03-10T03:00:00Z");
+        let failed = at("2026-03-10T03:05:00Z");
+        assert!(!retry_due(&s, slot, 4, failed, at("2026-03-10T12:00:00Z")));
+        assert!(
+            !retry_due(&s, slot, 0, failed, at("2026-03-10T12:00:00Z")),
+            "no failure"
+        );
+        let late = at("2026-03-11T02:50:00Z");
+        assert!(
+            !retry_due(&s, slot, 1, late, at("2026-03-11T03:20:00Z")),
+            "next slot's turn"
+        );
+        assert!(retry_due(&s, slot, 1, failed, at("2026-03-11T02:59:59Z")));
+        assert!(!retry_due(&s, slot, 1, failed, at("2026-03-11T03:00:00Z")));
     }
 }

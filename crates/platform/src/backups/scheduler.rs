@@ -17,7 +17,7 @@ use slipway_backup::store::GcOptions;
 use slipway_backup::{BackupKind, BackupLabels};
 use tokio::sync::watch;
 
-use super::schedule::{decide, DailySchedule, Decision};
+use super::schedule::{decide, retry_due, DailySchedule, Decision};
 use super::{BackupSource, Backups};
 use crate::error::{PlatformError, Result};
 use crate::jobs::{Job, JobQueue};
@@ -51,6 +51,10 @@ pub struct Schedule {
     pub last_backup: Option<String>,
     /// Why its last run failed.
     pub last_error: Option<String>,
+    /// How many times the last slot's backup failed (0 once one succeeds).
+    pub failures: i32,
+    /// When it last failed, until a retry is queued.
+    pub failed_at: Option<DateTime<Utc>>,
     /// When it was created (slots before it are not due).
     pub created_at: DateTime<Utc>,
 }
@@ -94,7 +98,7 @@ impl Default for SchedulerOptions {
 }
 
 const SCHEDULE_COLUMNS: &str = "id, project, branch, source, time_of_day, timezone, enabled, \
-    last_slot, last_backup, last_error, created_at";
+    last_slot, last_backup, last_error, failures, failed_at, created_at";
 
 impl Backups {
     /// Adds a daily schedule of `source` at `time` (local time in `timezone`).
@@ -192,11 +196,14 @@ impl Backups {
             };
             let Decision::Run { slot, missed } = decide(&daily, s.last_slot, s.created_at, now)
             else {
+                if self.queue_retry(&s, &daily, now).await? {
+                    queued.extend(s.last_slot.map(|slot| (s.id, slot)));
+                }
                 continue;
             };
             let mut tx = self.pool.begin().await?;
             let claimed = sqlx::query(
-                "UPDATE backup_schedules SET last_slot = $2 \
+                "UPDATE backup_schedules SET last_slot = $2, failures = 0, failed_at = NULL \
                  WHERE id = $1 AND last_slot IS NOT DISTINCT FROM $3",
             )
             .bind(s.id)
@@ -218,6 +225,46 @@ impl Backups {
             queued.push((s.id, slot));
         }
         Ok(queued)
+    }
+
+    /// Queues the last slot's backup again when it failed and [`retry_due`] says it is time;
+    /// returns whether it did. Clearing `failed_at` claims the retry, so that two schedulers
+    /// never both queue it.
+    async fn queue_retry(
+        &self,
+        s: &Schedule,
+        daily: &DailySchedule,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let (Some(slot), Some(failed_at)) = (s.last_slot, s.failed_at) else {
+            return Ok(false);
+        };
+        let failures = u32::try_from(s.failures).unwrap_or(0);
+        if !retry_due(daily, slot, failures, failed_at, now) {
+            return Ok(false);
+        }
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE backup_schedules SET failed_at = NULL \
+             WHERE id = $1 AND last_slot = $2 AND failed_at = $3",
+        )
+        .bind(s.id)
+        .bind(slot)
+        .bind(failed_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed != 1 {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO jobs (kind, payload) VALUES ($1, $2)")
+            .bind(DAILY_BACKUP_JOB)
+            .bind(json!({"schedule": s.id, "slot": slot, "missed": 0, "retry": failures}))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(schedule = s.id, %slot, failures, "failed daily backup queued again");
+        Ok(true)
     }
 
     /// Runs one `backup.daily` job: the backup, then (when asked) its restore drill.
@@ -245,13 +292,21 @@ impl Backups {
             Ok(r) => (Some(r.id.clone()), None),
             Err(e) => (None, Some(e.to_string())),
         };
+        // A failure counts against the slot only while it is still the last one queued: a
+        // retry is for that day, never for an older one.
         sqlx::query(
             "UPDATE backup_schedules SET last_backup = coalesce($2, last_backup), \
-             last_error = $3 WHERE id = $1",
+             last_error = $3, \
+             failures = CASE WHEN $3 IS NULL THEN 0 \
+                 WHEN last_slot = $4 THEN failures + 1 ELSE failures END, \
+             failed_at = CASE WHEN $3 IS NULL THEN NULL \
+                 WHEN last_slot = $4 THEN now() ELSE failed_at END \
+             WHERE id = $1",
         )
         .bind(id)
         .bind(&backup)
         .bind(&error)
+        .bind(job_slot(job))
         .execute(&self.pool)
         .await?;
         let record = result?;
@@ -281,6 +336,11 @@ impl Backups {
         }
         Ok(record.id)
     }
+}
+
+/// The slot a `backup.daily` job was queued for.
+fn job_slot(job: &Job) -> Option<DateTime<Utc>> {
+    serde_json::from_value(job.payload["slot"].clone()).ok()
 }
 
 /// Queues due daily backups and runs them until `shutdown` turns true. A job cut short by the
