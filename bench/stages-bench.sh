@@ -81,7 +81,12 @@ size=$(psql_db "$db" "SELECT pg_size_pretty(pg_database_size(current_database())
 files=$(find "$data/filestore/$db" -type f | wc -l)
 echo "production database: $size, $files filestore files"
 
+# Each timed copy starts from a flushed cluster and page cache, so neither pays for the
+# writes of what ran before it (the generation, the other copy).
+settle() { psql_db postgres "CHECKPOINT" >/dev/null; sync; }
+
 # The plain way: pg_dump | pg_restore + cp of the filestore.
+settle
 pgbin=$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 sock=$(ls -d "$data/run" 2>/dev/null || true)
 pgport=$(jq -r .port "$data/postgres.json")
@@ -94,6 +99,7 @@ plain=$(( $(now_ms) - start ))
 git checkout -q -b staging-1
 git push -q origin staging-1
 sdev=$(newest_settled staging-1 "$prod")
+settle
 start=$(now_ms)
 cli branch set bench staging-1 --stage staging --staging-behaviour new_build >/dev/null
 staging=$(newest_settled staging-1 "$sdev")
