@@ -58,6 +58,8 @@ pub struct ServerConfig {
     pub domain: String,
     /// How long `?follow=1` streams a log before ending by itself.
     pub log_follow_for: Duration,
+    /// A Shell nobody typed in for this long is closed.
+    pub shell_idle: Duration,
     /// Where the mail catcher's SMTP server listens.
     pub smtp_listen: SocketAddr,
 }
@@ -112,6 +114,8 @@ pub struct AppState {
     pub domain: String,
     /// How long a followed log streams.
     pub log_follow_for: Duration,
+    /// A Shell nobody typed in for this long is closed.
+    pub shell_idle: Duration,
     /// The HTTP client of the build proxy.
     pub proxy: proxy::ProxyClient,
     /// One-time "Connect" tickets.
@@ -146,6 +150,7 @@ impl AppState {
             platform,
             domain: config.domain.clone(),
             log_follow_for: config.log_follow_for,
+            shell_idle: config.shell_idle,
             proxy: proxy::ProxyClient::new(),
             connect_tickets: builds_http::ConnectTickets::default(),
             build_routes: builds_http::BuildRoutes::default(),
@@ -205,6 +210,7 @@ mod tests {
             sftp_listen: "127.0.0.1:0".parse().unwrap(),
             domain: "localhost".into(),
             log_follow_for: Duration::from_secs(1),
+            shell_idle: Duration::from_secs(900),
             smtp_listen: "127.0.0.1:0".parse().unwrap(),
         }
     }

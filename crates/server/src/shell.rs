@@ -5,7 +5,7 @@
 //! relays it on plain pipes, so no terminal code lives here. `psql` connects to the build's
 //! database (`PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD` from its `odoo.conf`),
 //! and `odoo-bin shell` finds the build's virtualenv, Odoo and configuration (`ODOO_RC`).
-//! A shell idle for [`IDLE_LIMIT`] is closed. It runs as the user Slipway runs as, like the
+//! A shell nobody typed in for `serve --shell-idle` (15 minutes by default) is closed. It runs as the user Slipway runs as, like the
 //! build's own Odoo server.
 
 use std::path::Path;
@@ -22,9 +22,6 @@ use tokio::process::Command;
 
 use crate::api::{build_for, ApiError, ApiResult, ApiUser};
 use crate::AppState;
-
-/// A shell nobody typed in for this long is closed.
-pub(crate) const IDLE_LIMIT: Duration = Duration::from_secs(15 * 60);
 
 /// The libpq environment of a build, from its `odoo.conf` text: `PGHOST`, `PGPORT`,
 /// `PGDATABASE`, `PGUSER`, `PGPASSWORD` for the keys present (and not `False`).
@@ -137,10 +134,16 @@ pub(crate) async fn shell(
     env.push(("ODOO_RC", dir.join("odoo.conf").display().to_string()));
     env.push(("PATH", path.to_string_lossy().into_owned()));
     tracing::info!(build = %build.name, user = %user.0.login, "shell opened");
-    Ok(ws.on_upgrade(move |socket| run(socket, dir, env)))
+    let idle = state.shell_idle;
+    Ok(ws.on_upgrade(move |socket| run(socket, dir, env, idle)))
 }
 
-async fn run(mut socket: WebSocket, dir: std::path::PathBuf, env: Vec<(&'static str, String)>) {
+async fn run(
+    mut socket: WebSocket,
+    dir: std::path::PathBuf,
+    env: Vec<(&'static str, String)>,
+    idle: Duration,
+) {
     let child = spawn(&dir, &env);
     let mut child = match child {
         Ok(child) => child,
@@ -157,10 +160,11 @@ async fn run(mut socket: WebSocket, dir: std::path::PathBuf, env: Vec<(&'static 
         return;
     };
     let mut buf = vec![0u8; 16 * 1024];
+    let idle_reason = format!("closed after {} without input", humanize(idle));
     let reason = loop {
         tokio::select! {
-            incoming = tokio::time::timeout(IDLE_LIMIT, socket.recv()) => match incoming {
-                Err(_) => break "closed after 15 minutes without input",
+            incoming = tokio::time::timeout(idle, socket.recv()) => match incoming {
+                Err(_) => break idle_reason.as_str(),
                 Ok(Some(Ok(Message::Text(text)))) => {
                     if stdin.write_all(text.as_bytes()).await.is_err() { break "the shell ended"; }
                 }
@@ -188,6 +192,17 @@ async fn run(mut socket: WebSocket, dir: std::path::PathBuf, env: Vec<(&'static 
             })))
             .await;
     }
+}
+
+/// "15 minutes", "1 minute", "30 seconds".
+fn humanize(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (n, unit) = if secs >= 60 && secs.is_multiple_of(60) {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 fn spawn(dir: &Path, env: &[(&'static str, String)]) -> std::io::Result<tokio::process::Child> {
@@ -222,6 +237,14 @@ fn spawn(dir: &Path, env: &[(&'static str, String)]) -> std::io::Result<tokio::p
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_idle_limit_reads_as_people_say_it() {
+        assert_eq!(humanize(Duration::from_secs(900)), "15 minutes");
+        assert_eq!(humanize(Duration::from_secs(60)), "1 minute");
+        assert_eq!(humanize(Duration::from_secs(2)), "2 seconds");
+        assert_eq!(humanize(Duration::from_secs(90)), "90 seconds");
+    }
 
     #[test]
     fn psql_reaches_the_database_odoo_conf_names() {

@@ -107,6 +107,10 @@ pub struct ServeArgs {
     /// How long `logs?follow=1` streams before ending by itself, in seconds.
     #[arg(long, env = "SLIPWAY_LOG_FOLLOW", default_value_t = 300)]
     log_follow: u64,
+
+    /// How long a Shell may go without input before it is closed, in seconds.
+    #[arg(long, env = "SLIPWAY_SHELL_IDLE", default_value_t = 900)]
+    shell_idle: u64,
 }
 
 pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
@@ -135,6 +139,7 @@ pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
         sftp_listen: args.sftp_listen,
         domain: args.domain.clone(),
         log_follow_for: Duration::from_secs(args.log_follow),
+        shell_idle: Duration::from_secs(args.shell_idle),
         smtp_listen: args.smtp_listen,
     };
     let mail = bind_smtp(&config).await?;

@@ -16,6 +16,7 @@ pub fn test_config(data_dir: &std::path::Path) -> ServerConfig {
         sftp_listen: "127.0.0.1:0".parse().unwrap(),
         domain: "localhost".into(),
         log_follow_for: std::time::Duration::from_secs(300),
+        shell_idle: std::time::Duration::from_secs(900),
         smtp_listen: "127.0.0.1:0".parse().unwrap(),
     }
 }
