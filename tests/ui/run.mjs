@@ -116,6 +116,33 @@ await step('a refused move says why where the branch was dropped', async () => {
   await shot('refused-move');
 });
 
+await step('the project page works from the keyboard: Tab reaches a branch and its actions, Enter opens it', async () => {
+  await page.goto(`${world.url}/#/p/${P}`);
+  await branchItem('development', 'feature-c').waitFor();
+  await page.focus('#branch-search');
+  const focused = () => page.evaluate(() => {
+    const a = document.activeElement;
+    return { label: a.getAttribute('aria-label') || a.textContent.trim(), outline: getComputedStyle(a).outlineStyle };
+  });
+  const path = [];
+  let link = -1;
+  for (let i = 0; i < 80 && !path.includes('Actions for feature-c'); i++) {
+    await page.keyboard.press('Tab');
+    const now = await focused();
+    path.push(now.label);
+    if (now.label === 'feature-c') link = i;
+    expect(now.outline !== 'none', `the focus on ${now.label} is not visible`);
+  }
+  expect(link >= 0 && path.at(-1) === 'Actions for feature-c', `Tab went: ${path.join(' > ')}`);
+  await page.keyboard.down('Shift');
+  for (let i = path.length - 1; i > link; i--) await page.keyboard.press('Tab');
+  await page.keyboard.up('Shift');
+  expect((await focused()).label === 'feature-c', 'Shift+Tab comes back to the branch');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(`**/#/p/${P}/b/feature-c/history`);
+  await page.locator('#history li').first().waitFor();
+});
+
 await step('the Builds view has a row per branch and a cell per build', async () => {
   await page.goto(`${world.url}/#/p/${P}/builds`);
   for (const b of ['main', 'feature', 'feature-b']) await page.locator(`tr[data-branch="${b}"] .buildcell`).first().waitFor();

@@ -59,6 +59,7 @@ fn the_web_ui_in_a_real_browser() {
         .expect("node (run dev/setup to install nodejs)");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}"); // each check's line, for `--success-output immediate`
     assert!(
         output.status.success(),
         "the browser test failed:\n{stdout}\n{stderr}"
