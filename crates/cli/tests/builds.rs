@@ -158,12 +158,30 @@ fn bad_pushes_fail_their_own_build_and_nothing_else() {
     let sha = tree.commit("a failing test");
     tree.push("failing-test");
     let failed = site.wait_build(site.build_of("acme", "failing-test", &sha));
-    assert_eq!(failed["state"], "done", "{failed}");
+    // red, but serving: the modules are installed, and one connects to see why (Odoo.sh's way)
+    assert_eq!(failed["state"], "running", "{failed}");
     assert_eq!(failed["result"], "failed", "{failed}");
+    let message = failed["message"].as_str().unwrap();
     assert!(
-        failed["message"].as_str().unwrap().contains("test_fails"),
+        message.starts_with("tests failed") && message.contains("test_fails"),
         "{failed}"
     );
+    let health = http()
+        .get(format!(
+            "{}/builds/{}/web/health",
+            site.url(),
+            failed["name"].as_str().unwrap()
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    // and its database is no template: the next build of the same modules tests again
+    tree.write("README.md", "a change outside the modules\n");
+    let again = tree.commit("no module changed");
+    tree.push("failing-test");
+    let retested = site.wait_build(site.build_of("acme", "failing-test", &again));
+    assert_eq!(retested["template_hit"], false, "{retested}");
+    assert_eq!(retested["result"], "failed", "{retested}");
 
     // A broken manifest.
     tree.git(&["checkout", "-q", "main"]);

@@ -86,7 +86,10 @@ impl Pipeline {
                 let installed = self
                     .odoo_task(build, &prepared, &task, "install.log", what)
                     .await?;
-                self.save_template(build, &key, &installed).await;
+                // a copy of a database whose tests failed would pass for a tested one
+                if installed.result != BuildResult::Failed {
+                    self.save_template(build, &key, &installed).await;
+                }
                 installed
             }
         };

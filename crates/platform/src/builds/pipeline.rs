@@ -535,7 +535,13 @@ impl Pipeline {
         let run = run_task(&prepared.venv, &prepared.source, &conf, task, &log, &env);
         let outcome = self.unless_killed(build, run).await?;
         let outcome = outcome.context(what)?;
-        verdict(&outcome, what).map_err(Stop::Failed)
+        let tested = matches!(task, OdooTask::Install { tests: Some(_), .. });
+        if tested {
+            tests_verdict(&outcome, what)
+        } else {
+            verdict(&outcome, what)
+        }
+        .map_err(Stop::Failed)
     }
 
     fn task_env(&self) -> Vec<(String, String)> {
@@ -654,6 +660,26 @@ pub(super) fn verdict(outcome: &TaskOutcome, what: &str) -> Result<Installed, Fa
     }
 }
 
+/// The verdict of an install that ran tests: when every error is a failing test, the modules
+/// are installed and the build still serves, failed (red, as on Odoo.sh), so that someone can
+/// connect and look into it; any other error fails it as [`verdict`] does.
+pub(super) fn tests_verdict(outcome: &TaskOutcome, what: &str) -> Result<Installed, Failed> {
+    let v = &outcome.verdict;
+    // Odoo exits 1 when tests failed; a signal is a crash whatever the log says
+    let only_tests = v.errors > 0 && v.test_errors == v.errors && outcome.exit_code.is_some();
+    if !only_tests {
+        return verdict(outcome, what);
+    }
+    Ok(Installed {
+        result: BuildResult::Failed,
+        summary: format!(
+            "tests failed ({} error line(s); see install.log): {}",
+            v.errors,
+            v.first_error.as_deref().unwrap_or("-")
+        ),
+    })
+}
+
 /// Empties `dir` (keeps nothing of a previous attempt) and creates it.
 fn reset_dir(dir: &Path) -> std::io::Result<()> {
     match std::fs::remove_dir_all(dir) {
@@ -742,6 +768,44 @@ mod tests {
         assert!(
             verdict(&outcome(3, 0, 0), "update").is_err(),
             "a non-zero exit fails even with clean logs"
+        );
+    }
+
+    #[test]
+    fn failing_tests_leave_a_failed_build_that_serves_but_a_broken_install_does_not() {
+        let mut tests_only = outcome(1, 2, 0);
+        tests_only.verdict.test_errors = 2;
+        let served = tests_verdict(&tests_only, "install and tests").unwrap();
+        assert_eq!(served.result, BuildResult::Failed);
+        assert!(
+            served.summary.starts_with("tests failed (2 error line(s)"),
+            "{}",
+            served.summary
+        );
+        assert!(
+            served.summary.contains("FAIL: test_a"),
+            "{}",
+            served.summary
+        );
+
+        let mut broken = outcome(1, 2, 0);
+        broken.verdict.test_errors = 1;
+        assert!(tests_verdict(&broken, "install and tests").is_err());
+        assert!(
+            tests_verdict(&outcome(1, 0, 0), "install and tests").is_err(),
+            "exit 1, no test error"
+        );
+        let mut crashed = tests_only.clone();
+        crashed.exit_code = None;
+        assert!(
+            tests_verdict(&crashed, "install and tests").is_err(),
+            "killed by a signal"
+        );
+        assert_eq!(
+            tests_verdict(&outcome(0, 0, 1), "install and tests")
+                .unwrap()
+                .result,
+            BuildResult::Warning
         );
     }
 }

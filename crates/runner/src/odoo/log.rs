@@ -12,6 +12,9 @@ pub const HARMLESS_WARNINGS: &[&str] = &[
 pub struct LogVerdict {
     /// `ERROR` and `CRITICAL` records.
     pub errors: usize,
+    /// Those of them that report failing tests (a test's own logger, `odoo.addons.<m>.tests…`,
+    /// or the runner's summaries), as opposed to an install that broke.
+    pub test_errors: usize,
     /// `WARNING` records, harmless ones excepted.
     pub warnings: usize,
     /// The first error record's header line.
@@ -43,6 +46,9 @@ impl LogClassifier {
         match level {
             "ERROR" | "CRITICAL" => {
                 v.errors += 1;
+                if reports_a_test(message) {
+                    v.test_errors += 1;
+                }
                 v.first_error.get_or_insert_with(|| line.to_string());
             }
             "WARNING" if HARMLESS_WARNINGS.iter().any(|h| message.contains(h)) => {
@@ -60,6 +66,20 @@ impl LogClassifier {
     pub fn verdict(&self) -> &LogVerdict {
         &self.verdict
     }
+}
+
+/// Whether a record (`logger: message`) reports failing tests: logged by a test module
+/// (`odoo.addons.sale.tests.test_x`), by the test runner (`odoo.tests…`), or Odoo's summaries
+/// of a module's tests (`odoo.modules.loading: Module web: 0 failures, 1 errors of 42 tests`,
+/// `At least one test failed when loading the modules.`).
+fn reports_a_test(record: &str) -> bool {
+    let Some((logger, message)) = record.split_once(": ") else {
+        return false;
+    };
+    let test_module = logger.starts_with("odoo.addons.") && logger.split('.').any(|p| p == "tests");
+    let summary = logger == "odoo.modules.loading"
+        && (message.contains(" tests") || message.contains("test failed"));
+    test_module || logger == "odoo.tests" || logger.starts_with("odoo.tests.") || summary
 }
 
 /// Level and `logger: message` of a record's first line, if `line` is one:
@@ -97,6 +117,28 @@ mod tests {
 2026-11-21 08:00:00,123 4242 INFO ? odoo: Odoo version 17.0
 2026-11-21 08:00:01,001 4242 INFO b1 odoo.modules.loading: Modules loaded.
 ";
+
+    #[test]
+    fn failing_tests_are_told_apart_from_a_broken_install() {
+        // as Odoo 17 logs failing tests (web's report tests without wkhtmltopdf)
+        let tests_only = "\
+2026-12-06 15:00:45,090 6207 ERROR db odoo.addons.web.tests.test_reports: ERROR: TestReports.test_report_session_cookie
+Traceback (most recent call last):
+2026-12-06 15:00:48,975 6207 ERROR db odoo.modules.loading: Module web: 0 failures, 1 errors of 42 tests
+2026-12-06 15:00:55,147 6207 ERROR db odoo.modules.loading: At least one test failed when loading the modules.
+2026-12-06 15:00:56,000 6207 ERROR db odoo.tests.result: 0 failed, 1 error(s) of 84 tests when loading database 'db'
+";
+        let v = classify_log(tests_only);
+        assert_eq!((v.errors, v.test_errors), (4, 4));
+
+        let broken = "\
+2026-12-06 15:00:45,090 6207 ERROR db odoo.addons.web.tests.test_reports: ERROR: TestReports.test_x
+2026-12-06 15:00:46,000 6207 CRITICAL db odoo.service.server: Failed to initialize database `db`.
+2026-12-06 15:00:47,000 6207 ERROR db odoo.modules.loading: Some modules are not loaded, some dependencies or manifest may be missing: ['shop']
+";
+        let v = classify_log(broken);
+        assert_eq!((v.errors, v.test_errors), (3, 1));
+    }
 
     #[test]
     fn a_clean_log_is_clean() {
