@@ -437,3 +437,119 @@ fn point_in_time_restore_with_the_real_binary() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a time"));
     assert_eq!(psql(d, "shop", "SELECT count(*) FROM items").trim(), "3");
 }
+
+/// `slipway backup restore ID -d prod`, killed (`abort`) at the named point of its swap.
+fn restore_crashing_at(data: &Path, id: &str, point: &str) {
+    let out = Command::new(slipway_bin())
+        .arg("--data-dir")
+        .arg(data)
+        .args(["backup", "restore", id, "-d", "prod"])
+        .env_remove("SLIPWAY_PG_URL")
+        .env("SLIPWAY_CRASH_AT", point)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("aborting here"),
+        "{point}: {stderr}"
+    );
+}
+
+#[test]
+fn a_restore_cut_short_by_a_crash_mid_swap_is_ended_at_the_next_start() {
+    let data = DataDir::new();
+    let d = data.path();
+    slipway_ok(d, &["pg", "start"]);
+    slipway_ok(
+        d,
+        &[
+            "dump",
+            "restore",
+            &fixture("v17_mail_demo.zip"),
+            "-d",
+            "prod",
+            "--move",
+        ],
+    );
+    let created = json(&slipway_ok(
+        d,
+        &["backup", "create", "-d", "prod", "--no-replicas", "--json"],
+    ));
+    let id = created["backup"]["id"].as_str().unwrap().to_string();
+    // what only the live database has, not the backup
+    psql(
+        d,
+        "prod",
+        "INSERT INTO res_partner (name) VALUES ('after the backup')",
+    );
+    let late_file = d.join("filestore/prod/zz/after-the-backup");
+    std::fs::create_dir_all(late_file.parent().unwrap()).unwrap();
+    std::fs::write(&late_file, "written after the backup").unwrap();
+    let live_rows = || {
+        psql(
+            d,
+            "prod",
+            "SELECT count(*) FROM res_partner WHERE name = 'after the backup'",
+        )
+        .trim()
+        .to_string()
+    };
+    let databases = || {
+        psql(
+            d,
+            "postgres",
+            "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database \
+             WHERE datname = 'prod' OR datname LIKE 'slipway_old_%' OR datname LIKE 'slipway_restore_%'",
+        )
+        .trim()
+        .to_string()
+    };
+    let leftovers = || {
+        let swaps = std::fs::read_dir(d.join("swaps")).map_or(0, |e| e.count());
+        let hidden = std::fs::read_dir(d.join("filestore"))
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with(".prod.")
+            })
+            .count();
+        (swaps, hidden)
+    };
+
+    // Killed once the live database is renamed away and the restored one not yet in: no
+    // database is called prod. The next command puts it back as it was.
+    restore_crashing_at(d, &id, "restore-swap:database-away");
+    assert!(
+        !databases().split(',').any(|n| n == "prod"),
+        "{}",
+        databases()
+    );
+    let out = slipway(d, &["backup", "list"]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("prod is as it was"),
+        "{out:?}"
+    );
+    assert_eq!(live_rows(), "1");
+    assert!(late_file.is_file());
+    assert_eq!(databases(), "prod");
+    assert_eq!(leftovers(), (0, 0));
+
+    // Killed once the restored database is in and before its filestore: the next command
+    // moves the restored filestore in too, so database and files match again.
+    restore_crashing_at(d, &id, "restore-swap:database-in");
+    assert_eq!(live_rows(), "0", "the restored database is in");
+    assert!(late_file.is_file(), "the old filestore is still there");
+    let out = slipway(d, &["backup", "list"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("its filestore was moved in too"),
+        "{out:?}"
+    );
+    assert_eq!(live_rows(), "0");
+    assert!(
+        !late_file.exists(),
+        "the restored filestore replaced the old one"
+    );
+    assert_eq!(databases(), "prod");
+    assert_eq!(leftovers(), (0, 0));
+}

@@ -371,6 +371,13 @@ async fn service(
         let spool = global.embedded_cluster()?.layout().wal_spool.clone();
         backups = backups.with_wal_spool(spool);
     }
+    for line in backups
+        .finish_interrupted_swaps()
+        .await
+        .context("ending restores a crash cut short")?
+    {
+        eprintln!("{line}");
+    }
     Ok((backups, pg))
 }
 

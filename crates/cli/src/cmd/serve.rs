@@ -210,6 +210,13 @@ async fn serve_with(
         env.backups = env.backups.map(|b| b.with_wal_spool(spool));
     }
     let platform = Platform::new(metadata.pool().clone(), env);
+    if let Some(backups) = platform.env().backups.as_ref() {
+        // before any server starts on a database a crash left mid-swap
+        backups
+            .finish_interrupted_swaps()
+            .await
+            .context("ending restores a crash cut short")?;
+    }
     bootstrap_first_user(&platform, &config.data_dir).await?;
     match config.remove_interrupted_imports() {
         Ok(0) => {}

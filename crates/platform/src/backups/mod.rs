@@ -21,6 +21,7 @@ mod restore;
 pub mod schedule;
 mod scheduler;
 mod sql;
+mod swap;
 mod verify;
 
 use std::path::PathBuf;

@@ -9,6 +9,7 @@ use serde::Serialize;
 use slipway_backup::{BackupKind, BackupLabels, Part};
 use slipway_dump::Mode;
 
+use super::swap::{crash_point, SwapJournal};
 use super::{blocking, db_suffix, BackupSource, Backups, Phase, ProgressFn};
 use crate::error::{PlatformError, Result};
 
@@ -162,7 +163,8 @@ impl Backups {
 
     /// Puts the database and filestore built under temporary names in place of the target's:
     /// the old ones are renamed away, the new ones renamed in, the old ones dropped. A failed
-    /// rename puts the old ones back. Returns whether a database was replaced.
+    /// rename puts the old ones back; a crash is ended at the next start from the journal
+    /// written first ([`super::swap`]). Returns whether a database was replaced.
     pub(crate) async fn swap_in(
         &self,
         temp_db: &str,
@@ -171,12 +173,39 @@ impl Backups {
         filestore: &Path,
     ) -> Result<bool> {
         let suffix = format!("{:08x}", rand::random::<u32>());
-        let old_files = sibling(filestore, &format!("old-{suffix}"))?;
-        let old_db = self.rename_in(temp_db, database).await?;
+        let journal = SwapJournal {
+            database: database.to_string(),
+            old_db: format!("slipway_old_{suffix}"),
+            temp_db: temp_db.to_string(),
+            filestore: filestore.to_path_buf(),
+            old_files: sibling(filestore, &format!("old-{suffix}"))?,
+            temp_files: temp_files.to_path_buf(),
+        };
+        let journal_file = journal.write(&self.swaps_dir())?;
+        let swapped = self.swap_journaled(&journal).await;
+        if let Err(e) = std::fs::remove_file(&journal_file) {
+            tracing::warn!(journal = %journal_file.display(), "removing a finished swap's journal: {e}");
+        }
+        swapped
+    }
+
+    async fn swap_journaled(&self, journal: &SwapJournal) -> Result<bool> {
+        let SwapJournal {
+            database,
+            temp_db,
+            filestore,
+            old_files,
+            temp_files,
+            ..
+        } = journal;
+        let old_db = self
+            .rename_in_as(temp_db, database, &journal.old_db)
+            .await?;
+        crash_point("restore-swap:database-in");
         let had_files = filestore.exists();
         let moved = (|| {
             if had_files {
-                std::fs::rename(filestore, &old_files)?;
+                std::fs::rename(filestore, old_files)?;
             }
             if temp_files.exists() {
                 std::fs::rename(temp_files, filestore)
@@ -186,7 +215,7 @@ impl Backups {
         })();
         if let Err(source) = moved {
             if had_files && !filestore.exists() {
-                let _ = std::fs::rename(&old_files, filestore);
+                let _ = std::fs::rename(old_files, filestore);
             }
             let _ = self.target.rename_database_only(database, temp_db).await;
             if let Some(old_db) = &old_db {
@@ -199,7 +228,7 @@ impl Backups {
         }
         let replaced = old_db.is_some();
         self.drop_replaced(old_db).await;
-        remove_dir(&old_files);
+        remove_dir(old_files);
         Ok(replaced)
     }
 
@@ -207,17 +236,28 @@ impl Backups {
     /// puts the old one back. Returns the name the old database now has.
     pub(crate) async fn rename_in(&self, temp_db: &str, database: &str) -> Result<Option<String>> {
         let old_db = format!("slipway_old_{:08x}", rand::random::<u32>());
+        self.rename_in_as(temp_db, database, &old_db).await
+    }
+
+    /// [`Self::rename_in`], the old database renamed to `old_db`.
+    async fn rename_in_as(
+        &self,
+        temp_db: &str,
+        database: &str,
+        old_db: &str,
+    ) -> Result<Option<String>> {
         let replaced = self.target.database_exists(database).await?;
         if replaced {
-            self.target.rename_database_only(database, &old_db).await?;
+            self.target.rename_database_only(database, old_db).await?;
+            crash_point("restore-swap:database-away");
         }
         if let Err(e) = self.target.rename_database_only(temp_db, database).await {
             if replaced {
-                let _ = self.target.rename_database_only(&old_db, database).await;
+                let _ = self.target.rename_database_only(old_db, database).await;
             }
             return Err(e.into());
         }
-        Ok(replaced.then_some(old_db))
+        Ok(replaced.then(|| old_db.to_string()))
     }
 
     /// Drops the database [`Self::rename_in`] renamed away; a failure only leaves it behind.
