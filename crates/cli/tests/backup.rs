@@ -19,6 +19,22 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
+/// The embedded cluster started with `prod`, a database Odoo 17 made (mail, demo data).
+fn start_with_prod(d: &Path) {
+    slipway_ok(d, &["pg", "start"]);
+    slipway_ok(
+        d,
+        &[
+            "dump",
+            "restore",
+            &fixture("v17_mail_demo.zip"),
+            "-d",
+            "prod",
+            "--move",
+        ],
+    );
+}
+
 fn psql(data: &Path, db: &str, sql: &str) -> String {
     slipway_ok(
         data,
@@ -41,18 +57,7 @@ fn psql(data: &Path, db: &str, sql: &str) -> String {
 fn backup_create_list_verify_restore_download_and_refused_import() {
     let data = DataDir::new();
     let d = data.path();
-    slipway_ok(d, &["pg", "start"]);
-    slipway_ok(
-        d,
-        &[
-            "dump",
-            "restore",
-            &fixture("v17_mail_demo.zip"),
-            "-d",
-            "prod",
-            "--move",
-        ],
-    );
+    start_with_prod(d);
 
     let created = json(&slipway_ok(
         d,
@@ -459,18 +464,7 @@ fn restore_crashing_at(data: &Path, id: &str, point: &str) {
 fn a_restore_cut_short_by_a_crash_mid_swap_is_ended_at_the_next_start() {
     let data = DataDir::new();
     let d = data.path();
-    slipway_ok(d, &["pg", "start"]);
-    slipway_ok(
-        d,
-        &[
-            "dump",
-            "restore",
-            &fixture("v17_mail_demo.zip"),
-            "-d",
-            "prod",
-            "--move",
-        ],
-    );
+    start_with_prod(d);
     let created = json(&slipway_ok(
         d,
         &["backup", "create", "-d", "prod", "--no-replicas", "--json"],

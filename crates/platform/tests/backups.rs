@@ -740,6 +740,15 @@ async fn prune_keeps_the_policy_and_frees_chunks_and_manual_backups_are_limited_
     assert!(v.ok, "{:?}", v.problems);
 }
 
+/// Makes schedule `id` three days old, so that its slots since are due.
+async fn age_schedule(meta: &PgPool, id: i64) {
+    sqlx::query("UPDATE backup_schedules SET created_at = now() - interval '3 days' WHERE id = $1")
+        .bind(id)
+        .execute(meta)
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_scheduler_queues_a_missed_day_once_and_its_job_takes_a_verified_daily_backup() {
     let mut w = World::new().await;
@@ -758,11 +767,7 @@ async fn the_scheduler_queues_a_missed_day_once_and_its_job_takes_a_verified_dai
 
     // pretend the schedule is three days old and the server was down since
     let meta = PgPool::connect(w._meta.url()).await.unwrap();
-    sqlx::query("UPDATE backup_schedules SET created_at = now() - interval '3 days' WHERE id = $1")
-        .bind(schedule.id)
-        .execute(&meta)
-        .await
-        .unwrap();
+    age_schedule(&meta, schedule.id).await;
     let queued = w.backups.queue_due(now).await.unwrap();
     assert_eq!(queued.len(), 1);
     // a restart (a new service on the same database) does not queue it again
@@ -817,11 +822,7 @@ async fn a_failed_daily_backup_is_tried_again_later_that_day_and_then_succeeds()
         .await
         .unwrap();
     let meta = PgPool::connect(w._meta.url()).await.unwrap();
-    sqlx::query("UPDATE backup_schedules SET created_at = now() - interval '3 days' WHERE id = $1")
-        .bind(schedule.id)
-        .execute(&meta)
-        .await
-        .unwrap();
+    age_schedule(&meta, schedule.id).await;
     let queue = slipway_platform::JobQueue::new(meta.clone());
     let run_next = || async {
         let job = queue
