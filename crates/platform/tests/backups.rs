@@ -880,6 +880,46 @@ async fn a_failed_daily_backup_is_tried_again_later_that_day_and_then_succeeds()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn every_new_backup_gets_its_restore_drill_from_a_queued_job() {
+    let mut w = World::new().await;
+    let source = w.production("v17_base.dump", 2).await;
+    let backups = w.backups.clone().verifying_new_backups();
+    let meta = PgPool::connect(w._meta.url()).await.unwrap();
+    let queue = slipway_platform::JobQueue::new(meta.clone());
+    let next_drill = || async {
+        queue
+            .claim("test", &[slipway_platform::backups::VERIFY_BACKUP_JOB])
+            .await
+            .unwrap()
+    };
+
+    let manual = backups.create(&source, w.labels(), None).await.unwrap();
+    assert!(
+        manual.verification.is_none(),
+        "the drill does not hold the backup up"
+    );
+    let job = next_drill()
+        .await
+        .expect("a drill is queued for the new backup");
+    assert_eq!(job.payload["backup"], manual.id.as_str());
+    assert!(next_drill().await.is_none(), "one drill per backup");
+    backups.run_verify_job(&job).await.unwrap();
+    let verified = backups.get(&manual.id).await.unwrap().verification.unwrap();
+    assert_eq!(verified["ok"], true, "{verified}");
+    // a drill already recorded is not run again
+    backups.run_verify_job(&job).await.unwrap();
+    let again = backups.get(&manual.id).await.unwrap().verification.unwrap();
+    assert_eq!(again["checked_at"], verified["checked_at"]);
+
+    // a daily backup's job runs its own drill: nothing queued for it
+    let mut daily = w.labels();
+    daily.kind = BackupKind::Daily;
+    backups.create(&source, daily, None).await.unwrap();
+    assert!(next_drill().await.is_none());
+    meta.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn production_s_schedule_follows_its_database_and_stops_when_it_leaves_production() {
     let mut w = World::new().await;
     let first = w.production("v17_base.dump", 0).await;

@@ -206,6 +206,10 @@ async fn serve_with(
         mail.credentials,
         metadata.pool().clone(),
     )?;
+    // every new backup gets its restore drill, run by the worker below
+    env.backups = env
+        .backups
+        .map(slipway_platform::backups::Backups::verifying_new_backups);
     if let Some(spool) = wal_spool(global)? {
         env.backups = env.backups.map(|b| b.with_wal_spool(spool));
     }
@@ -265,6 +269,21 @@ async fn serve_with(
         workers.push(tokio::spawn(async move {
             let options = slipway_platform::backups::SchedulerOptions::default();
             slipway_platform::backups::run_scheduler(scheduled, options, stopped).await
+        }));
+        let drills = backups.clone();
+        let stopped = stop_workers.subscribe();
+        workers.push(tokio::spawn(async move {
+            slipway_platform::run_worker(
+                slipway_platform::JobQueue::new(drills.pool().clone()),
+                slipway_platform::backups::VERIFY_BACKUP_JOB,
+                format!("{}-verify", std::process::id()),
+                stopped,
+                |job| {
+                    let drills = drills.clone();
+                    async move { drills.run_verify_job(&job).await.map_err(|e| e.to_string()) }
+                },
+            )
+            .await
         }));
         if global.pg_url.is_none() {
             // the embedded cluster archives its WAL into the spool: move it into the repository

@@ -36,6 +36,7 @@ impl Backups {
         if labels.kind == BackupKind::Manual {
             self.check_manual_slot(&labels, &source.database).await?;
         }
+        let drill_after = self.verify_new && labels.kind != BackupKind::Daily;
         let owner = match sql::database_owner(&self.target, &source.database).await {
             Err(PlatformError::NotFound(m)) => {
                 return Err(PlatformError::NotFound(format!("{m}; nothing to back up")))
@@ -114,6 +115,11 @@ impl Backups {
             Err(e) => {
                 records::record_failure(&self.pool, &id, &e.to_string()).await?;
                 return Err(e);
+            }
+        }
+        if drill_after {
+            if let Err(e) = self.queue_verification(&id).await {
+                tracing::warn!(backup = %id, "queueing its restore drill: {e}");
             }
         }
         self.get(&id).await

@@ -43,7 +43,7 @@ pub use scheduler::{run_scheduler, Schedule, SchedulerOptions, DAILY_BACKUP_JOB}
 pub use slipway_backup::pitr::Interval;
 pub use slipway_backup::store::GcOptions;
 pub use slipway_backup::{BackupKind, BackupLabels};
-pub use verify::Verification;
+pub use verify::{Verification, VERIFY_BACKUP_JOB};
 
 use crate::error::{PlatformError, Result};
 
@@ -95,6 +95,9 @@ pub struct Backups {
     scratch: PathBuf,
     policy: RetentionPolicy,
     wal_spool: Option<PathBuf>,
+    /// Queue a restore drill (`backup.verify`) after each new backup that is not a daily one
+    /// (a daily job runs its own drill).
+    verify_new: bool,
 }
 
 impl std::fmt::Debug for Backups {
@@ -117,12 +120,20 @@ impl Backups {
             scratch,
             policy: RetentionPolicy::default(),
             wal_spool: None,
+            verify_new: false,
         }
     }
 
     /// The same with another retention policy (also the manual backups' daily limit).
     pub fn with_policy(mut self, policy: RetentionPolicy) -> Backups {
         self.policy = policy;
+        self
+    }
+
+    /// Every new backup gets its restore drill: a `backup.verify` job is queued after each one
+    /// (daily backups run theirs in their own job), for [`Backups::run_verify_job`].
+    pub fn verifying_new_backups(mut self) -> Backups {
+        self.verify_new = true;
         self
     }
 

@@ -7,13 +7,19 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use slipway_backup::{sha1_file, BackupManifest, LocationCheck, Part};
 use slipway_dump::{Mode, RestoreOptions};
+use sqlx::Connection;
 
 use super::records;
 use super::sql::{self, DatabaseFacts};
 use super::{blocking, db_suffix, Backups, Phase, ProgressFn};
-use crate::error::Result;
+use crate::error::{PlatformError, Result};
+use crate::jobs::{Job, JobQueue};
+
+/// The job kind of a new backup's restore drill ([`Backups::verifying_new_backups`]).
+pub const VERIFY_BACKUP_JOB: &str = "backup.verify";
 
 /// A restore drill's result, recorded on the backup.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,9 +53,63 @@ pub struct Verification {
 }
 
 impl Backups {
+    /// Queues the restore drill of backup `id` (a [`VERIFY_BACKUP_JOB`]).
+    pub(crate) async fn queue_verification(&self, id: &str) -> Result<()> {
+        JobQueue::new(self.pool.clone())
+            .enqueue(VERIFY_BACKUP_JOB, &json!({ "backup": id }))
+            .await?;
+        Ok(())
+    }
+
+    /// Runs a [`VERIFY_BACKUP_JOB`]: the drill of its backup, unless one was recorded meanwhile
+    /// (someone ran `verify`) or the backup is gone (pruned).
+    pub async fn run_verify_job(&self, job: &Job) -> Result<()> {
+        let id = job.payload["backup"]
+            .as_str()
+            .ok_or_else(|| PlatformError::Failed("backup.verify job without a backup id".into()))?;
+        let lock = self.drill_lock(id).await?;
+        let drilled = async {
+            let record = match self.get(id).await {
+                Err(PlatformError::NotFound(_)) => return Ok(None),
+                record => record?,
+            };
+            if record.verification.is_some() {
+                return Ok(None);
+            }
+            self.run_drill(id, None).await.map(Some)
+        }
+        .await;
+        let _ = lock.close().await;
+        if let Some(v) = drilled? {
+            if !v.ok {
+                tracing::warn!(backup = %id, problems = ?v.problems, "backup verification failed");
+            }
+        }
+        Ok(())
+    }
+
     /// Runs the restore drill on backup `id` and records its result on the backup; a drill
     /// that finds problems is `Ok` with `ok: false` (an `Err` means it could not run).
     pub async fn verify(&self, id: &str, progress: Option<ProgressFn>) -> Result<Verification> {
+        let lock = self.drill_lock(id).await?;
+        let drilled = self.run_drill(id, progress).await;
+        let _ = lock.close().await;
+        drilled
+    }
+
+    /// Waits until no other drill of backup `id` runs (they would share its scratch database's
+    /// name), in any process: a session-level advisory lock on a connection of its own, so
+    /// that it ends with the session even when the drill is abandoned half-way.
+    async fn drill_lock(&self, id: &str) -> Result<sqlx::PgConnection> {
+        let mut session = self.pool.acquire().await?.detach();
+        sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
+            .bind(format!("slipway.verify:{id}"))
+            .execute(&mut session)
+            .await?;
+        Ok(session)
+    }
+
+    async fn run_drill(&self, id: &str, progress: Option<ProgressFn>) -> Result<Verification> {
         self.get(id).await?;
         let started = Instant::now();
         let repo = self.repo.clone();
