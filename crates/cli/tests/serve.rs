@@ -80,6 +80,22 @@ fn serve_with_an_unreachable_pg_url_says_so() {
 }
 
 #[test]
+fn serve_refuses_an_unknown_backup_time_zone_before_starting_anything() {
+    let data = DataDir::new();
+    let out = slipway(
+        data.path(),
+        &["serve", "--daily-backup-tz", "Mars/Olympus_Mons"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"Mars/Olympus_Mons\" is not a time zone") && err.contains("Europe/Brussels"),
+        "{err}"
+    );
+    assert!(!data.path().join("pg").exists(), "nothing started");
+}
+
+#[test]
 fn serve_uses_an_external_postgres_given_by_url() {
     let external = DataDir::new();
     slipway_ok(external.path(), &["pg", "start"]);

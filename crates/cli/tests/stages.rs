@@ -713,7 +713,12 @@ fn a_mail_server_added_to_staging_is_switched_off_and_older_builds_mails_go_with
 
 #[test]
 fn production_is_backed_up_before_updates_and_a_backup_restores() {
-    let site = Site::start(&[]);
+    let site = Site::start(&[
+        "--daily-backup-at",
+        "03:30",
+        "--daily-backup-tz",
+        "Europe/Brussels",
+    ]);
     let (tree, first) = production_project(&site, "safe");
     let db = first["name"].as_str().unwrap().to_string();
     let version = |site: &Site| {
@@ -730,6 +735,16 @@ fn production_is_backed_up_before_updates_and_a_backup_restores() {
     let updated = site.settled_build_after("safe", "main", first["id"].as_i64().unwrap());
     assert_eq!(updated["state"], "running", "{updated}");
     assert_eq!(version(&site), "17.0.1.1");
+
+    // production is backed up daily at the local time serve was given
+    assert_eq!(
+        site.psql(
+            "slipway",
+            "SELECT time_of_day || ' ' || timezone FROM backup_schedules \
+             WHERE project = 'safe' AND branch = 'main' AND enabled"
+        ),
+        "03:30:00 Europe/Brussels"
+    );
 
     let backups = site.get("/api/projects/safe/branches/main/backups");
     let before = backups

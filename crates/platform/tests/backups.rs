@@ -948,13 +948,26 @@ async fn production_s_schedule_follows_its_database_and_stops_when_it_leaves_pro
     // promoted again, with a new database: the same schedule, pointed at it and enabled
     let mut second = first.clone();
     second.database = "acme_main_42".into();
+    // and at the time of day serve is now configured with
+    let later = chrono::NaiveTime::from_hms_opt(4, 15, 0).unwrap();
     let pointed = w
         .backups
-        .point_schedule("acme", "main", &second, time, "UTC")
+        .point_schedule("acme", "main", &second, later, "Europe/Brussels")
         .await
         .unwrap();
     assert_eq!(pointed.id, created.id);
     assert!(pointed.enabled);
+    assert_eq!(
+        (pointed.time_of_day, pointed.timezone.as_str()),
+        (later, "Europe/Brussels")
+    );
+    let refused = w
+        .backups
+        .point_schedule("acme", "main", &second, later, "Mars/Olympus")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("unknown time zone"), "{refused}");
     assert_eq!(pointed.source["database"], "acme_main_42");
     assert_eq!(w.backups.schedules().await.unwrap().len(), 1);
     assert_eq!(w.backups.queue_due(Utc::now()).await.unwrap().len(), 1);

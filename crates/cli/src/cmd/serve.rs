@@ -100,9 +100,14 @@ pub struct ServeArgs {
     )]
     backup_replicas: Vec<String>,
 
-    /// When production's daily backup runs, UTC (`HH:MM`).
+    /// When production's daily backup runs (`HH:MM`), local time in --daily-backup-tz.
     #[arg(long, env = "SLIPWAY_DAILY_BACKUP_AT", default_value = "02:00")]
     daily_backup_at: chrono::NaiveTime,
+
+    /// The IANA time zone of --daily-backup-at (e.g. Europe/Brussels): the backups' days follow
+    /// its clock changes.
+    #[arg(long, env = "SLIPWAY_DAILY_BACKUP_TZ", default_value = "UTC", value_parser = parse_time_zone)]
+    daily_backup_tz: String,
 
     /// How long `logs?follow=1` streams before ending by itself, in seconds.
     #[arg(long, env = "SLIPWAY_LOG_FOLLOW", default_value_t = 300)]
@@ -376,6 +381,7 @@ fn build_env(
         repository,
     ));
     env.daily_backup_at = args.daily_backup_at;
+    env.daily_backup_tz = args.daily_backup_tz.clone();
     // Development and staging builds send to the catcher, as themselves.
     env.smtp = Some(SmtpForBuild(std::sync::Arc::new(move |build| {
         let login = credentials.credentials_for(build);
@@ -495,4 +501,13 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
     }
     tracing::info!("shutdown requested");
+}
+
+/// An IANA time zone name, checked.
+fn parse_time_zone(name: &str) -> Result<String, String> {
+    name.parse::<chrono_tz::Tz>()
+        .map(|_| name.to_string())
+        .map_err(|_| {
+            format!("{name:?} is not a time zone; use an IANA name such as Europe/Brussels or UTC")
+        })
 }

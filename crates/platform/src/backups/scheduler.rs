@@ -126,9 +126,10 @@ impl Backups {
         .await?)
     }
 
-    /// Points the daily schedule of (`project`, `branch`) at `source` and enables it, or adds
-    /// one at `time` in `timezone` when there is none: production's database can change (a
-    /// branch promoted again gets a new one) and its backups must follow.
+    /// Points the daily schedule of (`project`, `branch`) at `source`, at `time` in `timezone`,
+    /// and enables it, or adds one when there is none: production's database can change (a
+    /// branch promoted again gets a new one) and its backups must follow, as they follow
+    /// a changed time of day.
     pub async fn point_schedule(
         &self,
         project: &str,
@@ -137,15 +138,18 @@ impl Backups {
         time: NaiveTime,
         timezone: &str,
     ) -> Result<Schedule> {
+        parse_tz(timezone)?;
         let json = serde_json::to_value(source)
             .map_err(|e| PlatformError::Failed(format!("backup source: {e}")))?;
         let updated: Option<Schedule> = sqlx::query_as(&format!(
-            "UPDATE backup_schedules SET source = $3, enabled = true \
-             WHERE project = $1 AND branch = $2 RETURNING {SCHEDULE_COLUMNS}"
+            "UPDATE backup_schedules SET source = $3, enabled = true, time_of_day = $4, \
+             timezone = $5 WHERE project = $1 AND branch = $2 RETURNING {SCHEDULE_COLUMNS}"
         ))
         .bind(project)
         .bind(branch)
         .bind(json)
+        .bind(time)
+        .bind(timezone)
         .fetch_optional(&self.pool)
         .await?;
         match updated {

@@ -58,8 +58,10 @@ pub struct BuildEnv {
     pub production_smtp: Option<SmtpSettings>,
     /// Backups: production is backed up before every update, and daily once it exists.
     pub backups: Option<crate::backups::Backups>,
-    /// When production's daily backup runs (UTC).
+    /// When production's daily backup runs, local time in `daily_backup_tz`.
     pub daily_backup_at: chrono::NaiveTime,
+    /// The IANA time zone of `daily_backup_at` (its days follow that zone's clock changes).
+    pub daily_backup_tz: String,
     /// The mail catcher's messages, dropped with their build.
     pub mails: Option<slipway_mail::MailStore>,
     /// The `slipway` binary (Odoo stand-ins run `slipway migrate run` for updates).
@@ -81,6 +83,7 @@ impl BuildEnv {
             production_smtp: None,
             backups: None,
             daily_backup_at: chrono::NaiveTime::from_hms_opt(2, 0, 0).unwrap_or_default(),
+            daily_backup_tz: "UTC".into(),
             mails: None,
             slipway_bin: None,
             health_timeout: Duration::from_secs(180),

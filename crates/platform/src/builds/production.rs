@@ -212,7 +212,7 @@ impl Pipeline {
                 &build.branch,
                 &self.env.backup_source(build),
                 self.env.daily_backup_at,
-                "UTC",
+                &self.env.daily_backup_tz,
             )
             .await;
         if let Err(e) = pointed {
