@@ -467,12 +467,16 @@ impl SmallDisk {
             return None;
         }
         fs::create_dir_all(at).unwrap();
-        let status = std::process::Command::new("mount")
+        let mounted = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(at)
             .status()
-            .unwrap();
-        assert!(status.success(), "mount a tmpfs on {}", at.display());
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            // root in a container without the right to mount
+            eprintln!("skipped: could not mount a tmpfs on {}", at.display());
+            return None;
+        }
         Some(SmallDisk(at.to_path_buf()))
     }
 
