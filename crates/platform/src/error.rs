@@ -53,6 +53,12 @@ pub enum ErrorKind {
 }
 
 impl PlatformError {
+    /// An [`Io`](PlatformError::Io) error with what was being done, for `map_err`.
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let context = context.into();
+        move |source| PlatformError::Io { context, source }
+    }
+
     /// The kind of this error, looking into the dump and backup errors it wraps: a file that
     /// is not a dump is `Invalid`, a backup missing from the repository is `NotFound`, a
     /// database that exists already is a `Conflict`.

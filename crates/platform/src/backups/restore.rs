@@ -181,11 +181,9 @@ impl Backups {
             old_files: sibling(filestore, &format!("old-{suffix}"))?,
             temp_files: temp_files.to_path_buf(),
         };
-        let journal_file = journal.write(&self.swaps_dir())?;
+        let held = journal.write(&self.swaps_dir())?;
         let swapped = self.swap_journaled(&journal).await;
-        if let Err(e) = std::fs::remove_file(&journal_file) {
-            tracing::warn!(journal = %journal_file.display(), "removing a finished swap's journal: {e}");
-        }
+        held.remove();
         swapped
     }
 
