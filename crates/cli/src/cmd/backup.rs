@@ -912,12 +912,7 @@ async fn download(args: DownloadArgs, global: &GlobalOptions) -> Result<()> {
 }
 
 async fn prune(args: PruneArgs, global: &GlobalOptions) -> Result<()> {
-    let tz = args.timezone.parse().map_err(|_| {
-        anyhow::anyhow!(
-            "unknown time zone {:?}; use an IANA name such as Europe/Brussels",
-            args.timezone
-        )
-    })?;
+    let tz = slipway_platform::backups::parse_time_zone(&args.timezone)?;
     let policy = RetentionPolicy {
         daily: args.keep_daily,
         weekly: args.keep_weekly,

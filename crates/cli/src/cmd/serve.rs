@@ -505,9 +505,7 @@ async fn shutdown_signal() {
 
 /// An IANA time zone name, checked.
 fn parse_time_zone(name: &str) -> Result<String, String> {
-    name.parse::<chrono_tz::Tz>()
+    slipway_platform::backups::parse_time_zone(name)
         .map(|_| name.to_string())
-        .map_err(|_| {
-            format!("{name:?} is not a time zone; use an IANA name such as Europe/Brussels or UTC")
-        })
+        .map_err(|e| e.to_string())
 }

@@ -39,7 +39,7 @@ pub use pitr::{run_wal_ingest, IngestReport, PitrOutcome, PitrWindow};
 pub use prune::PruneReport;
 pub use records::{kind_from_str, kind_str, BackupRecord, ListFilter};
 pub use restore::{RestoreOptions, RestoreOutcome};
-pub use scheduler::{run_scheduler, Schedule, SchedulerOptions, DAILY_BACKUP_JOB};
+pub use scheduler::{parse_time_zone, run_scheduler, Schedule, SchedulerOptions, DAILY_BACKUP_JOB};
 pub use slipway_backup::pitr::Interval;
 pub use slipway_backup::store::GcOptions;
 pub use slipway_backup::{BackupKind, BackupLabels};

@@ -63,12 +63,13 @@ impl Schedule {
     fn daily(&self) -> Result<DailySchedule> {
         Ok(DailySchedule {
             time: self.time_of_day,
-            tz: parse_tz(&self.timezone)?,
+            tz: parse_time_zone(&self.timezone)?,
         })
     }
 }
 
-fn parse_tz(name: &str) -> Result<Tz> {
+/// An IANA time zone by name, or an error saying what to give.
+pub fn parse_time_zone(name: &str) -> Result<Tz> {
     name.parse::<Tz>().map_err(|_| {
         PlatformError::Invalid(format!(
             "unknown time zone {name:?}; use an IANA name such as Europe/Brussels or UTC"
@@ -110,7 +111,7 @@ impl Backups {
         time: NaiveTime,
         timezone: &str,
     ) -> Result<Schedule> {
-        parse_tz(timezone)?;
+        parse_time_zone(timezone)?;
         let source = serde_json::to_value(source)
             .map_err(|e| PlatformError::Failed(format!("backup source: {e}")))?;
         Ok(sqlx::query_as(&format!(
@@ -138,7 +139,7 @@ impl Backups {
         time: NaiveTime,
         timezone: &str,
     ) -> Result<Schedule> {
-        parse_tz(timezone)?;
+        parse_time_zone(timezone)?;
         let json = serde_json::to_value(source)
             .map_err(|e| PlatformError::Failed(format!("backup source: {e}")))?;
         let updated: Option<Schedule> = sqlx::query_as(&format!(
