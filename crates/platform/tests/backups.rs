@@ -903,7 +903,13 @@ async fn every_new_backup_gets_its_restore_drill_from_a_queued_job() {
         .expect("a drill is queued for the new backup");
     assert_eq!(job.payload["backup"], manual.id.as_str());
     assert!(next_drill().await.is_none(), "one drill per backup");
-    backups.run_verify_job(&job).await.unwrap();
+    // the job and someone's verify at once: they share a scratch database, so one waits
+    let (job_done, by_hand) = tokio::join!(
+        backups.run_verify_job(&job),
+        backups.verify(&manual.id, None)
+    );
+    job_done.unwrap();
+    assert!(by_hand.unwrap().ok);
     let verified = backups.get(&manual.id).await.unwrap().verification.unwrap();
     assert_eq!(verified["ok"], true, "{verified}");
     // a drill already recorded is not run again

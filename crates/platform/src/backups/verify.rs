@@ -3,6 +3,7 @@
 //! is checked chunk by chunk on the way, and a damaged or missing copy is healed from another.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -67,20 +68,19 @@ impl Backups {
         let id = job.payload["backup"]
             .as_str()
             .ok_or_else(|| PlatformError::Failed("backup.verify job without a backup id".into()))?;
-        let lock = self.drill_lock(id).await?;
-        let drilled = async {
-            let record = match self.get(id).await {
-                Err(PlatformError::NotFound(_)) => return Ok(None),
-                record => record?,
-            };
-            if record.verification.is_some() {
-                return Ok(None);
-            }
-            self.run_drill(id, None).await.map(Some)
-        }
-        .await;
-        let _ = lock.close().await;
-        if let Some(v) = drilled? {
+        let drilled = self
+            .alone(id, async {
+                let record = match self.get(id).await {
+                    Err(PlatformError::NotFound(_)) => return Ok(None),
+                    record => record?,
+                };
+                if record.verification.is_some() {
+                    return Ok(None);
+                }
+                self.run_drill(id, None).await.map(Some)
+            })
+            .await?;
+        if let Some(v) = drilled {
             if !v.ok {
                 tracing::warn!(backup = %id, problems = ?v.problems, "backup verification failed");
             }
@@ -91,22 +91,21 @@ impl Backups {
     /// Runs the restore drill on backup `id` and records its result on the backup; a drill
     /// that finds problems is `Ok` with `ok: false` (an `Err` means it could not run).
     pub async fn verify(&self, id: &str, progress: Option<ProgressFn>) -> Result<Verification> {
-        let lock = self.drill_lock(id).await?;
-        let drilled = self.run_drill(id, progress).await;
-        let _ = lock.close().await;
-        drilled
+        self.alone(id, self.run_drill(id, progress)).await
     }
 
-    /// Waits until no other drill of backup `id` runs (they would share its scratch database's
-    /// name), in any process: a session-level advisory lock on a connection of its own, so
-    /// that it ends with the session even when the drill is abandoned half-way.
-    async fn drill_lock(&self, id: &str) -> Result<sqlx::PgConnection> {
+    /// Runs `drill` once no other drill of backup `id` runs (they would share its scratch
+    /// database's name), in any process: a session-level advisory lock on a connection of its
+    /// own, so that it ends with the session even when the drill is abandoned half-way.
+    async fn alone<T>(&self, id: &str, drill: impl Future<Output = Result<T>>) -> Result<T> {
         let mut session = self.pool.acquire().await?.detach();
         sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
             .bind(format!("slipway.verify:{id}"))
             .execute(&mut session)
             .await?;
-        Ok(session)
+        let done = drill.await;
+        let _ = session.close().await;
+        done
     }
 
     async fn run_drill(&self, id: &str, progress: Option<ProgressFn>) -> Result<Verification> {
