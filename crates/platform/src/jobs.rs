@@ -17,6 +17,22 @@ use sqlx::PgPool;
 
 use crate::error::Result;
 
+/// Queues a job of `kind` through `executor`: inside a transaction, the job is queued only if
+/// what it is for (a claimed slot, a recorded build) commits with it. Returns its id.
+pub(crate) async fn enqueue_with<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    kind: &str,
+    payload: &Value,
+) -> Result<i64> {
+    let (id,): (i64,) =
+        sqlx::query_as("INSERT INTO jobs (kind, payload) VALUES ($1, $2) RETURNING id")
+            .bind(kind)
+            .bind(payload)
+            .fetch_one(executor)
+            .await?;
+    Ok(id)
+}
+
 /// A job as a worker sees it once claimed.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Job {
@@ -57,13 +73,7 @@ impl JobQueue {
 
     /// Adds a job; returns its id.
     pub async fn enqueue(&self, kind: &str, payload: &Value) -> Result<i64> {
-        let (id,): (i64,) =
-            sqlx::query_as("INSERT INTO jobs (kind, payload) VALUES ($1, $2) RETURNING id")
-                .bind(kind)
-                .bind(payload)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(id)
+        enqueue_with(&self.pool, kind, payload).await
     }
 
     /// Takes the oldest ready job of one of `kinds` for `worker`, if any.

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use super::schedule::{decide, retry_due, DailySchedule, Decision};
 use super::{BackupSource, Backups};
 use crate::error::{PlatformError, Result};
-use crate::jobs::{Job, JobQueue};
+use crate::jobs::{enqueue_with, Job, JobQueue};
 
 /// The job kind of a scheduled daily backup.
 pub const DAILY_BACKUP_JOB: &str = "backup.daily";
@@ -220,11 +220,12 @@ impl Backups {
             if claimed != 1 {
                 continue; // another scheduler took it
             }
-            sqlx::query("INSERT INTO jobs (kind, payload) VALUES ($1, $2)")
-                .bind(DAILY_BACKUP_JOB)
-                .bind(json!({"schedule": s.id, "slot": slot, "missed": missed}))
-                .execute(&mut *tx)
-                .await?;
+            enqueue_with(
+                &mut *tx,
+                DAILY_BACKUP_JOB,
+                &json!({"schedule": s.id, "slot": slot, "missed": missed}),
+            )
+            .await?;
             tx.commit().await?;
             tracing::info!(schedule = s.id, %slot, missed, "daily backup queued");
             queued.push((s.id, slot));
@@ -262,11 +263,12 @@ impl Backups {
         if claimed != 1 {
             return Ok(false);
         }
-        sqlx::query("INSERT INTO jobs (kind, payload) VALUES ($1, $2)")
-            .bind(DAILY_BACKUP_JOB)
-            .bind(json!({"schedule": s.id, "slot": slot, "missed": 0, "retry": failures}))
-            .execute(&mut *tx)
-            .await?;
+        enqueue_with(
+            &mut *tx,
+            DAILY_BACKUP_JOB,
+            &json!({"schedule": s.id, "slot": slot, "missed": 0, "retry": failures}),
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(schedule = s.id, %slot, failures, "failed daily backup queued again");
         Ok(true)

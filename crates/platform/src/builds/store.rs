@@ -461,10 +461,11 @@ impl BuildStore {
 }
 
 async fn enqueue_job(tx: &mut Transaction<'_, Postgres>, build_id: i64) -> Result<()> {
-    sqlx::query("INSERT INTO jobs (kind, payload) VALUES ($1, $2)")
-        .bind(BUILD_JOB)
-        .bind(serde_json::json!({ "build_id": build_id }))
-        .execute(&mut **tx)
-        .await?;
+    crate::jobs::enqueue_with(
+        &mut **tx,
+        BUILD_JOB,
+        &serde_json::json!({ "build_id": build_id }),
+    )
+    .await?;
     Ok(())
 }
