@@ -5,8 +5,8 @@
 //! relays it on plain pipes, so no terminal code lives here. `psql` connects to the build's
 //! database (`PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD` from its `odoo.conf`),
 //! and `odoo-bin shell` finds the build's virtualenv, Odoo and configuration (`ODOO_RC`).
-//! A shell nobody typed in for `serve --shell-idle` (15 minutes by default) is closed. It runs as the user Slipway runs as, like the
-//! build's own Odoo server.
+//! A shell nobody typed in for `serve --shell-idle` (15 minutes by default) is closed. It runs
+//! as the user Slipway runs as, like the build's own Odoo server.
 
 use std::path::Path;
 use std::process::Stdio;
