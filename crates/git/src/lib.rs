@@ -6,12 +6,17 @@
 //! working tree (`git merge-tree --write-tree`, a temporary index, `commit-tree`), always
 //! moving a branch with `update-ref <new> <old>` so a concurrent push is never overwritten.
 //!
-//! Serving the repositories over smart HTTP is the server's (`git http-backend`, started with
-//! [`git_command`]'s environment).
+//! [`http`] serves them over smart HTTP: a streaming CGI bridge to `git http-backend`, with no
+//! authentication of its own (the caller checks the user first).
+//!
+//! **Invariants:** every `git` runs with [`git_command`]'s environment (no user or system
+//! config, no hooks from the repository); a branch only moves by compare-and-set; an exported
+//! tree never writes outside its target (no symlink escapes).
 #![warn(missing_docs)]
 
 mod cmd;
 mod extract;
+pub mod http;
 mod names;
 mod repo;
 

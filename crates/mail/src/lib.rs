@@ -7,7 +7,11 @@
 //!   that can neither run script nor fetch anything.
 //! - [`BuildCredentials`]: the SMTP login of each build, derived from one server secret.
 //!
-//! The SMTP server that feeds the store lives in `slipway-server` (`smtp/`).
+//! - [`smtp`]: the catcher's SMTP server, which feeds the store (a pure session state machine
+//!   driven by one tokio task per connection).
+//!
+//! **Invariants:** a caught message never leaves the machine; a mailbox never grows past its
+//! cap; HTML is shown only after sanitizing, under a CSP that forbids every fetch.
 
 #![warn(missing_docs)]
 
@@ -15,6 +19,7 @@ mod credentials;
 mod error;
 mod html;
 mod parse;
+pub mod smtp;
 mod store;
 
 pub use credentials::{load_or_create_secret, BuildCredentials, SmtpLogin, SECRET_LEN};

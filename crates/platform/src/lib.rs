@@ -9,15 +9,11 @@
 //!   [`projects::allowed`] the rights of each role; [`sessions`]: web UI sessions;
 //!   [`editor`]: the web editor's reads of a build's checkout and its commits.
 //! - [`Platform`]: the operations on them (pushes, rebuilds, stops, the scheduler's chores).
-//! - [`upgrade`]: the upgrade platform (`/database/v1`).
 
 mod error;
-mod jobs;
-mod metadata;
 mod ref_locks;
 mod service;
 
-pub mod backups;
 pub mod branches;
 pub mod builds;
 pub mod editor;
@@ -26,10 +22,13 @@ pub mod people;
 pub mod projects;
 pub mod sessions;
 pub mod stages;
-pub mod upgrade;
 
 pub use error::{ErrorKind, PlatformError, Result};
-pub use jobs::{run_worker, Job, JobQueue, HEARTBEAT_TIMEOUT, IDLE_POLL, JOBS_CHANNEL};
-pub use metadata::{create_database_if_missing, Metadata, METADATA_DB};
 pub use ref_locks::RefsGuard;
 pub use service::{MergeResult, Platform};
+/// The backup engine, which the platform drives for branches' databases.
+pub use slipway_backup_engine as backups;
+pub use slipway_metadata::{
+    create_database_if_missing, run_worker, Job, JobQueue, Metadata, HEARTBEAT_TIMEOUT, IDLE_POLL,
+    JOBS_CHANNEL, METADATA_DB,
+};

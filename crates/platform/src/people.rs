@@ -9,7 +9,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::error::{PlatformError, Result};
-use crate::upgrade::keys::key_digest;
+use slipway_secrets::key_digest;
 
 /// A person (or a robot) using Slipway.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -65,7 +65,7 @@ fn generate_token() -> String {
 
 /// 128 random bits, URL-safe (for tokens, tickets, passwords).
 pub fn random_secret() -> String {
-    crate::upgrade::keys::generate_key()
+    slipway_secrets::generate_key()
         .trim_end_matches('=')
         .to_string()
 }

@@ -16,11 +16,11 @@ use crate::builds::templates::{to_trim, TemplateStore};
 use crate::builds::{Build, BuildStore, BUILD_JOB};
 use crate::error::{PlatformError, Result};
 use crate::history::History;
-use crate::jobs::JobQueue;
 use crate::people::{People, User};
 use crate::projects::{Project, Projects};
 use crate::ref_locks::{RefLocks, RefsGuard};
 use crate::stages::Stage;
+use slipway_metadata::JobQueue;
 
 /// What a merge did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -363,7 +363,7 @@ impl Platform {
         name: String,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
-        crate::jobs::run_worker(self.queue.clone(), BUILD_JOB, name, shutdown, |job| {
+        slipway_metadata::run_worker(self.queue.clone(), BUILD_JOB, name, shutdown, |job| {
             let platform = self.clone();
             async move {
                 let id = job.payload["build_id"]

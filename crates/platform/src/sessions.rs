@@ -7,7 +7,7 @@
 
 use crate::error::{PlatformError, Result};
 use crate::people::{random_secret, People, User};
-use crate::upgrade::keys::key_digest;
+use slipway_secrets::key_digest;
 
 /// A session ends this many days after its last use.
 pub const SESSION_DAYS: i32 = 7;

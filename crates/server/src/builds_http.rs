@@ -22,7 +22,9 @@ use slipway_platform::stages::Stage;
 use tokio::sync::Mutex;
 
 use crate::api::{authenticate_token, ApiError, ApiResult, ApiUser};
-use crate::{git_http, proxy, AppState};
+use crate::AppState;
+use slipway_git::http as git_http;
+use slipway_proxy as proxy;
 
 /// The largest push accepted (a request body of `git-receive-pack`).
 const MAX_PUSH_BYTES: u64 = 2 << 30;
@@ -183,8 +185,8 @@ async fn running_build(
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
             format!(
                 "<!doctype html><title>Build not running</title><h1>{}</h1><p>{}</p>",
-                slipway_platform::upgrade::notes::escape(name),
-                slipway_platform::upgrade::notes::escape(&why)
+                slipway_upgrade::notes::escape(name),
+                slipway_upgrade::notes::escape(&why)
             ),
         )
             .into_response()

@@ -4,26 +4,21 @@
 //! - `/database/v1/*` and `/database/<region>/<id>/<key>/...`: Odoo's upgrade API
 //!   ([`upgrade_api`]), with its SFTP endpoint ([`sftp`]).
 //! - `/api/builds/{id}/mails...`: the mail catcher's messages ([`mails`], mounted by the
-//!   `/api` router behind its authentication), fed by its SMTP server ([`smtp`]).
+//!   `/api` router behind its authentication), fed by its SMTP server (`slipway_mail::smtp`).
 //!
 //! - `/api/*`: the REST API ([`api`]-module docs list the routes).
-//! - `/git/<project>.git`: Git smart HTTP ([`git_http`], behind token auth and the push hook
+//! - `/git/<project>.git`: Git smart HTTP (`slipway_git::http`, behind token auth and the push hook
 //!   in `builds_http`); `<build>.<domain>` and `/builds/<build>/`: the reverse proxy to
-//!   build servers ([`proxy`]).
+//!   build servers (`slipway_proxy`).
 //!
 //! - `/` and `/ui/*`: the web UI ([`ui`]), static assets embedded in the binary.
 
 mod api;
 mod builds_http;
 mod files;
-pub mod git_http;
 mod health;
 pub mod mails;
-mod monitor;
-pub mod proxy;
 pub mod sftp;
-mod shell;
-pub mod smtp;
 mod ui;
 pub mod upgrade_api;
 
@@ -34,11 +29,11 @@ use std::time::Duration;
 
 use axum::Router;
 use slipway_mail::MailStore;
-use slipway_platform::upgrade::{UpgradeFiles, UpgradeStore};
 use slipway_platform::{JobQueue, Metadata, Platform};
+use slipway_upgrade::{UpgradeFiles, UpgradeStore};
 use tokio::net::TcpListener;
 
-pub use upgrade_api::UpgradeService;
+pub use slipway_upgrade::UpgradeService;
 
 /// The server's settings.
 #[derive(Debug, Clone)]
@@ -108,6 +103,8 @@ pub struct AppState {
     pub metadata: Metadata,
     /// The upgrade platform.
     pub upgrade: UpgradeService,
+    /// The upgrade API's SFTP endpoint, started by the first `request_sftp_access`.
+    pub sftp: sftp::SftpServer,
     /// Projects, branches, builds.
     pub platform: Platform,
     /// The domain builds are served under.
@@ -117,7 +114,7 @@ pub struct AppState {
     /// A Shell nobody typed in for this long is closed.
     pub shell_idle: Duration,
     /// The HTTP client of the build proxy.
-    pub proxy: proxy::ProxyClient,
+    pub proxy: slipway_proxy::ProxyClient,
     /// One-time "Connect" tickets.
     pub connect_tickets: builds_http::ConnectTickets,
     /// Running builds' addresses, remembered a second by the proxy.
@@ -139,19 +136,20 @@ impl AppState {
             scripts_dir: config.upgrade_scripts.clone(),
             region: config.region.clone(),
             max_upload_bytes: config.max_upload_bytes,
-            sftp: sftp::SftpServer::new(config.sftp_listen, config.data_dir.join("sftp")),
         };
+        let sftp = sftp::SftpServer::new(config.sftp_listen, config.data_dir.join("sftp"));
         // The builds' store when they have one, so that every clone shares one writer lock.
         let mails =
             (platform.env().mails.clone()).unwrap_or_else(|| MailStore::new(config.mails_dir()));
         Self {
             metadata,
             upgrade,
+            sftp,
             platform,
             domain: config.domain.clone(),
             log_follow_for: config.log_follow_for,
             shell_idle: config.shell_idle,
-            proxy: proxy::ProxyClient::new(),
+            proxy: slipway_proxy::ProxyClient::new(),
             connect_tickets: builds_http::ConnectTickets::default(),
             build_routes: builds_http::BuildRoutes::default(),
             mails,

@@ -10,11 +10,11 @@ use std::process::Output;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use slipway_platform::upgrade::rules::{human_size, RequestState};
-use slipway_platform::upgrade::UpgradeStore;
 use slipway_platform::Metadata;
 use slipway_server::{serve, ServerConfig};
 use slipway_testkit::TestDb;
+use slipway_upgrade::rules::{human_size, RequestState};
+use slipway_upgrade::UpgradeStore;
 use tokio::process::Command;
 
 const CONTRACT: &str = "M123456-abcdef";

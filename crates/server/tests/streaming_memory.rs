@@ -13,9 +13,9 @@ use axum::response::Response;
 use axum::routing::{any, get, post};
 use axum::Router;
 use futures_util::StreamExt;
+use slipway_git::http::git_http_backend;
 use slipway_git::Repos;
-use slipway_server::git_http::git_http_backend;
-use slipway_server::proxy::{forward, ProxyClient};
+use slipway_proxy::{forward, ProxyClient};
 
 const SIZE: u64 = 64 << 20;
 

@@ -7,10 +7,10 @@ use common::common_state;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use slipway_platform::upgrade::UpgradeStore;
 use slipway_platform::Metadata;
 use slipway_server::{serve, ServerConfig};
 use slipway_testkit::TestDb;
+use slipway_upgrade::UpgradeStore;
 
 struct Api {
     base: String,

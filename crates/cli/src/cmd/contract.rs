@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use slipway_platform::upgrade::UpgradeStore;
+use slipway_upgrade::UpgradeStore;
 
 use crate::config::GlobalOptions;
 use crate::output::print_json;

@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use slipway_mail::smtp::SmtpCatcher;
 use slipway_platform::builds::pipeline::{BuildEnv, SmtpForBuild};
 use slipway_platform::people::NewUser;
-use slipway_platform::upgrade::{run_worker, Processor};
 use slipway_platform::{Metadata, Platform};
-use slipway_server::smtp::SmtpCatcher;
 use slipway_server::{AppState, ServerConfig};
+use slipway_upgrade::{run_worker, Processor};
 
 use crate::config::GlobalOptions;
 

@@ -461,7 +461,7 @@ impl BuildStore {
 }
 
 async fn enqueue_job(tx: &mut Transaction<'_, Postgres>, build_id: i64) -> Result<()> {
-    crate::jobs::enqueue_with(
+    slipway_metadata::enqueue_with(
         &mut **tx,
         BUILD_JOB,
         &serde_json::json!({ "build_id": build_id }),

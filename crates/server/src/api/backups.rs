@@ -362,7 +362,7 @@ pub(crate) async fn restore(
 async fn with_server_stopped<T>(
     state: &AppState,
     build: &Build,
-    restore: impl std::future::Future<Output = slipway_platform::Result<T>>,
+    restore: impl std::future::Future<Output = slipway_platform::backups::Result<T>>,
 ) -> ApiResult<T> {
     state
         .platform

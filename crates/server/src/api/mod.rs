@@ -48,8 +48,10 @@ mod backups;
 mod builds;
 mod editor;
 mod members;
+mod monitor;
 mod projects;
 mod session;
+mod shell;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -114,6 +116,12 @@ impl From<PlatformError> for ApiError {
                 )
             }
         }
+    }
+}
+
+impl From<slipway_platform::backups::Error> for ApiError {
+    fn from(e: slipway_platform::backups::Error) -> Self {
+        PlatformError::from(e).into()
     }
 }
 
@@ -205,8 +213,8 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
             get(editor::list).post(editor::commit),
         )
         .route("/api/builds/{id}/files/content", get(editor::content))
-        .route("/api/builds/{id}/shell", get(crate::shell::shell))
-        .route("/api/builds/{id}/monitor", get(crate::monitor::monitor))
+        .route("/api/builds/{id}/shell", get(shell::shell))
+        .route("/api/builds/{id}/monitor", get(monitor::monitor))
         .merge(
             crate::mails::router().route_layer(axum::middleware::from_fn_with_state(
                 state,

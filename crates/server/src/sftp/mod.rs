@@ -19,8 +19,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::OnceCell;
 
-use crate::AppState;
 pub use keys::parse_authorized_keys;
+use slipway_upgrade::UpgradeService;
 
 /// Where clients reach the SFTP server.
 #[derive(Debug, Clone)]
@@ -76,14 +76,17 @@ impl SftpServer {
 
     /// Starts the server if it is not running; returns where clients reach it. Concurrent
     /// callers share one start; a failed start is retried by the next caller.
-    pub async fn ensure_running(&self, state: &AppState) -> Result<SftpEndpoint, SftpError> {
+    pub async fn ensure_running(
+        &self,
+        service: &UpgradeService,
+    ) -> Result<SftpEndpoint, SftpError> {
         self.started
-            .get_or_try_init(|| self.start(state.clone()))
+            .get_or_try_init(|| self.start(service.clone()))
             .await
             .cloned()
     }
 
-    async fn start(&self, state: AppState) -> Result<SftpEndpoint, SftpError> {
+    async fn start(&self, service: UpgradeService) -> Result<SftpEndpoint, SftpError> {
         let path = self.host_key.clone();
         let key =
             tokio::task::spawn_blocking(move || keys::load_or_create_host_key(&path)).await??;
@@ -98,7 +101,7 @@ impl SftpServer {
             address: self.listen,
             source,
         })?;
-        tokio::spawn(ssh::accept(listener, ssh::config(key), state));
+        tokio::spawn(ssh::accept(listener, ssh::config(key), service));
         tracing::info!(address = %bound, "SFTP server listening");
         Ok(SftpEndpoint {
             host: host_of(bound),

@@ -18,10 +18,10 @@ use russh_sftp::protocol::{
 };
 use russh_sftp::server::StatusReply;
 use sha2::{Digest, Sha256};
-use slipway_platform::upgrade::UpgradeRecord;
+use slipway_upgrade::UpgradeRecord;
 
 use super::view::{absolute, resolve, shared_file, Access, Shared, Target};
-use crate::upgrade_api::UpgradeService;
+use slipway_upgrade::UpgradeService;
 
 /// The most a single read returns (OpenSSH asks for 32 KiB to 256 KiB).
 const MAX_READ: u32 = 256 * 1024;

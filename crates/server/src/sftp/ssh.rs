@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 
 use super::keys::is_authorized;
 use super::session::SftpSession;
-use crate::AppState;
+use slipway_upgrade::UpgradeService;
 
 /// The server's SSH settings: public keys only, host key `key`.
 pub(super) fn config(key: PrivateKey) -> Arc<Config> {
@@ -30,11 +30,11 @@ pub(super) fn config(key: PrivateKey) -> Arc<Config> {
 }
 
 /// Accepts connections on `listener` for as long as the process runs.
-pub(super) async fn accept(listener: TcpListener, config: Arc<Config>, state: AppState) {
+pub(super) async fn accept(listener: TcpListener, config: Arc<Config>, service: UpgradeService) {
     loop {
         match listener.accept().await {
             Ok((socket, peer)) => {
-                let handler = SshSession::new(state.clone(), peer);
+                let handler = SshSession::new(service.clone(), peer);
                 let config = config.clone();
                 tokio::spawn(async move {
                     match russh::server::run_stream(config, socket, handler).await {
@@ -58,7 +58,7 @@ pub(super) async fn accept(listener: TcpListener, config: Arc<Config>, state: Ap
 
 /// One SSH connection.
 pub(super) struct SshSession {
-    state: AppState,
+    service: UpgradeService,
     peer: SocketAddr,
     /// The request the user logged in for, once authenticated.
     request: Option<i64>,
@@ -66,9 +66,9 @@ pub(super) struct SshSession {
 }
 
 impl SshSession {
-    fn new(state: AppState, peer: SocketAddr) -> Self {
+    fn new(service: UpgradeService, peer: SocketAddr) -> Self {
         Self {
-            state,
+            service,
             peer,
             request: None,
             channels: HashMap::new(),
@@ -79,7 +79,7 @@ impl SshSession {
     /// keys include it.
     async fn authorized(&self, user: &str, key: &PublicKey) -> Option<i64> {
         let id: i64 = user.strip_prefix("user_")?.parse().ok()?;
-        let record = match self.state.upgrade.store.get(id).await {
+        let record = match self.service.store.get(id).await {
             Ok(record) => record?,
             Err(e) => {
                 tracing::error!(request = id, "SFTP login: reading the request: {e}");
@@ -138,7 +138,7 @@ impl russh::server::Handler for SshSession {
             return session.channel_failure(channel);
         };
         session.channel_success(channel)?;
-        let sftp = SftpSession::new(self.state.upgrade.clone(), id);
+        let sftp = SftpSession::new(self.service.clone(), id);
         russh_sftp::server::run(opened.into_stream(), sftp).await;
         Ok(())
     }

@@ -1,8 +1,8 @@
 //! What an SFTP user may see and do, as pure rules: one file at the root, writable in `draft`,
 //! its upgraded counterpart readable once the request is `done` or `delivered`.
 
-use slipway_platform::upgrade::rules::RequestState;
-use slipway_platform::upgrade::upgraded_name;
+use slipway_upgrade::rules::RequestState;
+use slipway_upgrade::upgraded_name;
 
 /// What a path names, for a request in a given state.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::view::{status_page as render_status, RequestView, UrlBase};
-use super::UpgradeService;
 use crate::AppState;
+use slipway_upgrade::UpgradeService;
 
 /// The path of a request URL.
 #[derive(Debug, serde::Deserialize)]
@@ -38,7 +38,7 @@ async fn find(
     region: &str,
     id: i64,
     key: &str,
-) -> Option<slipway_platform::upgrade::UpgradeRecord> {
+) -> Option<slipway_upgrade::UpgradeRecord> {
     if region != service.region {
         return None;
     }
@@ -99,7 +99,7 @@ pub(crate) async fn download(
             ("upgraded", "archive") if record.state().has_result() => (
                 files.upgraded(record.id, &record.filename),
                 "application/octet-stream",
-                Some(slipway_platform::upgrade::upgraded_name(&record.filename)),
+                Some(slipway_upgrade::upgraded_name(&record.filename)),
             ),
             ("upgraded", "notes") => (files.notes(record.id), "text/html; charset=utf-8", None),
             ("modules", "archive") => (

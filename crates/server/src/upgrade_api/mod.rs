@@ -19,46 +19,22 @@ mod params;
 mod upload;
 mod view;
 
-use std::path::PathBuf;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use slipway_platform::upgrade::rules::{
+use slipway_upgrade::rules::{
     check_state, validate_create, Action, CreateParams, Failure, RequestState,
 };
-use slipway_platform::upgrade::{UpgradeFiles, UpgradeRecord, UpgradeStore};
-use slipway_platform::JobQueue;
+use slipway_upgrade::{UpgradeRecord, UpgradeService};
 
-use crate::sftp::SftpServer;
 use crate::AppState;
 use params::ApiParams;
 use view::{RequestView, UrlBase};
 
-use slipway_platform::upgrade::PROCESS_JOB;
-
-/// Everything the upgrade API needs.
-#[derive(Debug, Clone)]
-pub struct UpgradeService {
-    /// Requests and contracts.
-    pub store: UpgradeStore,
-    /// Where `process` queues the work.
-    pub queue: JobQueue,
-    /// The requests' files.
-    pub files: UpgradeFiles,
-    /// Standard upgrade scripts, `DIR/<target>/<module>/<version>/`; its series folders are
-    /// the targets offered.
-    pub scripts_dir: Option<PathBuf>,
-    /// The region part of request URLs.
-    pub region: String,
-    /// The largest dump `upload` accepts.
-    pub max_upload_bytes: u64,
-    /// The SFTP endpoint of `request_sftp_access`.
-    pub sftp: SftpServer,
-}
+use slipway_upgrade::PROCESS_JOB;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -175,7 +151,7 @@ async fn create(State(state): State<AppState>, headers: HeaderMap, params: ApiPa
         Ok(exists) => exists,
         Err(e) => return internal(e),
     };
-    let targets = slipway_platform::upgrade::offered_targets(service.scripts_dir.as_deref());
+    let targets = slipway_upgrade::offered_targets(service.scripts_dir.as_deref());
     let new = match validate_create(&create, &targets, |_| exists) {
         Ok(new) => new,
         Err(failures) => return failed(failures),

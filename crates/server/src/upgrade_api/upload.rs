@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
-use slipway_platform::upgrade::rules::{check_state, Action, Failure};
+use slipway_upgrade::rules::{check_state, Action, Failure};
 
 use super::params::ApiParams;
 use super::{authenticate, failed, internal, refreshed};
@@ -97,9 +97,9 @@ fn starts_with_zip_magic(path: &std::path::Path) -> bool {
 /// The part every upload shares: the request named in the query string, in `draft`, and its
 /// body received into `incoming/`.
 async fn receive_for_draft(
-    service: &super::UpgradeService,
+    service: &slipway_upgrade::UpgradeService,
     request: Request,
-) -> Result<(slipway_platform::upgrade::UpgradeRecord, String, Received), Response> {
+) -> Result<(slipway_upgrade::UpgradeRecord, String, Received), Response> {
     let params = ApiParams::from_query(request.uri().query());
     let (record, key) = authenticate(service, &params).await?;
     check_state(record.state(), Action::Upload).map_err(|f| failed(vec![f]))?;
@@ -207,7 +207,7 @@ pub(crate) async fn sftp_access(
     if let Err(e) = service.store.set_ssh_keys(record.id, &ssh_keys).await {
         return internal(e);
     }
-    let endpoint = match service.sftp.ensure_running(&state).await {
+    let endpoint = match state.sftp.ensure_running(&state.upgrade).await {
         Ok(endpoint) => endpoint,
         Err(e) => {
             tracing::error!("SFTP server: {e}");

@@ -2,9 +2,9 @@
 //! field, and the human page behind `status_url`.
 
 use serde::Serialize;
-use slipway_platform::upgrade::notes::escape;
-use slipway_platform::upgrade::rules::{api_datetime, hours_minutes, human_size};
-use slipway_platform::upgrade::UpgradeRecord;
+use slipway_upgrade::notes::escape;
+use slipway_upgrade::rules::{api_datetime, hours_minutes, human_size};
+use slipway_upgrade::UpgradeRecord;
 
 /// The `request` dict, in the documented field order.
 #[derive(Debug, Serialize)]

@@ -1,0 +1,251 @@
+//! The job queue, in the metadata database.
+//!
+//! Workers claim jobs with `FOR UPDATE SKIP LOCKED`, so any number of workers, in one process or
+//! on several machines, share the queue without double work. A running job sends heartbeats;
+//! one whose worker died (no heartbeat for a while) is put back in the queue by
+//! [`JobQueue::requeue_abandoned`], so a crash leaves the job resumable, never half-owned.
+//!
+//! Idle workers wait on [`JOBS_CHANNEL`], which a trigger notifies whenever a job is queued
+//! (migration 0006), so a push starts building at once instead of at the next poll; they still
+//! look every [`IDLE_POLL`] for jobs whose `run_after` came due, or when notifications are lost.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+
+use crate::error::Result;
+
+/// Queues a job of `kind` through `executor`: inside a transaction, the job is queued only if
+/// what it is for (a claimed slot, a recorded build) commits with it. Returns its id.
+pub async fn enqueue_with<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    kind: &str,
+    payload: &Value,
+) -> Result<i64> {
+    let (id,): (i64,) =
+        sqlx::query_as("INSERT INTO jobs (kind, payload) VALUES ($1, $2) RETURNING id")
+            .bind(kind)
+            .bind(payload)
+            .fetch_one(executor)
+            .await?;
+    Ok(id)
+}
+
+/// A job as a worker sees it once claimed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Job {
+    /// The job's id.
+    pub id: i64,
+    /// What to do, e.g. `upgrade.process` or `build`.
+    pub kind: String,
+    /// The job's parameters.
+    pub payload: Value,
+    /// How many times a worker took it (1 on the first run).
+    pub attempts: i32,
+}
+
+/// The queue.
+#[derive(Debug, Clone)]
+pub struct JobQueue {
+    pool: PgPool,
+}
+
+impl JobQueue {
+    /// The queue in the metadata database behind `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// A connection listening on [`JOBS_CHANNEL`]: each notification's payload is the kind
+    /// of a job just queued.
+    pub async fn listener(&self) -> Result<PgListener> {
+        // Its own connection, outside the shared pool: a listener holds it for good, and
+        // one per worker would starve the pool's other users.
+        let own = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with((*self.pool.connect_options()).clone());
+        let mut listener = PgListener::connect_with(&own).await?;
+        listener.listen(JOBS_CHANNEL).await?;
+        Ok(listener)
+    }
+
+    /// Adds a job; returns its id.
+    pub async fn enqueue(&self, kind: &str, payload: &Value) -> Result<i64> {
+        enqueue_with(&self.pool, kind, payload).await
+    }
+
+    /// Takes the oldest ready job of one of `kinds` for `worker`, if any.
+    pub async fn claim(&self, worker: &str, kinds: &[&str]) -> Result<Option<Job>> {
+        let kinds: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+        let job = sqlx::query_as(
+            "UPDATE jobs SET state = 'running', worker = $1, heartbeat_at = now(), \
+                    attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM jobs \
+                         WHERE state = 'queued' AND run_after <= now() AND kind = ANY($2) \
+                         ORDER BY run_after, id FOR UPDATE SKIP LOCKED LIMIT 1) \
+             RETURNING id, kind, payload, attempts",
+        )
+        .bind(worker)
+        .bind(&kinds)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(job)
+    }
+
+    /// Tells the queue the job's worker is alive.
+    pub async fn heartbeat(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE jobs SET heartbeat_at = now() WHERE id = $1 AND state = 'running'")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Gives a running job back to the queue (its worker is shutting down).
+    pub async fn release(&self, id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE jobs SET state = 'queued', worker = NULL WHERE id = $1 AND state = 'running'",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the job done.
+    pub async fn complete(&self, id: i64) -> Result<()> {
+        self.finish(id, "done", None).await
+    }
+
+    /// Marks the job failed, with the reason.
+    pub async fn fail(&self, id: i64, error: &str) -> Result<()> {
+        self.finish(id, "failed", Some(error)).await
+    }
+
+    async fn finish(&self, id: i64, state: &str, error: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE jobs SET state = $2, error = $3, finished_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(state)
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Puts back in the queue the running jobs whose worker has been silent for `silence`
+    /// (it crashed, or the machine did). Returns how many were requeued.
+    pub async fn requeue_abandoned(&self, silence: Duration) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'queued', worker = NULL \
+             WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => $1)",
+        )
+        .bind(silence.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// A job's state (`queued`, `running`, `done`, `failed`), if it exists.
+    pub async fn state(&self, id: i64) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT state FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(s,)| s))
+    }
+}
+
+/// The channel PostgreSQL notifies when a job is queued; the payload is its kind.
+pub const JOBS_CHANNEL: &str = "slipway_jobs";
+
+/// How often an idle worker looks for work without being notified: delayed jobs coming due,
+/// and a lost listening connection.
+pub const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// How long a running job may stay silent before another worker takes it back.
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Takes jobs of `kind` and runs `handle` on each, with heartbeats, until `shutdown` turns
+/// true. A job cut short by the shutdown goes back to the queue at once, so the next start
+/// resumes it; a job whose worker died is taken again once its heartbeat is older than
+/// [`HEARTBEAT_TIMEOUT`]. `handle` returns the failure to record, if any.
+pub async fn run_worker<F, Fut>(
+    queue: JobQueue,
+    kind: &'static str,
+    name: String,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    handle: F,
+) where
+    F: Fn(Job) -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<(), String>>,
+{
+    let mut listener = match queue.listener().await {
+        Ok(listener) => Some(listener),
+        Err(e) => {
+            tracing::warn!(worker = %name, "not listening for queued jobs, polling: {e}");
+            None
+        }
+    };
+    while !*shutdown.borrow() {
+        if let Err(e) = queue.requeue_abandoned(HEARTBEAT_TIMEOUT).await {
+            tracing::warn!(worker = %name, "requeueing abandoned jobs: {e}");
+        }
+        let job = match queue.claim(&name, &[kind]).await {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::warn!(worker = %name, "claiming a job: {e}");
+                None
+            }
+        };
+        let Some(job) = job else {
+            tokio::select! {
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+                _ = notified(&mut listener) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        };
+        let id = job.id;
+        let beat = async {
+            loop {
+                tokio::time::sleep(HEARTBEAT_TIMEOUT / 4).await;
+                let _ = queue.heartbeat(id).await;
+            }
+        };
+        tokio::select! {
+            outcome = handle(job) => {
+                let recorded = match outcome {
+                    Ok(()) => queue.complete(id).await,
+                    Err(e) => {
+                        tracing::error!(job = id, "job failed: {e}");
+                        queue.fail(id, &e).await
+                    }
+                };
+                if let Err(e) = recorded {
+                    tracing::warn!(job = id, "recording the job's outcome: {e}");
+                }
+            }
+            _ = beat => unreachable!("the heartbeat loop never ends"),
+            _ = shutdown.changed() => {
+                tracing::info!(job = id, "shutting down: job goes back to the queue");
+                if let Err(e) = queue.release(id).await {
+                    tracing::warn!(job = id, "releasing job: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// Waits for a notification on `listener`; without one, forever (the caller's poll and
+/// shutdown still run). A broken listener is dropped, and the worker goes on polling.
+async fn notified(listener: &mut Option<PgListener>) {
+    let Some(active) = listener.as_mut() else {
+        return std::future::pending().await;
+    };
+    if let Err(e) = active.recv().await {
+        tracing::warn!("job notifications lost, polling from now on: {e}");
+        *listener = None;
+    }
+}

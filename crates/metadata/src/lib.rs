@@ -1,0 +1,24 @@
+//! Slipway's metadata database and its job queue: the one piece of state every other domain
+//! crate shares.
+//!
+//! - [`Metadata`]: the `slipway` database, created on first use, with every schema migration
+//!   of the product embedded in the binary (`migrations/`, one numbered file per change).
+//! - [`JobQueue`]: the queue every long operation goes through (`FOR UPDATE SKIP LOCKED`, so
+//!   workers in one process or on several machines never take the same job), and
+//!   [`run_worker`], the loop that claims, heartbeats and records jobs of one kind.
+//! - [`ErrorKind`]: how every domain error is sorted for the edges (an HTTP status, the CLI's
+//!   wording), so that `backup-engine`, `upgrade` and `platform` speak one language upward.
+//!
+//! **Invariants:** the schema is only changed by a new migration, never by editing an applied
+//! one; a job is owned by at most one worker at a time, and one whose worker stopped
+//! heartbeating is queued again, never lost.
+
+mod database;
+mod error;
+mod jobs;
+
+pub use database::{create_database_if_missing, Metadata, METADATA_DB};
+pub use error::{Error, ErrorKind, Result};
+pub use jobs::{
+    enqueue_with, run_worker, Job, JobQueue, HEARTBEAT_TIMEOUT, IDLE_POLL, JOBS_CHANNEL,
+};

@@ -1,0 +1,124 @@
+//! The job queue on a real PostgreSQL.
+
+use std::time::Duration;
+
+use serde_json::json;
+use slipway_metadata::{JobQueue, Metadata};
+use slipway_testkit::TestDb;
+
+async fn queue() -> (TestDb, JobQueue) {
+    let db = TestDb::new().await;
+    let meta = Metadata::open_url(db.url()).await.unwrap();
+    let queue = JobQueue::new(meta.pool().clone());
+    (db, queue)
+}
+
+#[tokio::test]
+async fn two_workers_never_take_the_same_job() {
+    let (_db, queue) = queue().await;
+    let first = queue.enqueue("build", &json!({"n": 1})).await.unwrap();
+    let second = queue.enqueue("build", &json!({"n": 2})).await.unwrap();
+
+    let (a, b) = tokio::join!(queue.claim("w1", &["build"]), queue.claim("w2", &["build"]));
+    let mut ids = vec![a.unwrap().unwrap().id, b.unwrap().unwrap().id];
+    ids.sort();
+    assert_eq!(ids, vec![first, second]);
+    assert!(queue.claim("w3", &["build"]).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn workers_only_take_the_kinds_they_handle() {
+    let (_db, queue) = queue().await;
+    queue.enqueue("upgrade.process", &json!({})).await.unwrap();
+    assert!(queue.claim("w", &["build"]).await.unwrap().is_none());
+    let job = queue
+        .claim("w", &["upgrade.process"])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.kind, "upgrade.process");
+    assert_eq!(job.attempts, 1);
+}
+
+#[tokio::test]
+async fn finished_jobs_keep_their_outcome() {
+    let (_db, queue) = queue().await;
+    let ok = queue.enqueue("build", &json!({})).await.unwrap();
+    let bad = queue.enqueue("build", &json!({})).await.unwrap();
+    queue.claim("w", &["build"]).await.unwrap();
+    queue.claim("w", &["build"]).await.unwrap();
+    queue.complete(ok).await.unwrap();
+    queue.fail(bad, "odoo-bin exited with 1").await.unwrap();
+    assert_eq!(queue.state(ok).await.unwrap().as_deref(), Some("done"));
+    assert_eq!(queue.state(bad).await.unwrap().as_deref(), Some("failed"));
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_died_is_taken_again() {
+    let (_db, queue) = queue().await;
+    let id = queue.enqueue("build", &json!({})).await.unwrap();
+    queue.claim("crashed", &["build"]).await.unwrap().unwrap();
+
+    assert_eq!(
+        queue
+            .requeue_abandoned(Duration::from_secs(60))
+            .await
+            .unwrap(),
+        0
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        queue
+            .requeue_abandoned(Duration::from_secs(1))
+            .await
+            .unwrap(),
+        1
+    );
+
+    let again = queue.claim("w2", &["build"]).await.unwrap().unwrap();
+    assert_eq!(again.id, id);
+    assert_eq!(again.attempts, 2);
+}
+
+#[tokio::test]
+async fn migrations_apply_twice_without_harm() {
+    let db = TestDb::new().await;
+    Metadata::open_url(db.url()).await.unwrap();
+    let meta = Metadata::open_url(db.url()).await.unwrap();
+    assert!(meta
+        .server_version()
+        .await
+        .unwrap()
+        .starts_with(char::is_numeric));
+}
+
+/// What the listener hears next (a hang guard, not a timing: a trigger that does not fire
+/// would wait forever).
+async fn next_kind(listener: &mut sqlx::postgres::PgListener) -> String {
+    let heard = tokio::time::timeout(Duration::from_secs(30), listener.recv())
+        .await
+        .expect("a notification")
+        .unwrap();
+    assert_eq!(heard.channel(), slipway_metadata::JOBS_CHANNEL);
+    heard.payload().to_string()
+}
+
+#[tokio::test]
+async fn queued_jobs_wake_listening_workers() {
+    let (_db, queue) = queue().await;
+    let mut listener = queue.listener().await.unwrap();
+
+    let id = queue.enqueue("build", &json!({})).await.unwrap();
+    assert_eq!(next_kind(&mut listener).await, "build");
+
+    // claimed, then put back by a shutdown: queued again, so workers are woken again
+    queue.claim("w", &["build"]).await.unwrap().unwrap();
+    queue.release(id).await.unwrap();
+    assert_eq!(next_kind(&mut listener).await, "build");
+
+    // finishing a job is not news
+    queue.claim("w", &["build"]).await.unwrap().unwrap();
+    queue.complete(id).await.unwrap();
+    queue.enqueue("upgrade.process", &json!({})).await.unwrap();
+    assert_eq!(next_kind(&mut listener).await, "upgrade.process");
+}

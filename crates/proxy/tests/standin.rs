@@ -1,0 +1,224 @@
+//! The proxy and "Connect" against the Odoo stand-in (`tests/fixtures/odoo-standin`, NOT
+//! Odoo) serving a real database on the test PostgreSQL cluster.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+use slipway_proxy::{forward, open_session, ProxyClient, ProxyError};
+use slipway_testkit::TestDb;
+
+fn standin() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/odoo-standin")
+}
+
+/// Runs SQL as the cluster's superuser.
+fn psql(url: &str, sql: &str) {
+    let out = std::process::Command::new(slipway_testkit::binaries().tool("psql"))
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A login role and its database, dropped at the end.
+struct Role {
+    admin_url: String,
+    name: String,
+    db: String,
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(slipway_testkit::binaries().tool("psql"))
+            .args(["-X", "-q", "-d", &self.admin_url, "-c"])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE); DROP ROLE IF EXISTS {};",
+                self.db, self.name
+            ))
+            .output();
+    }
+}
+
+#[derive(Clone)]
+struct Front {
+    client: ProxyClient,
+    upstream: SocketAddr,
+}
+
+async fn by_path(State(front): State<Front>, req: Request) -> Response {
+    forward(&front.client, front.upstream, "b1", req, Some("/builds/b1")).await
+}
+
+async fn by_host(State(front): State<Front>, req: Request) -> Response {
+    forward(&front.client, front.upstream, "b1", req, None).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_odoo_standin_through_the_proxy_and_connect() {
+    if !standin().join("odoo-bin").exists() {
+        eprintln!("no odoo-standin: skipped");
+        return;
+    }
+    let testdb = TestDb::new().await;
+    let admin_url = testdb.server().url("postgres");
+    let port = admin_url
+        .split("port=")
+        .nth(1)
+        .and_then(|p| p.split('&').next())
+        .unwrap()
+        .to_owned();
+    let name = format!("odoo_px{:08x}", rand::random::<u32>());
+    let role = Role {
+        admin_url: admin_url.clone(),
+        db: format!("{name}_db"),
+        name: name.clone(),
+    };
+    psql(
+        &admin_url,
+        &format!("CREATE ROLE {name} LOGIN CREATEDB PASSWORD 'pw'"),
+    );
+
+    let data = tempfile::tempdir().unwrap();
+    let http_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let http_port_text = http_port.to_string();
+    let mut odoo = tokio::process::Command::new("python3")
+        .arg(standin().join("odoo-bin"))
+        .args(["-d", &role.db, "-i", "base", "--without-demo=all"])
+        .args([
+            "--db_host",
+            "127.0.0.1",
+            "--db_port",
+            &port,
+            "-r",
+            &name,
+            "-w",
+            "pw",
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .args([
+            "--http-interface",
+            "127.0.0.1",
+            "--http-port",
+            &http_port_text,
+        ])
+        .args(["--proxy-mode", "--logfile", "/dev/null"])
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let upstream: SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
+
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = http
+            .get(format!("http://{upstream}/web/health"))
+            .send()
+            .await
+        {
+            if r.status() == 200 {
+                break;
+            }
+        }
+        if let Ok(Some(status)) = odoo.try_wait() {
+            panic!("the stand-in exited: {status}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the stand-in did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let state = Front {
+        client: ProxyClient::new(),
+        upstream,
+    };
+    let app = Router::new()
+        .route("/builds/b1", any(by_path))
+        .route("/builds/b1/{*rest}", any(by_path))
+        .fallback(by_host)
+        .with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let front = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+
+    // Not logged in: the stand-in's redirect keeps the path prefix.
+    let response = http
+        .get(format!("http://{front}/builds/b1/web"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/builds/b1/web/login");
+
+    // "Connect": a session as the build's administrator, usable through the proxy.
+    let session = open_session(&state.client, upstream, &role.db, "admin", "admin")
+        .await
+        .unwrap();
+    for (url, host) in [
+        (format!("http://{front}/builds/b1/web"), front.to_string()),
+        (format!("http://{front}/web"), "b1.slipway.test".to_owned()),
+    ] {
+        let page = http
+            .get(&url)
+            .header("host", host)
+            .header("cookie", format!("session_id={session}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "{url}");
+        let text = page.text().await.unwrap();
+        assert!(text.contains("Logged in as admin"), "{text}");
+    }
+
+    // The login form through the proxy: cookie and redirect come back.
+    let response = http
+        .post(format!("http://{front}/builds/b1/web/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("login=admin&password=admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/builds/b1/web");
+    assert!(response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .starts_with("session_id="));
+
+    let err = open_session(&state.client, upstream, &role.db, "admin", "wrong")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProxyError::LoginRefused { .. }), "{err}");
+
+    odoo.kill().await.unwrap();
+    let response = http
+        .get(format!("http://{front}/builds/b1/web"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    drop(role);
+}

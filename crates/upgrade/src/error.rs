@@ -1,0 +1,27 @@
+use slipway_metadata::ErrorKind;
+
+/// Errors of the upgrade platform outside a request's own run (a failing step is recorded on
+/// the request, in its notes and log, not returned).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("metadata database query failed: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Metadata(#[from] slipway_metadata::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Always [`ErrorKind::Internal`]: what a customer did wrong is a `Failure` of the API's
+    /// rules, never an error.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Internal
+    }
+}

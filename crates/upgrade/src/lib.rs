@@ -1,0 +1,30 @@
+//! The upgrade platform's domain: requests filed through `/database/v1`, their files and their
+//! processing.
+//!
+//! - [`rules`]: the API's pure rules (validation of `create`, which call is allowed in which
+//!   state, the documented failure reasons), unit-tested without a database.
+//! - [`UpgradeStore`]: requests and contracts in the metadata database; [`UpgradeFiles`]: each
+//!   request's folder (the dump, the results, the log, the notes).
+//! - [`Processor`] and [`run_worker`]: the `upgrade.process` job, one request at a time.
+//! - [`UpgradeService`]: what the HTTP API and the SFTP endpoint share.
+//!
+//! It knows nothing of projects and builds, nor of HTTP.
+//!
+//! **Invariants:** a request's key is stored only as a digest; a request moves only along the
+//! documented states (`rules::check_state`), each move a compare-and-set in the database.
+
+mod error;
+pub mod files;
+pub mod notes;
+mod process;
+pub mod rules;
+mod service;
+mod store;
+mod worker;
+
+pub use error::{Error, Result};
+pub use files::{offered_targets, upgraded_name, UpgradeFiles};
+pub use process::Processor;
+pub use service::UpgradeService;
+pub use store::{Inspection, UpgradeRecord, UpgradeStore};
+pub use worker::{run_worker, PROCESS_JOB};

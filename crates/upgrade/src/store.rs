@@ -1,0 +1,290 @@
+//! Contracts and upgrade requests in the metadata database.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::PgPool;
+
+use super::rules::{NewRequest, RequestState};
+use crate::error::Result;
+use slipway_secrets::{generate_key, key_digest, key_matches};
+
+/// An upgrade request as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UpgradeRecord {
+    pub id: i64,
+    pub contract: String,
+    pub email: String,
+    pub target: String,
+    pub aim: String,
+    pub filename: String,
+    pub timezone: Option<String>,
+    pub state: String,
+    pub skip_test: bool,
+    pub customer_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub processed_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub upload_size: Option<i64>,
+    pub upload_sha256: Option<String>,
+    pub ssh_keys: Option<String>,
+    pub database_uuid: Option<String>,
+    pub database_version: Option<String>,
+    pub postgresql: Option<String>,
+    pub compressions: Json<Vec<String>>,
+    pub filestore: bool,
+}
+
+impl UpgradeRecord {
+    /// The state as an enum (the column's CHECK constraint keeps it valid).
+    pub fn state(&self) -> RequestState {
+        RequestState::parse(&self.state).unwrap_or(RequestState::Failed)
+    }
+}
+
+const COLUMNS: &str = "id, contract, email, target, aim, filename, timezone, state, skip_test, \
+    customer_message, created_at, processed_at, finished_at, upload_size, upload_sha256, ssh_keys, \
+    database_uuid, database_version, postgresql, compressions, filestore";
+
+/// What inspecting the uploaded dump taught us, for `status`.
+#[derive(Debug, Clone, Default)]
+pub struct Inspection {
+    pub database_uuid: Option<String>,
+    pub database_version: Option<String>,
+    pub postgresql: Option<String>,
+    pub compressions: Vec<String>,
+    pub filestore: bool,
+}
+
+/// Contracts and requests.
+#[derive(Debug, Clone)]
+pub struct UpgradeStore {
+    pool: PgPool,
+}
+
+impl UpgradeStore {
+    /// The store in the metadata database behind `pool`.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Adds a contract (no-op when it exists).
+    pub async fn add_contract(&self, code: &str, note: &str) -> Result<()> {
+        sqlx::query("INSERT INTO contracts (code, note) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(code)
+            .bind(note)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every contract with its note and how many requests it filed.
+    pub async fn list_contracts(&self) -> Result<Vec<(String, String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT c.code, c.note, count(r.id) FROM contracts c \
+             LEFT JOIN upgrade_requests r ON r.contract = c.code GROUP BY c.code ORDER BY c.code",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Removes a contract that filed no request; returns whether it existed. A contract with
+    /// requests stays, since their history refers to it.
+    pub async fn remove_contract(&self, code: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM contracts c WHERE code = $1 \
+             AND NOT EXISTS (SELECT 1 FROM upgrade_requests r WHERE r.contract = c.code)",
+        )
+        .bind(code)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The set of known contract codes (for validating `create`).
+    pub async fn contract_exists(&self, code: &str) -> Result<bool> {
+        let row: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM contracts WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Files a new request in `draft`; returns it with its private key (shown only now).
+    pub async fn create(&self, new: &NewRequest) -> Result<(UpgradeRecord, String)> {
+        let key = generate_key();
+        let record = sqlx::query_as(&format!(
+            "INSERT INTO upgrade_requests (key_digest, contract, email, target, aim, filename, timezone) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+        ))
+        .bind(key_digest(&key))
+        .bind(&new.contract)
+        .bind(&new.email)
+        .bind(&new.target)
+        .bind(&new.aim)
+        .bind(&new.filename)
+        .bind(&new.timezone)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((record, key))
+    }
+
+    /// The request `id` if `key` is its key; `None` both for an unknown id and a wrong key.
+    pub async fn authenticate(&self, id: i64, key: &str) -> Result<Option<UpgradeRecord>> {
+        let row: Option<(Vec<u8>,)> =
+            sqlx::query_as("SELECT key_digest FROM upgrade_requests WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        // Compare against a digest even for an unknown id, so both cases take the same time.
+        let stored = row.map(|(d,)| d).unwrap_or_else(|| key_digest(""));
+        if !key_matches(&stored, key) || key.is_empty() {
+            return Ok(None);
+        }
+        self.get(id).await
+    }
+
+    /// The request `id`, for the worker (no key).
+    pub async fn get(&self, id: i64) -> Result<Option<UpgradeRecord>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM upgrade_requests WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Puts a received upload in place (`install`, a rename) and records its size and digest,
+    /// both under the request's row lock and only while it is in `draft`: a concurrent
+    /// `process` waits, so the worker never sees a dump other than the one recorded. Returns
+    /// false (and installs nothing) when the request left `draft`.
+    pub async fn install_upload(
+        &self,
+        id: i64,
+        size: i64,
+        sha256: &str,
+        install: impl FnOnce() -> std::io::Result<()>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let state: Option<(String,)> =
+            sqlx::query_as("SELECT state FROM upgrade_requests WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if state.map(|(s,)| s).as_deref() != Some(RequestState::Draft.as_str()) {
+            return Ok(false);
+        }
+        install().map_err(|source| crate::error::Error::Io {
+            context: format!("installing the upload of request {id}"),
+            source,
+        })?;
+        sqlx::query(
+            "UPDATE upgrade_requests SET upload_size = $2, upload_sha256 = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(size)
+        .bind(sha256)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records the uploaded dump's size and digest, only while in `draft`. Returns false when
+    /// the request left `draft` meanwhile.
+    pub async fn set_upload(&self, id: i64, size: i64, sha256: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE upgrade_requests SET upload_size = $2, upload_sha256 = $3 \
+             WHERE id = $1 AND state = 'draft'",
+        )
+        .bind(id)
+        .bind(size)
+        .bind(sha256)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores the authorized SSH keys of the request's SFTP user.
+    pub async fn set_ssh_keys(&self, id: i64, keys: &str) -> Result<()> {
+        sqlx::query("UPDATE upgrade_requests SET ssh_keys = $2 WHERE id = $1")
+            .bind(id)
+            .bind(keys)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves the request from one of `from` to `to`, atomically; false when it was in
+    /// another state (someone else moved it first).
+    pub async fn transition(
+        &self,
+        id: i64,
+        from: &[RequestState],
+        to: RequestState,
+    ) -> Result<bool> {
+        let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+        let done = sqlx::query(
+            "UPDATE upgrade_requests SET state = $3, \
+               processed_at = CASE WHEN $3 = 'progress' THEN now() ELSE processed_at END, \
+               finished_at = CASE WHEN $3 IN ('done', 'failed', 'delivered', 'cancelled') \
+                                  THEN now() ELSE finished_at END \
+             WHERE id = $1 AND state = ANY($2)",
+        )
+        .bind(id)
+        .bind(&from)
+        .bind(to.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Asks for delivery without the test phase.
+    pub async fn set_skip_test(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE upgrade_requests SET skip_test = true WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The message shown to the customer (why it failed, what to do).
+    pub async fn set_customer_message(&self, id: i64, message: &str) -> Result<()> {
+        sqlx::query("UPDATE upgrade_requests SET customer_message = $2 WHERE id = $1")
+            .bind(id)
+            .bind(message)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records what inspecting the dump found.
+    pub async fn set_inspection(&self, id: i64, found: &Inspection) -> Result<()> {
+        sqlx::query(
+            "UPDATE upgrade_requests SET database_uuid = $2, database_version = $3, \
+             postgresql = $4, compressions = $5, filestore = $6 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&found.database_uuid)
+        .bind(&found.database_version)
+        .bind(&found.postgresql)
+        .bind(Json(&found.compressions))
+        .bind(found.filestore)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Seconds per byte of past successful runs, to estimate a new one; `None` before the
+    /// first success.
+    pub async fn seconds_per_byte(&self) -> Result<Option<f64>> {
+        let (rate,): (Option<f64>,) = sqlx::query_as(
+            "SELECT sum(extract(epoch FROM finished_at - processed_at)) / nullif(sum(upload_size), 0) \
+             FROM (SELECT * FROM upgrade_requests WHERE state IN ('done', 'delivered') \
+                   AND processed_at IS NOT NULL AND upload_size > 0 \
+                   ORDER BY finished_at DESC LIMIT 20) recent",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(rate)
+    }
+}

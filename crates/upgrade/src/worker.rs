@@ -1,0 +1,37 @@
+//! The worker loop that takes `upgrade.process` jobs from the queue.
+
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use super::process::Processor;
+use slipway_metadata::{Job, JobQueue};
+
+/// The job kind `process` queues.
+pub const PROCESS_JOB: &str = "upgrade.process";
+
+/// Takes and processes upgrade jobs until `shutdown` turns true (see [`slipway_metadata::run_worker`]).
+pub async fn run_worker(
+    queue: JobQueue,
+    processor: Processor,
+    name: String,
+    shutdown: watch::Receiver<bool>,
+) {
+    slipway_metadata::run_worker(queue, PROCESS_JOB, name, shutdown, |job| {
+        handle(processor.clone(), job)
+    })
+    .await
+}
+
+async fn handle(processor: Processor, job: Job) -> Result<(), String> {
+    let Some(id) = job.payload["request"].as_i64() else {
+        return Err("payload has no request id".into());
+    };
+    let span = tracing::info_span!("upgrade", request = id, job = job.id);
+    async move {
+        let state = processor.process(id).await.map_err(|e| e.to_string())?;
+        tracing::info!(state = state.as_str(), "job done");
+        Ok(())
+    }
+    .instrument(span)
+    .await
+}
