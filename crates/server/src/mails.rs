@@ -15,11 +15,13 @@
 //! per-build access check, which also answers 404 for a build that does not exist.
 
 use axum::extract::{FromRef, Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use slipway_mail::{MailError, MailStore, CONTENT_SECURITY_POLICY};
+
+use crate::api::ApiError;
 
 /// The mail routes, for any state that holds a [`MailStore`].
 pub fn router<S>() -> Router<S>
@@ -121,45 +123,11 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// An error in the API's JSON shape.
-#[derive(Debug)]
-struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    fn not_found(message: String) -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            code: "not_found",
-            message,
-        }
-    }
-
-    fn internal(message: String) -> Self {
-        tracing::error!("{message}");
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
-            message,
-        }
-    }
-}
-
 impl From<MailError> for ApiError {
     fn from(error: MailError) -> Self {
         match error {
             MailError::NotFound { .. } => Self::not_found(error.to_string()),
-            other => Self::internal(other.to_string()),
+            other => Self::internal(other),
         }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, Json(body)).into_response()
     }
 }

@@ -19,6 +19,7 @@ use slipway_platform::stages::Stage;
 
 use super::auth::Access;
 use super::projects::{branch_for, project_for};
+use super::ApiJson;
 use super::{ApiError, ApiResult, ApiUser};
 use crate::AppState;
 
@@ -319,7 +320,7 @@ pub(crate) async fn restore(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<String>,
-    Json(body): Json<RestoreBody>,
+    ApiJson(body): ApiJson<RestoreBody>,
 ) -> ApiResult<Json<Value>> {
     let (_, access) = backup_for(&state, &user, &id).await?;
     let build = live_build(&state, &access, &body.branch).await?;
@@ -407,7 +408,7 @@ pub(crate) async fn restore_to_time(
     State(state): State<AppState>,
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
-    Json(body): Json<RestoreToTimeBody>,
+    ApiJson(body): ApiJson<RestoreToTimeBody>,
 ) -> ApiResult<Json<Value>> {
     let access = project_for(&state, &user, &name).await?;
     let build = live_build(&state, &access, &branch).await?;

@@ -10,6 +10,7 @@ use slipway_platform::projects::Action;
 
 use super::builds::build_for;
 use super::projects::project_for;
+use super::ApiJson;
 use super::{ApiResult, ApiUser};
 use crate::AppState;
 
@@ -58,7 +59,7 @@ pub(crate) async fn commit(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<i64>,
-    Json(body): Json<CommitBody>,
+    ApiJson(body): ApiJson<CommitBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let build = build_for(&state, &user, id, Action::Browse).await?;
     let access = project_for(&state, &user, &build.project).await?;

@@ -8,6 +8,7 @@ use slipway_platform::projects::{Action, Role};
 use slipway_platform::stages::Stage;
 
 use super::projects::project_for;
+use super::ApiJson;
 use super::{ApiError, ApiResult, ApiUser};
 use crate::AppState;
 
@@ -36,7 +37,7 @@ pub(crate) async fn replace(
     State(state): State<AppState>,
     user: ApiUser,
     Path(name): Path<String>,
-    Json(body): Json<Vec<MemberIn>>,
+    ApiJson(body): ApiJson<Vec<MemberIn>>,
 ) -> ApiResult<Json<Value>> {
     let access = project_for(&state, &user, &name).await?;
     access.require(Action::ManageProject, Stage::Production)?;

@@ -6,9 +6,10 @@
 //! `X-Slipway-CSRF: <the session's csrf>`, else 403. Every project route applies Odoo.sh's
 //! rights ([`slipway_platform::projects::allowed`]) to the stage of the branch or build.
 //!
-//! Errors have one shape: `{"error": {"code": "not_found", "message": "..."}}` with the
-//! matching HTTP status (400 invalid, 401 unauthenticated, 403 forbidden, 404 not found,
-//! 409 conflict, 500 internal).
+//! Errors have one shape ([`slipway_api::ErrorBody`]): `{"error": {"code": "not_found",
+//! "message": "..."}}` with the matching HTTP status (400 invalid, 401 unauthenticated, 403
+//! forbidden, 404 not found, 409 conflict, 500 internal). Handlers take their bodies through
+//! [`ApiJson`], so a body that is not the JSON a route takes gets that shape too.
 //!
 //! - `POST /api/session` (`{"token"}` or `{"login", "password"}` -> cookie, `{"user",
 //!   "csrf"}`), `GET /api/session`, `DELETE /api/session` (sign out); `PUT
@@ -47,6 +48,7 @@ mod auth;
 mod backups;
 mod builds;
 mod editor;
+mod json;
 mod members;
 mod monitor;
 mod projects;
@@ -57,12 +59,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::json;
 use slipway_platform::{ErrorKind, PlatformError};
 
 use crate::AppState;
 pub(crate) use auth::{authenticate_token, token_from as token_from_parts, ApiUser};
 pub(crate) use builds::build_for;
+pub(crate) use json::ApiJson;
 
 /// An API error: a status, a stable code and a sentence for the user.
 #[derive(Debug)]
@@ -92,11 +94,21 @@ impl ApiError {
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
+
+    /// A fault on the server's side: `cause` goes to the log, the answer only says so.
+    pub(crate) fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!("internal error: {cause}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the server log says more",
+        )
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let body = slipway_api::ErrorBody::new(self.code, self.message);
         (self.status, Json(body)).into_response()
     }
 }
@@ -107,14 +119,7 @@ impl From<PlatformError> for ApiError {
             ErrorKind::Invalid => Self::invalid(e.to_string()),
             ErrorKind::Conflict => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
             ErrorKind::NotFound => Self::not_found(e.to_string()),
-            ErrorKind::Internal => {
-                tracing::error!("internal error: {e}");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error; the server log says more",
-                )
-            }
+            ErrorKind::Internal => Self::internal(e),
         }
     }
 }

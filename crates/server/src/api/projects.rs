@@ -13,6 +13,7 @@ use slipway_platform::stages::{check_move, Stage};
 use slipway_platform::MergeResult;
 
 use super::auth::Access;
+use super::ApiJson;
 use super::{ApiError, ApiResult, ApiUser};
 use crate::AppState;
 
@@ -42,7 +43,7 @@ pub(crate) struct CreateUser {
 pub(crate) async fn create_user(
     State(state): State<AppState>,
     user: ApiUser,
-    Json(body): Json<CreateUser>,
+    ApiJson(body): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     user.require_admin()?;
     let (created, token) = state
@@ -79,7 +80,7 @@ pub(crate) struct AddRuntime {
 pub(crate) async fn add_runtime(
     State(state): State<AppState>,
     user: ApiUser,
-    Json(body): Json<AddRuntime>,
+    ApiJson(body): ApiJson<AddRuntime>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     user.require_admin()?;
     let series = parse_series(&body.series)?;
@@ -132,7 +133,7 @@ pub(crate) struct CreateProject {
 pub(crate) async fn create_project(
     State(state): State<AppState>,
     user: ApiUser,
-    Json(body): Json<CreateProject>,
+    ApiJson(body): ApiJson<CreateProject>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let series = parse_series(&body.odoo)?;
     let project = state
@@ -233,7 +234,7 @@ pub(crate) async fn update_branch(
     State(state): State<AppState>,
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
-    Json(body): Json<UpdateBranch>,
+    ApiJson(body): ApiJson<UpdateBranch>,
 ) -> ApiResult<Json<Value>> {
     let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
     let project = &access.project;
@@ -306,7 +307,7 @@ pub(crate) async fn update_project(
     State(state): State<AppState>,
     user: ApiUser,
     Path(name): Path<String>,
-    Json(body): Json<UpdateProject>,
+    ApiJson(body): ApiJson<UpdateProject>,
 ) -> ApiResult<Json<Value>> {
     let access = project_for(&state, &user, &name).await?;
     access.require(Action::ManageProject, Stage::Production)?;
@@ -340,7 +341,7 @@ pub(crate) async fn merge_branch(
     State(state): State<AppState>,
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
-    Json(body): Json<MergeBody>,
+    ApiJson(body): ApiJson<MergeBody>,
 ) -> ApiResult<Json<Value>> {
     let (access, source) = branch_for(&state, &user, &name, &branch).await?;
     let project = access.project.clone();
@@ -401,7 +402,7 @@ pub(crate) async fn fork_branch(
     State(state): State<AppState>,
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
-    Json(body): Json<ForkBody>,
+    ApiJson(body): ApiJson<ForkBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let access = project_for(&state, &user, &name).await?;
     access.require(Action::Push, Stage::Development)?;

@@ -12,6 +12,7 @@ use serde_json::json;
 use slipway_platform::sessions::SESSION_DAYS;
 
 use super::auth::{authenticate_token, cookie, SESSION_COOKIE};
+use super::ApiJson;
 use super::{ApiError, ApiResult, ApiUser};
 use crate::AppState;
 
@@ -33,7 +34,7 @@ fn set_cookie(value: &str, max_age: i64) -> HeaderValue {
 /// (cookie) and answers the user and the CSRF token.
 pub(crate) async fn sign_in(
     State(state): State<AppState>,
-    Json(body): Json<SignIn>,
+    ApiJson(body): ApiJson<SignIn>,
 ) -> ApiResult<Response> {
     let user = match (&body.token, &body.login, &body.password) {
         (Some(token), _, _) => authenticate_token(&state, token.trim()).await?,
@@ -119,7 +120,7 @@ pub(crate) async fn set_password(
     State(state): State<AppState>,
     user: ApiUser,
     axum::extract::Path(login): axum::extract::Path<String>,
-    Json(body): Json<PasswordBody>,
+    ApiJson(body): ApiJson<PasswordBody>,
 ) -> ApiResult<StatusCode> {
     if user.0.login != login {
         user.require_admin()?;
