@@ -4,8 +4,10 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+use slipway_api::ErrorBody;
 
 use crate::config::GlobalOptions;
 
@@ -68,6 +70,32 @@ impl Client {
         body: Option<&impl Serialize>,
     ) -> Result<Value> {
         answer(self.send(method, path, body).await?).await
+    }
+
+    /// Sends a request and decodes the answer into `T`, the route's type in `slipway_api`
+    /// (or the domain record it re-exports); an answer of another shape is an error naming
+    /// the route, not a silent `null`.
+    pub async fn call_as<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T> {
+        decode(path, self.call(method, path, body).await?)
+    }
+
+    /// GET `path`, decoded into `T`.
+    pub async fn get_as<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        decode(path, self.get(path).await?)
+    }
+
+    /// POST `body` to `path`, the answer decoded into `T`.
+    pub async fn post_as<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T> {
+        decode(path, self.post(path, body).await?)
     }
 
     /// GET `path`.
@@ -138,10 +166,19 @@ async fn answer(response: reqwest::Response) -> Result<Value> {
     let status = response.status();
     let value: Value = response.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
-        let message = value["error"]["message"].as_str().unwrap_or("no details");
+        let message = serde_json::from_value::<ErrorBody>(value)
+            .map(|body| body.error.message)
+            .unwrap_or_else(|_| "no details".to_string());
         bail!("{message} (HTTP {})", status.as_u16());
     }
     Ok(value)
+}
+
+/// An answer read as the route's type.
+fn decode<T: DeserializeOwned>(path: &str, value: Value) -> Result<T> {
+    serde_json::from_value(value).with_context(|| {
+        format!("the server's answer to {path} is not what this slipway expects: is it the same version?")
+    })
 }
 
 /// Percent-encodes a path segment (branch names hold `/`).
