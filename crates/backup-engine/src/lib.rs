@@ -13,6 +13,46 @@
 //! Every operation that replaces a database ([`Backups::restore`], [`Backups::import`])
 //! builds the new one under a temporary name and swaps it in by renames at the end, so a
 //! failure at any step leaves the target as it was.
+//!
+//! ## Design notes
+//!
+//! The backup engine works over an explicit `BackupSource` (database, filestore, logs and sessions
+//! folders; branches resolve to one above it): `create` (a `REPEATABLE READ` snapshot is exported,
+//! row counts and modules read in it, `pg_dump -Fc -Z0 --snapshot` streamed into a `BackupWriter`,
+//! then the folders; dropping the future cancels it and writes no manifest), `verify` (repository
+//! check + heal, restore into `slipway_verify_<id>` through slipway_dump, compare base version,
+//! modules, row counts, every file's SHA-1; result JSON recorded), `restore` and `import` (built
+//! under temporary names, swapped in by `ALTER DATABASE ... RENAME` and folder renames, so a
+//! failure leaves the target as it was; `swap.rs` journals each swap in `<data-dir>/swaps/` before
+//! its first rename, the journal locked by the swapping process so that a `backup` command beside
+//! `serve` never takes a live swap for a crashed one, and `serve` and the `backup` commands end a
+//! swap a crash cut short before anything else: back while the restored database is not in, forward
+//! once it is (`SLIPWAY_CRASH_AT` makes the tests' crash real); optional safety backup first;
+//! import refuses non-dumps through `slipway_dump::inspect` and disables mail servers and crons;
+//! connections, renames and drops are `slipway_dump::Target`'s, `sql.rs` only reads facts and
+//! disables), `download` (a scratch restore, optionally neutralized, written by slipway_dump's
+//! zip/sql.gz writers), `prune` (copies again to every location what one missed or a kill cut
+//! short, `Repository::replicate`; `plan_retention` per source; then `Repository::gc`; `serve` runs
+//! it after each daily backup, and admins on demand through `POST /api/backups/prune`), and the
+//! scheduler (`schedule.rs`: pure `decide` of the due slot across DST, catching missed days up
+//! once, and `retry_due`, a failed day tried again 15, 30, 60 minutes later until the next slot;
+//! `scheduler.rs`: slots and retries claimed by conditional `UPDATE` and queued as `backup.daily`
+//! jobs in one transaction, so restarts neither repeat nor forget a day). Production's schedule is
+//! pointed (database, time, time zone from `serve --daily-backup-at/--daily-backup-tz`) at each
+//! production build. In `serve` every new backup also gets its restore drill: `create` queues a
+//! `backup.verify` job (`Backups::verifying_new_backups`; a daily job drills inline) and a worker
+//! runs it; drills of one backup wait for each other on an advisory lock. Tables in
+//! `crates/metadata/migrations/0004_backups.sql` and `0007`. `pitr.rs` is point-in-time recovery of
+//! the embedded cluster (not with `--pg-url`): `ingest_wal` moves spooled WAL into the repository
+//! (the spool file removed only once the primary holds it; `serve` runs it every 10 s),
+//! `base_backup` (taken after each daily backup unless one is under 20 hours old; `pg_basebackup -X
+//! none` waits for its WAL to be archived), `pitr_window`, and `restore_to_time(source, at,
+//! options)`: a commit and a WAL switch first ("seal", so replay meets a commit after any past
+//! target), plan, `before-restore` backup, base backup untarred into a `ScratchCluster` as the
+//! server user, WAL staged, replay to `at` (retried once with the whole run if the target was not
+//! reached), the one database `pg_dump`ed as its owner and restored under a temporary name, then
+//! renamed in; the filestore is kept (WAL does not cover it). `prune` keeps as many days of
+//! recovery window as daily backups.
 
 mod create;
 mod download;

@@ -1,4 +1,18 @@
 //! `slipway`: the server (`serve`) and the client commands for everything it does.
+//!
+//! ## Design notes
+//!
+//! clap derive. `config.rs` holds the one configuration struct (flags > environment > defaults);
+//! `cmd/` has one module per command group (`serve`, `pg`, `contract`, `addons`, `migrate`, `dump`,
+//! `db`, `backup` (with `restore --at TIME`, `pitr-window`, `base-backup`), and the API clients
+//! `odoo`, `user`, `project`, `branch`, `build`); `serve` also starts the upgrade and build workers
+//! (the build workers once the running builds' servers are back, so a resumed production update
+//! never starts production's server alongside the startup), the scheduler and the WAL ingest (every
+//! 10 s), and creates the first administrator (token printed once, saved 0600 in
+//! `<data-dir>/cli-token` for the CLI on that machine); `client.rs` is the HTTP client of `/api`
+//! (`backup import --into PROJECT/BRANCH` streams the dump to the import route; the other `backup`
+//! commands work on the repository directly); `output.rs` prints `--json` or aligned text. Errors
+//! are `anyhow` with context, printed on one line, exit code 1.
 
 mod client;
 mod cmd;

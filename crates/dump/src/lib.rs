@@ -20,6 +20,38 @@
 //! neutralization steps) are pure and unit-tested; the I/O around them runs
 //! the PostgreSQL tools of [`slipway_pg::Binaries`] and is tested on a real
 //! cluster with the Odoo fixtures.
+//!
+//! ## Design notes
+//!
+//! Every Odoo dump users bring, in and out. `inspect` recognises a file by its bytes (odoo-zip,
+//! zip-sql, pg-custom, pg-directory, pg-tar, sql, sql-gz; anything else gets "looks like a PNG
+//! image", "empty file", "truncated custom dump") and reads versions, modules and the database uuid
+//! by streaming: `manifest.json` when present, else the `ir_module_module` and
+//! `ir_config_parameter` COPY blocks of the SQL (for pg_dump archives through `pg_restore
+//! --data-only -t ... -f -`, no database needed). `restore` creates the database owned by an
+//! unprivileged role (`--owner`, default `odoo`, created LOGIN-only; refused if it has superuser,
+//! createrole, replication, bypassrls or server-file/program rights) and replays *as that role*:
+//! `pg_restore -j N --no-owner --no-privileges --exit-on-error` for archives, `psql -X -v
+//! ON_ERROR_STOP=1` behind `SqlGuard` for SQL. `create` writes Odoo's zip layout (dump.sql,
+//! manifest.json, filestore/, as `odoo/service/db.py` does) or a pg_dump format; `clone_database`
+//! uses `CREATE DATABASE ... TEMPLATE` when the source is idle, else a parallel directory dump and
+//! restore (with `IdleSessions::Close` it first ends the sessions idle outside a transaction, which
+//! a running Odoo's pool always holds and reopens, so a live production is still copied by
+//! template; a session at work is never touched); `Target` is the one place that administers
+//! databases on the server (create empty, exists, owner, drop and rename with or without the
+//! filestore, a pool as a given role, `quote_ident`); `neutralize` holds Odoo 17's
+//! `data/neutralize.sql` effects as data (`Step`s naming module, tables and columns), planned
+//! against the installed modules and the live schema.
+//!
+//! Invariants: nothing from a dump ever runs as a superuser (replay, post-restore SQL,
+//! neutralization and pg_dump all connect as the database's owner role, since a restored database
+//! may carry triggers); psql never sees a meta-command other than the stripped `\restrict` pair
+//! (the guard lexes SQL as `psqlscan.l` does and, where the two could disagree, ends literals
+//! earlier, so disagreement refuses rather than lets through; COPY data may only hold pg_dump's
+//! escapes); zip members are all checked (path, type, duplicates, ratio, total) on the central
+//! directory before anything is written, and every member's output is capped at its declared size;
+//! a failed restore drops the database and removes the filestore, which is only renamed into place
+//! from `filestore/.<db>.partial` once complete; the source file is only ever read.
 
 mod apply;
 mod clone;

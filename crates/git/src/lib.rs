@@ -12,6 +12,32 @@
 //! **Invariants:** every `git` runs with [`git_command`]'s environment (no user or system
 //! config, no hooks from the repository); a branch only moves by compare-and-set; an exported
 //! tree never writes outside its target (no symlink escapes).
+//!
+//! ## Design notes
+//!
+//! Hosted Git, through the real `git` binary (`tokio::process`, no libgit2), knowing nothing of
+//! builds. `Repos` holds one bare repository per project at `<data-dir>/git/<project>.git`, created
+//! in a temporary folder then renamed into place (`main` default branch, `http.receivepack`,
+//! `receive.fsckObjects` against hostile pushes, `core.hooksPath` an empty folder: the push hook is
+//! the server diffing `Repo::branches()` before and after, `Repo::ref_updates` being the pure
+//! diff). `Repo` reads branches and commits (`new ^old`), exports a tree (`git archive` streamed
+//! into a safe tar extraction, `extract.rs`), merges without a working tree (`merge-tree
+//! --write-tree`, `commit-tree` with both parents) and commits one file for the web editor (a
+//! temporary `GIT_INDEX_FILE`) and creates a branch at a commit for a fork (never over an existing
+//! one). `git_command()` is the one clean environment for every git process (only `PATH` inherited,
+//! no system or global config, `LC_ALL=C`).
+//!
+//! Invariants: every user string passes a check in `names.rs` before reaching git, so none reads as
+//! an option; a branch only moves by `update-ref <ref> <new> <old>`, so a concurrent push is never
+//! overwritten (`TargetMoved`); a conflicting merge moves no branch; an export never writes outside
+//! its destination nor through a symlink, and keeps only symlinks that provably resolve inside it.
+//!
+//! `http` bridges Git smart HTTP to `git http-backend` (CGI: request body streamed to its stdin,
+//! its stdout parsed for `Status:` and streamed back, a body size cap answered 413). It only serves
+//! `/<project>.git/{info/refs,git-upload-pack,git-receive-pack}` (so no `..` nor repository files)
+//! and does no authentication: the caller checks the user (`is_push` says when write rights are
+//! needed) and diffs the branches around a push (a `git-receive-pack` call returns only once git
+//! has exited, so the branches read right after it are the pushed ones).
 #![warn(missing_docs)]
 
 mod cmd;

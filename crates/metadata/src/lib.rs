@@ -12,6 +12,15 @@
 //! **Invariants:** the schema is only changed by a new migration, never by editing an applied
 //! one; a job is owned by at most one worker at a time, and one whose worker stopped
 //! heartbeating is queued again, never lost.
+//!
+//! ## Design notes
+//!
+//! `Metadata` creates the `slipway` database when missing and
+//! applies the schema migrations embedded from `crates/metadata/migrations/` (sqlx). `JobQueue` is
+//! the queue every long operation goes through: `claim` uses `FOR UPDATE SKIP LOCKED` so any number
+//! of workers share it; heartbeats and `requeue_abandoned` make a crashed worker's job resumable.
+//! Idle workers sleep on `LISTEN slipway_jobs`, which a trigger on `jobs` notifies when a job is
+//! queued (a push starts building at once), with a 500 ms poll behind it for delayed jobs.
 
 mod database;
 mod error;

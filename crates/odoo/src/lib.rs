@@ -5,6 +5,22 @@
 //!
 //! Odoo 17.0's behaviour is the reference (`odoo/modules/{module,graph,
 //! loading,migration}.py`); 16.0 differences are options.
+//!
+//! ## Design notes
+//!
+//! Pure Odoo knowledge; reads files, never writes, never talks to a database. Manifests read as
+//! `ast.literal_eval` does (`pylex.rs` + `literal.rs`: every manifest of Odoo 17 and the OCA trees
+//! we tried parses, a bad one is a `Problem` naming file and line); `parse_version` (setuptools'
+//! old algorithm), `adapt_version`, `Series`; `scan_addons` (first addons path wins) and
+//! `build_graph` (depth, then name; uninstallable or unmet modules excluded with their dependants);
+//! upgrade-script discovery, folder validation and normalisation (17.0 rules, 16.0 as an option),
+//! the run condition and Odoo's order (`scripts.rs`); `build_plan`, the pure function from addons +
+//! module registry + request to the ordered steps; `series_step_plan`, the plan of a major-version
+//! step of the upgrade platform; `lint_addons` and `check_migrate` (signature checked by lexing the
+//! script, without running it).
+//!
+//! Invariant: a plan lists exactly what Odoo 17 would run, in Odoo's order: `base` alone first, per
+//! module `pre`, load, `post`, then every `end` after all modules.
 
 mod addons;
 mod graph;

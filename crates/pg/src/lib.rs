@@ -6,6 +6,33 @@
 //! - [`Server`]: how to reach a server, embedded or external, as URLs for sqlx and libpq tools.
 //!
 //! This crate knows nothing of Odoo or of Slipway's domain.
+//!
+//! ## Design notes
+//!
+//! PostgreSQL, knowing nothing of Odoo. `Binaries` finds the server programs (`pg_config --bindir`,
+//! then the highest `/usr/lib/postgresql/*/bin`, or `--pg-bindir`). `EmbeddedCluster` runs
+//! `initdb`/`pg_ctl` under `<data-dir>/pg`, as the `postgres` system user when Slipway is root
+//! (`ServerUser`); it listens on a Unix socket in `<data-dir>/run` (or a hashed `/tmp/slipway-*`
+//! when that path is too long for a socket) and on 127.0.0.1 on a free port, both recorded in
+//! `<data-dir>/postgres.json` with the superuser's TCP password (file mode 0600). Slipway owns
+//! `pg/slipway.conf` (port, socket, tuning), included from `postgresql.conf` and rewritten at each
+//! start. `Server` turns "embedded or external" into URLs that both sqlx and libpq tools accept.
+//!
+//! With `ClusterOptions::wal_archive` (every CLI command sets it, so settings never flip between
+//! commands) `slipway.conf` also turns on WAL archiving: `archive_command` copies each finished
+//! file into `<data-dir>/wal-spool` under a dot name, fsyncs it, renames it and fsyncs the folder,
+//! so it exits 0 only once the file is durable and PostgreSQL otherwise keeps it in pg_wal and
+//! retries; `archive_timeout = 60` closes a segment at most a minute after a write.
+//! `ScratchCluster` is a throw-away cluster for point-in-time recovery: the caller unpacks a base
+//! backup into it and stages WAL files; `recover_to` rewrites its settings (own socket, no TCP, no
+//! archiving, `hot_standby = off`, `restore_command` reading the staged files,
+//! `recovery_target_time`, `promote`), starts it and waits for `ready` in postmaster.pid, or
+//! reports the server's FATAL lines (e.g. "recovery ended before configured recovery target").
+//!
+//! Invariants: `start` is idempotent; a postmaster is "running" only if the process in
+//! `postmaster.pid` has PGDATA as its working directory, so a stale pid file (kill -9, reused pid,
+//! zombie) is recovered, never trusted; a failed `initdb` removes what it created; socket auth is
+//! `trust` (the socket directory is 0700), TCP auth is `scram-sha-256`.
 
 mod binaries;
 mod cluster;

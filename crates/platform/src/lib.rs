@@ -9,6 +9,53 @@
 //!   [`projects::allowed`] the rights of each role; [`sessions`]: web UI sessions;
 //!   [`editor`]: the web editor's reads of a build's checkout and its commits.
 //! - [`Platform`]: the operations on them (pushes, rebuilds, stops, the scheduler's chores).
+//!
+//! ## Design notes
+//!
+//! Odoo.sh's model: `people.rs` (users, API tokens stored as SHA-256), `projects.rs` (projects,
+//! their Odoo runtime per series, members and roles, trial end), `branches.rs` (stage, head,
+//! settings: modules to install, tests, staging behaviour), `stages.rs` (the pure stage-move
+//! rules), `history.rs` (a branch's pushes and events), `builds/` (the `builds` table with state
+//! and result apart; `naming.rs` gives `<project>-<branch>-<id>`, the build's host label and
+//! database name; `templates.rs` the template-database cache and its pure trimming rule).
+//! `builds/pipeline.rs` is what a `build.run` job does, under a per-branch advisory lock: checkout
+//! (`git archive`), runtime, virtualenv, then per stage — `development.rs` (template copy when the
+//! module set's hash is cached, else create + install with demo + tests; an install whose only
+//! errors are failing tests, told apart by `slipway_runner`'s log classifier, still serves, red,
+//! and is not cached), `production.rs` (first build: `base` only; later: `-u` of modules whose
+//! version went up, behind a template-copy snapshot made under a `_partial` name and renamed when
+//! whole; any failure moves the updated database aside, renames the snapshot in and brings back the
+//! previous revision's server; an update cut short by a stop of Slipway finds its snapshot when the
+//! job runs again and is rolled back to it first), `staging.rs` (neutralized copy of production, or
+//! the previous staging database updated) — then the server, health-checked, owned by the
+//! `Supervisor`; before any development or staging server starts, every active `ir_mail_server` is
+//! switched off, so its mail can only go to the catcher its odoo.conf names. Each build's
+//! `build.log` holds its steps and how it ended (the reason of a failure no tool logged: a broken
+//! manifest, no runtime, a kill). A kill is final: `finish` and `set_running` only move unfinished
+//! builds (production excepted, whose server is what serves). `service.rs` (`Platform`) is what the
+//! edges call: pushes, rebuilds, merges, stage moves, stops, branch deletion, the scheduler's
+//! chores (running limits, development database lifetime, trial expiry, template trimming) and
+//! restarting running builds after a restart. `Platform::lock_refs` (`ref_locks.rs`) serializes the
+//! changes of a project's branches (push hook, editor commit, merge, fork) from reading them to
+//! recording the change, so two never see, record and build the same change nor enqueue builds out
+//! of order.
+//!
+//! Rights: `projects::allowed(role, action, stage)` is Odoo.sh's rights as one pure function (admin
+//! everything but committing to production from the browser; developer every tool of development
+//! builds and only seeing staging/production databases; tester the databases and tools of staging
+//! and development). `sessions.rs` holds the web UI's sessions and optional passwords (Argon2id PHC
+//! strings); `editor.rs` reads a build's checkout (plain relative paths only, no symlink followed)
+//! and commits one file through `Repo::commit_file` on the revision of the build it was read from,
+//! refused (Conflict) once the branch moved past it, then builds it as a push; `Platform::fork`
+//! makes a new development branch at another's head.
+//!
+//! Branches meet backups in `BuildEnv::backup_source` (a build's database, filestore, logs,
+//! sessions): production's first build adds its daily schedule, every production update is preceded
+//! by a `before-update` backup taken while production still serves, and `/api` restores a backup
+//! into production (after a `before-restore` backup) or a staging branch (neutralized copy), and
+//! imports a dump into a branch (a `before-import` backup in production, a neutralized copy
+//! elsewhere; a dump of another series sets the branch's own series, `BranchSettings::series`,
+//! which its builds' runtime follows, with a `series.switched` event).
 
 mod error;
 mod ref_locks;

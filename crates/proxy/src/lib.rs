@@ -14,6 +14,14 @@
 //! Built on hyper-util's legacy client rather than reqwest: it takes axum's request body as is
 //! (same `http-body` 1 types, so streaming needs no adapter), adds no headers and follows no
 //! redirects of its own, and exposes hyper's upgrade API that WebSocket passthrough needs.
+//!
+//! ## Design notes
+//!
+//! The streaming HTTP/1.1 reverse proxy to builds' Odoo servers (hyper-util's client):
+//! `X-Forwarded-*` for Odoo's `proxy_mode`, hop-by-hop headers dropped, `Location` rewritten to the
+//! public host and path prefix, WebSocket upgrades spliced, a 502 page naming a build that does not
+//! answer; `open_session` logs into a build for "Connect"; `build_from_host` reads
+//! `<build>.<domain>`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

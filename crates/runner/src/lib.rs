@@ -4,6 +4,24 @@
 //! decided from, and the Odoo runtime of builds: Odoo source trees and their
 //! `odoo-bin` ([`odoo`]), virtualenvs ([`venv`]) and the module folders of a
 //! checkout ([`modules`]).
+//!
+//! ## Design notes
+//!
+//! Code that is not ours. `run_plan` starts ONE `python3` process (`host.py`, embedded with
+//! `include_str!`) holding ONE psycopg2 connection, and drives it over JSON lines on stdin/stdout
+//! (scripts' own prints are relayed from stderr, so they cannot break the protocol). `cr` is Odoo's
+//! cursor API with psycopg2 semantics. Default: the whole run is one transaction and every script
+//! has its own savepoint; `commit_per_module` reproduces Odoo. `read_db_state` reads
+//! `ir_module_module`. `odoo/` is the Odoo runtime adapter: `OdooSource` (a registered tree, its
+//! series read from `odoo/release.py`), `OdooConf` (a build's odoo.conf, written 0600), `run_task`
+//! (one-shot `odoo-bin -i/-u --stop-after-init` into a log, judged by `classify_log`: ERROR and
+//! WARNING lines of Odoo's log format) and `OdooServer` (a supervised server in its own process
+//! group, health-checked on `/web/health`); `venv.rs` keeps virtualenvs keyed by the hash of the
+//! requirement files (reused, locked against concurrent creation, removed when pip fails);
+//! `modules.rs` finds a checkout's module folders and hashes a module set for the template cache.
+//! `stop_pid` stops a server of a previous Slipway process, only if that pid still runs Odoo.
+//! Builds' tests run on `tests/fixtures/odoo-standin`, an Odoo-CLI stand-in (not Odoo; its README
+//! says what it speaks), or on a real tree with `SLIPWAY_TEST_ODOO_SRC`.
 
 mod dbstate;
 mod host;

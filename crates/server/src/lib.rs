@@ -12,6 +12,68 @@
 //!   build servers (`slipway_proxy`).
 //!
 //! - `/` and `/ui/*`: the web UI ([`ui`]), static assets embedded in the binary.
+//!
+//! ## Design notes
+//!
+//! axum. One router per area merged in `router()`, with `serve()` shutting down gracefully: `GET
+//! /healthz` (`{"status":"ok","postgres":"15.18"}`, 503 when PostgreSQL is unreachable), and
+//! `upgrade_api/`: Odoo's `/database/v1/*` with parameters from the query string or a form
+//! (`params.rs`), the documented `request` dict field for field (`view.rs`), `upload` streamed to a
+//! new file then renamed over the old dump (`upload.rs`), and the request URLs
+//! `/database/<region>/<id>/<key>/...` served with `Range` (`downloads.rs`). Every failure reason
+//! is listed in the module's docs.
+//!
+//! `api/` is the REST API (`/api/*`, JSON, one error shape; routes listed in `api/mod.rs`): users,
+//! runtimes, projects and members, branches (settings, stage moves, history, rebuild, merge, fork),
+//! builds (stop, keep, logs with `Range` or followed as Server-Sent Events ending by themselves,
+//! files for the editor, shell, monitor), backups (list, create, verify, download, restore; import
+//! (`POST .../branches/{b}/import`: the raw body streamed by `files::receive_body`, shared with the
+//! upgrade API's upload, into `<data-dir>/backups/uploads`, capped at `--max-upload`); `GET|POST
+//! .../branches/{b}/pitr`: the point-in-time recovery window, and production restored as it was at
+//! `{"at": ...}`, server stopped and restarted around it as for a restore). `auth.rs` takes a
+//! bearer token, or the web UI's session cookie (`slipway_session`: HttpOnly, SameSite=Strict, a
+//! random id whose SHA-256 is stored in `ui_sessions`) whose POST/PUT/PATCH/DELETE must echo the
+//! session's CSRF token in `X-Slipway-CSRF`; `Access::require(action, stage)` applies
+//! `projects::allowed` to the stage of the branch or build concerned, so every right is enforced by
+//! the API, whatever the UI shows. `builds_http.rs` joins Git and the proxy to the platform:
+//! `/git/<project>.git` with HTTP basic auth (any user, a token as password) and the push hook (the
+//! branches read before and after `git-receive-pack`, whose report is read whole first, since git
+//! updates refs while streaming it; all under the project's `lock_refs`), the build proxy by host
+//! (`<build>.<domain>`, a middleware ahead of every router) and by path (`/builds/<build>/`), and
+//! one-time Connect links that log the browser into a build as its administrator.
+//!
+//! `ui/` is the web UI: `index.html`, one stylesheet and one ES module per page or tab
+//! (`project.js`: branches by stage, drag to move or merge; `builds.js`; `branch.js` with
+//! `history`, `logs` (EventSource on `?follow=1`, pause/resume), `mails`, `editor`, `monitor`,
+//! `backups` (verify, restore, download, import, point-in-time recovery), `settings`), embedded
+//! with `include_str!` and served under `/` and `/ui/` with a strict CSP (no inline script or
+//! style); plain DOM, `fetch` and `EventSource`, no framework nor build step. Tabs whose API is
+//! missing say "not available". `shell.rs` is the Shell tab's WebSocket: util-linux `script` gives
+//! `bash` a PTY in the build's folder, with libpq's `PG*` variables from the build's `odoo.conf`,
+//! its virtualenv and Odoo on `PATH` and `ODOO_RC` set; same-origin checked, closed after `serve
+//! --shell-idle` seconds without input (15 minutes); it runs as Slipway's user, like the build's
+//! Odoo. `monitor.rs` samples the build server's `/proc/<pid>` (CPU seconds, RSS) for the Monitor
+//! charts, with the HTTP requests the proxy counted for the build (`ProxyClient::requests_to`).
+//! xterm.js (npm, `crates/server/ui-vendor/`, locked) is copied into the binary by `build.rs`;
+//! without it a release build fails, saying to run `dev/setup`, and a debug build warns and gets a
+//! Shell tab that says so. It is tested in Chromium by `crates/cli/tests/ui.rs` +
+//! `tests/ui/run.mjs` (playwright-core from npm, locked).
+//!
+//! `sftp/` is the SFTP endpoint of `request_sftp_access`: an SSH server (russh + russh-sftp, inside
+//! the binary: no system sshd or chroot) started on the first call, with a persistent ed25519 host
+//! key at `<data-dir>/sftp/host_ed25519_key` (0600). User `user_<id>` logs in only with one of the
+//! public keys stored for request `<id>`: no password, no shell, only the `sftp` subsystem.
+//! `view.rs` holds the pure rules: the user's world is one file at `/`; in `draft` the dump,
+//! written (`put`, resumed with `put -a` from the size `stat` reports) straight to
+//! `upgrade/<id>/original/`; in `done`/`delivered` `upgraded_<filename>`, read-only; every other
+//! path, and any `..`, is a permission error. The request's state is re-read on every open; a
+//! written file's size and SHA-256 are recorded (in `draft` only) when it is closed or the
+//! connection drops.
+//!
+//! `mails.rs` serves `/api/builds/{id}/mails[/{seq}[.eml|/html]]` from the `MailStore`, the HTML
+//! view under `Content-Security-Policy: default-src 'none'; img-src data:; style-src
+//! 'unsafe-inline'`; it has no authentication of its own and is mounted by the `/api` router behind
+//! its own.
 
 mod api;
 mod builds_http;

@@ -12,6 +12,20 @@
 //!
 //! **Invariants:** a request's key is stored only as a digest; a request moves only along the
 //! documented states (`rules::check_state`), each move a compare-and-set in the database.
+//!
+//! ## Design notes
+//!
+//! The upgrade platform's domain: `rules.rs` (pure: `create` validation reporting every failure at
+//! once, the states and which call each allows, Odoo's `human_size`, the API's date and `HH:MM`
+//! formats), keys (128-bit, only their SHA-256 stored, compared in constant time:
+//! `slipway-secrets`), `store.rs` (contracts and requests, state moves as conditional `UPDATE`s so
+//! two callers never both win), `files.rs` (`<data-dir>/upgrade/<id>/...`, the targets offered =
+//! the series folders of `--upgrade-scripts`), `process.rs` (inspect -> restore into
+//! `slipway_upgrade_<id>` -> each series step's standard scripts through `series_step_plan` and
+//! `run_plan`, as the database's owner role -> neutralize `test` requests -> write the upgraded
+//! dump in the input's format, its SQL, `notes.html`, `upgrade.log`; any failure removes partial
+//! results and sets `customer_message`), `worker.rs` (the `upgrade.process` job loop: heartbeats,
+//! jobs released on shutdown so a restart resumes them).
 
 mod error;
 pub mod files;
