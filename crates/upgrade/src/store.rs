@@ -243,7 +243,7 @@ impl UpgradeStore {
     }
 
     /// [`transition`](Self::transition), returning the request as it is after the move.
-    pub async fn transition_returning(
+    pub(crate) async fn transition_returning(
         &self,
         id: i64,
         from: &[RequestState],

@@ -1,6 +1,6 @@
 //! The upgrade store on a real PostgreSQL: typed rows and the one-transaction `process`.
 
-use slipway_metadata::{JobQueue, Metadata};
+use slipway_metadata::Metadata;
 use slipway_testkit::TestDb;
 use slipway_upgrade::rules::{Aim, NewRequest, RequestState};
 use slipway_upgrade::{UpgradeStore, PROCESS_JOB};

@@ -22,7 +22,7 @@ mod view;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, MethodRouter};
 use axum::{Json, Router};
 use serde_json::json;
 use slipway_upgrade::rules::{CreateParams, Failure};
@@ -44,10 +44,10 @@ pub(crate) fn router() -> Router<AppState> {
             post(upload::upload_modules).layer(axum::extract::DefaultBodyLimit::disable()),
         )
         .route("/database/v1/request_sftp_access", any(upload::sftp_access))
-        .route("/database/v1/process", any(process))
-        .route("/database/v1/skip_test", any(skip_test))
-        .route("/database/v1/cancel", any(cancel))
-        .route("/database/v1/status", any(status))
+        .route("/database/v1/process", on(Call::Process))
+        .route("/database/v1/skip_test", on(Call::SkipTest))
+        .route("/database/v1/cancel", on(Call::Cancel))
+        .route("/database/v1/status", on(Call::Status))
         .route(
             "/database/{region}/{id}/{key}/status",
             get(downloads::status_page),
@@ -138,22 +138,33 @@ async fn create(State(state): State<AppState>, headers: HeaderMap, params: ApiPa
     }
 }
 
-async fn process(State(state): State<AppState>, headers: HeaderMap, who: Caller) -> Response {
-    let outcome = state.upgrade.process(&who.0).await;
-    reply(&state.upgrade, &headers, &who.0.key, outcome)
+/// The calls on a request that only move it, or read it.
+#[derive(Debug, Clone, Copy)]
+enum Call {
+    Process,
+    SkipTest,
+    Cancel,
+    Status,
 }
 
-async fn skip_test(State(state): State<AppState>, headers: HeaderMap, who: Caller) -> Response {
-    let outcome = state.upgrade.skip_test(&who.0).await;
-    reply(&state.upgrade, &headers, &who.0.key, outcome)
+/// The route of `call`.
+fn on(call: Call) -> MethodRouter<AppState> {
+    any(move |state, headers, who| on_request(state, headers, who, call))
 }
 
-async fn cancel(State(state): State<AppState>, headers: HeaderMap, who: Caller) -> Response {
-    let outcome = state.upgrade.cancel(&who.0).await;
-    reply(&state.upgrade, &headers, &who.0.key, outcome)
-}
-
-async fn status(State(state): State<AppState>, headers: HeaderMap, who: Caller) -> Response {
-    let outcome = state.upgrade.status(&who.0).await;
-    reply(&state.upgrade, &headers, &who.0.key, outcome)
+/// `process`, `skip_test`, `cancel` and `status`: `call` on the request the parameters name.
+async fn on_request(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Caller(who): Caller,
+    call: Call,
+) -> Response {
+    let service = &state.upgrade;
+    let outcome = match call {
+        Call::Process => service.process(&who).await,
+        Call::SkipTest => service.skip_test(&who).await,
+        Call::Cancel => service.cancel(&who).await,
+        Call::Status => service.status(&who).await,
+    };
+    reply(service, &headers, &who.key, outcome)
 }
