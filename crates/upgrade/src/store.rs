@@ -162,12 +162,17 @@ impl UpgradeStore {
 
     /// The request `id`, for the worker (no key).
     pub async fn get(&self, id: i64) -> Result<Option<UpgradeRecord>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM upgrade_requests WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+        let select = format!("SELECT {COLUMNS} FROM upgrade_requests WHERE id = $1");
+        self.one_request(&select, id).await
+    }
+
+    /// The request `id` as `sql` (a statement on `$1`, the id, returning [`COLUMNS`]) reads or
+    /// leaves it.
+    async fn one_request(&self, sql: &str, id: i64) -> Result<Option<UpgradeRecord>> {
+        Ok(sqlx::query_as(sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Puts a received upload in place (`install`, a rename) and records its size and digest,
@@ -270,12 +275,10 @@ impl UpgradeStore {
 
     /// Asks for delivery without the test phase; returns the request as it is then.
     pub async fn set_skip_test(&self, id: i64) -> Result<Option<UpgradeRecord>> {
-        Ok(sqlx::query_as(&format!(
+        let update = format!(
             "UPDATE upgrade_requests SET skip_test = true WHERE id = $1 RETURNING {COLUMNS}"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+        );
+        self.one_request(&update, id).await
     }
 
     /// The message shown to the customer (why it failed, what to do).
