@@ -170,8 +170,9 @@ pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Takes jobs of `kind` and runs `handle` on each, with heartbeats, until `shutdown` turns
 /// true. A job cut short by the shutdown goes back to the queue at once, so the next start
 /// resumes it; a job whose worker died is taken again once its heartbeat is older than
-/// [`HEARTBEAT_TIMEOUT`]. `handle` returns the failure to record, if any.
-pub async fn run_worker<F, Fut>(
+/// [`HEARTBEAT_TIMEOUT`]. `handle` returns the failure to record, if any, as its `Display`
+/// writes it.
+pub async fn run_worker<F, Fut, E>(
     queue: JobQueue,
     kind: &'static str,
     name: String,
@@ -179,7 +180,8 @@ pub async fn run_worker<F, Fut>(
     handle: F,
 ) where
     F: Fn(Job) -> Fut,
-    Fut: std::future::Future<Output = std::result::Result<(), String>>,
+    Fut: std::future::Future<Output = std::result::Result<(), E>>,
+    E: std::fmt::Display,
 {
     let mut listener = match queue.listener().await {
         Ok(listener) => Some(listener),
@@ -220,7 +222,7 @@ pub async fn run_worker<F, Fut>(
                     Ok(()) => queue.complete(id).await,
                     Err(e) => {
                         tracing::error!(job = id, "job failed: {e}");
-                        queue.fail(id, &e).await
+                        queue.fail(id, &e.to_string()).await
                     }
                 };
                 if let Err(e) = recorded {

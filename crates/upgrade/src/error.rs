@@ -14,6 +14,10 @@ pub enum Error {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Metadata(#[from] slipway_metadata::Error),
+    /// An `upgrade.process` job that names no request: queued by something else than
+    /// `process`.
+    #[error("job {job}: payload has no request id")]
+    NoRequestInPayload { job: i64 },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -10,9 +10,14 @@
 //! modules.zip                    the request's custom modules, when sent
 //! ```
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
 use slipway_odoo::Series;
+
+use crate::rules::RequestState;
+use crate::store::UpgradeRecord;
 
 /// The file layout of all requests under one root.
 #[derive(Debug, Clone)]
@@ -72,6 +77,108 @@ impl UpgradeFiles {
     }
 }
 
+/// A file a request's URLs serve: `.../<kind>/<what>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestFile {
+    /// `original/sql`: the uploaded database as SQL.
+    OriginalSql,
+    /// `original/archive`: the uploaded dump, as sent.
+    OriginalDump,
+    /// `upgraded/sql`: the upgraded database as SQL.
+    UpgradedSql,
+    /// `upgraded/archive`: the upgraded dump.
+    UpgradedDump,
+    /// `upgraded/notes`: the report of the processing.
+    Notes,
+    /// `modules/archive`: the custom modules sent with the request.
+    Modules,
+}
+
+impl RequestFile {
+    /// The file the URL parts `kind`/`what` name.
+    pub fn from_url(kind: &str, what: &str) -> Option<Self> {
+        Some(match (kind, what) {
+            ("original", "sql") => RequestFile::OriginalSql,
+            ("original", "archive") => RequestFile::OriginalDump,
+            ("upgraded", "sql") => RequestFile::UpgradedSql,
+            ("upgraded", "archive") => RequestFile::UpgradedDump,
+            ("upgraded", "notes") => RequestFile::Notes,
+            ("modules", "archive") => RequestFile::Modules,
+            _ => return None,
+        })
+    }
+
+    /// Whether the file may be served for a request in `state`: the upgraded database only
+    /// once there is one; the notes also tell why a run failed.
+    pub fn is_available_in(self, state: RequestState) -> bool {
+        match self {
+            RequestFile::UpgradedSql | RequestFile::UpgradedDump => state.has_result(),
+            _ => true,
+        }
+    }
+
+    /// Where the file of `record` is.
+    pub fn path(self, files: &UpgradeFiles, record: &UpgradeRecord) -> PathBuf {
+        let id = record.id;
+        match self {
+            RequestFile::OriginalSql => files.original_sql(id),
+            RequestFile::OriginalDump => files.original(id, &record.filename),
+            RequestFile::UpgradedSql => files.upgraded_sql(id),
+            RequestFile::UpgradedDump => files.upgraded(id, &record.filename),
+            RequestFile::Notes => files.notes(id),
+            RequestFile::Modules => files.modules(id),
+        }
+    }
+
+    /// The name it downloads as; `None` for the notes, which a browser shows.
+    pub fn download_name(self, record: &UpgradeRecord) -> Option<String> {
+        let stem = stem(&record.filename);
+        match self {
+            RequestFile::OriginalSql => Some(format!("{stem}.sql")),
+            RequestFile::OriginalDump => Some(record.filename.clone()),
+            RequestFile::UpgradedSql => Some(format!("upgraded_{stem}.sql")),
+            RequestFile::UpgradedDump => Some(upgraded_name(&record.filename)),
+            RequestFile::Notes => None,
+            RequestFile::Modules => Some(format!("modules_{}.zip", record.id)),
+        }
+    }
+}
+
+/// `db.dump` -> `db`, `db.sql.gz` -> `db`.
+fn stem(filename: &str) -> &str {
+    let mut stem = filename;
+    for ext in [".gz", ".sql", ".dump", ".zip", ".tar", ".backup"] {
+        stem = stem.strip_suffix(ext).unwrap_or(stem);
+    }
+    stem
+}
+
+/// Size and SHA-256 (hex) of the file at `path`, read in 1 MiB blocks.
+pub(crate) fn sha256_of(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+        size += read as u64;
+    }
+    Ok((size, format!("{:x}", hasher.finalize())))
+}
+
+/// Whether the file at `path` starts as a zip archive does.
+pub(crate) fn starts_with_zip_magic(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"PK\x03\x04"
+}
+
 /// `upgraded_<filename>`, the name of the result (as the documented SFTP session shows).
 pub fn upgraded_name(filename: &str) -> String {
     format!("upgraded_{filename}")
@@ -110,6 +217,35 @@ mod tests {
             ["16.0", "saas~16.3", "17.0", "18.0"]
         );
         assert!(offered_targets(None).is_empty());
+    }
+
+    #[test]
+    fn urls_name_files_and_the_upgraded_ones_wait_for_a_result() {
+        assert_eq!(
+            RequestFile::from_url("upgraded", "archive"),
+            Some(RequestFile::UpgradedDump)
+        );
+        assert_eq!(RequestFile::from_url("upgraded", "bogus"), None);
+        assert_eq!(RequestFile::from_url("../etc", "passwd"), None);
+        assert!(!RequestFile::UpgradedSql.is_available_in(RequestState::Progress));
+        assert!(RequestFile::UpgradedSql.is_available_in(RequestState::Delivered));
+        assert!(RequestFile::Notes.is_available_in(RequestState::Failed));
+        assert_eq!(stem("db.sql.gz"), "db");
+        assert_eq!(stem("openchs.70.cdump"), "openchs.70.cdump");
+    }
+
+    #[test]
+    fn a_file_is_digested_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dump");
+        std::fs::write(&path, b"abc").unwrap();
+        let (size, sha256) = sha256_of(&path).unwrap();
+        assert_eq!(size, 3);
+        assert_eq!(
+            sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(!starts_with_zip_magic(&path));
     }
 
     #[test]

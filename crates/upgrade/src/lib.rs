@@ -6,7 +6,9 @@
 //! - [`UpgradeStore`]: requests and contracts in the metadata database; [`UpgradeFiles`]: each
 //!   request's folder (the dump, the results, the log, the notes).
 //! - [`Processor`] and [`run_worker`]: the `upgrade.process` job, one request at a time.
-//! - [`UpgradeService`]: what the HTTP API and the SFTP endpoint share.
+//! - [`UpgradeService`]: the operations the HTTP API and the SFTP endpoint call (create, upload,
+//!   process, skip_test, cancel, status...), each returning the request or the documented
+//!   [`rules::Failure`]s.
 //!
 //! It knows nothing of projects and builds, nor of HTTP.
 //!
@@ -37,8 +39,10 @@ mod store;
 mod worker;
 
 pub use error::{Error, Result};
-pub use files::{offered_targets, upgraded_name, UpgradeFiles};
+pub use files::{offered_targets, upgraded_name, RequestFile, UpgradeFiles};
 pub use process::Processor;
-pub use service::UpgradeService;
-pub use store::{Inspection, UpgradeRecord, UpgradeStore};
+pub use service::{
+    CallError, CallResult, Credentials, ReceivedFile, RequestStatus, UpgradeService,
+};
+pub use store::{Contract, Inspection, UpgradeRecord, UpgradeStore};
 pub use worker::{run_worker, PROCESS_JOB};

@@ -18,7 +18,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::files::{offered_targets, UpgradeFiles};
 use super::notes::{NoteStep, Notes};
-use super::rules::RequestState;
+use super::rules::{Aim, RequestState};
 use super::store::{self, UpgradeRecord, UpgradeStore};
 use crate::error::{Error, Result};
 
@@ -78,7 +78,7 @@ impl Processor {
             .transition(id, &resumable, RequestState::Progress)
             .await?
         {
-            return Ok(record.state());
+            return Ok(record.state);
         }
         tracing::info!(request = id, target = %record.target, "processing upgrade request");
         let scratch = format!("slipway_upgrade_{id}");
@@ -159,7 +159,7 @@ impl Processor {
             "No Odoo {} runtime is configured on this server: only upgrade scripts ran (no `-u all`).",
             r.target
         ));
-        if r.aim == "test" {
+        if r.aim == Aim::Test {
             self.step_neutralize(scratch, run).await?;
         }
         self.step_write(r, &found, scratch, run).await

@@ -61,8 +61,33 @@ impl Failure {
     }
 }
 
-/// The aims a request may have.
-pub const AIMS: [&str; 2] = ["test", "production"];
+/// What a request is for: `test` results are neutralized (no mails, no crons), `production`
+/// ones are delivered as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum Aim {
+    Test,
+    Production,
+}
+
+impl Aim {
+    /// Every aim, in the order `AIM:INVALID` lists them.
+    pub const ALL: [Aim; 2] = [Aim::Test, Aim::Production];
+
+    /// The API's name of the aim.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aim::Test => "test",
+            Aim::Production => "production",
+        }
+    }
+
+    /// The aim named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+}
 
 /// The parameters of `create`, as received (every one optional until validated).
 #[derive(Debug, Clone, Default)]
@@ -81,7 +106,7 @@ pub struct NewRequest {
     pub contract: String,
     pub email: String,
     pub target: String,
-    pub aim: String,
+    pub aim: Aim,
     pub filename: String,
     pub timezone: Option<String>,
 }
@@ -110,8 +135,9 @@ pub fn validate_create(
     if !target.is_empty() && !targets.contains(&target) {
         failures.push(Failure::invalid("target", &target, Some(targets.to_vec())));
     }
-    if !aim.is_empty() && !AIMS.contains(&aim.as_str()) {
-        let expected = AIMS.iter().map(|a| a.to_string()).collect();
+    let known_aim = Aim::parse(&aim);
+    if !aim.is_empty() && known_aim.is_none() {
+        let expected = Aim::ALL.iter().map(|a| a.as_str().to_string()).collect();
         failures.push(Failure::invalid("aim", &aim, Some(expected)));
     }
     if !email.is_empty() && !looks_like_email(&email) {
@@ -134,9 +160,10 @@ pub fn validate_create(
             )
         });
     }
-    if !failures.is_empty() {
+    // A missing or unknown aim is among the failures, so `known_aim` is set when there are none.
+    let Some(aim) = known_aim.filter(|_| failures.is_empty()) else {
         return Err(failures);
-    }
+    };
     Ok(NewRequest {
         contract,
         email,
@@ -177,7 +204,9 @@ pub fn is_plain_file_name(name: &str) -> bool {
 }
 
 /// A request's state, as the API names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum RequestState {
     Draft,
     Pending,
@@ -213,14 +242,29 @@ impl RequestState {
         }
     }
 
-    /// The state named `name`.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-
     /// Whether the upgraded database can be downloaded.
     pub fn has_result(self) -> bool {
         matches!(self, RequestState::Done | RequestState::Delivered)
+    }
+
+    /// Whether the request may still be processed, so that an estimate of its time means
+    /// something.
+    pub fn is_unfinished(self) -> bool {
+        matches!(
+            self,
+            RequestState::Draft | RequestState::Pending | RequestState::Progress
+        )
+    }
+
+    /// The stage of the request's follow-up, as Odoo's helpdesk names it (`issue_stage`).
+    pub fn issue_stage(self) -> &'static str {
+        match self {
+            RequestState::Draft => "new",
+            RequestState::Pending | RequestState::Progress => "in progress",
+            RequestState::Done | RequestState::Delivered => "done",
+            RequestState::Cancelled => "cancelled",
+            RequestState::Failed => "failed",
+        }
     }
 }
 
@@ -324,6 +368,7 @@ mod tests {
     fn a_valid_create_passes() {
         let new = validate_create(&params(), &targets(), |_| true).unwrap();
         assert_eq!(new.target, "17.0");
+        assert_eq!(new.aim, Aim::Test);
         assert_eq!(new.filename, "db_name.dump");
     }
 
@@ -387,11 +432,35 @@ mod tests {
     }
 
     #[test]
-    fn state_names_round_trip() {
+    fn names_round_trip_and_serialize_as_the_api_writes_them() {
         for state in RequestState::ALL {
-            assert_eq!(RequestState::parse(state.as_str()), Some(state));
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
         }
-        assert_eq!(RequestState::parse("lost"), None);
+        for aim in Aim::ALL {
+            assert_eq!(Aim::parse(aim.as_str()), Some(aim));
+            assert_eq!(serde_json::to_value(aim).unwrap(), aim.as_str());
+        }
+        assert_eq!(Aim::parse("fun"), None);
+    }
+
+    #[test]
+    fn the_issue_stage_follows_the_state() {
+        use RequestState::*;
+        let stages: Vec<&str> = RequestState::ALL.iter().map(|s| s.issue_stage()).collect();
+        assert_eq!(
+            stages,
+            [
+                "new",
+                "in progress",
+                "in progress",
+                "done",
+                "failed",
+                "cancelled",
+                "done"
+            ]
+        );
+        assert!(Progress.is_unfinished());
+        assert!(!Done.is_unfinished());
     }
 
     #[test]

@@ -4,21 +4,23 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::PgPool;
 
-use super::rules::{NewRequest, RequestState};
+use super::rules::{Aim, NewRequest, RequestState};
 use crate::error::Result;
+use crate::worker::PROCESS_JOB;
 use slipway_secrets::{generate_key, key_digest, key_matches};
 
-/// An upgrade request as stored.
+/// An upgrade request as stored. `aim` and `state` are read into their enums: a value the code
+/// does not know fails the read with the column and the value named.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UpgradeRecord {
     pub id: i64,
     pub contract: String,
     pub email: String,
     pub target: String,
-    pub aim: String,
+    pub aim: Aim,
     pub filename: String,
     pub timezone: Option<String>,
-    pub state: String,
+    pub state: RequestState,
     pub skip_test: bool,
     pub customer_message: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -35,10 +37,25 @@ pub struct UpgradeRecord {
 }
 
 impl UpgradeRecord {
-    /// The state as an enum (the column's CHECK constraint keeps it valid).
-    pub fn state(&self) -> RequestState {
-        RequestState::parse(&self.state).unwrap_or(RequestState::Failed)
+    /// Seconds the processing took, or has taken so far (`elapsed`); 0 before it started.
+    pub fn elapsed_seconds(&self, now: DateTime<Utc>) -> i64 {
+        match (self.processed_at, self.finished_at) {
+            (Some(start), Some(end)) => (end - start).num_seconds(),
+            (Some(start), None) => (now - start).num_seconds(),
+            _ => 0,
+        }
     }
+}
+
+/// A contract, and how many requests it filed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct Contract {
+    /// The code clients send as `contract`.
+    pub code: String,
+    /// A note for people (customer, project).
+    pub note: String,
+    /// How many requests it filed.
+    pub requests: i64,
 }
 
 const COLUMNS: &str = "id, contract, email, target, aim, filename, timezone, state, skip_test, \
@@ -78,9 +95,9 @@ impl UpgradeStore {
     }
 
     /// Every contract with its note and how many requests it filed.
-    pub async fn list_contracts(&self) -> Result<Vec<(String, String, i64)>> {
+    pub async fn list_contracts(&self) -> Result<Vec<Contract>> {
         Ok(sqlx::query_as(
-            "SELECT c.code, c.note, count(r.id) FROM contracts c \
+            "SELECT c.code, c.note, count(r.id) AS requests FROM contracts c \
              LEFT JOIN upgrade_requests r ON r.contract = c.code GROUP BY c.code ORDER BY c.code",
         )
         .fetch_all(&self.pool)
@@ -120,7 +137,7 @@ impl UpgradeStore {
         .bind(&new.contract)
         .bind(&new.email)
         .bind(&new.target)
-        .bind(&new.aim)
+        .bind(new.aim.as_str())
         .bind(&new.filename)
         .bind(&new.timezone)
         .fetch_one(&self.pool)
@@ -145,12 +162,17 @@ impl UpgradeStore {
 
     /// The request `id`, for the worker (no key).
     pub async fn get(&self, id: i64) -> Result<Option<UpgradeRecord>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM upgrade_requests WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+        let select = format!("SELECT {COLUMNS} FROM upgrade_requests WHERE id = $1");
+        self.one_request(&select, id).await
+    }
+
+    /// The request `id` as `sql` (a statement on `$1`, the id, returning [`COLUMNS`]) reads or
+    /// leaves it.
+    async fn one_request(&self, sql: &str, id: i64) -> Result<Option<UpgradeRecord>> {
+        Ok(sqlx::query_as(sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Puts a received upload in place (`install`, a rename) and records its size and digest,
@@ -165,12 +187,12 @@ impl UpgradeStore {
         install: impl FnOnce() -> std::io::Result<()>,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let state: Option<(String,)> =
+        let state: Option<(RequestState,)> =
             sqlx::query_as("SELECT state FROM upgrade_requests WHERE id = $1 FOR UPDATE")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        if state.map(|(s,)| s).as_deref() != Some(RequestState::Draft.as_str()) {
+        if state.map(|(s,)| s) != Some(RequestState::Draft) {
             return Ok(false);
         }
         install().map_err(|source| crate::error::Error::Io {
@@ -222,29 +244,41 @@ impl UpgradeStore {
         from: &[RequestState],
         to: RequestState,
     ) -> Result<bool> {
-        let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-        let done = sqlx::query(
-            "UPDATE upgrade_requests SET state = $3, \
-               processed_at = CASE WHEN $3 = 'progress' THEN now() ELSE processed_at END, \
-               finished_at = CASE WHEN $3 IN ('done', 'failed', 'delivered', 'cancelled') \
-                                  THEN now() ELSE finished_at END \
-             WHERE id = $1 AND state = ANY($2)",
-        )
-        .bind(id)
-        .bind(&from)
-        .bind(to.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(move_state(&self.pool, id, from, to).await?.is_some())
     }
 
-    /// Asks for delivery without the test phase.
-    pub async fn set_skip_test(&self, id: i64) -> Result<()> {
-        sqlx::query("UPDATE upgrade_requests SET skip_test = true WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
+    /// [`transition`](Self::transition), returning the request as it is after the move.
+    pub(crate) async fn transition_returning(
+        &self,
+        id: i64,
+        from: &[RequestState],
+        to: RequestState,
+    ) -> Result<Option<UpgradeRecord>> {
+        move_state(&self.pool, id, from, to).await
+    }
+
+    /// Moves the request from `draft` to `pending` and queues its processing, in one
+    /// transaction: either both happen or neither. Returns the request as queued, or `None`
+    /// when it had left `draft` meanwhile.
+    pub async fn queue_processing(&self, id: i64) -> Result<Option<UpgradeRecord>> {
+        let mut tx = self.pool.begin().await?;
+        let Some(queued) =
+            move_state(&mut *tx, id, &[RequestState::Draft], RequestState::Pending).await?
+        else {
+            return Ok(None);
+        };
+        slipway_metadata::enqueue_with(&mut *tx, PROCESS_JOB, &serde_json::json!({"request": id}))
             .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(Some(queued))
+    }
+
+    /// Asks for delivery without the test phase; returns the request as it is then.
+    pub async fn set_skip_test(&self, id: i64) -> Result<Option<UpgradeRecord>> {
+        let update = format!(
+            "UPDATE upgrade_requests SET skip_test = true WHERE id = $1 RETURNING {COLUMNS}"
+        );
+        self.one_request(&update, id).await
     }
 
     /// The message shown to the customer (why it failed, what to do).
@@ -287,4 +321,28 @@ impl UpgradeStore {
         .await?;
         Ok(rate)
     }
+}
+
+/// The compare-and-set behind every state move, through `executor` (the pool, or a
+/// transaction that does more with it). Stamps `processed_at` on entering `progress` and
+/// `finished_at` on reaching an end.
+async fn move_state<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    id: i64,
+    from: &[RequestState],
+    to: RequestState,
+) -> Result<Option<UpgradeRecord>> {
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    Ok(sqlx::query_as(&format!(
+        "UPDATE upgrade_requests SET state = $3, \
+           processed_at = CASE WHEN $3 = 'progress' THEN now() ELSE processed_at END, \
+           finished_at = CASE WHEN $3 IN ('done', 'failed', 'delivered', 'cancelled') \
+                              THEN now() ELSE finished_at END \
+         WHERE id = $1 AND state = ANY($2) RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(&from)
+    .bind(to.as_str())
+    .fetch_optional(executor)
+    .await?)
 }

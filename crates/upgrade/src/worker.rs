@@ -4,6 +4,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::process::Processor;
+use crate::error::{Error, Result};
 use slipway_metadata::{Job, JobQueue};
 
 /// The job kind `process` queues.
@@ -22,13 +23,13 @@ pub async fn run_worker(
     .await
 }
 
-async fn handle(processor: Processor, job: Job) -> Result<(), String> {
+async fn handle(processor: Processor, job: Job) -> Result<()> {
     let Some(id) = job.payload["request"].as_i64() else {
-        return Err("payload has no request id".into());
+        return Err(Error::NoRequestInPayload { job: job.id });
     };
     let span = tracing::info_span!("upgrade", request = id, job = job.id);
     async move {
-        let state = processor.process(id).await.map_err(|e| e.to_string())?;
+        let state = processor.process(id).await?;
         tracing::info!(state = state.as_str(), "job done");
         Ok(())
     }

@@ -2,7 +2,6 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use serde::Serialize;
 use slipway_upgrade::UpgradeStore;
 
 use crate::config::GlobalOptions;
@@ -40,13 +39,6 @@ pub struct RemoveArgs {
     code: String,
 }
 
-#[derive(Serialize)]
-struct ContractRow {
-    code: String,
-    note: String,
-    requests: i64,
-}
-
 pub async fn run(cmd: ContractCommand, global: &GlobalOptions) -> Result<()> {
     let (metadata, postgres) = global.metadata().await?;
     let store = UpgradeStore::new(metadata.pool().clone());
@@ -74,16 +66,7 @@ pub async fn run(cmd: ContractCommand, global: &GlobalOptions) -> Result<()> {
 }
 
 async fn list(store: &UpgradeStore, json: bool) -> Result<()> {
-    let rows: Vec<ContractRow> = store
-        .list_contracts()
-        .await?
-        .into_iter()
-        .map(|(code, note, requests)| ContractRow {
-            code,
-            note,
-            requests,
-        })
-        .collect();
+    let rows = store.list_contracts().await?;
     if json {
         return print_json(&rows);
     }

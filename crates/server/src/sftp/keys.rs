@@ -10,39 +10,62 @@ use russh::keys::{PrivateKey, PublicKey};
 
 use super::SftpError;
 
+/// Why an authorized_keys file was refused; the message is the API's `SSH_KEYS:INVALID` one.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    /// A line is neither a public key, a blank line nor a comment.
+    #[error(
+        "Line {line} of ssh_keys {problem}; only public keys (as in ~/.ssh/id_ed25519.pub), \
+         blank lines and # comments are allowed"
+    )]
+    Line {
+        /// Its number, from 1.
+        line: usize,
+        /// What is wrong with it.
+        problem: LineProblem,
+    },
+    /// Nothing in the file is a key.
+    #[error("ssh_keys holds no public key; send the content of your ~/.ssh/id_*.pub")]
+    NoKey,
+}
+
+/// What is wrong with a line of an authorized_keys file.
+#[derive(Debug, thiserror::Error)]
+pub enum LineProblem {
+    /// `command="..."`, `from=...` and the like before the key.
+    #[error("has options before the key, which are not supported")]
+    Options,
+    /// Anything else.
+    #[error("is not a public key ({0})")]
+    NotAKey(#[source] russh::keys::ssh_key::Error),
+}
+
 /// Parses an authorized_keys file: public keys (`<type> <base64> [comment]`), blank lines and
 /// `#` comments only. Any other line (options such as `command=`, a private key, garbage) is
 /// refused with a message naming it.
-pub fn parse_authorized_keys(text: &str) -> Result<Vec<PublicKey>, String> {
+pub fn parse_authorized_keys(text: &str) -> Result<Vec<PublicKey>, KeysError> {
     let mut keys = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        keys.push(parse_key_line(line).map_err(|why| {
-            format!(
-                "Line {} of ssh_keys {why}; only public keys (as in ~/.ssh/id_ed25519.pub), \
-                 blank lines and # comments are allowed",
-                index + 1
-            )
+        keys.push(parse_key_line(line).map_err(|problem| KeysError::Line {
+            line: index + 1,
+            problem,
         })?);
     }
     if keys.is_empty() {
-        return Err(
-            "ssh_keys holds no public key; send the content of your ~/.ssh/id_*.pub".to_string(),
-        );
+        return Err(KeysError::NoKey);
     }
     Ok(keys)
 }
 
-fn parse_key_line(line: &str) -> Result<PublicKey, String> {
+fn parse_key_line(line: &str) -> Result<PublicKey, LineProblem> {
     match PublicKey::from_openssh(line) {
         Ok(key) => Ok(key),
-        Err(_) if has_options(line) => {
-            Err("has options before the key, which are not supported".to_string())
-        }
-        Err(e) => Err(format!("is not a public key ({e})")),
+        Err(_) if has_options(line) => Err(LineProblem::Options),
+        Err(e) => Err(LineProblem::NotAKey(e)),
     }
 }
 
@@ -152,7 +175,7 @@ mod tests {
                 "not a public key",
             ),
         ] {
-            let message = parse_authorized_keys(&text).unwrap_err();
+            let message = parse_authorized_keys(&text).unwrap_err().to_string();
             assert!(message.starts_with(&format!("Line {line} ")), "{message}");
             assert!(message.contains(why), "{message}");
         }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::OnceCell;
 
-pub use keys::parse_authorized_keys;
+pub use keys::{parse_authorized_keys, KeysError, LineProblem};
 use slipway_upgrade::UpgradeService;
 
 /// Where clients reach the SFTP server.

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,7 +17,6 @@ use russh_sftp::protocol::{
     Version,
 };
 use russh_sftp::server::StatusReply;
-use sha2::{Digest, Sha256};
 use slipway_upgrade::UpgradeRecord;
 
 use super::view::{absolute, resolve, shared_file, Access, Shared, Target};
@@ -80,7 +79,7 @@ impl SftpSession {
     /// The request as it is now: every open re-reads it, so a request that left `draft`
     /// stops taking writes.
     async fn record(&self) -> Reply<UpgradeRecord> {
-        match self.service.store.get(self.id).await {
+        match self.service.request(self.id).await {
             Ok(Some(record)) => Ok(record),
             Ok(None) => Err(denied("This upgrade request no longer exists")),
             Err(e) => Err(failure("reading the upgrade request", e)),
@@ -90,7 +89,7 @@ impl SftpSession {
     /// What `path` names now, and the request it was resolved for.
     async fn target(&self, path: &str) -> Reply<(Target, UpgradeRecord)> {
         let record = self.record().await?;
-        Ok((resolve(path, record.state(), &record.filename), record))
+        Ok((resolve(path, record.state, &record.filename), record))
     }
 
     /// The file on disk behind `shared`.
@@ -103,7 +102,7 @@ impl SftpSession {
 
     /// Why `path` is out of reach, in words the user can act on.
     fn refusal(record: &UpgradeRecord, path: &str) -> StatusReply {
-        match shared_file(record.state(), &record.filename) {
+        match shared_file(record.state, &record.filename) {
             Some(Shared {
                 name,
                 access: Access::Write,
@@ -115,7 +114,7 @@ impl SftpSession {
             )),
             None => denied(format!(
                 "{path}: nothing can be transferred while the request is {}",
-                record.state().as_str()
+                record.state.as_str()
             )),
         }
     }
@@ -141,7 +140,7 @@ impl SftpSession {
 
     /// Attributes of `/` followed by the shared file when it exists.
     async fn shared_entry(&self, record: &UpgradeRecord) -> Option<Entry> {
-        let shared = shared_file(record.state(), &record.filename)?;
+        let shared = shared_file(record.state, &record.filename)?;
         let meta = tokio::fs::metadata(self.disk_path(record, &shared))
             .await
             .ok()?;
@@ -194,46 +193,6 @@ fn open_file(path: &Path, access: Access, flags: OpenFlags) -> std::io::Result<F
     options.open(path)
 }
 
-/// Size and SHA-256 of the file at `path`, read in 1 MiB blocks.
-fn digest(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-        size += read as u64;
-    }
-    Ok((size, format!("{:x}", hasher.finalize())))
-}
-
-/// Records the written file's size and digest on request `id`, if still in `draft`.
-pub(super) async fn record_upload(
-    service: &UpgradeService,
-    id: i64,
-    path: PathBuf,
-) -> Result<(), String> {
-    let (size, sha256) = tokio::task::spawn_blocking(move || digest(&path))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("reading the uploaded dump: {e}"))?;
-    match service.store.set_upload(id, size as i64, &sha256).await {
-        Ok(true) => {
-            tracing::info!(request = id, bytes = size, "dump uploaded over SFTP");
-            Ok(())
-        }
-        Ok(false) => Err(
-            "The request left the draft state during the upload; the dump was not recorded"
-                .to_string(),
-        ),
-        Err(e) => Err(format!("recording the upload: {e}")),
-    }
-}
-
 impl Drop for SftpSession {
     /// A connection that drops mid-upload still leaves a file whose size `put -a` resumes
     /// from: record what is on disk so `status` tells the truth.
@@ -256,7 +215,7 @@ impl Drop for SftpSession {
         for path in written {
             let (service, id) = (self.service.clone(), self.id);
             runtime.spawn(async move {
-                if let Err(e) = record_upload(&service, id, path).await {
+                if let Err(e) = service.record_sftp_upload(id, path).await {
                     tracing::warn!(request = id, "SFTP upload interrupted: {e}");
                 }
             });
@@ -456,9 +415,10 @@ impl russh_sftp::server::Handler for SftpSession {
                 .await
                 .map_err(|e| failure("close", e))?
                 .map_err(|e| failure("close", e))?;
-            record_upload(&self.service, self.id, path)
+            self.service
+                .record_sftp_upload(self.id, path)
                 .await
-                .map_err(|e| StatusCode::Failure.with_message(e))?;
+                .map_err(|e| StatusCode::Failure.with_message(e.to_string()))?;
         }
         Ok(ok(id))
     }

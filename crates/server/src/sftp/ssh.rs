@@ -79,7 +79,7 @@ impl SshSession {
     /// keys include it.
     async fn authorized(&self, user: &str, key: &PublicKey) -> Option<i64> {
         let id: i64 = user.strip_prefix("user_")?.parse().ok()?;
-        let record = match self.service.store.get(id).await {
+        let record = match self.service.request(id).await {
             Ok(record) => record?,
             Err(e) => {
                 tracing::error!(request = id, "SFTP login: reading the request: {e}");

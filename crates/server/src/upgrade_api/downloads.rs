@@ -1,15 +1,13 @@
 //! The URLs `status` hands out: `/database/<region>/<id>/<key>/...`. Files are streamed with
 //! `Range` support, so a broken download of a large dump resumes.
 
-use std::path::PathBuf;
-
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::view::{status_page as render_status, RequestView, UrlBase};
 use crate::AppState;
-use slipway_upgrade::UpgradeService;
+use slipway_upgrade::{RequestFile, UpgradeRecord, UpgradeService};
 
 /// The path of a request URL.
 #[derive(Debug, serde::Deserialize)]
@@ -33,16 +31,14 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "No such request, or wrong key\n").into_response()
 }
 
-async fn find(
-    service: &UpgradeService,
-    region: &str,
-    id: i64,
-    key: &str,
-) -> Option<slipway_upgrade::UpgradeRecord> {
-    if region != service.region {
-        return None;
+async fn find(service: &UpgradeService, region: &str, id: i64, key: &str) -> Option<UpgradeRecord> {
+    match service.request_at_url(region, id, key).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!(request = id, "upgrade request URL: {e}");
+            None
+        }
     }
-    service.store.authenticate(id, key).await.ok().flatten()
 }
 
 /// `.../status`: the request for a person.
@@ -60,11 +56,8 @@ pub(crate) async fn status_page(
         base: &base,
         region: &service.region,
     };
-    let rate = super::estimate_rate(service, &record).await;
-    Html(render_status(&RequestView::new(
-        &record, &p.key, &urls, rate,
-    )))
-    .into_response()
+    let status = service.status_of(record).await;
+    Html(render_status(&RequestView::new(&status, &p.key, &urls))).into_response()
 }
 
 /// `.../original/sql`, `.../original/archive`, `.../upgraded/sql`, `.../upgraded/archive`,
@@ -78,65 +71,41 @@ pub(crate) async fn download(
     let Some(record) = find(service, &p.region, p.id, &p.key).await else {
         return not_found();
     };
-    let files = &service.files;
-    let (path, content_type, download_name): (PathBuf, &str, Option<String>) =
-        match (p.kind.as_str(), p.what.as_str()) {
-            ("original", "sql") => (
-                files.original_sql(record.id),
-                "application/sql",
-                Some(format!("{}.sql", stem(&record.filename))),
-            ),
-            ("original", "archive") => (
-                files.original(record.id, &record.filename),
-                "application/octet-stream",
-                Some(record.filename.clone()),
-            ),
-            ("upgraded", "sql") if record.state().has_result() => (
-                files.upgraded_sql(record.id),
-                "application/sql",
-                Some(format!("upgraded_{}.sql", stem(&record.filename))),
-            ),
-            ("upgraded", "archive") if record.state().has_result() => (
-                files.upgraded(record.id, &record.filename),
-                "application/octet-stream",
-                Some(slipway_upgrade::upgraded_name(&record.filename)),
-            ),
-            ("upgraded", "notes") => (files.notes(record.id), "text/html; charset=utf-8", None),
-            ("modules", "archive") => (
-                files.modules(record.id),
-                "application/zip",
-                Some(format!("modules_{}.zip", record.id)),
-            ),
-            ("upgraded", _) => {
-                return (
-                    StatusCode::NOT_FOUND,
-                    format!(
-                        "The upgraded database is not ready: the request is {}\n",
-                        record.state
-                    ),
-                )
-                    .into_response()
-            }
-            _ => return not_found(),
-        };
+    let file =
+        RequestFile::from_url(&p.kind, &p.what).filter(|file| file.is_available_in(record.state));
+    let Some(file) = file else {
+        if p.kind != "upgraded" {
+            return not_found();
+        }
+        let why = format!(
+            "The upgraded database is not ready: the request is {}\n",
+            record.state.as_str()
+        );
+        return (StatusCode::NOT_FOUND, why).into_response();
+    };
+    let path = file.path(&service.files, &record);
     if !path.is_file() {
         return (
             StatusCode::NOT_FOUND,
             format!(
                 "Not available for this request (state {}): {}/{}\n",
-                record.state, p.kind, p.what
+                record.state.as_str(),
+                p.kind,
+                p.what
             ),
         )
             .into_response();
     }
-    crate::files::serve_file(path, content_type, download_name, request).await
+    let download_name = file.download_name(&record);
+    crate::files::serve_file(path, media_type(file), download_name, request).await
 }
 
-/// `db.dump` -> `db`, `db.sql.gz` -> `db`.
-fn stem(filename: &str) -> &str {
-    let mut stem = filename;
-    for ext in [".gz", ".sql", ".dump", ".zip", ".tar", ".backup"] {
-        stem = stem.strip_suffix(ext).unwrap_or(stem);
+/// The `Content-Type` a file is served with.
+fn media_type(file: RequestFile) -> &'static str {
+    match file {
+        RequestFile::OriginalSql | RequestFile::UpgradedSql => "application/sql",
+        RequestFile::OriginalDump | RequestFile::UpgradedDump => "application/octet-stream",
+        RequestFile::Notes => "text/html; charset=utf-8",
+        RequestFile::Modules => "application/zip",
     }
-    stem
 }

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
+use axum::response::Response;
+use slipway_upgrade::Credentials;
 
 /// Parameters of a `/database/v1` call.
 #[derive(Debug, Default)]
@@ -17,9 +19,12 @@ impl ApiParams {
     }
 
     /// The `request` and `key` pair every call after `create` carries.
-    pub fn credentials(&self) -> Option<(i64, String)> {
+    pub fn credentials(&self) -> Option<Credentials> {
         let id = self.get("request")?.parse().ok()?;
-        Some((id, self.get("key")?))
+        Some(Credentials {
+            id,
+            key: self.get("key")?,
+        })
     }
 
     pub fn from_query(query: Option<&str>) -> Self {
@@ -50,5 +55,21 @@ impl<S: Send + Sync> FromRequest<S> for ApiParams {
             }
         }
         Ok(params)
+    }
+}
+
+/// The request a call names, read from its parameters as [`ApiParams`] reads them; a missing
+/// or malformed pair is answered with the one `KEY:INVALID` failure.
+pub(crate) struct Caller(pub Credentials);
+
+impl<S: Send + Sync> FromRequest<S> for Caller {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let params = match ApiParams::from_request(req, state).await {
+            Ok(params) => params,
+            Err(never) => match never {},
+        };
+        params.credentials().map(Caller).ok_or_else(super::bad_key)
     }
 }

@@ -6,10 +6,11 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
-use slipway_upgrade::rules::{check_state, Action, Failure};
+use slipway_upgrade::rules::{Action, Failure};
+use slipway_upgrade::{Credentials, ReceivedFile, UpgradeRecord, UpgradeService};
 
 use super::params::ApiParams;
-use super::{authenticate, failed, internal, refreshed};
+use super::{bad_key, failed, refused, reply};
 use crate::sftp::parse_authorized_keys;
 use crate::AppState;
 
@@ -23,34 +24,7 @@ pub(crate) async fn upload(
     headers: HeaderMap,
     request: Request,
 ) -> Response {
-    let service = &state.upgrade;
-    let (record, key, received) = match receive_for_draft(service, request).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let target = service.files.original(record.id, &record.filename);
-    let installed = service
-        .store
-        .install_upload(record.id, received.size as i64, &received.sha256, || {
-            install_now(&received.path, &target)
-        })
-        .await;
-    match installed {
-        Ok(true) => {}
-        Ok(false) => {
-            let _ = tokio::fs::remove_file(&received.path).await;
-            return failed(vec![Failure::new(
-                "STATE:INVALID",
-                "The request left the draft state during the upload; the dump was not kept",
-            )]);
-        }
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&received.path).await;
-            return internal(e);
-        }
-    }
-    tracing::info!(request = record.id, bytes = received.size, "dump uploaded");
-    refreshed(service, &headers, record.id, &key).await
+    receive_upload(&state, &headers, request, Upload::Dump).await
 }
 
 /// `POST /database/v1/upload_modules?key=..&request=..` (a Slipway extension): the request's
@@ -62,62 +36,55 @@ pub(crate) async fn upload_modules(
     headers: HeaderMap,
     request: Request,
 ) -> Response {
+    receive_upload(&state, &headers, request, Upload::Modules).await
+}
+
+/// What an upload brings.
+#[derive(Debug, Clone, Copy)]
+enum Upload {
+    Dump,
+    Modules,
+}
+
+async fn receive_upload(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: Request,
+    upload: Upload,
+) -> Response {
     let service = &state.upgrade;
-    let (record, key, received) = match receive_for_draft(service, request).await {
+    let (record, who, received) = match receive_for_draft(service, request).await {
         Ok(found) => found,
         Err(response) => return response,
     };
-    if !starts_with_zip_magic(&received.path) {
-        let _ = tokio::fs::remove_file(&received.path).await;
-        return failed(vec![Failure::new(
-            "MODULES:INVALID",
-            "The modules must come as a zip archive with one folder per module",
-        )]);
-    }
-    if let Err(e) = install_now(&received.path, &service.files.modules(record.id)) {
-        return internal(format!("installing modules of request {}: {e}", record.id));
-    }
-    tracing::info!(
-        request = record.id,
-        bytes = received.size,
-        "custom modules uploaded"
-    );
-    refreshed(service, &headers, record.id, &key).await
-}
-
-fn starts_with_zip_magic(path: &std::path::Path) -> bool {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok()
-        && magic == *b"PK\x03\x04"
+    let outcome = match upload {
+        Upload::Dump => service.install_upload(&record, &received).await,
+        Upload::Modules => service.install_modules(&record, &received).await,
+    };
+    reply(service, headers, &who.key, outcome)
 }
 
 /// The part every upload shares: the request named in the query string, in `draft`, and its
 /// body received into `incoming/`.
 async fn receive_for_draft(
-    service: &slipway_upgrade::UpgradeService,
+    service: &UpgradeService,
     request: Request,
-) -> Result<(slipway_upgrade::UpgradeRecord, String, Received), Response> {
+) -> Result<(UpgradeRecord, Credentials, ReceivedFile), Response> {
     let params = ApiParams::from_query(request.uri().query());
-    let (record, key) = authenticate(service, &params).await?;
-    check_state(record.state(), Action::Upload).map_err(|f| failed(vec![f]))?;
+    let who = params.credentials().ok_or_else(bad_key)?;
+    let record = service
+        .authorize(&who, Action::Upload)
+        .await
+        .map_err(refused)?;
     let incoming = service.files.incoming_dir(record.id);
     let received = receive(request.into_body(), &incoming, service.max_upload_bytes)
         .await
         .map_err(|f| failed(vec![f]))?;
-    Ok((record, key, received))
-}
-
-struct Received {
-    path: std::path::PathBuf,
-    size: u64,
-    sha256: String,
+    Ok((record, who, received))
 }
 
 /// Streams `body` into a new file of `dir`, never holding more than one chunk in memory.
-async fn receive(body: Body, dir: &std::path::Path, limit: u64) -> Result<Received, Failure> {
+async fn receive(body: Body, dir: &std::path::Path, limit: u64) -> Result<ReceivedFile, Failure> {
     let upload_failed = |e: &dyn std::fmt::Display| {
         Failure::new(
             "UPLOAD:FAILED",
@@ -140,7 +107,7 @@ async fn receive(body: Body, dir: &std::path::Path, limit: u64) -> Result<Receiv
             "The body was empty: send the dump as the raw POST body (curl --data-binary @FILE)",
         ));
     }
-    Ok(Received { path, size, sha256 })
+    Ok(ReceivedFile { path, size, sha256 })
 }
 
 /// Streams the body to `path` ([`crate::files::receive_body`]), as the upgrade API reports it.
@@ -170,13 +137,6 @@ async fn write_body(
         })
 }
 
-fn install_now(received: &std::path::Path, target: &std::path::Path) -> std::io::Result<()> {
-    if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::rename(received, target)
-}
-
 /// `request_sftp_access`: registers the request's SSH keys and answers how to connect.
 pub(crate) async fn sftp_access(
     State(state): State<AppState>,
@@ -188,26 +148,17 @@ pub(crate) async fn sftp_access(
         Ok(found) => found,
         Err(response) => return response,
     };
-    let (record, _key) = match authenticate(service, &params).await {
-        Ok(found) => found,
-        Err(response) => return response,
+    let Some(who) = params.credentials() else {
+        return bad_key();
     };
-    if let Err(failure) = check_state(record.state(), Action::SftpAccess) {
-        return failed(vec![failure]);
-    }
-    let Some(ssh_keys) = ssh_keys else {
-        return failed(vec![Failure::new(
-            "SSH_KEYS:MISSING",
-            "Send your public keys as the \"ssh_keys\" file (curl -F ssh_keys=@authorized_keys)",
-        )]);
+    let record = match service
+        .grant_sftp_access(&who, checked_keys(ssh_keys))
+        .await
+    {
+        Ok(record) => record,
+        Err(error) => return refused(error),
     };
-    if let Err(message) = parse_authorized_keys(&ssh_keys) {
-        return failed(vec![Failure::new("SSH_KEYS:INVALID", message)]);
-    }
-    if let Err(e) = service.store.set_ssh_keys(record.id, &ssh_keys).await {
-        return internal(e);
-    }
-    let endpoint = match state.sftp.ensure_running(&state.upgrade).await {
+    let endpoint = match state.sftp.ensure_running(service).await {
         Ok(endpoint) => endpoint,
         Err(e) => {
             tracing::error!("SFTP server: {e}");
@@ -231,6 +182,20 @@ pub(crate) async fn sftp_access(
         }
     }))
     .into_response()
+}
+
+/// The `ssh_keys` sent, if they are an authorized_keys file SFTP logins can use.
+fn checked_keys(ssh_keys: Option<String>) -> Result<String, Failure> {
+    let Some(ssh_keys) = ssh_keys else {
+        return Err(Failure::new(
+            "SSH_KEYS:MISSING",
+            "Send your public keys as the \"ssh_keys\" file (curl -F ssh_keys=@authorized_keys)",
+        ));
+    };
+    match parse_authorized_keys(&ssh_keys) {
+        Ok(_) => Ok(ssh_keys),
+        Err(e) => Err(Failure::new("SSH_KEYS:INVALID", e.to_string())),
+    }
 }
 
 /// The host part of the `Host` header: the name the client reached us by.

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 use slipway_upgrade::notes::escape;
-use slipway_upgrade::rules::{api_datetime, hours_minutes, human_size};
-use slipway_upgrade::UpgradeRecord;
+use slipway_upgrade::rules::{api_datetime, hours_minutes, human_size, Aim, RequestState};
+use slipway_upgrade::RequestStatus;
 
 /// The `request` dict, in the documented field order.
 #[derive(Debug, Serialize)]
@@ -13,10 +13,10 @@ pub(crate) struct RequestView {
     key: String,
     email: String,
     target: String,
-    aim: String,
+    aim: Aim,
     filename: String,
     timezone: Option<String>,
-    state: String,
+    state: RequestState,
     issue_stage: &'static str,
     issue: i64,
     status_url: String,
@@ -46,32 +46,19 @@ pub(crate) struct UrlBase<'a> {
 }
 
 impl RequestView {
-    pub fn new(
-        r: &UpgradeRecord,
-        key: &str,
-        urls: &UrlBase<'_>,
-        seconds_per_byte: Option<f64>,
-    ) -> Self {
+    pub fn new(status: &RequestStatus, key: &str, urls: &UrlBase<'_>) -> Self {
+        let r = &status.record;
         let root = format!("{}/database/{}/{}/{key}", urls.base, urls.region, r.id);
-        let elapsed = match (r.processed_at, r.finished_at) {
-            (Some(start), Some(end)) => (end - start).num_seconds(),
-            (Some(start), None) => (chrono::Utc::now() - start).num_seconds(),
-            _ => 0,
-        };
-        let estimated_time = match (seconds_per_byte, r.upload_size) {
-            (Some(rate), Some(size)) => Some(hours_minutes((rate * size as f64).ceil() as i64)),
-            _ => None,
-        };
         Self {
             id: r.id,
             key: key.to_string(),
             email: r.email.clone(),
             target: r.target.clone(),
-            aim: r.aim.clone(),
+            aim: r.aim,
             filename: r.filename.clone(),
             timezone: r.timezone.clone(),
-            state: r.state.clone(),
-            issue_stage: issue_stage(&r.state),
+            state: r.state,
+            issue_stage: r.state.issue_stage(),
             issue: r.id,
             status_url: format!("{root}/status"),
             notes_url: format!("{root}/upgraded/notes"),
@@ -83,9 +70,9 @@ impl RequestView {
             filesize: r.upload_size.map(|s| human_size(s.max(0) as u64)),
             database_uuid: r.database_uuid.clone(),
             created_at: api_datetime(r.created_at),
-            estimated_time,
+            estimated_time: status.estimated_seconds.map(hours_minutes),
             processed_at: r.processed_at.map(api_datetime),
-            elapsed: hours_minutes(elapsed),
+            elapsed: hours_minutes(r.elapsed_seconds(chrono::Utc::now())),
             filestore: r.filestore,
             customer_message: r.customer_message.clone(),
             database_version: r.database_version.clone(),
@@ -95,24 +82,13 @@ impl RequestView {
     }
 }
 
-/// The stage of the request's follow-up, as Odoo's helpdesk would name it.
-fn issue_stage(state: &str) -> &'static str {
-    match state {
-        "draft" => "new",
-        "pending" | "progress" => "in progress",
-        "done" | "delivered" => "done",
-        "cancelled" => "cancelled",
-        _ => "failed",
-    }
-}
-
 /// The page behind `status_url`: the same facts, for a person.
 pub(crate) fn status_page(view: &RequestView) -> String {
     let rows = [
         ("Request", view.id.to_string()),
-        ("State", view.state.clone()),
+        ("State", view.state.as_str().to_string()),
         ("Target", view.target.clone()),
-        ("Aim", view.aim.clone()),
+        ("Aim", view.aim.as_str().to_string()),
         ("File", view.filename.clone()),
         ("Size", view.filesize.clone().unwrap_or_else(|| "-".into())),
         (
@@ -134,7 +110,7 @@ pub(crate) fn status_page(view: &RequestView) -> String {
         .iter()
         .map(|(k, v)| format!("<tr><th>{k}</th><td>{}</td></tr>", escape(v)))
         .collect();
-    let links = if view.state == "done" || view.state == "delivered" {
+    let links = if view.state.has_result() {
         format!(
             "<p><a href=\"{}\">Upgraded dump</a> · <a href=\"{}\">Upgraded SQL</a> · <a href=\"{}\">Notes</a></p>",
             escape(&view.upgraded_dump_url),
