@@ -208,8 +208,7 @@ impl Platform {
             .env()
             .repos
             .open(&project.name)
-            .await
-            .map_err(|e| PlatformError::NotFound(e.to_string()))?;
+            .await?;
         let author = Signature {
             name: by.name.clone(),
             email: by
@@ -233,11 +232,7 @@ impl Platform {
                     "{} moved since this build (someone pushed); reload the file and edit again",
                     branch.name
                 )),
-                slipway_git::Error::Invalid { .. } => PlatformError::Invalid(e.to_string()),
-                other => PlatformError::Io {
-                    context: "committing from the editor".into(),
-                    source: std::io::Error::other(other.to_string()),
-                },
+                other => other.into(),
             })?;
         let update = RefUpdate {
             branch: branch.name.clone(),
@@ -269,18 +264,13 @@ impl Platform {
             .env()
             .repos
             .open(&project.name)
-            .await
-            .map_err(|e| PlatformError::NotFound(e.to_string()))?;
+            .await?;
         let _refs = self.lock_refs(project.id).await;
         let sha = repo.create_branch(name, &head).await.map_err(|e| match e {
             slipway_git::Error::AlreadyExists { .. } => PlatformError::Conflict(format!(
                 "a branch named {name:?} exists already; pick another name"
             )),
-            slipway_git::Error::Invalid { .. } => PlatformError::Invalid(e.to_string()),
-            other => PlatformError::Io {
-                context: "forking a branch".into(),
-                source: std::io::Error::other(other.to_string()),
-            },
+            other => other.into(),
         })?;
         let update = RefUpdate {
             branch: name.to_string(),

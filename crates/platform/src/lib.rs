@@ -13,6 +13,7 @@
 mod error;
 mod ref_locks;
 mod service;
+mod text_column;
 
 pub mod branches;
 pub mod builds;
@@ -26,6 +27,7 @@ pub mod stages;
 pub use error::{ErrorKind, PlatformError, Result};
 pub use ref_locks::RefsGuard;
 pub use service::{MergeResult, Platform};
+pub use text_column::UnknownValue;
 /// The backup engine, which the platform drives for branches' databases.
 pub use slipway_backup_engine as backups;
 pub use slipway_metadata::{
