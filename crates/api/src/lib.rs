@@ -13,5 +13,8 @@
 //! crate does I/O.
 
 mod error;
+pub mod builds;
+pub mod people;
+pub mod projects;
 
 pub use error::{ErrorBody, ErrorDetail};

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use slipway_git::{RefUpdate, Signature};
 
 use crate::branches::Branch;
@@ -22,7 +22,7 @@ use crate::Platform;
 pub const MAX_EDIT_BYTES: u64 = 1 << 20;
 
 /// An entry of a checkout folder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// File or folder name.
     pub name: String,

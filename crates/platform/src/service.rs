@@ -16,13 +16,13 @@ use crate::builds::{Build, BuildState, BuildStore, BUILD_JOB};
 use crate::error::{PlatformError, Result};
 use crate::history::{History, HistoryEvent, PushedCommit};
 use crate::people::{People, User};
-use crate::projects::{Project, Projects};
+use crate::projects::{Project, Projects, Runtime};
 use crate::ref_locks::{RefLocks, RefsGuard};
 use crate::stages::Stage;
 use slipway_metadata::JobQueue;
 
 /// What a merge did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum MergeResult {
     /// The target has a new merge commit, being built.
@@ -117,6 +117,28 @@ impl Platform {
             .await?;
         self.env().repos.create(&project.name).await?;
         Ok(project)
+    }
+
+    /// Registers the Odoo source tree at `source` as the runtime of `series`, after checking
+    /// it is one (its `odoo-bin`, and a release that says the same series).
+    pub async fn add_runtime(
+        &self,
+        series: &slipway_odoo::Series,
+        source: &std::path::Path,
+    ) -> Result<Runtime> {
+        let shown = source.display();
+        let found = slipway_runner::odoo::OdooSource::inspect(source)
+            .map_err(|e| PlatformError::Invalid(format!("{shown}: {e}")))?;
+        if found.series != *series {
+            return Err(PlatformError::Invalid(format!(
+                "{shown} holds Odoo {}, not {series}",
+                found.series
+            )));
+        }
+        let dir = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+        self.projects
+            .register_runtime(series, &dir.display().to_string())
+            .await
     }
 
     /// What a push changed: new branches are created in development, every new head is

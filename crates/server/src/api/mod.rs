@@ -59,6 +59,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::Serialize;
 use slipway_platform::{ErrorKind, PlatformError};
 
 use crate::AppState;
@@ -132,6 +133,21 @@ impl From<slipway_platform::backups::Error> for ApiError {
 
 /// What handlers return.
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
+
+/// A handler's answer: its `slipway_api` type, written as JSON with the keys of every object
+/// sorted. `/api` has always answered so (its answers were built as `serde_json::Value`, whose
+/// objects keep their keys sorted), and a client comparing answers byte for byte sees no
+/// change now that they are typed.
+pub(crate) struct Answer<T>(pub(crate) T);
+
+impl<T: Serialize> IntoResponse for Answer<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_value(&self.0) {
+            Ok(sorted) => Json(sorted).into_response(),
+            Err(e) => ApiError::internal(format!("writing an answer as JSON: {e}")).into_response(),
+        }
+    }
+}
 
 pub(crate) fn router(state: AppState) -> Router<AppState> {
     Router::new()
