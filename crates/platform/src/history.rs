@@ -230,6 +230,35 @@ struct Stored {
 }
 
 impl HistoryEvent {
+    /// The event's kind as stored and answered (`push`, `build.failed`...): serde's tag is
+    /// the one place that names it.
+    pub fn kind(&self) -> String {
+        self.stored().map(|stored| stored.kind).unwrap_or_default()
+    }
+
+    /// The sentence the History shows.
+    pub fn message(&self) -> &str {
+        use HistoryEvent::*;
+        match self {
+            Push { message, .. }
+            | BranchCreated { message }
+            | BranchDeleted { message }
+            | Merge { message, .. }
+            | StageMoved { message, .. }
+            | Rebuild { message, .. }
+            | BuildReady { message, .. }
+            | BuildFailed { message, .. }
+            | BuildDropped { message, .. }
+            | ProductionUpdated { message, .. }
+            | ProductionRolledBack { message, .. }
+            | ProductionRecovered { message, .. }
+            | BackupTaken { message, .. }
+            | BackupRestored { message, .. }
+            | BackupImported { message, .. }
+            | SeriesSwitched { message, .. } => message,
+        }
+    }
+
     fn stored(&self) -> Result<Stored> {
         let json = serde_json::to_value(self).map_err(PlatformError::Event)?;
         serde_json::from_value(json).map_err(PlatformError::Event)
@@ -366,6 +395,8 @@ mod tests {
             at: Utc::now(),
             event,
         };
+        assert_eq!(line.event.kind(), "build.ready");
+        assert_eq!(line.event.message(), "clean");
         let answered = serde_json::to_value(&line).unwrap();
         assert_eq!(answered["kind"], "build.ready");
         assert_eq!(answered["detail"]["result"], "warning");

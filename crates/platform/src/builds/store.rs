@@ -57,7 +57,7 @@ text_column!(BuildState, "build state");
 
 impl std::fmt::Display for BuildState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
