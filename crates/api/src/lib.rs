@@ -12,8 +12,8 @@
 //! **Invariants:** every field rename is a rename here, on both sides at once; nothing in this
 //! crate does I/O.
 
-mod error;
 pub mod builds;
+mod error;
 pub mod people;
 pub mod projects;
 

@@ -204,11 +204,7 @@ impl Platform {
             build.id,
             &build.revision,
         )?;
-        let repo = self
-            .env()
-            .repos
-            .open(&project.name)
-            .await?;
+        let repo = self.env().repos.open(&project.name).await?;
         let author = Signature {
             name: by.name.clone(),
             email: by
@@ -260,11 +256,7 @@ impl Platform {
         let head = source.head.clone().ok_or_else(|| {
             PlatformError::Invalid(format!("branch {} has no commit to fork yet", source.name))
         })?;
-        let repo = self
-            .env()
-            .repos
-            .open(&project.name)
-            .await?;
+        let repo = self.env().repos.open(&project.name).await?;
         let _refs = self.lock_refs(project.id).await;
         let sha = repo.create_branch(name, &head).await.map_err(|e| match e {
             slipway_git::Error::AlreadyExists { .. } => PlatformError::Conflict(format!(

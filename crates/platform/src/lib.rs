@@ -27,10 +27,10 @@ pub mod stages;
 pub use error::{ErrorKind, PlatformError, Result};
 pub use ref_locks::RefsGuard;
 pub use service::{MergeResult, Platform};
-pub use text_column::UnknownValue;
 /// The backup engine, which the platform drives for branches' databases.
 pub use slipway_backup_engine as backups;
 pub use slipway_metadata::{
     create_database_if_missing, run_worker, Job, JobQueue, Metadata, HEARTBEAT_TIMEOUT, IDLE_POLL,
     JOBS_CHANNEL, METADATA_DB,
 };
+pub use text_column::UnknownValue;

@@ -219,11 +219,7 @@ impl Platform {
         target: &Branch,
         by: &User,
     ) -> Result<MergeResult> {
-        let repo = self
-            .env()
-            .repos
-            .open(&project.name)
-            .await?;
+        let repo = self.env().repos.open(&project.name).await?;
         let author = slipway_git::Signature {
             name: by.name.clone(),
             email: by
@@ -232,9 +228,7 @@ impl Platform {
                 .unwrap_or_else(|| format!("{}@slipway.invalid", by.login)),
         };
         let _refs = self.lock_refs(project.id).await;
-        let outcome = repo
-            .merge(&source.name, &target.name, &author)
-            .await?;
+        let outcome = repo.merge(&source.name, &target.name, &author).await?;
         match outcome {
             slipway_git::MergeOutcome::Merged { sha } => {
                 let old = target.head.clone();
@@ -293,9 +287,7 @@ impl Platform {
             .await?;
         match (&branch.head, to) {
             (Some(head), Stage::Staging | Stage::Production) => Ok(Some(
-                self.builds
-                    .enqueue(branch.id, to, head, "stage")
-                    .await?,
+                self.builds.enqueue(branch.id, to, head, "stage").await?,
             )),
             _ => Ok(None),
         }

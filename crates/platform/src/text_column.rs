@@ -54,3 +54,8 @@ macro_rules! text_column {
 }
 
 pub(crate) use text_column;
+
+/// The one of `all` whose name (`as_str`) is `s`.
+pub(crate) fn by_name<T: Copy>(all: &[T], as_str: fn(T) -> &'static str, s: &str) -> Option<T> {
+    all.iter().copied().find(|value| as_str(*value) == s)
+}

@@ -152,10 +152,7 @@ pub async fn run_odoo(
                     },
                 )
                 .await?;
-            println!(
-                "Odoo {} registered: {}",
-                runtime.series, runtime.source_dir
-            );
+            println!("Odoo {} registered: {}", runtime.series, runtime.source_dir);
             Ok(())
         }
         OdooCommand::List(args) => {

@@ -400,7 +400,9 @@ pub async fn run_branch(
             Ok(())
         }
         BranchCommand::Show(args) => {
-            let shown: BranchView = api.get_as(&branch_path(&args.project, &args.branch)).await?;
+            let shown: BranchView = api
+                .get_as(&branch_path(&args.project, &args.branch))
+                .await?;
             if args.json {
                 return print_answer(&shown);
             }

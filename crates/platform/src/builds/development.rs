@@ -95,11 +95,7 @@ impl Pipeline {
 
         self.step(build, "server").await?;
         let pid = self.start_server(build, &prepared, &conf).await?;
-        if !self
-            .builds
-            .still_building(build.id)
-            .await?
-        {
+        if !self.builds.still_building(build.id).await? {
             return Err(Stop::Superseded);
         }
         self.mark_running(build, port, pid, installed.result, &installed.summary)

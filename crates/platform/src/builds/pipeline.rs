@@ -269,16 +269,10 @@ impl Pipeline {
     }
 
     pub(super) async fn step(&self, build: &Build, step: &str) -> Result<(), Stop> {
-        if !self
-            .builds
-            .still_building(build.id)
-            .await?
-        {
+        if !self.builds.still_building(build.id).await? {
             return Err(Stop::Superseded);
         }
-        self.builds
-            .set_step(build.id, step)
-            .await?;
+        self.builds.set_step(build.id, step).await?;
         tracing::info!(step, "step");
         self.note(build, &format!("step: {step}"));
         Ok(())

@@ -15,8 +15,8 @@ use super::pipeline::{Context, Failed, Installed, Pipeline, Prepared, Stop};
 use super::store::{Build, BuildResult};
 use crate::branches::Branch;
 use crate::history::HistoryEvent;
-use crate::stages::Stage;
 use crate::projects::Project;
+use crate::stages::Stage;
 
 impl Pipeline {
     pub(super) async fn production(
@@ -77,9 +77,7 @@ impl Pipeline {
             .database
             .clone()
             .unwrap_or_else(|| previous.name.clone());
-        self.builds
-            .set_database(build.id, &database)
-            .await?;
+        self.builds.set_database(build.id, &database).await?;
         let build = &Build {
             database: Some(database.clone()),
             ..build.clone()
@@ -136,9 +134,7 @@ impl Pipeline {
                         tracing::warn!(error = %e, "could not drop the update snapshot");
                     }
                 }
-                self.builds
-                    .hand_over(previous.id, build.id)
-                    .await?;
+                self.builds.hand_over(previous.id, build.id).await?;
                 let summary = update_summary(&modules, &installed, unavailable);
                 self.history
                     .record(
@@ -326,17 +322,11 @@ impl Pipeline {
         let target = &self.env.target;
         let snapshot = snapshot_name(build.id);
         let _ = target.drop_database(&format!("{snapshot}_partial")).await;
-        if !target
-            .database_exists(&snapshot)
-            .await?
-        {
+        if !target.database_exists(&snapshot).await? {
             return Ok(());
         }
         self.supervisor.stop(previous.id, previous.pid).await;
-        let recovered = if target
-            .database_exists(database)
-            .await?
-        {
+        let recovered = if target.database_exists(database).await? {
             self.swap_back(build, database, &snapshot).await
         } else {
             // cut short between the two renames of a swap: the snapshot only has to go in

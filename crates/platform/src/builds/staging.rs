@@ -29,9 +29,7 @@ impl Pipeline {
             Some(previous) if behaviour == StagingBehaviour::UpdatePrevious => {
                 self.supervisor.stop(previous.id, previous.pid).await;
                 let database = previous.database.clone().unwrap_or(previous.name.clone());
-                self.builds
-                    .hand_over(previous.id, build.id)
-                    .await?;
+                self.builds.hand_over(previous.id, build.id).await?;
                 let origin = format!("previous staging database of build #{}", previous.id);
                 (database, origin)
             }
@@ -40,9 +38,7 @@ impl Pipeline {
                 self.copy_production(build, project, &prepared).await?,
             ),
         };
-        self.builds
-            .set_database(build.id, &database)
-            .await?;
+        self.builds.set_database(build.id, &database).await?;
         let build = &Build {
             database: Some(database.clone()),
             ..build.clone()

@@ -6,7 +6,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::error::{PlatformError, Result};
 use crate::stages::Stage;
-use crate::text_column::text_column;
+use crate::text_column::{by_name, text_column};
 
 /// The job kind a build's pipeline runs as.
 pub const BUILD_JOB: &str = "build.run";
@@ -41,15 +41,12 @@ impl BuildState {
 
     /// The state named `s`.
     pub fn parse(s: &str) -> Option<BuildState> {
-        [
-            BuildState::Pending,
-            BuildState::Building,
-            BuildState::Running,
-            BuildState::Stopped,
-            BuildState::Done,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == s)
+        use BuildState::*;
+        by_name(
+            &[Pending, Building, Running, Stopped, Done],
+            Self::as_str,
+            s,
+        )
     }
 }
 
@@ -88,14 +85,8 @@ impl BuildResult {
 
     /// The result named `s`.
     pub fn parse(s: &str) -> Option<BuildResult> {
-        [
-            BuildResult::Success,
-            BuildResult::Warning,
-            BuildResult::Failed,
-            BuildResult::Killed,
-        ]
-        .into_iter()
-        .find(|result| result.as_str() == s)
+        use BuildResult::*;
+        by_name(&[Success, Warning, Failed, Killed], Self::as_str, s)
     }
 }
 
@@ -518,4 +509,24 @@ async fn enqueue_job(tx: &mut Transaction<'_, Postgres>, build_id: i64) -> Resul
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_and_result_names_round_trip_as_stored_and_answered() {
+        use BuildState::*;
+        for state in [Pending, Building, Running, Stopped, Done] {
+            assert_eq!(BuildState::parse(state.as_str()), Some(state));
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+        }
+        use BuildResult::*;
+        for result in [Success, Warning, Failed, Killed] {
+            assert_eq!(BuildResult::parse(result.as_str()), Some(result));
+            assert_eq!(serde_json::to_value(result).unwrap(), result.as_str());
+        }
+        assert_eq!(BuildState::parse("teleported"), None);
+    }
 }

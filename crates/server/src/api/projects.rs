@@ -5,9 +5,8 @@ use axum::http::StatusCode;
 use slipway_api::builds::Build;
 use slipway_api::people::{CreatedUser, NewUserRequest, User};
 use slipway_api::projects::{
-    BranchListed, BranchUpdate, BranchView, Event, ForkRequest, Forked, MergeRequest,
-    MergeResult, NewProject, NewRuntime, Project, ProjectUpdate, ProjectView, Runtime,
-    VisibleProject,
+    BranchListed, BranchUpdate, BranchView, Event, ForkRequest, Forked, MergeRequest, MergeResult,
+    NewProject, NewRuntime, Project, ProjectUpdate, ProjectView, Runtime, VisibleProject,
 };
 use slipway_odoo::Series;
 use slipway_platform::branches::Branch;
