@@ -243,3 +243,32 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
             )),
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Unsorted {
+        zeta: u8,
+        alpha: Inner,
+    }
+
+    #[derive(Serialize)]
+    struct Inner {
+        y: u8,
+        b: u8,
+    }
+
+    #[tokio::test]
+    async fn answers_keep_their_keys_sorted_as_the_api_always_wrote_them() {
+        let answer = Answer(Unsorted {
+            zeta: 1,
+            alpha: Inner { y: 2, b: 3 },
+        });
+        let body = axum::body::to_bytes(answer.into_response().into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], br#"{"alpha":{"b":3,"y":2},"zeta":1}"#);
+    }
+}
