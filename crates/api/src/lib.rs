@@ -12,6 +12,9 @@
 //! **Invariants:** every field rename is a rename here, on both sides at once; nothing in this
 //! crate does I/O.
 
+pub mod builds;
 mod error;
+pub mod people;
+pub mod projects;
 
 pub use error::{ErrorBody, ErrorDetail};

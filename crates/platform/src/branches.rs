@@ -9,7 +9,7 @@ use crate::error::{PlatformError, Result};
 use crate::stages::Stage;
 
 /// A branch, as stored.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Branch {
     /// Id.
     pub id: i64,
@@ -19,8 +19,8 @@ pub struct Branch {
     pub project: String,
     /// Git branch name.
     pub name: String,
-    /// `development`, `staging` or `production`.
-    pub stage: String,
+    /// Its stage.
+    pub stage: Stage,
     /// Last pushed revision.
     pub head: Option<String>,
     /// Settings.
@@ -30,11 +30,6 @@ pub struct Branch {
 }
 
 impl Branch {
-    /// The stage as an enum (the CHECK constraint keeps the column valid).
-    pub fn stage(&self) -> Stage {
-        Stage::parse(&self.stage).unwrap_or(Stage::Development)
-    }
-
     /// The Odoo series the branch's builds run: its own when set, else its project's.
     pub fn series<'a>(&'a self, project_series: &'a str) -> &'a str {
         self.settings.series.as_deref().unwrap_or(project_series)
@@ -214,7 +209,7 @@ impl Branches {
     pub async fn set_stage(&self, id: i64, stage: Stage) -> Result<()> {
         sqlx::query("UPDATE branches SET stage = $2 WHERE id = $1")
             .bind(id)
-            .bind(stage.as_str())
+            .bind(stage)
             .execute(&self.pool)
             .await
             .map_err(|e| match &e {

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use slipway_git::{RefUpdate, Signature};
 
 use crate::branches::Branch;
@@ -22,7 +22,7 @@ use crate::Platform;
 pub const MAX_EDIT_BYTES: u64 = 1 << 20;
 
 /// An entry of a checkout folder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// File or folder name.
     pub name: String,
@@ -204,12 +204,7 @@ impl Platform {
             build.id,
             &build.revision,
         )?;
-        let repo = self
-            .env()
-            .repos
-            .open(&project.name)
-            .await
-            .map_err(|e| PlatformError::NotFound(e.to_string()))?;
+        let repo = self.env().repos.open(&project.name).await?;
         let author = Signature {
             name: by.name.clone(),
             email: by
@@ -233,11 +228,7 @@ impl Platform {
                     "{} moved since this build (someone pushed); reload the file and edit again",
                     branch.name
                 )),
-                slipway_git::Error::Invalid { .. } => PlatformError::Invalid(e.to_string()),
-                other => PlatformError::Io {
-                    context: "committing from the editor".into(),
-                    source: std::io::Error::other(other.to_string()),
-                },
+                other => other.into(),
             })?;
         let update = RefUpdate {
             branch: branch.name.clone(),
@@ -265,22 +256,13 @@ impl Platform {
         let head = source.head.clone().ok_or_else(|| {
             PlatformError::Invalid(format!("branch {} has no commit to fork yet", source.name))
         })?;
-        let repo = self
-            .env()
-            .repos
-            .open(&project.name)
-            .await
-            .map_err(|e| PlatformError::NotFound(e.to_string()))?;
+        let repo = self.env().repos.open(&project.name).await?;
         let _refs = self.lock_refs(project.id).await;
         let sha = repo.create_branch(name, &head).await.map_err(|e| match e {
             slipway_git::Error::AlreadyExists { .. } => PlatformError::Conflict(format!(
                 "a branch named {name:?} exists already; pick another name"
             )),
-            slipway_git::Error::Invalid { .. } => PlatformError::Invalid(e.to_string()),
-            other => PlatformError::Io {
-                context: "forking a branch".into(),
-                source: std::io::Error::other(other.to_string()),
-            },
+            other => other.into(),
         })?;
         let update = RefUpdate {
             branch: name.to_string(),

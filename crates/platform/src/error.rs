@@ -25,6 +25,17 @@ pub enum PlatformError {
     /// message says what happened.
     #[error("{0}")]
     Failed(String),
+    /// A Git operation failed; what it names missing, or a bad name, sort as `NotFound` and
+    /// `Invalid`.
+    #[error(transparent)]
+    Git(#[from] slipway_git::Error),
+    /// The metadata database holds something this version cannot read (a History event a
+    /// newer Slipway wrote).
+    #[error("{0}")]
+    Unreadable(String),
+    /// A History event could not be written as JSON.
+    #[error("writing a History event as JSON: {0}")]
+    Event(#[source] serde_json::Error),
     #[error("metadata database query failed: {0}")]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -49,6 +60,11 @@ impl PlatformError {
             PlatformError::Dump(e) => slipway_backup_engine::dump_error_kind(e),
             PlatformError::Backup(e) => slipway_backup_engine::backup_error_kind(e),
             PlatformError::Backups(e) => e.kind(),
+            PlatformError::Git(slipway_git::Error::NotFound { .. }) => ErrorKind::NotFound,
+            PlatformError::Git(slipway_git::Error::Invalid { .. }) => ErrorKind::Invalid,
+            PlatformError::Git(
+                slipway_git::Error::AlreadyExists { .. } | slipway_git::Error::TargetMoved { .. },
+            ) => ErrorKind::Conflict,
             _ => ErrorKind::Internal,
         }
     }

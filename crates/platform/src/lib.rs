@@ -60,6 +60,7 @@
 mod error;
 mod ref_locks;
 mod service;
+mod text_column;
 
 pub mod branches;
 pub mod builds;
@@ -79,3 +80,4 @@ pub use slipway_metadata::{
     create_database_if_missing, run_worker, Job, JobQueue, Metadata, HEARTBEAT_TIMEOUT, IDLE_POLL,
     JOBS_CHANNEL, METADATA_DB,
 };
+pub use text_column::UnknownValue;

@@ -5,14 +5,14 @@
 //! that secret scanners and people recognise them.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::error::{PlatformError, Result};
 use slipway_secrets::key_digest;
 
 /// A person (or a robot) using Slipway.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct User {
     /// Id.
     pub id: i64,

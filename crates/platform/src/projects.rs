@@ -10,7 +10,7 @@ use crate::error::{PlatformError, Result};
 use crate::stages::Stage;
 
 /// A project: a Git repository of Odoo modules, its Odoo series and its settings.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Project {
     /// Id.
     pub id: i64,
@@ -46,7 +46,7 @@ impl Default for ProjectSettings {
 }
 
 /// A registered Odoo source tree.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Runtime {
     /// Series.
     pub series: String,
@@ -100,6 +100,8 @@ impl Role {
         }
     }
 }
+
+crate::text_column::text_column!(Role, "project role");
 
 /// What a member wants to do, for [`allowed`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,7 +176,7 @@ pub fn allowed(role: Role, action: Action, stage: Stage) -> bool {
 }
 
 /// A member of a project.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Member {
     /// User id.
     pub user_id: i64,
@@ -182,8 +184,8 @@ pub struct Member {
     pub login: String,
     /// Display name.
     pub name: String,
-    /// `admin`, `developer` or `tester`.
-    pub role: String,
+    /// Their role.
+    pub role: Role,
 }
 
 /// Projects and runtimes in the metadata database.
@@ -356,7 +358,7 @@ impl Projects {
             )
             .bind(project_id)
             .bind(user)
-            .bind(role.as_str())
+            .bind(role)
             .execute(&mut *tx)
             .await?;
         }
@@ -366,14 +368,14 @@ impl Projects {
 
     /// The role of `user_id` in the project, if any.
     pub async fn role(&self, project_id: i64, user_id: i64) -> Result<Option<Role>> {
-        let row: Option<(String,)> = sqlx::query_as(
+        let row: Option<(Role,)> = sqlx::query_as(
             "SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2",
         )
         .bind(project_id)
         .bind(user_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.and_then(|(r,)| Role::parse(&r)))
+        Ok(row.map(|(role,)| role))
     }
 }
 

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::json;
 use slipway_git::RefUpdate;
 use sqlx::PgPool;
 
@@ -13,17 +12,17 @@ use crate::branches::{Branch, Branches};
 use crate::builds::pipeline::{BuildEnv, Pipeline};
 use crate::builds::supervisor::Supervisor;
 use crate::builds::templates::{to_trim, TemplateStore};
-use crate::builds::{Build, BuildStore, BUILD_JOB};
+use crate::builds::{Build, BuildState, BuildStore, BUILD_JOB};
 use crate::error::{PlatformError, Result};
-use crate::history::History;
+use crate::history::{History, HistoryEvent, PushedCommit};
 use crate::people::{People, User};
-use crate::projects::{Project, Projects};
+use crate::projects::{Project, Projects, Runtime};
 use crate::ref_locks::{RefLocks, RefsGuard};
 use crate::stages::Stage;
 use slipway_metadata::JobQueue;
 
 /// What a merge did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum MergeResult {
     /// The target has a new merge commit, being built.
@@ -40,17 +39,6 @@ pub enum MergeResult {
         /// Conflicting paths.
         paths: Vec<String>,
     },
-}
-
-fn git_error(e: slipway_git::Error) -> PlatformError {
-    match e {
-        slipway_git::Error::NotFound { .. } => PlatformError::NotFound(e.to_string()),
-        slipway_git::Error::Invalid { .. } => PlatformError::Invalid(e.to_string()),
-        other => PlatformError::Io {
-            context: "git".into(),
-            source: std::io::Error::other(other.to_string()),
-        },
-    }
 }
 
 /// How long an unused template database is kept, and how many at most.
@@ -127,15 +115,30 @@ impl Platform {
             .projects
             .create(name, series, creator.id, trial)
             .await?;
-        self.env()
-            .repos
-            .create(&project.name)
-            .await
-            .map_err(|e| PlatformError::Io {
-                context: format!("creating the Git repository of {name}"),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+        self.env().repos.create(&project.name).await?;
         Ok(project)
+    }
+
+    /// Registers the Odoo source tree at `source` as the runtime of `series`, after checking
+    /// it is one (its `odoo-bin`, and a release that says the same series).
+    pub async fn add_runtime(
+        &self,
+        series: &slipway_odoo::Series,
+        source: &std::path::Path,
+    ) -> Result<Runtime> {
+        let shown = source.display();
+        let found = slipway_runner::odoo::OdooSource::inspect(source)
+            .map_err(|e| PlatformError::Invalid(format!("{shown}: {e}")))?;
+        if found.series != *series {
+            return Err(PlatformError::Invalid(format!(
+                "{shown} holds Odoo {}, not {series}",
+                found.series
+            )));
+        }
+        let dir = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+        self.projects
+            .register_runtime(series, &dir.display().to_string())
+            .await
     }
 
     /// What a push changed: new branches are created in development, every new head is
@@ -176,8 +179,9 @@ impl Platform {
             self.history
                 .record(
                     branch.id,
-                    "branch.created",
-                    json!({"message": format!("branch created in development by {}", pusher.login)}),
+                    HistoryEvent::BranchCreated {
+                        message: format!("branch created in development by {}", pusher.login),
+                    },
                 )
                 .await?;
         }
@@ -191,22 +195,18 @@ impl Platform {
         self.history
             .record(
                 branch.id,
-                "push",
-                json!({
-                    "message": format!("{} pushed {} commit(s)", pusher.login, commits.len()),
-                    "pusher": pusher.login,
-                    "old": update.old,
-                    "new": new,
-                    "commits": commits.iter().map(|c| json!({
-                        "sha": c.sha, "author": c.author_name, "email": c.author_email,
-                        "date": c.date, "summary": c.summary,
-                    })).collect::<Vec<_>>(),
-                }),
+                HistoryEvent::Push {
+                    message: format!("{} pushed {} commit(s)", pusher.login, commits.len()),
+                    pusher: pusher.login.clone(),
+                    old: update.old.clone(),
+                    new: new.to_string(),
+                    commits: commits.iter().map(PushedCommit::from).collect(),
+                },
             )
             .await?;
         self.branches.set_head(branch.id, new).await?;
         self.builds
-            .enqueue(branch.id, &branch.stage, new, "push")
+            .enqueue(branch.id, branch.stage, new, "push")
             .await
     }
 
@@ -219,12 +219,7 @@ impl Platform {
         target: &Branch,
         by: &User,
     ) -> Result<MergeResult> {
-        let repo = self
-            .env()
-            .repos
-            .open(&project.name)
-            .await
-            .map_err(git_error)?;
+        let repo = self.env().repos.open(&project.name).await?;
         let author = slipway_git::Signature {
             name: by.name.clone(),
             email: by
@@ -233,19 +228,24 @@ impl Platform {
                 .unwrap_or_else(|| format!("{}@slipway.invalid", by.login)),
         };
         let _refs = self.lock_refs(project.id).await;
-        let outcome = repo
-            .merge(&source.name, &target.name, &author)
-            .await
-            .map_err(git_error)?;
+        let outcome = repo.merge(&source.name, &target.name, &author).await?;
         match outcome {
             slipway_git::MergeOutcome::Merged { sha } => {
                 let old = target.head.clone();
                 self.history
                     .record(
                         target.id,
-                        "merge",
-                        json!({"message": format!("{} merged {} into {} ({})", by.login, source.name, target.name, &sha[..sha.len().min(10)]),
-                               "source": source.name, "sha": sha}),
+                        HistoryEvent::Merge {
+                            message: format!(
+                                "{} merged {} into {} ({})",
+                                by.login,
+                                source.name,
+                                target.name,
+                                &sha[..sha.len().min(10)]
+                            ),
+                            source: source.name.clone(),
+                            sha: sha.clone(),
+                        },
                     )
                     .await?;
                 let update = RefUpdate {
@@ -265,10 +265,10 @@ impl Platform {
     /// [`crate::stages::check_move`]), records it, and builds the branch in its new stage
     /// when that is staging or production.
     pub async fn move_stage(&self, branch: &Branch, to: Stage, by: &str) -> Result<Option<i64>> {
-        let from = branch.stage();
+        let from = branch.stage;
         self.branches.set_stage(branch.id, to).await?;
         if from == Stage::Production && to != Stage::Production {
-            if let Some(backups) = &self.pipeline.env.backups {
+            if let Some(backups) = &self.env().backups {
                 let project = self.projects.by_id(branch.project_id).await?;
                 backups
                     .disable_schedules(&project.name, &branch.name)
@@ -278,15 +278,16 @@ impl Platform {
         self.history
             .record(
                 branch.id,
-                "stage",
-                json!({"message": format!("moved from {from} to {to} by {by}"), "from": from, "to": to}),
+                HistoryEvent::StageMoved {
+                    message: format!("moved from {from} to {to} by {by}"),
+                    from,
+                    to,
+                },
             )
             .await?;
         match (&branch.head, to) {
             (Some(head), Stage::Staging | Stage::Production) => Ok(Some(
-                self.builds
-                    .enqueue(branch.id, to.as_str(), head, "stage")
-                    .await?,
+                self.builds.enqueue(branch.id, to, head, "stage").await?,
             )),
             _ => Ok(None),
         }
@@ -299,13 +300,15 @@ impl Platform {
         })?;
         let id = self
             .builds
-            .enqueue(branch.id, &branch.stage, head, "rebuild")
+            .enqueue(branch.id, branch.stage, head, "rebuild")
             .await?;
         self.history
             .record(
                 branch.id,
-                "rebuild",
-                json!({"message": format!("rebuild requested by {}", by.login), "build": id}),
+                HistoryEvent::Rebuild {
+                    message: format!("rebuild requested by {}", by.login),
+                    build: id,
+                },
             )
             .await?;
         Ok(id)
@@ -345,8 +348,9 @@ impl Platform {
         self.history
             .record(
                 branch.id,
-                "branch.deleted",
-                json!({"message": format!("branch deleted by {by}")}),
+                HistoryEvent::BranchDeleted {
+                    message: format!("branch deleted by {by}"),
+                },
             )
             .await?;
         for build in self.builds.of_branch(branch.id, 1000).await? {
@@ -389,10 +393,10 @@ impl Platform {
         let max = project.settings.0.max_running_dev_builds as usize;
         let running: Vec<Build> = self
             .builds
-            .live_of_project_stage(project.id, Stage::Development.as_str())
+            .live_of_project_stage(project.id, Stage::Development)
             .await?
             .into_iter()
-            .filter(|b| b.state == "running" && !b.keep)
+            .filter(|b| b.state == BuildState::Running && !b.keep)
             .collect();
         let surplus = running.len().saturating_sub(max);
         for build in running.iter().take(surplus) {
@@ -420,7 +424,7 @@ impl Platform {
             let cutoff = Utc::now() - chrono::Duration::days(days);
             for build in self
                 .builds
-                .live_of_project_stage(project.id, Stage::Development.as_str())
+                .live_of_project_stage(project.id, Stage::Development)
                 .await?
             {
                 let born = build
@@ -433,8 +437,13 @@ impl Platform {
                     self.history
                         .record(
                             build.branch_id,
-                            "build.dropped",
-                            json!({"build": build.id, "message": format!("database of build #{} dropped after {days} day(s)", build.id)}),
+                            HistoryEvent::BuildDropped {
+                                message: format!(
+                                    "database of build #{} dropped after {days} day(s)",
+                                    build.id
+                                ),
+                                build: build.id,
+                            },
                         )
                         .await?;
                 }
@@ -450,7 +459,7 @@ impl Platform {
             return Ok(());
         }
         for branch in self.branches.list(project.id).await? {
-            if branch.stage() != Stage::Development {
+            if branch.stage != Stage::Development {
                 self.move_stage(
                     &branch,
                     Stage::Development,
@@ -501,7 +510,7 @@ impl Platform {
     /// At startup: the builds recorded as running get their server back (Slipway stopped
     /// them when it shut down, or died with them).
     pub async fn resume_running_builds(&self) -> Result<()> {
-        for build in self.builds.in_state("running").await? {
+        for build in self.builds.in_state(BuildState::Running).await? {
             if let Err(e) = self.pipeline.restart_server(&build).await {
                 tracing::warn!(build = build.id, "could not restart the build server: {e}");
                 self.builds

@@ -74,12 +74,12 @@ impl People {
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 
-/// Whether `password` is long enough; the sentence to show otherwise.
-pub fn check_password(password: &str) -> std::result::Result<(), String> {
+/// Whether `password` is long enough; `Invalid` with the sentence to show otherwise.
+pub fn check_password(password: &str) -> Result<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(format!(
+        return Err(PlatformError::Invalid(format!(
             "a password needs at least {MIN_PASSWORD_CHARS} characters"
-        ));
+        )));
     }
     Ok(())
 }
@@ -106,7 +106,7 @@ fn verify_password(stored: &str, password: &str) -> bool {
 impl People {
     /// Sets (or replaces) the password of `login` (Argon2id; only the hash is stored).
     pub async fn set_password(&self, login: &str, password: &str) -> Result<()> {
-        check_password(password).map_err(PlatformError::Invalid)?;
+        check_password(password)?;
         let owned = password.to_string();
         let hash = tokio::task::spawn_blocking(move || hash_password(&owned))
             .await

@@ -36,9 +36,11 @@ impl Stage {
     }
 }
 
+crate::text_column::text_column!(Stage, "stage");
+
 impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Build states on a real PostgreSQL: what the pipeline records never overwrites a kill.
 
-use slipway_platform::builds::{BuildResult, BuildStore};
+use slipway_platform::builds::{BuildResult, BuildState, BuildStore};
+use slipway_platform::stages::Stage;
 use slipway_platform::Metadata;
 use slipway_testkit::TestDb;
 
@@ -30,7 +31,7 @@ async fn a_build_killed_while_it_fails_or_starts_stays_killed() {
     let branch = branch(meta.pool(), "development").await;
 
     let failing = builds
-        .enqueue(branch, "development", "aaa", "push")
+        .enqueue(branch, Stage::Development, "aaa", "push")
         .await
         .unwrap();
     assert!(builds.begin(failing, "b1").await.unwrap());
@@ -45,11 +46,11 @@ async fn a_build_killed_while_it_fails_or_starts_stays_killed() {
         .unwrap();
     assert!(!recorded);
     let build = builds.get(failing).await.unwrap();
-    assert_eq!(build.result.as_deref(), Some("killed"));
+    assert_eq!(build.result, Some(BuildResult::Killed));
     assert_eq!(build.message.as_deref(), Some("branch deleted"));
 
     let starting = builds
-        .enqueue(branch, "development", "bbb", "push")
+        .enqueue(branch, Stage::Development, "bbb", "push")
         .await
         .unwrap();
     assert!(builds.begin(starting, "b2").await.unwrap());
@@ -62,11 +63,11 @@ async fn a_build_killed_while_it_fails_or_starts_stays_killed() {
         .await
         .unwrap();
     assert!(!recorded, "a killed build does not come back as running");
-    assert_eq!(builds.get(starting).await.unwrap().state, "done");
+    assert_eq!(builds.get(starting).await.unwrap().state, BuildState::Done);
 
     // A running build whose server dies is still recorded as failed.
     let running = builds
-        .enqueue(branch, "development", "ccc", "push")
+        .enqueue(branch, Stage::Development, "ccc", "push")
         .await
         .unwrap();
     assert!(builds.begin(running, "b3").await.unwrap());
@@ -83,8 +84,8 @@ async fn a_build_killed_while_it_fails_or_starts_stays_killed() {
         .await
         .unwrap());
     assert_eq!(
-        builds.get(running).await.unwrap().result.as_deref(),
-        Some("failed")
+        builds.get(running).await.unwrap().result,
+        Some(BuildResult::Failed)
     );
 }
 
@@ -95,7 +96,7 @@ async fn a_production_update_that_ends_after_a_kill_still_serves_production() {
     let builds = BuildStore::new(meta.pool().clone());
     let branch = branch(meta.pool(), "production").await;
     let update = builds
-        .enqueue(branch, "production", "aaa", "push")
+        .enqueue(branch, Stage::Production, "aaa", "push")
         .await
         .unwrap();
     assert!(builds.begin(update, "p1").await.unwrap());
@@ -105,5 +106,26 @@ async fn a_production_update_that_ends_after_a_kill_still_serves_production() {
         .set_running(update, 8069, 4242, BuildResult::Success, "updated")
         .await
         .unwrap());
-    assert_eq!(builds.get(update).await.unwrap().state, "running");
+    assert_eq!(builds.get(update).await.unwrap().state, BuildState::Running);
+}
+
+#[tokio::test]
+async fn stored_names_read_as_enums_and_an_unknown_one_is_a_clear_error() {
+    let db = TestDb::new().await;
+    let meta = Metadata::open_url(db.url()).await.unwrap();
+    let (stage, state): (Stage, BuildState) =
+        sqlx::query_as("SELECT 'staging'::text, 'running'::text")
+            .fetch_one(meta.pool())
+            .await
+            .unwrap();
+    assert_eq!((stage, state), (Stage::Staging, BuildState::Running));
+    let unknown = sqlx::query_as::<_, (BuildState,)>("SELECT 'teleported'::text")
+        .fetch_one(meta.pool())
+        .await
+        .unwrap_err();
+    let message = unknown.to_string();
+    assert!(
+        message.contains("\"teleported\" as a build state"),
+        "{message}"
+    );
 }

@@ -13,15 +13,15 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, post};
-use axum::{Json, Router};
-use serde_json::json;
+use axum::Router;
+use slipway_api::builds::ConnectLink;
 use slipway_platform::builds::naming::build_id_of;
-use slipway_platform::builds::Build;
+use slipway_platform::builds::{Build, BuildState};
 use slipway_platform::projects::Action;
 use slipway_platform::stages::Stage;
 use tokio::sync::Mutex;
 
-use crate::api::{authenticate_token, ApiError, ApiResult, ApiUser};
+use crate::api::{authenticate_token, Answer, ApiError, ApiResult, ApiUser};
 use crate::AppState;
 use slipway_git::http as git_http;
 use slipway_proxy as proxy;
@@ -201,8 +201,8 @@ async fn running_build(
         Ok(b) if b.name == name => b,
         _ => return Err(not_running("no such build".into())),
     };
-    match (build.state.as_str(), build.http_port) {
-        ("running", Some(port)) => {
+    match (build.state, build.http_port) {
+        (BuildState::Running, Some(port)) => {
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port as u16));
             state.build_routes.put(name, &build, addr).await;
             Ok((build, addr))
@@ -276,9 +276,9 @@ async fn connect(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<i64>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Answer<ConnectLink>> {
     let build = crate::api::build_for(&state, &user, id, Action::Connect).await?;
-    if build.state != "running" {
+    if build.state != BuildState::Running {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_running",
@@ -286,10 +286,13 @@ async fn connect(
         ));
     }
     let ticket = state.connect_tickets.issue(id).await;
-    Ok(Json(json!({
-        "url": format!("{}slipway/connect?ticket={ticket}", state.build_url(&build.name)),
-        "expires_in": TICKET_LIFETIME.as_secs(),
-    })))
+    Ok(Answer(ConnectLink {
+        url: format!(
+            "{}slipway/connect?ticket={ticket}",
+            state.build_url(&build.name)
+        ),
+        expires_in: TICKET_LIFETIME.as_secs(),
+    }))
 }
 
 async fn land_connect(

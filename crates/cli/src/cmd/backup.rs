@@ -441,7 +441,7 @@ async fn resolve_source(
         .get(project.id, branch)
         .await?;
     let build = slipway_platform::builds::BuildStore::new(pool.clone())
-        .live_of_branch(branch.id, branch.stage().as_str(), None)
+        .live_of_branch(branch.id, branch.stage, None)
         .await?
         .with_context(|| format!("branch {of} has no running database"))?;
     let env = slipway_platform::builds::pipeline::BuildEnv::under(&target.data_dir, target.clone());

@@ -3,11 +3,12 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use serde_json::json;
+use slipway_api::people::{CreatedUser, NewUserRequest, PasswordChange, User};
+use slipway_api::projects::{NewRuntime, Runtime};
 
+use super::projects::print_answer;
 use crate::client::{Client, ClientOptions};
 use crate::config::GlobalOptions;
-use crate::output::print_json;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -76,23 +77,22 @@ pub async fn run_user(
     let api = Client::new(client, global)?;
     match cmd {
         UserCommand::Create(args) => {
-            let answer = api
-                .post(
+            let created: CreatedUser = api
+                .post_as(
                     "/api/users",
-                    &json!({"login": args.login, "name": args.name, "email": args.email, "admin": args.admin}),
+                    &NewUserRequest {
+                        login: args.login,
+                        name: args.name,
+                        email: args.email,
+                        admin: args.admin,
+                    },
                 )
                 .await?;
             if args.json {
-                return print_json(&answer);
+                return print_answer(&created);
             }
-            println!(
-                "user {} created",
-                answer["user"]["login"].as_str().unwrap_or("?")
-            );
-            println!(
-                "token (shown once): {}",
-                answer["token"].as_str().unwrap_or("?")
-            );
+            println!("user {} created", created.user.login);
+            println!("token (shown once): {}", created.token);
             Ok(())
         }
         UserCommand::Passwd(args) => {
@@ -107,27 +107,25 @@ pub async fn run_user(
                     "/api/users/{}/password",
                     crate::client::segment(&args.login)
                 ),
-                Some(&json!({ "password": password })),
+                Some(&PasswordChange {
+                    password: password.to_string(),
+                }),
             )
             .await?;
             println!("password of {} set", args.login);
             Ok(())
         }
         UserCommand::List(args) => {
-            let users = api.get("/api/users").await?;
+            let users: Vec<User> = api.get_as("/api/users").await?;
             if args.json {
-                return print_json(&users);
+                return print_answer(&users);
             }
-            for u in users.as_array().into_iter().flatten() {
+            for u in &users {
                 println!(
                     "{:<20} {:<30} {}",
-                    u["login"].as_str().unwrap_or(""),
-                    u["name"].as_str().unwrap_or(""),
-                    if u["is_admin"].as_bool() == Some(true) {
-                        "admin"
-                    } else {
-                        ""
-                    }
+                    u.login,
+                    u.name,
+                    if u.is_admin { "admin" } else { "" }
                 );
             }
             Ok(())
@@ -145,30 +143,25 @@ pub async fn run_odoo(
         OdooCommand::Add(args) => {
             let source = std::fs::canonicalize(&args.source)
                 .with_context(|| format!("Odoo source {}", args.source.display()))?;
-            let runtime = api
-                .post(
+            let runtime: Runtime = api
+                .post_as(
                     "/api/runtimes",
-                    &json!({"series": args.series, "source": source.display().to_string()}),
+                    &NewRuntime {
+                        series: args.series,
+                        source: source.display().to_string(),
+                    },
                 )
                 .await?;
-            println!(
-                "Odoo {} registered: {}",
-                runtime["series"].as_str().unwrap_or("?"),
-                runtime["source_dir"].as_str().unwrap_or("?")
-            );
+            println!("Odoo {} registered: {}", runtime.series, runtime.source_dir);
             Ok(())
         }
         OdooCommand::List(args) => {
-            let runtimes = api.get("/api/runtimes").await?;
+            let runtimes: Vec<Runtime> = api.get_as("/api/runtimes").await?;
             if args.json {
-                return print_json(&runtimes);
+                return print_answer(&runtimes);
             }
-            for r in runtimes.as_array().into_iter().flatten() {
-                println!(
-                    "{:<6} {}",
-                    r["series"].as_str().unwrap_or(""),
-                    r["source_dir"].as_str().unwrap_or("")
-                );
+            for r in &runtimes {
+                println!("{:<6} {}", r.series, r.source_dir);
             }
             Ok(())
         }

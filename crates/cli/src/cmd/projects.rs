@@ -3,10 +3,18 @@
 
 use std::io::Write;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use slipway_api::builds::{Build, BuildView, KeepRequest};
+use slipway_api::projects::{
+    Branch, BranchListed, BranchUpdate, BranchView, Event, HistoryEvent, InstallSet, Member,
+    MemberEntry, MergeRequest, MergeResult, NewProject, Project, ProjectUpdate, ProjectView,
+    StagingBehaviour, VisibleProject,
+};
+use slipway_api::ErrorBody;
 
 use super::people::JsonArg;
 use crate::client::{segment, Client, ClientOptions};
@@ -215,119 +223,140 @@ pub async fn run_project(
     let api = Client::new(client, global)?;
     match cmd {
         ProjectCommand::Create(args) => {
-            let project = api
-                .post(
+            let created: ProjectView = api
+                .post_as(
                     "/api/projects",
-                    &json!({"name": args.name, "odoo": args.odoo, "trial": args.trial}),
+                    &NewProject {
+                        name: args.name,
+                        odoo: args.odoo,
+                        trial: args.trial,
+                    },
                 )
                 .await?;
             if args.json {
-                return print_json(&project);
+                return print_answer(&created);
             }
             println!(
                 "project {} created (Odoo {}); push to {}{}",
-                project["name"].as_str().unwrap_or("?"),
-                project["series"].as_str().unwrap_or("?"),
+                created.project.name,
+                created.project.series,
                 client.server.trim_end_matches('/'),
-                project["git_path"].as_str().unwrap_or("?")
+                created.git_path
             );
             Ok(())
         }
         ProjectCommand::List(args) => {
-            let projects = api.get("/api/projects").await?;
+            let projects: Vec<VisibleProject> = api.get_as("/api/projects").await?;
             if args.json {
-                return print_json(&projects);
+                return print_answer(&projects);
             }
-            for p in projects.as_array().into_iter().flatten() {
-                println!("{:<30} Odoo {}", text(&p["name"]), text(&p["series"]));
+            for p in &projects {
+                println!("{:<30} Odoo {}", p.project.name, p.project.series);
             }
             Ok(())
         }
         ProjectCommand::Set(args) => {
             let path = format!("/api/projects/{}", segment(&args.project));
-            let current = api.get(&path).await?;
-            let mut settings = current["settings"].clone();
+            let current: ProjectView = api.get_as(&path).await?;
+            let mut settings = current.project.settings.0;
             if let Some(n) = args.max_running_dev_builds {
-                settings["max_running_dev_builds"] = json!(n);
+                settings.max_running_dev_builds = n;
             }
             if let Some(days) = args.dev_database_days {
-                settings["dev_database_days"] = json!(days);
+                settings.dev_database_days = days;
             }
-            let mut body = json!({"settings": settings});
-            match args.trial_until.as_deref() {
-                Some("none") => body["trial_until"] = Value::Null,
-                Some(until) => body["trial_until"] = json!(until),
-                None => {}
-            }
-            let project = api.call(Method::PATCH, &path, Some(&body)).await?;
+            let trial_until = match args.trial_until.as_deref() {
+                Some("none") => Some(None),
+                Some(until) => Some(Some(
+                    chrono::DateTime::parse_from_rfc3339(until)
+                        .with_context(|| {
+                            format!("--trial-until {until:?}: give an RFC 3339 time, or none")
+                        })?
+                        .to_utc(),
+                )),
+                None => None,
+            };
+            let update = ProjectUpdate {
+                trial_until,
+                settings: Some(settings),
+            };
+            let project: Project = api
+                .call_as::<ProjectView>(Method::PATCH, &path, Some(&update))
+                .await?
+                .project;
             println!(
                 "{}: settings {}, trial until {}",
-                text(&project["name"]),
-                project["settings"],
-                text(&project["trial_until"])
+                project.name,
+                text(&project.settings),
+                text(&project.trial_until)
             );
             Ok(())
         }
         ProjectCommand::Show(args) => {
-            let project = api
-                .get(&format!("/api/projects/{}", segment(&args.project)))
+            let shown: ProjectView = api
+                .get_as(&format!("/api/projects/{}", segment(&args.project)))
                 .await?;
             if args.json {
-                return print_json(&project);
+                return print_answer(&shown);
             }
             print_fields(&[
-                ("name", text(&project["name"])),
-                ("odoo", text(&project["series"])),
-                ("git", text(&project["git_path"])),
-                ("created", text(&project["created_at"])),
+                ("name", shown.project.name.clone()),
+                ("odoo", shown.project.series.clone()),
+                ("git", shown.git_path.clone()),
+                ("created", text(&shown.project.created_at)),
             ]);
             Ok(())
         }
         ProjectCommand::Members(args) => {
             let path = format!("/api/projects/{}/members", segment(&args.project));
-            let members = api.get(&path).await?;
+            let members: Vec<Member> = api.get_as(&path).await?;
             if args.json {
-                return print_json(&members);
+                return print_answer(&members);
             }
             print_members(&members);
             Ok(())
         }
         ProjectCommand::Member(args) => {
             let path = format!("/api/projects/{}/members", segment(&args.project));
-            let current = api.get(&path).await?;
-            let mut list: Vec<Value> = current
-                .as_array()
+            let current: Vec<Member> = api.get_as(&path).await?;
+            let mut list: Vec<MemberEntry> = current
                 .into_iter()
-                .flatten()
-                .filter(|m| m["login"] != args.login.as_str())
-                .map(|m| json!({"login": m["login"], "role": m["role"]}))
+                .filter(|m| m.login != args.login)
+                .map(|m| MemberEntry {
+                    login: m.login,
+                    role: m.role.as_str().to_string(),
+                })
                 .collect();
-            if let Some(role) = &args.role {
-                list.push(json!({"login": args.login, "role": role}));
+            if let Some(role) = args.role {
+                list.push(MemberEntry {
+                    login: args.login,
+                    role,
+                });
             }
-            let members = api.call(Method::PUT, &path, Some(&list)).await?;
+            let members: Vec<Member> = api.call_as(Method::PUT, &path, Some(&list)).await?;
             print_members(&members);
             Ok(())
         }
     }
 }
 
-fn print_members(members: &Value) {
-    for m in members.as_array().into_iter().flatten() {
-        println!(
-            "{:<24} {:<10} {}",
-            text(&m["login"]),
-            text(&m["role"]),
-            text(&m["name"])
-        );
+/// Prints an answer for `--json` as the server wrote it: keys sorted, every field there.
+pub(super) fn print_answer<T: Serialize>(answer: &T) -> Result<()> {
+    print_json(&serde_json::to_value(answer)?)
+}
+
+fn print_members(members: &[Member]) {
+    for m in members {
+        println!("{:<24} {:<10} {}", m.login, m.role.as_str(), m.name);
     }
 }
 
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
+/// A field as the tables show it: its JSON text, a string without quotes, `-` for none.
+fn text<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s,
+        Ok(Value::Null) | Err(_) => "-".into(),
+        Ok(other) => other.to_string(),
     }
 }
 
@@ -347,99 +376,110 @@ pub async fn run_branch(
     let api = Client::new(client, global)?;
     match cmd {
         BranchCommand::List(args) => {
-            let branches = api
-                .get(&format!(
+            let branches: Vec<BranchListed> = api
+                .get_as(&format!(
                     "/api/projects/{}/branches",
                     segment(&args.project)
                 ))
                 .await?;
             if args.json {
-                return print_json(&branches);
+                return print_answer(&branches);
             }
-            for b in branches.as_array().into_iter().flatten() {
-                let last = &b["last_build"];
+            for listed in &branches {
+                let (b, last) = (&listed.branch, listed.last_build.as_ref());
                 println!(
                     "{:<12} {:<30} {:<10} #{} {} {}",
-                    text(&b["stage"]),
-                    text(&b["name"]),
-                    short(&b["head"]),
-                    text(&last["id"]),
-                    text(&last["state"]),
-                    text(&last["result"])
+                    b.stage,
+                    b.name,
+                    short(b.head.as_deref()),
+                    text(&last.map(|l| l.id)),
+                    text(&last.map(|l| l.state)),
+                    text(&last.and_then(|l| l.result))
                 );
             }
             Ok(())
         }
         BranchCommand::Show(args) => {
-            let branch = api.get(&branch_path(&args.project, &args.branch)).await?;
+            let shown: BranchView = api
+                .get_as(&branch_path(&args.project, &args.branch))
+                .await?;
             if args.json {
-                return print_json(&branch);
+                return print_answer(&shown);
             }
+            let branch = &shown.branch;
             print_fields(&[
-                ("branch", text(&branch["name"])),
-                ("stage", text(&branch["stage"])),
-                ("head", text(&branch["head"])),
-                ("settings", branch["settings"].to_string()),
+                ("branch", branch.name.clone()),
+                ("stage", branch.stage.to_string()),
+                ("head", text(&branch.head)),
+                ("settings", text(&branch.settings)),
             ]);
-            print_builds(&branch["builds"]);
+            print_builds(&shown.builds);
             Ok(())
         }
         BranchCommand::Set(args) => set_branch(&api, args).await,
         BranchCommand::Merge(args) => {
             let path = format!("{}/merge", branch_path(&args.project, &args.branch));
-            let answer = api.post(&path, &json!({"into": args.into})).await?;
-            match answer["result"].as_str() {
-                Some("merged") => println!(
-                    "merged {} into {} ({}); build #{} queued",
+            let merged: MergeResult = api
+                .post_as(
+                    &path,
+                    &MergeRequest {
+                        into: args.into.clone(),
+                    },
+                )
+                .await?;
+            match merged {
+                MergeResult::Merged { sha, build } => println!(
+                    "merged {} into {} ({}); build #{build} queued",
                     args.branch,
                     args.into,
-                    short(&answer["sha"]),
-                    text(&answer["build"])
+                    short(Some(&sha)),
                 ),
                 _ => println!("{} already contains {}", args.into, args.branch),
             }
             Ok(())
         }
         BranchCommand::History(args) => {
-            let events = api
-                .get(&format!(
+            let events: Vec<Event> = api
+                .get_as(&format!(
                     "{}/history",
                     branch_path(&args.project, &args.branch)
                 ))
                 .await?;
             if args.json {
-                return print_json(&events);
+                return print_answer(&events);
             }
-            for e in events.as_array().into_iter().flatten() {
+            for e in &events {
                 println!(
                     "{}  {:<16} {}",
-                    text(&e["at"]),
-                    text(&e["kind"]),
-                    text(&e["detail"]["message"])
+                    text(&e.at),
+                    e.event.kind(),
+                    e.event.message()
                 );
-                for c in e["detail"]["commits"].as_array().into_iter().flatten() {
-                    println!(
-                        "      {} {} <{}> {}",
-                        short(&c["sha"]),
-                        text(&c["author"]),
-                        text(&c["email"]),
-                        text(&c["summary"])
-                    );
+                if let HistoryEvent::Push { commits, .. } = &e.event {
+                    for c in commits {
+                        println!(
+                            "      {} {} <{}> {}",
+                            short(Some(&c.sha)),
+                            c.author,
+                            c.email,
+                            c.summary
+                        );
+                    }
                 }
             }
             Ok(())
         }
         BranchCommand::Rebuild(args) => {
-            let build = api
-                .post(
+            let build: Build = api
+                .post_as(
                     &format!("{}/rebuild", branch_path(&args.project, &args.branch)),
-                    &json!({}),
+                    &serde_json::json!({}),
                 )
                 .await?;
             if args.json {
-                return print_json(&build);
+                return print_answer(&build);
             }
-            println!("build #{} queued", text(&build["id"]));
+            println!("build #{} queued", build.id);
             Ok(())
         }
     }
@@ -447,60 +487,67 @@ pub async fn run_branch(
 
 async fn set_branch(api: &Client, args: SetBranchArgs) -> Result<()> {
     let path = branch_path(&args.project, &args.branch);
-    let current = api.get(&path).await?;
-    let mut settings = current["settings"].clone();
+    let current: BranchView = api.get_as(&path).await?;
+    let mut settings = current.branch.settings.0;
     if let Some(install) = &args.install {
-        settings["install"] = match install.as_str() {
-            "own" => json!({"mode": "own"}),
-            "all" => json!({"mode": "all"}),
-            list => {
-                json!({"mode": "list", "modules": list.split(',').map(str::trim).filter(|m| !m.is_empty()).collect::<Vec<_>>()})
-            }
+        settings.install = match install.as_str() {
+            "own" => InstallSet::Own,
+            "all" => InstallSet::All,
+            list => InstallSet::List {
+                modules: list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|m| !m.is_empty())
+                    .map(String::from)
+                    .collect(),
+            },
         };
     }
     if let Some(tests) = args.tests {
-        settings["tests"] = json!(tests);
+        settings.tests = tests;
     }
     if let Some(tags) = &args.test_tags {
-        settings["test_tags"] = if tags.is_empty() {
-            Value::Null
-        } else {
-            json!(tags)
-        };
+        settings.test_tags = (!tags.is_empty()).then(|| tags.clone());
     }
     if let Some(behaviour) = &args.staging_behaviour {
-        settings["staging_behaviour"] = json!(behaviour);
+        settings.staging_behaviour = staging_behaviour(behaviour)?;
     }
-    let mut body = json!({"settings": settings, "confirm": args.confirm});
-    if let Some(stage) = &args.stage {
-        body["stage"] = json!(stage);
-    }
-    let branch = api.call(Method::PATCH, &path, Some(&body)).await?;
+    let update = BranchUpdate {
+        settings: Some(settings),
+        stage: args.stage,
+        confirm: args.confirm,
+    };
+    let branch: Branch = api.call_as(Method::PATCH, &path, Some(&update)).await?;
     println!(
         "{} is in {}; settings {}",
-        text(&branch["name"]),
-        text(&branch["stage"]),
-        branch["settings"]
+        branch.name,
+        branch.stage,
+        text(&branch.settings)
     );
     Ok(())
 }
 
-fn short(sha: &Value) -> String {
-    sha.as_str()
-        .map(|s| s.chars().take(10).collect())
+/// `--staging-behaviour`, read as the API names it.
+fn staging_behaviour(name: &str) -> Result<StagingBehaviour> {
+    serde_json::from_value(Value::String(name.to_string()))
+        .with_context(|| format!("--staging-behaviour {name:?}: update_previous or new_build"))
+}
+
+fn short(sha: Option<&str>) -> String {
+    sha.map(|s| s.chars().take(10).collect())
         .unwrap_or_else(|| "-".into())
 }
 
-fn print_builds(builds: &Value) {
-    for b in builds.as_array().into_iter().flatten() {
+fn print_builds(builds: &[Build]) {
+    for b in builds {
         println!(
             "#{:<6} {:<10} {:<9} {:<8} {:<24} {}",
-            text(&b["id"]),
-            short(&b["revision"]),
-            text(&b["state"]),
-            text(&b["result"]),
-            text(&b["name"]),
-            text(&b["message"])
+            b.id,
+            short(Some(&b.revision)),
+            b.state,
+            text(&b.result),
+            b.name,
+            text(&b.message)
         );
     }
 }
@@ -517,54 +564,52 @@ pub async fn run_build(
             if let Some(branch) = &args.branch {
                 path.push_str(&format!("?branch={}", segment(branch)));
             }
-            let builds = api.get(&path).await?;
+            let builds: Vec<Build> = api.get_as(&path).await?;
             if args.json {
-                return print_json(&builds);
+                return print_answer(&builds);
             }
             print_builds(&builds);
             Ok(())
         }
         BuildCommand::Show(args) => {
-            let build = api.get(&format!("/api/builds/{}", args.id)).await?;
+            let shown: BuildView = api.get_as(&format!("/api/builds/{}", args.id)).await?;
             if args.json {
-                return print_json(&build);
+                return print_answer(&shown);
             }
+            let build = &shown.build;
             print_fields(&[
-                (
-                    "build",
-                    format!("#{} {}", text(&build["id"]), text(&build["name"])),
-                ),
-                (
-                    "branch",
-                    format!("{}/{}", text(&build["project"]), text(&build["branch"])),
-                ),
-                ("revision", text(&build["revision"])),
-                ("state", text(&build["state"])),
-                ("result", text(&build["result"])),
-                ("step", text(&build["step"])),
-                ("message", text(&build["message"])),
-                ("template hit", text(&build["template_hit"])),
-                ("url", text(&build["url"])),
+                ("build", format!("#{} {}", build.id, build.name)),
+                ("branch", format!("{}/{}", build.project, build.branch)),
+                ("revision", build.revision.clone()),
+                ("state", build.state.to_string()),
+                ("result", text(&build.result)),
+                ("step", text(&build.step)),
+                ("message", text(&build.message)),
+                ("template hit", build.template_hit.to_string()),
+                ("url", shown.url.clone()),
             ]);
             Ok(())
         }
         BuildCommand::Logs(args) => logs(&api, args).await,
         BuildCommand::Stop(args) => {
-            let build = api
-                .post(&format!("/api/builds/{}/stop", args.id), &json!({}))
+            let build: Build = api
+                .post_as(
+                    &format!("/api/builds/{}/stop", args.id),
+                    &serde_json::json!({}),
+                )
                 .await?;
-            println!("build #{} is {}", args.id, text(&build["state"]));
+            println!("build #{} is {}", args.id, build.state);
             Ok(())
         }
         BuildCommand::Keep(args) => {
-            let build = api
-                .post(
+            let build: Build = api
+                .post_as(
                     &format!("/api/builds/{}/keep", args.id),
-                    &json!({"keep": !args.off}),
+                    &KeepRequest { keep: !args.off },
                 )
                 .await?;
             if args.json {
-                print_json(&build)?;
+                print_answer(&build)?;
             } else if args.off {
                 println!("build #{} is no longer kept", args.id);
             } else {
@@ -582,13 +627,12 @@ async fn logs(api: &Client, args: LogsArgs) -> Result<()> {
     }
     let mut response = api.send(Method::GET, &path, None::<&()>).await?;
     if !response.status().is_success() {
-        let value: Value = response.json().await.unwrap_or(Value::Null);
-        bail!(
-            "{}",
-            value["error"]["message"]
-                .as_str()
-                .unwrap_or("cannot read the log")
-        );
+        let message = response
+            .json::<ErrorBody>()
+            .await
+            .map(|body| body.error.message)
+            .unwrap_or_else(|_| "cannot read the log".into());
+        bail!("{message}");
     }
     let mut out = std::io::stdout().lock();
     let mut pending = String::new();

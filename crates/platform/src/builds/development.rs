@@ -9,7 +9,7 @@ use slipway_odoo::{scan_addons, Series};
 use slipway_runner::modules::template_key;
 use slipway_runner::odoo::{free_port, OdooSource, OdooTask, TestSelection};
 
-use super::pipeline::{Context, Failed, Installed, Pipeline, Stop};
+use super::pipeline::{Context, Installed, Pipeline, Stop};
 use super::store::{Build, BuildResult};
 use super::templates::template_database;
 use crate::branches::{Branch, BranchSettings, InstallSet};
@@ -51,11 +51,10 @@ impl Pipeline {
         let conf = self.conf(build, &prepared, port)?;
         conf.write(&prepared.conf_path())
             .context("writing odoo.conf")?;
-        let cached = self.templates.take(&key).await.map_err(Failed::from)?;
+        let cached = self.templates.take(&key).await?;
         self.builds
             .set_parts(build.id, &prepared.venv.key, &key, cached.is_some())
-            .await
-            .map_err(Failed::from)?;
+            .await?;
         let installed = match cached {
             Some(t) => {
                 self.copy_template(build, &t.database, &t.result, &prepared.logs)
@@ -96,12 +95,7 @@ impl Pipeline {
 
         self.step(build, "server").await?;
         let pid = self.start_server(build, &prepared, &conf).await?;
-        if !self
-            .builds
-            .still_building(build.id)
-            .await
-            .map_err(Failed::from)?
-        {
+        if !self.builds.still_building(build.id).await? {
             return Err(Stop::Superseded);
         }
         self.mark_running(build, port, pid, installed.result, &installed.summary)

@@ -26,7 +26,7 @@ use super::store::{Build, BuildResult, BuildStore};
 use super::supervisor::Supervisor;
 use super::templates::TemplateStore;
 use crate::branches::Branches;
-use crate::history::History;
+use crate::history::{History, HistoryEvent};
 use crate::projects::{Project, Projects};
 use crate::stages::Stage;
 
@@ -135,7 +135,7 @@ pub struct Pipeline {
 
 /// Why a build failed, for its `message`.
 #[derive(Debug)]
-pub(super) struct Failed(pub(super) String);
+pub(crate) struct Failed(pub(super) String);
 
 impl<E: fmt::Display> From<E> for Failed {
     fn from(e: E) -> Self {
@@ -161,6 +161,22 @@ pub(super) enum Stop {
 impl From<Failed> for Stop {
     fn from(f: Failed) -> Self {
         Stop::Failed(f)
+    }
+}
+
+/// Any error mid-pipeline (the metadata database, History, a database of the build) fails
+/// the build, its message the reason; steps that need context say it with [`Context`].
+impl<E: fmt::Display> From<E> for Stop {
+    fn from(e: E) -> Self {
+        Stop::Failed(Failed(e.to_string()))
+    }
+}
+
+/// A step of the pipeline run outside a build (a server restarted) failed: the reason is
+/// the error's message.
+impl From<Failed> for crate::PlatformError {
+    fn from(f: Failed) -> Self {
+        crate::PlatformError::Failed(f.0)
     }
 }
 
@@ -210,7 +226,7 @@ impl Pipeline {
         }
         let project = self.projects.by_id(branch.project_id).await?;
         tracing::info!(revision = %build.revision, "build started");
-        let outcome = match Stage::parse(&build.stage).unwrap_or(Stage::Development) {
+        let outcome = match build.stage {
             Stage::Development => self.development(&build, &branch, &project).await,
             Stage::Staging => self.staging(&build, &branch, &project).await,
             Stage::Production => self.production(&build, &branch, &project).await,
@@ -240,8 +256,10 @@ impl Pipeline {
                 self.history
                     .record(
                         branch.id,
-                        "build.failed",
-                        serde_json::json!({"build": build.id, "message": message}),
+                        HistoryEvent::BuildFailed {
+                            message,
+                            build: build.id,
+                        },
                     )
                     .await?;
             }
@@ -251,18 +269,10 @@ impl Pipeline {
     }
 
     pub(super) async fn step(&self, build: &Build, step: &str) -> Result<(), Stop> {
-        if !self
-            .builds
-            .still_building(build.id)
-            .await
-            .map_err(Failed::from)?
-        {
+        if !self.builds.still_building(build.id).await? {
             return Err(Stop::Superseded);
         }
-        self.builds
-            .set_step(build.id, step)
-            .await
-            .map_err(Failed::from)?;
+        self.builds.set_step(build.id, step).await?;
         tracing::info!(step, "step");
         self.note(build, &format!("step: {step}"));
         Ok(())
@@ -333,7 +343,7 @@ impl Pipeline {
         prepared: &Prepared,
         conf: &OdooConf,
     ) -> Result<u32, Failed> {
-        if Stage::parse(&build.stage) != Some(Stage::Production) {
+        if build.stage != Stage::Production {
             self.keep_mail_inside(&conf.db_name).await?;
         }
         let conf_path = prepared.conf_path();
@@ -389,8 +399,7 @@ impl Pipeline {
         let running = self
             .builds
             .set_running(build.id, port, pid, result, summary)
-            .await
-            .map_err(Failed::from)?;
+            .await?;
         if !running {
             return Err(Stop::Superseded);
         }
@@ -398,11 +407,13 @@ impl Pipeline {
         self.history
             .record(
                 build.branch_id,
-                "build.ready",
-                serde_json::json!({"build": build.id, "result": result.as_str(), "message": summary}),
+                HistoryEvent::BuildReady {
+                    message: summary.to_string(),
+                    build: build.id,
+                    result,
+                },
             )
-            .await
-            .map_err(Failed::from)?;
+            .await?;
         tracing::info!(port, result = result.as_str(), "build running");
         Ok(())
     }
@@ -425,26 +436,15 @@ impl Pipeline {
 
     /// Starts the server of a build recorded as running again (after Slipway restarted, or
     /// after a failed production update put it back), on a new port.
-    pub async fn restart_server(&self, build: &Build) -> Result<(), String> {
-        let branch = self
-            .branches
-            .by_id(build.branch_id)
-            .await
-            .map_err(|e| e.to_string())?;
-        let project = self
-            .projects
-            .by_id(branch.project_id)
-            .await
-            .map_err(|e| e.to_string())?;
+    pub async fn restart_server(&self, build: &Build) -> crate::Result<()> {
+        let branch = self.branches.by_id(build.branch_id).await?;
+        let project = self.projects.by_id(branch.project_id).await?;
         let dir = self.env.build_dir(&build.name);
         let logs = self.env.logs_dir(&build.name);
         let src = dir.join("src");
-        let source = self.runtime(build, &project).await.map_err(|f| f.0)?;
+        let source = self.runtime(build, &project).await?;
         let module_dirs = module_dirs(&src);
-        let venv = self
-            .venv(&source, &src, &module_dirs, &logs)
-            .await
-            .map_err(|f| f.0)?;
+        let venv = self.venv(&source, &src, &module_dirs, &logs).await?;
         self.supervisor.stop(build.id, build.pid).await;
         let series = source.series.clone();
         let prepared = Prepared {
@@ -456,16 +456,10 @@ impl Pipeline {
             own: Vec::new(),
             venv,
         };
-        let port = free_port().map_err(|e| e.to_string())?;
-        let conf = self.conf(build, &prepared, port).map_err(|f| f.0)?;
-        let pid = self
-            .start_server(build, &prepared, &conf)
-            .await
-            .map_err(|f| f.0)?;
-        self.builds
-            .set_server(build.id, port, pid)
-            .await
-            .map_err(|e| e.to_string())?;
+        let port = free_port().context("finding a free port")?;
+        let conf = self.conf(build, &prepared, port)?;
+        let pid = self.start_server(build, &prepared, &conf).await?;
+        self.builds.set_server(build.id, port, pid).await?;
         tracing::info!(build = build.id, port, "build server restarted");
         Ok(())
     }
@@ -496,7 +490,7 @@ impl Pipeline {
         let db = db_params(&self.env.target)?;
         let mut addons_path: Vec<PathBuf> = prepared.module_dirs.clone();
         addons_path.extend(prepared.source.addons_dirs());
-        let stage = Stage::parse(&build.stage).unwrap_or(Stage::Development);
+        let stage = build.stage;
         let smtp = match stage {
             Stage::Production => self.env.production_smtp.clone(),
             _ => self.env.smtp.as_ref().and_then(|f| (f.0)(build.id)),
@@ -568,7 +562,7 @@ impl Pipeline {
             tokio::select! {
                 out = &mut work => return Ok(out),
                 _ = ticks.tick() => {
-                    if !self.builds.still_building(build.id).await.map_err(Failed::from)? {
+                    if !self.builds.still_building(build.id).await? {
                         return Err(Stop::Superseded);
                     }
                 }

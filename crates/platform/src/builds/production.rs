@@ -14,7 +14,9 @@ use slipway_runner::odoo::{free_port, OdooTask};
 use super::pipeline::{Context, Failed, Installed, Pipeline, Prepared, Stop};
 use super::store::{Build, BuildResult};
 use crate::branches::Branch;
+use crate::history::HistoryEvent;
 use crate::projects::Project;
+use crate::stages::Stage;
 
 impl Pipeline {
     pub(super) async fn production(
@@ -26,13 +28,11 @@ impl Pipeline {
         let prepared = self.prepare(build, project).await?;
         self.builds
             .set_parts(build.id, &prepared.venv.key, "", false)
-            .await
-            .map_err(Failed::from)?;
+            .await?;
         match self
             .builds
-            .live_of_branch(branch.id, "production", Some(build.id))
-            .await
-            .map_err(Failed::from)?
+            .live_of_branch(branch.id, Stage::Production, Some(build.id))
+            .await?
         {
             None => self.first_production(build, &prepared).await,
             Some(previous) => self.update_production(build, &prepared, &previous).await,
@@ -77,10 +77,7 @@ impl Pipeline {
             .database
             .clone()
             .unwrap_or_else(|| previous.name.clone());
-        self.builds
-            .set_database(build.id, &database)
-            .await
-            .map_err(Failed::from)?;
+        self.builds.set_database(build.id, &database).await?;
         let build = &Build {
             database: Some(database.clone()),
             ..build.clone()
@@ -119,7 +116,7 @@ impl Pipeline {
         let snapshotted = if modules.is_empty() {
             false
         } else {
-            if let Err(e) = self.take_snapshot(&database, &snapshot).await {
+            if let Err(Failed(e)) = self.take_snapshot(&database, &snapshot).await {
                 self.bring_back(previous).await;
                 return Err(Failed(format!(
                     "could not snapshot the database before the update: {e}"
@@ -137,20 +134,19 @@ impl Pipeline {
                         tracing::warn!(error = %e, "could not drop the update snapshot");
                     }
                 }
-                self.builds
-                    .hand_over(previous.id, build.id)
-                    .await
-                    .map_err(Failed::from)?;
+                self.builds.hand_over(previous.id, build.id).await?;
                 let summary = update_summary(&modules, &installed, unavailable);
                 self.history
                     .record(
                         build.branch_id,
-                        "production.updated",
-                        serde_json::json!({"build": build.id, "modules": modules,
-                            "unavailable_ms": unavailable.as_millis() as u64, "message": summary}),
+                        HistoryEvent::ProductionUpdated {
+                            message: summary.clone(),
+                            build: build.id,
+                            modules: modules.clone(),
+                            unavailable_ms: unavailable.as_millis() as u64,
+                        },
                     )
-                    .await
-                    .map_err(Failed::from)?;
+                    .await?;
                 self.mark_running(build, port, pid, installed.result, &summary)
                     .await
             }
@@ -191,12 +187,13 @@ impl Pipeline {
         self.history
             .record(
                 build.branch_id,
-                "backup",
-                serde_json::json!({"build": build.id, "backup": record.id,
-                    "message": format!("backup {} taken before the update", record.id)}),
+                HistoryEvent::BackupTaken {
+                    message: format!("backup {} taken before the update", record.id),
+                    backup: record.id.clone(),
+                    build: Some(build.id),
+                },
             )
-            .await
-            .map_err(Failed::from)?;
+            .await?;
         Ok(())
     }
 
@@ -265,7 +262,7 @@ impl Pipeline {
         self.supervisor.stop(build.id, None).await;
         let mut problems = Vec::new();
         if let Some(snapshot) = snapshot {
-            if let Err(e) = self.swap_back(build, database, snapshot).await {
+            if let Err(Failed(e)) = self.swap_back(build, database, snapshot).await {
                 problems.push(e);
             }
         }
@@ -285,9 +282,12 @@ impl Pipeline {
             .history
             .record(
                 build.branch_id,
-                "production.rolled_back",
-                serde_json::json!({"build": build.id, "rollback_ms": took.as_millis() as u64,
-                    "complete": problems.is_empty(), "message": message}),
+                HistoryEvent::ProductionRolledBack {
+                    message: message.clone(),
+                    build: build.id,
+                    rollback_ms: took.as_millis() as u64,
+                    complete: problems.is_empty(),
+                },
             )
             .await;
         if let Err(e) = recorded {
@@ -298,23 +298,16 @@ impl Pipeline {
 
     /// Copies production's database and filestore to `snapshot`, under a partial name
     /// renamed at the end: a snapshot under its own name is always complete.
-    async fn take_snapshot(&self, database: &str, snapshot: &str) -> Result<(), String> {
+    async fn take_snapshot(&self, database: &str, snapshot: &str) -> Result<(), Failed> {
         let target = &self.env.target;
         let partial = format!("{snapshot}_partial");
         let _ = target.drop_database(&partial).await;
         // Nothing may stay connected, or the snapshot falls back from a template copy
         // (about a second for 1 GB) to a dump and restore (about twenty).
-        target
-            .close_connections(database)
-            .await
-            .map_err(|e| e.to_string())?;
-        slipway_dump::clone_database(target, database, &partial, 2, IdleSessions::Keep)
-            .await
-            .map_err(|e| e.to_string())?;
-        target
-            .rename_database(&partial, snapshot)
-            .await
-            .map_err(|e| e.to_string())
+        target.close_connections(database).await?;
+        slipway_dump::clone_database(target, database, &partial, 2, IdleSessions::Keep).await?;
+        target.rename_database(&partial, snapshot).await?;
+        Ok(())
     }
 
     /// An update that Slipway's stop or crash cut short left its snapshot behind (the job
@@ -329,28 +322,20 @@ impl Pipeline {
         let target = &self.env.target;
         let snapshot = snapshot_name(build.id);
         let _ = target.drop_database(&format!("{snapshot}_partial")).await;
-        if !target
-            .database_exists(&snapshot)
-            .await
-            .map_err(Failed::from)?
-        {
+        if !target.database_exists(&snapshot).await? {
             return Ok(());
         }
         self.supervisor.stop(previous.id, previous.pid).await;
-        let recovered = if target
-            .database_exists(database)
-            .await
-            .map_err(Failed::from)?
-        {
+        let recovered = if target.database_exists(database).await? {
             self.swap_back(build, database, &snapshot).await
         } else {
             // cut short between the two renames of a swap: the snapshot only has to go in
             target
                 .rename_database(&snapshot, database)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(Failed::from)
         };
-        if let Err(e) = recovered {
+        if let Err(Failed(e)) = recovered {
             self.bring_back(previous).await;
             return Err(Failed(format!(
                 "an earlier attempt of this update was interrupted and its snapshot could not be put back: {e}"
@@ -361,33 +346,35 @@ impl Pipeline {
         self.history
             .record(
                 build.branch_id,
-                "production.recovered",
-                serde_json::json!({"build": build.id, "message": format!(
-                    "build #{}: an update interrupted by a stop of Slipway was rolled back to its snapshot; updating again",
-                    build.id)}),
+                HistoryEvent::ProductionRecovered {
+                    message: format!(
+                        "build #{}: an update interrupted by a stop of Slipway was rolled back to its snapshot; updating again",
+                        build.id
+                    ),
+                    build: build.id,
+                },
             )
-            .await
-            .map_err(Failed::from)?;
-        self.restart_server(previous).await.map_err(Failed::from)?;
+            .await?;
+        self.restart_server(previous).await?;
         Ok(())
     }
 
     /// The snapshot back under production's name. The updated database is renamed aside
     /// first and dropped last, so that at no moment does production have no database: if
     /// the snapshot cannot be renamed in, the updated one goes back under the name.
-    async fn swap_back(&self, build: &Build, database: &str, snapshot: &str) -> Result<(), String> {
+    async fn swap_back(&self, build: &Build, database: &str, snapshot: &str) -> Result<(), Failed> {
         let target = &self.env.target;
         let failed = failed_update_name(build.id);
         target
             .rename_database(database, &failed)
             .await
-            .map_err(|e| format!("moving the updated database aside: {e}"))?;
+            .context("moving the updated database aside")?;
         if let Err(e) = target.rename_database(snapshot, database).await {
             let restored = target.rename_database(&failed, database).await;
-            return Err(match restored {
+            return Err(Failed(match restored {
                 Ok(()) => format!("putting the snapshot back: {e} (the updated database stays; the snapshot is {snapshot})"),
                 Err(again) => format!("putting the snapshot back: {e}; and the updated database could not return: {again} (it is {failed}, the snapshot {snapshot})"),
-            });
+            }));
         }
         if let Err(e) = target.drop_database(&failed).await {
             tracing::warn!(database = %failed, "could not drop the failed update's database: {e}");

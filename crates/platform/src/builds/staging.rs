@@ -10,6 +10,7 @@ use super::pipeline::{Context, Failed, Installed, Pipeline, Prepared, Stop};
 use super::store::{Build, BuildResult};
 use crate::branches::{Branch, StagingBehaviour};
 use crate::projects::Project;
+use crate::stages::Stage;
 
 impl Pipeline {
     pub(super) async fn staging(
@@ -21,18 +22,14 @@ impl Pipeline {
         let prepared = self.prepare(build, project).await?;
         let previous = self
             .builds
-            .live_of_branch(branch.id, "staging", Some(build.id))
-            .await
-            .map_err(Failed::from)?;
+            .live_of_branch(branch.id, Stage::Staging, Some(build.id))
+            .await?;
         let behaviour = branch.settings.0.staging_behaviour;
         let (database, origin) = match previous {
             Some(previous) if behaviour == StagingBehaviour::UpdatePrevious => {
                 self.supervisor.stop(previous.id, previous.pid).await;
                 let database = previous.database.clone().unwrap_or(previous.name.clone());
-                self.builds
-                    .hand_over(previous.id, build.id)
-                    .await
-                    .map_err(Failed::from)?;
+                self.builds.hand_over(previous.id, build.id).await?;
                 let origin = format!("previous staging database of build #{}", previous.id);
                 (database, origin)
             }
@@ -41,10 +38,7 @@ impl Pipeline {
                 self.copy_production(build, project, &prepared).await?,
             ),
         };
-        self.builds
-            .set_database(build.id, &database)
-            .await
-            .map_err(Failed::from)?;
+        self.builds.set_database(build.id, &database).await?;
         let build = &Build {
             database: Some(database.clone()),
             ..build.clone()
@@ -86,14 +80,12 @@ impl Pipeline {
         let production = self
             .branches
             .production(project.id)
-            .await
-            .map_err(Failed::from)?
+            .await?
             .ok_or_else(|| Failed("no production branch: a staging build is a copy of the production database; make a branch production first".into()))?;
         let source = self
             .builds
-            .live_of_branch(production.id, "production", None)
-            .await
-            .map_err(Failed::from)?
+            .live_of_branch(production.id, Stage::Production, None)
+            .await?
             .and_then(|b| b.database)
             .ok_or_else(|| {
                 Failed(format!(
@@ -145,7 +137,7 @@ impl Pipeline {
     async fn drop_older_staging(&self, build: &Build) {
         let older = match self
             .builds
-            .others_live_of_branch(build.branch_id, "staging", build.id)
+            .others_live_of_branch(build.branch_id, Stage::Staging, build.id)
             .await
         {
             Ok(older) => older,

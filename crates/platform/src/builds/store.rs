@@ -1,16 +1,18 @@
 //! Builds in the metadata database.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::error::{PlatformError, Result};
+use crate::stages::Stage;
+use crate::text_column::{by_name, text_column};
 
 /// The job kind a build's pipeline runs as.
 pub const BUILD_JOB: &str = "build.run";
 
 /// Where a build is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BuildState {
     /// Queued.
@@ -25,8 +27,39 @@ pub enum BuildState {
     Done,
 }
 
+impl BuildState {
+    /// The state's name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildState::Pending => "pending",
+            BuildState::Building => "building",
+            BuildState::Running => "running",
+            BuildState::Stopped => "stopped",
+            BuildState::Done => "done",
+        }
+    }
+
+    /// The state named `s`.
+    pub fn parse(s: &str) -> Option<BuildState> {
+        use BuildState::*;
+        by_name(
+            &[Pending, Building, Running, Stopped, Done],
+            Self::as_str,
+            s,
+        )
+    }
+}
+
+text_column!(BuildState, "build state");
+
+impl std::fmt::Display for BuildState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// How a build went, apart from where it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BuildResult {
     /// Clean logs, tests passed.
@@ -49,10 +82,18 @@ impl BuildResult {
             BuildResult::Killed => "killed",
         }
     }
+
+    /// The result named `s`.
+    pub fn parse(s: &str) -> Option<BuildResult> {
+        use BuildResult::*;
+        by_name(&[Success, Warning, Failed, Killed], Self::as_str, s)
+    }
 }
 
+text_column!(BuildResult, "build result");
+
 /// A build as the API shows it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Build {
     /// Id.
     pub id: i64,
@@ -67,13 +108,13 @@ pub struct Build {
     /// Commit built.
     pub revision: String,
     /// The branch's stage when the build was made.
-    pub stage: String,
+    pub stage: Stage,
     /// What made it: `push`, `rebuild`...
     pub trigger: String,
-    /// pending, building, running, stopped, done.
-    pub state: String,
-    /// success, warning, failed, killed (none while unfinished).
-    pub result: Option<String>,
+    /// Where it is in its life.
+    pub state: BuildState,
+    /// How it went (none while unfinished).
+    pub result: Option<BuildResult>,
     /// The step under way (checkout, virtualenv, database, install, tests, server).
     pub step: Option<String>,
     /// Why it failed, or a summary.
@@ -134,7 +175,7 @@ impl BuildStore {
     pub async fn enqueue(
         &self,
         branch_id: i64,
-        stage: &str,
+        stage: Stage,
         revision: &str,
         trigger: &str,
     ) -> Result<i64> {
@@ -211,7 +252,7 @@ impl BuildStore {
     }
 
     /// Builds in `state`, oldest first.
-    pub async fn in_state(&self, state: &str) -> Result<Vec<Build>> {
+    pub async fn in_state(&self, state: BuildState) -> Result<Vec<Build>> {
         let rows: Vec<Build> =
             sqlx::query_as(&format!("{BUILD_SELECT} WHERE k.state = $1 ORDER BY k.id"))
                 .bind(state)
@@ -237,11 +278,11 @@ impl BuildStore {
 
     /// Whether the build should go on (still building: not killed or superseded meanwhile).
     pub async fn still_building(&self, id: i64) -> Result<bool> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT state FROM builds WHERE id = $1")
+        let row: Option<(BuildState,)> = sqlx::query_as("SELECT state FROM builds WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(matches!(row, Some((s,)) if s == "building"))
+        Ok(matches!(row, Some((BuildState::Building,))))
     }
 
     /// Records the step under way.
@@ -288,7 +329,7 @@ impl BuildStore {
         .bind(id)
         .bind(i32::from(port))
         .bind(pid as i32)
-        .bind(result.as_str())
+        .bind(result)
         .bind(message)
         .execute(&self.pool)
         .await?;
@@ -304,7 +345,7 @@ impl BuildStore {
              http_port = NULL, pid = NULL, finished_at = now() WHERE id = $1 AND state <> 'done'",
         )
         .bind(id)
-        .bind(result.as_str())
+        .bind(result)
         .bind(message)
         .execute(&self.pool)
         .await?;
@@ -397,7 +438,7 @@ impl BuildStore {
     pub async fn live_of_branch(
         &self,
         branch_id: i64,
-        stage: &str,
+        stage: Stage,
         except: Option<i64>,
     ) -> Result<Option<Build>> {
         let row: Option<Build> = sqlx::query_as(&format!(
@@ -417,7 +458,7 @@ impl BuildStore {
     pub async fn others_live_of_branch(
         &self,
         branch_id: i64,
-        stage: &str,
+        stage: Stage,
         except: i64,
     ) -> Result<Vec<Build>> {
         let rows: Vec<Build> = sqlx::query_as(&format!(
@@ -447,7 +488,7 @@ impl BuildStore {
     }
 
     /// Development builds of a project still holding a database, oldest first.
-    pub async fn live_of_project_stage(&self, project_id: i64, stage: &str) -> Result<Vec<Build>> {
+    pub async fn live_of_project_stage(&self, project_id: i64, stage: Stage) -> Result<Vec<Build>> {
         let rows: Vec<Build> = sqlx::query_as(&format!(
             "{BUILD_SELECT} WHERE b.project_id = $1 AND k.stage = $2 \
              AND k.state IN ('running', 'stopped') ORDER BY k.id"
@@ -468,4 +509,24 @@ async fn enqueue_job(tx: &mut Transaction<'_, Postgres>, build_id: i64) -> Resul
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_and_result_names_round_trip_as_stored_and_answered() {
+        use BuildState::*;
+        for state in [Pending, Building, Running, Stopped, Done] {
+            assert_eq!(BuildState::parse(state.as_str()), Some(state));
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+        }
+        use BuildResult::*;
+        for result in [Success, Warning, Failed, Killed] {
+            assert_eq!(BuildResult::parse(result.as_str()), Some(result));
+            assert_eq!(serde_json::to_value(result).unwrap(), result.as_str());
+        }
+        assert_eq!(BuildState::parse("teleported"), None);
+    }
 }

@@ -13,7 +13,8 @@ use slipway_platform::backups::{
     BackupKind, BackupLabels, BackupRecord, DownloadFormat, DownloadOptions, GcOptions, ListFilter,
     RestoreOptions,
 };
-use slipway_platform::builds::Build;
+use slipway_platform::builds::{Build, BuildState};
+use slipway_platform::history::HistoryEvent;
 use slipway_platform::projects::Action;
 use slipway_platform::stages::Stage;
 
@@ -57,11 +58,11 @@ async fn live_build(state: &AppState, access: &Access, branch: &str) -> ApiResul
         .branches
         .get(access.project.id, branch)
         .await?;
-    access.require(Action::Backups, branch.stage())?;
+    access.require(Action::Backups, branch.stage)?;
     state
         .platform
         .builds
-        .live_of_branch(branch.id, branch.stage().as_str(), None)
+        .live_of_branch(branch.id, branch.stage, None)
         .await?
         .ok_or_else(|| {
             ApiError::new(
@@ -78,7 +79,7 @@ pub(crate) async fn list(
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
-    access.require(Action::Backups, branch.stage())?;
+    access.require(Action::Backups, branch.stage)?;
     let filter = ListFilter {
         project: Some(access.project.name.clone()),
         branch: Some(branch.name),
@@ -97,7 +98,7 @@ pub(crate) async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let access = project_for(&state, &user, &name).await?;
     let build = live_build(&state, &access, &branch).await?;
-    if build.stage == Stage::Development.as_str() {
+    if build.stage == Stage::Development {
         return Err(ApiError::invalid(
             "development databases are not backed up; make the branch staging or production",
         ));
@@ -110,8 +111,11 @@ pub(crate) async fn create(
         .history
         .record(
             build.branch_id,
-            "backup",
-            json!({"backup": record.id, "message": format!("manual backup {} by {}", record.id, user.0.login)}),
+            HistoryEvent::BackupTaken {
+                message: format!("manual backup {} by {}", record.id, user.0.login),
+                backup: record.id.clone(),
+                build: None,
+            },
         )
         .await?;
     Ok((StatusCode::CREATED, Json(json!(record))))
@@ -136,7 +140,7 @@ async fn backup_for(
             .branches
             .get(access.project.id, branch)
             .await
-            .map(|b| b.stage())
+            .map(|b| b.stage)
             .unwrap_or(Stage::Production),
         None => Stage::Production,
     };
@@ -270,8 +274,8 @@ pub(crate) async fn build_dump(
     request: Request,
 ) -> ApiResult<Response> {
     let build = super::build_for(&state, &user, id, Action::Backups).await?;
-    let database = match (&build.database, build.state.as_str()) {
-        (Some(database), "running") => database.clone(),
+    let database = match (&build.database, build.state) {
+        (Some(database), BuildState::Running) => database.clone(),
         _ => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -325,11 +329,11 @@ pub(crate) async fn restore(
     let (_, access) = backup_for(&state, &user, &id).await?;
     let build = live_build(&state, &access, &body.branch).await?;
     let mut options = restore_into(&state, &build);
-    match Stage::parse(&build.stage) {
-        Some(Stage::Production) => {
+    match build.stage {
+        Stage::Production => {
             options.safety_backup = Some(labels_of(&build, BackupKind::BeforeRestore));
         }
-        Some(Stage::Staging) => {
+        Stage::Staging => {
             options.mode = slipway_dump::Mode::Copy;
             options.neutralize = true;
         }
@@ -350,9 +354,12 @@ pub(crate) async fn restore(
         .history
         .record(
             build.branch_id,
-            "backup.restored",
-            json!({"backup": id, "safety_backup": outcome.safety_backup,
-                   "message": format!("backup {id} restored by {}", user.0.login)}),
+            HistoryEvent::BackupRestored {
+                message: format!("backup {id} restored by {}", user.0.login),
+                backup: Some(id.clone()),
+                at: None,
+                safety_backup: outcome.safety_backup.clone(),
+            },
         )
         .await?;
     Ok(Json(json!(outcome)))
@@ -391,7 +398,7 @@ pub(crate) async fn pitr_window(
     Path((name, branch)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
-    access.require(Action::Backups, branch.stage())?;
+    access.require(Action::Backups, branch.stage)?;
     let window = service(&state)?.pitr_window().await?;
     Ok(Json(json!(window)))
 }
@@ -412,7 +419,7 @@ pub(crate) async fn restore_to_time(
 ) -> ApiResult<Json<Value>> {
     let access = project_for(&state, &user, &name).await?;
     let build = live_build(&state, &access, &branch).await?;
-    if Stage::parse(&build.stage) != Some(Stage::Production) {
+    if build.stage != Stage::Production {
         return Err(ApiError::invalid(
             "point-in-time recovery is for production; restore a backup into staging instead",
         ));
@@ -431,9 +438,12 @@ pub(crate) async fn restore_to_time(
         .history
         .record(
             build.branch_id,
-            "backup.restored",
-            json!({"at": at, "safety_backup": outcome.safety_backup,
-                   "message": format!("production restored as it was at {at} by {}", user.0.login)}),
+            HistoryEvent::BackupRestored {
+                message: format!("production restored as it was at {at} by {}", user.0.login),
+                backup: None,
+                at: Some(at.clone()),
+                safety_backup: outcome.safety_backup.clone(),
+            },
         )
         .await?;
     Ok(Json(json!(outcome)))
@@ -525,7 +535,7 @@ async fn import_file(
         ));
     }
     let mut options = restore_into(state, build);
-    if Stage::parse(&build.stage) == Some(Stage::Production) {
+    if build.stage == Stage::Production {
         options.neutralize = q.neutralize.unwrap_or(false);
         options.safety_backup = Some(labels_of(build, BackupKind::BeforeImport));
     } else {
@@ -562,20 +572,31 @@ async fn import_file(
         history
             .record(
                 branch.id,
-                "series.switched",
-                json!({"from": current, "to": series,
-                       "message": format!("Odoo {current} -> {series}: the imported dump is of Odoo {series}")}),
+                HistoryEvent::SeriesSwitched {
+                    message: format!(
+                        "Odoo {current} -> {series}: the imported dump is of Odoo {series}"
+                    ),
+                    from: current.clone(),
+                    to: series.clone(),
+                },
             )
             .await?;
     }
     history
         .record(
             branch.id,
-            "backup.imported",
-            json!({"format": outcome.format, "odoo_version": outcome.odoo_version,
-                   "safety_backup": outcome.restore.safety_backup, "disabled": outcome.disabled,
-                   "message": format!("{} dump of Odoo {} imported by {}", outcome.format,
-                       outcome.odoo_version.as_deref().unwrap_or("?"), user.0.login)}),
+            HistoryEvent::BackupImported {
+                message: format!(
+                    "{} dump of Odoo {} imported by {}",
+                    outcome.format,
+                    outcome.odoo_version.as_deref().unwrap_or("?"),
+                    user.0.login
+                ),
+                format: outcome.format.clone(),
+                odoo_version: outcome.odoo_version.clone(),
+                safety_backup: outcome.restore.safety_backup.clone(),
+                disabled: outcome.disabled.clone(),
+            },
         )
         .await?;
     let restarted = state.platform.pipeline.restart_server(build).await;

@@ -13,14 +13,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::Stream;
 use serde::Deserialize;
-use serde_json::{json, Value};
-use slipway_platform::builds::Build;
+use slipway_api::builds::{Build, BuildView, KeepRequest, LogFile, Stage};
 use slipway_platform::projects::Action;
-use slipway_platform::stages::Stage;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::projects::project_for;
-use super::{ApiError, ApiResult, ApiUser};
+use super::{Answer, ApiError, ApiResult, ApiUser};
 use crate::AppState;
 
 /// The logs a build may have.
@@ -45,7 +43,7 @@ pub(crate) async fn list_builds(
     user: ApiUser,
     Path(name): Path<String>,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<Vec<Build>>> {
     let project = project_for(&state, &user, &name).await?.project;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let builds = match q.branch {
@@ -55,7 +53,7 @@ pub(crate) async fn list_builds(
         }
         None => state.platform.builds.of_project(project.id, limit).await?,
     };
-    Ok(Json(json!(builds)))
+    Ok(Answer(builds))
 }
 
 /// The build `id` if the caller may do `action` on it (on its stage: a build's stage is
@@ -68,8 +66,7 @@ pub(crate) async fn build_for(
 ) -> ApiResult<Build> {
     let build = state.platform.builds.get(id).await?;
     let access = project_for(state, user, &build.project).await?;
-    let stage = Stage::parse(&build.stage).unwrap_or(Stage::Production);
-    access.require(action, stage)?;
+    access.require(action, build.stage)?;
     Ok(build)
 }
 
@@ -77,20 +74,21 @@ pub(crate) async fn get_build(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<BuildView>> {
     let build = build_for(&state, &user, id, Action::View).await?;
-    let mut view = json!(build);
-    view["url"] = json!(state.build_url(&build.name));
-    Ok(Json(view))
+    Ok(Answer(BuildView {
+        url: state.build_url(&build.name),
+        build,
+    }))
 }
 
 pub(crate) async fn stop_build(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<Build>> {
     let build = build_for(&state, &user, id, Action::Rebuild).await?;
-    if build.stage == "production" {
+    if build.stage == Stage::Production {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "production",
@@ -101,29 +99,19 @@ pub(crate) async fn stop_build(
         .platform
         .stop_build(&build, &format!("stopped by {}", user.0.login))
         .await?;
-    Ok(Json(json!(state.platform.builds.get(id).await?)))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct KeepBody {
-    #[serde(default = "yes")]
-    keep: bool,
-}
-
-fn yes() -> bool {
-    true
+    Ok(Answer(state.platform.builds.get(id).await?))
 }
 
 pub(crate) async fn keep_build(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<i64>,
-    body: Option<Json<KeepBody>>,
-) -> ApiResult<Json<Value>> {
+    body: Option<Json<KeepRequest>>,
+) -> ApiResult<Answer<Build>> {
     build_for(&state, &user, id, Action::Rebuild).await?;
     let keep = body.map(|b| b.keep).unwrap_or(true);
     state.platform.builds.set_keep(id, keep).await?;
-    Ok(Json(json!(state.platform.builds.get(id).await?)))
+    Ok(Answer(state.platform.builds.get(id).await?))
 }
 
 /// Middleware of per-build routes mounted from elsewhere (the mails): the caller must be
@@ -171,16 +159,19 @@ pub(crate) async fn list_logs(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<Vec<LogFile>>> {
     let build = build_for(&state, &user, id, Action::Logs).await?;
     let mut logs = Vec::new();
     for name in LOG_NAMES {
         let path = log_path(&state, &build, name)?;
         if let Ok(meta) = std::fs::metadata(&path) {
-            logs.push(json!({"name": name, "size": meta.len()}));
+            logs.push(LogFile {
+                name: name.to_string(),
+                size: meta.len(),
+            });
         }
     }
-    Ok(Json(json!(logs)))
+    Ok(Answer(logs))
 }
 
 #[derive(Deserialize)]

@@ -2,15 +2,14 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use slipway_api::builds::{Committed, Entry, FileCommit, FileContent};
 use slipway_platform::editor::FileEdit;
 use slipway_platform::projects::Action;
 
 use super::builds::build_for;
 use super::projects::project_for;
-use super::ApiJson;
+use super::{Answer, ApiJson};
 use super::{ApiResult, ApiUser};
 use crate::AppState;
 
@@ -26,11 +25,9 @@ pub(crate) async fn list(
     user: ApiUser,
     Path(id): Path<i64>,
     Query(q): Query<PathQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<Vec<Entry>>> {
     let build = build_for(&state, &user, id, Action::Browse).await?;
-    Ok(Json(json!(
-        state.platform.list_checkout(&build, &q.path).await?
-    )))
+    Ok(Answer(state.platform.list_checkout(&build, &q.path).await?))
 }
 
 /// `GET /api/builds/{id}/files/content?path=<file>`: `{"path", "content"}`.
@@ -39,17 +36,13 @@ pub(crate) async fn content(
     user: ApiUser,
     Path(id): Path<i64>,
     Query(q): Query<PathQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<FileContent>> {
     let build = build_for(&state, &user, id, Action::Browse).await?;
     let content = state.platform.read_checkout_file(&build, &q.path).await?;
-    Ok(Json(json!({"path": q.path, "content": content})))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct CommitBody {
-    path: String,
-    content: String,
-    message: String,
+    Ok(Answer(FileContent {
+        path: q.path,
+        content,
+    }))
 }
 
 /// `POST /api/builds/{id}/files` `{"path", "content", "message"}`: commits the file on the
@@ -59,8 +52,8 @@ pub(crate) async fn commit(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<i64>,
-    ApiJson(body): ApiJson<CommitBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    ApiJson(body): ApiJson<FileCommit>,
+) -> ApiResult<(StatusCode, Answer<Committed>)> {
     let build = build_for(&state, &user, id, Action::Browse).await?;
     let access = project_for(&state, &user, &build.project).await?;
     let branch = state
@@ -68,7 +61,7 @@ pub(crate) async fn commit(
         .branches
         .get(access.project.id, &build.branch)
         .await?;
-    access.require(Action::Edit, branch.stage())?;
+    access.require(Action::Edit, branch.stage)?;
     let (sha, new_build) = state
         .platform
         .commit_from_editor(
@@ -85,6 +78,9 @@ pub(crate) async fn commit(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"sha": sha, "build": new_build})),
+        Answer(Committed {
+            sha,
+            build: new_build,
+        }),
     ))
 }

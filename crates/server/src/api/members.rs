@@ -1,14 +1,11 @@
 //! A project's collaborators and their roles.
 
 use axum::extract::{Path, State};
-use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
-use slipway_platform::projects::{Action, Role};
-use slipway_platform::stages::Stage;
+use slipway_api::projects::{Member, MemberEntry, Role, Stage};
+use slipway_platform::projects::Action;
 
 use super::projects::project_for;
-use super::ApiJson;
+use super::{Answer, ApiJson};
 use super::{ApiError, ApiResult, ApiUser};
 use crate::AppState;
 
@@ -17,17 +14,11 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     user: ApiUser,
     Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<Vec<Member>>> {
     let access = project_for(&state, &user, &name).await?;
-    Ok(Json(json!(
-        state.platform.projects.members(access.project.id).await?
-    )))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct MemberIn {
-    login: String,
-    role: String,
+    Ok(Answer(
+        state.platform.projects.members(access.project.id).await?,
+    ))
 }
 
 /// `PUT /api/projects/{p}/members` `[{"login", "role"}]`: replaces the member list (project
@@ -37,8 +28,8 @@ pub(crate) async fn replace(
     State(state): State<AppState>,
     user: ApiUser,
     Path(name): Path<String>,
-    ApiJson(body): ApiJson<Vec<MemberIn>>,
-) -> ApiResult<Json<Value>> {
+    ApiJson(body): ApiJson<Vec<MemberEntry>>,
+) -> ApiResult<Answer<Vec<Member>>> {
     let access = project_for(&state, &user, &name).await?;
     access.require(Action::ManageProject, Stage::Production)?;
     let mut members = Vec::new();
@@ -62,7 +53,7 @@ pub(crate) async fn replace(
         .projects
         .set_members(access.project.id, &members)
         .await?;
-    Ok(Json(json!(
-        state.platform.projects.members(access.project.id).await?
-    )))
+    Ok(Answer(
+        state.platform.projects.members(access.project.id).await?,
+    ))
 }

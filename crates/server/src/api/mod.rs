@@ -59,6 +59,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::Serialize;
 use slipway_platform::{ErrorKind, PlatformError};
 
 use crate::AppState;
@@ -132,6 +133,21 @@ impl From<slipway_platform::backups::Error> for ApiError {
 
 /// What handlers return.
 pub(crate) type ApiResult<T> = Result<T, ApiError>;
+
+/// A handler's answer: its `slipway_api` type, written as JSON with the keys of every object
+/// sorted. `/api` has always answered so (its answers were built as `serde_json::Value`, whose
+/// objects keep their keys sorted), and a client comparing answers byte for byte sees no
+/// change now that they are typed.
+pub(crate) struct Answer<T>(pub(crate) T);
+
+impl<T: Serialize> IntoResponse for Answer<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_value(&self.0) {
+            Ok(sorted) => Json(sorted).into_response(),
+            Err(e) => ApiError::internal(format!("writing an answer as JSON: {e}")).into_response(),
+        }
+    }
+}
 
 pub(crate) fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -226,4 +242,33 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
                 builds::require_build_reader,
             )),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Unsorted {
+        zeta: u8,
+        alpha: Inner,
+    }
+
+    #[derive(Serialize)]
+    struct Inner {
+        y: u8,
+        b: u8,
+    }
+
+    #[tokio::test]
+    async fn answers_keep_their_keys_sorted_as_the_api_always_wrote_them() {
+        let answer = Answer(Unsorted {
+            zeta: 1,
+            alpha: Inner { y: 2, b: 3 },
+        });
+        let body = axum::body::to_bytes(answer.into_response().into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], br#"{"alpha":{"b":3,"y":2},"zeta":1}"#);
+    }
 }

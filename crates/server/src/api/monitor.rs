@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Serialize;
+use slipway_api::builds::{BuildState, Sample};
 use slipway_platform::projects::Action;
 
 use super::{build_for, ApiError, ApiResult, ApiUser};
@@ -13,21 +13,6 @@ use crate::AppState;
 
 /// `/proc` counts CPU time in USER_HZ, 100 per second on every Linux architecture.
 const USER_HZ: f64 = 100.0;
-
-/// One sample of a process.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct Sample {
-    /// The process.
-    pub pid: i32,
-    /// CPU seconds used so far (user + system).
-    pub cpu_seconds: f64,
-    /// Resident memory in bytes.
-    pub rss_bytes: u64,
-    /// HTTP requests the proxy forwarded to the build since Slipway started.
-    pub http_requests: u64,
-    /// When it was taken (milliseconds since the Unix epoch).
-    pub at_ms: i64,
-}
 
 /// CPU seconds from the text of `/proc/<pid>/stat` (fields 14 and 15, counted after the
 /// command name, which may hold spaces and parentheses).
@@ -63,7 +48,7 @@ pub(crate) async fn monitor(
     };
     let pid = build
         .pid
-        .filter(|_| build.state == "running")
+        .filter(|_| build.state == BuildState::Running)
         .ok_or_else(not_running)?;
     let stat = tokio::fs::read_to_string(format!("/proc/{pid}/stat"))
         .await

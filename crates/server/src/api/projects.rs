@@ -2,49 +2,41 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use slipway_api::builds::Build;
+use slipway_api::people::{CreatedUser, NewUserRequest, User};
+use slipway_api::projects::{
+    BranchListed, BranchUpdate, BranchView, Event, ForkRequest, Forked, MergeRequest, MergeResult,
+    NewProject, NewRuntime, Project, ProjectUpdate, ProjectView, Runtime, VisibleProject,
+};
 use slipway_odoo::Series;
-use slipway_platform::branches::{Branch, BranchSettings};
+use slipway_platform::branches::Branch;
 use slipway_platform::people::NewUser;
-use slipway_platform::projects::{Action, Project, ProjectSettings};
+use slipway_platform::projects::Action;
 use slipway_platform::stages::{check_move, Stage};
-use slipway_platform::MergeResult;
 
 use super::auth::Access;
-use super::ApiJson;
+use super::{Answer, ApiJson};
 use super::{ApiError, ApiResult, ApiUser};
 use crate::AppState;
 
-pub(crate) async fn me(user: ApiUser) -> Json<Value> {
-    Json(json!(user.0))
+pub(crate) async fn me(user: ApiUser) -> Answer<User> {
+    Answer(user.0)
 }
 
 pub(crate) async fn list_users(
     State(state): State<AppState>,
     user: ApiUser,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<Vec<User>>> {
     user.require_admin()?;
-    Ok(Json(json!(state.platform.people.list().await?)))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct CreateUser {
-    login: String,
-    #[serde(default)]
-    name: String,
-    email: Option<String>,
-    #[serde(default)]
-    admin: bool,
+    Ok(Answer(state.platform.people.list().await?))
 }
 
 /// Creates a user; the answer holds their first token (shown this once).
 pub(crate) async fn create_user(
     State(state): State<AppState>,
     user: ApiUser,
-    ApiJson(body): ApiJson<CreateUser>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    ApiJson(body): ApiJson<NewUserRequest>,
+) -> ApiResult<(StatusCode, Answer<CreatedUser>)> {
     user.require_admin()?;
     let (created, token) = state
         .platform
@@ -58,21 +50,18 @@ pub(crate) async fn create_user(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"user": created, "token": token})),
+        Answer(CreatedUser {
+            user: created,
+            token,
+        }),
     ))
 }
 
 pub(crate) async fn list_runtimes(
     State(state): State<AppState>,
     _user: ApiUser,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(state.platform.projects.runtimes().await?)))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct AddRuntime {
-    series: String,
-    source: String,
+) -> ApiResult<Answer<Vec<Runtime>>> {
+    Ok(Answer(state.platform.projects.runtimes().await?))
 }
 
 /// Registers the Odoo source tree of a series, after checking it is one (its `odoo-bin`,
@@ -80,26 +69,15 @@ pub(crate) struct AddRuntime {
 pub(crate) async fn add_runtime(
     State(state): State<AppState>,
     user: ApiUser,
-    ApiJson(body): ApiJson<AddRuntime>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    ApiJson(body): ApiJson<NewRuntime>,
+) -> ApiResult<(StatusCode, Answer<Runtime>)> {
     user.require_admin()?;
     let series = parse_series(&body.series)?;
-    let root = std::path::PathBuf::from(&body.source);
-    let source = slipway_runner::odoo::OdooSource::inspect(&root)
-        .map_err(|e| ApiError::invalid(format!("{}: {e}", body.source)))?;
-    if source.series != series {
-        return Err(ApiError::invalid(format!(
-            "{} holds Odoo {}, not {series}",
-            body.source, source.series
-        )));
-    }
-    let dir = std::fs::canonicalize(&root).unwrap_or(root);
     let runtime = state
         .platform
-        .projects
-        .register_runtime(&series, &dir.display().to_string())
+        .add_runtime(&series, std::path::Path::new(&body.source))
         .await?;
-    Ok((StatusCode::CREATED, Json(json!(runtime))))
+    Ok((StatusCode::CREATED, Answer(runtime)))
 }
 
 fn parse_series(text: &str) -> ApiResult<Series> {
@@ -110,44 +88,39 @@ fn parse_series(text: &str) -> ApiResult<Series> {
 pub(crate) async fn list_projects(
     State(state): State<AppState>,
     user: ApiUser,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<Vec<VisibleProject>>> {
     let mut visible = Vec::new();
     for project in state.platform.projects.list().await? {
         if let Ok(access) = user.access(&state, project).await {
-            let mut view = json!(access.project);
-            view["role"] = json!(access.role);
-            visible.push(view);
+            visible.push(VisibleProject {
+                project: access.project,
+                role: access.role,
+            });
         }
     }
-    Ok(Json(json!(visible)))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct CreateProject {
-    name: String,
-    odoo: String,
-    #[serde(default)]
-    trial: bool,
+    Ok(Answer(visible))
 }
 
 pub(crate) async fn create_project(
     State(state): State<AppState>,
     user: ApiUser,
-    ApiJson(body): ApiJson<CreateProject>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    ApiJson(body): ApiJson<NewProject>,
+) -> ApiResult<(StatusCode, Answer<ProjectView>)> {
     let series = parse_series(&body.odoo)?;
     let project = state
         .platform
         .create_project(&body.name, &series, &user.0, body.trial)
         .await?;
-    Ok((StatusCode::CREATED, Json(project_view(&state, &project))))
+    Ok((StatusCode::CREATED, Answer(project_view(&state, project))))
 }
 
-fn project_view(state: &AppState, project: &Project) -> Value {
-    let mut view = json!(project);
-    view["git_path"] = json!(format!("/git/{}.git", project.name));
-    view["domain"] = json!(state.domain);
-    view
+fn project_view(state: &AppState, project: Project) -> ProjectView {
+    ProjectView {
+        git_path: format!("/git/{}.git", project.name),
+        domain: state.domain.clone(),
+        role: None,
+        project,
+    }
 }
 
 /// The project named in the path, if the caller is a member, with their role.
@@ -177,18 +150,19 @@ pub(crate) async fn get_project(
     State(state): State<AppState>,
     user: ApiUser,
     Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<ProjectView>> {
     let access = project_for(&state, &user, &name).await?;
-    let mut view = project_view(&state, &access.project);
-    view["role"] = json!(access.role);
-    Ok(Json(view))
+    Ok(Answer(ProjectView {
+        role: Some(access.role),
+        ..project_view(&state, access.project)
+    }))
 }
 
 pub(crate) async fn list_branches(
     State(state): State<AppState>,
     user: ApiUser,
     Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<Vec<BranchListed>>> {
     let project = project_for(&state, &user, &name).await?.project;
     let mut last: std::collections::HashMap<i64, _> = (state.platform.builds)
         .last_of_each_branch(project.id)
@@ -197,35 +171,24 @@ pub(crate) async fn list_branches(
         .map(|build| (build.branch_id, build))
         .collect();
     let branches = state.platform.branches.list(project.id).await?;
-    let out: Vec<Value> = branches
+    let listed = branches
         .into_iter()
-        .map(|branch| {
-            let mut view = json!(branch);
-            view["last_build"] = json!(last.remove(&branch.id));
-            view
+        .map(|branch| BranchListed {
+            last_build: last.remove(&branch.id),
+            branch,
         })
         .collect();
-    Ok(Json(json!(out)))
+    Ok(Answer(listed))
 }
 
 pub(crate) async fn get_branch(
     State(state): State<AppState>,
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<BranchView>> {
     let (_, branch) = branch_for(&state, &user, &name, &branch).await?;
     let builds = state.platform.builds.of_branch(branch.id, 20).await?;
-    let mut view = json!(branch);
-    view["builds"] = json!(builds);
-    Ok(Json(view))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct UpdateBranch {
-    settings: Option<BranchSettings>,
-    stage: Option<String>,
-    #[serde(default)]
-    confirm: bool,
+    Ok(Answer(BranchView { branch, builds }))
 }
 
 /// Changes a branch's settings and/or stage (stage moves follow Odoo.sh's rules and are
@@ -234,12 +197,12 @@ pub(crate) async fn update_branch(
     State(state): State<AppState>,
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
-    ApiJson(body): ApiJson<UpdateBranch>,
-) -> ApiResult<Json<Value>> {
+    ApiJson(body): ApiJson<BranchUpdate>,
+) -> ApiResult<Answer<Branch>> {
     let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
     let project = &access.project;
     if body.settings.is_some() {
-        access.require(Action::Settings, branch.stage())?;
+        access.require(Action::Settings, branch.stage)?;
     }
     // Every check comes before any change: a refused move leaves the settings as they were.
     let mut stage_move = None;
@@ -249,10 +212,10 @@ pub(crate) async fn update_branch(
                 "{stage:?} is not a stage (development, staging, production)"
             ))
         })?;
-        access.require(Action::MoveStage, branch.stage())?;
+        access.require(Action::MoveStage, branch.stage)?;
         access.require(Action::MoveStage, to)?;
         let production = state.platform.branches.production(project.id).await?;
-        check_move(branch.stage(), to, production.is_some(), body.confirm).map_err(|e| {
+        check_move(branch.stage, to, production.is_some(), body.confirm).map_err(|e| {
             ApiError::new(StatusCode::CONFLICT, "stage_move_refused", e.to_string())
         })?;
         stage_move = Some(to);
@@ -281,24 +244,7 @@ pub(crate) async fn update_branch(
         .branches
         .get(project.id, &branch.name)
         .await?;
-    Ok(Json(json!(branch)))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct UpdateProject {
-    /// Absent: unchanged; `null`: not a trial.
-    #[serde(default, deserialize_with = "present")]
-    trial_until: Option<Option<chrono::DateTime<chrono::Utc>>>,
-    settings: Option<ProjectSettings>,
-}
-
-/// A field that may be given as `null`: `Some(None)`, apart from absent (`None`).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Ok(Some(Option::deserialize(d)?))
+    Ok(Answer(branch))
 }
 
 /// Changes a project's settings (running development builds, development database
@@ -307,8 +253,8 @@ pub(crate) async fn update_project(
     State(state): State<AppState>,
     user: ApiUser,
     Path(name): Path<String>,
-    ApiJson(body): ApiJson<UpdateProject>,
-) -> ApiResult<Json<Value>> {
+    ApiJson(body): ApiJson<ProjectUpdate>,
+) -> ApiResult<Answer<ProjectView>> {
     let access = project_for(&state, &user, &name).await?;
     access.require(Action::ManageProject, Stage::Production)?;
     let project = access.project;
@@ -327,12 +273,7 @@ pub(crate) async fn update_project(
             .await?;
     }
     let project = state.platform.projects.get(&name).await?;
-    Ok(Json(project_view(&state, &project)))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct MergeBody {
-    into: String,
+    Ok(Answer(project_view(&state, project)))
 }
 
 /// Merges the branch's code into another branch (`{"into": "staging-1"}`) with a real git
@@ -341,12 +282,12 @@ pub(crate) async fn merge_branch(
     State(state): State<AppState>,
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
-    ApiJson(body): ApiJson<MergeBody>,
-) -> ApiResult<Json<Value>> {
+    ApiJson(body): ApiJson<MergeRequest>,
+) -> ApiResult<Answer<MergeResult>> {
     let (access, source) = branch_for(&state, &user, &name, &branch).await?;
     let project = access.project.clone();
     let target = state.platform.branches.get(project.id, &body.into).await?;
-    access.require(Action::Merge, target.stage())?;
+    access.require(Action::Merge, target.stage)?;
     match state
         .platform
         .merge(&project, &source, &target, &user.0)
@@ -362,7 +303,7 @@ pub(crate) async fn merge_branch(
                 paths.join(", ")
             ),
         )),
-        other => Ok(Json(json!(other))),
+        other => Ok(Answer(other)),
     }
 }
 
@@ -370,30 +311,23 @@ pub(crate) async fn branch_history(
     State(state): State<AppState>,
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<Vec<Event>>> {
     let (_, branch) = branch_for(&state, &user, &name, &branch).await?;
-    Ok(Json(json!(
-        state.platform.history.list(branch.id, 200).await?
-    )))
+    Ok(Answer(state.platform.history.list(branch.id, 200).await?))
 }
 
 pub(crate) async fn rebuild_branch(
     State(state): State<AppState>,
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Answer<Build>)> {
     let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
-    access.require(Action::Rebuild, branch.stage())?;
+    access.require(Action::Rebuild, branch.stage)?;
     let id = state.platform.rebuild(&branch, &user.0).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!(state.platform.builds.get(id).await?)),
+        Answer(state.platform.builds.get(id).await?),
     ))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct ForkBody {
-    name: String,
 }
 
 /// Forks the branch into a new development branch (`{"name": "feature-x"}`) at its head,
@@ -402,8 +336,8 @@ pub(crate) async fn fork_branch(
     State(state): State<AppState>,
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
-    ApiJson(body): ApiJson<ForkBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    ApiJson(body): ApiJson<ForkRequest>,
+) -> ApiResult<(StatusCode, Answer<Forked>)> {
     let access = project_for(&state, &user, &name).await?;
     access.require(Action::Push, Stage::Development)?;
     let source = state
@@ -411,12 +345,16 @@ pub(crate) async fn fork_branch(
         .branches
         .get(access.project.id, &branch)
         .await?;
+    let name = body.name.trim();
     let build = state
         .platform
-        .fork(&access.project, &source, body.name.trim(), &user.0)
+        .fork(&access.project, &source, name, &user.0)
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"branch": body.name.trim(), "build": build})),
+        Answer(Forked {
+            branch: name.to_string(),
+            build,
+        }),
     ))
 }

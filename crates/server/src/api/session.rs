@@ -6,23 +6,13 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::Deserialize;
-use serde_json::json;
+use slipway_api::people::{PasswordChange, Session, SignIn};
 use slipway_platform::sessions::SESSION_DAYS;
 
 use super::auth::{authenticate_token, cookie, SESSION_COOKIE};
-use super::ApiJson;
+use super::{Answer, ApiJson};
 use super::{ApiError, ApiResult, ApiUser};
 use crate::AppState;
-
-/// Either a token, or a login and a password.
-#[derive(Deserialize)]
-pub(crate) struct SignIn {
-    token: Option<String>,
-    login: Option<String>,
-    password: Option<String>,
-}
 
 fn set_cookie(value: &str, max_age: i64) -> HeaderValue {
     let cookie =
@@ -59,7 +49,10 @@ pub(crate) async fn sign_in(
     let session = state.platform.people.open_session(user.id).await?;
     let mut response = (
         StatusCode::CREATED,
-        Json(json!({"user": user, "csrf": session.csrf})),
+        Answer(Session {
+            user,
+            csrf: session.csrf,
+        }),
     )
         .into_response();
     response.headers_mut().insert(
@@ -74,7 +67,7 @@ pub(crate) async fn sign_in(
 pub(crate) async fn current(
     State(state): State<AppState>,
     parts: Parts,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Answer<Session>> {
     let session = cookie(&parts, SESSION_COOKIE).ok_or_else(|| {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "not signed in")
     })?;
@@ -90,7 +83,7 @@ pub(crate) async fn current(
                 "your session has ended; sign in again",
             )
         })?;
-    Ok(Json(json!({"user": user, "csrf": csrf})))
+    Ok(Answer(Session { user, csrf }))
 }
 
 /// `DELETE /api/session`: signs out (the CSRF header is required, as for any change).
@@ -109,18 +102,13 @@ pub(crate) async fn sign_out(
     Ok(response)
 }
 
-#[derive(Deserialize)]
-pub(crate) struct PasswordBody {
-    password: String,
-}
-
 /// `PUT /api/users/{login}/password` `{"password"}`: Slipway admins for anyone, users for
 /// themselves.
 pub(crate) async fn set_password(
     State(state): State<AppState>,
     user: ApiUser,
     axum::extract::Path(login): axum::extract::Path<String>,
-    ApiJson(body): ApiJson<PasswordBody>,
+    ApiJson(body): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
     if user.0.login != login {
         user.require_admin()?;

@@ -1,0 +1,63 @@
+//! Users, sign-in and passwords: `/api/me`, `/api/users`, `/api/session`,
+//! `/api/users/{login}/password`.
+
+use serde::{Deserialize, Serialize};
+
+/// A user as every route shows one (`GET /api/me`, `GET /api/users`...).
+pub use slipway_platform::people::User;
+
+/// `POST /api/users`: a new user (Slipway admins only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUserRequest {
+    /// Login: lowercase letters, digits, `.`, `_`, `-`.
+    pub login: String,
+    /// Display name (the login when empty).
+    #[serde(default)]
+    pub name: String,
+    /// Email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Whether they administer Slipway itself.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// The answer to `POST /api/users`: the user and their first API token, shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedUser {
+    /// The user.
+    pub user: User,
+    /// Their token (`slw_...`).
+    pub token: String,
+}
+
+/// `POST /api/session`: a token, or a login and a password.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignIn {
+    /// An API token.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// A login, with `password`.
+    #[serde(default)]
+    pub login: Option<String>,
+    /// The password of `login`.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// The answer to `POST /api/session` and `GET /api/session`: who is signed in, and the CSRF
+/// token the web UI echoes in `X-Slipway-CSRF`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    /// The user.
+    pub user: User,
+    /// The session's CSRF token.
+    pub csrf: String,
+}
+
+/// `PUT /api/users/{login}/password`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordChange {
+    /// The new password (at least 10 characters).
+    pub password: String,
+}
