@@ -42,14 +42,7 @@ impl Backups {
         options: &DownloadOptions,
         progress: Option<ProgressFn>,
     ) -> Result<CreateReport> {
-        let repo = self.repo.clone();
-        let owned = id.to_string();
-        let manifest = blocking(move || Ok(repo.load(&owned)?)).await?;
-        let report = |phase: Phase, n: u64| {
-            if let Some(p) = &progress {
-                p(phase, n)
-            }
-        };
+        let (manifest, report) = self.open_backup(id, progress).await?;
         let scratch = format!("slipway_download_{}", db_suffix(id));
         self.drop_scratch(&scratch).await;
         let result = async {

@@ -8,12 +8,14 @@
 //!   their pipeline, the History of a branch); [`stages`] holds the stage-move rules,
 //!   [`projects::allowed`] the rights of each role; [`sessions`]: web UI sessions;
 //!   [`editor`]: the web editor's reads of a build's checkout and its commits.
-//! - [`Platform`]: the operations on them (pushes, rebuilds, stops, the scheduler's chores).
+//! - [`Platform`]: the operations on them (pushes, rebuilds, stops, the scheduler's chores);
+//!   [`branch_backups`]: backing up, restoring and importing into a branch's database.
 
 mod error;
 mod ref_locks;
 mod service;
 
+pub mod branch_backups;
 pub mod branches;
 pub mod builds;
 pub mod editor;
