@@ -100,7 +100,7 @@ fn unknown_value(column: &str, value: &str) -> Error {
 }
 
 /// A backup as recorded in the metadata database.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BackupRecord {
     /// The repository's id.
     pub id: String,

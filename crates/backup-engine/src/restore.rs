@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use slipway_backup::{BackupKind, BackupLabels, Part};
 use slipway_dump::Mode;
 
@@ -44,7 +44,7 @@ impl RestoreOptions {
 }
 
 /// What a restore or import did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RestoreOutcome {
     /// The backup restored (for an import: none).
     pub backup: Option<String>,

@@ -90,8 +90,9 @@ async fn live_build_in(builds: &BuildStore, branch: &Branch) -> Result<Build> {
     builds
         .live_of_branch(branch.id, branch.stage().as_str(), None)
         .await?
-        .ok_or_else(|| {
-            PlatformError::Conflict(format!("branch {} has no running database", branch.name))
+        .ok_or_else(|| PlatformError::ConflictCode {
+            code: "no_database",
+            message: format!("branch {} has no running database", branch.name),
         })
 }
 
@@ -322,10 +323,10 @@ impl Platform {
         let database = match (&build.database, build.state.as_str()) {
             (Some(database), "running") => database.clone(),
             _ => {
-                return Err(PlatformError::Conflict(format!(
-                    "build #{} has no live database ({})",
-                    build.id, build.state
-                )))
+                return Err(PlatformError::ConflictCode {
+                    code: "not_running",
+                    message: format!("build #{} has no live database ({})", build.id, build.state),
+                })
             }
         };
         let create = slipway_dump::CreateOptions {
