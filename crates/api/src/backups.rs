@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use slipway_backup_engine::{
-    BackupKind, BackupRecord, BackupState, DownloadFormat, ImportOutcome, PitrOutcome,
-    PitrWindow, PruneReport, RestoreOutcome, Verification,
+    BackupKind, BackupRecord, BackupState, DownloadFormat, ImportOutcome, PitrOutcome, PitrWindow,
+    PruneReport, RestoreOutcome, Verification,
 };
 
 /// `POST /api/backups/{id}/restore`.
@@ -67,7 +67,11 @@ impl DownloadQuery {
         } else {
             "-nofilestore"
         };
-        let neutralized = if self.neutralized() { "-neutralized" } else { "" };
+        let neutralized = if self.neutralized() {
+            "-neutralized"
+        } else {
+            ""
+        };
         format!("{files}{neutralized}.{extension}")
     }
 }

@@ -60,33 +60,11 @@ impl TryFrom<&str> for BackupState {
     }
 }
 
-/// The kinds a backup can have, in the order of [`BackupKind`].
-const KINDS: [BackupKind; 6] = [
-    BackupKind::Daily,
-    BackupKind::Manual,
-    BackupKind::BeforeUpdate,
-    BackupKind::BeforeRestore,
-    BackupKind::BeforeImport,
-    BackupKind::BeforeUpgrade,
-];
-
-/// `daily`, `manual`, … as stored (and as `BackupKind` serializes).
-fn kind_name(kind: BackupKind) -> &'static str {
-    match kind {
-        BackupKind::Daily => "daily",
-        BackupKind::Manual => "manual",
-        BackupKind::BeforeUpdate => "before-update",
-        BackupKind::BeforeRestore => "before-restore",
-        BackupKind::BeforeImport => "before-import",
-        BackupKind::BeforeUpgrade => "before-upgrade",
-    }
-}
-
 /// The kind stored as `name`.
 fn parse_kind(name: &str) -> Result<BackupKind> {
-    KINDS
+    BackupKind::ALL
         .into_iter()
-        .find(|kind| kind_name(*kind) == name)
+        .find(|kind| kind.as_str() == name)
         .ok_or_else(|| unknown_value("kind", name))
 }
 
@@ -230,7 +208,7 @@ pub(crate) async fn insert_running(
     .bind(&labels.project)
     .bind(&labels.branch)
     .bind(&labels.revision)
-    .bind(kind_name(labels.kind))
+    .bind(labels.kind.as_str())
     .bind(database)
     .bind(locations)
     .bind(created_at)
@@ -382,10 +360,10 @@ mod tests {
 
     #[test]
     fn kinds_and_states_read_back_as_they_serialize() {
-        for kind in KINDS {
+        for kind in BackupKind::ALL {
             let json = serde_json::to_value(kind).unwrap();
-            assert_eq!(json, kind_name(kind));
-            assert_eq!(parse_kind(kind_name(kind)).unwrap(), kind);
+            assert_eq!(json, kind.as_str());
+            assert_eq!(parse_kind(kind.as_str()).unwrap(), kind);
         }
         for name in ["running", "complete", "incomplete", "failed"] {
             let state = BackupState::try_from(name).unwrap();

@@ -353,7 +353,10 @@ async fn an_unreachable_location_leaves_the_backup_incomplete_with_a_clear_error
     std::fs::remove_file(w.dir.path().join("replica-2")).unwrap();
     let v = w.backups.verify(&record.id, None).await.unwrap();
     assert!(v.ok, "{:?}", v.problems);
-    assert_eq!(w.backups.get(&record.id).await.unwrap().state, BackupState::Complete);
+    assert_eq!(
+        w.backups.get(&record.id).await.unwrap().state,
+        BackupState::Complete
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -375,7 +378,10 @@ async fn prune_copies_again_a_backup_a_location_missed_or_a_kill_cut_short() {
         report.still_incomplete[0].contains("replica-2"),
         "{report:?}"
     );
-    assert_eq!(w.backups.get(&missed.id).await.unwrap().state, BackupState::Incomplete);
+    assert_eq!(
+        w.backups.get(&missed.id).await.unwrap().state,
+        BackupState::Incomplete
+    );
 
     // back: the next prune completes the copy without anyone running verify
     std::fs::remove_file(w.dir.path().join("replica-2")).unwrap();
@@ -416,7 +422,10 @@ async fn prune_copies_again_a_backup_a_location_missed_or_a_kill_cut_short() {
     let report = w.backups.prune(Utc::now(), &gc).await.unwrap();
     assert_eq!(report.completed, vec![cut.id.clone()], "{report:?}");
     assert!(report.interrupted.is_empty(), "{report:?}");
-    assert_eq!(w.backups.get(&cut.id).await.unwrap().state, BackupState::Complete);
+    assert_eq!(
+        w.backups.get(&cut.id).await.unwrap().state,
+        BackupState::Complete
+    );
     let v = w.backups.verify(&cut.id, None).await.unwrap();
     assert!(v.ok, "{:?}", v.problems);
 }

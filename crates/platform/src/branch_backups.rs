@@ -21,8 +21,8 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use crate::backups::{
-    BackupKind, BackupLabels, BackupRecord, BackupSource, Backups, DownloadFormat,
-    DownloadOptions, ImportOutcome, ListFilter, PitrOutcome, RestoreOptions, RestoreOutcome,
+    BackupKind, BackupLabels, BackupRecord, BackupSource, Backups, DownloadFormat, DownloadOptions,
+    ImportOutcome, ListFilter, PitrOutcome, RestoreOptions, RestoreOutcome,
 };
 use crate::branches::{series_switch, Branch, Branches};
 use crate::builds::pipeline::BuildEnv;

@@ -73,7 +73,10 @@ async fn backup_for(
         .as_deref()
         .ok_or_else(|| ApiError::not_found(format!("no backup {id:?} in a project")))?;
     let access = project_for(state, user, project).await?;
-    let stage = state.platform.backup_stage(access.project.id, &record).await;
+    let stage = state
+        .platform
+        .backup_stage(access.project.id, &record)
+        .await;
     access.require(Action::Backups, stage)?;
     Ok((record, access))
 }
