@@ -536,7 +536,7 @@ async fn a_failing_or_interrupted_restore_leaves_the_target_as_it_was() {
         .get(outcome.safety_backup.as_ref().unwrap())
         .await
         .unwrap();
-    assert_eq!(safety.kind, "before-restore");
+    assert_eq!(safety.kind, BackupKind::BeforeRestore);
     assert_eq!(safety.source_database, target);
     assert_eq!((w.counts(&target).await, tree(&files)), before);
 }
@@ -870,7 +870,7 @@ async fn a_failed_daily_backup_is_tried_again_later_that_day_and_then_succeeds()
         .await
         .unwrap();
     let id = run_next().await.unwrap();
-    assert_eq!(w.backups.get(&id).await.unwrap().kind, "daily");
+    assert_eq!(w.backups.get(&id).await.unwrap().kind, BackupKind::Daily);
     let s = w.backups.schedules().await.unwrap().remove(0);
     assert_eq!(
         (s.failures, s.last_backup.as_deref()),
