@@ -383,20 +383,56 @@ async fn service(
     Ok((backups, pg))
 }
 
-/// Opens the backup service of `repo`, runs `work` on it with a progress callback feeding a
-/// bar that shows `message` (none, or `quiet`: no bar), then clears the bar and stops the
-/// PostgreSQL the service started, whatever `work` returned.
-async fn with_backups<T>(
-    repo: &RepoArgs,
-    global: &GlobalOptions,
+/// One piece of work on the backup service of a command's repository: [`Session::run`] opens
+/// the service, shows a progress bar while the work runs, then clears the bar and stops the
+/// PostgreSQL the service started, whatever the work returned.
+struct Session<'a> {
+    repo: &'a RepoArgs,
+    global: &'a GlobalOptions,
     policy: RetentionPolicy,
-    message: Option<&str>,
+    /// What the bar says (none: no bar).
+    message: Option<String>,
+    /// `--json`: no bar either.
     quiet: bool,
-    work: impl AsyncFnOnce(&Backups, ProgressFn) -> Result<T>,
-) -> Result<T> {
-    let (backups, pg) = service(repo, global, policy).await?;
-    let (bar, progress) = progress_bar(message.unwrap_or_default(), quiet || message.is_none());
-    pg.finish_after(&bar, work(&backups, progress)).await
+}
+
+impl<'a> Session<'a> {
+    /// The service of `repo`, with the default retention policy and no bar.
+    fn new(repo: &'a RepoArgs, global: &'a GlobalOptions) -> Self {
+        Session {
+            repo,
+            global,
+            policy: RetentionPolicy::default(),
+            message: None,
+            quiet: true,
+        }
+    }
+
+    /// With another retention policy.
+    fn policy(self, policy: RetentionPolicy) -> Self {
+        Session { policy, ..self }
+    }
+
+    /// With a progress bar saying `message`, unless `quiet`.
+    fn showing(self, message: String, quiet: bool) -> Self {
+        Session {
+            message: Some(message),
+            quiet,
+            ..self
+        }
+    }
+
+    /// Runs `work` on the service with a callback feeding the bar.
+    async fn run<T, E: Into<anyhow::Error>>(
+        self,
+        work: impl AsyncFnOnce(&Backups, ProgressFn) -> std::result::Result<T, E>,
+    ) -> Result<T> {
+        let (backups, pg) = service(self.repo, self.global, self.policy).await?;
+        let message = self.message.unwrap_or_default();
+        let (bar, progress) = progress_bar(&message, self.quiet || message.is_empty());
+        let done = pg.finish_after(&bar, work(&backups, progress)).await;
+        done.map_err(Into::into)
+    }
 }
 
 /// The backup repository: `primary` (default `<data-dir>/backups/primary`) and its replicas
@@ -485,16 +521,10 @@ async fn list(args: ListArgs, global: &GlobalOptions) -> Result<()> {
         branch: args.branch,
         database: args.database,
     };
-    let policy = RetentionPolicy::default();
-    let records = with_backups(
-        &args.repo,
-        global,
-        policy,
-        None,
-        true,
-        async |backups, _| backups.list(&filter).await.context("listing backups"),
-    )
-    .await?;
+    let records = Session::new(&args.repo, global)
+        .run(async |backups, _| backups.list(&filter).await)
+        .await
+        .context("listing backups")?;
     if args.json {
         return print_json(&records);
     }
@@ -534,44 +564,48 @@ fn verified(r: &BackupRecord) -> &'static str {
     }
 }
 
+/// Backs up the source of `args` (and verifies the backup with `--verify`): the backup's
+/// record as it is at the end, and the drill's result.
+async fn take_backup(
+    args: &CreateArgs,
+    backups: &Backups,
+    progress: ProgressFn,
+) -> Result<(
+    BackupRecord,
+    Option<slipway_platform::backups::Verification>,
+)> {
+    let (source, labels) = resolve_source(&args.source, backups, &args.labels).await?;
+    let labels = BackupLabels {
+        project: labels.project,
+        branch: labels.branch,
+        revision: labels.revision,
+        kind: args.kind.into(),
+    };
+    let taken = async {
+        let record = backups.create(&source, labels, Some(progress)).await?;
+        let verification = if args.verify {
+            Some(backups.verify(&record.id, None).await?)
+        } else {
+            None
+        };
+        let record = backups.get(&record.id).await?;
+        Ok::<_, slipway_platform::backups::Error>((record, verification))
+    };
+    taken
+        .await
+        .with_context(|| format!("backing up database {}", source.database))
+}
+
 async fn create(args: CreateArgs, global: &GlobalOptions) -> Result<()> {
-    let policy = RetentionPolicy::default();
     let of = args.source.of.as_deref();
     let message = format!(
         "backing up {}",
         of.or(args.source.database.as_deref()).unwrap_or_default()
     );
-    let taken = with_backups(
-        &args.repo,
-        global,
-        policy,
-        Some(&message),
-        args.json,
-        async |backups, progress| {
-            let (source, labels) = resolve_source(&args.source, backups, &args.labels).await?;
-            let labels = BackupLabels {
-                project: labels.project,
-                branch: labels.branch,
-                revision: labels.revision,
-                kind: args.kind.into(),
-            };
-            let taken = async {
-                let record = backups.create(&source, labels, Some(progress)).await?;
-                let verification = if args.verify {
-                    Some(backups.verify(&record.id, None).await?)
-                } else {
-                    None
-                };
-                let record = backups.get(&record.id).await?;
-                Ok::<_, slipway_platform::backups::Error>((record, verification))
-            };
-            taken
-                .await
-                .with_context(|| format!("backing up database {}", source.database))
-        },
-    )
-    .await?;
-    let (record, verification) = taken;
+    let (record, verification) = Session::new(&args.repo, global)
+        .showing(message, args.json)
+        .run(async |backups, progress| take_backup(&args, backups, progress).await)
+        .await?;
     if args.json {
         return print_json(&serde_json::json!({"backup": record, "verification": verification}));
     }
@@ -638,20 +672,11 @@ fn print_verification(v: &slipway_platform::backups::Verification) {
 }
 
 async fn verify(args: VerifyArgs, global: &GlobalOptions) -> Result<()> {
-    let policy = RetentionPolicy::default();
-    let message = format!("verifying {}", args.id);
-    let v = with_backups(
-        &args.repo,
-        global,
-        policy,
-        Some(&message),
-        args.json,
-        async |backups, progress| {
-            let verified = backups.verify(&args.id, Some(progress)).await;
-            verified.with_context(|| format!("verifying backup {}", args.id))
-        },
-    )
-    .await?;
+    let v = Session::new(&args.repo, global)
+        .showing(format!("verifying {}", args.id), args.json)
+        .run(async |backups, progress| backups.verify(&args.id, Some(progress)).await)
+        .await
+        .with_context(|| format!("verifying backup {}", args.id))?;
     if args.json {
         print_json(&v)?;
     } else {
@@ -668,28 +693,22 @@ async fn restore(args: RestoreArgs, global: &GlobalOptions) -> Result<()> {
         return restore_to_time(args, at, global).await;
     }
     let id = args.id.clone().unwrap_or_default();
-    let policy = RetentionPolicy::default();
-    let message = format!("restoring {id}");
-    let outcome = with_backups(
-        &args.repo,
-        global,
-        policy,
-        Some(&message),
-        args.json,
-        async |backups, progress| {
-            let mut options = restore_options(&args, backups);
-            options.mode = if args.copy { Mode::Copy } else { Mode::Move };
-            options.neutralize = args.neutralize;
-            let restored = backups.restore(&id, &options, Some(progress)).await;
-            restored.with_context(|| {
-                format!(
-                    "restoring backup {} into {} (the database was left as it was)",
-                    id, args.database
-                )
-            })
-        },
-    )
-    .await?;
+    let restore = async |backups: &Backups, progress| {
+        let mut options = restore_options(&args, backups);
+        options.mode = if args.copy { Mode::Copy } else { Mode::Move };
+        options.neutralize = args.neutralize;
+        backups.restore(&id, &options, Some(progress)).await
+    };
+    let outcome = Session::new(&args.repo, global)
+        .showing(format!("restoring {id}"), args.json)
+        .run(restore)
+        .await
+        .with_context(|| {
+            format!(
+                "restoring backup {} into {} (the database was left as it was)",
+                id, args.database
+            )
+        })?;
     if args.json {
         return print_json(&outcome);
     }
@@ -720,29 +739,24 @@ async fn restore_to_time(
     global: &GlobalOptions,
 ) -> Result<()> {
     let from = args.from.clone().unwrap_or_else(|| args.database.clone());
-    let policy = RetentionPolicy::default();
     let message = format!(
         "recovering {from} as it was at {}",
         at.format("%Y-%m-%d %H:%M:%S UTC")
     );
-    let outcome = with_backups(
-        &args.repo,
-        global,
-        policy,
-        Some(&message),
-        args.json,
-        async |backups, _| {
-            let options = restore_options(&args, backups);
-            let restored = backups.restore_to_time(&from, at, &options).await;
-            restored.with_context(|| {
-                format!(
-                    "restoring {from} as it was at {at} into {} (the database was left as it was)",
-                    args.database
-                )
-            })
-        },
-    )
-    .await?;
+    let restore = async |backups: &Backups, _| {
+        let options = restore_options(&args, backups);
+        backups.restore_to_time(&from, at, &options).await
+    };
+    let outcome = Session::new(&args.repo, global)
+        .showing(message, args.json)
+        .run(restore)
+        .await
+        .with_context(|| {
+            format!(
+                "restoring {from} as it was at {at} into {} (the database was left as it was)",
+                args.database
+            )
+        })?;
     if args.json {
         return print_json(&outcome);
     }
@@ -784,19 +798,10 @@ fn restore_options(args: &RestoreArgs, backups: &Backups) -> RestoreOptions {
 }
 
 async fn pitr_window(args: PitrWindowArgs, global: &GlobalOptions) -> Result<()> {
-    let policy = RetentionPolicy::default();
-    let window = with_backups(
-        &args.repo,
-        global,
-        policy,
-        None,
-        true,
-        async |backups, _| {
-            let window = backups.pitr_window().await;
-            window.context("reading the point-in-time recovery window")
-        },
-    )
-    .await?;
+    let window = Session::new(&args.repo, global)
+        .run(async |backups, _| backups.pitr_window().await)
+        .await
+        .context("reading the point-in-time recovery window")?;
     if args.json {
         return print_json(&window);
     }
@@ -817,20 +822,11 @@ async fn pitr_window(args: PitrWindowArgs, global: &GlobalOptions) -> Result<()>
 }
 
 async fn base_backup(args: PitrWindowArgs, global: &GlobalOptions) -> Result<()> {
-    let policy = RetentionPolicy::default();
-    let message = Some("base backup of the cluster");
-    let m = with_backups(
-        &args.repo,
-        global,
-        policy,
-        message,
-        args.json,
-        async |backups, _| {
-            let taken = backups.base_backup().await;
-            taken.context("taking a base backup of the cluster")
-        },
-    )
-    .await?;
+    let m = Session::new(&args.repo, global)
+        .showing("base backup of the cluster".into(), args.json)
+        .run(async |backups, _| backups.base_backup().await)
+        .await
+        .context("taking a base backup of the cluster")?;
     if args.json {
         return print_json(&m);
     }
@@ -846,30 +842,24 @@ async fn base_backup(args: PitrWindowArgs, global: &GlobalOptions) -> Result<()>
 
 async fn import(args: ImportArgs, global: &GlobalOptions) -> Result<()> {
     let database = args.database.clone().unwrap_or_default();
-    let policy = RetentionPolicy::default();
-    let message = format!("importing {}", args.file.display());
-    let outcome = with_backups(
-        &args.repo,
-        global,
-        policy,
-        Some(&message),
-        args.json,
-        async |backups, _| {
-            let filestore = args
-                .filestore
-                .clone()
-                .unwrap_or_else(|| backups.target().filestore(&database));
-            let mut options = RestoreOptions::new(&database, filestore);
-            options.mode = Mode::Copy;
-            options.neutralize = args.neutralize;
-            options.safety_backup = args
-                .safety_backup
-                .then(|| BackupLabels::of_kind(BackupKind::BeforeImport));
-            let imported = backups.import(&args.file, &options).await;
-            imported.with_context(|| format!("importing {} into {database}", args.file.display()))
-        },
-    )
-    .await?;
+    let import = async |backups: &Backups, _| {
+        let filestore = args
+            .filestore
+            .clone()
+            .unwrap_or_else(|| backups.target().filestore(&database));
+        let mut options = RestoreOptions::new(&database, filestore);
+        options.mode = Mode::Copy;
+        options.neutralize = args.neutralize;
+        options.safety_backup = args
+            .safety_backup
+            .then(|| BackupLabels::of_kind(BackupKind::BeforeImport));
+        backups.import(&args.file, &options).await
+    };
+    let outcome = Session::new(&args.repo, global)
+        .showing(format!("importing {}", args.file.display()), args.json)
+        .run(import)
+        .await
+        .with_context(|| format!("importing {} into {database}", args.file.display()))?;
     if args.json {
         return print_json(&outcome);
     }
@@ -949,20 +939,11 @@ async fn download(args: DownloadArgs, global: &GlobalOptions) -> Result<()> {
         neutralized: args.neutralize,
         output: args.output.clone(),
     };
-    let policy = RetentionPolicy::default();
-    let message = format!("downloading {}", args.id);
-    let report = with_backups(
-        &args.repo,
-        global,
-        policy,
-        Some(&message),
-        args.json,
-        async |backups, progress| {
-            let written = backups.download(&args.id, &options, Some(progress)).await;
-            written.with_context(|| format!("downloading backup {}", args.id))
-        },
-    )
-    .await?;
+    let report = Session::new(&args.repo, global)
+        .showing(format!("downloading {}", args.id), args.json)
+        .run(async |backups, progress| backups.download(&args.id, &options, Some(progress)).await)
+        .await
+        .with_context(|| format!("downloading backup {}", args.id))?;
     if args.json {
         return print_json(&report);
     }
@@ -990,18 +971,11 @@ async fn prune(args: PruneArgs, global: &GlobalOptions) -> Result<()> {
         tz,
         ..RetentionPolicy::default()
     };
-    let report = with_backups(
-        &args.repo,
-        global,
-        policy,
-        None,
-        true,
-        async |backups, _| {
-            let pruned = backups.prune(Utc::now(), &GcOptions::default()).await;
-            pruned.context("pruning backups")
-        },
-    )
-    .await?;
+    let report = Session::new(&args.repo, global)
+        .policy(policy)
+        .run(async |backups, _| backups.prune(Utc::now(), &GcOptions::default()).await)
+        .await
+        .context("pruning backups")?;
     if args.json {
         return print_json(&report);
     }
