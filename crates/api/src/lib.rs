@@ -12,6 +12,7 @@
 //! **Invariants:** every field rename is a rename here, on both sides at once; nothing in this
 //! crate does I/O.
 
+pub mod backups;
 pub mod builds;
 mod error;
 pub mod people;

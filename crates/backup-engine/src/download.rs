@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use slipway_backup::Part;
 use slipway_dump::{CreateOptions, CreateReport, Mode, OutputFormat};
 
@@ -12,7 +12,7 @@ use super::{blocking, db_suffix, Backups, Phase, ProgressFn};
 use crate::error::Result;
 
 /// The file format of a download.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DownloadFormat {
     /// Odoo's zip backup (`dump.sql`, `manifest.json`, optionally `filestore/`).
@@ -42,14 +42,7 @@ impl Backups {
         options: &DownloadOptions,
         progress: Option<ProgressFn>,
     ) -> Result<CreateReport> {
-        let repo = self.repo.clone();
-        let owned = id.to_string();
-        let manifest = blocking(move || Ok(repo.load(&owned)?)).await?;
-        let report = |phase: Phase, n: u64| {
-            if let Some(p) = &progress {
-                p(phase, n)
-            }
-        };
+        let (manifest, report) = self.open_backup(id, progress).await?;
         let scratch = format!("slipway_download_{}", db_suffix(id));
         self.drop_scratch(&scratch).await;
         let result = async {

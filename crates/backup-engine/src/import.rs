@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use slipway_backup::BackupKind;
 use slipway_dump::{InspectOptions, ZipLimits};
 
@@ -14,7 +14,7 @@ use super::{blocking, sql, Backups};
 use crate::error::{Error, Result};
 
 /// What an import did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ImportOutcome {
     /// The dump's format (`odoo-zip`, `pg-custom`, `sql-gz`…).
     pub format: String,

@@ -73,7 +73,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use slipway_backup::retention::RetentionPolicy;
-use slipway_backup::Repository;
+use slipway_backup::{BackupManifest, Repository};
 use slipway_dump::Target;
 use sqlx::PgPool;
 
@@ -81,7 +81,7 @@ pub use download::{DownloadFormat, DownloadOptions};
 pub use import::ImportOutcome;
 pub use pitr::{run_wal_ingest, IngestReport, PitrOutcome, PitrWindow};
 pub use prune::PruneReport;
-pub use records::{kind_from_str, kind_str, BackupRecord, ListFilter};
+pub use records::{BackupRecord, BackupState, ListFilter};
 pub use restore::{RestoreOptions, RestoreOutcome};
 pub use scheduler::{parse_time_zone, run_scheduler, Schedule, SchedulerOptions, DAILY_BACKUP_JOB};
 pub use slipway_backup::pitr::Interval;
@@ -208,6 +208,23 @@ impl Backups {
                 "no backup {id:?}; `slipway backup list` shows the backups there are"
             ))
         })
+    }
+
+    /// The manifest of backup `id` (read off the executor) and a reporter feeding `progress`
+    /// when there is one: how every operation on a stored backup starts.
+    async fn open_backup(
+        &self,
+        id: &str,
+        progress: Option<ProgressFn>,
+    ) -> Result<(BackupManifest, impl Fn(Phase, u64) + Send + Sync)> {
+        let (repo, owned) = (self.repo.clone(), id.to_string());
+        let manifest = blocking(move || Ok(repo.load(&owned)?)).await?;
+        let report = move |phase: Phase, n: u64| {
+            if let Some(p) = &progress {
+                p(phase, n)
+            }
+        };
+        Ok((manifest, report))
     }
 
     /// A scratch file path for backup `id` (`<scratch>/<id>.<suffix>`), its folder created.

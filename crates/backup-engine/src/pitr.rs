@@ -20,7 +20,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use slipway_backup::pitr::{
     self, parse_wal_name, plan_recovery, recovery_windows, segment_name, segment_number,
     ArchivedSegment, BaseBackupInfo, Interval, WalName,
@@ -51,7 +51,7 @@ pub struct IngestReport {
 }
 
 /// The times a database can be recovered to.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PitrWindow {
     /// Whether the running cluster archives its WAL (`archive_mode`).
     pub archiving: bool,
@@ -66,7 +66,7 @@ pub struct PitrWindow {
 }
 
 /// What a point-in-time restore did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PitrOutcome {
     /// The database replaced or created.
     pub database: String,

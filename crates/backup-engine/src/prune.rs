@@ -9,7 +9,7 @@ use slipway_backup::retention::{plan_retention, BackupInfo};
 use slipway_backup::store::GcOptions;
 use slipway_backup::{BackupLabels, RepoGcReport};
 
-use super::records::{self, ListFilter};
+use super::records::{self, BackupState, ListFilter};
 use super::{blocking, Backups};
 use crate::error::Result;
 
@@ -45,11 +45,11 @@ impl Backups {
         let mut groups: BTreeMap<(Option<String>, Option<String>, String), Vec<BackupInfo>> =
             BTreeMap::new();
         for r in &all {
-            if r.state == "incomplete" {
+            if r.state == BackupState::Incomplete {
                 self.complete_copies(&r.id, &mut report).await?;
             }
-            match r.state.as_str() {
-                "running" if r.created_at < stale => {
+            match r.state {
+                BackupState::Running if r.created_at < stale => {
                     let (repo, id) = (self.repo.clone(), r.id.clone());
                     let written = blocking(move || Ok(repo.load(&id).is_ok())).await?;
                     if written {
@@ -65,14 +65,14 @@ impl Backups {
                         report.interrupted.push(r.id.clone());
                     }
                 }
-                "failed"
+                BackupState::Failed
                     if r.created_at
                         < now - chrono::Duration::days(i64::from(self.policy.manual_keep_days)) =>
                 {
                     records::delete(&self.pool, &r.id).await?;
                     report.failed_removed += 1;
                 }
-                "complete" | "incomplete" => groups
+                BackupState::Complete | BackupState::Incomplete => groups
                     .entry((
                         r.project.clone(),
                         r.branch.clone(),
@@ -81,7 +81,7 @@ impl Backups {
                     .or_default()
                     .push(BackupInfo {
                         id: r.id.clone(),
-                        kind: r.backup_kind(),
+                        kind: r.kind,
                         taken_at: r.created_at,
                     }),
                 _ => {}
@@ -149,10 +149,10 @@ impl Backups {
         .await?;
         Ok(rows
             .iter()
-            .filter(|r| r.state == "complete" || r.state == "incomplete" || r.state == "running")
+            .filter(|r| r.state.is_kept())
             .map(|r| BackupInfo {
                 id: r.id.clone(),
-                kind: r.backup_kind(),
+                kind: r.kind,
                 taken_at: r.created_at,
             })
             .collect())

@@ -1,14 +1,84 @@
 //! The `backups` table: what the UI, retention and the scheduler read about each backup.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use slipway_backup::{BackupKind, BackupLabels, BackupOutcome};
 use sqlx::PgPool;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// Where a backup is in its life, as the `backups.state` column holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackupState {
+    /// Being taken (or cut short while it was: prune finishes or fails it).
+    Running,
+    /// In every location.
+    Complete,
+    /// Whole in the primary, missing from a location (prune copies it again).
+    Incomplete,
+    /// Not taken; `error` says why.
+    Failed,
+}
+
+impl BackupState {
+    /// The name stored in the `backups` table (and shown by the UI and the CLI).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupState::Running => "running",
+            BackupState::Complete => "complete",
+            BackupState::Incomplete => "incomplete",
+            BackupState::Failed => "failed",
+        }
+    }
+
+    /// True while retention counts the backup (a failed one holds nothing to keep).
+    pub fn is_kept(self) -> bool {
+        self != BackupState::Failed
+    }
+}
+
+impl std::fmt::Display for BackupState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<&str> for BackupState {
+    type Error = Error;
+
+    fn try_from(name: &str) -> Result<Self> {
+        [
+            BackupState::Running,
+            BackupState::Complete,
+            BackupState::Incomplete,
+            BackupState::Failed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == name)
+        .ok_or_else(|| unknown_value("state", name))
+    }
+}
+
+/// The kind stored as `name`.
+fn parse_kind(name: &str) -> Result<BackupKind> {
+    BackupKind::ALL
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
+        .ok_or_else(|| unknown_value("kind", name))
+}
+
+/// A column holding a value this version of Slipway does not know (written by a newer one, or
+/// by hand): the row is refused rather than read as something it is not.
+fn unknown_value(column: &str, value: &str) -> Error {
+    Error::Failed(format!(
+        "the backups table holds a {column} {value:?} this version of Slipway does not know; \
+         upgrade Slipway or correct the row"
+    ))
+}
 
 /// A backup as recorded in the metadata database.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BackupRecord {
     /// The repository's id.
     pub id: String,
@@ -18,10 +88,10 @@ pub struct BackupRecord {
     pub branch: Option<String>,
     /// Revision label.
     pub revision: Option<String>,
-    /// `daily`, `manual`, `before-update`…
-    pub kind: String,
-    /// `running`, `complete`, `incomplete`, `failed`.
-    pub state: String,
+    /// Why it was taken (`daily`, `manual`, `before-update`…).
+    pub kind: BackupKind,
+    /// Where it is in its life (`running`, `complete`, `incomplete`, `failed`).
+    pub state: BackupState,
     /// The database backed up.
     pub source_database: String,
     /// Its Odoo series.
@@ -52,37 +122,59 @@ pub struct BackupRecord {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-impl BackupRecord {
-    /// Its kind as the retention plan knows it.
-    pub fn backup_kind(&self) -> BackupKind {
-        kind_from_str(&self.kind).unwrap_or(BackupKind::Manual)
-    }
+/// A row of the `backups` table as PostgreSQL gives it; [`BackupRecord`] once its text
+/// columns are read as the enums they are.
+#[derive(sqlx::FromRow)]
+struct BackupRow {
+    id: String,
+    project: Option<String>,
+    branch: Option<String>,
+    revision: Option<String>,
+    kind: String,
+    state: String,
+    source_database: String,
+    odoo_version: Option<String>,
+    size_database: i64,
+    size_filestore: i64,
+    size_logs: i64,
+    size_sessions: i64,
+    size_added: i64,
+    locations_total: i32,
+    locations_done: Vec<String>,
+    error: Option<String>,
+    verification: Option<serde_json::Value>,
+    verified_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
 }
 
-/// `daily`, `manual`, … as stored.
-pub fn kind_str(kind: BackupKind) -> &'static str {
-    match kind {
-        BackupKind::Daily => "daily",
-        BackupKind::Manual => "manual",
-        BackupKind::BeforeUpdate => "before-update",
-        BackupKind::BeforeRestore => "before-restore",
-        BackupKind::BeforeImport => "before-import",
-        BackupKind::BeforeUpgrade => "before-upgrade",
-    }
-}
+impl TryFrom<BackupRow> for BackupRecord {
+    type Error = Error;
 
-/// The kind named `s`.
-pub fn kind_from_str(s: &str) -> Option<BackupKind> {
-    [
-        BackupKind::Daily,
-        BackupKind::Manual,
-        BackupKind::BeforeUpdate,
-        BackupKind::BeforeRestore,
-        BackupKind::BeforeImport,
-        BackupKind::BeforeUpgrade,
-    ]
-    .into_iter()
-    .find(|k| kind_str(*k) == s)
+    fn try_from(row: BackupRow) -> Result<Self> {
+        Ok(BackupRecord {
+            kind: parse_kind(&row.kind)?,
+            state: BackupState::try_from(row.state.as_str())?,
+            id: row.id,
+            project: row.project,
+            branch: row.branch,
+            revision: row.revision,
+            source_database: row.source_database,
+            odoo_version: row.odoo_version,
+            size_database: row.size_database,
+            size_filestore: row.size_filestore,
+            size_logs: row.size_logs,
+            size_sessions: row.size_sessions,
+            size_added: row.size_added,
+            locations_total: row.locations_total,
+            locations_done: row.locations_done,
+            error: row.error,
+            verification: row.verification,
+            verified_at: row.verified_at,
+            created_at: row.created_at,
+            finished_at: row.finished_at,
+        })
+    }
 }
 
 const COLUMNS: &str = "id, project, branch, revision, kind, state, source_database, odoo_version, \
@@ -116,7 +208,7 @@ pub(crate) async fn insert_running(
     .bind(&labels.project)
     .bind(&labels.branch)
     .bind(&labels.revision)
-    .bind(kind_str(labels.kind))
+    .bind(labels.kind.as_str())
     .bind(database)
     .bind(locations)
     .bind(created_at)
@@ -139,9 +231,9 @@ pub(crate) async fn record_outcome(pool: &PgPool, outcome: &BackupOutcome) -> Re
         .filter_map(|l| l.error.clone())
         .collect();
     let state = if outcome.complete() {
-        "complete"
+        BackupState::Complete
     } else {
-        "incomplete"
+        BackupState::Incomplete
     };
     sqlx::query(
         "UPDATE backups SET state = $2, odoo_version = $3, size_database = $4, \
@@ -149,7 +241,7 @@ pub(crate) async fn record_outcome(pool: &PgPool, outcome: &BackupOutcome) -> Re
          locations_done = $9, error = $10, finished_at = now() WHERE id = $1",
     )
     .bind(&m.id)
-    .bind(state)
+    .bind(state.as_str())
     .bind(&m.odoo.series)
     .bind(m.sizes.database as i64)
     .bind(m.sizes.filestore as i64)
@@ -232,16 +324,16 @@ pub(crate) async fn record_verification(
 }
 
 pub(crate) async fn get(pool: &PgPool, id: &str) -> Result<Option<BackupRecord>> {
-    Ok(
+    let row: Option<BackupRow> =
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM backups WHERE id = $1"))
             .bind(id)
             .fetch_optional(pool)
-            .await?,
-    )
+            .await?;
+    row.map(BackupRecord::try_from).transpose()
 }
 
 pub(crate) async fn list(pool: &PgPool, filter: &ListFilter) -> Result<Vec<BackupRecord>> {
-    Ok(sqlx::query_as(&format!(
+    let rows: Vec<BackupRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM backups WHERE ($1::text IS NULL OR project = $1) \
          AND ($2::text IS NULL OR branch = $2) AND ($3::text IS NULL OR source_database = $3) \
          ORDER BY created_at, id"
@@ -250,7 +342,8 @@ pub(crate) async fn list(pool: &PgPool, filter: &ListFilter) -> Result<Vec<Backu
     .bind(&filter.branch)
     .bind(&filter.database)
     .fetch_all(pool)
-    .await?)
+    .await?;
+    rows.into_iter().map(BackupRecord::try_from).collect()
 }
 
 pub(crate) async fn delete(pool: &PgPool, id: &str) -> Result<()> {
@@ -259,4 +352,30 @@ pub(crate) async fn delete(pool: &PgPool, id: &str) -> Result<()> {
         .execute(pool)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_states_read_back_as_they_serialize() {
+        for kind in BackupKind::ALL {
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, kind.as_str());
+            assert_eq!(parse_kind(kind.as_str()).unwrap(), kind);
+        }
+        for name in ["running", "complete", "incomplete", "failed"] {
+            let state = BackupState::try_from(name).unwrap();
+            assert_eq!(serde_json::to_value(state).unwrap(), name);
+        }
+    }
+
+    #[test]
+    fn an_unknown_value_is_refused_by_name() {
+        let err = parse_kind("hourly").unwrap_err().to_string();
+        assert!(err.contains("kind \"hourly\""), "{err}");
+        let err = BackupState::try_from("archived").unwrap_err().to_string();
+        assert!(err.contains("state \"archived\""), "{err}");
+    }
 }

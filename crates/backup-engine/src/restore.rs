@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use slipway_backup::{BackupKind, BackupLabels, Part};
 use slipway_dump::Mode;
 
 use super::swap::{crash_point, SwapJournal};
-use super::{blocking, db_suffix, BackupSource, Backups, Phase, ProgressFn};
+use super::{blocking, db_suffix, BackupSource, Backups, ProgressFn};
 use crate::error::{Error, Result};
 
 /// Where and how to restore.
@@ -44,7 +44,7 @@ impl RestoreOptions {
 }
 
 /// What a restore or import did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RestoreOutcome {
     /// The backup restored (for an import: none).
     pub backup: Option<String>,
@@ -72,14 +72,7 @@ impl Backups {
     ) -> Result<RestoreOutcome> {
         let started = Instant::now();
         check_target_name(&options.database)?;
-        let repo = self.repo.clone();
-        let owned = id.to_string();
-        let manifest = blocking(move || Ok(repo.load(&owned)?)).await?;
-        let report = |phase: Phase, n: u64| {
-            if let Some(p) = &progress {
-                p(phase, n)
-            }
-        };
+        let (manifest, report) = self.open_backup(id, progress).await?;
         let safety_backup = self.safety_backup(options).await?;
         let suffix = db_suffix(id);
         let temp_db = format!("slipway_restore_{suffix}");

@@ -111,14 +111,7 @@ impl Backups {
     async fn run_drill(&self, id: &str, progress: Option<ProgressFn>) -> Result<Verification> {
         self.get(id).await?;
         let started = Instant::now();
-        let repo = self.repo.clone();
-        let owned = id.to_string();
-        let manifest = blocking(move || Ok(repo.load(&owned)?)).await?;
-        let report = |phase: Phase, n: u64| {
-            if let Some(p) = &progress {
-                p(phase, n)
-            }
-        };
+        let (manifest, report) = self.open_backup(id, progress).await?;
         report(Phase::Checking, 0);
         let repo = self.repo.clone();
         let owned = id.to_string();

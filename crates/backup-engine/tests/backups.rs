@@ -13,7 +13,7 @@ use slipway_backup::{
     open_location, retention::RetentionPolicy, BackupKind, BackupLabels, Location, Repository,
 };
 use slipway_backup_engine::{
-    BackupSource, Backups, DownloadFormat, DownloadOptions, Phase, RestoreOptions,
+    BackupSource, BackupState, Backups, DownloadFormat, DownloadOptions, Phase, RestoreOptions,
 };
 use slipway_dump::Target;
 use slipway_metadata::Metadata;
@@ -229,7 +229,7 @@ async fn a_backup_verifies_and_restores_into_an_identical_database() {
         .await
         .unwrap();
 
-    assert_eq!(record.state, "complete", "{:?}", record.error);
+    assert_eq!(record.state, BackupState::Complete, "{:?}", record.error);
     assert_eq!(record.locations_done.len(), 3);
     assert_eq!(record.odoo_version.as_deref(), Some("17.0"));
     assert!(
@@ -334,7 +334,7 @@ async fn an_unreachable_location_leaves_the_backup_incomplete_with_a_clear_error
     let source = w.production("v17_base.dump", 3).await;
     let record = w.backups.create(&source, w.labels(), None).await.unwrap();
 
-    assert_eq!(record.state, "incomplete");
+    assert_eq!(record.state, BackupState::Incomplete);
     assert_eq!(record.locations_done.len(), 2);
     let error = record.error.clone().unwrap();
     assert!(
@@ -353,7 +353,10 @@ async fn an_unreachable_location_leaves_the_backup_incomplete_with_a_clear_error
     std::fs::remove_file(w.dir.path().join("replica-2")).unwrap();
     let v = w.backups.verify(&record.id, None).await.unwrap();
     assert!(v.ok, "{:?}", v.problems);
-    assert_eq!(w.backups.get(&record.id).await.unwrap().state, "complete");
+    assert_eq!(
+        w.backups.get(&record.id).await.unwrap().state,
+        BackupState::Complete
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -365,7 +368,7 @@ async fn prune_copies_again_a_backup_a_location_missed_or_a_kill_cut_short() {
     .await;
     let source = w.production("v17_base.dump", 2).await;
     let missed = w.backups.create(&source, w.labels(), None).await.unwrap();
-    assert_eq!(missed.state, "incomplete");
+    assert_eq!(missed.state, BackupState::Incomplete);
     let gc = GcOptions::default();
 
     // still unreachable: said so, and nothing is lost
@@ -375,14 +378,17 @@ async fn prune_copies_again_a_backup_a_location_missed_or_a_kill_cut_short() {
         report.still_incomplete[0].contains("replica-2"),
         "{report:?}"
     );
-    assert_eq!(w.backups.get(&missed.id).await.unwrap().state, "incomplete");
+    assert_eq!(
+        w.backups.get(&missed.id).await.unwrap().state,
+        BackupState::Incomplete
+    );
 
     // back: the next prune completes the copy without anyone running verify
     std::fs::remove_file(w.dir.path().join("replica-2")).unwrap();
     let report = w.backups.prune(Utc::now(), &gc).await.unwrap();
     assert_eq!(report.completed, vec![missed.id.clone()]);
     let record = w.backups.get(&missed.id).await.unwrap();
-    assert_eq!(record.state, "complete");
+    assert_eq!(record.state, BackupState::Complete);
     assert_eq!(record.locations_done.len(), 3);
     assert!(w
         .dir
@@ -416,7 +422,10 @@ async fn prune_copies_again_a_backup_a_location_missed_or_a_kill_cut_short() {
     let report = w.backups.prune(Utc::now(), &gc).await.unwrap();
     assert_eq!(report.completed, vec![cut.id.clone()], "{report:?}");
     assert!(report.interrupted.is_empty(), "{report:?}");
-    assert_eq!(w.backups.get(&cut.id).await.unwrap().state, "complete");
+    assert_eq!(
+        w.backups.get(&cut.id).await.unwrap().state,
+        BackupState::Complete
+    );
     let v = w.backups.verify(&cut.id, None).await.unwrap();
     assert!(v.ok, "{:?}", v.problems);
 }
@@ -527,7 +536,7 @@ async fn a_failing_or_interrupted_restore_leaves_the_target_as_it_was() {
         .get(outcome.safety_backup.as_ref().unwrap())
         .await
         .unwrap();
-    assert_eq!(safety.kind, "before-restore");
+    assert_eq!(safety.kind, BackupKind::BeforeRestore);
     assert_eq!(safety.source_database, target);
     assert_eq!((w.counts(&target).await, tree(&files)), before);
 }
@@ -788,7 +797,7 @@ async fn the_scheduler_queues_a_missed_day_once_and_its_job_takes_a_verified_dai
         .unwrap();
     let id = w.backups.run_daily_job(&job, true).await.unwrap();
     let record = w.backups.get(&id).await.unwrap();
-    assert_eq!(record.kind, "daily");
+    assert_eq!(record.kind, BackupKind::Daily);
     assert_eq!(record.verification.unwrap()["ok"], true);
     let left: Vec<String> = w
         .backups
@@ -861,7 +870,7 @@ async fn a_failed_daily_backup_is_tried_again_later_that_day_and_then_succeeds()
         .await
         .unwrap();
     let id = run_next().await.unwrap();
-    assert_eq!(w.backups.get(&id).await.unwrap().kind, "daily");
+    assert_eq!(w.backups.get(&id).await.unwrap().kind, BackupKind::Daily);
     let s = w.backups.schedules().await.unwrap().remove(0);
     assert_eq!(
         (s.failures, s.last_backup.as_deref()),

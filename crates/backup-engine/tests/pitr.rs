@@ -184,7 +184,7 @@ async fn restores_a_database_as_it_was_between_two_changes() {
     assert!(outcome.replaced);
     let safety_id = outcome.safety_backup.expect("a before-restore backup");
     let record = w.backups.get(&safety_id).await.unwrap();
-    assert_eq!(record.kind, "before-restore");
+    assert_eq!(record.kind, BackupKind::BeforeRestore);
     assert_eq!(record.source_database, "shop");
     assert!(
         w.scratch_leftovers().is_empty(),

@@ -55,9 +55,37 @@ pub enum BackupKind {
 }
 
 impl BackupKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [BackupKind; 6] = [
+        BackupKind::Daily,
+        BackupKind::Manual,
+        BackupKind::BeforeUpdate,
+        BackupKind::BeforeRestore,
+        BackupKind::BeforeImport,
+        BackupKind::BeforeUpgrade,
+    ];
+
+    /// Its name as it is serialized, stored and shown (`daily`, `before-update`…).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupKind::Daily => "daily",
+            BackupKind::Manual => "manual",
+            BackupKind::BeforeUpdate => "before-update",
+            BackupKind::BeforeRestore => "before-restore",
+            BackupKind::BeforeImport => "before-import",
+            BackupKind::BeforeUpgrade => "before-upgrade",
+        }
+    }
+
     /// True for the kinds kept like manual backups (rule 4).
     pub fn is_manual_like(self) -> bool {
         self != BackupKind::Daily
+    }
+}
+
+impl std::fmt::Display for BackupKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

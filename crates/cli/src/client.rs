@@ -108,6 +108,15 @@ impl Client {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    /// [`Client::post_file`], the answer decoded into `T`.
+    pub async fn post_file_as<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        file: &std::path::Path,
+    ) -> Result<T> {
+        decode(path, self.post_file(path, file).await?)
+    }
+
     /// POSTs the file at `file` as the raw body of `path` (streamed, never read whole) and
     /// returns the JSON answer, or the API's error message.
     pub async fn post_file(&self, path: &str, file: &std::path::Path) -> Result<Value> {

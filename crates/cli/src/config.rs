@@ -111,6 +111,20 @@ impl GlobalOptions {
 }
 
 impl Postgres {
+    /// Runs `work` while `bar` shows it, then clears the bar and stops the embedded cluster if
+    /// this command started it, whatever `work` returned: how every command that works on a
+    /// database ends, so that a failure leaves PostgreSQL as it was too.
+    pub async fn finish_after<T>(
+        &self,
+        bar: &indicatif::ProgressBar,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        let result = work.await;
+        bar.finish_and_clear();
+        self.stop_if_started().await;
+        result
+    }
+
     /// Stops the embedded cluster if this command started it, leaving things as they were.
     pub async fn stop_if_started(&self) {
         if let Some(cluster) = &self.started {

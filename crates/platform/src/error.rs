@@ -18,6 +18,15 @@ pub enum PlatformError {
     /// operation holds it. It may succeed once the state changes.
     #[error("{0}")]
     Conflict(String),
+    /// A [`Conflict`](PlatformError::Conflict) the edges name by a code of its own, which
+    /// clients match on (`no_database`: the branch has no running database).
+    #[error("{message}")]
+    ConflictCode {
+        /// The code (`no_database`, `not_running`).
+        code: &'static str,
+        /// What happened and what to do.
+        message: String,
+    },
     /// What it names does not exist (a backup, a project, a database).
     #[error("{0}")]
     NotFound(String),
@@ -55,7 +64,7 @@ impl PlatformError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             PlatformError::Invalid(_) => ErrorKind::Invalid,
-            PlatformError::Conflict(_) => ErrorKind::Conflict,
+            PlatformError::Conflict(_) | PlatformError::ConflictCode { .. } => ErrorKind::Conflict,
             PlatformError::NotFound(_) => ErrorKind::NotFound,
             PlatformError::Dump(e) => slipway_backup_engine::dump_error_kind(e),
             PlatformError::Backup(e) => slipway_backup_engine::backup_error_kind(e),

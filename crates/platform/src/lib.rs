@@ -8,7 +8,8 @@
 //!   their pipeline, the History of a branch); [`stages`] holds the stage-move rules,
 //!   [`projects::allowed`] the rights of each role; [`sessions`]: web UI sessions;
 //!   [`editor`]: the web editor's reads of a build's checkout and its commits.
-//! - [`Platform`]: the operations on them (pushes, rebuilds, stops, the scheduler's chores).
+//! - [`Platform`]: the operations on them (pushes, rebuilds, stops, the scheduler's chores);
+//!   [`branch_backups`]: backing up, restoring and importing into a branch's database.
 //!
 //! ## Design notes
 //!
@@ -51,7 +52,7 @@
 //!
 //! Branches meet backups in `BuildEnv::backup_source` (a build's database, filestore, logs,
 //! sessions): production's first build adds its daily schedule, every production update is preceded
-//! by a `before-update` backup taken while production still serves, and `/api` restores a backup
+//! by a `before-update` backup taken while production still serves, and `branch_backups` restores a backup
 //! into production (after a `before-restore` backup) or a staging branch (neutralized copy), and
 //! imports a dump into a branch (a `before-import` backup in production, a neutralized copy
 //! elsewhere; a dump of another series sets the branch's own series, `BranchSettings::series`,
@@ -62,6 +63,7 @@ mod ref_locks;
 mod service;
 mod text_column;
 
+pub mod branch_backups;
 pub mod branches;
 pub mod builds;
 pub mod editor;

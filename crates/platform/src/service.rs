@@ -61,7 +61,7 @@ pub struct Platform {
     /// The job queue.
     pub queue: JobQueue,
     /// The build pipeline (and its environment and running servers).
-    pub pipeline: Pipeline,
+    pub(crate) pipeline: Pipeline,
     /// One change of a project's branches at a time ([`Platform::lock_refs`]).
     ref_locks: RefLocks,
 }

@@ -12,14 +12,16 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::ProgressBar;
+use slipway_api::backups::ImportAnswer;
 use slipway_backup::retention::RetentionPolicy;
 use slipway_backup::store::GcOptions;
 use slipway_backup::{open_location, Location, Repository};
 use slipway_dump::{Mode, Target};
 use slipway_platform::backups::{
-    BackupKind, BackupLabels, BackupRecord, BackupSource, Backups, DownloadFormat, DownloadOptions,
-    ListFilter, Phase, ProgressFn, RestoreOptions,
+    BackupKind, BackupLabels, BackupRecord, BackupSource, BackupState, Backups, DownloadFormat,
+    DownloadOptions, ListFilter, Phase, ProgressFn, RestoreOptions,
 };
+use slipway_platform::branch_backups::branch_source;
 
 use super::db::TargetArgs;
 use super::progress::spinner;
@@ -381,6 +383,58 @@ async fn service(
     Ok((backups, pg))
 }
 
+/// One piece of work on the backup service of a command's repository: [`Session::run`] opens
+/// the service, shows a progress bar while the work runs, then clears the bar and stops the
+/// PostgreSQL the service started, whatever the work returned.
+struct Session<'a> {
+    repo: &'a RepoArgs,
+    global: &'a GlobalOptions,
+    policy: RetentionPolicy,
+    /// What the bar says (none: no bar).
+    message: Option<String>,
+    /// `--json`: no bar either.
+    quiet: bool,
+}
+
+impl<'a> Session<'a> {
+    /// The service of `repo`, with the default retention policy and no bar.
+    fn new(repo: &'a RepoArgs, global: &'a GlobalOptions) -> Self {
+        Session {
+            repo,
+            global,
+            policy: RetentionPolicy::default(),
+            message: None,
+            quiet: true,
+        }
+    }
+
+    /// With another retention policy.
+    fn policy(self, policy: RetentionPolicy) -> Self {
+        Session { policy, ..self }
+    }
+
+    /// With a progress bar saying `message`, unless `quiet`.
+    fn showing(self, message: String, quiet: bool) -> Self {
+        Session {
+            message: Some(message),
+            quiet,
+            ..self
+        }
+    }
+
+    /// Runs `work` on the service with a callback feeding the bar.
+    async fn run<T, E: Into<anyhow::Error>>(
+        self,
+        work: impl AsyncFnOnce(&Backups, ProgressFn) -> std::result::Result<T, E>,
+    ) -> Result<T> {
+        let (backups, pg) = service(self.repo, self.global, self.policy).await?;
+        let message = self.message.unwrap_or_default();
+        let (bar, progress) = progress_bar(&message, self.quiet || message.is_empty());
+        let done = pg.finish_after(&bar, work(&backups, progress)).await;
+        done.map_err(Into::into)
+    }
+}
+
 /// The backup repository: `primary` (default `<data-dir>/backups/primary`) and its replicas
 /// (folders or `s3://` URLs; default `<data-dir>/backups/replica-1` and `replica-2`: three
 /// copies).
@@ -433,24 +487,16 @@ async fn resolve_source(
     let (project, branch) = of
         .split_once('/')
         .with_context(|| format!("--of {of:?}: write PROJECT/BRANCH"))?;
-    let pool = backups.pool();
-    let project = slipway_platform::projects::Projects::new(pool.clone())
-        .get(project)
-        .await?;
-    let branch = slipway_platform::branches::Branches::new(pool.clone())
-        .get(project.id, branch)
-        .await?;
-    let build = slipway_platform::builds::BuildStore::new(pool.clone())
-        .live_of_branch(branch.id, branch.stage, None)
-        .await?
-        .with_context(|| format!("branch {of} has no running database"))?;
-    let env = slipway_platform::builds::pipeline::BuildEnv::under(&target.data_dir, target.clone());
+    let resolved = branch_source(backups.pool(), target, project, branch)
+        .await
+        .with_context(|| format!("finding the database of {of}"))?;
+    let found = resolved.labels;
     let labels = LabelArgs {
-        project: labels.project.clone().or(Some(project.name.clone())),
-        branch: labels.branch.clone().or(Some(branch.name.clone())),
-        revision: labels.revision.clone().or(Some(build.revision.clone())),
+        project: labels.project.clone().or(found.project),
+        branch: labels.branch.clone().or(found.branch),
+        revision: labels.revision.clone().or(found.revision),
     };
-    Ok((env.backup_source(&build), labels))
+    Ok((resolved.source, labels))
 }
 
 /// A progress bar fed by the backup phases.
@@ -470,15 +516,15 @@ fn progress_bar(message: &str, quiet: bool) -> (ProgressBar, ProgressFn) {
 }
 
 async fn list(args: ListArgs, global: &GlobalOptions) -> Result<()> {
-    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
     let filter = ListFilter {
         project: args.project,
         branch: args.branch,
         database: args.database,
     };
-    let result = backups.list(&filter).await;
-    pg.stop_if_started().await;
-    let records = result.context("listing backups")?;
+    let records = Session::new(&args.repo, global)
+        .run(async |backups, _| backups.list(&filter).await)
+        .await
+        .context("listing backups")?;
     if args.json {
         return print_json(&records);
     }
@@ -518,23 +564,24 @@ fn verified(r: &BackupRecord) -> &'static str {
     }
 }
 
-async fn create(args: CreateArgs, global: &GlobalOptions) -> Result<()> {
-    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
-    let (source, labels) = match resolve_source(&args.source, &backups, &args.labels).await {
-        Ok(resolved) => resolved,
-        Err(e) => {
-            pg.stop_if_started().await;
-            return Err(e);
-        }
-    };
+/// Backs up the source of `args` (and verifies the backup with `--verify`): the backup's
+/// record as it is at the end, and the drill's result.
+async fn take_backup(
+    args: &CreateArgs,
+    backups: &Backups,
+    progress: ProgressFn,
+) -> Result<(
+    BackupRecord,
+    Option<slipway_platform::backups::Verification>,
+)> {
+    let (source, labels) = resolve_source(&args.source, backups, &args.labels).await?;
     let labels = BackupLabels {
         project: labels.project,
         branch: labels.branch,
         revision: labels.revision,
         kind: args.kind.into(),
     };
-    let (bar, progress) = progress_bar(&format!("backing up {}", source.database), args.json);
-    let result = async {
+    let taken = async {
         let record = backups.create(&source, labels, Some(progress)).await?;
         let verification = if args.verify {
             Some(backups.verify(&record.id, None).await?)
@@ -542,13 +589,23 @@ async fn create(args: CreateArgs, global: &GlobalOptions) -> Result<()> {
             None
         };
         let record = backups.get(&record.id).await?;
-        Ok::<_, slipway_platform::PlatformError>((record, verification))
-    }
-    .await;
-    bar.finish_and_clear();
-    pg.stop_if_started().await;
-    let (record, verification) =
-        result.with_context(|| format!("backing up database {}", source.database))?;
+        Ok::<_, slipway_platform::backups::Error>((record, verification))
+    };
+    taken
+        .await
+        .with_context(|| format!("backing up database {}", source.database))
+}
+
+async fn create(args: CreateArgs, global: &GlobalOptions) -> Result<()> {
+    let of = args.source.of.as_deref();
+    let message = format!(
+        "backing up {}",
+        of.or(args.source.database.as_deref()).unwrap_or_default()
+    );
+    let (record, verification) = Session::new(&args.repo, global)
+        .showing(message, args.json)
+        .run(async |backups, progress| take_backup(&args, backups, progress).await)
+        .await?;
     if args.json {
         return print_json(&serde_json::json!({"backup": record, "verification": verification}));
     }
@@ -568,7 +625,7 @@ async fn create(args: CreateArgs, global: &GlobalOptions) -> Result<()> {
     if let Some(v) = &verification {
         print_verification(v);
     }
-    if record.state != "complete" {
+    if record.state != BackupState::Complete {
         anyhow::bail!(
             "backup {} is not complete in every location; fix the location and run `slipway backup verify {}`",
             record.id,
@@ -615,12 +672,11 @@ fn print_verification(v: &slipway_platform::backups::Verification) {
 }
 
 async fn verify(args: VerifyArgs, global: &GlobalOptions) -> Result<()> {
-    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
-    let (bar, progress) = progress_bar(&format!("verifying {}", args.id), args.json);
-    let result = backups.verify(&args.id, Some(progress)).await;
-    bar.finish_and_clear();
-    pg.stop_if_started().await;
-    let v = result.with_context(|| format!("verifying backup {}", args.id))?;
+    let v = Session::new(&args.repo, global)
+        .showing(format!("verifying {}", args.id), args.json)
+        .run(async |backups, progress| backups.verify(&args.id, Some(progress)).await)
+        .await
+        .with_context(|| format!("verifying backup {}", args.id))?;
     if args.json {
         print_json(&v)?;
     } else {
@@ -637,27 +693,22 @@ async fn restore(args: RestoreArgs, global: &GlobalOptions) -> Result<()> {
         return restore_to_time(args, at, global).await;
     }
     let id = args.id.clone().unwrap_or_default();
-    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
-    let filestore = args
-        .filestore
-        .clone()
-        .unwrap_or_else(|| backups.target().filestore(&args.database));
-    let mut options = RestoreOptions::new(&args.database, filestore);
-    options.mode = if args.copy { Mode::Copy } else { Mode::Move };
-    options.neutralize = args.neutralize;
-    options.safety_backup = args
-        .safety_backup
-        .then(|| BackupLabels::of_kind(BackupKind::BeforeRestore));
-    let (bar, progress) = progress_bar(&format!("restoring {}", id), args.json);
-    let result = backups.restore(&id, &options, Some(progress)).await;
-    bar.finish_and_clear();
-    pg.stop_if_started().await;
-    let outcome = result.with_context(|| {
-        format!(
-            "restoring backup {} into {} (the database was left as it was)",
-            id, args.database
-        )
-    })?;
+    let restore = async |backups: &Backups, progress| {
+        let mut options = restore_options(&args, backups);
+        options.mode = if args.copy { Mode::Copy } else { Mode::Move };
+        options.neutralize = args.neutralize;
+        backups.restore(&id, &options, Some(progress)).await
+    };
+    let outcome = Session::new(&args.repo, global)
+        .showing(format!("restoring {id}"), args.json)
+        .run(restore)
+        .await
+        .with_context(|| {
+            format!(
+                "restoring backup {} into {} (the database was left as it was)",
+                id, args.database
+            )
+        })?;
     if args.json {
         return print_json(&outcome);
     }
@@ -687,32 +738,25 @@ async fn restore_to_time(
     at: DateTime<Utc>,
     global: &GlobalOptions,
 ) -> Result<()> {
-    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
-    let filestore = args
-        .filestore
-        .clone()
-        .unwrap_or_else(|| backups.target().filestore(&args.database));
-    let mut options = RestoreOptions::new(&args.database, filestore);
-    options.safety_backup = args
-        .safety_backup
-        .then(|| BackupLabels::of_kind(BackupKind::BeforeRestore));
     let from = args.from.clone().unwrap_or_else(|| args.database.clone());
-    let bar = spinner(
-        &format!(
-            "recovering {from} as it was at {}",
-            at.format("%Y-%m-%d %H:%M:%S UTC")
-        ),
-        args.json,
+    let message = format!(
+        "recovering {from} as it was at {}",
+        at.format("%Y-%m-%d %H:%M:%S UTC")
     );
-    let result = backups.restore_to_time(&from, at, &options).await;
-    bar.finish_and_clear();
-    pg.stop_if_started().await;
-    let outcome = result.with_context(|| {
-        format!(
-            "restoring {from} as it was at {at} into {} (the database was left as it was)",
-            args.database
-        )
-    })?;
+    let restore = async |backups: &Backups, _| {
+        let options = restore_options(&args, backups);
+        backups.restore_to_time(&from, at, &options).await
+    };
+    let outcome = Session::new(&args.repo, global)
+        .showing(message, args.json)
+        .run(restore)
+        .await
+        .with_context(|| {
+            format!(
+                "restoring {from} as it was at {at} into {} (the database was left as it was)",
+                args.database
+            )
+        })?;
     if args.json {
         return print_json(&outcome);
     }
@@ -739,11 +783,25 @@ async fn restore_to_time(
     Ok(())
 }
 
+/// Restoring into `--database` and its filestore, after a `before-restore` backup with
+/// `--safety-backup`.
+fn restore_options(args: &RestoreArgs, backups: &Backups) -> RestoreOptions {
+    let filestore = args
+        .filestore
+        .clone()
+        .unwrap_or_else(|| backups.target().filestore(&args.database));
+    let mut options = RestoreOptions::new(&args.database, filestore);
+    options.safety_backup = args
+        .safety_backup
+        .then(|| BackupLabels::of_kind(BackupKind::BeforeRestore));
+    options
+}
+
 async fn pitr_window(args: PitrWindowArgs, global: &GlobalOptions) -> Result<()> {
-    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
-    let result = backups.pitr_window().await;
-    pg.stop_if_started().await;
-    let window = result.context("reading the point-in-time recovery window")?;
+    let window = Session::new(&args.repo, global)
+        .run(async |backups, _| backups.pitr_window().await)
+        .await
+        .context("reading the point-in-time recovery window")?;
     if args.json {
         return print_json(&window);
     }
@@ -764,12 +822,11 @@ async fn pitr_window(args: PitrWindowArgs, global: &GlobalOptions) -> Result<()>
 }
 
 async fn base_backup(args: PitrWindowArgs, global: &GlobalOptions) -> Result<()> {
-    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
-    let bar = spinner("base backup of the cluster", args.json);
-    let result = backups.base_backup().await;
-    bar.finish_and_clear();
-    pg.stop_if_started().await;
-    let m = result.context("taking a base backup of the cluster")?;
+    let m = Session::new(&args.repo, global)
+        .showing("base backup of the cluster".into(), args.json)
+        .run(async |backups, _| backups.base_backup().await)
+        .await
+        .context("taking a base backup of the cluster")?;
     if args.json {
         return print_json(&m);
     }
@@ -785,23 +842,24 @@ async fn base_backup(args: PitrWindowArgs, global: &GlobalOptions) -> Result<()>
 
 async fn import(args: ImportArgs, global: &GlobalOptions) -> Result<()> {
     let database = args.database.clone().unwrap_or_default();
-    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
-    let filestore = args
-        .filestore
-        .clone()
-        .unwrap_or_else(|| backups.target().filestore(&database));
-    let mut options = RestoreOptions::new(&database, filestore);
-    options.mode = Mode::Copy;
-    options.neutralize = args.neutralize;
-    options.safety_backup = args
-        .safety_backup
-        .then(|| BackupLabels::of_kind(BackupKind::BeforeImport));
-    let bar = spinner(&format!("importing {}", args.file.display()), args.json);
-    let result = backups.import(&args.file, &options).await;
-    bar.finish_and_clear();
-    pg.stop_if_started().await;
-    let outcome =
-        result.with_context(|| format!("importing {} into {database}", args.file.display()))?;
+    let import = async |backups: &Backups, _| {
+        let filestore = args
+            .filestore
+            .clone()
+            .unwrap_or_else(|| backups.target().filestore(&database));
+        let mut options = RestoreOptions::new(&database, filestore);
+        options.mode = Mode::Copy;
+        options.neutralize = args.neutralize;
+        options.safety_backup = args
+            .safety_backup
+            .then(|| BackupLabels::of_kind(BackupKind::BeforeImport));
+        backups.import(&args.file, &options).await
+    };
+    let outcome = Session::new(&args.repo, global)
+        .showing(format!("importing {}", args.file.display()), args.json)
+        .run(import)
+        .await
+        .with_context(|| format!("importing {} into {database}", args.file.display()))?;
     if args.json {
         return print_json(&outcome);
     }
@@ -838,48 +896,40 @@ async fn import_into(args: ImportArgs, client: &Client) -> Result<()> {
         &format!("importing {} into {into}", args.file.display()),
         args.json,
     );
-    let result = client.post_file(&path, &args.file).await;
+    let result = client.post_file_as::<ImportAnswer>(&path, &args.file).await;
     bar.finish_and_clear();
-    let outcome =
+    let answer =
         result.with_context(|| format!("importing {} into {into}", args.file.display()))?;
     if args.json {
-        return print_json(&outcome);
+        return print_json(&answer);
     }
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
+    let outcome = &answer.imported;
     println!(
         "imported {} ({}, Odoo {}, {} modules) into {into} (database {}): {} filestore files",
         args.file.display(),
-        text(&outcome["format"]),
-        text(&outcome["odoo_version"]),
-        outcome["modules"],
-        text(&outcome["restore"]["database"]),
-        outcome["restore"]["filestore_files"],
+        outcome.format,
+        outcome.odoo_version.as_deref().unwrap_or("?"),
+        outcome.modules,
+        outcome.restore.database,
+        outcome.restore.filestore_files,
     );
-    if let Some(disabled) = outcome["disabled"].as_array() {
-        let disabled: Vec<String> = disabled.iter().map(text).collect();
-        println!("  {}", disabled.join(", "));
+    println!("  {}", outcome.disabled.join(", "));
+    if let Some(backup) = &outcome.restore.safety_backup {
+        println!("  safety backup {backup}");
     }
-    if !outcome["restore"]["safety_backup"].is_null() {
-        println!(
-            "  safety backup {}",
-            text(&outcome["restore"]["safety_backup"])
-        );
-    }
-    if !outcome["series_switched"].is_null() {
+    if let Some(switch) = &answer.series_switched {
         println!(
             "  the branch now runs Odoo {} (was {})",
-            text(&outcome["series_switched"]["to"]),
-            text(&outcome["series_switched"]["from"])
+            switch.to, switch.from
         );
     }
-    if !outcome["server_error"].is_null() {
-        anyhow::bail!("{}", text(&outcome["server_error"]));
+    if let Some(error) = answer.server_error {
+        anyhow::bail!("{error}");
     }
     Ok(())
 }
 
 async fn download(args: DownloadArgs, global: &GlobalOptions) -> Result<()> {
-    let (backups, pg) = service(&args.repo, global, RetentionPolicy::default()).await?;
     let options = DownloadOptions {
         format: match args.format {
             FormatArg::Zip => DownloadFormat::Zip,
@@ -889,11 +939,11 @@ async fn download(args: DownloadArgs, global: &GlobalOptions) -> Result<()> {
         neutralized: args.neutralize,
         output: args.output.clone(),
     };
-    let (bar, progress) = progress_bar(&format!("downloading {}", args.id), args.json);
-    let result = backups.download(&args.id, &options, Some(progress)).await;
-    bar.finish_and_clear();
-    pg.stop_if_started().await;
-    let report = result.with_context(|| format!("downloading backup {}", args.id))?;
+    let report = Session::new(&args.repo, global)
+        .showing(format!("downloading {}", args.id), args.json)
+        .run(async |backups, progress| backups.download(&args.id, &options, Some(progress)).await)
+        .await
+        .with_context(|| format!("downloading backup {}", args.id))?;
     if args.json {
         return print_json(&report);
     }
@@ -921,10 +971,11 @@ async fn prune(args: PruneArgs, global: &GlobalOptions) -> Result<()> {
         tz,
         ..RetentionPolicy::default()
     };
-    let (backups, pg) = service(&args.repo, global, policy).await?;
-    let result = backups.prune(Utc::now(), &GcOptions::default()).await;
-    pg.stop_if_started().await;
-    let report = result.context("pruning backups")?;
+    let report = Session::new(&args.repo, global)
+        .policy(policy)
+        .run(async |backups, _| backups.prune(Utc::now(), &GcOptions::default()).await)
+        .await
+        .context("pruning backups")?;
     if args.json {
         return print_json(&report);
     }

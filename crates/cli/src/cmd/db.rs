@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use indicatif::ProgressBar;
 use slipway_dump::Target;
 
 use super::progress::spinner;
@@ -91,8 +92,8 @@ pub async fn run(cmd: DbCommand, global: &GlobalOptions) -> Result<()> {
 
 async fn neutralize(args: NeutralizeArgs, global: &GlobalOptions) -> Result<()> {
     let (target, pg) = target(&args.target, global).await?;
-    let result = slipway_dump::neutralize_database(&target, &args.database, args.dry_run).await;
-    pg.stop_if_started().await;
+    let neutralize = slipway_dump::neutralize_database(&target, &args.database, args.dry_run);
+    let result = pg.finish_after(&ProgressBar::hidden(), neutralize).await;
     let outcome = result.with_context(|| format!("neutralizing database {}", args.database))?;
     if args.json {
         return print_json(&outcome);
@@ -126,11 +127,9 @@ async fn clone(args: CloneArgs, global: &GlobalOptions) -> Result<()> {
     } else {
         slipway_dump::IdleSessions::Keep
     };
-    let result =
-        slipway_dump::clone_database(&target, &args.source, &args.destination, args.jobs, idle)
-            .await;
-    bar.finish_and_clear();
-    pg.stop_if_started().await;
+    let clone =
+        slipway_dump::clone_database(&target, &args.source, &args.destination, args.jobs, idle);
+    let result = pg.finish_after(&bar, clone).await;
     let report = result
         .with_context(|| format!("cloning database {} to {}", args.source, args.destination))?;
     if args.json {

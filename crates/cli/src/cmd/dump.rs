@@ -175,9 +175,9 @@ async fn restore(args: RestoreArgs, global: &GlobalOptions) -> Result<()> {
         args.json,
     );
     opts.progress = Some(bytes_callback(&bar));
-    let result = slipway_dump::restore(&target, &args.file, &opts).await;
-    bar.finish_and_clear();
-    pg.stop_if_started().await;
+    let result = pg
+        .finish_after(&bar, slipway_dump::restore(&target, &args.file, &opts))
+        .await;
     let report = result.with_context(|| {
         format!(
             "restoring {} into database {}",
@@ -229,9 +229,9 @@ async fn create(args: CreateArgs, global: &GlobalOptions) -> Result<()> {
         &format!("dumping {} to {}", args.database, args.output.display()),
         args.json,
     );
-    let result = slipway_dump::create(&target, &opts).await;
-    bar.finish_and_clear();
-    pg.stop_if_started().await;
+    let result = pg
+        .finish_after(&bar, slipway_dump::create(&target, &opts))
+        .await;
     let report = result.with_context(|| format!("dumping database {}", args.database))?;
     if args.json {
         return print_json(&report);

@@ -1,31 +1,30 @@
 //! Backups of a project's production (and staging) databases: list, take one by hand,
 //! verify it by a restore drill, download it, restore it into production or a staging
-//! branch, import a dump made elsewhere into a branch. Rights follow the stage of the branch concerned ([`Action::Backups`]): production
-//! backups are for project admins, staging ones also for testers and developers' own stages.
+//! branch, import a dump made elsewhere into a branch. Rights follow the stage of the branch
+//! concerned ([`Action::Backups`]): production backups are for project admins, staging ones
+//! also for testers and developers' own stages. The workflows are the platform's
+//! ([`slipway_platform::branch_backups`]); the shapes are [`slipway_api::backups`].
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
-use slipway_platform::backups::{
-    BackupKind, BackupLabels, BackupRecord, DownloadFormat, DownloadOptions, GcOptions, ListFilter,
-    RestoreOptions,
+
+use slipway_api::backups::{
+    BackupRecord, DownloadQuery, ImportAnswer, ImportQuery, PitrOutcome, PitrWindow, PruneReport,
+    RestoreBody, RestoreOutcome, RestoreToTimeBody, SeriesSwitch, Verification,
 };
-use slipway_platform::builds::{Build, BuildState};
-use slipway_platform::history::HistoryEvent;
+use slipway_platform::backups::{DownloadFormat, DownloadOptions, GcOptions};
+use slipway_platform::branch_backups::AfterRestart;
 use slipway_platform::projects::Action;
-use slipway_platform::stages::Stage;
 
 use super::auth::Access;
 use super::projects::{branch_for, project_for};
 use super::ApiJson;
-use super::{ApiError, ApiResult, ApiUser};
+use super::{Answer, ApiError, ApiResult, ApiUser};
 use crate::AppState;
 
 fn service(state: &AppState) -> ApiResult<&slipway_platform::backups::Backups> {
-    state.platform.env().backups.as_ref().ok_or_else(|| {
+    state.platform.backups().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "no_backups",
@@ -34,60 +33,15 @@ fn service(state: &AppState) -> ApiResult<&slipway_platform::backups::Backups> {
     })
 }
 
-/// The labels of a backup of `build`'s database.
-fn labels_of(build: &Build, kind: BackupKind) -> BackupLabels {
-    BackupLabels {
-        project: Some(build.project.clone()),
-        branch: Some(build.branch.clone()),
-        revision: Some(build.revision.clone()),
-        kind,
-    }
-}
-
-/// Restoring into the build's database and its filestore.
-fn restore_into(state: &AppState, build: &Build) -> RestoreOptions {
-    let database = build.database.clone().unwrap_or_else(|| build.name.clone());
-    let filestore = state.platform.env().target.filestore(&database);
-    RestoreOptions::new(&database, filestore)
-}
-
-/// The branch's build holding its live database, if the caller may use its backups.
-async fn live_build(state: &AppState, access: &Access, branch: &str) -> ApiResult<Build> {
-    let branch = state
-        .platform
-        .branches
-        .get(access.project.id, branch)
-        .await?;
-    access.require(Action::Backups, branch.stage)?;
-    state
-        .platform
-        .builds
-        .live_of_branch(branch.id, branch.stage, None)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "no_database",
-                format!("branch {} has no running database", branch.name),
-            )
-        })
-}
-
 pub(crate) async fn list(
     State(state): State<AppState>,
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<Vec<BackupRecord>>> {
     let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
     access.require(Action::Backups, branch.stage)?;
-    let filter = ListFilter {
-        project: Some(access.project.name.clone()),
-        branch: Some(branch.name),
-        database: None,
-    };
-    let mut records = service(&state)?.list(&filter).await?;
-    records.reverse();
-    Ok(Json(json!(records)))
+    service(&state)?;
+    Ok(Answer(state.platform.branch_backups(&branch).await?))
 }
 
 /// A manual backup of the branch's database (production, or a staging branch).
@@ -95,30 +49,15 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let access = project_for(&state, &user, &name).await?;
-    let build = live_build(&state, &access, &branch).await?;
-    if build.stage == Stage::Development {
-        return Err(ApiError::invalid(
-            "development databases are not backed up; make the branch staging or production",
-        ));
-    }
-    let labels = labels_of(&build, BackupKind::Manual);
-    let source = state.platform.env().backup_source(&build);
-    let record = service(&state)?.create(&source, labels, None).await?;
-    state
+) -> ApiResult<(StatusCode, Answer<BackupRecord>)> {
+    let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
+    access.require(Action::Backups, branch.stage)?;
+    service(&state)?;
+    let record = state
         .platform
-        .history
-        .record(
-            build.branch_id,
-            HistoryEvent::BackupTaken {
-                message: format!("manual backup {} by {}", record.id, user.0.login),
-                backup: record.id.clone(),
-                build: None,
-            },
-        )
+        .back_up_branch(&branch, &user.0.login)
         .await?;
-    Ok((StatusCode::CREATED, Json(json!(record))))
+    Ok((StatusCode::CREATED, Answer(record)))
 }
 
 /// The backup `id`, if the caller may use backups of the branch it was taken from (a
@@ -134,84 +73,53 @@ async fn backup_for(
         .as_deref()
         .ok_or_else(|| ApiError::not_found(format!("no backup {id:?} in a project")))?;
     let access = project_for(state, user, project).await?;
-    let stage = match record.branch.as_deref() {
-        Some(branch) => state
-            .platform
-            .branches
-            .get(access.project.id, branch)
-            .await
-            .map(|b| b.stage)
-            .unwrap_or(Stage::Production),
-        None => Stage::Production,
-    };
+    let stage = state
+        .platform
+        .backup_stage(access.project.id, &record)
+        .await;
     access.require(Action::Backups, stage)?;
     Ok((record, access))
 }
 
 /// `POST /api/backups/prune` (Slipway admins): what the daily job does, now: the retention
 /// policy applied to every source's backups, incomplete copies made again, and garbage
-/// collected. Answers the [`PruneReport`](slipway_platform::backups::PruneReport).
-pub(crate) async fn prune(State(state): State<AppState>, user: ApiUser) -> ApiResult<Json<Value>> {
+/// collected. Answers the [`PruneReport`].
+pub(crate) async fn prune(
+    State(state): State<AppState>,
+    user: ApiUser,
+) -> ApiResult<Answer<PruneReport>> {
     user.require_admin()?;
     let report = service(&state)?
         .prune(chrono::Utc::now(), &GcOptions::default())
         .await?;
-    Ok(Json(json!(report)))
+    Ok(Answer(report))
 }
 
 pub(crate) async fn verify(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<Verification>> {
     backup_for(&state, &user, &id).await?;
     let verification = service(&state)?.verify(&id, None).await?;
-    Ok(Json(json!(verification)))
+    Ok(Answer(verification))
 }
 
-#[derive(Deserialize)]
-pub(crate) struct DownloadQuery {
-    /// `zip` (default) or `sql-gz`.
-    format: Option<String>,
-    /// Include the filestore in a zip (default yes).
-    filestore: Option<bool>,
-    /// Neutralize the copy (default no: "exact").
-    neutralized: Option<bool>,
+/// The download asked for by `q`, written to `output`.
+fn download_options(q: &DownloadQuery, output: std::path::PathBuf) -> ApiResult<DownloadOptions> {
+    let (format, _) = q.format().map_err(ApiError::invalid)?;
+    Ok(DownloadOptions {
+        format,
+        filestore: q.filestore(format),
+        neutralized: q.neutralized(),
+        output,
+    })
 }
 
-impl DownloadQuery {
-    /// The format asked for and its file extension.
-    fn format(&self) -> ApiResult<(DownloadFormat, &'static str)> {
-        match self.format.as_deref().unwrap_or("zip") {
-            "zip" => Ok((DownloadFormat::Zip, "zip")),
-            "sql-gz" => Ok((DownloadFormat::SqlGz, "sql.gz")),
-            other => Err(ApiError::invalid(format!(
-                "format {other:?}: use zip or sql-gz"
-            ))),
-        }
-    }
-
-    /// Whether the filestore goes in (zips only; default yes).
-    fn filestore(&self, format: DownloadFormat) -> bool {
-        self.filestore.unwrap_or(true) && format == DownloadFormat::Zip
-    }
-
-    /// `-nofilestore` and `-neutralized` as they apply, then the extension.
-    fn file_suffix(&self, format: DownloadFormat, extension: &str) -> String {
-        format!(
-            "{}{}.{extension}",
-            if self.filestore(format) {
-                ""
-            } else {
-                "-nofilestore"
-            },
-            if self.neutralized.unwrap_or(false) {
-                "-neutralized"
-            } else {
-                ""
-            }
-        )
-    }
+/// The file name of the download asked for by `q`, after `stem`.
+fn download_name(q: &DownloadQuery, stem: &str) -> ApiResult<String> {
+    let (format, extension) = q.format().map_err(ApiError::invalid)?;
+    Ok(format!("{stem}{}", q.file_suffix(format, extension)))
 }
 
 fn mime_of(format: DownloadFormat) -> &'static str {
@@ -243,23 +151,22 @@ pub(crate) async fn download(
     request: Request,
 ) -> ApiResult<Response> {
     backup_for(&state, &user, &id).await?;
-    let (format, extension) = q.format()?;
-    let variant = format!("{id}{}", q.file_suffix(format, extension));
+    let variant = download_name(&q, &id)?;
     let dir = downloads_dir(&state)?.join("backups");
     let output = dir.join(&variant);
+    let options = download_options(&q, output.clone())?;
     if !output.is_file() {
         std::fs::create_dir_all(&dir).map_err(|e| ApiError::invalid(e.to_string()))?;
         let partial = dir.join(format!(".{variant}.partial"));
-        let options = DownloadOptions {
-            format,
-            filestore: q.filestore(format),
-            neutralized: q.neutralized.unwrap_or(false),
+        let writing = DownloadOptions {
             output: partial.clone(),
+            ..options.clone()
         };
-        service(&state)?.download(&id, &options, None).await?;
+        service(&state)?.download(&id, &writing, None).await?;
         std::fs::rename(&partial, &output).map_err(|e| ApiError::invalid(e.to_string()))?;
     }
-    Ok(crate::files::serve_file(output, mime_of(format), Some(variant), request).await)
+    let mime = mime_of(options.format);
+    Ok(crate::files::serve_file(output, mime, Some(variant), request).await)
 }
 
 /// `GET /api/builds/{id}/dump`: a dump of the build's database as it is now (Odoo.sh's
@@ -274,47 +181,29 @@ pub(crate) async fn build_dump(
     request: Request,
 ) -> ApiResult<Response> {
     let build = super::build_for(&state, &user, id, Action::Backups).await?;
-    let database = match (&build.database, build.state) {
-        (Some(database), BuildState::Running) => database.clone(),
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "not_running",
-                format!("build #{id} has no live database ({})", build.state),
-            ))
-        }
-    };
-    let (format, extension) = q.format()?;
     let stamp = chrono::Utc::now().format("%Y-%m-%d_%H-%M-%S");
-    let name = format!("{}_{stamp}{}", build.name, q.file_suffix(format, extension));
+    let name = download_name(&q, &format!("{}_{stamp}", build.name))?;
     let output = downloads_dir(&state)?.join(format!(".{id}-{}", rand::random::<u64>()));
-    let options = slipway_dump::CreateOptions {
-        database,
-        format: match format {
-            DownloadFormat::Zip => slipway_dump::OutputFormat::Zip,
-            DownloadFormat::SqlGz => slipway_dump::OutputFormat::SqlGz,
-        },
-        filestore: q.filestore(format),
-        neutralized: q.neutralized.unwrap_or(false),
-        output: output.clone(),
-        jobs: 2,
-    };
-    let created = slipway_dump::create(&state.platform.env().target, &options).await;
-    if let Err(e) = created {
-        let _ = std::fs::remove_file(&output);
-        return Err(slipway_platform::PlatformError::from(e).into());
-    }
-    let response =
-        crate::files::serve_file(output.clone(), mime_of(format), Some(name), request).await;
+    let options = download_options(&q, output.clone())?;
+    state.platform.dump_live_build(&build, &options).await?;
+    let mime = mime_of(options.format);
+    let response = crate::files::serve_file(output.clone(), mime, Some(name), request).await;
     // The answer holds the file open: unlinking frees the space once it is sent.
     let _ = std::fs::remove_file(&output);
     Ok(response)
 }
 
-#[derive(Deserialize)]
-pub(crate) struct RestoreBody {
-    /// The branch whose database is replaced (production, or a staging branch).
-    branch: String,
+/// The outcome of a restore whose branch's server must be running again: a server that did
+/// not start is a `restart_failed` error (the database was restored).
+fn restarted<T>(done: AfterRestart<T>) -> ApiResult<Answer<T>> {
+    match done.server_error {
+        None => Ok(Answer(done.outcome)),
+        Some(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "restart_failed",
+            format!("database restored, but the server did not start again: {e}"),
+        )),
+    }
 }
 
 /// Restores a backup into production (after a `before-restore` backup; the database keeps its
@@ -325,70 +214,19 @@ pub(crate) async fn restore(
     user: ApiUser,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RestoreBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<RestoreOutcome>> {
     let (_, access) = backup_for(&state, &user, &id).await?;
-    let build = live_build(&state, &access, &body.branch).await?;
-    let mut options = restore_into(&state, &build);
-    match build.stage {
-        Stage::Production => {
-            options.safety_backup = Some(labels_of(&build, BackupKind::BeforeRestore));
-        }
-        Stage::Staging => {
-            options.mode = slipway_dump::Mode::Copy;
-            options.neutralize = true;
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                "backups are restored into production or a staging branch",
-            ))
-        }
-    }
-    let outcome = with_server_stopped(
-        &state,
-        &build,
-        service(&state)?.restore(&id, &options, None),
-    )
-    .await?;
-    state
+    let branch = state
         .platform
-        .history
-        .record(
-            build.branch_id,
-            HistoryEvent::BackupRestored {
-                message: format!("backup {id} restored by {}", user.0.login),
-                backup: Some(id.clone()),
-                at: None,
-                safety_backup: outcome.safety_backup.clone(),
-            },
-        )
+        .branches
+        .get(access.project.id, &body.branch)
         .await?;
-    Ok(Json(json!(outcome)))
-}
-
-/// Stops the build's server, runs `restore`, and starts the server again whether or not the
-/// restore succeeded (a failed restore leaves the database as it was).
-async fn with_server_stopped<T>(
-    state: &AppState,
-    build: &Build,
-    restore: impl std::future::Future<Output = slipway_platform::backups::Result<T>>,
-) -> ApiResult<T> {
-    state
+    access.require(Action::Backups, branch.stage)?;
+    let done = state
         .platform
-        .pipeline
-        .supervisor
-        .stop(build.id, build.pid)
-        .await;
-    let restored = restore.await;
-    let restarted = state.platform.pipeline.restart_server(build).await;
-    let outcome = restored?;
-    if let Err(e) = restarted {
-        return Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "restart_failed",
-            format!("database restored, but the server did not start again: {e}"),
-        ));
-    }
-    Ok(outcome)
+        .restore_backup_into(&id, &branch, &user.0.login)
+        .await?;
+    restarted(done)
 }
 
 /// The times production can be restored to (the window of point-in-time recovery).
@@ -396,17 +234,11 @@ pub(crate) async fn pitr_window(
     State(state): State<AppState>,
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Answer<PitrWindow>> {
     let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
     access.require(Action::Backups, branch.stage)?;
     let window = service(&state)?.pitr_window().await?;
-    Ok(Json(json!(window)))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct RestoreToTimeBody {
-    /// The time to take production back to (RFC 3339).
-    at: chrono::DateTime<chrono::Utc>,
+    Ok(Answer(window))
 }
 
 /// Point-in-time recovery of production: its database as it was at `at` (after a
@@ -416,43 +248,15 @@ pub(crate) async fn restore_to_time(
     user: ApiUser,
     Path((name, branch)): Path<(String, String)>,
     ApiJson(body): ApiJson<RestoreToTimeBody>,
-) -> ApiResult<Json<Value>> {
-    let access = project_for(&state, &user, &name).await?;
-    let build = live_build(&state, &access, &branch).await?;
-    if build.stage != Stage::Production {
-        return Err(ApiError::invalid(
-            "point-in-time recovery is for production; restore a backup into staging instead",
-        ));
-    }
-    let mut options = restore_into(&state, &build);
-    options.safety_backup = Some(labels_of(&build, BackupKind::BeforeRestore));
-    let outcome = with_server_stopped(
-        &state,
-        &build,
-        service(&state)?.restore_to_time(&options.database, body.at, &options),
-    )
-    .await?;
-    let at = body.at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    state
+) -> ApiResult<Answer<PitrOutcome>> {
+    let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
+    access.require(Action::Backups, branch.stage)?;
+    service(&state)?;
+    let done = state
         .platform
-        .history
-        .record(
-            build.branch_id,
-            HistoryEvent::BackupRestored {
-                message: format!("production restored as it was at {at} by {}", user.0.login),
-                backup: None,
-                at: Some(at.clone()),
-                safety_backup: outcome.safety_backup.clone(),
-            },
-        )
+        .restore_branch_to_time(&branch, body.at, &user.0.login)
         .await?;
-    Ok(Json(json!(outcome)))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct ImportQuery {
-    /// Neutralize the imported database (default: yes, except into production).
-    neutralize: Option<bool>,
+    restarted(done)
 }
 
 /// Imports a dump made elsewhere (Odoo zip, pg_dump archive, `.sql`, `.sql.gz`), sent as the
@@ -470,11 +274,10 @@ pub(crate) async fn import(
     Path((name, branch)): Path<(String, String)>,
     Query(q): Query<ImportQuery>,
     request: Request,
-) -> ApiResult<Json<Value>> {
-    let access = project_for(&state, &user, &name).await?;
+) -> ApiResult<Answer<ImportAnswer>> {
+    let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
     service(&state)?; // 503 before receiving anything when there is no repository
-    let build = live_build(&state, &access, &branch).await?;
-    let branch = state.platform.branches.by_id(build.branch_id).await?;
+    access.require(Action::Backups, branch.stage)?;
     let dir = state.import_uploads.clone();
     tokio::fs::create_dir_all(&dir).await.map_err(|e| {
         ApiError::new(
@@ -484,32 +287,31 @@ pub(crate) async fn import(
         )
     })?;
     let file = dir.join(format!("import-{:016x}", rand::random::<u64>()));
-    let result = import_file(
-        &state,
-        &user,
-        &access.project,
-        &branch,
-        &build,
-        &file,
-        &q,
-        request,
-    )
+    let imported = async {
+        receive_dump(&state, &file, request).await?;
+        let done = state
+            .platform
+            .import_into_branch(&file, &branch, q.neutralize, &user.0.login)
+            .await?;
+        let series_switched = done.outcome.series_switched.map(|s| SeriesSwitch {
+            from: s.from,
+            to: s.to,
+        });
+        Ok(Answer(ImportAnswer {
+            imported: done.outcome.imported,
+            series_switched,
+            server_error: done
+                .server_error
+                .map(|e| format!("imported, but the server did not start again: {e}")),
+        }))
+    }
     .await;
     let _ = tokio::fs::remove_file(&file).await;
-    result
+    imported
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn import_file(
-    state: &AppState,
-    user: &ApiUser,
-    project: &slipway_platform::projects::Project,
-    branch: &slipway_platform::branches::Branch,
-    build: &Build,
-    file: &std::path::Path,
-    q: &ImportQuery,
-    request: Request,
-) -> ApiResult<Json<Value>> {
+/// Streams the request's body (the dump) to `file`, within the server's upload limit.
+async fn receive_dump(state: &AppState, file: &std::path::Path, request: Request) -> ApiResult<()> {
     use crate::files::BodyError;
     let limit = state.upgrade.max_upload_bytes;
     let (size, _) = crate::files::receive_body(request.into_body(), file, limit)
@@ -534,80 +336,5 @@ async fn import_file(
             "the body was empty: send the dump as the raw request body (curl --data-binary @FILE)",
         ));
     }
-    let mut options = restore_into(state, build);
-    if build.stage == Stage::Production {
-        options.neutralize = q.neutralize.unwrap_or(false);
-        options.safety_backup = Some(labels_of(build, BackupKind::BeforeImport));
-    } else {
-        options.mode = slipway_dump::Mode::Copy;
-        options.neutralize = q.neutralize.unwrap_or(true);
-    }
-    state
-        .platform
-        .pipeline
-        .supervisor
-        .stop(build.id, build.pid)
-        .await;
-    let imported = service(state)?.import(file, &options).await;
-    let outcome = match imported {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            // nothing was swapped in: the branch's database is as it was; serve it again
-            if let Err(r) = state.platform.pipeline.restart_server(build).await {
-                tracing::warn!(build = build.id, error = %r, "server not restarted after a failed import");
-            }
-            return Err(e.into());
-        }
-    };
-    let current = branch.series(&project.series).to_string();
-    let switched =
-        slipway_platform::branches::series_switch(&current, outcome.odoo_version.as_deref());
-    let history = &state.platform.history;
-    if let Some(series) = &switched {
-        state
-            .platform
-            .branches
-            .set_series(branch.id, series)
-            .await?;
-        history
-            .record(
-                branch.id,
-                HistoryEvent::SeriesSwitched {
-                    message: format!(
-                        "Odoo {current} -> {series}: the imported dump is of Odoo {series}"
-                    ),
-                    from: current.clone(),
-                    to: series.clone(),
-                },
-            )
-            .await?;
-    }
-    history
-        .record(
-            branch.id,
-            HistoryEvent::BackupImported {
-                message: format!(
-                    "{} dump of Odoo {} imported by {}",
-                    outcome.format,
-                    outcome.odoo_version.as_deref().unwrap_or("?"),
-                    user.0.login
-                ),
-                format: outcome.format.clone(),
-                odoo_version: outcome.odoo_version.clone(),
-                safety_backup: outcome.restore.safety_backup.clone(),
-                disabled: outcome.disabled.clone(),
-            },
-        )
-        .await?;
-    let restarted = state.platform.pipeline.restart_server(build).await;
-    let mut body = json!(outcome);
-    body["series_switched"] = match &switched {
-        Some(to) => json!({"from": current, "to": to}),
-        None => Value::Null,
-    };
-    body["server_error"] = match restarted {
-        Ok(()) => Value::Null,
-        Err(e) => json!(format!("imported, but the server did not start again: {e}")),
-    };
-    Ok(Json(body))
+    Ok(())
 }

@@ -116,6 +116,9 @@ impl IntoResponse for ApiError {
 
 impl From<PlatformError> for ApiError {
     fn from(e: PlatformError) -> Self {
+        if let PlatformError::ConflictCode { code, message } = e {
+            return Self::new(StatusCode::CONFLICT, code, message);
+        }
         match e.kind() {
             ErrorKind::Invalid => Self::invalid(e.to_string()),
             ErrorKind::Conflict => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
