@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use slipway_pg::{Binaries, ClusterOptions, EmbeddedCluster, Server, StartOutcome};
+use slipway_platform::DataDir;
 
 /// Options every command takes.
 #[derive(Debug, Clone, Args)]
@@ -55,6 +56,11 @@ impl GlobalOptions {
         };
         EmbeddedCluster::new(&self.data_dir, options)
             .with_context(|| format!("data directory {}", self.data_dir.display()))
+    }
+
+    /// Where everything lives under the data directory (as given, not made absolute).
+    pub fn layout(&self) -> DataDir {
+        DataDir::new(&self.data_dir)
     }
 
     /// The data directory as an absolute path (created if missing).
