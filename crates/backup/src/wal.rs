@@ -314,10 +314,10 @@ impl Repository {
 
     /// Copies to each replica the WAL files it lacks and deletes those the primary no longer
     /// has; returns per replica the files copied, or why it could not be caught up.
-    pub fn sync_wal_replicas(&self) -> Vec<(String, Result<u64, String>)> {
+    pub fn sync_wal_replicas(&self) -> Vec<(String, Result<u64, Error>)> {
         let primary: BTreeSet<String> = match self.locations[0].list("wal/") {
             Ok(listed) => listed.into_iter().map(|l| l.key).collect(),
-            Err(e) => return vec![(self.locations[0].name(), Err(e.to_string()))],
+            Err(e) => return vec![(self.locations[0].name(), Err(e))],
         };
         let mut out = Vec::new();
         for location in self.locations.iter().skip(1) {
@@ -336,7 +336,7 @@ impl Repository {
                 }
                 Ok(copied)
             })();
-            out.push((location.name(), result.map_err(|e| e.to_string())));
+            out.push((location.name(), result));
         }
         out
     }

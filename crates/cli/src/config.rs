@@ -97,7 +97,7 @@ impl GlobalOptions {
     /// started if it is not running.
     pub async fn postgres(&self) -> Result<Postgres> {
         if let Some(url) = &self.pg_url {
-            let server = Server::external(url).map_err(anyhow::Error::msg)?;
+            let server = Server::external(url).context("--pg-url")?;
             return Ok(Postgres {
                 server,
                 started: None,

@@ -503,8 +503,6 @@ async fn shutdown_signal() {
 }
 
 /// An IANA time zone name, checked.
-fn parse_time_zone(name: &str) -> Result<String, String> {
-    slipway_platform::backups::parse_time_zone(name)
-        .map(|_| name.to_string())
-        .map_err(|e| e.to_string())
+fn parse_time_zone(name: &str) -> Result<String, slipway_platform::backups::Error> {
+    slipway_platform::backups::parse_time_zone(name).map(|_| name.to_string())
 }
