@@ -105,13 +105,7 @@ impl BaseBackupWriter<'_> {
         })?;
         let primary = &self.repo.locations[0];
         primary.put(&key, &json)?;
-        let mut statuses = vec![LocationStatus {
-            location: primary.name(),
-            complete: true,
-            chunks_copied: 0,
-            bytes_copied: 0,
-            error: None,
-        }];
+        let mut statuses = vec![LocationStatus::holding(primary.name())];
         let _lock = self.repo.lock(FlockArg::LockShared)?;
         let chunks: BTreeMap<_, _> = self
             .manifest
