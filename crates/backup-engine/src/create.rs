@@ -8,7 +8,7 @@
 //! of the stream changes with the data. Plain SQL would dedup as well but restores on one core.
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -220,53 +220,29 @@ impl Job {
     }
 
     fn dump_database(&self, writer: &mut slipway_backup::BackupWriter<'_>) -> Result<()> {
-        let mut child = Command::new(&self.pg_dump)
+        let mut pg_dump = Command::new(&self.pg_dump);
+        pg_dump
             .args(["--format=custom", "--compress=0", "--no-owner"])
             .arg(format!("--snapshot={}", self.snapshot))
-            .arg(&self.url)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| Error::Io {
-                context: format!("starting {}", self.pg_dump.display()),
-                source,
-            })?;
-        let stderr = child.stderr.take();
-        let errors = std::thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(mut s) = stderr {
-                let _ = s.read_to_string(&mut text);
-            }
-            text
-        });
-        let stored = match child.stdout.take() {
-            Some(stdout) => {
-                let reader = Cancellable {
-                    inner: stdout,
-                    cancelled: &self.cancelled,
-                };
-                writer.put_database(&self.source.database, "pg-custom", reader, &mut |n| {
-                    self.report(Phase::Database, n)
-                })
-            }
-            None => Ok(()),
-        };
-        if stored.is_err() {
-            let _ = child.kill();
-        }
-        let status = child.wait().map_err(|source| Error::Io {
-            context: "waiting for pg_dump".into(),
-            source,
-        })?;
-        let stderr = errors.join().unwrap_or_default();
+            .arg(&self.url);
+        let run = slipway_pg::stream_stdout(&mut pg_dump, |stdout| {
+            let reader = Cancellable {
+                inner: stdout,
+                cancelled: &self.cancelled,
+            };
+            writer.put_database(&self.source.database, "pg-custom", reader, &mut |n| {
+                self.report(Phase::Database, n)
+            })
+        })
+        .map_err(Error::io(format!("running {}", self.pg_dump.display())))?;
         self.check_cancelled()?;
-        stored?;
-        if !status.success() {
+        run.read?;
+        if !run.status.success() {
             return Err(Error::Failed(format!(
-                "pg_dump of {:?} failed ({status}): {}",
+                "pg_dump of {:?} failed ({}): {}",
                 self.source.database,
-                stderr.trim()
+                run.status,
+                run.stderr.trim()
             )));
         }
         Ok(())

@@ -212,44 +212,23 @@ impl Backups {
         let spool = self.spool()?.to_path_buf();
         let (manifest, stderr) = blocking(move || {
             let mut writer = repo.begin_base_backup(id, started_at)?;
-            let mut child = std::process::Command::new(&pg_basebackup)
+            let mut command = std::process::Command::new(&pg_basebackup);
+            command
                 .args(["-D", "-", "-F", "tar", "-X", "none", "-c", "fast"])
                 .arg("-l")
                 .arg(&label)
                 .arg("-d")
-                .arg(&url)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(|source| Error::Io {
-                    context: format!("starting {}", pg_basebackup.display()),
-                    source,
-                })?;
-            let stderr = child.stderr.take();
-            let errors = std::thread::spawn(move || {
-                let mut text = String::new();
-                if let Some(mut s) = stderr {
-                    let _ = std::io::Read::read_to_string(&mut s, &mut text);
-                }
-                text
-            });
-            let stored = match child.stdout.take() {
-                Some(out) => writer.put_tar(out, &mut |_| {}),
-                None => Ok(()),
-            };
-            if stored.is_err() {
-                let _ = child.kill();
-            }
-            let status = child.wait().map_err(|source| Error::Io {
-                context: "waiting for pg_basebackup".into(),
-                source,
-            })?;
-            let stderr = errors.join().unwrap_or_default();
-            stored?;
-            if !status.success() {
+                .arg(&url);
+            let run = slipway_pg::stream_stdout(&mut command, |out| {
+                writer.put_tar(out, &mut |_| {})
+            })
+            .map_err(Error::io(format!("running {}", pg_basebackup.display())))?;
+            run.read?;
+            let stderr = run.stderr;
+            if !run.status.success() {
                 return Err(Error::Failed(format!(
-                    "pg_basebackup failed ({status}): {}",
+                    "pg_basebackup failed ({}): {}",
+                    run.status,
                     stderr.trim()
                 )));
             }

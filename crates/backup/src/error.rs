@@ -40,7 +40,7 @@ pub enum Error {
         /// Its file.
         path: PathBuf,
         /// What did not match.
-        reason: String,
+        reason: crate::store::ChunkDefect,
     },
     /// Every chunk was sound but the whole does not hash to the manifest's hash.
     #[error(
@@ -112,6 +112,9 @@ pub enum Error {
         /// What was restored.
         actual: String,
     },
+    /// A chunk id in a manifest is not a BLAKE3 hash.
+    #[error("not a BLAKE3 hash: {0:?}")]
+    NotAChunkId(String),
     /// A path inside a backup would escape its destination folder.
     #[error("backup manifest holds an unsafe path {0:?}; refusing to restore it")]
     UnsafePath(String),

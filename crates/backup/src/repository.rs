@@ -66,6 +66,28 @@ pub struct LocationStatus {
     pub error: Option<String>,
 }
 
+impl LocationStatus {
+    /// A location that holds the whole backup already: nothing copied.
+    pub(crate) fn holding(location: String) -> Self {
+        Self {
+            location,
+            complete: true,
+            chunks_copied: 0,
+            bytes_copied: 0,
+            error: None,
+        }
+    }
+
+    /// A location that does not hold the whole backup (yet), and why when known.
+    pub(crate) fn lacking(location: String, error: Option<String>) -> Self {
+        Self {
+            complete: false,
+            error,
+            ..Self::holding(location)
+        }
+    }
+}
+
 /// A written backup and where it is.
 #[derive(Debug, Clone, Serialize)]
 pub struct BackupOutcome {
@@ -586,32 +608,15 @@ impl Repository {
         for (i, location) in self.locations.iter().enumerate() {
             let held = location.exists(&key);
             statuses.push(match held {
-                Ok(true) => LocationStatus {
-                    location: location.name(),
-                    complete: true,
-                    chunks_copied: 0,
-                    bytes_copied: 0,
-                    error: None,
-                },
+                Ok(true) => LocationStatus::holding(location.name()),
                 Ok(false) if i > 0 => {
                     replicate_object(self, &session, location.as_ref(), &chunks, &key, &json)
                 }
-                Ok(false) => LocationStatus {
-                    location: location.name(),
-                    complete: false,
-                    chunks_copied: 0,
-                    bytes_copied: 0,
-                    error: Some(
-                        "the primary lost this backup's manifest; run verify to heal it".into(),
-                    ),
-                },
-                Err(e) => LocationStatus {
-                    location: location.name(),
-                    complete: false,
-                    chunks_copied: 0,
-                    bytes_copied: 0,
-                    error: Some(e.to_string()),
-                },
+                Ok(false) => LocationStatus::lacking(
+                    location.name(),
+                    Some("the primary lost this backup's manifest; run verify to heal it".into()),
+                ),
+                Err(e) => LocationStatus::lacking(location.name(), Some(e.to_string())),
             });
         }
         Ok(statuses)
@@ -741,13 +746,7 @@ impl<'r> BackupWriter<'r> {
         let json = manifest_json(&self.manifest)?;
         let primary = &self.repo.locations[0];
         primary.put(&BackupManifest::key(&self.manifest.id), &json)?;
-        let mut statuses = vec![LocationStatus {
-            location: primary.name(),
-            complete: true,
-            chunks_copied: 0,
-            bytes_copied: 0,
-            error: None,
-        }];
+        let mut statuses = vec![LocationStatus::holding(primary.name())];
         let _lock = self.repo.lock(FlockArg::LockShared)?;
         let chunks = self.manifest.chunks();
         for location in self.repo.locations.iter().skip(1) {
@@ -786,13 +785,7 @@ fn replicate_object(
     key: &str,
     json: &[u8],
 ) -> LocationStatus {
-    let mut status = LocationStatus {
-        location: location.name(),
-        complete: false,
-        chunks_copied: 0,
-        bytes_copied: 0,
-        error: None,
-    };
+    let mut status = LocationStatus::lacking(location.name(), None);
     let result = (|| -> Result<(), Error> {
         for &id in chunks.keys() {
             let chunk = chunk_key(id);

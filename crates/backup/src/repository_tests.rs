@@ -417,7 +417,7 @@ fn wal_files_are_stored_everywhere_read_back_from_a_sound_copy_and_deleted() {
     // missing from a replica: caught up
     std::fs::remove_file(w.dir.path().join("replica-2").join(&entry.key)).unwrap();
     let synced = w.repo.sync_wal_replicas();
-    assert_eq!(synced[1].1, Ok(1), "{synced:?}");
+    assert!(matches!(synced[1].1, Ok(1)), "{synced:?}");
     w.repo.delete_wal(&entry).unwrap();
     assert!(w.repo.list_wal().unwrap().is_empty());
     let err = w.repo.get_wal(&entry).unwrap_err().to_string();

@@ -73,10 +73,10 @@ impl fmt::Debug for ChunkId {
 }
 
 impl TryFrom<String> for ChunkId {
-    type Error = String;
+    type Error = Error;
 
-    fn try_from(hex: String) -> Result<ChunkId, String> {
-        ChunkId::from_hex(&hex).ok_or_else(|| format!("not a BLAKE3 hash: {hex:?}"))
+    fn try_from(hex: String) -> Result<ChunkId, Error> {
+        ChunkId::from_hex(&hex).ok_or(Error::NotAChunkId(hex))
     }
 }
 
@@ -274,15 +274,13 @@ impl Store {
     /// Reads, decompresses (at most `max_size` bytes) and checks one chunk.
     fn read_chunk(&self, id: ChunkId, max_size: u32) -> Result<Vec<u8>, Error> {
         let path = self.chunk_path(id);
-        let corrupt = |reason: String| Error::CorruptChunk {
+        let corrupt = |reason: ChunkDefect| Error::CorruptChunk {
             id: id.to_hex(),
             path: path.clone(),
             reason,
         };
         if max_size > fastcdc::v2020::MAXIMUM_MAX {
-            return Err(corrupt(format!(
-                "the manifest gives it {max_size} bytes, more than any chunk"
-            )));
+            return Err(corrupt(ChunkDefect::TooLarge(max_size)));
         }
         let compressed = self.read_raw(id)?;
         decode_chunk(id, &compressed, max_size).map_err(corrupt)
@@ -384,19 +382,44 @@ pub fn chunk_key(id: ChunkId) -> String {
     format!("chunks/{}/{hex}", &hex[..2])
 }
 
+/// Why stored bytes are not the chunk their id names.
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkDefect {
+    /// The manifest's size for the chunk is more than the chunker ever cuts.
+    #[error("the manifest gives it {0} bytes, more than any chunk")]
+    TooLarge(u32),
+    /// The bytes do not decompress into at most the manifest's size.
+    #[error("not a zstd frame of at most {max_size} bytes: {zstd}")]
+    NotZstd {
+        /// The manifest's size for the chunk.
+        max_size: u32,
+        /// What zstd said.
+        zstd: std::io::Error,
+    },
+    /// The bytes decompress, but into another chunk.
+    #[error("its {size} bytes hash to {actual}")]
+    WrongHash {
+        /// How many bytes they decompress to.
+        size: usize,
+        /// The id of what they hold.
+        actual: ChunkId,
+    },
+}
+
 /// Decompresses a stored chunk (at most `max_size` bytes) and checks it hashes to `id`;
 /// the error says what did not match.
-pub fn decode_chunk(id: ChunkId, compressed: &[u8], max_size: u32) -> Result<Vec<u8>, String> {
+pub fn decode_chunk(id: ChunkId, compressed: &[u8], max_size: u32) -> Result<Vec<u8>, ChunkDefect> {
     if max_size > fastcdc::v2020::MAXIMUM_MAX {
-        return Err(format!(
-            "the manifest gives it {max_size} bytes, more than any chunk"
-        ));
+        return Err(ChunkDefect::TooLarge(max_size));
     }
     let data = zstd::bulk::decompress(compressed, max_size as usize)
-        .map_err(|e| format!("not a zstd frame of at most {max_size} bytes: {e}"))?;
+        .map_err(|zstd| ChunkDefect::NotZstd { max_size, zstd })?;
     let actual = ChunkId::of(&data);
     if actual != id {
-        return Err(format!("its {} bytes hash to {actual}", data.len()));
+        return Err(ChunkDefect::WrongHash {
+            size: data.len(),
+            actual,
+        });
     }
     Ok(data)
 }

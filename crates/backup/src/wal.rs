@@ -105,13 +105,7 @@ impl BaseBackupWriter<'_> {
         })?;
         let primary = &self.repo.locations[0];
         primary.put(&key, &json)?;
-        let mut statuses = vec![LocationStatus {
-            location: primary.name(),
-            complete: true,
-            chunks_copied: 0,
-            bytes_copied: 0,
-            error: None,
-        }];
+        let mut statuses = vec![LocationStatus::holding(primary.name())];
         let _lock = self.repo.lock(FlockArg::LockShared)?;
         let chunks: BTreeMap<_, _> = self
             .manifest
@@ -314,10 +308,10 @@ impl Repository {
 
     /// Copies to each replica the WAL files it lacks and deletes those the primary no longer
     /// has; returns per replica the files copied, or why it could not be caught up.
-    pub fn sync_wal_replicas(&self) -> Vec<(String, Result<u64, String>)> {
+    pub fn sync_wal_replicas(&self) -> Vec<(String, Result<u64, Error>)> {
         let primary: BTreeSet<String> = match self.locations[0].list("wal/") {
             Ok(listed) => listed.into_iter().map(|l| l.key).collect(),
-            Err(e) => return vec![(self.locations[0].name(), Err(e.to_string()))],
+            Err(e) => return vec![(self.locations[0].name(), Err(e))],
         };
         let mut out = Vec::new();
         for location in self.locations.iter().skip(1) {
@@ -336,7 +330,7 @@ impl Repository {
                 }
                 Ok(copied)
             })();
-            out.push((location.name(), result.map_err(|e| e.to_string())));
+            out.push((location.name(), result));
         }
         out
     }

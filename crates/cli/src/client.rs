@@ -28,9 +28,6 @@ pub struct ClientOptions {
     pub token: Option<String>,
 }
 
-/// The file the first `serve` writes the first administrator's token to.
-pub const TOKEN_FILE: &str = "cli-token";
-
 /// An authenticated API client.
 pub struct Client {
     http: reqwest::Client,
@@ -44,7 +41,7 @@ impl Client {
         let token = match &options.token {
             Some(token) => token.clone(),
             None => {
-                let path = global.data_dir.join(TOKEN_FILE);
+                let path = global.layout().cli_token();
                 std::fs::read_to_string(&path)
                     .map(|t| t.trim().to_string())
                     .with_context(|| {

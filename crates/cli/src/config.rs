@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use slipway_pg::{Binaries, ClusterOptions, EmbeddedCluster, Server, StartOutcome};
+use slipway_platform::DataDir;
 
 /// Options every command takes.
 #[derive(Debug, Clone, Args)]
@@ -57,6 +58,11 @@ impl GlobalOptions {
             .with_context(|| format!("data directory {}", self.data_dir.display()))
     }
 
+    /// Where everything lives under the data directory (as given, not made absolute).
+    pub fn layout(&self) -> DataDir {
+        DataDir::new(&self.data_dir)
+    }
+
     /// The data directory as an absolute path (created if missing).
     pub fn absolute_data_dir(&self) -> Result<PathBuf> {
         std::fs::create_dir_all(&self.data_dir).with_context(|| {
@@ -91,7 +97,7 @@ impl GlobalOptions {
     /// started if it is not running.
     pub async fn postgres(&self) -> Result<Postgres> {
         if let Some(url) = &self.pg_url {
-            let server = Server::external(url).map_err(anyhow::Error::msg)?;
+            let server = Server::external(url).context("--pg-url")?;
             return Ok(Postgres {
                 server,
                 started: None,

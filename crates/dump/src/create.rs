@@ -7,7 +7,7 @@
 //! `filestore/<xx>/<sha1>...`, all deflated with Unix permissions.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -346,32 +346,19 @@ impl ZipJob {
 
     /// Streams `pg_dump --no-owner` (plain) straight into the zip entry.
     fn stream_sql(&self, zip: &mut impl Write) -> Result<()> {
-        let mut child = StdCommand::new(&self.pg_dump)
-            .arg("--no-owner")
-            .arg(&self.url)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(io_err(&self.pg_dump))?;
-        let stderr = child.stderr.take();
-        let errors = std::thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(mut s) = stderr {
-                let _ = s.read_to_string(&mut text);
-            }
-            text
-        });
-        if let Some(mut stdout) = child.stdout.take() {
-            std::io::copy(&mut stdout, zip).map_err(io_err(&self.out))?;
-        }
-        let status = child.wait().map_err(io_err(&self.pg_dump))?;
-        let stderr = errors.join().unwrap_or_default();
-        if !status.success() {
+        let run = slipway_pg::stream_stdout(
+            StdCommand::new(&self.pg_dump)
+                .arg("--no-owner")
+                .arg(&self.url),
+            |mut stdout| std::io::copy(&mut stdout, zip),
+        )
+        .map_err(io_err(&self.pg_dump))?;
+        run.read.map_err(io_err(&self.out))?;
+        if !run.status.success() {
             return Err(DumpError::Tool {
                 program: "pg_dump".into(),
-                status: status.to_string(),
-                stderr: tail(&stderr),
+                status: run.status.to_string(),
+                stderr: tail(&run.stderr),
             });
         }
         Ok(())

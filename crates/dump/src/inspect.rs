@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde::Serialize;
 
@@ -299,7 +299,8 @@ fn inspect_archive(path: &Path, sniffed: &Sniffed, options: &InspectOptions) -> 
 /// `pg_restore --data-only -t ir_module_module -t ir_config_parameter -f -`:
 /// the two small tables as SQL, with no database involved.
 fn read_archive_tables(path: &Path, pg_restore: &Path) -> Result<SqlFacts> {
-    let mut child = Command::new(pg_restore)
+    let mut command = Command::new(pg_restore);
+    command
         .args([
             "--data-only",
             "-t",
@@ -309,38 +310,22 @@ fn read_archive_tables(path: &Path, pg_restore: &Path) -> Result<SqlFacts> {
             "-f",
             "-",
         ])
-        .arg(path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(io_err(pg_restore))?;
-    let stderr = child.stderr.take();
-    let stderr_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        if let Some(mut s) = stderr {
-            let _ = s.read_to_string(&mut text);
-        }
-        text
-    });
-    let facts = match child.stdout.take() {
-        Some(stdout) => {
-            let mut reader = BufReader::new(stdout);
-            let facts = scan_sql(&mut reader, true).map_err(io_err(path))?;
-            // let pg_restore finish writing instead of dying of SIGPIPE
-            std::io::copy(&mut reader, &mut std::io::sink()).map_err(io_err(path))?;
-            facts
-        }
-        None => SqlFacts::default(),
-    };
-    let status = child.wait().map_err(io_err(pg_restore))?;
-    let stderr = stderr_reader.join().unwrap_or_default();
-    if !status.success() {
+        .arg(path);
+    let run = slipway_pg::stream_stdout(&mut command, |stdout| {
+        let mut reader = BufReader::new(stdout);
+        let facts = scan_sql(&mut reader, true)?;
+        // let pg_restore finish writing instead of dying of SIGPIPE
+        std::io::copy(&mut reader, &mut std::io::sink())?;
+        Ok(facts)
+    })
+    .map_err(io_err(pg_restore))?;
+    let facts = run.read.map_err(io_err(path))?;
+    if !run.status.success() {
         return Err(tool_failure(
             path,
             "pg_restore",
-            &status.to_string(),
-            &stderr,
+            &run.status.to_string(),
+            &run.stderr,
         ));
     }
     Ok(facts)

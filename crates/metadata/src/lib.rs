@@ -6,6 +6,7 @@
 //! - [`JobQueue`]: the queue every long operation goes through (`FOR UPDATE SKIP LOCKED`, so
 //!   workers in one process or on several machines never take the same job), and
 //!   [`run_worker`], the loop that claims, heartbeats and records jobs of one kind.
+//! - [`DataDir`]: where each kind of thing lives under Slipway's data directory.
 //! - [`ErrorKind`]: how every domain error is sorted for the edges (an HTTP status, the CLI's
 //!   wording), so that `backup-engine`, `upgrade` and `platform` speak one language upward.
 //!
@@ -25,9 +26,11 @@
 mod database;
 mod error;
 mod jobs;
+mod layout;
 
 pub use database::{create_database_if_missing, Metadata, METADATA_DB};
 pub use error::{Error, ErrorKind, Result};
 pub use jobs::{
     enqueue_with, run_worker, Job, JobQueue, HEARTBEAT_TIMEOUT, IDLE_POLL, JOBS_CHANNEL,
 };
+pub use layout::DataDir;

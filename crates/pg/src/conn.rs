@@ -4,6 +4,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::error::{PgError, Result};
+
 /// A PostgreSQL server and the superuser-ish role Slipway administers it with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Server {
@@ -37,11 +39,11 @@ pub struct ExternalConn {
 
 impl Server {
     /// An external server from a `postgres://` or `postgresql://` URL.
-    pub fn external(url: &str) -> Result<Self, String> {
+    pub fn external(url: &str) -> Result<Self> {
         let rest = url
             .strip_prefix("postgres://")
             .or_else(|| url.strip_prefix("postgresql://"))
-            .ok_or_else(|| format!("{url:?} is not a postgres:// URL"))?;
+            .ok_or_else(|| PgError::NotAUrl(url.to_string()))?;
         let (before_query, query) = match rest.find('?') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),

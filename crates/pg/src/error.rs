@@ -47,6 +47,9 @@ pub enum PgError {
     #[error("`{command}` failed: {detail}")]
     Command { command: String, detail: String },
 
+    #[error("{0:?} is not a postgres:// URL")]
+    NotAUrl(String),
+
     #[error("PostgreSQL did not start in {pgdata}: {detail}")]
     StartFailed { pgdata: PathBuf, detail: String },
 

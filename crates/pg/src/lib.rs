@@ -3,6 +3,7 @@
 //! - [`Binaries`]: the server programs installed on this machine.
 //! - [`EmbeddedCluster`]: the cluster Slipway starts under its data directory when no external
 //!   server is configured (initdb on first use, run as an unprivileged user, socket + 127.0.0.1).
+//! - [`stream_stdout`]: runs a client tool (pg_dump, pg_basebackup) with its output streamed.
 //! - [`Server`]: how to reach a server, embedded or external, as URLs for sqlx and libpq tools.
 //!
 //! This crate knows nothing of Odoo or of Slipway's domain.
@@ -40,6 +41,7 @@ mod conn;
 mod error;
 mod recovery;
 mod state;
+mod tool;
 mod user;
 
 pub use binaries::{parse_server_version, Binaries, ServerVersion};
@@ -50,4 +52,5 @@ pub use conn::{EmbeddedConn, Server};
 pub use error::{PgError, Result};
 pub use recovery::ScratchCluster;
 pub use state::{ClusterState, Layout};
+pub use tool::{stream_stdout, StreamedRun};
 pub use user::ServerUser;

@@ -91,7 +91,7 @@ use std::time::Duration;
 
 use axum::Router;
 use slipway_mail::MailStore;
-use slipway_platform::{JobQueue, Metadata, Platform};
+use slipway_platform::{DataDir, JobQueue, Metadata, Platform};
 use slipway_upgrade::{UpgradeFiles, UpgradeStore};
 use tokio::net::TcpListener;
 
@@ -100,8 +100,7 @@ pub use slipway_upgrade::UpgradeService;
 /// The server's settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Slipway's data directory (request files go to `<data-dir>/upgrade`, the SFTP host key
-    /// to `<data-dir>/sftp`).
+    /// Slipway's data directory; [`Self::layout`] says where each thing goes under it.
     pub data_dir: PathBuf,
     /// Standard upgrade scripts for the upgrade platform (`DIR/<target>/<module>/<version>/`).
     pub upgrade_scripts: Option<PathBuf>,
@@ -122,26 +121,16 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Where caught mails are stored: `<data-dir>/mails`.
-    pub fn mails_dir(&self) -> PathBuf {
-        self.data_dir.join("mails")
+    /// Where everything lives under [`Self::data_dir`].
+    pub fn layout(&self) -> DataDir {
+        DataDir::new(&self.data_dir)
     }
 
-    /// The secret the builds' SMTP passwords derive from: `<data-dir>/smtp/secret`.
-    pub fn smtp_secret_path(&self) -> PathBuf {
-        self.data_dir.join("smtp").join("secret")
-    }
-
-    /// Where dumps sent to the import API are received: `<data-dir>/backups/uploads`.
-    pub fn import_uploads_dir(&self) -> PathBuf {
-        self.data_dir.join("backups").join("uploads")
-    }
-
-    /// Deletes what imports left in [`Self::import_uploads_dir`] when the server stopped
+    /// Deletes what imports left in [`DataDir::backup_uploads`] when the server stopped
     /// mid-way (a crash or kill skips the handler's own cleanup). Call it before serving:
     /// no import is under way then. Returns how many files went.
     pub fn remove_interrupted_imports(&self) -> std::io::Result<usize> {
-        let entries = match std::fs::read_dir(self.import_uploads_dir()) {
+        let entries = match std::fs::read_dir(self.layout().backup_uploads()) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(e),
@@ -183,7 +172,7 @@ pub struct AppState {
     build_routes: builds_http::BuildRoutes,
     /// The mail catcher's messages (`<data-dir>/mails`).
     pub mails: MailStore,
-    /// Where imported dumps are received ([`ServerConfig::import_uploads_dir`]).
+    /// Where imported dumps are received ([`DataDir::backup_uploads`]).
     pub import_uploads: PathBuf,
 }
 
@@ -194,15 +183,15 @@ impl AppState {
         let upgrade = UpgradeService {
             store: UpgradeStore::new(pool.clone()),
             queue: JobQueue::new(pool),
-            files: UpgradeFiles::new(config.data_dir.join("upgrade")),
+            files: UpgradeFiles::new(config.layout().upgrade()),
             scripts_dir: config.upgrade_scripts.clone(),
             region: config.region.clone(),
             max_upload_bytes: config.max_upload_bytes,
         };
-        let sftp = sftp::SftpServer::new(config.sftp_listen, config.data_dir.join("sftp"));
+        let sftp = sftp::SftpServer::new(config.sftp_listen, config.layout().sftp());
         // The builds' store when they have one, so that every clone shares one writer lock.
-        let mails =
-            (platform.env().mails.clone()).unwrap_or_else(|| MailStore::new(config.mails_dir()));
+        let mails = (platform.env().mails.clone())
+            .unwrap_or_else(|| MailStore::new(config.layout().mails()));
         Self {
             metadata,
             upgrade,
@@ -215,7 +204,7 @@ impl AppState {
             connect_tickets: builds_http::ConnectTickets::default(),
             build_routes: builds_http::BuildRoutes::default(),
             mails,
-            import_uploads: config.import_uploads_dir(),
+            import_uploads: config.layout().backup_uploads(),
         }
     }
 
@@ -281,7 +270,7 @@ mod tests {
         let config = config(dir.path());
         assert_eq!(config.remove_interrupted_imports().unwrap(), 0);
 
-        let uploads = config.import_uploads_dir();
+        let uploads = config.layout().backup_uploads();
         std::fs::create_dir_all(&uploads).unwrap();
         std::fs::write(uploads.join("import-00000000000000aa"), b"half a dump").unwrap();
         std::fs::write(uploads.join("import-00000000000000bb"), b"another").unwrap();

@@ -20,6 +20,11 @@ pub struct S3Location {
     runtime: Option<tokio::runtime::Runtime>,
 }
 
+/// The location's runtime is gone (the location is being dropped), so a call cannot run.
+#[derive(Debug, thiserror::Error)]
+#[error("the S3 client stopped")]
+struct ClientStopped;
+
 impl std::fmt::Debug for S3Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("S3Location")
@@ -86,13 +91,13 @@ impl S3Location {
     fn block<T: Send + 'static>(
         &self,
         fut: impl std::future::Future<Output = T> + Send + 'static,
-    ) -> Result<T, String> {
+    ) -> Result<T, ClientStopped> {
         let (tx, rx) = std::sync::mpsc::channel();
-        let runtime = self.runtime.as_ref().ok_or("the S3 client stopped")?;
+        let runtime = self.runtime.as_ref().ok_or(ClientStopped)?;
         runtime.spawn(async move {
             let _ = tx.send(fut.await);
         });
-        rx.recv().map_err(|_| "the S3 client stopped".to_string())
+        rx.recv().map_err(|_| ClientStopped)
     }
 
     fn fail(&self, action: &'static str, key: &str, detail: impl ToString) -> Error {

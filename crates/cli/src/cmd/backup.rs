@@ -444,13 +444,14 @@ pub fn open_repository(
     no_replicas: bool,
     data_dir: &std::path::Path,
 ) -> Result<Repository> {
-    let primary = primary.unwrap_or_else(|| data_dir.join("backups").join("primary"));
+    let layout = slipway_platform::DataDir::new(data_dir);
+    let primary = primary.unwrap_or_else(|| layout.backup_primary());
     let specs: Vec<String> = if no_replicas {
         Vec::new()
     } else if replicas.is_empty() {
-        ["replica-1", "replica-2"]
-            .iter()
-            .map(|r| data_dir.join("backups").join(r).display().to_string())
+        [1, 2]
+            .map(|n| layout.backup_replica(n).display().to_string())
+            .into_iter()
             .collect()
     } else {
         replicas.to_vec()

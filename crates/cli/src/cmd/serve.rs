@@ -9,7 +9,7 @@ use clap::Args;
 use slipway_mail::smtp::SmtpCatcher;
 use slipway_platform::builds::pipeline::{BuildEnv, SmtpForBuild};
 use slipway_platform::people::NewUser;
-use slipway_platform::{Metadata, Platform};
+use slipway_platform::{DataDir, Metadata, Platform};
 use slipway_server::{AppState, ServerConfig};
 use slipway_upgrade::{run_worker, Processor};
 
@@ -174,10 +174,10 @@ struct Mail {
 
 /// Binds the mail catcher's SMTP server, creating the SMTP secret on first start.
 async fn bind_smtp(config: &ServerConfig) -> Result<Mail> {
-    let secret_path = config.smtp_secret_path();
+    let secret_path = config.layout().smtp_secret();
     let secret = slipway_mail::load_or_create_secret(&secret_path)
         .with_context(|| format!("reading the SMTP secret {}", secret_path.display()))?;
-    let store = slipway_mail::MailStore::new(config.mails_dir());
+    let store = slipway_mail::MailStore::new(config.layout().mails());
     let credentials = slipway_mail::BuildCredentials::new(secret);
     let catcher = SmtpCatcher::bind(config.smtp_listen, store.clone(), credentials.clone()).await?;
     Ok(Mail {
@@ -226,7 +226,7 @@ async fn serve_with(
             .await
             .context("ending restores a crash cut short")?;
     }
-    bootstrap_first_user(&platform, &config.data_dir).await?;
+    bootstrap_first_user(&platform, &config.layout()).await?;
     match config.remove_interrupted_imports() {
         Ok(0) => {}
         Ok(removed) => tracing::info!(removed, "removed dumps of imports interrupted by a stop"),
@@ -363,8 +363,7 @@ fn build_env(
     metadata_pool: sqlx::PgPool,
 ) -> Result<BuildEnv> {
     let mut env = BuildEnv::under(&config.data_dir, target);
-    env.venvs =
-        slipway_runner::venv::Venvs::new(config.data_dir.join("venvs"), args.python.clone());
+    env.venvs = slipway_runner::venv::Venvs::new(config.layout().venvs(), args.python.clone());
     env.production_smtp = production_smtp(args)?;
     env.slipway_bin = std::env::current_exe().ok();
     env.health_timeout = Duration::from_secs(args.health_timeout);
@@ -415,7 +414,7 @@ fn production_smtp(args: &ServeArgs) -> Result<Option<slipway_runner::odoo::Smtp
 
 /// The first start creates the first administrator and prints their token once; it is
 /// also saved (mode 0600) in the data directory, where the CLI on this machine finds it.
-async fn bootstrap_first_user(platform: &Platform, data_dir: &std::path::Path) -> Result<()> {
+async fn bootstrap_first_user(platform: &Platform, layout: &DataDir) -> Result<()> {
     if platform.people.count().await? > 0 {
         return Ok(());
     }
@@ -429,7 +428,7 @@ async fn bootstrap_first_user(platform: &Platform, data_dir: &std::path::Path) -
         })
         .await
         .context("creating the first user")?;
-    let path = data_dir.join(crate::client::TOKEN_FILE);
+    let path = layout.cli_token();
     write_private(&path, &token)
         .with_context(|| format!("saving the token to {}", path.display()))?;
     println!(
@@ -504,8 +503,6 @@ async fn shutdown_signal() {
 }
 
 /// An IANA time zone name, checked.
-fn parse_time_zone(name: &str) -> Result<String, String> {
-    slipway_platform::backups::parse_time_zone(name)
-        .map(|_| name.to_string())
-        .map_err(|e| e.to_string())
+fn parse_time_zone(name: &str) -> Result<String, slipway_platform::backups::Error> {
+    slipway_platform::backups::parse_time_zone(name).map(|_| name.to_string())
 }

@@ -74,11 +74,12 @@ impl BuildEnv {
     /// The environment of builds kept under `data_dir` (`builds/`, `git/`, `venvs/`), with
     /// databases in `target`: no mail catcher or relay, `python3`, a 3-minute health check.
     pub fn under(data_dir: &Path, target: Target) -> Self {
+        let layout = slipway_metadata::DataDir::new(data_dir);
         Self {
-            builds_dir: data_dir.join("builds"),
+            builds_dir: layout.builds(),
             target,
-            repos: Repos::new(data_dir.join("git")),
-            venvs: Venvs::new(data_dir.join("venvs"), "python3".into()),
+            repos: Repos::new(layout.git()),
+            venvs: Venvs::new(layout.venvs(), "python3".into()),
             smtp: None,
             production_smtp: None,
             backups: None,

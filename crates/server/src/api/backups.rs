@@ -130,7 +130,7 @@ fn mime_of(format: DownloadFormat) -> &'static str {
 }
 
 fn downloads_dir(state: &AppState) -> ApiResult<std::path::PathBuf> {
-    let dir = state.platform.env().target.data_dir.join("downloads");
+    let dir = slipway_platform::DataDir::new(&state.platform.env().target.data_dir).downloads();
     std::fs::create_dir_all(&dir).map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
