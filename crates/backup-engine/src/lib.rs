@@ -83,11 +83,11 @@ pub use pitr::{run_wal_ingest, IngestReport, PitrOutcome, PitrWindow};
 pub use prune::PruneReport;
 pub use records::{BackupRecord, BackupState, ListFilter};
 pub use restore::{RestoreOptions, RestoreOutcome};
-pub use scheduler::{parse_time_zone, run_scheduler, Schedule, SchedulerOptions, DAILY_BACKUP_JOB};
+pub use scheduler::{parse_time_zone, run_scheduler, Schedule, SchedulerOptions};
 pub use slipway_backup::pitr::Interval;
 pub use slipway_backup::store::GcOptions;
 pub use slipway_backup::{BackupKind, BackupLabels};
-pub use verify::{Verification, VERIFY_BACKUP_JOB};
+pub use verify::Verification;
 
 pub use error::{backup_error_kind, dump_error_kind, Error, Result};
 

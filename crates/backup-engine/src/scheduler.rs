@@ -20,10 +20,7 @@ use tokio::sync::watch;
 use super::schedule::{decide, retry_due, DailySchedule, Decision};
 use super::{BackupSource, Backups};
 use crate::error::{Error, Result};
-use slipway_metadata::{enqueue_with, Job, JobQueue};
-
-/// The job kind of a scheduled daily backup.
-pub const DAILY_BACKUP_JOB: &str = "backup.daily";
+use slipway_metadata::{enqueue_with, Job, JobKind, JobQueue};
 
 /// A job whose heartbeat is older than this is taken for abandoned and queued again.
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -222,7 +219,7 @@ impl Backups {
             }
             enqueue_with(
                 &mut *tx,
-                DAILY_BACKUP_JOB,
+                JobKind::BackupDaily,
                 &json!({"schedule": s.id, "slot": slot, "missed": missed}),
             )
             .await?;
@@ -265,7 +262,7 @@ impl Backups {
         }
         enqueue_with(
             &mut *tx,
-            DAILY_BACKUP_JOB,
+            JobKind::BackupDaily,
             &json!({"schedule": s.id, "slot": slot, "missed": 0, "retry": failures}),
         )
         .await?;
@@ -366,7 +363,7 @@ pub async fn run_scheduler(
         if let Err(e) = backups.queue_due(Utc::now()).await {
             tracing::warn!("looking for due backups: {e}");
         }
-        let job = match queue.claim(&options.worker, &[DAILY_BACKUP_JOB]).await {
+        let job = match queue.claim(&options.worker, &[JobKind::BackupDaily]).await {
             Ok(job) => job,
             Err(e) => {
                 tracing::warn!("claiming a backup job: {e}");

@@ -17,10 +17,7 @@ use super::records;
 use super::sql::{self, DatabaseFacts};
 use super::{blocking, db_suffix, Backups, Phase, ProgressFn};
 use crate::error::{Error, Result};
-use slipway_metadata::{Job, JobQueue};
-
-/// The job kind of a new backup's restore drill ([`Backups::verifying_new_backups`]).
-pub const VERIFY_BACKUP_JOB: &str = "backup.verify";
+use slipway_metadata::{Job, JobKind, JobQueue};
 
 /// A restore drill's result, recorded on the backup.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,15 +51,15 @@ pub struct Verification {
 }
 
 impl Backups {
-    /// Queues the restore drill of backup `id` (a [`VERIFY_BACKUP_JOB`]).
+    /// Queues the restore drill of backup `id` (a [`JobKind::BackupVerify`] job).
     pub(crate) async fn queue_verification(&self, id: &str) -> Result<()> {
         JobQueue::new(self.pool.clone())
-            .enqueue(VERIFY_BACKUP_JOB, &json!({ "backup": id }))
+            .enqueue(JobKind::BackupVerify, &json!({ "backup": id }))
             .await?;
         Ok(())
     }
 
-    /// Runs a [`VERIFY_BACKUP_JOB`]: the drill of its backup, unless one was recorded meanwhile
+    /// Runs a [`JobKind::BackupVerify`] job: the drill of its backup, unless one was recorded meanwhile
     /// (someone ran `verify`) or the backup is gone (pruned).
     pub async fn run_verify_job(&self, job: &Job) -> Result<()> {
         let id = job.payload["backup"]

@@ -784,7 +784,7 @@ async fn the_scheduler_queues_a_missed_day_once_and_its_job_takes_a_verified_dai
 
     let queue = slipway_metadata::JobQueue::new(meta.clone());
     let job = queue
-        .claim("test", &[slipway_backup_engine::DAILY_BACKUP_JOB])
+        .claim("test", &[slipway_metadata::JobKind::BackupDaily])
         .await
         .unwrap()
         .unwrap();
@@ -835,7 +835,7 @@ async fn a_failed_daily_backup_is_tried_again_later_that_day_and_then_succeeds()
     let queue = slipway_metadata::JobQueue::new(meta.clone());
     let run_next = || async {
         let job = queue
-            .claim("test", &[slipway_backup_engine::DAILY_BACKUP_JOB])
+            .claim("test", &[slipway_metadata::JobKind::BackupDaily])
             .await
             .unwrap()
             .expect("a daily backup job is queued");
@@ -897,7 +897,7 @@ async fn every_new_backup_gets_its_restore_drill_from_a_queued_job() {
     let queue = slipway_metadata::JobQueue::new(meta.clone());
     let next_drill = || async {
         queue
-            .claim("test", &[slipway_backup_engine::VERIFY_BACKUP_JOB])
+            .claim("test", &[slipway_metadata::JobKind::BackupVerify])
             .await
             .unwrap()
     };

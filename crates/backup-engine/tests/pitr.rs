@@ -412,7 +412,7 @@ async fn the_daily_backup_job_takes_the_base_backup_of_the_day() {
     assert_eq!(w.backups.queue_due(Utc::now()).await.unwrap().len(), 1);
     let queue = slipway_metadata::JobQueue::new(w.backups.pool().clone());
     let job = queue
-        .claim("test", &[slipway_backup_engine::DAILY_BACKUP_JOB])
+        .claim("test", &[slipway_metadata::JobKind::BackupDaily])
         .await
         .unwrap()
         .unwrap();

@@ -9,6 +9,7 @@
 //! (migration 0006), so a push starts building at once instead of at the next poll; they still
 //! look every [`IDLE_POLL`] for jobs whose `run_after` came due, or when notifications are lost.
 
+use std::fmt;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -17,11 +18,61 @@ use sqlx::PgPool;
 
 use crate::error::Result;
 
+/// What a job does, stored as its name in `jobs.kind` (and sent as the payload of
+/// [`JOBS_CHANNEL`]). Every kind the product queues is here, in the crate that owns the table,
+/// so a worker names the jobs it takes by value, never by a string that could be misspelt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Build a branch's commit and start its server (`build.run`, slipway-platform).
+    BuildRun,
+    /// Process an upgrade request (`upgrade.process`, slipway-upgrade).
+    UpgradeProcess,
+    /// Take the daily backup of one production branch (`backup.daily`,
+    /// slipway-backup-engine).
+    BackupDaily,
+    /// Restore a backup into a scratch database to prove it restores (`backup.verify`,
+    /// slipway-backup-engine).
+    BackupVerify,
+}
+
+impl JobKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [JobKind; 4] = [
+        JobKind::BuildRun,
+        JobKind::UpgradeProcess,
+        JobKind::BackupDaily,
+        JobKind::BackupVerify,
+    ];
+
+    /// The name stored in `jobs.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::BuildRun => "build.run",
+            JobKind::UpgradeProcess => "upgrade.process",
+            JobKind::BackupDaily => "backup.daily",
+            JobKind::BackupVerify => "backup.verify",
+        }
+    }
+
+    /// The kind named `name`, if this version knows it.
+    pub fn parse(name: &str) -> Option<JobKind> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+crate::text_column!(JobKind, "job kind");
+
 /// Queues a job of `kind` through `executor`: inside a transaction, the job is queued only if
 /// what it is for (a claimed slot, a recorded build) commits with it. Returns its id.
 pub async fn enqueue_with<'e>(
     executor: impl sqlx::PgExecutor<'e>,
-    kind: &str,
+    kind: JobKind,
     payload: &Value,
 ) -> Result<i64> {
     let (id,): (i64,) =
@@ -38,8 +89,8 @@ pub async fn enqueue_with<'e>(
 pub struct Job {
     /// The job's id.
     pub id: i64,
-    /// What to do, e.g. `upgrade.process` or `build`.
-    pub kind: String,
+    /// What to do.
+    pub kind: JobKind,
     /// The job's parameters.
     pub payload: Value,
     /// How many times a worker took it (1 on the first run).
@@ -72,13 +123,13 @@ impl JobQueue {
     }
 
     /// Adds a job; returns its id.
-    pub async fn enqueue(&self, kind: &str, payload: &Value) -> Result<i64> {
+    pub async fn enqueue(&self, kind: JobKind, payload: &Value) -> Result<i64> {
         enqueue_with(&self.pool, kind, payload).await
     }
 
     /// Takes the oldest ready job of one of `kinds` for `worker`, if any.
-    pub async fn claim(&self, worker: &str, kinds: &[&str]) -> Result<Option<Job>> {
-        let kinds: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+    pub async fn claim(&self, worker: &str, kinds: &[JobKind]) -> Result<Option<Job>> {
+        let kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
         let job = sqlx::query_as(
             "UPDATE jobs SET state = 'running', worker = $1, heartbeat_at = now(), \
                     attempts = attempts + 1 \
@@ -174,7 +225,7 @@ pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(60);
 /// writes it.
 pub async fn run_worker<F, Fut, E>(
     queue: JobQueue,
-    kind: &'static str,
+    kind: JobKind,
     name: String,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     handle: F,
@@ -249,5 +300,33 @@ async fn notified(listener: &mut Option<PgListener>) {
     if let Err(e) = active.recv().await {
         tracing::warn!("job notifications lost, polling from now on: {e}");
         *listener = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JobKind;
+
+    #[test]
+    fn every_kind_reads_back_from_its_name() {
+        for kind in JobKind::ALL {
+            assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+    }
+
+    #[test]
+    fn the_stored_names_are_the_ones_already_in_the_queue() {
+        let names: Vec<&str> = JobKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "build.run",
+                "upgrade.process",
+                "backup.daily",
+                "backup.verify"
+            ]
+        );
+        assert_eq!(JobKind::parse("build"), None);
     }
 }

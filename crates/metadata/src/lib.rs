@@ -5,7 +5,10 @@
 //!   of the product embedded in the binary (`migrations/`, one numbered file per change).
 //! - [`JobQueue`]: the queue every long operation goes through (`FOR UPDATE SKIP LOCKED`, so
 //!   workers in one process or on several machines never take the same job), and
-//!   [`run_worker`], the loop that claims, heartbeats and records jobs of one kind.
+//!   [`run_worker`], the loop that claims, heartbeats and records jobs of one kind; every
+//!   [`JobKind`] the product queues is named here, since this crate owns the `jobs` table.
+//! - [`text_column!`]: how an enum is stored in a `text` column, with [`UnknownValue`] for a
+//!   name this version does not know.
 //! - [`DataDir`]: where each kind of thing lives under Slipway's data directory.
 //! - [`ErrorKind`]: how every domain error is sorted for the edges (an HTTP status, the CLI's
 //!   wording), so that `backup-engine`, `upgrade` and `platform` speak one language upward.
@@ -27,10 +30,16 @@ mod database;
 mod error;
 mod jobs;
 mod layout;
+mod text_column;
 
 pub use database::{create_database_if_missing, Metadata, METADATA_DB};
 pub use error::{Error, ErrorKind, Result};
 pub use jobs::{
-    enqueue_with, run_worker, Job, JobQueue, HEARTBEAT_TIMEOUT, IDLE_POLL, JOBS_CHANNEL,
+    enqueue_with, run_worker, Job, JobKind, JobQueue, HEARTBEAT_TIMEOUT, IDLE_POLL, JOBS_CHANNEL,
 };
 pub use layout::DataDir;
+pub use text_column::UnknownValue;
+
+/// For [`text_column!`]: the sqlx its expansion names, whatever the caller depends on.
+#[doc(hidden)]
+pub use sqlx as __sqlx;

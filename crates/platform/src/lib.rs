@@ -79,7 +79,7 @@ pub use service::{MergeResult, Platform};
 /// The backup engine, which the platform drives for branches' databases.
 pub use slipway_backup_engine as backups;
 pub use slipway_metadata::{
-    create_database_if_missing, run_worker, DataDir, Job, JobQueue, Metadata, HEARTBEAT_TIMEOUT,
-    IDLE_POLL, JOBS_CHANNEL, METADATA_DB,
+    create_database_if_missing, run_worker, DataDir, Job, JobKind, JobQueue, Metadata,
+    HEARTBEAT_TIMEOUT, IDLE_POLL, JOBS_CHANNEL, METADATA_DB,
 };
 pub use text_column::UnknownValue;

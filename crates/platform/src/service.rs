@@ -12,14 +12,14 @@ use crate::branches::{Branch, Branches};
 use crate::builds::pipeline::{BuildEnv, Pipeline};
 use crate::builds::supervisor::Supervisor;
 use crate::builds::templates::{to_trim, TemplateStore};
-use crate::builds::{Build, BuildState, BuildStore, BUILD_JOB};
+use crate::builds::{Build, BuildState, BuildStore};
 use crate::error::{PlatformError, Result};
 use crate::history::{History, HistoryEvent, PushedCommit};
 use crate::people::{People, User};
 use crate::projects::{Project, Projects, Runtime};
 use crate::ref_locks::{RefLocks, RefsGuard};
 use crate::stages::Stage;
-use slipway_metadata::JobQueue;
+use slipway_metadata::{JobKind, JobQueue};
 
 /// What a merge did.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -367,16 +367,22 @@ impl Platform {
         name: String,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
-        slipway_metadata::run_worker(self.queue.clone(), BUILD_JOB, name, shutdown, |job| {
-            let platform = self.clone();
-            async move {
-                let id = job.payload["build_id"]
-                    .as_i64()
-                    .ok_or_else(|| "payload has no build id".to_string())?;
-                platform.pipeline.run(id).await.map_err(|e| e.to_string())?;
-                platform.after_build(id).await.map_err(|e| e.to_string())
-            }
-        })
+        slipway_metadata::run_worker(
+            self.queue.clone(),
+            JobKind::BuildRun,
+            name,
+            shutdown,
+            |job| {
+                let platform = self.clone();
+                async move {
+                    let id = job.payload["build_id"]
+                        .as_i64()
+                        .ok_or_else(|| "payload has no build id".to_string())?;
+                    platform.pipeline.run(id).await.map_err(|e| e.to_string())?;
+                    platform.after_build(id).await.map_err(|e| e.to_string())
+                }
+            },
+        )
         .await
     }
 

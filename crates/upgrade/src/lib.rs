@@ -45,4 +45,4 @@ pub use service::{
     CallError, CallResult, Credentials, ReceivedFile, RequestStatus, UpgradeService,
 };
 pub use store::{Contract, Inspection, UpgradeRecord, UpgradeStore};
-pub use worker::{run_worker, PROCESS_JOB};
+pub use worker::run_worker;

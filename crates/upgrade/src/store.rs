@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use super::rules::{Aim, NewRequest, RequestState};
 use crate::error::Result;
-use crate::worker::PROCESS_JOB;
+use slipway_metadata::JobKind;
 use slipway_secrets::{generate_key, key_digest, key_matches};
 
 /// An upgrade request as stored. `aim` and `state` are read into their enums: a value the code
@@ -267,8 +267,12 @@ impl UpgradeStore {
         else {
             return Ok(None);
         };
-        slipway_metadata::enqueue_with(&mut *tx, PROCESS_JOB, &serde_json::json!({"request": id}))
-            .await?;
+        slipway_metadata::enqueue_with(
+            &mut *tx,
+            JobKind::UpgradeProcess,
+            &serde_json::json!({"request": id}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(queued))
     }

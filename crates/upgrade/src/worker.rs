@@ -5,10 +5,7 @@ use tracing::Instrument;
 
 use super::process::Processor;
 use crate::error::{Error, Result};
-use slipway_metadata::{Job, JobQueue};
-
-/// The job kind `process` queues.
-pub const PROCESS_JOB: &str = "upgrade.process";
+use slipway_metadata::{Job, JobKind, JobQueue};
 
 /// Takes and processes upgrade jobs until `shutdown` turns true (see [`slipway_metadata::run_worker`]).
 pub async fn run_worker(
@@ -17,7 +14,7 @@ pub async fn run_worker(
     name: String,
     shutdown: watch::Receiver<bool>,
 ) {
-    slipway_metadata::run_worker(queue, PROCESS_JOB, name, shutdown, |job| {
+    slipway_metadata::run_worker(queue, JobKind::UpgradeProcess, name, shutdown, |job| {
         handle(processor.clone(), job)
     })
     .await

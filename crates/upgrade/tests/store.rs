@@ -1,9 +1,9 @@
 //! The upgrade store on a real PostgreSQL: typed rows and the one-transaction `process`.
 
-use slipway_metadata::Metadata;
+use slipway_metadata::{JobKind, Metadata};
 use slipway_testkit::TestDb;
 use slipway_upgrade::rules::{Aim, NewRequest, RequestState};
-use slipway_upgrade::{UpgradeStore, PROCESS_JOB};
+use slipway_upgrade::UpgradeStore;
 
 async fn store() -> (TestDb, UpgradeStore, i64) {
     let db = TestDb::new().await;
@@ -28,7 +28,7 @@ async fn store() -> (TestDb, UpgradeStore, i64) {
 
 async fn queued_jobs(db: &TestDb) -> Vec<serde_json::Value> {
     sqlx::query_scalar("SELECT payload FROM jobs WHERE kind = $1 ORDER BY id")
-        .bind(PROCESS_JOB)
+        .bind(JobKind::UpgradeProcess)
         .fetch_all(db.pool())
         .await
         .unwrap()

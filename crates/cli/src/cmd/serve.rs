@@ -280,7 +280,7 @@ async fn serve_with(
         workers.push(tokio::spawn(async move {
             slipway_platform::run_worker(
                 slipway_platform::JobQueue::new(drills.pool().clone()),
-                slipway_platform::backups::VERIFY_BACKUP_JOB,
+                slipway_platform::JobKind::BackupVerify,
                 format!("{}-verify", std::process::id()),
                 stopped,
                 |job| {

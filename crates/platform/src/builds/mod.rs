@@ -16,4 +16,4 @@ mod store;
 pub mod supervisor;
 pub mod templates;
 
-pub use store::{Build, BuildResult, BuildState, BuildStore, BUILD_JOB};
+pub use store::{Build, BuildResult, BuildState, BuildStore};

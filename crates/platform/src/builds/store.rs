@@ -7,9 +7,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use crate::error::{PlatformError, Result};
 use crate::stages::Stage;
 use crate::text_column::{by_name, text_column};
-
-/// The job kind a build's pipeline runs as.
-pub const BUILD_JOB: &str = "build.run";
+use slipway_metadata::JobKind;
 
 /// Where a build is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -504,7 +502,7 @@ impl BuildStore {
 async fn enqueue_job(tx: &mut Transaction<'_, Postgres>, build_id: i64) -> Result<()> {
     slipway_metadata::enqueue_with(
         &mut **tx,
-        BUILD_JOB,
+        JobKind::BuildRun,
         &serde_json::json!({ "build_id": build_id }),
     )
     .await?;
