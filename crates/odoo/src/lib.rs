@@ -40,7 +40,8 @@ pub use lint::{lint_addons, Finding, LintReport, Severity};
 pub use literal::{literal_eval, LiteralError, PyValue};
 pub use manifest::{read_manifest, AutoInstall, Manifest};
 pub use plan::{
-    build_plan, DbModule, DbState, Plan, PlanInput, PlanModule, Reason, Step, UpdateRequest,
+    build_plan, DbModule, DbState, ModuleState, Plan, PlanInput, PlanModule, Reason, Step,
+    UpdateRequest,
 };
 pub use pysig::{check_migrate, MigrateCheck};
 pub use scripts::{
@@ -72,4 +73,7 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An `ir_module_module.state` that is none of Odoo's.
+    #[error("unknown module state {0:?}: Odoo's are uninstallable, uninstalled, installed, to upgrade, to remove and to install")]
+    UnknownModuleState(String),
 }

@@ -2,9 +2,11 @@
 //! which order, decided from the addons found and the database's module registry.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::addons::{Addon, AddonsScan};
 use crate::graph::{build_graph, GraphNode, ModuleGraph};
@@ -12,14 +14,89 @@ use crate::scripts::{
     discover_scripts, normalise_folder, scripts_to_run, FolderRules, Source, Stage,
 };
 use crate::version::{parse_version, Series};
+use crate::Error;
+
+/// A module's `ir_module_module.state`: exactly the values Odoo writes (`STATES` in
+/// `odoo/addons/base/models/ir_module.py`). It serializes to Odoo's own name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModuleState {
+    /// `uninstallable`: its manifest says it cannot be installed (Odoo's default).
+    Uninstallable,
+    /// `uninstalled`.
+    Uninstalled,
+    /// `installed`.
+    Installed,
+    /// `to upgrade`: installed, with an update requested.
+    ToUpgrade,
+    /// `to remove`: installed, with an uninstall requested.
+    ToRemove,
+    /// `to install`: not installed yet, with an install requested.
+    ToInstall,
+}
+
+impl ModuleState {
+    /// Every state, in Odoo's order.
+    pub const ALL: [ModuleState; 6] = [
+        ModuleState::Uninstallable,
+        ModuleState::Uninstalled,
+        ModuleState::Installed,
+        ModuleState::ToUpgrade,
+        ModuleState::ToRemove,
+        ModuleState::ToInstall,
+    ];
+
+    /// The name Odoo stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModuleState::Uninstallable => "uninstallable",
+            ModuleState::Uninstalled => "uninstalled",
+            ModuleState::Installed => "installed",
+            ModuleState::ToUpgrade => "to upgrade",
+            ModuleState::ToRemove => "to remove",
+            ModuleState::ToInstall => "to install",
+        }
+    }
+
+    /// Whether the module's code is in the database now: `to upgrade` and `to remove` are
+    /// still installed until the pending operation runs.
+    pub fn is_installed(self) -> bool {
+        matches!(
+            self,
+            ModuleState::Installed | ModuleState::ToUpgrade | ModuleState::ToRemove
+        )
+    }
+}
+
+impl FromStr for ModuleState {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self, Error> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == name)
+            .ok_or_else(|| Error::UnknownModuleState(name.to_string()))
+    }
+}
+
+impl fmt::Display for ModuleState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ModuleState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
 /// One row of `ir_module_module` (with its `ir_module_module_dependency` names).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DbModule {
     /// Technical name.
     pub name: String,
-    /// `installed`, `uninstalled`, `to upgrade`...
-    pub state: String,
+    /// Where the module is in its life.
+    pub state: ModuleState,
     /// The full installed version, if any.
     pub latest_version: Option<String>,
     /// Dependency names as recorded in the database.
@@ -41,9 +118,7 @@ impl DbState {
     }
 
     fn installed(&self) -> impl Iterator<Item = &DbModule> {
-        self.modules
-            .iter()
-            .filter(|m| matches!(m.state.as_str(), "installed" | "to upgrade" | "to remove"))
+        self.modules.iter().filter(|m| m.state.is_installed())
     }
 }
 
@@ -246,7 +321,7 @@ fn update_set(
                 };
                 if parse_version(new) > parse_version(m.latest_version.as_deref().unwrap_or("")) {
                     seeds.insert(m.name.clone(), Reason::Version);
-                } else if m.state == "to upgrade" {
+                } else if m.state == ModuleState::ToUpgrade {
                     warnings.push(format!(
                         "module {}: marked 'to upgrade' in the database",
                         m.name

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::addons::{Addon, AddonsScan};
 use crate::manifest::{AutoInstall, Manifest};
-use crate::plan::{build_plan, DbState, Plan, PlanInput, UpdateRequest};
+use crate::plan::{build_plan, DbState, ModuleState, Plan, PlanInput, UpdateRequest};
 use crate::scripts::FolderRules;
 use crate::version::Series;
 
@@ -40,7 +40,7 @@ pub fn series_step_plan(
     for module in db
         .modules
         .iter()
-        .filter(|m| matches!(m.state.as_str(), "installed" | "to upgrade"))
+        .filter(|m| matches!(m.state, ModuleState::Installed | ModuleState::ToUpgrade))
         .filter(|m| !custom.contains(&m.name))
     {
         let version = move_to_series(module.latest_version.as_deref().unwrap_or("1.0"), target);
@@ -110,7 +110,7 @@ mod tests {
         .unwrap();
         let module = |name: &str, version: &str, depends: &[&str]| DbModule {
             name: name.into(),
-            state: "installed".into(),
+            state: ModuleState::Installed,
             latest_version: Some(version.into()),
             depends: depends.iter().map(|d| d.to_string()).collect(),
         };
@@ -119,7 +119,7 @@ mod tests {
                 module("base", "16.0.1.3", &[]),
                 module("web", "16.0.1.0", &["base"]),
                 DbModule {
-                    state: "uninstalled".into(),
+                    state: ModuleState::Uninstalled,
                     ..module("sale", "", &["base"])
                 },
             ],

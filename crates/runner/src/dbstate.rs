@@ -1,6 +1,6 @@
 //! Reads a database's module registry (`ir_module_module` and dependencies).
 
-use slipway_odoo::{DbModule, DbState};
+use slipway_odoo::{DbModule, DbState, ModuleState};
 use sqlx::{Connection, PgConnection, Row};
 
 use crate::Error;
@@ -47,24 +47,48 @@ pub async fn read_db_state(url: &str) -> Result<DbState, Error> {
     let modules = rows
         .iter()
         .map(|r| {
+            let name: String = r.try_get("name").map_err(db_err)?;
+            let state = r.try_get::<Option<String>, _>("state").map_err(db_err)?;
             Ok(DbModule {
-                name: r.try_get("name")?,
-                state: r.try_get::<Option<String>, _>("state")?.unwrap_or_default(),
+                state: module_state(state.as_deref()).map_err(|e| Error::Database {
+                    database: redact(url),
+                    message: format!("module {name}: {e}"),
+                })?,
+                name,
                 latest_version: r
-                    .try_get::<Option<String>, _>("latest_version")?
+                    .try_get::<Option<String>, _>("latest_version")
+                    .map_err(db_err)?
                     .filter(|v| !v.is_empty()),
-                depends: r.try_get("depends")?,
+                depends: r.try_get("depends").map_err(db_err)?,
             })
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(db_err)?;
+        .collect::<Result<Vec<_>, Error>>()?;
     let _ = conn.close().await;
     Ok(DbState { modules })
 }
 
+/// A row's `state`. Odoo never writes NULL (the field defaults to `uninstallable`), so NULL
+/// reads as that default, which counts, as the empty string it used to read as did, as neither
+/// installed nor pending; a name Odoo does not write is an error naming it, never a guess.
+fn module_state(stored: Option<&str>) -> Result<ModuleState, slipway_odoo::Error> {
+    stored.map_or(Ok(ModuleState::Uninstallable), str::parse)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{module_state, redact};
+    use slipway_odoo::ModuleState;
+
+    #[test]
+    fn module_states_are_odoo_s_names() {
+        assert_eq!(
+            module_state(Some("to upgrade")).unwrap(),
+            ModuleState::ToUpgrade
+        );
+        assert_eq!(module_state(None).unwrap(), ModuleState::Uninstallable);
+        let err = module_state(Some("half-installed")).unwrap_err();
+        assert!(err.to_string().contains("\"half-installed\""), "{err}");
+    }
 
     #[test]
     fn passwords_never_reach_messages() {

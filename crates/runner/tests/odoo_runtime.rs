@@ -360,7 +360,7 @@ async fn a_module_that_raises_or_malformed_xml_fails_and_installs_nothing() {
         .iter()
         .filter(|m| m.name == "raises" || m.name == "bad_xml")
     {
-        assert_eq!(m.state, "uninstalled", "{m:?}");
+        assert_eq!(m.state, slipway_odoo::ModuleState::Uninstalled, "{m:?}");
     }
 }
 

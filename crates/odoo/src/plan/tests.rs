@@ -33,7 +33,7 @@ impl World {
     fn installed(&mut self, name: &str, version: &str, deps: &[&str]) -> &mut Self {
         self.db.modules.push(DbModule {
             name: name.into(),
-            state: "installed".into(),
+            state: ModuleState::Installed,
             latest_version: Some(version.into()),
             depends: deps.iter().map(|d| d.to_string()).collect(),
         });
@@ -242,7 +242,7 @@ fn requested_modules_pull_in_installed_dependents_only() {
         .installed("b", "17.0.1.0", &["a"]);
     w.db.modules.push(DbModule {
         name: "c".into(),
-        state: "uninstalled".into(),
+        state: ModuleState::Uninstalled,
         latest_version: None,
         depends: vec!["a".into()],
     });
@@ -377,7 +377,7 @@ fn a_new_dependency_is_installed_not_updated_and_keeps_the_module_in_the_graph()
     w.installed("shop", "17.0.1.0", &["base"]);
     w.db.modules.push(DbModule {
         name: "helper".into(),
-        state: "uninstalled".into(),
+        state: ModuleState::Uninstalled,
         latest_version: None,
         depends: vec!["base".into()],
     });
@@ -395,4 +395,21 @@ fn a_new_dependency_is_installed_not_updated_and_keeps_the_module_in_the_graph()
         "{:?}",
         plan.warnings
     );
+}
+
+#[test]
+fn module_states_read_and_write_odoo_s_own_names() {
+    for state in ModuleState::ALL {
+        assert_eq!(state.as_str().parse::<ModuleState>().unwrap(), state);
+        assert_eq!(
+            serde_json::to_value(state).unwrap(),
+            serde_json::json!(state.as_str())
+        );
+    }
+    assert_eq!(
+        "to upgrade".parse::<ModuleState>().unwrap(),
+        ModuleState::ToUpgrade
+    );
+    let err = "to_upgrade".parse::<ModuleState>().unwrap_err();
+    assert!(err.to_string().contains("\"to_upgrade\""), "{err}");
 }
