@@ -32,6 +32,7 @@ pub mod venv;
 
 pub use dbstate::read_db_state;
 pub use run::{run_plan, RunEvent, RunOptions, RunReport};
+use slipway_odoo::Stage;
 
 /// What failed in a run, for the user: where, why, and Python's traceback.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,8 +40,8 @@ pub use run::{run_plan, RunEvent, RunOptions, RunReport};
 pub struct ScriptFailure {
     /// Module.
     pub module: String,
-    /// `pre`, `post` or `end`.
-    pub stage: String,
+    /// The script's stage: the plan's, which the host is told and does not report back.
+    pub stage: Stage,
     /// Script path.
     pub script: String,
     /// What went wrong (ORM needed, syntax error, exception).

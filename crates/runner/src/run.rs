@@ -233,7 +233,7 @@ impl Run<'_, '_> {
         if reply["ok"] != true {
             return Err(Error::ScriptFailed(Box::new(ScriptFailure {
                 module: step.module.clone(),
-                stage: step.stage.as_str().to_string(),
+                stage: step.stage,
                 script: step.script.display().to_string(),
                 message: text("error"),
                 traceback: text("traceback"),
@@ -265,7 +265,8 @@ impl Run<'_, '_> {
         if reply["ok"] != true {
             return Err(Error::ScriptFailed(Box::new(ScriptFailure {
                 module: module.name.clone(),
-                stage: "post".into(),
+                // Writing the version closes the module's loading, where post scripts run.
+                stage: Stage::Post,
                 script: "(writing latest_version)".into(),
                 message: reply["error"].as_str().unwrap_or_default().to_string(),
                 traceback: String::new(),
