@@ -28,6 +28,11 @@ pub struct RestoreToTimeBody {
     pub at: DateTime<Utc>,
 }
 
+/// A download format this server does not write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("format {0:?}: use zip or sql-gz")]
+pub struct UnknownFormat(pub String);
+
 /// The query of `GET /api/backups/{id}/download` and `GET /api/builds/{id}/dump`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DownloadQuery {
@@ -40,12 +45,12 @@ pub struct DownloadQuery {
 }
 
 impl DownloadQuery {
-    /// The format asked for and its file extension; the error is the sentence for the user.
-    pub fn format(&self) -> Result<(DownloadFormat, &'static str), String> {
+    /// The format asked for and its file extension.
+    pub fn format(&self) -> Result<(DownloadFormat, &'static str), UnknownFormat> {
         match self.format.as_deref().unwrap_or("zip") {
             "zip" => Ok((DownloadFormat::Zip, "zip")),
             "sql-gz" => Ok((DownloadFormat::SqlGz, "sql.gz")),
-            other => Err(format!("format {other:?}: use zip or sql-gz")),
+            other => Err(UnknownFormat(other.to_string())),
         }
     }
 
@@ -128,6 +133,6 @@ mod tests {
             format: Some("tar".into()),
             ..DownloadQuery::default()
         };
-        assert!(tar.format().unwrap_err().contains("use zip or sql-gz"));
+        assert!(tar.format().unwrap_err().to_string().contains("use zip or sql-gz"));
     }
 }

@@ -57,7 +57,7 @@ impl Pipeline {
             .await?;
         let installed = match cached {
             Some(t) => {
-                self.copy_template(build, &t.database, &t.result, &prepared.logs)
+                self.copy_template(build, &t.database, t.result, &prepared.logs)
                     .await?
             }
             None => {
@@ -106,7 +106,7 @@ impl Pipeline {
         &self,
         build: &Build,
         template: &str,
-        result: &str,
+        result: BuildResult,
         logs: &Path,
     ) -> Result<Installed, Stop> {
         let report = slipway_dump::clone_database(
@@ -121,15 +121,11 @@ impl Pipeline {
         let note = format!(
             "Template cache hit: no module changed since the build that made {template}, so its \
              installed database was copied ({:.1}s) instead of installing again; that install's \
-             result ({result}) stands.\n",
-            report.elapsed.as_secs_f64()
+             result ({}) stands.\n",
+            report.elapsed.as_secs_f64(),
+            result.as_str()
         );
         std::fs::write(logs.join("install.log"), note).context("writing install.log")?;
-        let result = if result == "warning" {
-            BuildResult::Warning
-        } else {
-            BuildResult::Success
-        };
         Ok(Installed {
             result,
             summary: format!(
@@ -162,7 +158,7 @@ impl Pipeline {
             Ok(()) => {
                 let recorded = self
                     .templates
-                    .insert(key, &database, build.id, installed.result.as_str())
+                    .insert(key, &database, build.id, installed.result)
                     .await;
                 if let Err(e) = recorded {
                     tracing::warn!(error = %e, "could not record the template");

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 
+use super::BuildResult;
 use crate::error::Result;
 
 /// Template database names start with this, so they are never mistaken for builds.
@@ -21,8 +22,8 @@ pub struct Template {
     pub database: String,
     /// The build whose install made it.
     pub build_id: Option<i64>,
-    /// That install's result (`success` or `warning`).
-    pub result: String,
+    /// That install's result (`success` or `warning`: a failed install is never cached).
+    pub result: BuildResult,
     /// Last time a build used it.
     pub last_used_at: DateTime<Utc>,
 }
@@ -80,7 +81,7 @@ impl TemplateStore {
         key: &str,
         database: &str,
         build_id: i64,
-        result: &str,
+        result: BuildResult,
     ) -> Result<()> {
         sqlx::query(
             "INSERT INTO template_cache (key, database, build_id, result) VALUES ($1, $2, $3, $4) \
@@ -124,7 +125,7 @@ mod tests {
             key: key.into(),
             database: template_database(key),
             build_id: None,
-            result: "success".into(),
+            result: BuildResult::Success,
             last_used_at: now - Duration::days(days_ago),
         }
     }

@@ -107,7 +107,7 @@ pub(crate) async fn verify(
 
 /// The download asked for by `q`, written to `output`.
 fn download_options(q: &DownloadQuery, output: std::path::PathBuf) -> ApiResult<DownloadOptions> {
-    let (format, _) = q.format().map_err(ApiError::invalid)?;
+    let (format, _) = q.format().map_err(|e| ApiError::invalid(e.to_string()))?;
     Ok(DownloadOptions {
         format,
         filestore: q.filestore(format),
@@ -118,7 +118,7 @@ fn download_options(q: &DownloadQuery, output: std::path::PathBuf) -> ApiResult<
 
 /// The file name of the download asked for by `q`, after `stem`.
 fn download_name(q: &DownloadQuery, stem: &str) -> ApiResult<String> {
-    let (format, extension) = q.format().map_err(ApiError::invalid)?;
+    let (format, extension) = q.format().map_err(|e| ApiError::invalid(e.to_string()))?;
     Ok(format!("{stem}{}", q.file_suffix(format, extension)))
 }
 

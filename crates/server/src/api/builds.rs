@@ -10,7 +10,6 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use futures_util::Stream;
 use serde::Deserialize;
 use slipway_api::builds::{Build, BuildView, KeepRequest, LogFile, Stage};
@@ -18,7 +17,7 @@ use slipway_platform::projects::Action;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::projects::project_for;
-use super::{Answer, ApiError, ApiResult, ApiUser};
+use super::{Answer, ApiError, ApiJson, ApiResult, ApiUser};
 use crate::AppState;
 
 /// The logs a build may have.
@@ -106,10 +105,10 @@ pub(crate) async fn keep_build(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<i64>,
-    body: Option<Json<KeepRequest>>,
+    body: Option<ApiJson<KeepRequest>>,
 ) -> ApiResult<Answer<Build>> {
     build_for(&state, &user, id, Action::Rebuild).await?;
-    let keep = body.map(|b| b.keep).unwrap_or(true);
+    let keep = body.map(|ApiJson(b)| b.keep).unwrap_or(true);
     state.platform.builds.set_keep(id, keep).await?;
     Ok(Answer(state.platform.builds.get(id).await?))
 }
