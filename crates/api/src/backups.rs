@@ -133,6 +133,10 @@ mod tests {
             format: Some("tar".into()),
             ..DownloadQuery::default()
         };
-        assert!(tar.format().unwrap_err().to_string().contains("use zip or sql-gz"));
+        assert!(tar
+            .format()
+            .unwrap_err()
+            .to_string()
+            .contains("use zip or sql-gz"));
     }
 }
