@@ -63,9 +63,8 @@ impl Failure {
 
 /// What a request is for: `test` results are neutralized (no mails, no crons), `production`
 /// ones are delivered as they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Aim {
     Test,
     Production,
@@ -203,10 +202,11 @@ pub fn is_plain_file_name(name: &str) -> bool {
         && !name.chars().any(char::is_control)
 }
 
+slipway_metadata::text_column!(Aim, "request aim");
+
 /// A request's state, as the API names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum RequestState {
     Draft,
     Pending,
@@ -216,6 +216,8 @@ pub enum RequestState {
     Cancelled,
     Delivered,
 }
+
+slipway_metadata::text_column!(RequestState, "request state");
 
 impl RequestState {
     /// Every state, in lifecycle order.
@@ -240,6 +242,11 @@ impl RequestState {
             RequestState::Cancelled => "cancelled",
             RequestState::Delivered => "delivered",
         }
+    }
+
+    /// The state named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
     /// Whether the upgraded database can be downloaded.
