@@ -359,6 +359,28 @@ fn a_dump_imports_into_a_branch_through_the_api() {
         .send()
         .unwrap();
     assert_eq!(missing.status(), 404, "no backup is a 404, not a 409");
+
+    // A branch with no running database (its build failed before making one: no 16.0
+    // runtime) refuses an import before taking the dump in: even an empty body, which a
+    // received one would refuse as empty (400), gets the 409.
+    site.cli_ok(&["project", "create", "nodb", "--odoo", "16.0"]);
+    let other = WorkTree::from_fixture("shop", &site.git_url("nodb"));
+    other.push("main");
+    let failed = site.wait_build(site.build_of("nodb", "main", &other.git(&["rev-parse", "HEAD"])));
+    assert_eq!(failed["result"], "failed", "{failed}");
+    let url = format!("{}/api/projects/nodb/branches/main/import", site.url());
+    let refused = http.post(&url).bearer_auth(site.token()).send().unwrap();
+    assert_eq!(refused.status(), 409);
+    let body: serde_json::Value = refused.json().unwrap();
+    assert_eq!(body["error"]["code"], "no_database", "{body}");
+    let uploads = site.data.path().join("backups").join("uploads");
+    let left = std::fs::read_dir(&uploads).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(
+        left,
+        0,
+        "nothing of the refused dump stays in {}",
+        uploads.display()
+    );
 }
 
 /// Point-in-time recovery the way a user does it: the embedded cluster archives its WAL from

@@ -126,6 +126,13 @@ impl Platform {
         })
     }
 
+    /// The build holding `branch`'s live database, or a `no_database` conflict: what an
+    /// import checks before receiving a dump, so that a branch with nothing to import into
+    /// refuses at once instead of after the upload.
+    pub async fn live_build_of(&self, branch: &Branch) -> Result<Build> {
+        live_build_in(&self.builds, branch).await
+    }
+
     /// The backups of `branch`, newest first.
     pub async fn branch_backups(&self, branch: &Branch) -> Result<Vec<BackupRecord>> {
         let filter = ListFilter {

@@ -131,13 +131,8 @@ fn mime_of(format: DownloadFormat) -> &'static str {
 
 fn downloads_dir(state: &AppState) -> ApiResult<std::path::PathBuf> {
     let dir = slipway_platform::DataDir::new(&state.platform.env().target.data_dir).downloads();
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "io",
-            format!("cannot create {}: {e}", dir.display()),
-        )
-    })?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ApiError::internal(format!("creating {}: {e}", dir.display())))?;
     Ok(dir)
 }
 
@@ -278,14 +273,11 @@ pub(crate) async fn import(
     let (access, branch) = branch_for(&state, &user, &name, &branch).await?;
     service(&state)?; // 503 before receiving anything when there is no repository
     access.require(Action::Backups, branch.stage)?;
+    state.platform.live_build_of(&branch).await?; // 409 before receiving anything
     let dir = state.import_uploads.clone();
-    tokio::fs::create_dir_all(&dir).await.map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("cannot create {}: {e}", dir.display()),
-        )
-    })?;
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| ApiError::internal(format!("creating {}: {e}", dir.display())))?;
     let file = dir.join(format!("import-{:016x}", rand::random::<u64>()));
     let imported = async {
         receive_dump(&state, &file, request).await?;
@@ -325,11 +317,7 @@ async fn receive_dump(state: &AppState, file: &std::path::Path, request: Request
             BodyError::Interrupted(e) => {
                 ApiError::invalid(format!("the upload was interrupted: {e}"))
             }
-            BodyError::Store(e) => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                format!("the upload could not be stored: {e}"),
-            ),
+            BodyError::Store(e) => ApiError::internal(format!("storing an imported dump: {e}")),
         })?;
     if size == 0 {
         return Err(ApiError::invalid(
