@@ -56,7 +56,7 @@ impl JobKind {
 
     /// The kind named `name`, if this version knows it.
     pub fn parse(name: &str) -> Option<JobKind> {
-        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+        crate::text_column::by_name(&Self::ALL, Self::as_str, name)
     }
 }
 

@@ -38,7 +38,7 @@ pub use jobs::{
     enqueue_with, run_worker, Job, JobKind, JobQueue, HEARTBEAT_TIMEOUT, IDLE_POLL, JOBS_CHANNEL,
 };
 pub use layout::DataDir;
-pub use text_column::UnknownValue;
+pub use text_column::{by_name, UnknownValue};
 
 /// For [`text_column!`]: the sqlx its expansion names, whatever the caller depends on.
 #[doc(hidden)]

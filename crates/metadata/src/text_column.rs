@@ -3,6 +3,12 @@
 //! so no string of them goes past the store. A name this Slipway does not know (a newer
 //! version wrote it) is an error that says so, never a guess.
 
+/// The one of `all` whose name (`as_str`) is `s`: the `parse` of every enum kept in a `text`
+/// column.
+pub fn by_name<T: Copy>(all: &[T], as_str: fn(T) -> &'static str, s: &str) -> Option<T> {
+    all.iter().copied().find(|value| as_str(*value) == s)
+}
+
 /// A `text` column holding a name the enum does not know.
 #[derive(Debug, thiserror::Error)]
 #[error("the metadata database holds {value:?} as a {what}, which this version of Slipway does not know (was it written by a newer one?)")]

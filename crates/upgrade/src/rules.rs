@@ -84,7 +84,7 @@ impl Aim {
 
     /// The aim named `name`.
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.as_str() == name)
+        slipway_metadata::by_name(&Self::ALL, Self::as_str, name)
     }
 }
 
@@ -246,7 +246,7 @@ impl RequestState {
 
     /// The state named `name`.
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
+        slipway_metadata::by_name(&Self::ALL, Self::as_str, name)
     }
 
     /// Whether the upgraded database can be downloaded.
