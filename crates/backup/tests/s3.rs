@@ -1,6 +1,7 @@
 //! An S3 location against a real S3-compatible server: moto's `moto_server` (`pip install
-//! "moto[server]"`), found through `SLIPWAY_TEST_MOTO_SERVER` or on the PATH. Skipped, saying
-//! so, when there is none.
+//! "moto[server]"`, which `dev/setup` installs), found through `SLIPWAY_TEST_MOTO_SERVER` or on
+//! the PATH. Without it the tests fail, saying what to install: a skipped test would pass in CI
+//! without running.
 #![cfg(feature = "s3")]
 
 use std::io::{Read, Write};
@@ -36,11 +37,10 @@ fn moto_server() -> Option<PathBuf> {
     })
 }
 
-fn start() -> Option<Moto> {
-    let Some(bin) = moto_server() else {
-        eprintln!("SKIPPED: no moto_server (pip install \"moto[server]\", or set SLIPWAY_TEST_MOTO_SERVER)");
-        return None;
-    };
+fn start() -> Moto {
+    let bin = moto_server().expect(
+        "no moto_server on the PATH: run dev/setup (it installs moto[server]), or set SLIPWAY_TEST_MOTO_SERVER",
+    );
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -61,7 +61,7 @@ fn start() -> Option<Moto> {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    Some(moto)
+    moto
 }
 
 /// Creates a bucket with a plain HTTP PUT (moto does not check signatures).
@@ -88,7 +88,7 @@ fn s3(port: u16, bucket: &str, prefix: &str) -> Arc<dyn Location> {
 
 #[test]
 fn an_s3_bucket_holds_a_replica_that_is_checked_healed_and_collected() {
-    let Some(moto) = start() else { return };
+    let moto = start();
     create_bucket(moto.port, "backups");
     let bucket = s3(moto.port, "backups", "slipway/replica");
     assert_eq!(bucket.get("chunks/00/none").unwrap(), None);
