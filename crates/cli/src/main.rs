@@ -41,6 +41,9 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.command.ends_at_a_closed_pipe() {
+        end_at_a_closed_pipe();
+    }
     init_logging(&cli.command);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -55,6 +58,16 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Restores SIGPIPE's default action, which Rust's runtime ignores: `println!` into a pipe
+/// its reader closed (`slipway build list | head`) would otherwise panic.
+fn end_at_a_closed_pipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: set once, before any thread starts, to the default disposition.
+    if let Err(e) = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) } {
+        eprintln!("warning: cannot restore SIGPIPE: {e}");
     }
 }
 

@@ -446,10 +446,11 @@ fn session_cookie(set_cookie: &str) -> Option<String> {
 }
 
 /// The build named by a `Host` header under `domain`: `b1.slipway.example:8080` under
-/// `slipway.example` is `b1`. The port and a final `.` are ignored, the domain matches in any
-/// case; the label is returned as written (compare it case-insensitively). `None` for the
-/// domain itself, other domains, IP literals, and nested names (`a.b1.slipway.example`).
-pub fn build_from_host<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
+/// `slipway.example` is `b1`. The port and a final `.` are ignored; host names are
+/// case-insensitive (RFC 4343), so the label comes back in lower case, as build names are
+/// written. `None` for the domain itself, other domains, IP literals, and nested names
+/// (`a.b1.slipway.example`).
+pub fn build_from_host(host: &str, domain: &str) -> Option<String> {
     let host = match host.rsplit_once(':') {
         Some((name, port)) if !name.contains(':') => {
             if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
@@ -476,7 +477,7 @@ pub fn build_from_host<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
         && label
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    valid.then_some(label)
+    valid.then(|| label.to_ascii_lowercase())
 }
 
 #[cfg(test)]
@@ -486,17 +487,17 @@ mod tests {
     #[test]
     fn builds_from_hosts() {
         let d = "slipway.example";
-        assert_eq!(build_from_host("b1.slipway.example", d), Some("b1"));
-        assert_eq!(build_from_host("b1.slipway.example:8080", d), Some("b1"));
-        assert_eq!(build_from_host("b1.slipway.example.", d), Some("b1"));
-        assert_eq!(build_from_host("b1.slipway.example.:443", d), Some("b1"));
-        assert_eq!(build_from_host("B1.Slipway.EXAMPLE", d), Some("B1"));
+        assert_eq!(build_from_host("b1.slipway.example", d).as_deref(), Some("b1"));
+        assert_eq!(build_from_host("b1.slipway.example:8080", d).as_deref(), Some("b1"));
+        assert_eq!(build_from_host("b1.slipway.example.", d).as_deref(), Some("b1"));
+        assert_eq!(build_from_host("b1.slipway.example.:443", d).as_deref(), Some("b1"));
+        assert_eq!(build_from_host("B1.Slipway.EXAMPLE", d).as_deref(), Some("b1"));
         assert_eq!(
-            build_from_host("shop-17-0-dev.slipway.example", d),
+            build_from_host("shop-17-0-dev.slipway.example", d).as_deref(),
             Some("shop-17-0-dev")
         );
         assert_eq!(
-            build_from_host("b1.slipway.example", "slipway.example."),
+            build_from_host("b1.slipway.example", "slipway.example.").as_deref(),
             Some("b1")
         );
         for bad in [

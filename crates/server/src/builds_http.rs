@@ -257,7 +257,7 @@ pub(crate) async fn route_build_hosts(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let Some(name) = proxy::build_from_host(&host, &state.domain).map(str::to_string) else {
+    let Some(name) = proxy::build_from_host(&host, &state.domain) else {
         return next.run(request).await;
     };
     let (build, upstream) = match running_build(&state, &name).await {

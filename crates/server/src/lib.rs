@@ -227,7 +227,27 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             builds_http::route_build_hosts,
         ))
+        .layer(axum::middleware::from_fn(refuse_nul_bytes))
         .with_state(state)
+}
+
+/// Middleware: a request whose path or query decodes to a NUL byte (`%00`) is refused with a
+/// 400 naming it, before any handler: no name Slipway keeps can hold one, and PostgreSQL
+/// refuses NUL in text, which would otherwise surface as a 500.
+async fn refuse_nul_bytes(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let uri = request.uri();
+    let holds_nul = |part: &str| part.contains("%00");
+    if holds_nul(uri.path()) || uri.query().is_some_and(holds_nul) {
+        return api::ApiError::invalid(
+            "the request's address holds a NUL byte (%00), which no name or value can contain: remove it",
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight requests

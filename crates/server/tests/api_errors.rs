@@ -102,3 +102,37 @@ async fn a_body_of_the_wrong_shape_or_type_names_what_is_wrong() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_nul_byte_in_a_path_or_query_is_a_400_naming_it() {
+    let (_db, base, token) = server().await;
+    let client = reqwest::Client::new();
+    for path in [
+        "/api/projects/shop%00",
+        "/api/projects/shop/branches/ma%00in",
+        "/api/builds/1/logs/build%00.log",
+        "/api/projects?filter=%00",
+    ] {
+        let response = client
+            .get(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("NUL"),
+            "{path}: {body}"
+        );
+    }
+    // A request with a lower-case scheme is still authenticated.
+    let response = client
+        .get(format!("{base}/api/me"))
+        .header("authorization", format!("bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+}

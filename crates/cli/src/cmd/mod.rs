@@ -85,4 +85,20 @@ impl Command {
     pub fn is_server(&self) -> bool {
         matches!(self, Command::Serve(_))
     }
+
+    /// Whether the command only prints what it read (the API's clients, `addons`): such a
+    /// command reading into `| head` ends quietly at the closed pipe, as Unix tools do. The
+    /// others keep Rust's ignored SIGPIPE, because they write into pipes of child processes
+    /// (`psql`, `pg_dump`) and must report a child that died, not vanish.
+    pub fn ends_at_a_closed_pipe(&self) -> bool {
+        matches!(
+            self,
+            Command::Odoo(_)
+                | Command::User(_)
+                | Command::Project(_)
+                | Command::Branch(_)
+                | Command::Build(_)
+                | Command::Addons(_)
+        )
+    }
 }

@@ -22,12 +22,16 @@ pub(crate) struct ApiUser(pub User);
 /// The token in an `Authorization` header: bearer, or the password of basic.
 pub(crate) fn token_from(parts: &Parts) -> Option<String> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    if let Some(token) = value.strip_prefix("Bearer ") {
-        return Some(token.trim().to_string());
+    // Authentication schemes are case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
+    let (scheme, credentials) = value.trim_start().split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("Bearer") {
+        return Some(credentials.trim().to_string());
     }
-    let encoded = value.strip_prefix("Basic ")?;
+    if !scheme.eq_ignore_ascii_case("Basic") {
+        return None;
+    }
     let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
+        .decode(credentials.trim())
         .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (_, password) = text.split_once(':')?;
@@ -243,5 +247,24 @@ mod tests {
             Some("slw_y")
         );
         assert_eq!(token_from(&parts(&[])), None);
+    }
+
+    #[test]
+    fn schemes_are_read_in_any_case() {
+        for header in ["bearer slw_x", "BEARER slw_x", "Bearer  slw_x"] {
+            assert_eq!(
+                token_from(&parts(&[("authorization", header)])).as_deref(),
+                Some("slw_x"),
+                "{header}"
+            );
+        }
+        assert_eq!(
+            token_from(&parts(&[("authorization", "basic Z2l0OnNsd195")])).as_deref(),
+            Some("slw_y")
+        );
+        assert_eq!(
+            token_from(&parts(&[("authorization", "Digest slw_x")])),
+            None
+        );
     }
 }
