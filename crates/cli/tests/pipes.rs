@@ -11,7 +11,9 @@ fn a_listing_into_a_closed_pipe_ends_without_a_panic() {
     // Far more than a pipe buffers (64 KiB), so the listing is still writing when the
     // reader goes away.
     for i in 0..3000 {
-        let module = addons.path().join(format!("module_with_a_long_name_{i:05}"));
+        let module = addons
+            .path()
+            .join(format!("module_with_a_long_name_{i:05}"));
         std::fs::create_dir(&module).unwrap();
         std::fs::write(
             module.join("__manifest__.py"),
@@ -47,4 +49,3 @@ fn a_listing_into_a_closed_pipe_ends_without_a_panic() {
         "ended with {status:?}: {stderr}"
     );
 }
-

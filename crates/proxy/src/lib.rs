@@ -487,11 +487,26 @@ mod tests {
     #[test]
     fn builds_from_hosts() {
         let d = "slipway.example";
-        assert_eq!(build_from_host("b1.slipway.example", d).as_deref(), Some("b1"));
-        assert_eq!(build_from_host("b1.slipway.example:8080", d).as_deref(), Some("b1"));
-        assert_eq!(build_from_host("b1.slipway.example.", d).as_deref(), Some("b1"));
-        assert_eq!(build_from_host("b1.slipway.example.:443", d).as_deref(), Some("b1"));
-        assert_eq!(build_from_host("B1.Slipway.EXAMPLE", d).as_deref(), Some("b1"));
+        assert_eq!(
+            build_from_host("b1.slipway.example", d).as_deref(),
+            Some("b1")
+        );
+        assert_eq!(
+            build_from_host("b1.slipway.example:8080", d).as_deref(),
+            Some("b1")
+        );
+        assert_eq!(
+            build_from_host("b1.slipway.example.", d).as_deref(),
+            Some("b1")
+        );
+        assert_eq!(
+            build_from_host("b1.slipway.example.:443", d).as_deref(),
+            Some("b1")
+        );
+        assert_eq!(
+            build_from_host("B1.Slipway.EXAMPLE", d).as_deref(),
+            Some("b1")
+        );
         assert_eq!(
             build_from_host("shop-17-0-dev.slipway.example", d).as_deref(),
             Some("shop-17-0-dev")
