@@ -92,6 +92,18 @@ fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| PlatformError::Invalid(format!("cannot hash this password: {e}")))
 }
 
+/// An Argon2id hash of a random password with the default cost, made once: what an unknown
+/// login's password is checked against.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        hash_password(&crate::people::random_secret()).unwrap_or_else(|_| {
+            // Unreachable with a random ASCII password; an unparsable hash only skips the work.
+            String::new()
+        })
+    })
+}
+
 fn verify_password(stored: &str, password: &str) -> bool {
     use argon2::password_hash::phc::PasswordHash;
     use argon2::password_hash::PasswordVerifier;
@@ -132,17 +144,23 @@ impl People {
                 .bind(login)
                 .fetch_optional(self.pool())
                 .await?;
-        let Some((id, Some(stored))) = row else {
-            return Ok(None);
+        // An unknown login (or one without a password) is checked against a hash of the same
+        // cost all the same, so the answer takes as long and does not tell which logins exist.
+        let (id, stored) = match row {
+            Some((id, Some(stored))) => (Some(id), Some(stored)),
+            _ => (None, None),
         };
         let given = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&stored, &given))
-            .await
-            .unwrap_or(false);
-        if !ok {
-            return Ok(None);
+        let ok = tokio::task::spawn_blocking(move || match &stored {
+            Some(stored) => verify_password(stored, &given),
+            None => verify_password(decoy_hash(), &given),
+        })
+        .await
+        .unwrap_or(false);
+        match id {
+            Some(id) if ok => self.by_id(id).await,
+            _ => Ok(None),
         }
-        self.by_id(id).await
     }
 }
 
@@ -158,6 +176,17 @@ mod tests {
         assert!(verify_password(&hash, "correct horse battery"));
         assert!(!verify_password(&hash, "correct horse batterY"));
         assert!(!verify_password("not a hash", "x"));
+    }
+
+    #[test]
+    fn an_unknown_login_costs_a_verification_of_the_same_cost() {
+        use argon2::password_hash::phc::PasswordHash;
+        let real = hash_password("correct horse battery").unwrap();
+        let decoy = PasswordHash::new(decoy_hash()).expect("the decoy is a real hash");
+        let real = PasswordHash::new(&real).unwrap();
+        assert_eq!(decoy.algorithm, real.algorithm);
+        assert_eq!(decoy.params, real.params);
+        assert!(!verify_password(decoy_hash(), ""));
     }
 
     #[test]
