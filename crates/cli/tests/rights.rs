@@ -481,3 +481,89 @@ fn a_ui_session_needs_its_csrf_header_to_change_anything() {
     let body = response.text().unwrap();
     assert!(body.contains("at least 10 characters"), "{body}");
 }
+
+/// Runs `git` in `dir`; returns whether it succeeded and what it printed on stderr.
+fn git_in(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Dave Dev")
+        .env("GIT_AUTHOR_EMAIL", "dave@example.com")
+        .env("GIT_COMMITTER_NAME", "Dave Dev")
+        .env("GIT_COMMITTER_EMAIL", "dave@example.com")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn only_admins_push_or_move_into_staging_and_production_unless_staging_is_opened() {
+    let site = Site::start(&[]);
+    let (prod, staging, _dev) = three_stages(&site);
+    let developer = member(&site, "rights", "dave", "developer");
+    let work = tempfile::tempdir().unwrap();
+    let url = site.git_url("rights").replace(&site.token(), &developer);
+    let (cloned, err) = git_in(work.path(), &["clone", "-q", &url, "repo"]);
+    assert!(cloned, "{err}");
+    let repo = work.path().join("repo");
+    std::fs::write(repo.join("DAVE.md"), "a developer's change\n").unwrap();
+    git_in(&repo, &["add", "DAVE.md"]);
+    assert!(git_in(&repo, &["commit", "-qm", "dave's change"]).0);
+
+    // Production and staging: git refuses the push and prints why; nothing moved.
+    for (branch, build) in [("main", &prod), ("qa", &staging)] {
+        let refspec = format!("+HEAD:{branch}");
+        let (pushed, err) = git_in(&repo, &["push", "origin", &refspec]);
+        assert!(!pushed, "a developer pushed to {branch}");
+        assert!(
+            err.contains(&format!("remote: slipway: {branch} is protected"))
+                && err.contains("[remote rejected]")
+                && err.contains("ask a project admin to merge it"),
+            "{err}"
+        );
+        let heads = site.get("/api/projects/rights/branches");
+        let head = heads
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == branch)
+            .unwrap()["head"]
+            .clone();
+        assert_eq!(head, build["revision"], "{branch} moved: {heads}");
+    }
+    // A development branch of their own: accepted.
+    let (pushed, err) = git_in(&repo, &["push", "-q", "origin", "HEAD:dave-fix"]);
+    assert!(pushed, "{err}");
+    // Moves and merges into staging: an admin's decision.
+    let into_staging = Some(json!({"stage": "staging"}));
+    let move_path = "/api/projects/rights/branches/dave-fix";
+    assert_eq!(
+        status_of(&site, &developer, "PATCH", move_path, into_staging.clone()),
+        403
+    );
+    let merge = Some(json!({"into": "qa"}));
+    let merge_path = "/api/projects/rights/branches/dave-fix/merge";
+    assert_eq!(
+        status_of(&site, &developer, "POST", merge_path, merge.clone()),
+        403
+    );
+
+    // The project opens staging to its developers: staging, never production.
+    let (status, body) = site.patch(
+        "/api/projects/rights",
+        json!({"settings": {"developers_may_stage": true}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (pushed, err) = git_in(&repo, &["push", "-q", "origin", "+HEAD:qa"]);
+    assert!(pushed, "{err}");
+    let (pushed, err) = git_in(&repo, &["push", "origin", "+HEAD:main"]);
+    assert!(!pushed && err.contains("main is protected"), "{err}");
+    assert_eq!(
+        status_of(&site, &developer, "PATCH", move_path, into_staging),
+        200
+    );
+}

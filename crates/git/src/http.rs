@@ -124,6 +124,93 @@ pub async fn git_http_backend(
     path_info: &str,
     max_body_bytes: u64,
 ) -> Response {
+    serve(
+        repos_root,
+        remote_user,
+        req,
+        path_info,
+        max_body_bytes,
+        None,
+    )
+    .await
+}
+
+/// Branches a pusher may not update, and why. A push updating one of them is refused by git
+/// itself, in a `pre-receive` hook of Slipway's own (the repositories' own hooks stay
+/// disabled): nothing of the push is applied, and the `git` client prints the reason
+/// (`remote: slipway: main is protected: ...`, then `! [remote rejected]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProtectedBranches {
+    /// Branch names (`main`), never patterns.
+    pub names: Vec<String>,
+    /// One sentence for the pusher: who may update them and what to do instead.
+    pub reason: String,
+}
+
+/// [`git_http_backend`], with the updates of `protected` branches refused on pushes.
+pub async fn git_http_backend_protecting(
+    repos_root: &Path,
+    remote_user: &str,
+    req: Request,
+    path_info: &str,
+    max_body_bytes: u64,
+    protected: &ProtectedBranches,
+) -> Response {
+    let guard = (!protected.names.is_empty()).then_some(protected);
+    serve(
+        repos_root,
+        remote_user,
+        req,
+        path_info,
+        max_body_bytes,
+        guard,
+    )
+    .await
+}
+
+/// The `pre-receive` hook that refuses protected branches: they come in the environment, so
+/// one script serves every push.
+const GUARD_HOOK: &str = r#"#!/bin/sh
+# Slipway's branch protection, written by Slipway (a repository's own hooks never run):
+# refuses every update of a branch listed in SLIPWAY_PROTECTED_BRANCHES (one per line).
+refused=0
+while read -r old new ref; do
+  branch=${ref#refs/heads/}
+  [ "$branch" = "$ref" ] && continue
+  if printf '%s
+' "$SLIPWAY_PROTECTED_BRANCHES" | grep -qxF -e "$branch"; then
+    echo "slipway: $branch is protected: $SLIPWAY_PROTECTED_REASON" >&2
+    refused=1
+  fi
+done
+exit $refused
+"#;
+
+/// Writes the guard hook under `repos_root/.hooks` (a name no project can have) when it is
+/// missing or differs, atomically; returns its folder.
+async fn guard_hooks_dir(repos_root: &Path) -> std::io::Result<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::path::absolute(repos_root.join(".hooks"))?;
+    let hook = dir.join("pre-receive");
+    if tokio::fs::read_to_string(&hook).await.ok().as_deref() == Some(GUARD_HOOK) {
+        return Ok(dir);
+    }
+    tokio::fs::create_dir_all(&dir).await?;
+    let fresh = dir.join(format!(".pre-receive.{}", std::process::id()));
+    tokio::fs::write(&fresh, GUARD_HOOK).await?;
+    tokio::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o755)).await?;
+    tokio::fs::rename(&fresh, &hook).await?;
+    Ok(dir)
+}
+
+async fn serve(
+    repos_root: &Path,
+    remote_user: &str,
+    req: Request,
+    path_info: &str,
+    max_body_bytes: u64,
+    protected: Option<&ProtectedBranches>,
+) -> Response {
     let Some((project, endpoint)) = parse_path(path_info) else {
         return plain(StatusCode::NOT_FOUND, "not a Git repository URL");
     };
@@ -187,6 +274,21 @@ pub async fn git_http_backend(
     }
     if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
         cmd.env("REMOTE_ADDR", addr.ip().to_string());
+    }
+    if let (Some(protected), Endpoint::ReceivePack) = (protected, endpoint) {
+        let hooks = match guard_hooks_dir(repos_root).await {
+            Ok(hooks) => hooks,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot write the branch protection hook");
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, "pushes are unavailable");
+            }
+        };
+        // Configuration from the environment outranks the repository's own `core.hooksPath`.
+        cmd.env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "core.hooksPath")
+            .env("GIT_CONFIG_VALUE_0", hooks)
+            .env("SLIPWAY_PROTECTED_BRANCHES", protected.names.join("\n"))
+            .env("SLIPWAY_PROTECTED_REASON", &protected.reason);
     }
 
     let mut child = match cmd.spawn() {

@@ -34,6 +34,10 @@ pub struct ProjectSettings {
     pub max_running_dev_builds: u32,
     /// Development databases are dropped after this many days.
     pub dev_database_days: u32,
+    /// Developers may push to the staging branches and move or merge branches into staging
+    /// (off by default: staging runs on a copy of production's data, so what reaches it is an
+    /// admin's decision).
+    pub developers_may_stage: bool,
 }
 
 impl Default for ProjectSettings {
@@ -41,6 +45,7 @@ impl Default for ProjectSettings {
         Self {
             max_running_dev_builds: 4,
             dev_database_days: 3,
+            developers_may_stage: false,
         }
     }
 }
@@ -144,9 +149,10 @@ pub enum Action {
 /// - admin: everything, except committing from the editor on production (production
 ///   changes come through Git, with its safety backup and rollback);
 /// - developer: every tool of development builds; on staging and production only seeing
-///   them (history, builds), moving branches between development and staging, merging
-///   into development or staging, branch settings out of production; no database, logs,
-///   shell or mails outside development;
+///   them (history, builds) and branch settings out of production; pushes, stage moves and
+///   merges only into development (staging and production are protected: see
+///   [`allowed_in`] for the project setting that opens staging); no database, logs, shell or
+///   mails outside development;
 /// - tester: staging and development databases and their tools (connect, logs, mails,
 ///   shell, monitor, browsing code); no pushes, rebuilds, settings, nor anything of
 ///   production but seeing it.
@@ -159,8 +165,7 @@ pub fn allowed(role: Role, action: Action, stage: Stage) -> bool {
     match role {
         Role::Admin => !(action == Edit && stage == Production),
         Role::Developer => match (action, stage) {
-            (Push, _) => true,
-            (MoveStage | Merge | Settings, Development | Staging) => true,
+            (Settings, Staging) => true,
             (ManageProject, _) => false,
             (_, Development) => true,
             _ => false,
@@ -171,6 +176,44 @@ pub fn allowed(role: Role, action: Action, stage: Stage) -> bool {
                 Logs | Connect | Shell | Mails | Monitor | Browse | Backups,
                 Development | Staging
             )
+        ),
+    }
+}
+
+/// [`allowed`] in a project whose settings may open staging to its developers: with
+/// `developers_may_stage`, a developer pushes to staging branches and moves or merges
+/// branches into staging (never production).
+pub fn allowed_in(settings: &ProjectSettings, role: Role, action: Action, stage: Stage) -> bool {
+    let opened = settings.developers_may_stage
+        && role == Role::Developer
+        && stage == Stage::Staging
+        && matches!(action, Action::Push | Action::MoveStage | Action::Merge);
+    opened || allowed(role, action, stage)
+}
+
+/// The branches `role` may not push to in a project with `settings` (Git refuses their
+/// updates at `git-receive-pack`), and the sentence the pusher's `git` prints.
+pub fn push_protection(
+    settings: &ProjectSettings,
+    role: Role,
+    branches: &[crate::branches::Branch],
+) -> slipway_git::http::ProtectedBranches {
+    let names = branches
+        .iter()
+        .filter(|b| !allowed_in(settings, role, Action::Push, b.stage))
+        .map(|b| b.name.clone())
+        .collect();
+    let closed = if settings.developers_may_stage {
+        "production branch"
+    } else {
+        "production and staging branches"
+    };
+    slipway_git::http::ProtectedBranches {
+        names,
+        reason: format!(
+            "as {}, you cannot push to the {closed}; push to a development branch and ask a \
+             project admin to merge it",
+            role.as_str()
         ),
     }
 }
@@ -475,18 +518,52 @@ mod tests {
                 );
             }
         }
-        assert!(allowed(Role::Developer, Action::MoveStage, Stage::Staging));
-        assert!(allowed(Role::Developer, Action::Merge, Stage::Staging));
-        assert!(!allowed(
-            Role::Developer,
-            Action::MoveStage,
-            Stage::Production
-        ));
-        assert!(!allowed(Role::Developer, Action::Merge, Stage::Production));
+        assert!(allowed(Role::Developer, Action::Settings, Stage::Staging));
         assert!(!allowed(
             Role::Developer,
             Action::Settings,
             Stage::Production
+        ));
+    }
+
+    #[test]
+    fn staging_and_production_are_protected_from_developers_unless_staging_is_opened() {
+        let protected = ProjectSettings::default();
+        let opened = ProjectSettings {
+            developers_may_stage: true,
+            ..ProjectSettings::default()
+        };
+        for action in [Action::Push, Action::MoveStage, Action::Merge] {
+            assert!(allowed_in(
+                &protected,
+                Role::Developer,
+                action,
+                Stage::Development
+            ));
+            assert!(!allowed_in(
+                &protected,
+                Role::Developer,
+                action,
+                Stage::Staging
+            ));
+            assert!(allowed_in(&opened, Role::Developer, action, Stage::Staging));
+            for settings in [&protected, &opened] {
+                assert!(!allowed_in(
+                    settings,
+                    Role::Developer,
+                    action,
+                    Stage::Production
+                ));
+                assert!(allowed_in(settings, Role::Admin, action, Stage::Production));
+                assert!(!allowed_in(settings, Role::Tester, action, Stage::Staging));
+            }
+        }
+        // Opening staging to pushes opens none of its data.
+        assert!(!allowed_in(
+            &opened,
+            Role::Developer,
+            Action::Shell,
+            Stage::Staging
         ));
     }
 

@@ -17,7 +17,7 @@ use axum::Router;
 use slipway_api::builds::ConnectLink;
 use slipway_platform::builds::naming::build_id_of;
 use slipway_platform::builds::{Build, BuildState};
-use slipway_platform::projects::Action;
+use slipway_platform::projects::{push_protection, Action};
 use slipway_platform::stages::Stage;
 use tokio::sync::Mutex;
 
@@ -126,9 +126,9 @@ async fn git(
     // Reading the code is seeing the project; pushing is a developer's (any branch: the
     // refs are only known once the pack is in).
     let needed = if push { Action::Push } else { Action::View };
-    let project = match api_user.access(&state, project).await {
+    let (project, role) = match api_user.access(&state, project).await {
         Ok(access) => match access.require(needed, Stage::Development) {
-            Ok(()) => access.project,
+            Ok(()) => (access.project, access.role),
             Err(e) => return e.into_response(),
         },
         Err(e) => return e.into_response(),
@@ -154,12 +154,19 @@ async fn git(
     };
     let _refs = state.platform.lock_refs(project.id).await;
     let before = repo.branches().await.unwrap_or_default();
-    let response = git_http::git_http_backend(
+    // Protected branches are refused by git itself, so nothing of such a push lands.
+    let branches = match state.platform.branches.list(project.id).await {
+        Ok(branches) => branches,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let protected = push_protection(&project.settings, role, &branches);
+    let response = git_http::git_http_backend_protecting(
         &repos_root,
         &user.login,
         request,
         &path_info,
         MAX_PUSH_BYTES,
+        &protected,
     )
     .await;
     // The bridge answers a receive-pack once git has exited: the refs are updated.

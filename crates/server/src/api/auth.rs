@@ -1,14 +1,14 @@
 //! Who is calling: `Authorization: Bearer <token>` (or HTTP basic with the token as the
 //! password, as Git clients send it), checked against the tokens' digests; or the web UI's
 //! session cookie, with its CSRF header. [`Access`] applies Odoo.sh's rights
-//! ([`allowed`]) to what the caller asks.
+//! ([`allowed_in`]: the project's settings over [`allowed`](slipway_platform::projects::allowed)) to what the caller asks.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use base64::Engine;
 use slipway_platform::people::User;
-use slipway_platform::projects::{allowed, Action, Project, Role};
+use slipway_platform::projects::{allowed_in, Action, Project, Role};
 use slipway_platform::stages::Stage;
 use subtle::ConstantTimeEq;
 
@@ -130,9 +130,9 @@ pub(crate) struct Access {
 }
 
 impl Access {
-    /// Refuses what the role may not do on `stage` ([`allowed`]).
+    /// Refuses what the role may not do on `stage` ([`allowed_in`]).
     pub(crate) fn require(&self, action: Action, stage: Stage) -> Result<(), ApiError> {
-        if allowed(self.role, action, stage) {
+        if allowed_in(&self.project.settings, self.role, action, stage) {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(
