@@ -61,3 +61,26 @@ pub struct PasswordChange {
     /// The new password (at least 10 characters).
     pub password: String,
 }
+
+/// One of the caller's API tokens, without its secret (`GET /api/me/tokens`).
+pub use slipway_platform::tokens::ApiToken;
+
+/// `POST /api/me/tokens`: a new token for the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewToken {
+    /// What it is for (`ci`, `laptop`).
+    #[serde(default)]
+    pub label: String,
+    /// Days it lives (1 to 3650); it never expires when left out.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// The answer to `POST /api/me/tokens`: the token, and its secret, shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedToken {
+    /// The token.
+    pub token: ApiToken,
+    /// Its secret (`slw_...`), for `Authorization: Bearer`.
+    pub secret: String,
+}

@@ -72,6 +72,7 @@ pub mod people;
 pub mod projects;
 pub mod sessions;
 pub mod stages;
+pub mod tokens;
 
 pub use error::{ErrorKind, PlatformError, Result};
 pub use ref_locks::RefsGuard;

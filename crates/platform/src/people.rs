@@ -59,7 +59,7 @@ pub fn valid_login(login: &str) -> bool {
 }
 
 /// A new random token.
-fn generate_token() -> String {
+pub(crate) fn generate_token() -> String {
     format!("slw_{}", random_secret())
 }
 
@@ -156,7 +156,8 @@ impl People {
         // timestamp nobody reads to the second.
         let user = sqlx::query_as(&format!(
             "WITH token AS (SELECT id, user_id, last_used_at FROM api_tokens \
-                            WHERE digest = $1 AND revoked_at IS NULL), \
+                            WHERE digest = $1 AND revoked_at IS NULL \
+                            AND (expires_at IS NULL OR expires_at > now())), \
                   touched AS (UPDATE api_tokens SET last_used_at = now() \
                               WHERE id = (SELECT id FROM token WHERE last_used_at IS NULL \
                                           OR last_used_at < now() - interval '1 minute')) \

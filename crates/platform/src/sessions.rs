@@ -116,23 +116,38 @@ fn verify_password(stored: &str, password: &str) -> bool {
 }
 
 impl People {
-    /// Sets (or replaces) the password of `login` (Argon2id; only the hash is stored).
-    pub async fn set_password(&self, login: &str, password: &str) -> Result<()> {
+    /// Sets (or replaces) the password of `login` (Argon2id; only the hash is stored) and ends
+    /// every web session of theirs but `keep` (the session that changed it, if theirs): a
+    /// password changed because it leaked must shut out whoever used it.
+    pub async fn set_password(
+        &self,
+        login: &str,
+        password: &str,
+        keep: Option<&str>,
+    ) -> Result<()> {
         check_password(password)?;
         let owned = password.to_string();
         let hash = tokio::task::spawn_blocking(move || hash_password(&owned))
             .await
             .map_err(|e| PlatformError::Invalid(format!("hashing failed: {e}")))??;
-        let done = sqlx::query("UPDATE users SET password_hash = $2 WHERE login = $1")
-            .bind(login)
-            .bind(hash)
-            .execute(self.pool())
-            .await?;
-        if done.rows_affected() == 0 {
+        let mut tx = self.pool().begin().await?;
+        let user: Option<(i64,)> =
+            sqlx::query_as("UPDATE users SET password_hash = $2 WHERE login = $1 RETURNING id")
+                .bind(login)
+                .bind(hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((user_id,)) = user else {
             return Err(PlatformError::NotFound(format!(
                 "no user with login {login:?}"
             )));
-        }
+        };
+        sqlx::query("DELETE FROM ui_sessions WHERE user_id = $1 AND digest IS DISTINCT FROM $2")
+            .bind(user_id)
+            .bind(keep.map(key_digest))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -47,6 +47,9 @@ pub enum Command {
     /// Users and their API tokens.
     #[command(subcommand)]
     User(people::UserCommand),
+    /// Your API tokens: create (with an expiry), list (with their last use), revoke.
+    #[command(subcommand)]
+    Token(people::TokenCommand),
     /// Projects (each a Git repository of Odoo modules hosted at /git/NAME.git).
     #[command(subcommand)]
     Project(projects::ProjectCommand),
@@ -74,6 +77,7 @@ impl Command {
             Command::Db(cmd) => db::run(cmd, global).await,
             Command::Odoo(cmd) => people::run_odoo(cmd, client, global).await,
             Command::User(cmd) => people::run_user(cmd, client, global).await,
+            Command::Token(cmd) => people::run_token(cmd, client, global).await,
             Command::Project(cmd) => projects::run_project(cmd, client, global).await,
             Command::Branch(cmd) => projects::run_branch(cmd, client, global).await,
             Command::Build(cmd) => projects::run_build(cmd, client, global).await,
@@ -95,6 +99,7 @@ impl Command {
             self,
             Command::Odoo(_)
                 | Command::User(_)
+                | Command::Token(_)
                 | Command::Project(_)
                 | Command::Branch(_)
                 | Command::Build(_)

@@ -1,9 +1,11 @@
-//! `slipway user create | list` and `slipway odoo add | list`: people and Odoo runtimes,
-//! through the API.
+//! `slipway user create | list | passwd`, `slipway token create | list | revoke` and
+//! `slipway odoo add | list`: people, their API tokens and Odoo runtimes, through the API.
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use slipway_api::people::{CreatedUser, NewUserRequest, PasswordChange, User};
+use slipway_api::people::{
+    ApiToken, CreatedToken, CreatedUser, NewToken, NewUserRequest, PasswordChange, User,
+};
 use slipway_api::projects::{NewRuntime, Runtime};
 
 use super::projects::print_answer;
@@ -19,6 +21,35 @@ pub enum UserCommand {
     /// Set a user's web UI password, read from the first line of standard input (Slipway
     /// admins for anyone, users for themselves).
     Passwd(PasswdArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a new API token for yourself; prints it (shown once).
+    Create(CreateTokenArgs),
+    /// List your tokens: label, creation, last use, expiry.
+    List(JsonArg),
+    /// Revoke one of your tokens: the next request with it is refused.
+    Revoke(RevokeTokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateTokenArgs {
+    /// What it is for (`ci`, `laptop`).
+    #[arg(long, default_value = "")]
+    label: String,
+    /// Days it lives (1 to 3650); without it the token does not expire.
+    #[arg(long, value_name = "DAYS")]
+    expires_in_days: Option<u32>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeTokenArgs {
+    /// The token's id (`slipway token list`).
+    id: i64,
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +162,77 @@ pub async fn run_user(
             Ok(())
         }
     }
+}
+
+pub async fn run_token(
+    cmd: TokenCommand,
+    client: &ClientOptions,
+    global: &GlobalOptions,
+) -> Result<()> {
+    let api = Client::new(client, global)?;
+    match cmd {
+        TokenCommand::Create(args) => {
+            let created: CreatedToken = api
+                .post_as(
+                    "/api/me/tokens",
+                    &NewToken {
+                        label: args.label,
+                        expires_in_days: args.expires_in_days,
+                    },
+                )
+                .await?;
+            if args.json {
+                return print_answer(&created);
+            }
+            println!(
+                "token #{} created{}",
+                created.token.id,
+                expiry_words(&created.token)
+            );
+            println!("token (shown once): {}", created.secret);
+            Ok(())
+        }
+        TokenCommand::List(args) => {
+            let tokens: Vec<ApiToken> = api.get_as("/api/me/tokens").await?;
+            if args.json {
+                return print_answer(&tokens);
+            }
+            println!(
+                "{:<6} {:<20} {:<17} {:<17} EXPIRES",
+                "ID", "LABEL", "CREATED", "LAST USED"
+            );
+            let minute = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M").to_string();
+            for t in &tokens {
+                println!(
+                    "{:<6} {:<20} {:<17} {:<17} {}",
+                    t.id,
+                    t.label,
+                    minute(&t.created_at),
+                    t.last_used_at.as_ref().map_or("never".into(), minute),
+                    t.expires_at.as_ref().map_or("never".into(), minute),
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke(args) => {
+            api.call(
+                reqwest::Method::DELETE,
+                &format!("/api/me/tokens/{}", args.id),
+                None::<&()>,
+            )
+            .await?;
+            println!("token #{} revoked", args.id);
+            Ok(())
+        }
+    }
+}
+
+/// `, expires 2027-01-06 10:00 UTC`, or nothing for a token that does not expire.
+fn expiry_words(token: &ApiToken) -> String {
+    token
+        .expires_at
+        .map(|at| format!(", expires {}", at.format("%Y-%m-%d %H:%M UTC")))
+        .unwrap_or_default()
 }
 
 pub async fn run_odoo(

@@ -49,7 +49,7 @@ pub(crate) async fn authenticate_token(state: &AppState, token: &str) -> Result<
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
-                "unknown or revoked token; create one with `slipway user create` or `slipway token create`",
+                "unknown, revoked or expired token: use a live one, or make a new one with `slipway token create` or on your profile page",
             )
         })
 }

@@ -14,7 +14,8 @@
 //! - `POST /api/session` (`{"token"}` or `{"login", "password"}` -> cookie, `{"user",
 //!   "csrf"}`), `GET /api/session`, `DELETE /api/session` (sign out); `PUT
 //!   /api/users/{login}/password` (`{"password"}`: admins, or the user themselves)
-//! - `GET /api/me`; `GET|POST /api/users` (Slipway admins)
+//! - `GET /api/me`; `GET|POST /api/me/tokens`, `DELETE /api/me/tokens/{id}` (the caller's API
+//!   tokens: label, expiry, last use; revoking is immediate); `GET|POST /api/users` (Slipway admins)
 //! - `GET|POST /api/runtimes` (Odoo source trees per series; POST for admins)
 //! - `GET|POST /api/projects`, `GET /api/projects/{p}`
 //! - `GET|PUT /api/projects/{p}/members` (`[{"login", "role"}]`; PUT replaces, admins only)
@@ -54,6 +55,7 @@ mod monitor;
 mod projects;
 mod session;
 mod shell;
+mod tokens;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -161,6 +163,8 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
                 .delete(session::sign_out),
         )
         .route("/api/me", get(projects::me))
+        .route("/api/me/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/me/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route(
             "/api/users/{login}/password",
             axum::routing::put(session::set_password),

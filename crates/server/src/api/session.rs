@@ -103,20 +103,23 @@ pub(crate) async fn sign_out(
 }
 
 /// `PUT /api/users/{login}/password` `{"password"}`: Slipway admins for anyone, users for
-/// themselves.
+/// themselves. Every web session of that user ends, but the one making the change.
 pub(crate) async fn set_password(
     State(state): State<AppState>,
     user: ApiUser,
     axum::extract::Path(login): axum::extract::Path<String>,
+    parts: Parts,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
-    if user.0.login != login {
+    let own = user.0.login == login;
+    if !own {
         user.require_admin()?;
     }
+    let current = cookie(&parts, SESSION_COOKIE).filter(|_| own);
     state
         .platform
         .people
-        .set_password(&login, &body.password)
+        .set_password(&login, &body.password, current.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
