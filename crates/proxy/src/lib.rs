@@ -1,7 +1,9 @@
 //! The reverse proxy in front of builds' Odoo servers (on 127.0.0.1).
 //!
 //! [`forward`] streams one request to a build and its answer back (HTTP/1.1; bodies never held
-//! in memory), the way Odoo's `proxy_mode` expects: `X-Forwarded-For` (the client appended),
+//! in memory). It never hands a build a credential of Slipway's: `Authorization` and Slipway's
+//! cookies (`slipway_*`) are taken out of requests, and a build's `Set-Cookie` is kept to its
+//! own host (no `Domain`, no `slipway_*` name). It forwards the way Odoo's `proxy_mode` expects: `X-Forwarded-For` (the client appended),
 //! `X-Forwarded-Host` and `X-Forwarded-Proto` set by us (whatever the client sent), hop-by-hop
 //! headers dropped both ways, the client's `Host` passed on, a `Location` pointing at the
 //! upstream (or, behind a path prefix, at the site root) rewritten to the public address, and
@@ -155,6 +157,70 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Cookies whose name starts with this are Slipway's own (the web UI's session): they never
+/// reach a build, and a build cannot set them.
+pub const SLIPWAY_COOKIE_PREFIX: &str = "slipway_";
+
+/// Takes Slipway's credentials out of a request for a build: `Authorization` and
+/// `Proxy-Authorization` (an API token sent to the wrong place), and Slipway's cookies. A
+/// build runs a developer's code, which must never see a credential of whoever visits it.
+fn strip_credentials(headers: &mut HeaderMap) {
+    headers.remove(header::AUTHORIZATION);
+    headers.remove(header::PROXY_AUTHORIZATION);
+    let kept: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty() && !is_slipway_cookie(pair))
+        .map(str::to_owned)
+        .collect();
+    headers.remove(header::COOKIE);
+    if !kept.is_empty() {
+        if let Ok(value) = HeaderValue::from_str(&kept.join("; ")) {
+            headers.insert(header::COOKIE, value);
+        }
+    }
+}
+
+/// Whether a `name=value` cookie (or a `Set-Cookie` line) is one of Slipway's.
+fn is_slipway_cookie(pair: &str) -> bool {
+    let name = pair.split('=').next().unwrap_or("").trim();
+    name.len() >= SLIPWAY_COOKIE_PREFIX.len()
+        && name[..SLIPWAY_COOKIE_PREFIX.len()].eq_ignore_ascii_case(SLIPWAY_COOKIE_PREFIX)
+}
+
+/// Keeps a build's cookies on its own host: a `Set-Cookie` with a `Domain` attribute would
+/// reach every build (and the UI) under the parent domain, so the attribute is dropped and the
+/// cookie becomes host-only; one named like Slipway's is dropped whole.
+fn confine_set_cookies(headers: &mut HeaderMap) {
+    let lines: Vec<String> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|line| !is_slipway_cookie(line))
+        .map(host_only)
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for line in lines {
+        if let Ok(value) = HeaderValue::from_str(&line) {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+}
+
+/// A `Set-Cookie` line without its `Domain` attribute.
+fn host_only(line: &str) -> String {
+    line.split(';')
+        .filter(|attribute| {
+            let name = attribute.split('=').next().unwrap_or("").trim();
+            !name.eq_ignore_ascii_case("domain")
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
 /// Whether the request asks to switch protocols (`Connection: upgrade` and an `Upgrade`).
 fn wants_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
     let connection_upgrade = headers
@@ -297,6 +363,7 @@ pub async fn forward(
     parts.version = axum::http::Version::HTTP_11;
     let headers = &mut parts.headers;
     strip_hop_by_hop(headers);
+    strip_credentials(headers);
     if let Some(protocol) = upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, protocol);
@@ -356,6 +423,7 @@ pub async fn forward(
 
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    confine_set_cookies(&mut parts.headers);
     if let Some(location) = parts
         .headers
         .get(header::LOCATION)
@@ -483,6 +551,56 @@ pub fn build_from_host(host: &str, domain: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slipway_credentials_never_reach_a_build() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer slw_x"),
+        );
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("session_id=odoo1; slipway_session=sls_y; frontend_lang=en"),
+        );
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("Slipway_Session=sls_z"),
+        );
+        strip_credentials(&mut headers);
+        assert!(headers.get(header::AUTHORIZATION).is_none());
+        assert_eq!(
+            headers.get_all(header::COOKIE).iter().collect::<Vec<_>>(),
+            ["session_id=odoo1; frontend_lang=en"]
+        );
+        let mut only_ours = HeaderMap::new();
+        only_ours.insert(
+            header::COOKIE,
+            HeaderValue::from_static("slipway_session=sls_y"),
+        );
+        strip_credentials(&mut only_ours);
+        assert!(only_ours.get(header::COOKIE).is_none());
+    }
+
+    #[test]
+    fn a_builds_cookies_stay_on_its_host() {
+        let mut headers = HeaderMap::new();
+        for line in [
+            "session_id=abc; Domain=.slipway.example; Path=/; HttpOnly",
+            "slipway_session=evil; Path=/",
+            "tz=UTC; Path=/",
+        ] {
+            headers.append(header::SET_COOKIE, HeaderValue::from_static(line));
+        }
+        confine_set_cookies(&mut headers);
+        assert_eq!(
+            headers
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .collect::<Vec<_>>(),
+            ["session_id=abc; Path=/; HttpOnly", "tz=UTC; Path=/"]
+        );
+    }
 
     #[test]
     fn builds_from_hosts() {
