@@ -14,7 +14,8 @@
 //! - `POST /api/session` (`{"token"}` or `{"login", "password"}` -> cookie, `{"user",
 //!   "csrf"}`), `GET /api/session`, `DELETE /api/session` (sign out); `PUT
 //!   /api/users/{login}/password` (`{"password"}`: admins, or the user themselves)
-//! - `GET /api/me`; `GET|POST /api/users` (Slipway admins)
+//! - `GET /api/me`; `GET|POST /api/me/keys`, `DELETE /api/me/keys/{id}` (the caller's SSH
+//!   public keys); `GET|POST /api/users` (Slipway admins)
 //! - `GET|POST /api/runtimes` (Odoo source trees per series; POST for admins)
 //! - `GET|POST /api/projects`, `GET /api/projects/{p}`
 //! - `GET|PUT /api/projects/{p}/members` (`[{"login", "role"}]`; PUT replaces, admins only)
@@ -49,6 +50,7 @@ mod backups;
 mod builds;
 mod editor;
 mod json;
+mod keys;
 mod members;
 mod monitor;
 mod projects;
@@ -161,6 +163,8 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
                 .delete(session::sign_out),
         )
         .route("/api/me", get(projects::me))
+        .route("/api/me/keys", get(keys::list).post(keys::add))
+        .route("/api/me/keys/{id}", axum::routing::delete(keys::remove))
         .route(
             "/api/users/{login}/password",
             axum::routing::put(session::set_password),
