@@ -11,8 +11,10 @@ use russh::keys::PublicKey;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
+use crate::builds::{Build, BuildState};
 use crate::error::{PlatformError, Result};
 use crate::people::User;
+use crate::service::Platform;
 
 /// A registered public key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
@@ -191,6 +193,25 @@ impl SshKeys {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+impl Platform {
+    /// Who logs in to build `build_name` with `key`, and the build: the key's owner when they
+    /// may open a shell there ([`Platform::may_open_shell`]) and it is running. `None` for
+    /// an unknown key, an unknown build, a missing right or a build not running alike, so
+    /// that a refusal tells nobody which builds exist.
+    pub async fn ssh_login(&self, key: &PublicKey, build_name: &str) -> Result<Option<(User, Build)>> {
+        let Some(user) = self.ssh_keys.owner(key).await? else {
+            return Ok(None);
+        };
+        let Some(build) = self.builds.by_name(build_name).await? else {
+            return Ok(None);
+        };
+        if build.state != BuildState::Running || !self.may_open_shell(&user, &build).await? {
+            return Ok(None);
+        }
+        Ok(Some((user, build)))
     }
 }
 

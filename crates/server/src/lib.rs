@@ -76,6 +76,7 @@
 //! its own.
 
 mod api;
+pub mod build_ssh;
 mod builds_http;
 mod files;
 mod health;
@@ -174,6 +175,8 @@ pub struct AppState {
     pub mails: MailStore,
     /// Where imported dumps are received ([`DataDir::backup_uploads`]).
     pub import_uploads: PathBuf,
+    /// The port of the SSH server into builds ([`build_ssh`]), when it runs.
+    pub ssh_port: Option<u16>,
 }
 
 impl AppState {
@@ -205,6 +208,7 @@ impl AppState {
             build_routes: builds_http::BuildRoutes::default(),
             mails,
             import_uploads: config.layout().backup_uploads(),
+            ssh_port: None,
         }
     }
 

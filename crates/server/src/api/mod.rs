@@ -55,7 +55,7 @@ mod members;
 mod monitor;
 mod projects;
 mod session;
-mod shell;
+pub(crate) mod shell;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -120,7 +120,7 @@ async fn run(mut socket: WebSocket, mut command: Command, idle: Duration) {
 }
 
 /// "15 minutes", "1 minute", "30 seconds".
-fn humanize(d: Duration) -> String {
+pub(crate) fn humanize(d: Duration) -> String {
     let secs = d.as_secs();
     let (n, unit) = if secs >= 60 && secs.is_multiple_of(60) {
         (secs / 60, "minute")
