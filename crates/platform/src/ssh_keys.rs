@@ -201,7 +201,11 @@ impl Platform {
     /// may open a shell there ([`Platform::may_open_shell`]) and it is running. `None` for
     /// an unknown key, an unknown build, a missing right or a build not running alike, so
     /// that a refusal tells nobody which builds exist.
-    pub async fn ssh_login(&self, key: &PublicKey, build_name: &str) -> Result<Option<(User, Build)>> {
+    pub async fn ssh_login(
+        &self,
+        key: &PublicKey,
+        build_name: &str,
+    ) -> Result<Option<(User, Build)>> {
         let Some(user) = self.ssh_keys.owner(key).await? else {
             return Ok(None);
         };

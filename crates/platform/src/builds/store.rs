@@ -215,7 +215,10 @@ impl BuildStore {
 
     /// The build named `name` (`<project>-<branch>-<id>`), if there is one.
     pub async fn by_name(&self, name: &str) -> Result<Option<Build>> {
-        let Some(id) = name.rsplit_once('-').and_then(|(_, id)| id.parse::<i64>().ok()) else {
+        let Some(id) = name
+            .rsplit_once('-')
+            .and_then(|(_, id)| id.parse::<i64>().ok())
+        else {
             return Ok(None);
         };
         match self.get(id).await {

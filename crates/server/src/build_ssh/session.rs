@@ -67,7 +67,8 @@ impl BuildSession {
         what: String,
         session: &mut Session,
     ) -> Result<(), russh::Error> {
-        let (Some((user, build)), Some(opened)) = (self.login.clone(), self.channels.remove(&channel))
+        let (Some((user, build)), Some(opened)) =
+            (self.login.clone(), self.channels.remove(&channel))
         else {
             return session.channel_failure(channel);
         };
@@ -86,18 +87,29 @@ impl BuildSession {
         let platform = self.platform.clone();
         let idle = self.idle;
         tokio::spawn(async move {
-            record(&platform, &build, HistoryEvent::SshOpened {
-                message: format!("{} opened {what} in {} over SSH", user.login, build.name),
-                login: user.login.clone(),
-                build: build.id,
-            })
+            record(
+                &platform,
+                &build,
+                HistoryEvent::SshOpened {
+                    message: format!("{} opened {what} in {} over SSH", user.login, build.name),
+                    login: user.login.clone(),
+                    build: build.id,
+                },
+            )
             .await;
             let ended = relay(opened, child, idle).await;
-            record(&platform, &build, HistoryEvent::SshClosed {
-                message: format!("{}'s SSH session in {} ended: {ended}", user.login, build.name),
-                login: user.login.clone(),
-                build: build.id,
-            })
+            record(
+                &platform,
+                &build,
+                HistoryEvent::SshClosed {
+                    message: format!(
+                        "{}'s SSH session in {} ended: {ended}",
+                        user.login, build.name
+                    ),
+                    login: user.login.clone(),
+                    build: build.id,
+                },
+            )
             .await;
         });
         Ok(())
@@ -165,7 +177,10 @@ impl russh::server::Handler for BuildSession {
         };
         self.ptys.insert(
             channel,
-            (size(row_height, DEFAULT_ROWS), size(col_width, DEFAULT_COLS)),
+            (
+                size(row_height, DEFAULT_ROWS),
+                size(col_width, DEFAULT_COLS),
+            ),
         );
         session.channel_success(channel)
     }
