@@ -259,6 +259,13 @@ fn ssh_opens_the_build_s_shell_for_who_may_and_no_one_else() {
     let dave = member(&site, "sshp", "dave", "developer");
     assert_eq!(add_key(&site, &dave, "", &public(&dave_key)).0, 201);
 
+    // the build's answer says how to log in
+    let shown = site.get(&format!("/api/builds/{}", dev["id"]));
+    assert_eq!(
+        shown["ssh"],
+        format!("ssh -p {port} {dev_name}@127.0.0.1").as_str()
+    );
+
     // a command: psql reaches the build's own database; the exit status comes back
     let out = ssh(
         port,
