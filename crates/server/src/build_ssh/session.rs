@@ -206,7 +206,10 @@ impl russh::server::Handler for BuildSession {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         let line = String::from_utf8_lossy(data).into_owned();
-        let what = format!("the command {line:?}");
+        // History names the program only: the rest of a command line may hold secrets, and
+        // every member of the project reads History.
+        let program = line.split_whitespace().next().unwrap_or("");
+        let what = format!("a command ({program})");
         self.start(channel, ShellKind::Exec(line), what, session)
             .await
     }
