@@ -192,6 +192,26 @@ fn keys_are_added_listed_and_removed_and_bad_ones_refused() {
     assert_eq!(site.get("/api/me/keys"), json!([]));
 }
 
+#[test]
+fn serve_refuses_a_taken_ssh_port_and_starts_nothing() {
+    let data = common::DataDir::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let out = common::slipway(
+        data.path(),
+        &["serve", "--listen", &listen, "--ssh-listen", &address],
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen for SSH on {address}"))
+            && err.contains("--ssh-listen off"),
+        "{err}"
+    );
+    assert!(!data.path().join("pg").exists(), "nothing started");
+}
+
 /// An OpenSSH client logging in to `build` on `port` with `key`.
 fn ssh_command(program: &str, port: u16, key: &Path) -> Command {
     let mut command = Command::new(program);
@@ -447,6 +467,11 @@ fn ssh_opens_the_build_s_shell_for_who_may_and_no_one_else() {
     );
     let keys = site.get("/api/me/keys");
     assert!(keys[0]["last_used_at"].is_string(), "{keys}");
+
+    // a stopped build opens no session, whoever asks
+    let (status, stopped) = site.post(&format!("/api/builds/{}/stop", dev["id"]), json!({}));
+    assert_eq!(status, 200, "{stopped}");
+    assert_refused(&ssh(port, &admin_key, dev_name, "true"), "stopped build");
 }
 
 /// Waits for a child, killing it (and failing) after `limit`.

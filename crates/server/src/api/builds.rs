@@ -261,3 +261,16 @@ async fn read_from(path: &std::path::Path, offset: u64) -> Option<Vec<u8>> {
     file.take(1 << 20).read_to_end(&mut buf).await.ok()?;
     Some(buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::host_without_port;
+
+    #[test]
+    fn the_ssh_host_is_the_request_s_host_without_its_port() {
+        assert_eq!(host_without_port("slipway.example:8400"), "slipway.example");
+        assert_eq!(host_without_port("slipway.example"), "slipway.example");
+        assert_eq!(host_without_port("[::1]:8400"), "[::1]");
+        assert_eq!(host_without_port("[::1]"), "[::1]");
+    }
+}
