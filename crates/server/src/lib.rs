@@ -70,6 +70,11 @@
 //! written file's size and SHA-256 are recorded (in `draft` only) when it is closed or the
 //! connection drops.
 //!
+//! `build_ssh/` is SSH into builds (`serve --ssh-listen`, port 2222 by default): the SFTP
+//! endpoint's config, accept loop and host key, with the build's name as the user, a key
+//! registered by someone with the Shell right on its stage, and every session channel run by
+//! `Platform::shell_command` (a PTY shell, a command, or OpenSSH's `sftp-server`).
+//!
 //! `mails.rs` serves `/api/builds/{id}/mails[/{seq}[.eml|/html]]` from the `MailStore`, the HTML
 //! view under `Content-Security-Policy: default-src 'none'; img-src data:; style-src
 //! 'unsafe-inline'`; it has no authentication of its own and is mounted by the `/api` router behind
