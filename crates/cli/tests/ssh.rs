@@ -305,6 +305,32 @@ fn ssh_opens_the_build_s_shell_for_who_may_and_no_one_else() {
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(text(&out.stderr).trim(), "oops");
 
+    // input and output both ways at once, more than pipes hold: nothing stalls
+    let mut cat = ssh_command("ssh", port, &admin_key)
+        .arg(format!("{dev_name}@127.0.0.1"))
+        .arg("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sent: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let mut input = cat.stdin.take().unwrap();
+    let writer = {
+        let sent = sent.clone();
+        std::thread::spawn(move || input.write_all(&sent))
+    };
+    let mut echoed = Vec::new();
+    let mut output = cat.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || output.read_to_end(&mut echoed).map(|_| echoed));
+    writer.join().unwrap().unwrap();
+    let out = wait_with_deadline(cat, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        reader.join().unwrap().unwrap() == sent,
+        "cat echoes all it was sent"
+    );
+
     // a terminal: commands typed, then exit
     let mut terminal = ssh_command("ssh", port, &admin_key)
         .arg("-tt")
@@ -481,7 +507,9 @@ fn wait_with_deadline(mut child: std::process::Child, limit: Duration) -> Output
         if Instant::now() > deadline {
             let _ = child.kill();
             let mut shown = String::new();
-            let _ = child.stdout.take().unwrap().read_to_string(&mut shown);
+            if let Some(mut stdout) = child.stdout.take() {
+                let _ = stdout.read_to_string(&mut shown);
+            }
             panic!("still running after {limit:?}: {shown}");
         }
         std::thread::sleep(Duration::from_millis(100));

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use russh::keys::PublicKey;
 use russh::server::{Auth, ChannelOpenHandle, Msg, Session};
-use russh::{Channel, ChannelId, ChannelMsg, ChannelWriteHalf, Pty};
+use russh::{Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty};
 use slipway_platform::builds::Build;
 use slipway_platform::history::HistoryEvent;
 use slipway_platform::people::User;
@@ -228,38 +228,41 @@ impl russh::server::Handler for BuildSession {
     }
 }
 
+/// What the client did, as the relay's idle clock sees it.
+enum Input {
+    /// It sent something.
+    Typed,
+    /// It closed the channel or left.
+    Left,
+}
+
 /// Relays a channel and a process until the process ends, the client goes, or nothing came
-/// from the client for `idle`; says how it ended.
+/// from the client for `idle`; says how it ended. The client's input is written to the
+/// process by a task of its own, so that a process that is slow to read never stops its
+/// output from being relayed (which would stall both, as soon as both pipes are full).
 async fn relay(channel: Channel<Msg>, mut child: Child, idle: Duration) -> String {
-    let (mut incoming, outgoing) = channel.split();
-    let mut stdin = child.stdin.take();
+    let (incoming, outgoing) = channel.split();
+    let (inputs, mut input) = tokio::sync::mpsc::channel(16);
+    let feeding = tokio::spawn(feed_stdin(incoming, child.stdin.take(), inputs));
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
     let mut out_buf = vec![0u8; 32 * 1024];
     let mut err_buf = vec![0u8; 32 * 1024];
     let mut last_input = Instant::now();
+    let left = || Some("the client left".to_string());
     let ended = loop {
         if stdout.is_none() && stderr.is_none() {
             break None;
         }
         tokio::select! {
-            message = incoming.wait() => match message {
-                Some(ChannelMsg::Data { data }) => {
-                    last_input = Instant::now();
-                    if let Some(pipe) = stdin.as_mut() {
-                        if pipe.write_all(&data).await.is_err() {
-                            stdin = None;
-                        }
-                    }
-                }
-                Some(ChannelMsg::Eof) => close_stdin(&mut stdin).await,
-                Some(ChannelMsg::Close) | None => break Some("the client left".to_string()),
-                Some(_) => {}
+            event = input.recv() => match event {
+                Some(Input::Typed) => last_input = Instant::now(),
+                Some(Input::Left) | None => break left(),
             },
             read = read_some(&mut stdout, &mut out_buf) => match read {
                 Some(n) => {
                     if outgoing.data(&out_buf[..n]).await.is_err() {
-                        break Some("the client left".to_string());
+                        break left();
                     }
                 }
                 None => stdout = None,
@@ -267,7 +270,7 @@ async fn relay(channel: Channel<Msg>, mut child: Child, idle: Duration) -> Strin
             read = read_some(&mut stderr, &mut err_buf) => match read {
                 Some(n) => {
                     if outgoing.extended_data(1, &err_buf[..n]).await.is_err() {
-                        break Some("the client left".to_string());
+                        break left();
                     }
                 }
                 None => stderr = None,
@@ -279,6 +282,7 @@ async fn relay(channel: Channel<Msg>, mut child: Child, idle: Duration) -> Strin
             }
         }
     };
+    feeding.abort();
     match ended {
         Some(why) => {
             let _ = child.start_kill();
@@ -288,6 +292,34 @@ async fn relay(channel: Channel<Msg>, mut child: Child, idle: Duration) -> Strin
             why
         }
         None => finish(&outgoing, child).await,
+    }
+}
+
+/// Writes what the client sends to the process's stdin, closed at the client's EOF; tells
+/// the relay of each input and of the client leaving.
+async fn feed_stdin(
+    mut incoming: ChannelReadHalf,
+    mut stdin: Option<ChildStdin>,
+    inputs: tokio::sync::mpsc::Sender<Input>,
+) {
+    loop {
+        match incoming.wait().await {
+            Some(ChannelMsg::Data { data }) => {
+                // a full queue already holds news of input: nothing is lost
+                let _ = inputs.try_send(Input::Typed);
+                if let Some(pipe) = stdin.as_mut() {
+                    if pipe.write_all(&data).await.is_err() {
+                        stdin = None;
+                    }
+                }
+            }
+            Some(ChannelMsg::Eof) => close_stdin(&mut stdin).await,
+            Some(ChannelMsg::Close) | None => {
+                let _ = inputs.send(Input::Left).await;
+                return;
+            }
+            Some(_) => {}
+        }
     }
 }
 
