@@ -1,7 +1,9 @@
 // Slipway's web UI in Chromium, driven by Playwright: run by crates/cli/tests/ui.rs with a
 // world file (server URL, admin token, the project's builds). Every check prints a line;
 // any failure saves a screenshot and exits 1.
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -219,6 +221,36 @@ await step("a shell command's output is seen in the terminal, psql on the build'
   await page.keyboard.type('pwd\n');
   await page.locator('#terminal .xterm-rows', { hasText: `/builds/${build.name}` }).waitFor();
   await shot('shell');
+});
+
+await step('the Shell tab shows the ssh command; SSH keys are added and removed on the profile page', async () => {
+  const build = world.feature_b;
+  await page.goto(`${world.url}/#/p/${P}/b/feature-b/shell?build=${build.id}`);
+  const command = await page.locator('#ssh-command').textContent();
+  expect(/^ssh -p \d+ /.test(command) && command.includes(` ${build.name}@127.0.0.1`), `ssh command: ${command}`);
+  await page.click('#profile-link');
+  await page.locator('#ssh-keys', { hasText: 'No SSH key yet' }).waitFor();
+  const dir = mkdtempSync(join(tmpdir(), 'slipway-ui-key-'));
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ui@test', '-f', join(dir, 'k')]);
+  const pub = readFileSync(join(dir, 'k.pub'), 'utf8');
+  const fingerprint = execFileSync('ssh-keygen', ['-lf', join(dir, 'k.pub')], { encoding: 'utf8' }).split(' ')[1];
+  await page.fill('#key-name', 'browser laptop');
+  await page.fill('#key-text', pub);
+  await page.click('button:has-text("Add key")');
+  const row = page.locator('#ssh-keys tr', { hasText: 'browser laptop' });
+  await row.locator('code', { hasText: fingerprint }).waitFor();
+  await row.locator('td', { hasText: 'never' }).waitFor();
+  await page.fill('#key-text', pub);
+  await page.click('button:has-text("Add key")');
+  await page.getByRole('alert').filter({ hasText: 'registered already' }).waitFor();
+  await page.fill('#key-text', readFileSync(join(dir, 'k'), 'utf8'));
+  await page.click('button:has-text("Add key")');
+  await page.getByRole('alert').filter({ hasText: 'PRIVATE key' }).waitFor();
+  await shot('profile');
+  await row.locator('button', { hasText: 'Remove' }).click();
+  await page.click('#confirm-ok');
+  await page.locator('#ssh-keys', { hasText: 'No SSH key yet' }).waitFor();
+  expect((await api('/api/me/keys')).length === 0, 'the key is gone');
 });
 
 await step('Monitor charts the CPU, memory and HTTP requests of the build server', async () => {

@@ -19,6 +19,10 @@ pub struct BuildView {
     pub build: Build,
     /// `http://<build>.<domain>/` (the UI adds the port it was reached on).
     pub url: String,
+    /// `ssh -p <port> <build>@<host>` while it runs and Slipway's SSH server is on (with a
+    /// key registered in the user's profile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<String>,
 }
 
 /// `POST /api/builds/{id}/keep`: keep the build running beyond the development limit, or

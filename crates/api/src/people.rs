@@ -1,4 +1,4 @@
-//! Users, sign-in and passwords: `/api/me`, `/api/users`, `/api/session`,
+//! Users, sign-in, passwords and SSH keys: `/api/me`, `/api/me/keys`, `/api/users`, `/api/session`,
 //! `/api/users/{login}/password`.
 
 use serde::{Deserialize, Serialize};
@@ -83,4 +83,17 @@ pub struct CreatedToken {
     pub token: ApiToken,
     /// Its secret (`slw_...`), for `Authorization: Bearer`.
     pub secret: String,
+}
+
+/// A registered SSH public key (`GET /api/me/keys`).
+pub use slipway_platform::ssh_keys::SshKey;
+
+/// `POST /api/me/keys`: a public key to log in to builds over SSH with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSshKey {
+    /// What to call it (the key's comment when empty).
+    #[serde(default)]
+    pub name: String,
+    /// One OpenSSH public key line, as in `~/.ssh/id_ed25519.pub`.
+    pub public_key: String,
 }

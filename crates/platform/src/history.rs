@@ -192,6 +192,26 @@ pub enum HistoryEvent {
         /// The series now.
         to: String,
     },
+    /// Someone opened an SSH session (shell, command, scp or sftp) in one of the branch's builds.
+    #[serde(rename = "ssh.opened")]
+    SshOpened {
+        /// Sentence: who, where, what.
+        message: String,
+        /// Who logged in.
+        login: String,
+        /// The build.
+        build: i64,
+    },
+    /// An SSH session in one of the branch's builds ended.
+    #[serde(rename = "ssh.closed")]
+    SshClosed {
+        /// Sentence: who, where, how it ended.
+        message: String,
+        /// Who had logged in.
+        login: String,
+        /// The build.
+        build: i64,
+    },
 }
 
 /// A commit of a push, as History shows it.
@@ -255,7 +275,9 @@ impl HistoryEvent {
             | BackupTaken { message, .. }
             | BackupRestored { message, .. }
             | BackupImported { message, .. }
-            | SeriesSwitched { message, .. } => message,
+            | SeriesSwitched { message, .. }
+            | SshOpened { message, .. }
+            | SshClosed { message, .. } => message,
         }
     }
 
@@ -378,6 +400,20 @@ mod tests {
             stored_json(&event),
             json!({"kind": "backup.restored", "detail": {"at": "2026-11-21T10:42:00Z",
                 "safety_backup": null, "message": "production restored"}})
+        );
+    }
+
+    #[test]
+    fn an_ssh_session_names_its_login_and_build_like_other_build_events() {
+        let event = HistoryEvent::SshOpened {
+            message: "ana opened an SSH shell in shop-main-3".into(),
+            login: "ana".into(),
+            build: 3,
+        };
+        assert_eq!(
+            stored_json(&event),
+            json!({"kind": "ssh.opened", "detail": {"message": "ana opened an SSH shell in shop-main-3",
+                "login": "ana", "build": 3}})
         );
     }
 

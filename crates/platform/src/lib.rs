@@ -7,7 +7,9 @@
 //!   (users and tokens, projects and their Odoo runtimes, branches and stages, builds and
 //!   their pipeline, the History of a branch); [`stages`] holds the stage-move rules,
 //!   [`projects::allowed`] the rights of each role; [`sessions`]: web UI sessions;
-//!   [`editor`]: the web editor's reads of a build's checkout and its commits.
+//!   [`editor`]: the web editor's reads of a build's checkout and its commits; [`shell`]:
+//!   how a shell of a build starts (the Shell tab and SSH both call it) and who may open one;
+//!   [`ssh_keys`]: people's SSH public keys.
 //! - [`Platform`]: the operations on them (pushes, rebuilds, stops, the scheduler's chores);
 //!   [`branch_backups`]: backing up, restoring and importing into a branch's database.
 //!
@@ -71,6 +73,8 @@ pub mod history;
 pub mod people;
 pub mod projects;
 pub mod sessions;
+pub mod shell;
+pub mod ssh_keys;
 pub mod stages;
 pub mod tokens;
 

@@ -18,6 +18,7 @@ use crate::history::{History, HistoryEvent, PushedCommit};
 use crate::people::{People, User};
 use crate::projects::{Project, Projects, Runtime};
 use crate::ref_locks::{RefLocks, RefsGuard};
+use crate::ssh_keys::SshKeys;
 use crate::stages::Stage;
 use slipway_metadata::{JobKind, JobQueue};
 
@@ -60,6 +61,8 @@ pub struct Platform {
     pub history: History,
     /// The job queue.
     pub queue: JobQueue,
+    /// People's SSH keys.
+    pub ssh_keys: SshKeys,
     /// The build pipeline (and its environment and running servers).
     pub(crate) pipeline: Pipeline,
     /// One change of a project's branches at a time ([`Platform::lock_refs`]).
@@ -84,6 +87,7 @@ impl Platform {
             branches: pipeline.branches.clone(),
             builds: pipeline.builds.clone(),
             history: pipeline.history.clone(),
+            ssh_keys: SshKeys::new(pool.clone()),
             queue: JobQueue::new(pool),
             pipeline,
             ref_locks: RefLocks::default(),

@@ -70,12 +70,18 @@
 //! written file's size and SHA-256 are recorded (in `draft` only) when it is closed or the
 //! connection drops.
 //!
+//! `build_ssh/` is SSH into builds (`serve --ssh-listen`, port 2222 by default): the SFTP
+//! endpoint's config, accept loop and host key, with the build's name as the user, a key
+//! registered by someone with the Shell right on its stage, and every session channel run by
+//! `Platform::shell_command` (a PTY shell, a command, or OpenSSH's `sftp-server`).
+//!
 //! `mails.rs` serves `/api/builds/{id}/mails[/{seq}[.eml|/html]]` from the `MailStore`, the HTML
 //! view under `Content-Security-Policy: default-src 'none'; img-src data:; style-src
 //! 'unsafe-inline'`; it has no authentication of its own and is mounted by the `/api` router behind
 //! its own.
 
 mod api;
+pub mod build_ssh;
 mod builds_http;
 mod files;
 mod health;
@@ -174,6 +180,8 @@ pub struct AppState {
     pub mails: MailStore,
     /// Where imported dumps are received ([`DataDir::backup_uploads`]).
     pub import_uploads: PathBuf,
+    /// The port of the SSH server into builds ([`build_ssh`]), when it runs.
+    pub ssh_port: Option<u16>,
 }
 
 impl AppState {
@@ -205,6 +213,7 @@ impl AppState {
             build_routes: builds_http::BuildRoutes::default(),
             mails,
             import_uploads: config.layout().backup_uploads(),
+            ssh_port: None,
         }
     }
 

@@ -1,10 +1,12 @@
-//! `slipway user create | list | passwd`, `slipway token create | list | revoke` and
-//! `slipway odoo add | list`: people, their API tokens and Odoo runtimes, through the API.
+//! `slipway user create | list | passwd | key add|list|remove`, `slipway token create | list |
+//! revoke` and `slipway odoo add | list`: people, their SSH keys and API tokens, and Odoo
+//! runtimes, through the API.
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use slipway_api::people::{
-    ApiToken, CreatedToken, CreatedUser, NewToken, NewUserRequest, PasswordChange, User,
+    ApiToken, CreatedToken, CreatedUser, NewSshKey, NewToken, NewUserRequest, PasswordChange,
+    SshKey, User,
 };
 use slipway_api::projects::{NewRuntime, Runtime};
 
@@ -21,6 +23,34 @@ pub enum UserCommand {
     /// Set a user's web UI password, read from the first line of standard input (Slipway
     /// admins for anyone, users for themselves).
     Passwd(PasswdArgs),
+    /// Your SSH public keys, which log you in to builds (`ssh -p 2222 <build>@host`).
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Register a public key (one OpenSSH line, as in ~/.ssh/id_ed25519.pub).
+    Add(AddKeyArgs),
+    /// List your keys.
+    List(JsonArg),
+    /// Remove one of your keys by its id.
+    Remove(RemoveKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddKeyArgs {
+    /// The public key file, or `-` for standard input.
+    file: std::path::PathBuf,
+    /// What to call it (the key's comment by default).
+    #[arg(long, default_value = "")]
+    name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveKeyArgs {
+    /// The key's id (`slipway user key list`).
+    id: i64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,6 +176,7 @@ pub async fn run_user(
             println!("password of {} set", args.login);
             Ok(())
         }
+        UserCommand::Key(cmd) => run_key(cmd, &api).await,
         UserCommand::List(args) => {
             let users: Vec<User> = api.get_as("/api/users").await?;
             if args.json {
@@ -162,6 +193,64 @@ pub async fn run_user(
             Ok(())
         }
     }
+}
+
+async fn run_key(cmd: KeyCommand, api: &Client) -> Result<()> {
+    match cmd {
+        KeyCommand::Add(args) => {
+            let public_key = read_key_file(&args.file)?;
+            let key: SshKey = api
+                .post_as(
+                    "/api/me/keys",
+                    &NewSshKey {
+                        name: args.name,
+                        public_key,
+                    },
+                )
+                .await?;
+            println!("key #{} {} added ({})", key.id, key.fingerprint, key.name);
+            Ok(())
+        }
+        KeyCommand::List(args) => {
+            let keys: Vec<SshKey> = api.get_as("/api/me/keys").await?;
+            if args.json {
+                return print_answer(&keys);
+            }
+            for k in &keys {
+                let used = k
+                    .last_used_at
+                    .map(|at| at.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_else(|| "never used".into());
+                println!(
+                    "{:<5} {:<24} {:<12} {} {}",
+                    k.id, k.name, k.algorithm, k.fingerprint, used
+                );
+            }
+            Ok(())
+        }
+        KeyCommand::Remove(args) => {
+            api.call(
+                reqwest::Method::DELETE,
+                &format!("/api/me/keys/{}", args.id),
+                None::<&()>,
+            )
+            .await?;
+            println!("key #{} removed", args.id);
+            Ok(())
+        }
+    }
+}
+
+/// The text of a public key file, `-` being standard input.
+fn read_key_file(file: &std::path::Path) -> Result<String> {
+    if file == std::path::Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .context("reading the public key from standard input")?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(file)
+        .with_context(|| format!("reading the public key {}", file.display()))
 }
 
 pub async fn run_token(

@@ -38,6 +38,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SLIPWAY_SFTP_LISTEN", default_value = "127.0.0.1:2200")]
     sftp_listen: SocketAddr,
 
+    /// Where the SSH server into builds listens (`ssh -p PORT <build>@host`): an address,
+    /// or `off`. Default: port 2222 on the address HTTP listens on.
+    #[arg(long, env = "SLIPWAY_SSH_LISTEN")]
+    ssh_listen: Option<SshListen>,
+
     /// Where the mail catcher's SMTP server listens: development and staging builds send
     /// their mail there, and it never leaves the machine.
     #[arg(long, env = "SLIPWAY_SMTP_LISTEN", default_value = "127.0.0.1:2525")]
@@ -118,6 +123,49 @@ pub struct ServeArgs {
     shell_idle: u64,
 }
 
+/// `--ssh-listen`: an address, or `off`.
+#[derive(Debug, Clone, Copy)]
+enum SshListen {
+    Off,
+    At(SocketAddr),
+}
+
+impl std::str::FromStr for SshListen {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        if text == "off" {
+            return Ok(Self::Off);
+        }
+        text.parse().map(Self::At).map_err(|_| {
+            format!("{text:?} is neither an address (such as 0.0.0.0:2222) nor \"off\"")
+        })
+    }
+}
+
+impl ServeArgs {
+    /// Where the builds' SSH server listens, if at all.
+    fn ssh_address(&self) -> Option<SocketAddr> {
+        match self.ssh_listen {
+            Some(SshListen::Off) => None,
+            Some(SshListen::At(address)) => Some(address),
+            None => Some(SocketAddr::new(self.listen.ip(), 2222)),
+        }
+    }
+}
+
+/// Binds the builds' SSH server (reading or creating its host key), unless it is off.
+async fn bind_ssh(
+    args: &ServeArgs,
+    config: &ServerConfig,
+) -> Result<Option<slipway_server::build_ssh::BuildSsh>> {
+    let Some(address) = args.ssh_address() else {
+        return Ok(None);
+    };
+    let ssh = slipway_server::build_ssh::BuildSsh::bind(address, &config.layout().sftp()).await?;
+    Ok(Some(ssh))
+}
+
 pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
     let began = Instant::now();
     // Bind first: a taken port must fail before anything is started or created.
@@ -148,10 +196,12 @@ pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
         smtp_listen: args.smtp_listen,
     };
     let mail = bind_smtp(&config).await?;
+    let ssh = bind_ssh(&args, &config).await?;
     let postgres = global.postgres().await?;
     let served = serve_with(
         listener,
         mail,
+        ssh,
         &args,
         &config,
         global,
@@ -187,9 +237,11 @@ async fn bind_smtp(config: &ServerConfig) -> Result<Mail> {
     })
 }
 
+#[allow(clippy::too_many_arguments)] // each is one of serve's parts, bound before it starts
 async fn serve_with(
     listener: tokio::net::TcpListener,
     mail: Mail,
+    ssh: Option<slipway_server::build_ssh::BuildSsh>,
     args: &ServeArgs,
     config: &ServerConfig,
     global: &GlobalOptions,
@@ -232,7 +284,13 @@ async fn serve_with(
         Ok(removed) => tracing::info!(removed, "removed dumps of imports interrupted by a stop"),
         Err(e) => tracing::warn!(error = %e, "cannot clear interrupted imports"),
     }
-    let state = AppState::new(metadata, config, platform.clone());
+    let mut state = AppState::new(metadata, config, platform.clone());
+    if let Some(ssh) = ssh {
+        let address = ssh.local_addr()?;
+        state.ssh_port = Some(address.port());
+        tracing::info!(%address, "SSH into builds: ssh -p {} <build>@host", address.port());
+        tokio::spawn(ssh.run(state.clone()));
+    }
     let (stop_workers, mut workers) = start_workers(&state, target, config, args.workers);
     {
         let platform = platform.clone();

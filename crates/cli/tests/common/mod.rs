@@ -22,6 +22,7 @@ pub fn slipway(data_dir: &Path, args: &[&str]) -> Output {
         .env_remove("SLIPWAY_PG_URL")
         // A free port for the mail catcher: tests run `serve` side by side.
         .env("SLIPWAY_SMTP_LISTEN", "127.0.0.1:0")
+        .env("SLIPWAY_SSH_LISTEN", "127.0.0.1:0")
         .output()
         .expect("run slipway")
 }
@@ -95,6 +96,7 @@ pub fn spawn_serve_with(data_dir: &Path, port: u16, global: &[&str], serve_args:
         .args(serve_args)
         .env_remove("SLIPWAY_PG_URL")
         .env("SLIPWAY_SMTP_LISTEN", "127.0.0.1:0")
+        .env("SLIPWAY_SSH_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

@@ -213,6 +213,21 @@ impl BuildStore {
             .ok_or_else(|| PlatformError::NotFound(format!("no build #{id}")))
     }
 
+    /// The build named `name` (`<project>-<branch>-<id>`), if there is one.
+    pub async fn by_name(&self, name: &str) -> Result<Option<Build>> {
+        let Some(id) = name
+            .rsplit_once('-')
+            .and_then(|(_, id)| id.parse::<i64>().ok())
+        else {
+            return Ok(None);
+        };
+        match self.get(id).await {
+            Ok(build) if build.name == name => Ok(Some(build)),
+            Ok(_) | Err(PlatformError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// A branch's builds, newest first.
     pub async fn of_branch(&self, branch_id: i64, limit: i64) -> Result<Vec<Build>> {
         let rows: Vec<Build> = sqlx::query_as(&format!(

@@ -73,12 +73,36 @@ pub(crate) async fn get_build(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Answer<BuildView>> {
     let build = build_for(&state, &user, id, Action::View).await?;
     Ok(Answer(BuildView {
         url: state.build_url(&build.name),
+        ssh: ssh_command(&state, &build, &headers),
         build,
     }))
+}
+
+/// How to log in to `build` over SSH: its name as the user, the host this request reached.
+fn ssh_command(state: &AppState, build: &Build, headers: &axum::http::HeaderMap) -> Option<String> {
+    let port = state.ssh_port?;
+    if build.state != slipway_platform::builds::BuildState::Running {
+        return None;
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(host_without_port)
+        .unwrap_or("localhost");
+    Some(format!("ssh -p {port} {}@{host}", build.name))
+}
+
+/// `example.com` of `example.com:8400`, `[::1]` of `[::1]:8400`.
+fn host_without_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && !port.contains(']') => name,
+        _ => host,
+    }
 }
 
 pub(crate) async fn stop_build(
@@ -236,4 +260,17 @@ async fn read_from(path: &std::path::Path, offset: u64) -> Option<Vec<u8>> {
     let mut buf = Vec::new();
     file.take(1 << 20).read_to_end(&mut buf).await.ok()?;
     Some(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_without_port;
+
+    #[test]
+    fn the_ssh_host_is_the_request_s_host_without_its_port() {
+        assert_eq!(host_without_port("slipway.example:8400"), "slipway.example");
+        assert_eq!(host_without_port("slipway.example"), "slipway.example");
+        assert_eq!(host_without_port("[::1]:8400"), "[::1]");
+        assert_eq!(host_without_port("[::1]"), "[::1]");
+    }
 }

@@ -15,7 +15,9 @@
 //!   "csrf"}`), `GET /api/session`, `DELETE /api/session` (sign out); `PUT
 //!   /api/users/{login}/password` (`{"password"}`: admins, or the user themselves)
 //! - `GET /api/me`; `GET|POST /api/me/tokens`, `DELETE /api/me/tokens/{id}` (the caller's API
-//!   tokens: label, expiry, last use; revoking is immediate); `GET|POST /api/users` (Slipway admins)
+//!   tokens: label, expiry, last use; revoking is immediate); `GET|POST /api/me/keys`,
+//!   `DELETE /api/me/keys/{id}` (the caller's SSH public keys); `GET|POST /api/users` (Slipway
+//!   admins)
 //! - `GET|POST /api/runtimes` (Odoo source trees per series; POST for admins)
 //! - `GET|POST /api/projects`, `GET /api/projects/{p}`
 //! - `GET|PUT /api/projects/{p}/members` (`[{"login", "role"}]`; PUT replaces, admins only)
@@ -50,11 +52,12 @@ mod backups;
 mod builds;
 mod editor;
 mod json;
+mod keys;
 mod members;
 mod monitor;
 mod projects;
 mod session;
-mod shell;
+pub(crate) mod shell;
 mod tokens;
 
 use axum::http::StatusCode;
@@ -165,6 +168,8 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/api/me", get(projects::me))
         .route("/api/me/tokens", get(tokens::list).post(tokens::create))
         .route("/api/me/tokens/{id}", axum::routing::delete(tokens::revoke))
+        .route("/api/me/keys", get(keys::list).post(keys::add))
+        .route("/api/me/keys/{id}", axum::routing::delete(keys::remove))
         .route(
             "/api/users/{login}/password",
             axum::routing::put(session::set_password),

@@ -7,9 +7,9 @@
 //! whose view ([`view`]) is one file at `/`: the dump to upload while the request is `draft`,
 //! `upgraded_<filename>` to download once it is `done` or `delivered`.
 
-mod keys;
+pub(crate) mod keys;
 mod session;
-mod ssh;
+pub(crate) mod ssh;
 mod view;
 
 use std::net::SocketAddr;
@@ -101,7 +101,9 @@ impl SftpServer {
             address: self.listen,
             source,
         })?;
-        tokio::spawn(ssh::accept(listener, ssh::config(key), service));
+        tokio::spawn(ssh::accept(listener, ssh::config(key), move |peer| {
+            ssh::SshSession::new(service.clone(), peer)
+        }));
         tracing::info!(address = %bound, "SFTP server listening");
         Ok(SftpEndpoint {
             host: host_of(bound),

@@ -14,8 +14,9 @@ use super::keys::is_authorized;
 use super::session::SftpSession;
 use slipway_upgrade::UpgradeService;
 
-/// The server's SSH settings: public keys only, host key `key`.
-pub(super) fn config(key: PrivateKey) -> Arc<Config> {
+/// The server's SSH settings: public keys only, host key `key`. The builds' SSH server uses
+/// them too.
+pub(crate) fn config(key: PrivateKey) -> Arc<Config> {
     Arc::new(Config {
         methods: MethodSet::from(&[MethodKind::PublicKey][..]),
         auth_rejection_time: Duration::from_millis(500),
@@ -29,27 +30,32 @@ pub(super) fn config(key: PrivateKey) -> Arc<Config> {
     })
 }
 
-/// Accepts connections on `listener` for as long as the process runs.
-pub(super) async fn accept(listener: TcpListener, config: Arc<Config>, service: UpgradeService) {
+/// Accepts connections on `listener` for as long as the process runs, each served by the
+/// handler `handler(peer)` makes. The builds' SSH server uses it too.
+pub(crate) async fn accept<H, F>(listener: TcpListener, config: Arc<Config>, handler: F)
+where
+    H: russh::server::Handler<Error = russh::Error> + Send + 'static,
+    F: Fn(SocketAddr) -> H,
+{
     loop {
         match listener.accept().await {
             Ok((socket, peer)) => {
-                let handler = SshSession::new(service.clone(), peer);
+                let handler = handler(peer);
                 let config = config.clone();
                 tokio::spawn(async move {
                     match russh::server::run_stream(config, socket, handler).await {
                         Ok(session) => {
                             if let Err(e) = session.await {
-                                tracing::debug!(%peer, "SFTP connection ended: {e}");
+                                tracing::debug!(%peer, "SSH connection ended: {e}");
                             }
                         }
-                        Err(e) => tracing::debug!(%peer, "SFTP handshake failed: {e}"),
+                        Err(e) => tracing::debug!(%peer, "SSH handshake failed: {e}"),
                     }
                 });
             }
             Err(e) => {
                 // Out of file descriptors and the like: wait rather than spin.
-                tracing::warn!("SFTP server cannot accept connections: {e}");
+                tracing::warn!("SSH server cannot accept connections: {e}");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
@@ -66,7 +72,7 @@ pub(super) struct SshSession {
 }
 
 impl SshSession {
-    fn new(service: UpgradeService, peer: SocketAddr) -> Self {
+    pub(super) fn new(service: UpgradeService, peer: SocketAddr) -> Self {
         Self {
             service,
             peer,

@@ -27,6 +27,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("backups.js", JS, include_str!("assets/backups.js")),
     ("editor.js", JS, include_str!("assets/editor.js")),
     ("shell.js", JS, include_str!("assets/shell.js")),
+    ("profile.js", JS, include_str!("assets/profile.js")),
     ("monitor.js", JS, include_str!("assets/monitor.js")),
     // xterm.js, from npm (`ui-vendor/`), copied by build.rs.
     (

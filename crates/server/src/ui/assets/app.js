@@ -5,6 +5,7 @@ import * as projects from './projects.js';
 import * as project from './project.js';
 import * as builds from './builds.js';
 import * as branch from './branch.js';
+import * as profile from './profile.js';
 
 const app = document.getElementById('app');
 let cleanup = null;
@@ -19,7 +20,7 @@ function showUser() {
   const who = document.getElementById('who');
   who.replaceChildren();
   if (!me) return;
-  who.append(el('span', {}, me.login), el('button', {
+  who.append(el('a', { href: '#/profile', id: 'profile-link', title: 'Your profile and SSH keys' }, me.login), el('button', {
     type: 'button',
     onclick: async () => {
       try { await api('DELETE', '/api/session'); } catch { /* signed out anyway */ }
@@ -46,7 +47,8 @@ export async function route() {
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const ctx = { me, crumbs };
   app.replaceChildren();
-  if (parts[0] === 'p' && parts[1]) {
+  if (parts[0] === 'profile') cleanup = profile.render(app, ctx);
+  else if (parts[0] === 'p' && parts[1]) {
     const name = parts[1];
     if (parts[2] === 'builds') cleanup = builds.render(app, { ...ctx, project: name });
     else if (parts[2] === 'b' && parts[3]) {

@@ -1,12 +1,13 @@
 // Shell: a terminal (xterm.js) on a WebSocket to a shell in the build's folder, with psql
 // connected to the build's database. The server closes idle shells.
-import { el, say } from './api.js';
+import { el, say, get } from './api.js';
 import { buildPicker } from './branch.js';
 
 export function render(root, ctx) {
   const message = el('div');
   const screen = el('div', { id: 'terminal', class: 'terminal' });
   const status = el('span', { class: 'muted', id: 'shell-status', role: 'status' });
+  const ssh = el('span', { class: 'muted' });
   let buildId = ctx.buildId;
   let socket = null;
   let term = null;
@@ -16,9 +17,20 @@ export function render(root, ctx) {
     if (term) { term.dispose(); term = null; }
   }
 
+  /** The ssh command of the build, beside the terminal (when Slipway's SSH server is on). */
+  async function showSsh() {
+    ssh.replaceChildren();
+    if (!buildId) return;
+    try {
+      const build = await get(`/api/builds/${buildId}`);
+      if (build.ssh) ssh.append('From your terminal: ', el('code', { id: 'ssh-command' }, build.ssh), ' (with a key of ', el('a', { href: '#/profile' }, 'your profile'), ')');
+    } catch { /* the terminal says what is wrong */ }
+  }
+
   async function open() {
     close();
     say(message, '');
+    showSsh();
     if (!buildId) { say(message, 'This branch has no build yet.'); return; }
     let Terminal;
     try {
@@ -40,7 +52,7 @@ export function render(root, ctx) {
   }
 
   root.replaceChildren(el('div', { class: 'toolbar' }, buildPicker(ctx, (id) => { buildId = id; open(); }), status,
-    el('span', { class: 'muted' }, 'psql is connected to the build’s database.')), message, screen);
+    el('span', { class: 'muted' }, 'psql is connected to the build’s database.'), ssh), message, screen);
   open();
   return close;
 }
