@@ -52,7 +52,7 @@ await step('sign in with a token', async () => {
   await shot('signin');
   await page.fill('#token', 'slw_wrong');
   await page.click('button[type=submit]');
-  await page.getByRole('alert').filter({ hasText: 'unknown or revoked token' }).waitFor();
+  await page.getByRole('alert').filter({ hasText: 'unknown, revoked or expired token' }).waitFor();
   await page.fill('#token', world.token);
   await page.click('button[type=submit]');
   await page.locator(`a[href="#/p/${P}"]`).waitFor();
