@@ -152,3 +152,52 @@ fn a_password_change_ends_the_other_sessions() {
     assert_eq!(reset.status().as_u16(), 204);
     assert_eq!(session_status(&site, &laptop), 401);
 }
+
+/// `POST /api/session` with a login and a password: the status and the error's code.
+fn password_sign_in(site: &Site, login: &str, password: &str) -> (u16, String) {
+    let response = Client::new()
+        .post(format!("{}/api/session", site.url()))
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().unwrap_or(Value::Null);
+    (
+        status,
+        body["error"]["message"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+#[test]
+fn repeated_failed_sign_ins_lock_the_login_out() {
+    let site = Site::start(&["--login-failures", "3", "--login-lockout", "5"]);
+    let (status, body) = site.post("/api/users", json!({"login": "ann"}));
+    assert_eq!(status, 201, "{body}");
+    let token = body["token"].as_str().unwrap().to_string();
+    let set = Client::new()
+        .put(format!("{}/api/users/ann/password", site.url()))
+        .bearer_auth(&token)
+        .json(&json!({"password": "the right one"}))
+        .send()
+        .unwrap();
+    assert_eq!(set.status().as_u16(), 204);
+    for _ in 0..3 {
+        assert_eq!(password_sign_in(&site, "ann", "a guess, wrong").0, 401);
+    }
+    // Locked: even the right password is refused, saying for how long.
+    let (status, message) = password_sign_in(&site, "ann", "the right one");
+    assert_eq!(status, 429, "{message}");
+    assert!(
+        message.contains("too many failed sign-ins for this login")
+            && message.contains("5 minutes"),
+        "{message}"
+    );
+    // Another login is not locked out, and a token still signs ann in.
+    assert_eq!(password_sign_in(&site, "bob", "whatever it is").0, 401);
+    let by_token = Client::new()
+        .post(format!("{}/api/session", site.url()))
+        .json(&json!({"token": token}))
+        .send()
+        .unwrap();
+    assert!(by_token.status().is_success());
+}

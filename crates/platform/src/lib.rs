@@ -76,6 +76,7 @@ pub mod sessions;
 pub mod shell;
 pub mod ssh_keys;
 pub mod stages;
+pub mod throttle;
 pub mod tokens;
 
 pub use error::{ErrorKind, PlatformError, Result};

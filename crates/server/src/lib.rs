@@ -93,6 +93,7 @@ pub mod upgrade_api;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -124,6 +125,8 @@ pub struct ServerConfig {
     pub shell_idle: Duration,
     /// Where the mail catcher's SMTP server listens.
     pub smtp_listen: SocketAddr,
+    /// How failed password sign-ins are delayed and locked out.
+    pub sign_in: slipway_platform::throttle::ThrottlePolicy,
 }
 
 impl ServerConfig {
@@ -182,6 +185,11 @@ pub struct AppState {
     pub import_uploads: PathBuf,
     /// The port of the SSH server into builds ([`build_ssh`]), when it runs.
     pub ssh_port: Option<u16>,
+    /// Failed password sign-ins, per login and per address.
+    pub sign_in_throttle: Arc<slipway_platform::throttle::SignInThrottle>,
+    /// Password checks running at once: Argon2 is made to be slow, and a flood of sign-ins
+    /// must not take every core from the rest of the server.
+    pub password_checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -214,6 +222,10 @@ impl AppState {
             mails,
             import_uploads: config.layout().backup_uploads(),
             ssh_port: None,
+            sign_in_throttle: Arc::new(slipway_platform::throttle::SignInThrottle::new(
+                config.sign_in,
+            )),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(2)),
         }
     }
 
@@ -290,6 +302,7 @@ mod tests {
             log_follow_for: Duration::from_secs(1),
             shell_idle: Duration::from_secs(900),
             smtp_listen: "127.0.0.1:0".parse().unwrap(),
+            sign_in: Default::default(),
         }
     }
 

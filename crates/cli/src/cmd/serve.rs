@@ -9,6 +9,7 @@ use clap::Args;
 use slipway_mail::smtp::SmtpCatcher;
 use slipway_platform::builds::pipeline::{BuildEnv, SmtpForBuild};
 use slipway_platform::people::NewUser;
+use slipway_platform::throttle::ThrottlePolicy;
 use slipway_platform::{DataDir, Metadata, Platform};
 use slipway_server::{AppState, ServerConfig};
 use slipway_upgrade::{run_worker, Processor};
@@ -121,6 +122,15 @@ pub struct ServeArgs {
     /// How long a Shell may go without input before it is closed, in seconds.
     #[arg(long, env = "SLIPWAY_SHELL_IDLE", default_value_t = 900)]
     shell_idle: u64,
+
+    /// Failed password sign-ins of one login before it is locked out for --login-lockout
+    /// (each failure also delays the next answer); one address gets six times as many.
+    #[arg(long, env = "SLIPWAY_LOGIN_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    login_failures: u32,
+
+    /// How long a locked-out login or address waits, in minutes.
+    #[arg(long, env = "SLIPWAY_LOGIN_LOCKOUT", default_value_t = 15)]
+    login_lockout: u64,
 }
 
 /// `--ssh-listen`: an address, or `off`.
@@ -194,6 +204,12 @@ pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
         log_follow_for: Duration::from_secs(args.log_follow),
         shell_idle: Duration::from_secs(args.shell_idle),
         smtp_listen: args.smtp_listen,
+        sign_in: ThrottlePolicy {
+            login_failures: args.login_failures,
+            address_failures: args.login_failures.saturating_mul(6),
+            lockout: Duration::from_secs(args.login_lockout * 60),
+            ..ThrottlePolicy::default()
+        },
     };
     let mail = bind_smtp(&config).await?;
     let ssh = bind_ssh(&args, &config).await?;

@@ -2,12 +2,16 @@
 //! SameSite=Strict), and the UI learns the session's CSRF token to echo in
 //! `X-Slipway-CSRF`.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use slipway_api::people::{PasswordChange, Session, SignIn};
 use slipway_platform::sessions::SESSION_DAYS;
+use slipway_platform::throttle::{Attempt, LockedOut};
 
 use super::auth::{authenticate_token, cookie, SESSION_COOKIE};
 use super::{Answer, ApiJson};
@@ -24,22 +28,21 @@ fn set_cookie(value: &str, max_age: i64) -> HeaderValue {
 /// (cookie) and answers the user and the CSRF token.
 pub(crate) async fn sign_in(
     State(state): State<AppState>,
+    parts: Parts,
     ApiJson(body): ApiJson<SignIn>,
 ) -> ApiResult<Response> {
     let user = match (&body.token, &body.login, &body.password) {
         (Some(token), _, _) => authenticate_token(&state, token.trim()).await?,
-        (None, Some(login), Some(password)) => state
-            .platform
-            .people
-            .authenticate_password(login.trim(), password)
-            .await?
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthenticated",
-                    "wrong login or password (or no password set: `slipway user passwd LOGIN`)",
-                )
-            })?,
+        (None, Some(login), Some(password)) => {
+            let attempt = Attempt {
+                login: login.clone(),
+                address: parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(addr)| addr.ip()),
+            };
+            sign_in_with_password(&state, &attempt, password).await?
+        }
         _ => {
             return Err(ApiError::invalid(
                 "send {\"token\"} or {\"login\", \"password\"}",
@@ -60,6 +63,66 @@ pub(crate) async fn sign_in(
         set_cookie(&session.id, i64::from(SESSION_DAYS) * 86400),
     );
     Ok(response)
+}
+
+/// Checks a login's password under the sign-in throttle: refused with 429 while the login or
+/// the address is locked out, each recent failure delaying the answer, and at most a few
+/// Argon2 checks at once.
+async fn sign_in_with_password(
+    state: &AppState,
+    attempt: &Attempt,
+    password: &str,
+) -> Result<slipway_platform::people::User, ApiError> {
+    let throttle = &state.sign_in_throttle;
+    let delay = throttle
+        .admit(attempt, Instant::now())
+        .map_err(locked_out)?;
+    tokio::time::sleep(delay).await;
+    let user = {
+        let _turn = state
+            .password_checks
+            .acquire()
+            .await
+            .map_err(ApiError::internal)?;
+        state
+            .platform
+            .people
+            .authenticate_password(attempt.login.trim(), password)
+            .await?
+    };
+    match user {
+        Some(user) => {
+            throttle.succeeded(attempt);
+            Ok(user)
+        }
+        None => {
+            if throttle.failed(attempt, Instant::now()) {
+                tracing::warn!(login = %attempt.login, address = ?attempt.address, "sign-ins of this login locked out after repeated failures");
+            }
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "wrong login or password (or no password set: `slipway user passwd LOGIN`)",
+            ))
+        }
+    }
+}
+
+fn locked_out(refused: LockedOut) -> ApiError {
+    let minutes = refused.retry_after.as_secs().div_ceil(60).max(1);
+    let who = if refused.login {
+        "this login"
+    } else {
+        "your address"
+    };
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked_out",
+        format!(
+            "too many failed sign-ins for {who}: try again in {minutes} minute{}, or sign in with an API token",
+            if minutes == 1 { "" } else { "s" }
+        ),
+    )
 }
 
 /// `GET /api/session`: who is signed in, and the CSRF token of their session (`null` when
