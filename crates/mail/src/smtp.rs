@@ -31,7 +31,7 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 25 * 1024 * 1024;
 /// Recipients per message.
 pub const MAX_RECIPIENTS: usize = 100;
 /// How long a connection may stay silent.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connections served at once; more are told to come back later (421).
 pub const MAX_CONNECTIONS: usize = 200;
 /// How long connections may take to finish once shutdown is asked.
@@ -62,6 +62,7 @@ struct Context {
     store: MailStore,
     credentials: BuildCredentials,
     limits: Limits,
+    idle_timeout: Duration,
 }
 
 impl SmtpCatcher {
@@ -88,6 +89,7 @@ impl SmtpCatcher {
                 store,
                 credentials,
                 limits,
+                idle_timeout: IDLE_TIMEOUT,
             }),
         })
     }
@@ -96,6 +98,14 @@ impl SmtpCatcher {
     pub fn with_max_message_bytes(mut self, bytes: usize) -> Self {
         if let Some(context) = Arc::get_mut(&mut self.context) {
             context.limits.max_message_bytes = bytes;
+        }
+        self
+    }
+
+    /// The same server closing connections idle for `timeout` (default [`IDLE_TIMEOUT`]).
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        if let Some(context) = Arc::get_mut(&mut self.context) {
+            context.idle_timeout = timeout;
         }
         self
     }
@@ -160,7 +170,7 @@ async fn converse(stream: &mut TcpStream, context: &Context) -> std::io::Result<
             Step::NeedInput => {
                 stream.write_all(&out).await?;
                 out.clear();
-                let read = tokio::time::timeout(IDLE_TIMEOUT, stream.read(&mut buf)).await;
+                let read = tokio::time::timeout(context.idle_timeout, stream.read(&mut buf)).await;
                 match read {
                     Ok(Ok(0)) => return Ok(()),
                     Ok(Ok(n)) => session.push(&buf[..n]),

@@ -26,6 +26,10 @@ impl Catcher {
     }
 
     async fn start_with(max_message_bytes: Option<usize>) -> Self {
+        Self::start_configured(max_message_bytes, None).await
+    }
+
+    async fn start_configured(max_message_bytes: Option<usize>, idle: Option<Duration>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = MailStore::new(dir.path().join("mails"));
         let credentials = BuildCredentials::new([42; SECRET_LEN]);
@@ -38,6 +42,9 @@ impl Catcher {
         .unwrap();
         if let Some(max) = max_message_bytes {
             catcher = catcher.with_max_message_bytes(max);
+        }
+        if let Some(idle) = idle {
+            catcher = catcher.with_idle_timeout(idle);
         }
         let addr = catcher.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -413,4 +420,28 @@ print("500 x %d B on one connection: %.1f ms/mail" % (len(msg), elapsed * 2))
         .await;
     println!("{out}");
     assert_eq!(catcher.store.list(1).unwrap().len(), 500);
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_with_421_and_frees_its_place() {
+    let catcher = Catcher::start_configured(None, Some(Duration::from_millis(300))).await;
+    let mut stream = tokio::net::TcpStream::connect(catcher.addr).await.unwrap();
+    let mut said = Vec::new();
+    // The greeting, then nothing from us: the catcher says why it closes, and closes.
+    let read = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut said),
+    )
+    .await
+    .expect("the idle connection was not closed");
+    read.unwrap();
+    let said = String::from_utf8_lossy(&said);
+    assert!(said.starts_with("220 "), "{said}");
+    assert!(said.contains("421 4.4.2 Idle too long"), "{said}");
+    // A real client still gets through afterwards.
+    catcher
+        .lettre(7)
+        .send(message("after", &["a@example.com"], "hi"))
+        .await
+        .unwrap();
 }

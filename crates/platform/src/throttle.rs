@@ -219,7 +219,10 @@ mod tests {
         throttle.failed(&ann, now);
         // The login starts again from one failure; the address keeps its five.
         let elsewhere = attempt("ann", "10.0.0.9");
-        assert_eq!(throttle.admit(&elsewhere, now), Ok(Duration::from_millis(200)));
+        assert_eq!(
+            throttle.admit(&elsewhere, now),
+            Ok(Duration::from_millis(200))
+        );
         assert_eq!(throttle.admit(&ann, now), Ok(Duration::from_secs(1)));
     }
 }

@@ -125,6 +125,8 @@ pub struct ServerConfig {
     pub shell_idle: Duration,
     /// Where the mail catcher's SMTP server listens.
     pub smtp_listen: SocketAddr,
+    /// An SMTP connection silent for this long is closed (it holds one of the catcher's places).
+    pub smtp_idle: Duration,
     /// How failed password sign-ins are delayed and locked out.
     pub sign_in: slipway_platform::throttle::ThrottlePolicy,
 }
@@ -303,6 +305,7 @@ mod tests {
             shell_idle: Duration::from_secs(900),
             smtp_listen: "127.0.0.1:0".parse().unwrap(),
             sign_in: Default::default(),
+            smtp_idle: slipway_mail::smtp::IDLE_TIMEOUT,
         }
     }
 

@@ -128,6 +128,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SLIPWAY_LOGIN_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     login_failures: u32,
 
+    /// How long the mail catcher keeps a silent SMTP connection open, in seconds.
+    #[arg(long, env = "SLIPWAY_SMTP_IDLE", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    smtp_idle: u64,
+
     /// How long a locked-out login or address waits, in minutes.
     #[arg(long, env = "SLIPWAY_LOGIN_LOCKOUT", default_value_t = 15)]
     login_lockout: u64,
@@ -204,6 +208,7 @@ pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
         log_follow_for: Duration::from_secs(args.log_follow),
         shell_idle: Duration::from_secs(args.shell_idle),
         smtp_listen: args.smtp_listen,
+        smtp_idle: Duration::from_secs(args.smtp_idle),
         sign_in: ThrottlePolicy {
             login_failures: args.login_failures,
             address_failures: args.login_failures.saturating_mul(6),
@@ -245,7 +250,9 @@ async fn bind_smtp(config: &ServerConfig) -> Result<Mail> {
         .with_context(|| format!("reading the SMTP secret {}", secret_path.display()))?;
     let store = slipway_mail::MailStore::new(config.layout().mails());
     let credentials = slipway_mail::BuildCredentials::new(secret);
-    let catcher = SmtpCatcher::bind(config.smtp_listen, store.clone(), credentials.clone()).await?;
+    let catcher = SmtpCatcher::bind(config.smtp_listen, store.clone(), credentials.clone())
+        .await?
+        .with_idle_timeout(config.smtp_idle);
     Ok(Mail {
         catcher,
         store,

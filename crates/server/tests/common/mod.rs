@@ -19,6 +19,7 @@ pub fn test_config(data_dir: &std::path::Path) -> ServerConfig {
         shell_idle: std::time::Duration::from_secs(900),
         smtp_listen: "127.0.0.1:0".parse().unwrap(),
         sign_in: Default::default(),
+        smtp_idle: slipway_mail::smtp::IDLE_TIMEOUT,
     }
 }
 
