@@ -192,6 +192,8 @@ pub struct AppState {
     /// Password checks running at once: Argon2 is made to be slow, and a flood of sign-ins
     /// must not take every core from the rest of the server.
     pub password_checks: Arc<tokio::sync::Semaphore>,
+    /// How long a client has to send a request's head ([`HEADER_READ_TIMEOUT`]).
+    pub header_read_timeout: Duration,
 }
 
 impl AppState {
@@ -228,6 +230,7 @@ impl AppState {
                 config.sign_in,
             )),
             password_checks: Arc::new(tokio::sync::Semaphore::new(2)),
+            header_read_timeout: HEADER_READ_TIMEOUT,
         }
     }
 
@@ -281,13 +284,67 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let header_read_timeout = state.header_read_timeout;
+    let app = router(state);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // A client that never finishes its request head (slowloris) holds a connection and a
+    // task: it gets HEADER_READ_TIMEOUT, then the connection is closed.
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    // Every connection holds a receiver: at shutdown each is told to finish its request, and
+    // `closed` resolves once the last one has.
+    let (stop, stopping) = tokio::sync::watch::channel(());
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait rather than spin.
+                    tracing::warn!("cannot accept an HTTP connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                // What `ConnectInfo<SocketAddr>` reads (Git's REMOTE_ADDR, X-Forwarded-For, sign-in limits).
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                tower::ServiceExt::oneshot(app.clone(), request.map(axum::body::Body::new))
+            },
+        );
+        let connection = http
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut stopping = stopping.clone();
+        tokio::spawn(async move {
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                _ = stopping.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = ended {
+                tracing::debug!(%peer, "HTTP connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    drop(stopping);
+    let _ = stop.send(());
+    stop.closed().await;
+    Ok(())
 }
+
+/// How long a client has to send a request's head (its line and headers).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {
