@@ -368,8 +368,8 @@ impl Backups {
                 at.format("%Y-%m-%dT%H:%M:%SZ")
             )));
         }
-        let superuser = match &self.target.server {
-            Server::Embedded(conn) => conn.user.clone(),
+        let (superuser, password) = match &self.target.server {
+            Server::Embedded(conn) => (conn.user.clone(), conn.password.clone()),
             Server::External(_) => {
                 return Err(Error::Conflict(
                     "point-in-time recovery needs the embedded PostgreSQL".into(),
@@ -397,7 +397,12 @@ impl Backups {
 
         let suffix = format!("{}_{:08x}", db_suffix(&base.id), rand::random::<u32>());
         let dir = self.scratch_file(&format!("pitr-{suffix}"), "cluster")?;
-        let scratch = ScratchCluster::create(&dir, self.target.binaries.clone(), &superuser)
+        let scratch = ScratchCluster::create(
+            &dir,
+            self.target.binaries.clone(),
+            &superuser,
+            password.as_deref(),
+        )
             .map_err(|e| Error::Failed(e.to_string()))?;
         let temp_db = format!("slipway_pitr_{suffix}");
         let dump = self.scratch_file(&format!("pitr-{suffix}"), "dump")?;
@@ -567,11 +572,7 @@ impl Backups {
             }
             owner => owner?,
         };
-        let Server::Embedded(mut conn) = server else {
-            return Err(Error::Failed("scratch cluster is not local".into()));
-        };
-        conn.user = owner;
-        let url = Server::Embedded(conn).url(database);
+        let url = recovered.url_as(database, &owner);
         let output = tokio::process::Command::new(self.target.binaries.tool("pg_dump"))
             .args(["--format=custom", "--no-owner", "--file"])
             .arg(file)

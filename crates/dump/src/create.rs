@@ -98,13 +98,16 @@ pub async fn create(target: &Target, opts: &CreateOptions) -> Result<CreateRepor
     if !database_exists(&admin, &opts.database).await? {
         return Err(DumpError::NoDatabase(opts.database.clone()));
     }
-    let owner = database_owner(&admin, &opts.database).await?;
     let source = if opts.neutralized {
         neutralized_copy(target, &admin, &opts.database, opts.jobs).await?
     } else {
         opts.database.clone()
     };
-    let result = write_dump(target, opts, &source, &owner).await;
+    // a neutralized copy has a role of its own
+    let result = match database_owner(&admin, &source).await {
+        Ok(owner) => write_dump(target, opts, &source, &owner).await,
+        Err(e) => Err(e),
+    };
     if source != opts.database {
         let _ = drop_database(&admin, &source).await;
         let _ = std::fs::remove_dir_all(target.filestore(&source));

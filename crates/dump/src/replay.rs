@@ -59,7 +59,7 @@ pub(crate) async fn pg_restore(
     if format != Format::PgTar && opts.jobs > 1 {
         cmd.arg(format!("--jobs={}", opts.jobs));
     }
-    cmd.arg(format!("--dbname={}", target.url_as(db, &target.owner)))
+    cmd.arg(format!("--dbname={}", target.owner_url(db).await?))
         .arg(file);
     let output = cmd
         .stdin(Stdio::null())
@@ -89,7 +89,7 @@ pub(crate) async fn psql(
     let program = target.binaries.tool("psql");
     let mut child = Command::new(&program)
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password"])
-        .arg(format!("--dbname={}", target.url_as(db, &target.owner)))
+        .arg(format!("--dbname={}", target.owner_url(db).await?))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -9,7 +9,8 @@ use crate::error::{PgError, Result};
 /// A PostgreSQL server and the superuser-ish role Slipway administers it with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Server {
-    /// The embedded cluster, reached through its Unix socket (trusted) or 127.0.0.1 (password).
+    /// The embedded cluster, reached over 127.0.0.1 or its Unix socket, with the superuser's
+    /// password either way (nothing is trusted).
     Embedded(EmbeddedConn),
     /// An external server given by a `postgres://` URL (its database part is replaced per use).
     External(ExternalConn),
@@ -24,8 +25,12 @@ pub struct EmbeddedConn {
     pub port: u16,
     /// The bootstrap superuser.
     pub user: String,
-    /// The superuser's password, for TCP clients (builds, external tools).
+    /// The superuser's password (SCRAM, over TCP and the socket alike).
     pub password: Option<String>,
+    /// Connect over 127.0.0.1 (the live cluster: as root, Slipway is not the `postgres`
+    /// system user its socket's `peer` rule expects) rather than through the socket (a
+    /// scratch cluster, which opens no TCP port).
+    pub over_tcp: bool,
 }
 
 /// An external server: the URL as the user gave it, split at the database name.
@@ -55,16 +60,27 @@ impl Server {
         }))
     }
 
-    /// A URL to database `db`, for sqlx and for libpq tools (`psql`, `pg_dump`...).
+    /// A URL to database `db` as the admin role, for sqlx and for libpq tools (`psql`,
+    /// `pg_dump`...). It holds the password: pass it to tools in their environment or on
+    /// their command line only where no other user can read it.
     pub fn url(&self, db: &str) -> String {
         match self {
-            Server::Embedded(c) => format!(
-                "postgresql://{}@localhost/{}?host={}&port={}",
-                encode(&c.user),
-                encode(db),
-                encode(&c.socket_dir.to_string_lossy()),
-                c.port
-            ),
+            Server::Embedded(c) => {
+                let user = match &c.password {
+                    Some(password) => format!("{}:{}", encode(&c.user), encode(password)),
+                    None => encode(&c.user),
+                };
+                if c.over_tcp {
+                    format!("postgresql://{user}@127.0.0.1:{}/{}", c.port, encode(db))
+                } else {
+                    format!(
+                        "postgresql://{user}@localhost/{}?host={}&port={}",
+                        encode(db),
+                        encode(&c.socket_dir.to_string_lossy()),
+                        c.port
+                    )
+                }
+            }
             Server::External(c) => format!("{}/{}{}", c.prefix, encode(db), c.query),
         }
     }
@@ -88,16 +104,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn embedded_url_uses_the_socket() {
-        let s = Server::Embedded(EmbeddedConn {
+    fn embedded_url_authenticates_over_tcp_or_the_socket() {
+        let conn = EmbeddedConn {
             socket_dir: "/srv/slipway/run".into(),
             port: 5544,
             user: "postgres".into(),
-            password: None,
-        });
+            password: Some("p@ss".into()),
+            over_tcp: true,
+        };
         assert_eq!(
-            s.url("my db"),
-            "postgresql://postgres@localhost/my%20db?host=/srv/slipway/run&port=5544"
+            Server::Embedded(conn.clone()).url("my db"),
+            "postgresql://postgres:p%40ss@127.0.0.1:5544/my%20db"
+        );
+        let socket = EmbeddedConn {
+            over_tcp: false,
+            ..conn
+        };
+        assert_eq!(
+            Server::Embedded(socket).url("my db"),
+            "postgresql://postgres:p%40ss@localhost/my%20db?host=/srv/slipway/run&port=5544"
         );
     }
 
