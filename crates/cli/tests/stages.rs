@@ -329,6 +329,26 @@ fn staging_is_a_neutralized_copy_and_production_is_untouched() {
     assert_ne!(site.psql(&prod_db, other_active_crons), "0");
     assert!(healthy(&site, &prod_db));
 
+    // The staging build's own login (its odoo.conf) reaches its database only: not
+    // production, not the development build's, not the metadata database.
+    let staging_name = staging["name"].as_str().unwrap();
+    let (host, _, user, _) = site.conf_login(staging_name);
+    assert_eq!(host, "127.0.0.1", "builds connect over TCP");
+    assert_ne!(user, site.conf_login(&prod_db).2, "a role apart from production's");
+    site.psql_with_login(staging_name, db).unwrap();
+    let dev_db = dev["database"].as_str().unwrap_or(dev["name"].as_str().unwrap());
+    for other in [prod_db.as_str(), dev_db, "slipway", "template1"] {
+        let err = site.psql_with_login(staging_name, other).unwrap_err();
+        assert!(err.contains("permission denied for database"), "{other}: {err}");
+    }
+    // and the development build's reaches neither production nor staging
+    let dev_name = dev["name"].as_str().unwrap();
+    site.psql_with_login(dev_name, dev_db).unwrap();
+    for other in [prod_db.as_str(), db] {
+        let err = site.psql_with_login(dev_name, other).unwrap_err();
+        assert!(err.contains("permission denied for database"), "{other}: {err}");
+    }
+
     // A second push with "new build": a fresh copy, and the older staging database is dropped.
     tree.write("README.md", "staging change\n");
     tree.commit("staging change");

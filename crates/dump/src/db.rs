@@ -145,15 +145,19 @@ impl Target {
 
     /// Readies the server for Slipway, at every start: the admin role may create databases
     /// and roles ([`DumpError::AdminRights`] otherwise), the metadata database `metadata_db`
-    /// is closed to `PUBLIC`, and every database still owned by the one shared role of older
+    /// and `template1` are closed to `PUBLIC` (`postgres` stays open: Odoo's `odoo-bin`
+    /// connects there at start, `odoo/service/db.py::_create_empty_database`), and every database still owned by the one shared role of older
     /// Slipways, `legacy_role` (`odoo`), is given a role of its own. Returns the databases
     /// so adopted.
     pub async fn prepare_server(&self, metadata_db: &str, legacy_role: &str) -> Result<Vec<String>> {
         self.check_admin_rights().await?;
         let admin = self.admin().await?;
         let prepared = async {
-            if database_exists(&admin, metadata_db).await? {
-                roles::close_to_public(&admin, metadata_db).await?;
+            // template1 too: nobody's work is there (CREATE DATABASE needs no CONNECT on it)
+            for db in [metadata_db, "template1"] {
+                if database_exists(&admin, db).await? {
+                    roles::close_to_public(&admin, db).await?;
+                }
             }
             let legacy: Vec<String> = sqlx::query_scalar(
                 "SELECT datname::text FROM pg_database WHERE pg_get_userbyid(datdba) = $1 \
