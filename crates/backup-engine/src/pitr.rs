@@ -403,7 +403,7 @@ impl Backups {
             &superuser,
             password.as_deref(),
         )
-            .map_err(|e| Error::Failed(e.to_string()))?;
+        .map_err(|e| Error::Failed(e.to_string()))?;
         let temp_db = format!("slipway_pitr_{suffix}");
         let dump = self.scratch_file(&format!("pitr-{suffix}"), "dump")?;
         let by_name: BTreeMap<String, ArchivedWal> =

@@ -20,7 +20,6 @@ use slipway_metadata::Metadata;
 use slipway_testkit::TestDb;
 use sqlx::PgPool;
 
-
 struct World {
     _meta: TestDb,
     dir: tempfile::TempDir,

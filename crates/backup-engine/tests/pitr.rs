@@ -13,7 +13,8 @@ use slipway_metadata::Metadata;
 use slipway_pg::{ClusterOptions, EmbeddedCluster, Server};
 use sqlx::PgPool;
 
-const OWNER: &str = "slipway_pitr_owner";
+/// A role as Slipway names its own (its password is derived from the data directory's key).
+const OWNER: &str = "slipway_db_pitr_owner";
 
 struct World {
     dir: tempfile::TempDir,

@@ -334,19 +334,31 @@ fn staging_is_a_neutralized_copy_and_production_is_untouched() {
     let staging_name = staging["name"].as_str().unwrap();
     let (host, _, user, _) = site.conf_login(staging_name);
     assert_eq!(host, "127.0.0.1", "builds connect over TCP");
-    assert_ne!(user, site.conf_login(&prod_db).2, "a role apart from production's");
+    assert_ne!(
+        user,
+        site.conf_login(&prod_db).2,
+        "a role apart from production's"
+    );
     site.psql_with_login(staging_name, db).unwrap();
-    let dev_db = dev["database"].as_str().unwrap_or(dev["name"].as_str().unwrap());
+    let dev_db = dev["database"]
+        .as_str()
+        .unwrap_or(dev["name"].as_str().unwrap());
     for other in [prod_db.as_str(), dev_db, "slipway", "template1"] {
         let err = site.psql_with_login(staging_name, other).unwrap_err();
-        assert!(err.contains("permission denied for database"), "{other}: {err}");
+        assert!(
+            err.contains("permission denied for database"),
+            "{other}: {err}"
+        );
     }
     // and the development build's reaches neither production nor staging
     let dev_name = dev["name"].as_str().unwrap();
     site.psql_with_login(dev_name, dev_db).unwrap();
     for other in [prod_db.as_str(), db] {
         let err = site.psql_with_login(dev_name, other).unwrap_err();
-        assert!(err.contains("permission denied for database"), "{other}: {err}");
+        assert!(
+            err.contains("permission denied for database"),
+            "{other}: {err}"
+        );
     }
 
     // A second push with "new build": a fresh copy, and the older staging database is dropped.
@@ -948,7 +960,8 @@ fn imported_dumps_cannot_touch_any_other_database() {
     tree.git(&["checkout", "-q", "main"]);
     let staging_dev = site.push_branch(&tree, "alpha", "staging-1", "staging.txt");
     site.cli_ok(&["branch", "set", "alpha", "staging-1", "--stage", "staging"]);
-    let staging = site.settled_build_after("alpha", "staging-1", staging_dev["id"].as_i64().unwrap());
+    let staging =
+        site.settled_build_after("alpha", "staging-1", staging_dev["id"].as_i64().unwrap());
     assert_eq!(staging["state"], "running", "{staging}");
     let victims = [
         alpha["name"].as_str().unwrap().to_string(),
@@ -970,9 +983,7 @@ fn imported_dumps_cannot_touch_any_other_database() {
                 format!("ALTER DATABASE \"{victim}\" WITH ALLOW_CONNECTIONS false;"),
                 format!("COMMENT ON DATABASE \"{victim}\" IS 'pwned';"),
             ] {
-                let dump = format!(
-                    "--\n-- PostgreSQL database dump\n--\n\n{statement}\n\n--\n-- PostgreSQL database dump complete\n--\n\n"
-                );
+                let dump = hostile_odoo_dump("17.0.1.3", &statement);
                 let answer = http
                     .post(&url)
                     .bearer_auth(site.token())
@@ -993,4 +1004,17 @@ fn imported_dumps_cannot_touch_any_other_database() {
     assert_eq!(after, before, "every other database is intact");
     assert!(healthy(&site, &victims[0]));
     assert!(healthy(&site, dev_db), "the development build still serves");
+}
+
+/// A plain SQL dump that passes for an Odoo database of `base_version` (what an import or
+/// the upgrade API checks first) and then runs `statement`.
+fn hostile_odoo_dump(base_version: &str, statement: &str) -> String {
+    format!(
+        "--\n-- PostgreSQL database dump\n--\n\n\
+         CREATE TABLE public.ir_module_module (id integer, name character varying, \
+         state character varying, latest_version character varying);\n\n\
+         COPY public.ir_module_module (id, name, state, latest_version) FROM stdin;\n\
+         1\tbase\tinstalled\t{base_version}\n\\.\n\n\
+         {statement}\n\n--\n-- PostgreSQL database dump complete\n--\n\n"
+    )
 }

@@ -653,13 +653,23 @@ fn a_dump_aimed_at_platform_databases_fails_and_changes_nothing() {
         std::fs::write(
             &dump,
             format!(
-                "--\n-- PostgreSQL database dump\n--\n\n{statement}\n\n--\n-- PostgreSQL database dump complete\n--\n\n"
+                "--\n-- PostgreSQL database dump\n--\n\n\
+                 CREATE TABLE public.ir_module_module (id integer, name character varying, \
+                 state character varying, latest_version character varying);\n\n\
+                 COPY public.ir_module_module (id, name, state, latest_version) FROM stdin;\n\
+                 1\tbase\tinstalled\t16.0.1.3\n\\.\n\n\
+                 {statement}\n\n--\n-- PostgreSQL database dump complete\n--\n\n"
             ),
         )
         .unwrap();
         let (id, key) = p.submit(&dump, "test");
         let request = p.wait_finished(&id, &key);
         assert_eq!(request["state"], "failed", "{statement}: {request}");
+        let message = request["customer_message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("must be owner") || message.contains("permission denied"),
+            "refused for touching another database, not for the dump's shape: {statement}: {request}"
+        );
         assert_eq!((state("slipway"), state("postgres")), before, "{statement}");
     }
 }

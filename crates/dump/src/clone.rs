@@ -17,10 +17,10 @@ use serde::Serialize;
 use tokio::process::Command;
 
 use crate::db::{connect, database_exists, database_owner, drop_database, ident, Target};
-use crate::roles;
 use crate::error::{io_err, DumpError, Result};
 use crate::inspect::tool_failure;
 use crate::restore::blocking;
+use crate::roles;
 
 /// Which way the database was copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

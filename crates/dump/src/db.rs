@@ -67,14 +67,19 @@ impl Target {
         self.data_dir.join("filestore").join(db)
     }
 
-    /// A libpq/sqlx URL to `db` as `role` (with its derived password) instead of the admin
-    /// role.
+    /// A libpq/sqlx URL to `db` as `role`: with its derived password when Slipway made it
+    /// ([`crate::ROLE_PREFIX`]); the admin's URL when `role` is the admin (a database the
+    /// admin made itself); else with no password, so that libpq and sqlx take it from
+    /// `PGPASSWORD` or `~/.pgpass` (a database someone else made, worked on by `slipway db`
+    /// or `slipway dump`).
     pub fn url_as(&self, db: &str, role: &str) -> String {
-        with_user(
-            &self.server.url(db),
-            role,
-            Some(&self.roles.password(role)),
-        )
+        if self.server.admin_user().as_deref() == Some(role) {
+            return self.server.url(db);
+        }
+        let password = role
+            .starts_with(roles::ROLE_PREFIX)
+            .then(|| self.roles.password(role));
+        with_user(&self.server.url(db), role, password.as_deref())
     }
 
     /// A libpq/sqlx URL to `db` as its owner role.
@@ -149,7 +154,11 @@ impl Target {
     /// connects there at start, `odoo/service/db.py::_create_empty_database`), and every database still owned by the one shared role of older
     /// Slipways, `legacy_role` (`odoo`), is given a role of its own. Returns the databases
     /// so adopted.
-    pub async fn prepare_server(&self, metadata_db: &str, legacy_role: &str) -> Result<Vec<String>> {
+    pub async fn prepare_server(
+        &self,
+        metadata_db: &str,
+        legacy_role: &str,
+    ) -> Result<Vec<String>> {
         self.check_admin_rights().await?;
         let admin = self.admin().await?;
         let prepared = async {
@@ -189,7 +198,10 @@ impl Target {
     pub async fn take_role_of(&self, db: &str, like: &str) -> Result<()> {
         let admin = self.admin().await?;
         let taken = async {
-            let (from, to) = (database_owner(&admin, db).await?, database_owner(&admin, like).await?);
+            let (from, to) = (
+                database_owner(&admin, db).await?,
+                database_owner(&admin, like).await?,
+            );
             if from == to {
                 return Ok(());
             }

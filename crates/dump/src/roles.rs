@@ -119,9 +119,10 @@ pub(crate) async fn create_role(admin: &PgPool, key: &RoleKey, role: &str) -> Re
         key.password(role)
     );
     sqlx::query(&sql).execute(admin).await?;
-    let superuser: bool = sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        .fetch_one(admin)
-        .await?;
+    let superuser: bool =
+        sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(admin)
+            .await?;
     if !superuser {
         sqlx::query(&format!("GRANT {} TO CURRENT_USER", ident(role)))
             .execute(admin)
@@ -168,9 +169,12 @@ pub(crate) async fn drop_role_if_unused(admin: &PgPool, role: &str) -> Result<()
 
 /// Only the owner (and the admin) may connect to `db`: `CONNECT` is revoked from `PUBLIC`.
 pub(crate) async fn close_to_public(admin: &PgPool, db: &str) -> Result<()> {
-    sqlx::query(&format!("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC", ident(db)))
-        .execute(admin)
-        .await?;
+    sqlx::query(&format!(
+        "REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC",
+        ident(db)
+    ))
+    .execute(admin)
+    .await?;
     Ok(())
 }
 
@@ -220,7 +224,10 @@ mod tests {
         assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_eq!(a, key.password("slipway_db_a"));
         assert_ne!(a, key.password("slipway_db_b"));
-        assert_ne!(a, RoleKey::from_secret([8; SECRET_LEN]).password("slipway_db_a"));
+        assert_ne!(
+            a,
+            RoleKey::from_secret([8; SECRET_LEN]).password("slipway_db_a")
+        );
     }
 
     #[test]

@@ -25,7 +25,10 @@ fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
 async fn production(w: &mut World, prefix: &str) -> String {
     let db = w.name(prefix);
     w.target.create_empty_database(&db).await.unwrap();
-    for sql in ["CREATE TABLE orders (id int PRIMARY KEY)", "INSERT INTO orders VALUES (42)"] {
+    for sql in [
+        "CREATE TABLE orders (id int PRIMARY KEY)",
+        "INSERT INTO orders VALUES (42)",
+    ] {
         w.target.execute_as_owner(&db, sql).await.unwrap();
     }
     let admin = w.admin("postgres").await;
@@ -43,7 +46,9 @@ async fn production(w: &mut World, prefix: &str) -> String {
 /// What a user of `db` would notice: it exists, has its row, its owner, its comment, and
 /// who may connect.
 async fn state_of(w: &World, db: &str) -> (i64, String, (Option<String>, Option<String>)) {
-    let rows = w.scalar_i64(db, "SELECT count(*) FROM orders WHERE id = 42").await;
+    let rows = w
+        .scalar_i64(db, "SELECT count(*) FROM orders WHERE id = 42")
+        .await;
     let admin = w.admin("postgres").await;
     let comment: (Option<String>, Option<String>) = sqlx::query_as(
         "SELECT shobj_description(oid, 'pg_database'), datacl::text FROM pg_database \
@@ -66,14 +71,41 @@ async fn dumps_aimed_at_another_database_are_refused_and_it_stays_intact() {
     let quoted = slipway_dump::quote_ident(&shop);
     let attacks = [
         ("drop.sql", format!("DROP DATABASE {quoted};\n")),
-        ("drop-force.sql", format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE);\n")),
-        ("alter.sql", format!("ALTER DATABASE {quoted} RENAME TO gone;\n")),
-        ("alter-conn.sql", format!("ALTER DATABASE {quoted} WITH ALLOW_CONNECTIONS false;\n")),
-        ("alter-owner.sql", format!("ALTER DATABASE {quoted} OWNER TO CURRENT_USER;\n")),
-        ("comment.sql", format!("COMMENT ON DATABASE {quoted} IS 'pwned';\n")),
-        ("grant.sql", format!("GRANT CONNECT ON DATABASE {quoted} TO PUBLIC;\n")),
-        ("metadata.sql", "COMMENT ON DATABASE postgres IS 'pwned';\n".to_string()),
-        ("role.sql", format!("ALTER ROLE {} SUPERUSER;\n", slipway_dump::quote_ident(&before.1))),
+        (
+            "drop-force.sql",
+            format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE);\n"),
+        ),
+        (
+            "alter.sql",
+            format!("ALTER DATABASE {quoted} RENAME TO gone;\n"),
+        ),
+        (
+            "alter-conn.sql",
+            format!("ALTER DATABASE {quoted} WITH ALLOW_CONNECTIONS false;\n"),
+        ),
+        (
+            "alter-owner.sql",
+            format!("ALTER DATABASE {quoted} OWNER TO CURRENT_USER;\n"),
+        ),
+        (
+            "comment.sql",
+            format!("COMMENT ON DATABASE {quoted} IS 'pwned';\n"),
+        ),
+        (
+            "grant.sql",
+            format!("GRANT CONNECT ON DATABASE {quoted} TO PUBLIC;\n"),
+        ),
+        (
+            "metadata.sql",
+            "COMMENT ON DATABASE postgres IS 'pwned';\n".to_string(),
+        ),
+        (
+            "role.sql",
+            format!(
+                "ALTER ROLE {} SUPERUSER;\n",
+                slipway_dump::quote_ident(&before.1)
+            ),
+        ),
     ];
     for (name, body) in attacks {
         let file = write(w.data.path(), name, &body);
@@ -87,12 +119,19 @@ async fn dumps_aimed_at_another_database_are_refused_and_it_stays_intact() {
                         || err.contains("must be superuser"),
                     "{name}: {err}"
                 );
-                assert!(!w.exists(&db).await, "{name}: the half-made database is gone");
+                assert!(
+                    !w.exists(&db).await,
+                    "{name}: the half-made database is gone"
+                );
             }
             // harmless: PostgreSQL only warns that a non-owner's GRANT granted nothing
             Ok(_) => assert_eq!(name, "grant.sql", "{name} was accepted"),
         }
-        assert_eq!(state_of(&w, &shop).await, before, "{name}: {shop} unchanged");
+        assert_eq!(
+            state_of(&w, &shop).await,
+            before,
+            "{name}: {shop} unchanged"
+        );
     }
     let admin = w.admin("postgres").await;
     let postgres_comment: Option<String> = sqlx::query_scalar(
@@ -137,7 +176,10 @@ async fn a_database_s_role_reaches_its_own_database_only() {
         dev_login.user, dev_login.host, dev_login.port, dev
     );
     let err = PgConnection::connect(&wrong).await.unwrap_err();
-    assert!(err.to_string().contains("password authentication failed"), "{err}");
+    assert!(
+        err.to_string().contains("password authentication failed"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -150,7 +192,10 @@ async fn a_copy_owns_its_objects_and_the_source_keeps_its_own() {
         .await
         .unwrap();
     let source_role = owner_of(&w, &db).await;
-    for (prefix, idle) in [("roles_tpl", IdleSessions::Keep), ("roles_busy", IdleSessions::Keep)] {
+    for (prefix, idle) in [
+        ("roles_tpl", IdleSessions::Keep),
+        ("roles_busy", IdleSessions::Keep),
+    ] {
         let copy = w.name(prefix);
         // a session on the source sends the second copy down the dump and restore path
         let busy = if prefix == "roles_busy" {
@@ -161,14 +206,20 @@ async fn a_copy_owns_its_objects_and_the_source_keeps_its_own() {
         if let Some(pool) = &busy {
             sqlx::query("SELECT 1").execute(pool).await.unwrap();
         }
-        clone_database(&w.target, &db, &copy, 2, idle).await.unwrap();
+        clone_database(&w.target, &db, &copy, 2, idle)
+            .await
+            .unwrap();
         if let Some(pool) = busy {
             pool.close().await;
         }
         let copy_role = owner_of(&w, &copy).await;
         assert_ne!(copy_role, source_role, "{prefix}: a role of its own");
         assert!(copy_role.starts_with(ROLE_PREFIX));
-        assert_eq!(owner_of(&w, &db).await, source_role, "{prefix}: source kept");
+        assert_eq!(
+            owner_of(&w, &db).await,
+            source_role,
+            "{prefix}: source kept"
+        );
         let foreign = w
             .scalar_i64(
                 &copy,
@@ -178,7 +229,10 @@ async fn a_copy_owns_its_objects_and_the_source_keeps_its_own() {
                 ),
             )
             .await;
-        assert_eq!(foreign, 0, "{prefix}: every relation of the copy is its role's");
+        assert_eq!(
+            foreign, 0,
+            "{prefix}: every relation of the copy is its role's"
+        );
         let in_source = w
             .scalar_i64(
                 &db,
@@ -188,7 +242,10 @@ async fn a_copy_owns_its_objects_and_the_source_keeps_its_own() {
                 ),
             )
             .await;
-        assert_eq!(in_source, 0, "{prefix}: the source's objects are still its role's");
+        assert_eq!(
+            in_source, 0,
+            "{prefix}: the source's objects are still its role's"
+        );
         // the copy's role works its copy (what the build on it does)
         w.target
             .execute_as_owner(&copy, "UPDATE res_partner SET name = name WHERE id = 1")
@@ -235,20 +292,26 @@ async fn nobody_is_postgres_without_its_password() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{how:?} let postgres in");
         assert!(
-            stderr.contains("no password supplied") || stderr.contains("Peer authentication failed"),
+            stderr.contains("no password supplied")
+                || stderr.contains("Peer authentication failed"),
             "{how:?}: {stderr}"
         );
     }
-    let hba = std::fs::read_to_string(slipway_testkit::cluster_dir().join("pg/pg_hba.conf"))
-        .unwrap();
+    let hba =
+        std::fs::read_to_string(slipway_testkit::cluster_dir().join("pg/pg_hba.conf")).unwrap();
     let methods: Vec<&str> = hba
         .lines()
         .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| l.split_whitespace().nth(if l.starts_with("local") { 3 } else { 4 }))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .nth(if l.starts_with("local") { 3 } else { 4 })
+        })
         .collect();
     assert!(!methods.is_empty());
     assert!(
-        methods.iter().all(|m| *m == "scram-sha-256" || *m == "peer"),
+        methods
+            .iter()
+            .all(|m| *m == "scram-sha-256" || *m == "peer"),
         "{hba}"
     );
 }

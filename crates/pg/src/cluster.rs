@@ -253,7 +253,11 @@ impl EmbeddedCluster {
     /// created, so the next attempt starts clean. Returns whether it created the cluster.
     /// A new cluster gets the superuser's password at initdb, recorded in `state` (and saved
     /// at once: the access rules written next accept nothing else).
-    async fn ensure_initialized(&self, binaries: &Binaries, state: &mut ClusterState) -> Result<bool> {
+    async fn ensure_initialized(
+        &self,
+        binaries: &Binaries,
+        state: &mut ClusterState,
+    ) -> Result<bool> {
         if self.data_major()?.is_some() {
             return Ok(false);
         }

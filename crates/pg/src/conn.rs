@@ -60,6 +60,19 @@ impl Server {
         }))
     }
 
+    /// The admin role's name (`None` when an external URL names no user: libpq's default).
+    pub fn admin_user(&self) -> Option<String> {
+        match self {
+            Server::Embedded(c) => Some(c.user.clone()),
+            Server::External(c) => {
+                let authority = c.prefix.trim_start_matches("postgresql://");
+                let (userinfo, _) = authority.rsplit_once('@')?;
+                let user = userinfo.split(':').next().unwrap_or_default();
+                Some(decode(user))
+            }
+        }
+    }
+
     /// A URL to database `db` as the admin role, for sqlx and for libpq tools (`psql`,
     /// `pg_dump`...). It holds the password: pass it to tools in their environment or on
     /// their command line only where no other user can read it.
@@ -84,6 +97,30 @@ impl Server {
             Server::External(c) => format!("{}/{}{}", c.prefix, encode(db), c.query),
         }
     }
+}
+
+/// Undoes percent-encoding (invalid escapes are kept as they are).
+fn decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Percent-encodes what a URL component cannot hold as is.
@@ -136,6 +173,14 @@ mod tests {
         );
         let bare = Server::external("postgresql://db.example").unwrap();
         assert_eq!(bare.url("x"), "postgresql://db.example/x");
+    }
+
+    #[test]
+    fn the_admin_user_is_read_from_either_kind() {
+        let s = Server::external("postgres://sl%40p:pw@db.example:5432/postgres").unwrap();
+        assert_eq!(s.admin_user().as_deref(), Some("sl@p"));
+        let bare = Server::external("postgresql://db.example").unwrap();
+        assert_eq!(bare.admin_user(), None);
     }
 
     #[test]

@@ -50,7 +50,8 @@ mod user;
 
 pub use binaries::{parse_server_version, Binaries, ServerVersion};
 pub use cluster::{
-    access_rules, archive_settings, dir_size, ClusterOptions, ClusterStatus, EmbeddedCluster, StartOutcome,
+    access_rules, archive_settings, dir_size, ClusterOptions, ClusterStatus, EmbeddedCluster,
+    StartOutcome,
 };
 pub use conn::{EmbeddedConn, Server};
 pub use error::{PgError, Result};

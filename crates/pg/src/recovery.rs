@@ -129,10 +129,7 @@ impl ScratchCluster {
         std::fs::write(pgdata.join("recovery.signal"), "")?;
         // Only its socket, and only with a password (a base backup of an older Slipway
         // carries `trust` rules).
-        std::fs::write(
-            pgdata.join("pg_hba.conf"),
-            "local all all scram-sha-256\n",
-        )?;
+        std::fs::write(pgdata.join("pg_hba.conf"), "local all all scram-sha-256\n")?;
         let _ = std::fs::remove_file(pgdata.join("postmaster.pid"));
         for file in [
             "slipway.conf",

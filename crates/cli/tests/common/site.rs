@@ -290,7 +290,11 @@ impl Site {
     /// The `db_*` login of a build's odoo.conf: (host, port, user, password).
     pub fn conf_login(&self, build: &str) -> (String, String, String, String) {
         let conf = std::fs::read_to_string(
-            self.data.path().join("builds").join(build).join("odoo.conf"),
+            self.data
+                .path()
+                .join("builds")
+                .join(build)
+                .join("odoo.conf"),
         )
         .unwrap();
         let value = |key: &str| {
@@ -314,7 +318,9 @@ impl Site {
     pub fn psql_with_login(&self, build: &str, db: &str) -> Result<(), String> {
         let (host, port, user, password) = self.conf_login(build);
         let out = Command::new("psql")
-            .args(["-X", "-w", "-At", "-h", &host, "-p", &port, "-U", &user, "-d", db])
+            .args([
+                "-X", "-w", "-At", "-h", &host, "-p", &port, "-U", &user, "-d", db,
+            ])
             .args(["-c", "select 1"])
             .env("PGPASSWORD", password)
             .env("PGPASSFILE", "/dev/null")
