@@ -315,3 +315,58 @@ async fn nobody_is_postgres_without_its_password() {
         "{hba}"
     );
 }
+
+#[tokio::test]
+async fn databases_of_the_old_shared_role_get_a_role_each_at_start() {
+    let mut w = World::new();
+    let legacy = format!("legacy_{}", std::process::id());
+    let (a, b) = (w.name("roles_legacy_a"), w.name("roles_legacy_b"));
+    let admin = w.admin("postgres").await;
+    sqlx::query(&format!("CREATE ROLE {legacy} LOGIN"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    for db in [&a, &b] {
+        sqlx::query(&format!("CREATE DATABASE \"{db}\" OWNER {legacy}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let pool = w.admin(db).await;
+        sqlx::raw_sql(&format!(
+            "CREATE TABLE t (id int); ALTER TABLE t OWNER TO {legacy}"
+        ))
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+    let adopted = w
+        .target
+        .prepare_server("no_such_metadata_db", &legacy)
+        .await
+        .unwrap();
+    assert!(adopted.contains(&a) && adopted.contains(&b), "{adopted:?}");
+    let (role_a, role_b) = (owner_of(&w, &a).await, owner_of(&w, &b).await);
+    assert!(role_a.starts_with(ROLE_PREFIX) && role_b.starts_with(ROLE_PREFIX));
+    assert_ne!(role_a, role_b);
+    for (db, role) in [(&a, &role_a), (&b, &role_b)] {
+        let owned = w
+            .scalar_i64(
+                db,
+                &format!("SELECT count(*) FROM pg_tables WHERE tablename = 't' AND tableowner = '{role}'"),
+            )
+            .await;
+        assert_eq!(owned, 1, "{db}'s table is its role's");
+        w.target
+            .execute_as_owner(db, "INSERT INTO t VALUES (1)")
+            .await
+            .unwrap();
+    }
+    for db in [&a, &b] {
+        w.target.drop_database(db).await.unwrap();
+    }
+    sqlx::query(&format!("DROP ROLE {legacy}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
