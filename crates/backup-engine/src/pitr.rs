@@ -206,7 +206,7 @@ impl Backups {
         let started_at = Utc::now();
         let id = new_backup_id(started_at);
         let pg_basebackup = self.target.binaries.tool("pg_basebackup");
-        let url = self.target.server.url("postgres");
+        let (url, password) = slipway_pg::split_password(&self.target.server.url("postgres"));
         let repo = self.repo.clone();
         let label = format!("slipway {id}");
         let spool = self.spool()?.to_path_buf();
@@ -218,7 +218,8 @@ impl Backups {
                 .arg("-l")
                 .arg(&label)
                 .arg("-d")
-                .arg(&url);
+                .arg(&url)
+                .envs(password.map(|p| ("PGPASSWORD", p)));
             let run = slipway_pg::stream_stdout(&mut command, |out| {
                 writer.put_tar(out, &mut |_| {})
             })
@@ -572,11 +573,12 @@ impl Backups {
             }
             owner => owner?,
         };
-        let url = recovered.url_as(database, &owner);
+        let (url, password) = slipway_pg::split_password(&recovered.url_as(database, &owner));
         let output = tokio::process::Command::new(self.target.binaries.tool("pg_dump"))
             .args(["--format=custom", "--no-owner", "--file"])
             .arg(file)
             .arg(&url)
+            .envs(password.map(|p| ("PGPASSWORD", p)))
             .output()
             .await
             .map_err(|source| Error::Io {

@@ -268,13 +268,12 @@ async fn dump_restore(
             &target.url_as(src, roles.source),
         )
         .await?;
-        let dbname = format!("--dbname={}", target.url_as(dst, roles.copy));
         run(
             target,
             "pg_restore",
-            &["--no-owner", "--exit-on-error", &jobs_arg, &dbname],
+            &["--no-owner", "--exit-on-error", &jobs_arg, "--dbname"],
             &tmp,
-            "",
+            &target.url_as(dst, roles.copy),
         )
         .await
     }
@@ -283,13 +282,18 @@ async fn dump_restore(
     result
 }
 
-async fn run(target: &Target, program: &str, args: &[&str], path: &Path, last: &str) -> Result<()> {
+/// `program args... path url`, the password of `url` in the tool's environment only.
+async fn run(target: &Target, program: &str, args: &[&str], path: &Path, url: &str) -> Result<()> {
     let exe = target.binaries.tool(program);
+    let (url, password) = slipway_pg::split_password(url);
     let mut cmd = Command::new(&exe);
-    cmd.args(args).arg(path);
-    if !last.is_empty() {
-        cmd.arg(last);
+    if program == "pg_restore" {
+        // `--dbname` is the last option: the URL follows it, the archive comes last
+        cmd.args(args).arg(&url).arg(path);
+    } else {
+        cmd.args(args).arg(path).arg(&url);
     }
+    cmd.envs(password.map(|p| ("PGPASSWORD", p)));
     let out = cmd.output().await.map_err(io_err(&exe))?;
     if !out.status.success() {
         return Err(tool_failure(

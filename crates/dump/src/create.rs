@@ -215,12 +215,14 @@ async fn write_dump(
 
 async fn pg_dump(target: &Target, args: &[&str], url: &str, out: &Path) -> Result<()> {
     let exe = target.binaries.tool("pg_dump");
+    let (url, password) = slipway_pg::split_password(url);
     let output = tokio::process::Command::new(&exe)
         .arg("--no-owner")
         .args(args)
         .arg("-f")
         .arg(out)
         .arg(url)
+        .envs(password.map(|p| ("PGPASSWORD", p)))
         .stdin(Stdio::null())
         .output()
         .await
@@ -352,7 +354,12 @@ impl ZipJob {
         let run = slipway_pg::stream_stdout(
             StdCommand::new(&self.pg_dump)
                 .arg("--no-owner")
-                .arg(&self.url),
+                .arg(slipway_pg::split_password(&self.url).0)
+                .envs(
+                    slipway_pg::split_password(&self.url)
+                        .1
+                        .map(|p| ("PGPASSWORD", p)),
+                ),
             |mut stdout| std::io::copy(&mut stdout, zip),
         )
         .map_err(io_err(&self.pg_dump))?;

@@ -99,6 +99,26 @@ impl Server {
     }
 }
 
+/// Splits the password out of a `postgresql://` URL: the URL without it, for a client tool's
+/// command line, and the password, for its `PGPASSWORD`. Command lines are readable by every
+/// user of the machine (`/proc/<pid>/cmdline`), environments only by the process's own.
+pub fn split_password(url: &str) -> (String, Option<String>) {
+    let Some(rest) = url.strip_prefix("postgresql://") else {
+        return (url.to_string(), None);
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return (url.to_string(), None);
+    };
+    let Some((user, password)) = rest[..at].split_once(':') else {
+        return (url.to_string(), None);
+    };
+    (
+        format!("postgresql://{user}{}", &rest[at..]),
+        Some(decode(password)),
+    )
+}
+
 /// Undoes percent-encoding (invalid escapes are kept as they are).
 fn decode(value: &str) -> String {
     let bytes = value.as_bytes();
@@ -173,6 +193,25 @@ mod tests {
         );
         let bare = Server::external("postgresql://db.example").unwrap();
         assert_eq!(bare.url("x"), "postgresql://db.example/x");
+    }
+
+    #[test]
+    fn passwords_leave_the_url_for_the_environment() {
+        assert_eq!(
+            split_password("postgresql://u:p%40ss@127.0.0.1:5/db?x=1"),
+            (
+                "postgresql://u@127.0.0.1:5/db?x=1".to_string(),
+                Some("p@ss".to_string())
+            )
+        );
+        assert_eq!(
+            split_password("postgresql://u@h/db"),
+            ("postgresql://u@h/db".to_string(), None)
+        );
+        assert_eq!(
+            split_password("postgresql://h/db?host=/a:b@c"),
+            ("postgresql://h/db?host=/a:b@c".to_string(), None)
+        );
     }
 
     #[test]

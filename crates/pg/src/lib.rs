@@ -53,7 +53,7 @@ pub use cluster::{
     access_rules, archive_settings, dir_size, ClusterOptions, ClusterStatus, EmbeddedCluster,
     StartOutcome,
 };
-pub use conn::{EmbeddedConn, Server};
+pub use conn::{split_password, EmbeddedConn, Server};
 pub use error::{PgError, Result};
 pub use recovery::ScratchCluster;
 pub use state::{ClusterState, Layout};
