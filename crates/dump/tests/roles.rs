@@ -151,6 +151,22 @@ async fn a_database_s_role_reaches_its_own_database_only() {
     let dev_login = w.target.credentials(&dev).await.unwrap();
     assert!(dev_login.user.starts_with(ROLE_PREFIX));
     assert_eq!(dev_login.host, "127.0.0.1");
+    let admin = w.admin("postgres").await;
+    let rights: (bool, bool, bool, bool, bool, bool, i64) = sqlx::query_as(
+        "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, \
+         (SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid) \
+         FROM pg_roles r WHERE rolname = $1",
+    )
+    .bind(&dev_login.user)
+    .fetch_one(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    assert_eq!(
+        rights,
+        (true, false, false, false, false, false, 0),
+        "LOGIN and nothing else, member of no role"
+    );
     let url_to = |db: &str| {
         format!(
             "postgresql://{}:{}@{}:{}/{}",
