@@ -223,8 +223,9 @@ impl Job {
         let mut pg_dump = Command::new(&self.pg_dump);
         pg_dump
             .args(["--format=custom", "--compress=0", "--no-owner"])
-            .arg(format!("--snapshot={}", self.snapshot))
-            .arg(&self.url);
+            .arg(format!("--snapshot={}", self.snapshot));
+        let (url, password) = slipway_pg::split_password(&self.url);
+        pg_dump.arg(url).envs(password.map(|p| ("PGPASSWORD", p)));
         let run = slipway_pg::stream_stdout(&mut pg_dump, |stdout| {
             let reader = Cancellable {
                 inner: stdout,

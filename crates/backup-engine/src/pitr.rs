@@ -206,7 +206,7 @@ impl Backups {
         let started_at = Utc::now();
         let id = new_backup_id(started_at);
         let pg_basebackup = self.target.binaries.tool("pg_basebackup");
-        let url = self.target.server.url("postgres");
+        let (url, password) = slipway_pg::split_password(&self.target.server.url("postgres"));
         let repo = self.repo.clone();
         let label = format!("slipway {id}");
         let spool = self.spool()?.to_path_buf();
@@ -218,7 +218,8 @@ impl Backups {
                 .arg("-l")
                 .arg(&label)
                 .arg("-d")
-                .arg(&url);
+                .arg(&url)
+                .envs(password.map(|p| ("PGPASSWORD", p)));
             let run = slipway_pg::stream_stdout(&mut command, |out| {
                 writer.put_tar(out, &mut |_| {})
             })
@@ -368,8 +369,8 @@ impl Backups {
                 at.format("%Y-%m-%dT%H:%M:%SZ")
             )));
         }
-        let superuser = match &self.target.server {
-            Server::Embedded(conn) => conn.user.clone(),
+        let (superuser, password) = match &self.target.server {
+            Server::Embedded(conn) => (conn.user.clone(), conn.password.clone()),
             Server::External(_) => {
                 return Err(Error::Conflict(
                     "point-in-time recovery needs the embedded PostgreSQL".into(),
@@ -397,8 +398,13 @@ impl Backups {
 
         let suffix = format!("{}_{:08x}", db_suffix(&base.id), rand::random::<u32>());
         let dir = self.scratch_file(&format!("pitr-{suffix}"), "cluster")?;
-        let scratch = ScratchCluster::create(&dir, self.target.binaries.clone(), &superuser)
-            .map_err(|e| Error::Failed(e.to_string()))?;
+        let scratch = ScratchCluster::create(
+            &dir,
+            self.target.binaries.clone(),
+            &superuser,
+            password.as_deref(),
+        )
+        .map_err(|e| Error::Failed(e.to_string()))?;
         let temp_db = format!("slipway_pitr_{suffix}");
         let dump = self.scratch_file(&format!("pitr-{suffix}"), "dump")?;
         let by_name: BTreeMap<String, ArchivedWal> =
@@ -567,15 +573,12 @@ impl Backups {
             }
             owner => owner?,
         };
-        let Server::Embedded(mut conn) = server else {
-            return Err(Error::Failed("scratch cluster is not local".into()));
-        };
-        conn.user = owner;
-        let url = Server::Embedded(conn).url(database);
+        let (url, password) = slipway_pg::split_password(&recovered.url_as(database, &owner));
         let output = tokio::process::Command::new(self.target.binaries.tool("pg_dump"))
             .args(["--format=custom", "--no-owner", "--file"])
             .arg(file)
             .arg(&url)
+            .envs(password.map(|p| ("PGPASSWORD", p)))
             .output()
             .await
             .map_err(|source| Error::Io {

@@ -248,6 +248,15 @@ impl Backups {
             }
             return Err(e.into());
         }
+        if replaced {
+            // what runs on the database (a build's odoo.conf) logs in as its role: the
+            // restored database takes it over
+            if let Err(e) = self.target.take_role_of(database, old_db).await {
+                let _ = self.target.rename_database_only(database, temp_db).await;
+                let _ = self.target.rename_database_only(old_db, database).await;
+                return Err(e.into());
+            }
+        }
         Ok(replaced.then(|| old_db.to_string()))
     }
 

@@ -20,8 +20,6 @@ use slipway_metadata::Metadata;
 use slipway_testkit::TestDb;
 use sqlx::PgPool;
 
-const OWNER: &str = "slipway_backup_test_owner";
-
 struct World {
     _meta: TestDb,
     dir: tempfile::TempDir,
@@ -41,13 +39,12 @@ impl World {
         let metadata = Metadata::open_url(meta.url()).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         tweak(dir.path());
-        let target = Target {
-            server: slipway_testkit::shared_server().clone(),
-            binaries: slipway_testkit::binaries(),
-            data_dir: dir.path().join("data"),
-            owner: OWNER.into(),
-            owner_password: None,
-        };
+        let target = Target::new(
+            slipway_testkit::shared_server().clone(),
+            slipway_testkit::binaries(),
+            &dir.path().join("data"),
+        )
+        .unwrap();
         let replicas: Vec<Arc<dyn Location>> = ["replica-1", "replica-2"]
             .iter()
             .map(|r| open_location(dir.path().join(r).to_str().unwrap()).unwrap())

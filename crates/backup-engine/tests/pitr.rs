@@ -13,7 +13,8 @@ use slipway_metadata::Metadata;
 use slipway_pg::{ClusterOptions, EmbeddedCluster, Server};
 use sqlx::PgPool;
 
-const OWNER: &str = "slipway_pitr_owner";
+/// A role as Slipway names its own (its password is derived from the data directory's key).
+const OWNER: &str = "slipway_db_pitr_owner";
 
 struct World {
     dir: tempfile::TempDir,
@@ -54,13 +55,7 @@ impl World {
         cluster.start().await.unwrap();
         let server = cluster.server().unwrap();
         let metadata = Metadata::open(&server).await.unwrap();
-        let target = Target {
-            server: server.clone(),
-            binaries: cluster.binaries().unwrap(),
-            data_dir: data.clone(),
-            owner: OWNER.into(),
-            owner_password: None,
-        };
+        let target = Target::new(server.clone(), cluster.binaries().unwrap(), &data).unwrap();
         let replicas: Vec<Arc<dyn Location>> =
             vec![open_location(dir.path().join("replica").to_str().unwrap()).unwrap()];
         let repo = Repository::open(dir.path().join("primary"), replicas).unwrap();
@@ -81,7 +76,8 @@ impl World {
 
     async fn create_shop(&self) -> PgPool {
         let admin = self.admin().await;
-        sqlx::query(&format!("CREATE ROLE {OWNER} LOGIN"))
+        let password = self.target.roles.password(OWNER);
+        sqlx::query(&format!("CREATE ROLE {OWNER} LOGIN PASSWORD '{password}'"))
             .execute(&admin)
             .await
             .unwrap();

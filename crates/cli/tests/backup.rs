@@ -165,7 +165,8 @@ fn a_killed_backup_leaves_no_manifest_and_an_unreachable_replica_fails_the_comma
         d,
         "big",
         "CREATE TABLE bulk AS SELECT g, md5(g::text) || repeat(md5((g * 3)::text), 8) AS t \
-         FROM generate_series(1, 400000) g; ALTER TABLE bulk OWNER TO odoo",
+         FROM generate_series(1, 400000) g; DO $$ BEGIN EXECUTE format('ALTER TABLE bulk OWNER TO %I', \
+         (SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database())); END $$",
     );
 
     // kill -9 once the backup has started writing

@@ -260,10 +260,14 @@ async fn slipway_neutralizes_and_inspects_a_standin_database() {
         .unwrap();
     let pg_url = slipway_testkit::shared_server().url("postgres");
     let data = common::DataDir::new();
-    let out = common::slipway(
-        data.path(),
-        &["--pg-url", &pg_url, "db", "neutralize", "-d", &role.db],
-    );
+    // the database is the role's, not Slipway's: its password comes the libpq way
+    let out = std::process::Command::new(common::slipway_bin())
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--pg-url", &pg_url, "db", "neutralize", "-d", &role.db])
+        .env("PGPASSWORD", &role.password)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",

@@ -187,3 +187,70 @@ fn a_cluster_of_another_major_version_is_explained() {
         "11\n"
     );
 }
+
+/// `psql` through the socket as `postgres`, giving no password: whether it got in.
+fn postgres_without_password(data_dir: &std::path::Path) -> bool {
+    let s = status(data_dir);
+    std::process::Command::new("psql")
+        .args([
+            "-X", "-w", "-U", "postgres", "-d", "postgres", "-c", "select 1",
+        ])
+        .args(["-h", s["socket_dir"].as_str().unwrap()])
+        .args(["-p", &s["port"].to_string()])
+        .env_remove("PGPASSWORD")
+        .env("PGPASSFILE", "/dev/null")
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// A data directory of an older Slipway, whose `pg_hba.conf` trusted the socket: `pg start`
+/// rewrites it, stopped or running (then reloaded), and the socket trusts nobody any more;
+/// Slipway itself still gets in with the password of `postgres.json`.
+#[test]
+fn a_cluster_that_trusted_its_socket_trusts_nobody_after_start() {
+    let data = DataDir::new();
+    slipway_ok(data.path(), &["pg", "start"]);
+    assert!(
+        !postgres_without_password(data.path()),
+        "a new cluster trusts nobody"
+    );
+    let hba = data.path().join("pg/pg_hba.conf");
+    let old_rules = "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
+
+    std::fs::write(&hba, old_rules).unwrap();
+    slipway_ok(data.path(), &["pg", "stop"]);
+    slipway_ok(data.path(), &["pg", "start"]);
+    assert!(!std::fs::read_to_string(&hba)
+        .unwrap()
+        .contains("all all trust"));
+    assert!(
+        !postgres_without_password(data.path()),
+        "stopped then started"
+    );
+
+    std::fs::write(&hba, old_rules).unwrap();
+    slipway_ok(
+        data.path(),
+        &[
+            "pg",
+            "psql",
+            "postgres",
+            "--",
+            "-c",
+            "SELECT pg_reload_conf()",
+        ],
+    );
+    assert!(
+        postgres_without_password(data.path()),
+        "the old rules are live"
+    );
+    let again = slipway_ok(data.path(), &["pg", "start"]);
+    assert!(again.contains("already running"), "{again}");
+    assert!(
+        !postgres_without_password(data.path()),
+        "rewritten and reloaded while running"
+    );
+    assert_eq!(select_one(data.path()).trim(), "42");
+}

@@ -100,9 +100,55 @@ fn serve_uses_an_external_postgres_given_by_url() {
     let external = DataDir::new();
     slipway_ok(external.path(), &["pg", "start"]);
     let s = status(external.path());
-    let url = format!(
+    // nobody is trusted, not even on the socket: the admin gives its password
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(external.path().join("postgres.json")).unwrap(),
+    )
+    .unwrap();
+    let password = state["password"].as_str().unwrap();
+    let without_password = format!(
         "postgresql://postgres@localhost/postgres?host={}&port={}",
         s["socket_dir"].as_str().unwrap(),
+        s["port"]
+    );
+    let refused = slipway(
+        DataDir::new().path(),
+        &[
+            "--pg-url",
+            &without_password,
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+        ],
+    );
+    assert!(!refused.status.success(), "the socket trusts nobody");
+    // an admin role that cannot create roles is refused at start, clearly
+    slipway_ok(
+        external.path(),
+        &[
+            "pg",
+            "psql",
+            "postgres",
+            "--",
+            "-c",
+            "CREATE ROLE weak LOGIN CREATEDB PASSWORD 'weakpw'",
+        ],
+    );
+    let weak = slipway(
+        DataDir::new().path(),
+        &[
+            "--pg-url",
+            &format!("postgresql://weak:weakpw@127.0.0.1:{}/postgres", s["port"]),
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+        ],
+    );
+    assert!(!weak.status.success());
+    let err = String::from_utf8_lossy(&weak.stderr);
+    assert!(err.contains("\"weak\" lacks CREATEROLE"), "{err}");
+    let url = format!(
+        "postgresql://postgres:{password}@127.0.0.1:{}/postgres",
         s["port"]
     );
     let data = DataDir::new();

@@ -329,6 +329,38 @@ fn staging_is_a_neutralized_copy_and_production_is_untouched() {
     assert_ne!(site.psql(&prod_db, other_active_crons), "0");
     assert!(healthy(&site, &prod_db));
 
+    // The staging build's own login (its odoo.conf) reaches its database only: not
+    // production, not the development build's, not the metadata database.
+    let staging_name = staging["name"].as_str().unwrap();
+    let (host, _, user, _) = site.conf_login(staging_name);
+    assert_eq!(host, "127.0.0.1", "builds connect over TCP");
+    assert_ne!(
+        user,
+        site.conf_login(&prod_db).2,
+        "a role apart from production's"
+    );
+    site.psql_with_login(staging_name, db).unwrap();
+    let dev_db = dev["database"]
+        .as_str()
+        .unwrap_or(dev["name"].as_str().unwrap());
+    for other in [prod_db.as_str(), dev_db, "slipway", "template1"] {
+        let err = site.psql_with_login(staging_name, other).unwrap_err();
+        assert!(
+            err.contains("permission denied for database"),
+            "{other}: {err}"
+        );
+    }
+    // and the development build's reaches neither production nor staging
+    let dev_name = dev["name"].as_str().unwrap();
+    site.psql_with_login(dev_name, dev_db).unwrap();
+    for other in [prod_db.as_str(), db] {
+        let err = site.psql_with_login(dev_name, other).unwrap_err();
+        assert!(
+            err.contains("permission denied for database"),
+            "{other}: {err}"
+        );
+    }
+
     // A second push with "new build": a fresh copy, and the older staging database is dropped.
     tree.write("README.md", "staging change\n");
     tree.commit("staging change");
@@ -897,4 +929,92 @@ fn production_is_backed_up_before_updates_and_a_backup_restores() {
     let after_prune = listed(&site);
     assert_eq!(after_prune.len(), before_prune.len() - 1, "{after_prune:?}");
     assert!(!after_prune.iter().any(|id| id == manual_id));
+}
+
+/// What a user of database `db` would notice changed: owner, comment, connectability, its
+/// tables.
+fn database_state(site: &Site, db: &str) -> String {
+    let row = site.psql(
+        "postgres",
+        &format!(
+            "SELECT pg_get_userbyid(datdba) || '|' || coalesce(shobj_description(oid, 'pg_database'), '') \
+             || '|' || datallowconn FROM pg_database WHERE datname = '{db}'"
+        ),
+    );
+    let tables = site.psql(
+        db,
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+    );
+    format!("{row}|{tables}")
+}
+
+/// Dumps imported into a development and a staging branch that drop, alter or comment on
+/// another database (the project's production, another project's, the metadata database):
+/// each is refused, and every one of those databases is as it was.
+#[test]
+fn imported_dumps_cannot_touch_any_other_database() {
+    let site = Site::start(&[]);
+    let (tree, alpha) = production_project(&site, "alpha");
+    let (_, beta) = production_project(&site, "beta");
+    let dev = site.push_branch(&tree, "alpha", "dev-1", "dev.txt");
+    tree.git(&["checkout", "-q", "main"]);
+    let staging_dev = site.push_branch(&tree, "alpha", "staging-1", "staging.txt");
+    site.cli_ok(&["branch", "set", "alpha", "staging-1", "--stage", "staging"]);
+    let staging =
+        site.settled_build_after("alpha", "staging-1", staging_dev["id"].as_i64().unwrap());
+    assert_eq!(staging["state"], "running", "{staging}");
+    let victims = [
+        alpha["name"].as_str().unwrap().to_string(),
+        beta["name"].as_str().unwrap().to_string(),
+        "slipway".to_string(),
+    ];
+    let before: Vec<String> = victims.iter().map(|v| database_state(&site, v)).collect();
+    let dev_db = dev["name"].as_str().unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    for branch in ["dev-1", "staging-1"] {
+        let url = format!("{}/api/projects/alpha/branches/{branch}/import", site.url());
+        for victim in &victims {
+            for statement in [
+                format!("DROP DATABASE \"{victim}\" WITH (FORCE);"),
+                format!("ALTER DATABASE \"{victim}\" RENAME TO pwned;"),
+                format!("ALTER DATABASE \"{victim}\" WITH ALLOW_CONNECTIONS false;"),
+                format!("COMMENT ON DATABASE \"{victim}\" IS 'pwned';"),
+            ] {
+                let dump = hostile_odoo_dump("17.0.1.3", &statement);
+                let answer = http
+                    .post(&url)
+                    .bearer_auth(site.token())
+                    .body(dump)
+                    .send()
+                    .unwrap();
+                let status = answer.status();
+                let body = answer.text().unwrap();
+                assert_ne!(status, 200, "{branch}: {statement}: {body}");
+                assert!(
+                    body.contains("must be owner") || body.contains("permission denied"),
+                    "{branch}: {statement}: {body}"
+                );
+            }
+        }
+    }
+    let after: Vec<String> = victims.iter().map(|v| database_state(&site, v)).collect();
+    assert_eq!(after, before, "every other database is intact");
+    assert!(healthy(&site, &victims[0]));
+    assert!(healthy(&site, dev_db), "the development build still serves");
+}
+
+/// A plain SQL dump that passes for an Odoo database of `base_version` (what an import or
+/// the upgrade API checks first) and then runs `statement`.
+fn hostile_odoo_dump(base_version: &str, statement: &str) -> String {
+    format!(
+        "--\n-- PostgreSQL database dump\n--\n\n\
+         CREATE TABLE public.ir_module_module (id integer, name character varying, \
+         state character varying, latest_version character varying);\n\n\
+         COPY public.ir_module_module (id, name, state, latest_version) FROM stdin;\n\
+         1\tbase\tinstalled\t{base_version}\n\\.\n\n\
+         {statement}\n\n--\n-- PostgreSQL database dump complete\n--\n\n"
+    )
 }

@@ -622,3 +622,66 @@ fn a_modules_zip_escaping_its_folder_fails_the_request_and_writes_nothing_outsid
     assert!(!p.data.path().join("upgrade/escaped.py").exists());
     assert!(!p.data.path().join("escaped.py").exists());
 }
+
+/// A dump sent to the upgrade API that drops, alters or comments on platform databases (the
+/// metadata database `slipway`, the server's `postgres`): the request fails and they are as
+/// they were.
+#[test]
+fn a_dump_aimed_at_platform_databases_fails_and_changes_nothing() {
+    let p = platform(&repo_file("tests/fixtures/upgrade-scripts"));
+    let state = |db: &str| {
+        let url = slipway_pg_url(p.data.path(), "postgres");
+        let out = std::process::Command::new("psql")
+            .args(["-X", "-At", &url, "-c"])
+            .arg(format!(
+                "SELECT pg_get_userbyid(datdba) || '|' || coalesce(shobj_description(oid, 'pg_database'), '') \
+                 || '|' || datallowconn FROM pg_database WHERE datname = '{db}'"
+            ))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let before = (state("slipway"), state("postgres"));
+    for statement in [
+        "DROP DATABASE slipway WITH (FORCE);",
+        "ALTER DATABASE slipway RENAME TO pwned;",
+        "ALTER DATABASE postgres WITH ALLOW_CONNECTIONS false;",
+        "COMMENT ON DATABASE slipway IS 'pwned';",
+    ] {
+        let dump = p.data.path().join("evil.sql");
+        std::fs::write(
+            &dump,
+            format!(
+                "--\n-- PostgreSQL database dump\n--\n\n\
+                 CREATE TABLE public.ir_module_module (id integer, name character varying, \
+                 state character varying, latest_version character varying);\n\n\
+                 COPY public.ir_module_module (id, name, state, latest_version) FROM stdin;\n\
+                 1\tbase\tinstalled\t16.0.1.3\n\\.\n\n\
+                 {statement}\n\n--\n-- PostgreSQL database dump complete\n--\n\n"
+            ),
+        )
+        .unwrap();
+        let (id, key) = p.submit(&dump, "test");
+        let request = p.wait_finished(&id, &key);
+        assert_eq!(request["state"], "failed", "{statement}: {request}");
+        let message = request["customer_message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("must be owner") || message.contains("permission denied"),
+            "refused for touching another database, not for the dump's shape: {statement}: {request}"
+        );
+        assert_eq!((state("slipway"), state("postgres")), before, "{statement}");
+    }
+}
+
+/// The admin URL of a data directory's embedded cluster (its `postgres.json`).
+fn slipway_pg_url(data: &Path, db: &str) -> String {
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("postgres.json")).unwrap())
+            .unwrap();
+    format!(
+        "postgresql://postgres:{}@127.0.0.1:{}/{db}",
+        state["password"].as_str().unwrap(),
+        state["port"]
+    )
+}

@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::process::Command;
 
-use crate::db::{database_exists, database_owner, drop_database, ident, Target};
+use crate::db::{connect, database_exists, database_owner, drop_database, ident, Target};
 use crate::error::{io_err, DumpError, Result};
 use crate::inspect::tool_failure;
 use crate::restore::blocking;
+use crate::roles;
 
 /// Which way the database was copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,6 +72,8 @@ fn secs<S: serde::Serializer>(d: &Duration, s: S) -> std::result::Result<S::Ok, 
 
 /// Copies database `src` to a new database `dst`, and its filestore;
 /// `idle` says whether sessions idle on `src` may be closed for a template copy.
+/// The copy gets a role of its own, owning every object inside it; `src` and its objects
+/// keep theirs.
 pub async fn clone_database(
     target: &Target,
     src: &str,
@@ -90,8 +93,13 @@ pub async fn clone_database(
     if dst_files.exists() {
         return Err(DumpError::FilestoreExists(dst_files));
     }
-    let owner = database_owner(&admin, src).await?;
-    let result = copy_both(target, &admin, src, dst, &owner, jobs, idle).await;
+    let source_role = database_owner(&admin, src).await?;
+    let role = roles::make_role(&admin, &target.roles).await?;
+    let roles = Roles {
+        source: &source_role,
+        copy: &role,
+    };
+    let result = copy_both(target, &admin, src, dst, roles, jobs, idle).await;
     match result {
         Ok((path, held, files)) => Ok(CloneReport {
             source: src.into(),
@@ -103,10 +111,19 @@ pub async fn clone_database(
         }),
         Err(e) => {
             let _ = drop_database(&admin, dst).await;
+            let _ = roles::drop_role_if_unused(&admin, &role).await;
             let _ = std::fs::remove_dir_all(&dst_files);
             Err(e)
         }
     }
+}
+
+/// The roles of a copy: the source's, which owns the objects a template copy brings, and the
+/// copy's own.
+#[derive(Clone, Copy)]
+struct Roles<'a> {
+    source: &'a str,
+    copy: &'a str,
 }
 
 async fn copy_both(
@@ -114,7 +131,7 @@ async fn copy_both(
     admin: &sqlx::PgPool,
     src: &str,
     dst: &str,
-    owner: &str,
+    roles: Roles<'_>,
     jobs: u32,
     idle: IdleSessions,
 ) -> Result<(ClonePath, Duration, u64)> {
@@ -122,13 +139,21 @@ async fn copy_both(
     // files and database at the same time: one is metadata-bound, the other I/O-bound
     let files = blocking(move || link_tree(&from, &to));
     let database = async {
-        match try_template(admin, src, dst, owner, idle).await? {
-            Some(held) => Ok::<_, DumpError>((ClonePath::Template, held)),
-            None => {
-                dump_restore(target, admin, src, dst, owner, jobs).await?;
-                Ok((ClonePath::DumpRestore, Duration::ZERO))
+        let copied = match try_template(admin, src, dst, roles.copy, idle).await? {
+            Some(held) => {
+                let in_copy = connect(&target.server.url(dst)).await?;
+                let handed = roles::hand_over(&in_copy, dst, roles.source, roles.copy).await;
+                in_copy.close().await;
+                handed?;
+                (ClonePath::Template, held)
             }
-        }
+            None => {
+                dump_restore(target, admin, src, dst, roles, jobs).await?;
+                (ClonePath::DumpRestore, Duration::ZERO)
+            }
+        };
+        roles::close_to_public(admin, dst).await?;
+        Ok::<_, DumpError>(copied)
     };
     let (files, database) = tokio::join!(files, database);
     let (path, held) = database?;
@@ -214,14 +239,14 @@ async fn file_copy_pays(admin: &sqlx::PgPool, src: &str) -> Result<bool> {
     Ok(version >= 150_000 && size > THRESHOLD)
 }
 
-/// Parallel directory-format dump and restore, both as the database's
-/// owner (never the superuser: index expressions run during a restore).
+/// Parallel directory-format dump and restore, as the source's role and the copy's
+/// (never the superuser: index expressions run during a restore).
 async fn dump_restore(
     target: &Target,
     admin: &sqlx::PgPool,
     src: &str,
     dst: &str,
-    owner: &str,
+    roles: Roles<'_>,
     jobs: u32,
 ) -> Result<()> {
     let tmp = target.data_dir.join(format!(".clone-{dst}"));
@@ -231,7 +256,7 @@ async fn dump_restore(
         let sql = format!(
             "CREATE DATABASE {} OWNER {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C'",
             ident(dst),
-            ident(owner)
+            ident(roles.copy)
         );
         sqlx::query(&sql).execute(admin).await?;
         let jobs_arg = format!("--jobs={}", jobs.max(1));
@@ -240,16 +265,15 @@ async fn dump_restore(
             "pg_dump",
             &["--format=directory", &jobs_arg, "--no-owner", "-f"],
             &tmp,
-            &target.url_as(src, owner),
+            &target.url_as(src, roles.source),
         )
         .await?;
-        let dbname = format!("--dbname={}", target.url_as(dst, owner));
         run(
             target,
             "pg_restore",
-            &["--no-owner", "--exit-on-error", &jobs_arg, &dbname],
+            &["--no-owner", "--exit-on-error", &jobs_arg, "--dbname"],
             &tmp,
-            "",
+            &target.url_as(dst, roles.copy),
         )
         .await
     }
@@ -258,13 +282,18 @@ async fn dump_restore(
     result
 }
 
-async fn run(target: &Target, program: &str, args: &[&str], path: &Path, last: &str) -> Result<()> {
+/// `program args... path url`, the password of `url` in the tool's environment only.
+async fn run(target: &Target, program: &str, args: &[&str], path: &Path, url: &str) -> Result<()> {
     let exe = target.binaries.tool(program);
+    let (url, password) = slipway_pg::split_password(url);
     let mut cmd = Command::new(&exe);
-    cmd.args(args).arg(path);
-    if !last.is_empty() {
-        cmd.arg(last);
+    if program == "pg_restore" {
+        // `--dbname` is the last option: the URL follows it, the archive comes last
+        cmd.args(args).arg(&url).arg(path);
+    } else {
+        cmd.args(args).arg(path).arg(&url);
     }
+    cmd.envs(password.map(|p| ("PGPASSWORD", p)));
     let out = cmd.output().await.map_err(io_err(&exe))?;
     if !out.status.success() {
         return Err(tool_failure(

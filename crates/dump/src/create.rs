@@ -98,13 +98,16 @@ pub async fn create(target: &Target, opts: &CreateOptions) -> Result<CreateRepor
     if !database_exists(&admin, &opts.database).await? {
         return Err(DumpError::NoDatabase(opts.database.clone()));
     }
-    let owner = database_owner(&admin, &opts.database).await?;
     let source = if opts.neutralized {
         neutralized_copy(target, &admin, &opts.database, opts.jobs).await?
     } else {
         opts.database.clone()
     };
-    let result = write_dump(target, opts, &source, &owner).await;
+    // a neutralized copy has a role of its own
+    let result = match database_owner(&admin, &source).await {
+        Ok(owner) => write_dump(target, opts, &source, &owner).await,
+        Err(e) => Err(e),
+    };
     if source != opts.database {
         let _ = drop_database(&admin, &source).await;
         let _ = std::fs::remove_dir_all(target.filestore(&source));
@@ -212,12 +215,14 @@ async fn write_dump(
 
 async fn pg_dump(target: &Target, args: &[&str], url: &str, out: &Path) -> Result<()> {
     let exe = target.binaries.tool("pg_dump");
+    let (url, password) = slipway_pg::split_password(url);
     let output = tokio::process::Command::new(&exe)
         .arg("--no-owner")
         .args(args)
         .arg("-f")
         .arg(out)
         .arg(url)
+        .envs(password.map(|p| ("PGPASSWORD", p)))
         .stdin(Stdio::null())
         .output()
         .await
@@ -349,7 +354,12 @@ impl ZipJob {
         let run = slipway_pg::stream_stdout(
             StdCommand::new(&self.pg_dump)
                 .arg("--no-owner")
-                .arg(&self.url),
+                .arg(slipway_pg::split_password(&self.url).0)
+                .envs(
+                    slipway_pg::split_password(&self.url)
+                        .1
+                        .map(|p| ("PGPASSWORD", p)),
+                ),
             |mut stdout| std::io::copy(&mut stdout, zip),
         )
         .map_err(io_err(&self.pg_dump))?;

@@ -1,15 +1,15 @@
-//! Talking to PostgreSQL: the unprivileged owner role, creating and
-//! dropping databases, and connections as that role.
+//! Talking to PostgreSQL: creating and dropping databases, each with its own owner role, and
+//! connections as that role.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use slipway_pg::{Binaries, Server};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::Row;
 
 use crate::error::{DumpError, Result};
+use crate::roles::{self, RoleKey};
 
-/// Where databases and their filestores live, and who owns them.
+/// Where databases and their filestores live, and how their roles log in.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// The PostgreSQL server (administered as its superuser-ish role).
@@ -18,29 +18,202 @@ pub struct Target {
     pub binaries: Binaries,
     /// Data directory: filestores go to `<data_dir>/filestore/<db>/`.
     pub data_dir: PathBuf,
-    /// The unprivileged role that owns restored databases and replays
-    /// dumps. Created (LOGIN, nothing else) when missing.
-    pub owner: String,
-    /// Its password, for servers reached over TCP with password
-    /// authentication; the embedded cluster's socket needs none.
-    pub owner_password: Option<String>,
+    /// Derives the password of every database's owner role.
+    pub roles: RoleKey,
+}
+
+/// How a build (or a tool) logs in to one database as its owner role, over TCP.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbCredentials {
+    /// Host name or address (127.0.0.1 for the embedded cluster).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// The database's owner role.
+    pub user: String,
+    /// Its password.
+    pub password: String,
+    /// The database.
+    pub database: String,
+}
+
+impl std::fmt::Debug for DbCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbCredentials")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &"<hidden>")
+            .field("database", &self.database)
+            .finish()
+    }
 }
 
 impl Target {
+    /// A target on `server` whose role passwords derive from `<data_dir>/pg-roles.key`
+    /// (created, 0600, on first use).
+    pub fn new(server: Server, binaries: Binaries, data_dir: &Path) -> Result<Self> {
+        let roles = RoleKey::load_or_create(&data_dir.join(RoleKey::FILE))?;
+        Ok(Self {
+            server,
+            binaries,
+            data_dir: data_dir.to_path_buf(),
+            roles,
+        })
+    }
+
     /// The filestore directory of database `db`.
     pub fn filestore(&self, db: &str) -> PathBuf {
         self.data_dir.join("filestore").join(db)
     }
 
-    /// A libpq/sqlx URL to `db` as `role` instead of the admin role.
+    /// A libpq/sqlx URL to `db` as `role`: with its derived password when Slipway made it
+    /// ([`crate::ROLE_PREFIX`]); the admin's URL when `role` is the admin (a database the
+    /// admin made itself); else with no password, so that libpq and sqlx take it from
+    /// `PGPASSWORD` or `~/.pgpass` (a database someone else made, worked on by `slipway db`
+    /// or `slipway dump`).
     pub fn url_as(&self, db: &str, role: &str) -> String {
-        with_user(
-            &self.server.url(db),
-            role,
-            self.owner_password
-                .as_deref()
-                .filter(|_| role == self.owner),
+        if self.server.admin_user().as_deref() == Some(role) {
+            return self.server.url(db);
+        }
+        let password = role
+            .starts_with(roles::ROLE_PREFIX)
+            .then(|| self.roles.password(role));
+        with_user(&self.server.url(db), role, password.as_deref())
+    }
+
+    /// A libpq/sqlx URL to `db` as its owner role.
+    pub async fn owner_url(&self, db: &str) -> Result<String> {
+        let owner = self.database_owner(db).await?;
+        Ok(self.url_as(db, &owner))
+    }
+
+    /// How to log in to `db` as its owner role over TCP: what a build writes in its
+    /// odoo.conf, and all it can reach.
+    pub async fn credentials(&self, db: &str) -> Result<DbCredentials> {
+        let user = self.database_owner(db).await?;
+        let (host, port) = self.tcp_address();
+        Ok(DbCredentials {
+            host,
+            port,
+            password: self.roles.password(&user),
+            user,
+            database: db.to_string(),
+        })
+    }
+
+    /// The server's host and port over TCP.
+    fn tcp_address(&self) -> (String, u16) {
+        match &self.server {
+            Server::Embedded(c) => ("127.0.0.1".to_string(), c.port),
+            Server::External(_) => {
+                let url = self.server.url("postgres");
+                let authority = url
+                    .trim_start_matches("postgresql://")
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                let host_port = authority.rsplit('@').next().unwrap_or_default();
+                match host_port.rsplit_once(':') {
+                    Some((h, p)) => (h.to_string(), p.parse().unwrap_or(5432)),
+                    None => (host_port.to_string(), 5432),
+                }
+            }
+        }
+    }
+
+    /// Checks that the admin role may do what Slipway does: create databases and their roles.
+    pub async fn check_admin_rights(&self) -> Result<()> {
+        let admin = self.admin().await?;
+        let rights: (String, bool, bool, bool) = sqlx::query_as(
+            "SELECT current_user::text, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles \
+             WHERE rolname = current_user",
         )
+        .fetch_one(&admin)
+        .await?;
+        admin.close().await;
+        let (role, superuser, createdb, createrole) = rights;
+        if superuser || (createdb && createrole) {
+            return Ok(());
+        }
+        let missing: Vec<&str> = [(createdb, "CREATEDB"), (createrole, "CREATEROLE")]
+            .into_iter()
+            .filter(|(has, _)| !has)
+            .map(|(_, name)| name)
+            .collect();
+        Err(DumpError::AdminRights {
+            role,
+            missing: missing.join(" and "),
+        })
+    }
+
+    /// Readies the server for Slipway, at every start: the admin role may create databases
+    /// and roles ([`DumpError::AdminRights`] otherwise), the metadata database `metadata_db`
+    /// and `template1` are closed to `PUBLIC` (`postgres` stays open: Odoo's `odoo-bin`
+    /// connects there at start, `odoo/service/db.py::_create_empty_database`), and every database still owned by the one shared role of older
+    /// Slipways, `legacy_role` (`odoo`), is given a role of its own. Returns the databases
+    /// so adopted.
+    pub async fn prepare_server(
+        &self,
+        metadata_db: &str,
+        legacy_role: &str,
+    ) -> Result<Vec<String>> {
+        self.check_admin_rights().await?;
+        let admin = self.admin().await?;
+        let prepared = async {
+            // template1 too: nobody's work is there (CREATE DATABASE needs no CONNECT on it)
+            for db in [metadata_db, "template1"] {
+                if database_exists(&admin, db).await? {
+                    roles::close_to_public(&admin, db).await?;
+                }
+            }
+            let legacy: Vec<String> = sqlx::query_scalar(
+                "SELECT datname::text FROM pg_database WHERE pg_get_userbyid(datdba) = $1 \
+                 AND datallowconn ORDER BY datname",
+            )
+            .bind(legacy_role)
+            .fetch_all(&admin)
+            .await?;
+            for db in &legacy {
+                let role = roles::make_role(&admin, &self.roles).await?;
+                let in_db = connect(&self.server.url(db)).await?;
+                let handed = roles::hand_over(&in_db, db, legacy_role, &role).await;
+                in_db.close().await;
+                handed?;
+                roles::close_to_public(&admin, db).await?;
+                tracing::info!(database = %db, role = %role, "gave a database of the shared role {legacy_role} a role of its own");
+            }
+            Ok(legacy)
+        }
+        .await;
+        admin.close().await;
+        prepared
+    }
+
+    /// Gives database `db` and everything in it to the role owning database `like`, and drops
+    /// `db`'s own role: a database swapped into another's place (a snapshot after a failed
+    /// update, a restored backup) keeps the login of the one it replaces, which running
+    /// builds' odoo.conf hold.
+    pub async fn take_role_of(&self, db: &str, like: &str) -> Result<()> {
+        let admin = self.admin().await?;
+        let taken = async {
+            let (from, to) = (
+                database_owner(&admin, db).await?,
+                database_owner(&admin, like).await?,
+            );
+            if from == to {
+                return Ok(());
+            }
+            let in_db = connect(&self.server.url(db)).await?;
+            let handed = roles::hand_over(&in_db, db, &from, &to).await;
+            in_db.close().await;
+            handed?;
+            roles::drop_role_if_unused(&admin, &from).await
+        }
+        .await;
+        admin.close().await;
+        taken
     }
 
     /// Drops database `db` (closing its connections) and its filestore; what is missing
@@ -76,16 +249,15 @@ impl Target {
         Ok(())
     }
 
-    /// Creates an empty database `db` owned by the owner role (created when missing), for
-    /// Odoo to install into; refused when it exists.
-    pub async fn create_empty_database(&self, db: &str) -> Result<()> {
+    /// Creates an empty database `db` owned by a new role of its own, for Odoo to install
+    /// into; refused when it exists. Returns the role.
+    pub async fn create_empty_database(&self, db: &str) -> Result<String> {
         let admin = self.admin().await?;
         let created = async {
-            ensure_owner_role(&admin, &self.owner, self.owner_password.as_deref()).await?;
             if database_exists(&admin, db).await? {
                 return Err(DumpError::DatabaseExists(db.to_string()));
             }
-            create_database(&admin, db, &self.owner).await
+            create_database(&admin, &self.roles, db).await
         }
         .await;
         admin.close().await;
@@ -153,7 +325,7 @@ impl Target {
         renamed
     }
 
-    /// Runs `sql` on database `db` as the owner role (for small fix-ups Slipway makes to the
+    /// Runs `sql` on database `db` as its owner role (for small fix-ups Slipway makes to the
     /// databases it manages).
     pub async fn execute_as_owner(&self, db: &str, sql: &str) -> Result<u64> {
         let pool = self.as_owner(db).await?;
@@ -179,8 +351,8 @@ impl Target {
         owner
     }
 
-    /// A small connection pool to `db` as `role` (the owner role's password used when `role`
-    /// is it). For work on a database as its own owner, never as the superuser.
+    /// A small connection pool to `db` as `role` (with its derived password). For work on a
+    /// database as its own owner, never as the superuser.
     pub async fn connect_as(&self, db: &str, role: &str) -> Result<PgPool> {
         connect(&self.url_as(db, role)).await
     }
@@ -194,8 +366,12 @@ impl Target {
 
     /// A connection pool to `db` as its owner role (never the superuser:
     /// triggers in a restored database must not run with its rights).
+    pub async fn connect_as_owner(&self, db: &str) -> Result<PgPool> {
+        connect(&self.owner_url(db).await?).await
+    }
+
     pub(crate) async fn as_owner(&self, db: &str) -> Result<PgPool> {
-        connect(&self.url_as(db, &self.owner)).await
+        self.connect_as_owner(db).await
     }
 }
 
@@ -247,65 +423,6 @@ pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Makes sure `role` exists and cannot do anything a dump must not do:
-/// no superuser, no role creation, no server-side files or programs.
-pub(crate) async fn ensure_owner_role(
-    admin: &PgPool,
-    role: &str,
-    password: Option<&str>,
-) -> Result<()> {
-    let row = sqlx::query(
-        "SELECT rolsuper, rolcreaterole, rolreplication, rolbypassrls, \
-         pg_has_role(oid, 'pg_execute_server_program', 'MEMBER') \
-         OR pg_has_role(oid, 'pg_read_server_files', 'MEMBER') \
-         OR pg_has_role(oid, 'pg_write_server_files', 'MEMBER') AS files \
-         FROM pg_roles WHERE rolname = $1",
-    )
-    .bind(role)
-    .fetch_optional(admin)
-    .await?;
-    match row {
-        None => {
-            let mut sql = format!(
-                "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION",
-                ident(role)
-            );
-            if let Some(p) = password {
-                sql.push_str(&format!(" PASSWORD '{}'", p.replace('\'', "''")));
-            }
-            match sqlx::query(&sql).execute(admin).await {
-                Ok(_) => Ok(()),
-                // created meanwhile by a concurrent restore: check it as found
-                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42710") => {
-                    Box::pin(ensure_owner_role(admin, role, password)).await
-                }
-                Err(e) => Err(e.into()),
-            }
-        }
-        Some(row) => {
-            let flags = [
-                "rolsuper",
-                "rolcreaterole",
-                "rolreplication",
-                "rolbypassrls",
-                "files",
-            ];
-            let set: Vec<&str> = flags
-                .into_iter()
-                .filter(|f| row.try_get::<bool, _>(*f).unwrap_or(true))
-                .collect();
-            if set.is_empty() {
-                Ok(())
-            } else {
-                Err(DumpError::PrivilegedRole {
-                    role: role.to_string(),
-                    privileges: set.join(", "),
-                })
-            }
-        }
-    }
-}
-
 pub(crate) async fn database_exists(admin: &PgPool, name: &str) -> Result<bool> {
     let found = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
         .bind(name)
@@ -323,24 +440,44 @@ pub(crate) async fn database_owner(admin: &PgPool, name: &str) -> Result<String>
         .ok_or_else(|| DumpError::NoDatabase(name.to_string()))
 }
 
-/// An empty database as Odoo creates one (UTF8, C collation, template0).
-pub(crate) async fn create_database(admin: &PgPool, name: &str, owner: &str) -> Result<()> {
+/// An empty database as Odoo creates one (UTF8, C collation, template0), owned by a new role
+/// of its own, closed to everyone else. Returns the role; on failure the role is dropped.
+pub(crate) async fn create_database(admin: &PgPool, key: &RoleKey, name: &str) -> Result<String> {
+    let role = roles::make_role(admin, key).await?;
     let sql = format!(
         "CREATE DATABASE {} OWNER {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C'",
         ident(name),
-        ident(owner)
+        ident(&role)
     );
-    sqlx::query(&sql).execute(admin).await?;
-    Ok(())
+    let created = async {
+        sqlx::query(&sql).execute(admin).await?;
+        roles::close_to_public(admin, name).await
+    }
+    .await;
+    if let Err(e) = created {
+        let _ = drop_database(admin, name).await;
+        let _ = roles::drop_role_if_unused(admin, &role).await;
+        return Err(e);
+    }
+    Ok(role)
 }
 
+/// Drops database `name` and, when it was the last thing it owned, its role.
 pub(crate) async fn drop_database(admin: &PgPool, name: &str) -> Result<()> {
+    let owner = match database_owner(admin, name).await {
+        Ok(owner) => Some(owner),
+        Err(DumpError::NoDatabase(_)) => None,
+        Err(e) => return Err(e),
+    };
     sqlx::query(&format!(
         "DROP DATABASE IF EXISTS {} WITH (FORCE)",
         ident(name)
     ))
     .execute(admin)
     .await?;
+    if let Some(owner) = owner {
+        roles::drop_role_if_unused(admin, &owner).await?;
+    }
     Ok(())
 }
 

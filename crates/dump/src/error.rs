@@ -84,15 +84,19 @@ pub enum DumpError {
     /// The database named does not exist.
     #[error("database {0:?} does not exist")]
     NoDatabase(String),
-    /// The role meant to own and replay dumps has rights a dump must not get.
-    #[error("role {role:?} has {privileges}: restores never run with such rights; use an unprivileged role")]
-    PrivilegedRole {
-        /// The role.
+    /// The admin role (an external server's) cannot create databases and their roles.
+    #[error(
+        "the PostgreSQL role {role:?} lacks {missing}: Slipway creates every database with a role \
+         of its own; give it these rights (ALTER ROLE ... CREATEDB CREATEROLE) or use a superuser"
+    )]
+    AdminRights {
+        /// The admin role.
         role: String,
-        /// Which rights it has.
-        privileges: String,
+        /// The rights it lacks.
+        missing: String,
     },
     /// PostgreSQL refused a statement.
+
     #[error("PostgreSQL: {0}")]
     Sql(#[from] sqlx::Error),
     /// The zip library could not read the archive.

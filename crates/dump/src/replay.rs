@@ -59,8 +59,11 @@ pub(crate) async fn pg_restore(
     if format != Format::PgTar && opts.jobs > 1 {
         cmd.arg(format!("--jobs={}", opts.jobs));
     }
-    cmd.arg(format!("--dbname={}", target.url_as(db, &target.owner)))
-        .arg(file);
+    let (url, password) = slipway_pg::split_password(&target.owner_url(db).await?);
+    if let Some(password) = password {
+        cmd.env("PGPASSWORD", password);
+    }
+    cmd.arg(format!("--dbname={url}")).arg(file);
     let output = cmd
         .stdin(Stdio::null())
         .output()
@@ -87,9 +90,11 @@ pub(crate) async fn psql(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<u32> {
     let program = target.binaries.tool("psql");
+    let (url, password) = slipway_pg::split_password(&target.owner_url(db).await?);
     let mut child = Command::new(&program)
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password"])
-        .arg(format!("--dbname={}", target.url_as(db, &target.owner)))
+        .arg(format!("--dbname={url}"))
+        .envs(password.map(|p| ("PGPASSWORD", p)))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

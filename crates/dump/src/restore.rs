@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::apply::{neutralize, reset_identity, NeutralizeReport};
-use crate::db::{create_database, database_exists, drop_database, ensure_owner_role, Target};
+use crate::db::{create_database, database_exists, drop_database, Target};
 use crate::error::{io_err, DumpError, Result};
 use crate::format::{sniff, Format};
 use crate::inspect::open_checked_zip;
@@ -96,9 +96,8 @@ pub async fn restore(target: &Target, file: &Path, opts: &RestoreOptions) -> Res
     let started = Instant::now();
     let (format, zip_plan) = examine(file, &opts.zip_limits).await?;
     let admin = target.admin().await?;
-    ensure_owner_role(&admin, &target.owner, target.owner_password.as_deref()).await?;
     make_room(target, &admin, opts).await?;
-    create_database(&admin, &opts.database, &target.owner).await?;
+    create_database(&admin, &target.roles, &opts.database).await?;
     let result = fill(target, file, format, zip_plan.as_ref(), opts).await;
     match result {
         Ok(mut report) => {

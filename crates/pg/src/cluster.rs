@@ -109,34 +109,71 @@ impl EmbeddedCluster {
     /// postmaster.pid left by a crash.
     pub async fn start(&self) -> Result<StartOutcome> {
         if self.running_pid().is_some() {
+            let binaries = self.binaries()?;
+            self.secure_access(&binaries).await?;
             return Ok(StartOutcome::AlreadyRunning);
         }
         let binaries = self.binaries()?;
-        let created = self.ensure_initialized(&binaries).await?;
-        self.remove_stale_pid_file()?;
         let mut state = ClusterState::load(&self.layout.state_file)?;
+        let created = self.ensure_initialized(&binaries, &mut state).await?;
+        self.remove_stale_pid_file()?;
         let port = choose_port(state.port)?;
         self.prepare_socket_dir()?;
         if self.options.wal_archive {
             self.prepare_wal_spool()?;
         }
         self.write_settings(port)?;
+        if state.password.is_some() {
+            // Written before the server reads it: no moment with the old rules.
+            self.write_access_rules()?;
+        }
         self.pg_ctl_start(&binaries).await?;
         state.port = Some(port);
         state.socket_dir = Some(self.layout.socket_dir.clone());
         if state.password.is_none() {
+            // A cluster of an older Slipway that never got a password: set it through the
+            // socket its old rules still trust, then close that door.
             let password = random_password();
-            self.set_superuser_password(&binaries, &state, port, &password)
+            self.set_superuser_password(&state, port, &binaries, &password)
                 .await?;
             state.password = Some(password);
         }
         state.save(&self.layout.state_file)?;
+        self.secure_access(&binaries).await?;
         tracing::info!(pgdata = %self.layout.pgdata.display(), port, "embedded PostgreSQL running");
         Ok(if created {
             StartOutcome::Created
         } else {
             StartOutcome::Started
         })
+    }
+
+    /// Writes Slipway's `pg_hba.conf` and, when the running server still has other rules
+    /// (a data directory of an older Slipway trusting its socket), reloads it.
+    async fn secure_access(&self, binaries: &Binaries) -> Result<()> {
+        if !self.write_access_rules()? {
+            return Ok(());
+        }
+        let mut cmd = Command::new(binaries.tool("pg_ctl"));
+        cmd.arg("reload").arg("-D").arg(&self.layout.pgdata);
+        self.run_as_server_user(cmd, "pg_ctl reload").await?;
+        tracing::info!(pgdata = %self.layout.pgdata.display(), "PostgreSQL access rules rewritten: no trust");
+        Ok(())
+    }
+
+    /// Writes `pg_hba.conf` ([`access_rules`]); returns whether it changed.
+    fn write_access_rules(&self) -> Result<bool> {
+        let path = self.layout.pgdata.join("pg_hba.conf");
+        let wanted = access_rules(self.user.name());
+        if std::fs::read_to_string(&path).is_ok_and(|text| text == wanted) {
+            return Ok(false);
+        }
+        let tmp = self.layout.pgdata.join("pg_hba.conf.slipway");
+        std::fs::write(&tmp, &wanted)?;
+        set_private_file(&tmp)?;
+        self.user.take_ownership(&tmp)?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(true)
     }
 
     /// Stops the cluster (fast shutdown: sessions are disconnected). Returns false when it
@@ -185,6 +222,7 @@ impl EmbeddedCluster {
             port,
             user: state.superuser,
             password: state.password,
+            over_tcp: true,
         }))
     }
 
@@ -213,12 +251,23 @@ impl EmbeddedCluster {
 
     /// Runs initdb when PGDATA does not hold a cluster yet. On failure, removes what it
     /// created, so the next attempt starts clean. Returns whether it created the cluster.
-    async fn ensure_initialized(&self, binaries: &Binaries) -> Result<bool> {
+    /// A new cluster gets the superuser's password at initdb, recorded in `state` (and saved
+    /// at once: the access rules written next accept nothing else).
+    async fn ensure_initialized(
+        &self,
+        binaries: &Binaries,
+        state: &mut ClusterState,
+    ) -> Result<bool> {
         if self.data_major()?.is_some() {
             return Ok(false);
         }
         let data_dir_existed = self.layout.data_dir.exists();
-        let result = self.initialize(binaries).await;
+        let password = random_password();
+        let result = self.initialize(binaries, &password).await;
+        let result = result.and_then(|()| {
+            state.password = Some(password);
+            state.save(&self.layout.state_file)
+        });
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&self.layout.pgdata);
             if !data_dir_existed {
@@ -228,7 +277,7 @@ impl EmbeddedCluster {
         result.map(|()| true)
     }
 
-    async fn initialize(&self, binaries: &Binaries) -> Result<()> {
+    async fn initialize(&self, binaries: &Binaries, password: &str) -> Result<()> {
         let data_dir = &self.layout.data_dir;
         let data_dir_error = |source| PgError::DataDir {
             path: data_dir.clone(),
@@ -243,15 +292,23 @@ impl EmbeddedCluster {
         }
         create_private_dir(&self.layout.pgdata).map_err(data_dir_error)?;
         self.user.take_ownership(&self.layout.pgdata)?;
+        // initdb reads the password from a file only the server user can read, removed at once.
+        let password_file = data_dir.join(".initdb-password");
+        std::fs::write(&password_file, password).map_err(data_dir_error)?;
+        set_private_file(&password_file)?;
+        self.user.take_ownership(&password_file)?;
         let mut cmd = Command::new(binaries.tool("initdb"));
         cmd.arg("-D")
             .arg(&self.layout.pgdata)
             .args(["-U", "postgres", "--encoding=UTF8", "--locale=C"])
-            .args(["--auth-local=trust", "--auth-host=scram-sha-256"]);
+            .args(["--auth-local=scram-sha-256", "--auth-host=scram-sha-256"])
+            .arg(format!("--pwfile={}", password_file.display()));
         if self.options.unsafe_fast {
             cmd.arg("--no-sync");
         }
-        self.run_as_server_user(cmd, "initdb").await?;
+        let initialized = self.run_as_server_user(cmd, "initdb").await;
+        let _ = std::fs::remove_file(&password_file);
+        initialized?;
         let conf = self.layout.pgdata.join("postgresql.conf");
         let mut text = std::fs::read_to_string(&conf)?;
         text.push_str("\n# Port, socket and tuning written by Slipway at each start.\ninclude_if_exists = 'slipway.conf'\n");
@@ -359,9 +416,9 @@ impl EmbeddedCluster {
 
     async fn set_superuser_password(
         &self,
-        binaries: &Binaries,
         state: &ClusterState,
         port: u16,
+        binaries: &Binaries,
         password: &str,
     ) -> Result<()> {
         let mut cmd = Command::new(binaries.tool("psql"));
@@ -412,6 +469,36 @@ pub fn archive_settings(spool: &Path) -> Result<String> {
     Ok(format!(
         "wal_level = replica\narchive_mode = on\narchive_timeout = 60\narchive_command = '{command}'\n"
     ))
+}
+
+/// The cluster's `pg_hba.conf`: nobody is trusted. Only when the server runs as the `postgres`
+/// system user does that user reach the `postgres` role by `peer` (as Debian's own clusters
+/// allow); when Slipway runs unprivileged the server runs as Slipway's user, which gets no
+/// `peer` line at all, since every process of that user (and a build, unless sandboxed as
+/// another uid) would then be superuser. Everyone else, Slipway included, gives a password
+/// (SCRAM), over the socket or 127.0.0.1.
+pub fn access_rules(server_os_user: &str) -> String {
+    let mut rules = String::from(
+        "# Written by Slipway at each start; edits are overwritten. No trust for anyone.\n\
+         # TYPE  DATABASE     USER      ADDRESS        METHOD\n",
+    );
+    if server_os_user == "postgres" {
+        rules.push_str("local   all          postgres                 peer\n");
+        rules.push_str("local   replication  postgres                 peer\n");
+    }
+    rules.push_str(
+        "local   all          all                      scram-sha-256\n\
+         host    all          all       127.0.0.1/32   scram-sha-256\n\
+         host    all          all       ::1/128        scram-sha-256\n\
+         host    replication  postgres  127.0.0.1/32   scram-sha-256\n\
+         host    replication  postgres  ::1/128        scram-sha-256\n",
+    );
+    rules
+}
+
+fn set_private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
 /// Runs a command to completion; a non-zero exit becomes an error carrying its stderr.

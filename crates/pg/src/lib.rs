@@ -15,7 +15,7 @@
 //! `initdb`/`pg_ctl` under `<data-dir>/pg`, as the `postgres` system user when Slipway is root
 //! (`ServerUser`); it listens on a Unix socket in `<data-dir>/run` (or a hashed `/tmp/slipway-*`
 //! when that path is too long for a socket) and on 127.0.0.1 on a free port, both recorded in
-//! `<data-dir>/postgres.json` with the superuser's TCP password (file mode 0600). Slipway owns
+//! `<data-dir>/postgres.json` with the superuser's password (file mode 0600). Slipway owns
 //! `pg/slipway.conf` (port, socket, tuning), included from `postgresql.conf` and rewritten at each
 //! start. `Server` turns "embedded or external" into URLs that both sqlx and libpq tools accept.
 //!
@@ -32,8 +32,12 @@
 //!
 //! Invariants: `start` is idempotent; a postmaster is "running" only if the process in
 //! `postmaster.pid` has PGDATA as its working directory, so a stale pid file (kill -9, reused pid,
-//! zombie) is recovered, never trusted; a failed `initdb` removes what it created; socket auth is
-//! `trust` (the socket directory is 0700), TCP auth is `scram-sha-256`.
+//! zombie) is recovered, never trusted; a failed `initdb` removes what it created; no one is
+//! trusted: `pg_hba.conf` ([`access_rules`], rewritten at each start and reloaded when an older
+//! data directory still trusted its socket) asks a SCRAM password of everyone on the socket and
+//! 127.0.0.1, except the `postgres` system user reaching the `postgres` role by `peer` when the
+//! server runs as that user. Slipway itself connects over 127.0.0.1 with the superuser's
+//! password from `postgres.json` (set by `initdb --pwfile`). The socket directory stays 0700.
 
 mod binaries;
 mod cluster;
@@ -46,9 +50,10 @@ mod user;
 
 pub use binaries::{parse_server_version, Binaries, ServerVersion};
 pub use cluster::{
-    archive_settings, dir_size, ClusterOptions, ClusterStatus, EmbeddedCluster, StartOutcome,
+    access_rules, archive_settings, dir_size, ClusterOptions, ClusterStatus, EmbeddedCluster,
+    StartOutcome,
 };
-pub use conn::{EmbeddedConn, Server};
+pub use conn::{split_password, EmbeddedConn, Server};
 pub use error::{PgError, Result};
 pub use recovery::ScratchCluster;
 pub use state::{ClusterState, Layout};

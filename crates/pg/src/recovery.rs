@@ -25,12 +25,19 @@ pub struct ScratchCluster {
     binaries: Binaries,
     user: ServerUser,
     superuser: String,
+    password: Option<String>,
 }
 
 impl ScratchCluster {
     /// Creates the folder (which must not exist) and its sub-folders, owned by the server
-    /// user. `superuser` is the role the base backup's cluster was created with.
-    pub fn create(dir: &Path, binaries: Binaries, superuser: &str) -> Result<ScratchCluster> {
+    /// user. `superuser` is the role the base backup's cluster was created with, `password`
+    /// its password there (the scratch cluster trusts no one either).
+    pub fn create(
+        dir: &Path,
+        binaries: Binaries,
+        superuser: &str,
+        password: Option<&str>,
+    ) -> Result<ScratchCluster> {
         let user = ServerUser::for_this_process()?;
         let io = |source| PgError::DataDir {
             path: dir.to_path_buf(),
@@ -47,6 +54,7 @@ impl ScratchCluster {
             binaries,
             user,
             superuser: superuser.to_string(),
+            password: password.map(str::to_string),
         };
         for sub in [dir.to_path_buf(), cluster.pgdata(), cluster.socket_dir()] {
             create_private_dir(&sub).map_err(io)?;
@@ -119,8 +127,16 @@ impl ScratchCluster {
         text.push_str(&settings);
         std::fs::write(&auto, text)?;
         std::fs::write(pgdata.join("recovery.signal"), "")?;
+        // Only its socket, and only with a password (a base backup of an older Slipway
+        // carries `trust` rules).
+        std::fs::write(pgdata.join("pg_hba.conf"), "local all all scram-sha-256\n")?;
         let _ = std::fs::remove_file(pgdata.join("postmaster.pid"));
-        for file in ["slipway.conf", "postgresql.auto.conf", "recovery.signal"] {
+        for file in [
+            "slipway.conf",
+            "postgresql.auto.conf",
+            "recovery.signal",
+            "pg_hba.conf",
+        ] {
             self.user.take_ownership(&pgdata.join(file))?;
         }
         let mut cmd = Command::new(self.binaries.tool("pg_ctl"));
@@ -171,13 +187,14 @@ impl ScratchCluster {
         })
     }
 
-    /// How to connect (its socket, as the superuser).
+    /// How to connect (its socket, as the superuser, with its password).
     pub fn server(&self) -> Server {
         Server::Embedded(EmbeddedConn {
             socket_dir: self.socket_dir(),
             port: SOCKET_PORT,
             user: self.superuser.clone(),
-            password: None,
+            password: self.password.clone(),
+            over_tcp: false,
         })
     }
 

@@ -238,7 +238,8 @@ impl World {
                 }
             }
         }
-        files.retain(|f| f != "sftp/host_ed25519_key");
+        // the server's own keys, written at start, not through SFTP
+        files.retain(|f| f != "sftp/host_ed25519_key" && f != slipway_dump::RoleKey::FILE);
         files.sort();
         files
     }

@@ -315,7 +315,7 @@ impl Processor {
         let parsed: Series = series
             .parse()
             .map_err(|_| StepFailure(format!("{series} is not an Odoo series")))?;
-        let dsn = self.target.url_as(scratch, &self.target.owner);
+        let dsn = self.scratch_dsn(scratch).await?;
         let python = self.python.clone();
         self.timed(run, &format!("Standard scripts of {series}"), async move {
             let db = read_db_state(&dsn).await?;
@@ -377,6 +377,15 @@ impl Processor {
 
     /// The custom modules' scripts run as an update on the target series runs them: for the
     /// modules whose manifest version went up.
+    /// The scratch database as its own role: scripts (the customer's too) run with no rights
+    /// on any other database.
+    async fn scratch_dsn(&self, scratch: &str) -> Result<String, StepFailure> {
+        self.target
+            .owner_url(scratch)
+            .await
+            .map_err(|e| StepFailure(format!("Reaching the scratch database: {e}")))
+    }
+
     async fn step_custom_modules(
         &self,
         r: &UpgradeRecord,
@@ -388,7 +397,7 @@ impl Processor {
             .target
             .parse()
             .map_err(|_| StepFailure(format!("{} is not an Odoo series", r.target)))?;
-        let dsn = self.target.url_as(scratch, &self.target.owner);
+        let dsn = self.scratch_dsn(scratch).await?;
         let python = self.python.clone();
         self.timed(run, "Custom modules' scripts", async move {
             let db = read_db_state(&dsn).await?;

@@ -23,7 +23,6 @@ use slipway_platform::backups::{
 };
 use slipway_platform::branch_backups::branch_source;
 
-use super::db::TargetArgs;
 use super::progress::spinner;
 use crate::client::{segment, Client, ClientOptions};
 use crate::config::{GlobalOptions, Postgres};
@@ -68,8 +67,6 @@ pub struct RepoArgs {
     /// Keep only the primary copy.
     #[arg(long, conflicts_with = "replicas")]
     no_replicas: bool,
-    #[command(flatten)]
-    target: TargetArgs,
 }
 
 /// What to back up.
@@ -361,13 +358,7 @@ async fn service(
         &data_dir,
     )?;
     let (metadata, pg) = global.metadata().await?;
-    let target = Target {
-        server: pg.server.clone(),
-        binaries: global.binaries()?,
-        data_dir,
-        owner: args.target.owner().to_string(),
-        owner_password: None,
-    };
+    let target = Target::new(pg.server.clone(), global.binaries()?, &data_dir)?;
     let mut backups = Backups::new(metadata.pool().clone(), target, repo).with_policy(policy);
     if global.pg_url.is_none() {
         let spool = global.embedded_cluster()?.layout().wal_spool.clone();

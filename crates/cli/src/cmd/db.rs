@@ -18,22 +18,6 @@ pub enum DbCommand {
     Clone(CloneArgs),
 }
 
-/// Who owns restored databases.
-#[derive(Debug, Args)]
-pub struct TargetArgs {
-    /// The unprivileged role that owns restored databases and replays dumps (created when
-    /// missing; refused when it has superuser-like rights).
-    #[arg(long, env = "SLIPWAY_DB_OWNER", default_value = "odoo")]
-    owner: String,
-}
-
-impl TargetArgs {
-    /// The owner role's name.
-    pub fn owner(&self) -> &str {
-        &self.owner
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct NeutralizeArgs {
     /// The database.
@@ -45,8 +29,6 @@ pub struct NeutralizeArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    #[command(flatten)]
-    target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -65,21 +47,14 @@ pub struct CloneArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    #[command(flatten)]
-    target: TargetArgs,
 }
 
-/// The server, binaries, data directory and owner role of a command.
-pub async fn target(args: &TargetArgs, global: &GlobalOptions) -> Result<(Target, Postgres)> {
+/// The server, binaries and data directory of a command. Every database it makes gets a role
+/// of its own, whose password derives from the data directory's `pg-roles.key`.
+pub async fn target(global: &GlobalOptions) -> Result<(Target, Postgres)> {
     let pg = global.postgres().await?;
     let data_dir = global.absolute_data_dir()?;
-    let target = Target {
-        server: pg.server.clone(),
-        binaries: global.binaries()?,
-        data_dir,
-        owner: args.owner.clone(),
-        owner_password: None,
-    };
+    let target = Target::new(pg.server.clone(), global.binaries()?, &data_dir)?;
     Ok((target, pg))
 }
 
@@ -91,7 +66,7 @@ pub async fn run(cmd: DbCommand, global: &GlobalOptions) -> Result<()> {
 }
 
 async fn neutralize(args: NeutralizeArgs, global: &GlobalOptions) -> Result<()> {
-    let (target, pg) = target(&args.target, global).await?;
+    let (target, pg) = target(global).await?;
     let neutralize = slipway_dump::neutralize_database(&target, &args.database, args.dry_run);
     let result = pg.finish_after(&ProgressBar::hidden(), neutralize).await;
     let outcome = result.with_context(|| format!("neutralizing database {}", args.database))?;
@@ -117,7 +92,7 @@ async fn neutralize(args: NeutralizeArgs, global: &GlobalOptions) -> Result<()> 
 }
 
 async fn clone(args: CloneArgs, global: &GlobalOptions) -> Result<()> {
-    let (target, pg) = target(&args.target, global).await?;
+    let (target, pg) = target(global).await?;
     let bar = spinner(
         &format!("cloning {} to {}", args.source, args.destination),
         args.json,

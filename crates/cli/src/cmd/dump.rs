@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use slipway_dump::{CreateOptions, InspectOptions, Mode, OutputFormat, RestoreOptions, ZipLimits};
 
-use super::db::{target, TargetArgs};
+use super::db::target;
 use super::progress::{bytes_callback, spinner};
 use crate::config::GlobalOptions;
 use crate::output::{human_bytes, print_fields, print_json};
@@ -79,8 +79,6 @@ pub struct RestoreArgs {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    target: TargetArgs,
-    #[command(flatten)]
     zip: ZipArgs,
 }
 
@@ -116,8 +114,6 @@ pub struct CreateArgs {
     /// Print JSON instead of a summary.
     #[arg(long)]
     json: bool,
-    #[command(flatten)]
-    target: TargetArgs,
 }
 
 pub async fn run(cmd: DumpCommand, global: &GlobalOptions) -> Result<()> {
@@ -163,7 +159,7 @@ async fn inspect(args: InspectArgs, global: &GlobalOptions) -> Result<()> {
 }
 
 async fn restore(args: RestoreArgs, global: &GlobalOptions) -> Result<()> {
-    let (target, pg) = target(&args.target, global).await?;
+    let (target, pg) = target(global).await?;
     let mut opts = RestoreOptions::new(&args.database);
     opts.mode = if args.move_ { Mode::Move } else { Mode::Copy };
     opts.neutralize = args.neutralize;
@@ -208,7 +204,7 @@ async fn restore(args: RestoreArgs, global: &GlobalOptions) -> Result<()> {
 }
 
 async fn create(args: CreateArgs, global: &GlobalOptions) -> Result<()> {
-    let (target, pg) = target(&args.target, global).await?;
+    let (target, pg) = target(global).await?;
     let format = match args.format {
         FormatArg::Zip => OutputFormat::Zip,
         FormatArg::Custom => OutputFormat::Custom,

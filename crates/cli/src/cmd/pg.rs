@@ -89,8 +89,10 @@ pub async fn run(cmd: PgCommand, global: &GlobalOptions) -> Result<()> {
         PgCommand::Psql(args) => {
             let server = cluster.server()?;
             let psql = cluster.binaries()?.tool("psql");
+            let (url, password) = slipway_pg::split_password(&server.url(&args.database));
             let error = std::process::Command::new(&psql)
-                .arg(server.url(&args.database))
+                .arg(url)
+                .envs(password.map(|p| ("PGPASSWORD", p)))
                 .args(&args.psql_args)
                 .exec();
             return Err(error).with_context(|| format!("running {}", psql.display()));

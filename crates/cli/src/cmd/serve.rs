@@ -276,7 +276,14 @@ async fn serve_with(
         .context("opening the metadata database")?;
     let smtp = mail.catcher;
     let smtp_addr = smtp.local_addr()?;
-    let target = build_target(server, global.binaries()?, config);
+    let target = build_target(server, global.binaries()?, config)?;
+    let adopted = target
+        .prepare_server(slipway_platform::METADATA_DB, "odoo")
+        .await
+        .context("preparing PostgreSQL: roles and connect rights")?;
+    if !adopted.is_empty() {
+        tracing::warn!(databases = ?adopted, "databases of the old shared role odoo now have a role each; running builds get their new login at their next build");
+    }
     let mut env = build_env(
         args,
         config,
@@ -411,19 +418,17 @@ async fn serve_with(
     Ok(())
 }
 
-/// Where databases of builds and upgrade requests live, owned by the `odoo` role.
+/// Where databases of builds and upgrade requests live, each owned by a role of its own.
 fn build_target(
     server: &slipway_pg::Server,
     binaries: slipway_pg::Binaries,
     config: &ServerConfig,
-) -> slipway_dump::Target {
-    slipway_dump::Target {
-        server: server.clone(),
+) -> Result<slipway_dump::Target> {
+    Ok(slipway_dump::Target::new(
+        server.clone(),
         binaries,
-        data_dir: config.data_dir.clone(),
-        owner: "odoo".into(),
-        owner_password: None,
-    }
+        &config.data_dir,
+    )?)
 }
 
 /// The embedded cluster's WAL spool (none with an external PostgreSQL: its WAL is not ours).

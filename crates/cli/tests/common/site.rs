@@ -287,6 +287,52 @@ impl Site {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// The `db_*` login of a build's odoo.conf: (host, port, user, password).
+    pub fn conf_login(&self, build: &str) -> (String, String, String, String) {
+        let conf = std::fs::read_to_string(
+            self.data
+                .path()
+                .join("builds")
+                .join(build)
+                .join("odoo.conf"),
+        )
+        .unwrap();
+        let value = |key: &str| {
+            conf.lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once('=')?;
+                    (k.trim() == key).then(|| v.trim().to_string())
+                })
+                .unwrap_or_else(|| panic!("{key} in {conf}"))
+        };
+        (
+            value("db_host"),
+            value("db_port"),
+            value("db_user"),
+            value("db_password"),
+        )
+    }
+
+    /// `psql -c 'select 1'` on `db` with a build's odoo.conf login, as code in that build
+    /// would try it: Ok, or psql's error.
+    pub fn psql_with_login(&self, build: &str, db: &str) -> Result<(), String> {
+        let (host, port, user, password) = self.conf_login(build);
+        let out = Command::new("psql")
+            .args([
+                "-X", "-w", "-At", "-h", &host, "-p", &port, "-U", &user, "-d", db,
+            ])
+            .args(["-c", "select 1"])
+            .env("PGPASSWORD", password)
+            .env("PGPASSFILE", "/dev/null")
+            .output()
+            .unwrap();
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).to_string())
+        }
+    }
+
     /// Runs the registered Odoo on a build's database as a user would from a shell
     /// (`odoo-bin -c <its odoo.conf> <args> --stop-after-init`).
     pub fn odoo_bin(&self, build: &str, args: &[&str]) {

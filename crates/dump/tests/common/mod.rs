@@ -8,8 +8,6 @@ use std::path::{Path, PathBuf};
 use slipway_dump::Target;
 use sqlx::PgPool;
 
-pub const OWNER: &str = "slipway_dump_test_owner";
-
 pub fn fixture(name: &str) -> PathBuf {
     slipway_testkit::odoo_dumps_dir().join(name)
 }
@@ -23,13 +21,12 @@ pub struct World {
 impl World {
     pub fn new() -> Self {
         let data = tempfile::tempdir().unwrap();
-        let target = Target {
-            server: slipway_testkit::shared_server().clone(),
-            binaries: slipway_testkit::binaries(),
-            data_dir: data.path().to_owned(),
-            owner: OWNER.into(),
-            owner_password: None,
-        };
+        let target = Target::new(
+            slipway_testkit::shared_server().clone(),
+            slipway_testkit::binaries(),
+            data.path(),
+        )
+        .unwrap();
         Self {
             target,
             data,
@@ -101,16 +98,30 @@ impl World {
 }
 
 impl Drop for World {
+    /// Drops the test's databases through `Target::drop_database`, which drops their roles
+    /// too (on a runtime of its own: drop may run inside the test's).
     fn drop(&mut self) {
-        for name in &self.names {
-            let _ = std::process::Command::new(slipway_testkit::binaries().tool("psql"))
-                .args(["-X", "-q"])
-                .arg(slipway_testkit::shared_server().url("postgres"))
-                .arg("-c")
-                .arg(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .output();
-        }
+        let (target, names) = (self.target.clone(), std::mem::take(&mut self.names));
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                for name in &names {
+                    let _ = target.drop_database(name).await;
+                }
+            });
+        })
+        .join();
     }
+}
+
+/// The role owning database `db`.
+pub async fn owner_of(w: &World, db: &str) -> String {
+    w.target.database_owner(db).await.unwrap()
 }
 
 /// The bytes of a file, to check a source was not modified.

@@ -9,7 +9,7 @@ use slipway_odoo::{scan_addons, Series};
 use slipway_runner::modules::template_key;
 use slipway_runner::odoo::{free_port, OdooSource, OdooTask, TestSelection};
 
-use super::pipeline::{Context, Installed, Pipeline, Stop};
+use super::pipeline::{Context, Installed, Pipeline, Prepared, Stop};
 use super::store::{Build, BuildResult};
 use super::templates::template_database;
 use crate::branches::{Branch, BranchSettings, InstallSet};
@@ -48,17 +48,17 @@ impl Pipeline {
 
         self.step(build, "database").await?;
         let port = free_port().context("finding a free port")?;
-        let conf = self.conf(build, &prepared, port)?;
-        conf.write(&prepared.conf_path())
-            .context("writing odoo.conf")?;
         let cached = self.templates.take(&key).await?;
         self.builds
             .set_parts(build.id, &prepared.venv.key, &key, cached.is_some())
             .await?;
-        let installed = match cached {
+        // odoo.conf is written once the database exists: it holds the database role's login.
+        let (conf, installed) = match cached {
             Some(t) => {
-                self.copy_template(build, &t.database, t.result, &prepared.logs)
-                    .await?
+                let copied = self
+                    .copy_template(build, &t.database, t.result, &prepared.logs)
+                    .await?;
+                (self.write_conf(build, &prepared, port).await?, copied)
             }
             None => {
                 let step = if plan.tests.is_some() {
@@ -72,6 +72,7 @@ impl Pipeline {
                     .create_empty_database(&build.name)
                     .await
                     .context("creating the database")?;
+                let conf = self.write_conf(build, &prepared, port).await?;
                 let task = OdooTask::Install {
                     modules: plan.modules.clone(),
                     demo: true,
@@ -89,7 +90,7 @@ impl Pipeline {
                 if installed.result != BuildResult::Failed {
                     self.save_template(build, &key, &installed).await;
                 }
-                installed
+                (conf, installed)
             }
         };
 
@@ -100,6 +101,18 @@ impl Pipeline {
         }
         self.mark_running(build, port, pid, installed.result, &installed.summary)
             .await
+    }
+
+    async fn write_conf(
+        &self,
+        build: &Build,
+        prepared: &Prepared,
+        port: u16,
+    ) -> Result<slipway_runner::odoo::OdooConf, Stop> {
+        let conf = self.conf(build, prepared, port).await?;
+        conf.write(&prepared.conf_path())
+            .context("writing odoo.conf")?;
+        Ok(conf)
     }
 
     async fn copy_template(

@@ -458,7 +458,7 @@ impl Pipeline {
             venv,
         };
         let port = free_port().context("finding a free port")?;
-        let conf = self.conf(build, &prepared, port)?;
+        let conf = self.conf(build, &prepared, port).await?;
         let pid = self.start_server(build, &prepared, &conf).await?;
         self.builds.set_server(build.id, port, pid).await?;
         tracing::info!(build = build.id, port, "build server restarted");
@@ -477,9 +477,10 @@ impl Pipeline {
         OdooSource::inspect(Path::new(&runtime.source_dir)).context("the registered Odoo source")
     }
 
-    /// The odoo.conf of a build: its database, addons path, data dir, port; mail to the
-    /// catcher unless production (whose mail goes to the configured relay, really).
-    pub(super) fn conf(
+    /// The odoo.conf of a build: its database (which must exist: the build logs in as its
+    /// role, over TCP), addons path, data dir, port; mail to the catcher unless production
+    /// (whose mail goes to the configured relay, really).
+    pub(super) async fn conf(
         &self,
         build: &Build,
         prepared: &Prepared,
@@ -488,7 +489,13 @@ impl Pipeline {
         let odoo_data = prepared.dir.join("odoo-data");
         link_filestore(&odoo_data, &self.env.target.data_dir.join("filestore"))
             .context("preparing the Odoo data folder")?;
-        let db = db_params(&self.env.target)?;
+        let db_name = build.database.clone().unwrap_or_else(|| build.name.clone());
+        let db = self
+            .env
+            .target
+            .credentials(&db_name)
+            .await
+            .context("the credentials of the build's database")?;
         let mut addons_path: Vec<PathBuf> = prepared.module_dirs.clone();
         addons_path.extend(prepared.source.addons_dirs());
         let stage = build.stage;
@@ -499,9 +506,9 @@ impl Pipeline {
         Ok(OdooConf {
             db_host: db.host,
             db_port: db.port,
-            db_user: self.env.target.owner.clone(),
-            db_password: self.env.target.owner_password.clone().unwrap_or_default(),
-            db_name: build.database.clone().unwrap_or_else(|| build.name.clone()),
+            db_user: db.user,
+            db_password: db.password,
+            db_name: db.database,
             addons_path,
             data_dir: odoo_data,
             http_interface: "127.0.0.1".into(),
@@ -697,36 +704,6 @@ fn link_filestore(odoo_data: &Path, filestore_root: &Path) -> std::io::Result<()
         std::os::unix::fs::symlink(filestore_root, &link)?;
     }
     Ok(())
-}
-
-struct DbParams {
-    host: String,
-    port: u16,
-}
-
-/// How a build's Odoo reaches PostgreSQL: the embedded cluster's socket folder, or the
-/// external server's host.
-fn db_params(target: &Target) -> Result<DbParams, Failed> {
-    match &target.server {
-        slipway_pg::Server::Embedded(c) => Ok(DbParams {
-            host: c.socket_dir.display().to_string(),
-            port: c.port,
-        }),
-        slipway_pg::Server::External(_) => {
-            let url = target.server.url("postgres");
-            let authority = url
-                .trim_start_matches("postgresql://")
-                .split('/')
-                .next()
-                .unwrap_or_default();
-            let host_port = authority.rsplit('@').next().unwrap_or_default();
-            let (host, port) = match host_port.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), p.parse().unwrap_or(5432)),
-                None => (host_port.to_string(), 5432),
-            };
-            Ok(DbParams { host, port })
-        }
-    }
 }
 
 #[cfg(test)]

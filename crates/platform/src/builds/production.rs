@@ -47,7 +47,7 @@ impl Pipeline {
             .await
             .context("creating the production database")?;
         let port = free_port().context("finding a free port")?;
-        let conf = self.conf(build, prepared, port)?;
+        let conf = self.conf(build, prepared, port).await?;
         conf.write(&prepared.conf_path())
             .context("writing odoo.conf")?;
         let task = OdooTask::Install {
@@ -91,7 +91,7 @@ impl Pipeline {
             modules = prepared.own.iter().map(|(name, _)| name.clone()).collect();
         }
         let port = free_port().context("finding a free port")?;
-        let conf = self.conf(build, prepared, port)?;
+        let conf = self.conf(build, prepared, port).await?;
         conf.write(&prepared.conf_path())
             .context("writing odoo.conf")?;
         if !modules.is_empty() {
@@ -329,11 +329,18 @@ impl Pipeline {
         let recovered = if target.database_exists(database).await? {
             self.swap_back(build, database, &snapshot).await
         } else {
-            // cut short between the two renames of a swap: the snapshot only has to go in
-            target
-                .rename_database(&snapshot, database)
-                .await
-                .map_err(Failed::from)
+            // cut short between the two renames of a swap: the snapshot only has to go in,
+            // and take the role of the updated database moved aside
+            let failed = failed_update_name(build.id);
+            async {
+                target.rename_database(&snapshot, database).await?;
+                if target.database_exists(&failed).await? {
+                    target.take_role_of(database, &failed).await?;
+                }
+                Ok::<(), slipway_dump::DumpError>(())
+            }
+            .await
+            .map_err(Failed::from)
         };
         if let Err(Failed(e)) = recovered {
             self.bring_back(previous).await;
@@ -376,6 +383,11 @@ impl Pipeline {
                 Err(again) => format!("putting the snapshot back: {e}; and the updated database could not return: {again} (it is {failed}, the snapshot {snapshot})"),
             }));
         }
+        // the builds' odoo.conf hold production's login: the snapshot takes its role
+        target
+            .take_role_of(database, &failed)
+            .await
+            .context("giving the snapshot production's role")?;
         if let Err(e) = target.drop_database(&failed).await {
             tracing::warn!(database = %failed, "could not drop the failed update's database: {e}");
         }
@@ -398,7 +410,12 @@ impl Pipeline {
         database: &str,
         prepared: &Prepared,
     ) -> Result<Vec<String>, Failed> {
-        let url = self.env.target.url_as(database, &self.env.target.owner);
+        let url = self
+            .env
+            .target
+            .owner_url(database)
+            .await
+            .context("reaching the database as its role")?;
         let state = slipway_runner::read_db_state(&url)
             .await
             .context("reading the database's modules")?;

@@ -47,7 +47,7 @@ impl Pipeline {
         self.step(build, "update").await?;
         let modules = self.modules_to_update(&database, &prepared).await?;
         let port = free_port().context("finding a free port")?;
-        let conf = self.conf(build, &prepared, port)?;
+        let conf = self.conf(build, &prepared, port).await?;
         conf.write(&prepared.conf_path())
             .context("writing odoo.conf")?;
         let installed = if modules.is_empty() {

@@ -26,13 +26,12 @@ pub fn test_config(data_dir: &std::path::Path) -> ServerConfig {
 /// The state of a server on `metadata`, whose builds live in the config's data directory on
 /// the shared test cluster.
 pub fn common_state(metadata: Metadata, config: &ServerConfig) -> AppState {
-    let target = slipway_dump::Target {
-        server: slipway_testkit::shared_server().clone(),
-        binaries: slipway_testkit::binaries(),
-        data_dir: config.data_dir.clone(),
-        owner: "odoo".into(),
-        owner_password: None,
-    };
+    let target = slipway_dump::Target::new(
+        slipway_testkit::shared_server().clone(),
+        slipway_testkit::binaries(),
+        &config.data_dir,
+    )
+    .unwrap();
     let platform = Platform::new(
         metadata.pool().clone(),
         BuildEnv::under(&config.data_dir, target),
