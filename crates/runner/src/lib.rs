@@ -118,6 +118,9 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The sandbox could not be prepared.
+    #[error("{0}")]
+    Sandbox(String),
     /// An odoo.conf value cannot be written (a line break would inject settings).
     #[error("odoo.conf: {0}")]
     Conf(String),

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use slipway_odoo::{Plan, PlanModule, Stage, Step};
 
+use slipway_sandbox::Jail;
+
 use crate::dbstate::redact;
 use crate::host::{Host, HostLine};
 use crate::{Error, ScriptFailure};
@@ -17,6 +19,9 @@ pub struct RunOptions {
     pub python: String,
     /// Commit after each module, as Odoo does, instead of one transaction for the whole run.
     pub commit_per_module: bool,
+    /// The sandbox the host runs in (the scripts' folders and the Python installation are
+    /// added to it, read-only, at their own paths); `None` runs it unconfined.
+    pub sandbox: Option<Jail>,
 }
 
 impl Default for RunOptions {
@@ -24,6 +29,7 @@ impl Default for RunOptions {
         RunOptions {
             python: "python3".into(),
             commit_per_module: false,
+            sandbox: None,
         }
     }
 }
@@ -103,7 +109,13 @@ pub async fn run_plan(
     if plan.modules.is_empty() {
         return Ok(RunReport::default());
     }
-    let (mut host, greeting) = Host::start(&opts.python).await?;
+    let (mut host, greeting) = match &opts.sandbox {
+        Some(jail) => {
+            let (jail, python) = host_jail(jail, plan, &opts.python).await?;
+            Host::start(&python, Some(&jail)).await?
+        }
+        None => Host::start(&opts.python, None).await?,
+    };
     greeting
         .into_iter()
         .for_each(|l| on_event(RunEvent::Output(l)));
@@ -151,6 +163,22 @@ pub async fn run_plan(
             Ok(report)
         }
     }
+}
+
+/// `jail` with what the host needs: the Python installation `python` comes from, at its own
+/// path (a virtualenv's shebangs and `pyvenv.cfg` name absolute paths), and the folders of
+/// the plan's scripts, read-only. Returns the interpreter's path inside.
+async fn host_jail(jail: &Jail, plan: &Plan, python: &str) -> Result<(Jail, String), Error> {
+    let install = crate::venv::PythonInstall::of(python).await?;
+    let mut jail = jail.clone();
+    install.bind_into(&mut jail.sandbox);
+    for step in &plan.steps {
+        let folder = step.script.parent().and_then(|version| version.parent());
+        if let Some(folder) = folder {
+            jail.sandbox.bind_ro(folder, folder);
+        }
+    }
+    Ok((jail, install.executable.display().to_string()))
 }
 
 impl Default for RunReport {

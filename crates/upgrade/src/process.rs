@@ -35,6 +35,9 @@ pub struct Processor {
     pub target: Target,
     /// The Python that runs upgrade scripts.
     pub python: String,
+    /// The sandbox customers' scripts run in (`None`: unconfined, `serve --no-sandbox`). It
+    /// sees the scripts' folders read-only and reaches the scratch database over TCP only.
+    pub sandbox: Option<slipway_sandbox::Jail>,
 }
 
 /// A step that failed, with what the customer should read.
@@ -66,6 +69,21 @@ impl Run {
 }
 
 impl Processor {
+    /// The URL scripts connect with: in a sandbox, which has no PostgreSQL socket, the
+    /// embedded cluster is reached over TCP with the owner's password.
+    fn scripts_dsn(&self, scratch: &str, dsn: &str) -> String {
+        match (&self.sandbox, &self.target.server, &self.target.owner_password) {
+            (Some(_), slipway_pg::Server::Embedded(cluster), Some(password)) => format!(
+                "postgresql://{}:{}@127.0.0.1:{}/{}",
+                url_encode(&self.target.owner),
+                url_encode(password),
+                cluster.port,
+                url_encode(scratch)
+            ),
+            _ => dsn.to_string(),
+        }
+    }
+
     /// Processes request `id`; returns the state it ends in. A request that is no longer
     /// pending (cancelled meanwhile) is left alone.
     pub async fn process(&self, id: i64) -> Result<RequestState> {
@@ -316,6 +334,8 @@ impl Processor {
             .parse()
             .map_err(|_| StepFailure(format!("{series} is not an Odoo series")))?;
         let dsn = self.target.url_as(scratch, &self.target.owner);
+        let script_dsn = self.scripts_dsn(scratch, &dsn);
+        let sandbox = self.sandbox.clone();
         let python = self.python.clone();
         self.timed(run, &format!("Standard scripts of {series}"), async move {
             let db = read_db_state(&dsn).await?;
@@ -325,7 +345,7 @@ impl Processor {
                 .iter()
                 .map(|w| format!("warning: {w}"))
                 .collect();
-            let report = run_scripts(&plan, &dsn, python, &mut lines).await?;
+            let report = run_scripts(&plan, &script_dsn, python, sandbox, &mut lines).await?;
             lines.push(format!(
                 "{} scripts run, {} modules moved to {series}",
                 report.scripts_run, report.modules
@@ -389,6 +409,8 @@ impl Processor {
             .parse()
             .map_err(|_| StepFailure(format!("{} is not an Odoo series", r.target)))?;
         let dsn = self.target.url_as(scratch, &self.target.owner);
+        let script_dsn = self.scripts_dsn(scratch, &dsn);
+        let sandbox = self.sandbox.clone();
         let python = self.python.clone();
         self.timed(run, "Custom modules' scripts", async move {
             let db = read_db_state(&dsn).await?;
@@ -411,7 +433,7 @@ impl Processor {
                 .map(|m| format!("{} {}", m.name, m.new_version))
                 .collect();
             lines.push(format!("modules updated: {}", updated.join(", ")));
-            let report = run_scripts(&plan, &dsn, python, &mut lines).await?;
+            let report = run_scripts(&plan, &script_dsn, python, sandbox, &mut lines).await?;
             lines.push(format!("{} scripts run", report.scripts_run));
             Ok(((), lines))
         })
@@ -477,6 +499,7 @@ async fn run_scripts(
     plan: &slipway_odoo::Plan,
     dsn: &str,
     python: String,
+    sandbox: Option<slipway_sandbox::Jail>,
     lines: &mut Vec<String>,
 ) -> StepResult<slipway_runner::RunReport> {
     let mut on_event = |event: RunEvent| match event {
@@ -488,8 +511,21 @@ async fn run_scripts(
     let options = RunOptions {
         python,
         commit_per_module: false,
+        sandbox,
     };
     Ok(run_plan(plan, dsn, &options, &mut on_event).await?)
+}
+
+/// Percent-encodes everything but unreserved characters, for a URL's user, password or path.
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The addons paths of an extracted modules zip: its top level, and each folder in it that is

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use slipway_mail::smtp::SmtpCatcher;
-use slipway_platform::builds::pipeline::{BuildEnv, SmtpForBuild};
+use slipway_platform::builds::pipeline::{BuildEnv, BuildSandbox, SandboxPolicy, SmtpForBuild};
 use slipway_platform::people::NewUser;
 use slipway_platform::{DataDir, Metadata, Platform};
 use slipway_server::{AppState, ServerConfig};
@@ -116,6 +116,98 @@ pub struct ServeArgs {
     /// How long a Shell may go without input before it is closed, in seconds.
     #[arg(long, env = "SLIPWAY_SHELL_IDLE", default_value_t = 900)]
     shell_idle: u64,
+
+    /// UNSAFE: run builds' code (pip, odoo-bin, tests), and upgrade requests' scripts, without
+    /// a sandbox, with Slipway's own rights: they can read every secret of the data directory
+    /// and act as Slipway. The web UI shows a warning on every page.
+    #[arg(long, env = "SLIPWAY_NO_SANDBOX")]
+    no_sandbox: bool,
+
+    /// When Slipway runs as root, project P's sandboxed processes run as uid and gid
+    /// BASE + P; pip and upgrade requests' scripts as BASE. Choose a range no user has.
+    #[arg(long, env = "SLIPWAY_SANDBOX_UID_BASE", default_value_t = 1_500_000)]
+    sandbox_uid_base: u32,
+
+    /// RLIMIT_NPROC of sandboxed processes: processes and threads per uid (per project).
+    #[arg(long, env = "SLIPWAY_SANDBOX_MAX_PROCESSES", default_value_t = 512)]
+    sandbox_max_processes: u64,
+
+    /// RLIMIT_AS of each sandboxed process, in bytes (address space, above its memory use).
+    #[arg(long, env = "SLIPWAY_SANDBOX_MAX_MEMORY", default_value_t = 4 << 30)]
+    sandbox_max_memory: u64,
+
+    /// RLIMIT_CPU of one-shot tasks (install, update, tests), in CPU seconds; 0: none.
+    #[arg(long, env = "SLIPWAY_SANDBOX_TASK_CPU", default_value_t = 3600)]
+    sandbox_task_cpu: u64,
+}
+
+/// The sandbox builds and upgrade scripts run in, as `serve`'s flags and this machine allow:
+/// `--no-sandbox` turns it off; a machine that cannot make one (no bwrap, no namespaces)
+/// still serves, but builds refuse to start and the UI says why.
+async fn sandbox_policy(args: &ServeArgs) -> SandboxPolicy {
+    if args.no_sandbox {
+        tracing::warn!("--no-sandbox: builds' code runs with Slipway's own rights");
+        return SandboxPolicy::Off;
+    }
+    let identity = slipway_sandbox::Identity::for_uid(args.sandbox_uid_base);
+    match slipway_sandbox::probe(identity).await {
+        Ok(bwrap) => SandboxPolicy::On(BuildSandbox {
+            bwrap,
+            uid_base: args.sandbox_uid_base,
+            limits: slipway_sandbox::Limits {
+                processes: Some(args.sandbox_max_processes),
+                address_space: Some(args.sandbox_max_memory),
+                cpu_seconds: None,
+            },
+            task_cpu_seconds: (args.sandbox_task_cpu > 0).then_some(args.sandbox_task_cpu),
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "builds will refuse to start");
+            SandboxPolicy::Unavailable(e.to_string())
+        }
+    }
+}
+
+/// The sandbox of pip and of upgrade requests' scripts: uid BASE, nothing of builds.
+fn platform_jail(policy: &SandboxPolicy) -> Option<slipway_sandbox::Jail> {
+    let SandboxPolicy::On(settings) = policy else {
+        return None;
+    };
+    let identity = slipway_sandbox::Identity::for_uid(settings.uid_base);
+    Some(slipway_sandbox::Jail {
+        bwrap: settings.bwrap.clone(),
+        sandbox: slipway_sandbox::Sandbox::new(
+            identity,
+            settings.limits,
+            &slipway_sandbox::HostLayout::read(),
+        ),
+    })
+}
+
+/// A SQL string literal.
+fn sql_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Sandboxes reach the embedded cluster over TCP only (its socket is not in them), where the
+/// owner role needs a password: a fresh one at each start.
+async fn give_owner_a_password(target: &slipway_dump::Target) -> Result<String> {
+    let password = slipway_platform::people::random_secret();
+    let role = slipway_dump::quote_ident(&target.owner);
+    let admin = target.admin().await.context("connecting as PostgreSQL's admin")?;
+    let create = format!(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {literal}) THEN \
+         CREATE ROLE {role} LOGIN; END IF; END $$",
+        literal = sql_literal(&target.owner),
+    );
+    sqlx::query(&create).execute(&admin).await?;
+    let alter = format!(
+        "ALTER ROLE {role} PASSWORD {}",
+        sql_literal(&password)
+    );
+    sqlx::query(&alter).execute(&admin).await?;
+    admin.close().await;
+    Ok(password)
 }
 
 pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
@@ -201,7 +293,15 @@ async fn serve_with(
         .context("opening the metadata database")?;
     let smtp = mail.catcher;
     let smtp_addr = smtp.local_addr()?;
-    let target = build_target(server, global.binaries()?, config);
+    let mut target = build_target(server, global.binaries()?, config);
+    let sandbox = sandbox_policy(args).await;
+    if matches!(sandbox, SandboxPolicy::On(_)) && global.pg_url.is_none() {
+        target.owner_password = Some(
+            give_owner_a_password(&target)
+                .await
+                .context("giving the databases' owner role a password for TCP")?,
+        );
+    }
     let mut env = build_env(
         args,
         config,
@@ -211,6 +311,11 @@ async fn serve_with(
         mail.credentials,
         metadata.pool().clone(),
     )?;
+    if let Some(jail) = platform_jail(&sandbox) {
+        env.venvs = env.venvs.sandboxed(jail);
+    }
+    let upgrade_jail = platform_jail(&sandbox);
+    env.sandbox = sandbox;
     // every new backup gets its restore drill, run by the worker below
     env.backups = env
         .backups
@@ -233,7 +338,8 @@ async fn serve_with(
         Err(e) => tracing::warn!(error = %e, "cannot clear interrupted imports"),
     }
     let state = AppState::new(metadata, config, platform.clone());
-    let (stop_workers, mut workers) = start_workers(&state, target, config, args.workers);
+    let (stop_workers, mut workers) =
+        start_workers(&state, target, upgrade_jail, config, args.workers);
     {
         let platform = platform.clone();
         let stopped: Vec<_> = (0..args.build_workers)
@@ -456,6 +562,7 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 fn start_workers(
     state: &AppState,
     target: slipway_dump::Target,
+    sandbox: Option<slipway_sandbox::Jail>,
     config: &ServerConfig,
     count: usize,
 ) -> (
@@ -468,6 +575,7 @@ fn start_workers(
         scripts_dir: config.upgrade_scripts.clone(),
         target,
         python: "python3".into(),
+        sandbox,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers = (0..count)

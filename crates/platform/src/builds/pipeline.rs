@@ -17,7 +17,7 @@ use slipway_git::Repos;
 use slipway_odoo::{scan_addons, Series};
 use slipway_runner::modules::module_dirs;
 use slipway_runner::odoo::{
-    free_port, run_task, OdooConf, OdooServer, OdooSource, OdooTask, SmtpSettings, TaskOutcome,
+    free_port, run_task_in, OdooConf, OdooServer, OdooSource, OdooTask, SmtpSettings, TaskOutcome,
 };
 use slipway_runner::venv::{Venv, Venvs};
 use tracing::Instrument;
@@ -39,6 +39,45 @@ impl fmt::Debug for SmtpForBuild {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SmtpForBuild")
     }
+}
+
+/// Whether builds' foreign code runs in a sandbox.
+#[derive(Debug, Clone, Default)]
+pub enum SandboxPolicy {
+    /// `serve --no-sandbox`: everything runs as Slipway (unsafe; the UI says so).
+    #[default]
+    Off,
+    /// Every process of a build runs in its own sandbox.
+    On(BuildSandbox),
+    /// The sandbox cannot be made here: builds refuse to start with this reason.
+    Unavailable(String),
+}
+
+/// How builds' sandboxes are made.
+#[derive(Debug, Clone)]
+pub struct BuildSandbox {
+    /// The `bwrap` program.
+    pub bwrap: PathBuf,
+    /// Project `p`'s processes run as uid `uid_base + p` (when Slipway is root).
+    pub uid_base: u32,
+    /// Limits of every process.
+    pub limits: slipway_sandbox::Limits,
+    /// `RLIMIT_CPU` of one-shot tasks (install, update, tests), in seconds.
+    pub task_cpu_seconds: Option<u64>,
+}
+
+/// Where the build's files are inside its sandbox (Odoo.sh's layout).
+mod layout {
+    /// The branch's checkout.
+    pub(super) const SRC_USER: &str = "/home/odoo/src/user";
+    /// The Odoo source.
+    pub(super) const SRC_ODOO: &str = "/home/odoo/src/odoo";
+    /// Odoo's `data_dir`.
+    pub(super) const DATA: &str = "/home/odoo/data";
+    /// The build's logs, read-only (Slipway writes them from pipes).
+    pub(super) const LOGS: &str = "/home/odoo/logs";
+    /// The build's odoo.conf, read-only; `ODOO_RC` names it too.
+    pub(super) const CONF: &str = "/etc/odoo/odoo.conf";
 }
 
 /// Where builds live and what they run with.
@@ -68,6 +107,8 @@ pub struct BuildEnv {
     pub slipway_bin: Option<PathBuf>,
     /// How long a build server gets to answer its health check.
     pub health_timeout: Duration,
+    /// The sandbox of builds' processes.
+    pub sandbox: SandboxPolicy,
 }
 
 impl BuildEnv {
@@ -88,6 +129,7 @@ impl BuildEnv {
             mails: None,
             slipway_bin: None,
             health_timeout: Duration::from_secs(180),
+            sandbox: SandboxPolicy::Off,
         }
     }
 
@@ -197,6 +239,8 @@ pub(super) struct Prepared {
     /// The branch's own installable modules: name and folder.
     pub(super) own: Vec<(String, PathBuf)>,
     pub(super) venv: Venv,
+    /// The build's sandbox (`None` with `--no-sandbox`).
+    pub(super) jail: Option<slipway_sandbox::Jail>,
 }
 
 impl Prepared {
@@ -300,6 +344,11 @@ impl Pipeline {
 
     /// Checkout, Odoo source, modules and virtualenv: what every stage starts with.
     pub(super) async fn prepare(&self, build: &Build, project: &Project) -> Result<Prepared, Stop> {
+        if let SandboxPolicy::Unavailable(reason) = &self.env.sandbox {
+            return Err(Stop::Failed(Failed(format!(
+                "builds refuse to start without their sandbox: {reason}"
+            ))));
+        }
         let dir = self.env.build_dir(&build.name);
         let logs = self.env.logs_dir(&build.name);
         reset_dir(&dir).context("preparing the build folder")?;
@@ -325,7 +374,7 @@ impl Pipeline {
 
         self.step(build, "virtualenv").await?;
         let venv = self.venv(&source, &src, &module_dirs, &logs).await?;
-        Ok(Prepared {
+        let mut prepared = Prepared {
             dir,
             logs,
             source,
@@ -333,7 +382,10 @@ impl Pipeline {
             module_dirs,
             own,
             venv,
-        })
+            jail: None,
+        };
+        prepared.jail = self.jail(build, project, &prepared).await?;
+        Ok(prepared)
     }
 
     /// Starts the build's server on `conf` (written to the build folder), waits for its
@@ -349,8 +401,10 @@ impl Pipeline {
         }
         let conf_path = prepared.conf_path();
         conf.write(&conf_path).context("writing odoo.conf")?;
+        give_to_sandbox(prepared, &conf_path)?;
         let log = prepared.logs.join("odoo.log");
-        let mut server = OdooServer::start(
+        let mut server = OdooServer::start_in(
+            prepared.jail.as_ref(),
             &prepared.venv,
             &prepared.source,
             &conf_path,
@@ -448,7 +502,7 @@ impl Pipeline {
         let venv = self.venv(&source, &src, &module_dirs, &logs).await?;
         self.supervisor.stop(build.id, build.pid).await;
         let series = source.series.clone();
-        let prepared = Prepared {
+        let mut prepared = Prepared {
             dir,
             logs,
             source,
@@ -456,7 +510,9 @@ impl Pipeline {
             module_dirs,
             own: Vec::new(),
             venv,
+            jail: None,
         };
+        prepared.jail = self.jail(build, &project, &prepared).await?;
         let port = free_port().context("finding a free port")?;
         let conf = self.conf(build, &prepared, port)?;
         let pid = self.start_server(build, &prepared, &conf).await?;
@@ -485,12 +541,28 @@ impl Pipeline {
         prepared: &Prepared,
         port: u16,
     ) -> Result<OdooConf, Failed> {
-        let odoo_data = prepared.dir.join("odoo-data");
-        link_filestore(&odoo_data, &self.env.target.data_dir.join("filestore"))
-            .context("preparing the Odoo data folder")?;
-        let db = db_params(&self.env.target)?;
+        let mut odoo_data = prepared.dir.join("odoo-data");
+        let mut db = db_params(&self.env.target)?;
         let mut addons_path: Vec<PathBuf> = prepared.module_dirs.clone();
         addons_path.extend(prepared.source.addons_dirs());
+        match &prepared.jail {
+            Some(jail) => {
+                // Paths as the sandbox sees them; PostgreSQL over TCP (no socket inside).
+                addons_path = addons_path
+                    .iter()
+                    .map(|p| jail.sandbox.inside(p).unwrap_or_else(|| p.clone()))
+                    .collect();
+                odoo_data = layout::DATA.into();
+                if let slipway_pg::Server::Embedded(cluster) = &self.env.target.server {
+                    db = DbParams {
+                        host: "127.0.0.1".into(),
+                        port: cluster.port,
+                    };
+                }
+            }
+            None => link_filestore(&odoo_data, &self.env.target.data_dir.join("filestore"))
+                .context("preparing the Odoo data folder")?,
+        }
         let stage = build.stage;
         let smtp = match stage {
             Stage::Production => self.env.production_smtp.clone(),
@@ -530,7 +602,22 @@ impl Pipeline {
         let log = prepared.logs.join(log);
         let env = self.task_env();
         let conf = prepared.conf_path();
-        let run = run_task(&prepared.venv, &prepared.source, &conf, task, &log, &env);
+        give_to_sandbox(prepared, &conf)?;
+        let mut jail = prepared.jail.clone();
+        if let (Some(jail), SandboxPolicy::On(sandbox)) = (jail.as_mut(), &self.env.sandbox) {
+            jail.sandbox.limits.cpu_seconds = sandbox.task_cpu_seconds;
+        }
+        let mut on_line = |_: &str| {};
+        let run = run_task_in(
+            jail.as_ref(),
+            &prepared.venv,
+            &prepared.source,
+            &conf,
+            task,
+            &log,
+            &env,
+            &mut on_line,
+        );
         let outcome = self.unless_killed(build, run).await?;
         let outcome = outcome.context(what)?;
         let tested = matches!(task, OdooTask::Install { tests: Some(_), .. });
@@ -540,6 +627,50 @@ impl Pipeline {
             verdict(&outcome, what)
         }
         .map_err(Stop::Failed)
+    }
+
+    /// The sandbox of `build`'s processes, in Odoo.sh's layout: `~/src/user` (the checkout,
+    /// read-only: a build's code is its commit), `~/src/odoo`, `~/data` (`filestore/<db>`
+    /// and `sessions`, the only folders it writes, given to its uid), `~/logs`, its odoo.conf
+    /// at `/etc/odoo/odoo.conf`, the virtualenv and its Python installation at their own
+    /// paths, and the `slipway` binary (the stand-in runs `slipway migrate run`).
+    async fn jail(
+        &self,
+        build: &Build,
+        project: &Project,
+        prepared: &Prepared,
+    ) -> Result<Option<slipway_sandbox::Jail>, Failed> {
+        use slipway_sandbox::{chown_tree, HostLayout, Identity, Jail, Sandbox};
+        let SandboxPolicy::On(settings) = &self.env.sandbox else {
+            return Ok(None);
+        };
+        let identity = Identity::for_project(settings.uid_base, project.id);
+        let mut sandbox = Sandbox::new(identity, settings.limits, &HostLayout::read());
+        sandbox.bind_ro(prepared.dir.join("src"), layout::SRC_USER);
+        sandbox.bind_ro(&prepared.source.root, layout::SRC_ODOO);
+        slipway_runner::venv::PythonInstall::of(&prepared.venv.python)
+            .await
+            .context("finding the virtualenv's Python")?
+            .bind_into(&mut sandbox);
+        sandbox.bind_ro(&prepared.logs, layout::LOGS);
+        let database = build.database.clone().unwrap_or_else(|| build.name.clone());
+        let filestore = self.env.target.filestore(&database);
+        let sessions = prepared.dir.join("odoo-data").join("sessions");
+        for folder in [&filestore, &sessions] {
+            std::fs::create_dir_all(folder).context("creating the build's data folders")?;
+            chown_tree(folder, identity.owner()).context("giving the build its data folders")?;
+        }
+        sandbox.bind_rw(&filestore, format!("{}/filestore/{database}", layout::DATA));
+        sandbox.bind_rw(&sessions, format!("{}/sessions", layout::DATA));
+        sandbox.bind_ro(prepared.conf_path(), layout::CONF);
+        sandbox.setenv("ODOO_RC", layout::CONF);
+        if let Some(bin) = &self.env.slipway_bin {
+            sandbox.bind_ro(bin, bin);
+        }
+        Ok(Some(Jail {
+            bwrap: settings.bwrap.clone(),
+            sandbox,
+        }))
     }
 
     fn task_env(&self) -> Vec<(String, String)> {
@@ -676,6 +807,15 @@ pub(super) fn tests_verdict(outcome: &TaskOutcome, what: &str) -> Result<Install
             v.first_error.as_deref().unwrap_or("-")
         ),
     })
+}
+
+/// Gives a file the sandbox reads (its odoo.conf, 0600) to the sandbox's uid.
+fn give_to_sandbox(prepared: &Prepared, path: &Path) -> Result<(), Failed> {
+    if let Some(jail) = &prepared.jail {
+        slipway_sandbox::chown_tree(path, jail.sandbox.identity.owner())
+            .context("giving odoo.conf to the build's sandbox")?;
+    }
+    Ok(())
 }
 
 /// Empties `dir` (keeps nothing of a previous attempt) and creates it.
