@@ -371,7 +371,14 @@ impl Sandbox {
                 Mount::Bind { source, dest, .. } => host
                     .strip_prefix(source)
                     .ok()
-                    .map(|rest| (source.components().count(), dest.join(rest))),
+                    .map(|rest| {
+                        // join("") would add a trailing slash, which names a folder
+                        let path = match rest.as_os_str().is_empty() {
+                            true => dest.clone(),
+                            false => dest.join(rest),
+                        };
+                        (source.components().count(), path)
+                    }),
                 _ => None,
             })
             .max_by_key(|(depth, _)| *depth)

@@ -101,6 +101,11 @@ fn host_paths_are_translated_through_the_deepest_bind() {
         Some(PathBuf::from("/elsewhere/y"))
     );
     assert_eq!(sandbox.inside(Path::new("/data/builds/b2/src")), None);
+    assert_eq!(
+        sandbox.inside(Path::new("/data/builds/b1/src")),
+        Some(PathBuf::from("/home/odoo/src/user")),
+        "a bound file keeps its name, without a trailing slash"
+    );
     // A second bind at one destination replaces the first.
     sandbox.bind_rw("/other", "/home/odoo/src/user");
     let binds = sandbox

@@ -241,6 +241,9 @@ pub(super) struct Prepared {
     pub(super) venv: Venv,
     /// The build's sandbox (`None` with `--no-sandbox`).
     pub(super) jail: Option<slipway_sandbox::Jail>,
+    /// The folders its sandbox writes (filestore, sessions): made and given to its uid before
+    /// each start, once a template copy or a clone has filled them.
+    pub(super) writable: Vec<PathBuf>,
 }
 
 impl Prepared {
@@ -383,8 +386,9 @@ impl Pipeline {
             own,
             venv,
             jail: None,
+            writable: Vec::new(),
         };
-        prepared.jail = self.jail(build, project, &prepared).await?;
+        (prepared.jail, prepared.writable) = self.jail(build, project, &prepared).await?;
         Ok(prepared)
     }
 
@@ -511,8 +515,9 @@ impl Pipeline {
             own: Vec::new(),
             venv,
             jail: None,
+            writable: Vec::new(),
         };
-        prepared.jail = self.jail(build, &project, &prepared).await?;
+        (prepared.jail, prepared.writable) = self.jail(build, &project, &prepared).await?;
         let port = free_port().context("finding a free port")?;
         let conf = self.conf(build, &prepared, port)?;
         let pid = self.start_server(build, &prepared, &conf).await?;
@@ -639,10 +644,10 @@ impl Pipeline {
         build: &Build,
         project: &Project,
         prepared: &Prepared,
-    ) -> Result<Option<slipway_sandbox::Jail>, Failed> {
-        use slipway_sandbox::{chown_tree, HostLayout, Identity, Jail, Sandbox};
+    ) -> Result<(Option<slipway_sandbox::Jail>, Vec<PathBuf>), Failed> {
+        use slipway_sandbox::{HostLayout, Identity, Jail, Sandbox};
         let SandboxPolicy::On(settings) = &self.env.sandbox else {
-            return Ok(None);
+            return Ok((None, Vec::new()));
         };
         let identity = Identity::for_project(settings.uid_base, project.id);
         let mut sandbox = Sandbox::new(identity, settings.limits, &HostLayout::read());
@@ -656,10 +661,6 @@ impl Pipeline {
         let database = build.database.clone().unwrap_or_else(|| build.name.clone());
         let filestore = self.env.target.filestore(&database);
         let sessions = prepared.dir.join("odoo-data").join("sessions");
-        for folder in [&filestore, &sessions] {
-            std::fs::create_dir_all(folder).context("creating the build's data folders")?;
-            chown_tree(folder, identity.owner()).context("giving the build its data folders")?;
-        }
         sandbox.bind_rw(&filestore, format!("{}/filestore/{database}", layout::DATA));
         sandbox.bind_rw(&sessions, format!("{}/sessions", layout::DATA));
         sandbox.bind_ro(prepared.conf_path(), layout::CONF);
@@ -667,10 +668,11 @@ impl Pipeline {
         if let Some(bin) = &self.env.slipway_bin {
             sandbox.bind_ro(bin, bin);
         }
-        Ok(Some(Jail {
+        let jail = Jail {
             bwrap: settings.bwrap.clone(),
             sandbox,
-        }))
+        };
+        Ok((Some(jail), vec![filestore, sessions]))
     }
 
     fn task_env(&self) -> Vec<(String, String)> {
@@ -809,13 +811,18 @@ pub(super) fn tests_verdict(outcome: &TaskOutcome, what: &str) -> Result<Install
     })
 }
 
-/// Gives a file the sandbox reads (its odoo.conf, 0600) to the sandbox's uid.
-fn give_to_sandbox(prepared: &Prepared, path: &Path) -> Result<(), Failed> {
-    if let Some(jail) = &prepared.jail {
-        slipway_sandbox::chown_tree(path, jail.sandbox.identity.owner())
-            .context("giving odoo.conf to the build's sandbox")?;
+/// Before a process of the build starts: its data folders made and, with its odoo.conf
+/// (0600), given to its sandbox's uid.
+fn give_to_sandbox(prepared: &Prepared, conf: &Path) -> Result<(), Failed> {
+    let Some(jail) = &prepared.jail else {
+        return Ok(());
+    };
+    let owner = jail.sandbox.identity.owner();
+    for folder in &prepared.writable {
+        std::fs::create_dir_all(folder).context("creating the build's data folders")?;
+        slipway_sandbox::chown_tree(folder, owner).context("giving the build its data folders")?;
     }
-    Ok(())
+    slipway_sandbox::chown_tree(conf, owner).context("giving odoo.conf to the build's sandbox")
 }
 
 /// Empties `dir` (keeps nothing of a previous attempt) and creates it.
