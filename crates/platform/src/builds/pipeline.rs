@@ -496,6 +496,19 @@ impl Pipeline {
     /// Starts the server of a build recorded as running again (after Slipway restarted, or
     /// after a failed production update put it back), on a new port.
     pub async fn restart_server(&self, build: &Build) -> crate::Result<()> {
+        let prepared = self.prepared_again(build).await?;
+        self.supervisor.stop(build.id, build.pid).await;
+        let port = free_port().context("finding a free port")?;
+        let conf = self.conf(build, &prepared, port)?;
+        let pid = self.start_server(build, &prepared, &conf).await?;
+        self.builds.set_server(build.id, port, pid).await?;
+        tracing::info!(build = build.id, port, "build server restarted");
+        Ok(())
+    }
+
+    /// What an earlier run of the pipeline prepared for `build` (its checkout, runtime,
+    /// virtualenv, sandbox), found again.
+    pub(super) async fn prepared_again(&self, build: &Build) -> crate::Result<Prepared> {
         let branch = self.branches.by_id(build.branch_id).await?;
         let project = self.projects.by_id(branch.project_id).await?;
         let dir = self.env.build_dir(&build.name);
@@ -504,7 +517,6 @@ impl Pipeline {
         let source = self.runtime(build, &project).await?;
         let module_dirs = module_dirs(&src);
         let venv = self.venv(&source, &src, &module_dirs, &logs).await?;
-        self.supervisor.stop(build.id, build.pid).await;
         let series = source.series.clone();
         let mut prepared = Prepared {
             dir,
@@ -518,12 +530,7 @@ impl Pipeline {
             writable: Vec::new(),
         };
         (prepared.jail, prepared.writable) = self.jail(build, &project, &prepared).await?;
-        let port = free_port().context("finding a free port")?;
-        let conf = self.conf(build, &prepared, port)?;
-        let pid = self.start_server(build, &prepared, &conf).await?;
-        self.builds.set_server(build.id, port, pid).await?;
-        tracing::info!(build = build.id, port, "build server restarted");
-        Ok(())
+        Ok(prepared)
     }
 
     /// The Odoo source of the build's branch's series (its own, else its project's).
@@ -813,7 +820,7 @@ pub(super) fn tests_verdict(outcome: &TaskOutcome, what: &str) -> Result<Install
 
 /// Before a process of the build starts: its data folders made and, with its odoo.conf
 /// (0600), given to its sandbox's uid.
-fn give_to_sandbox(prepared: &Prepared, conf: &Path) -> Result<(), Failed> {
+pub(super) fn give_to_sandbox(prepared: &Prepared, conf: &Path) -> Result<(), Failed> {
     let Some(jail) = &prepared.jail else {
         return Ok(());
     };
