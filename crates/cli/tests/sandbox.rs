@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::site::{Site, WorkTree};
+use common::site::Site;
 use serde_json::{json, Value};
 
 /// What the hostile module tries, by name; each prints `PROBE <name>: GOT ...` or
@@ -24,7 +24,14 @@ const PROBES: &[&str] = &[
 ];
 
 /// The module's `__init__.py`: the attempts, with the paths an attacker would guess.
-fn hostile_module(data: &str, other_build: &str, other_db: &str, socket: &str, port: u64, pid: u32) -> String {
+fn hostile_module(
+    data: &str,
+    other_build: &str,
+    other_db: &str,
+    socket: &str,
+    port: u64,
+    pid: u32,
+) -> String {
     format!(
         r#"import os, configparser
 DATA, OTHER, OTHER_DB, SOCKET, PORT, SLIPWAY_PID = {data:?}, {other_build:?}, {other_db:?}, {socket:?}, {port}, {pid}
@@ -100,7 +107,14 @@ fn a_developers_module_gets_none_of_slipways_secrets_and_its_build_still_serves(
     );
     tree.write(
         "evil_probe/__init__.py",
-        &hostile_module(&data.display().to_string(), other_build, other_db, socket, port, pid),
+        &hostile_module(
+            &data.display().to_string(),
+            other_build,
+            other_db,
+            socket,
+            port,
+            pid,
+        ),
     );
     let sha = tree.commit("a helpful module");
     tree.push("evil");
@@ -138,8 +152,8 @@ fn a_developers_module_gets_none_of_slipways_secrets_and_its_build_still_serves(
 
     // Slipway is untouched and the build serves.
     let name = build["name"].as_str().unwrap();
-    let health = reqwest::blocking::get(format!("{}/builds/{name}/web/health", site.url()))
-        .unwrap();
+    let health =
+        reqwest::blocking::get(format!("{}/builds/{name}/web/health", site.url())).unwrap();
     assert_eq!(health.status(), 200);
     let prod = site.get(&format!("/api/builds/{}", production["id"]));
     assert_eq!(prod["state"], "running", "{prod}");

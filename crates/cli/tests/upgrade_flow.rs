@@ -631,7 +631,13 @@ fn a_custom_modules_script_gets_none_of_slipways_secrets_and_the_request_complet
     let data = p.data.path();
     slipway_ok(
         data,
-        &["dump", "restore", odoo_dump("v16_base.zip").to_str().unwrap(), "--database", "src"],
+        &[
+            "dump",
+            "restore",
+            odoo_dump("v16_base.zip").to_str().unwrap(),
+            "--database",
+            "src",
+        ],
     );
     slipway_ok(
         data,
@@ -643,10 +649,20 @@ fn a_custom_modules_script_gets_none_of_slipways_secrets_and_the_request_complet
     let dump = data.join("with_custom.dump");
     slipway_ok(
         data,
-        &["dump", "create", "--database", "src", "--format", "custom", "-o", dump.to_str().unwrap()],
+        &[
+            "dump",
+            "create",
+            "--database",
+            "src",
+            "--format",
+            "custom",
+            "-o",
+            dump.to_str().unwrap(),
+        ],
     );
     let state: Value =
-        serde_json::from_str(&std::fs::read_to_string(data.join("postgres.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(data.join("postgres.json")).unwrap())
+            .unwrap();
     let script = format!(
         r#"import os
 DATA, SOCKET, PORT, PID = {data:?}, {socket:?}, {port}, {pid}
@@ -692,7 +708,10 @@ def migrate(cr, version):
     std::fs::write(module.join("migrations/1.1/post-probe.py"), script).unwrap();
     let zip = src.path().join("modules.zip");
     let zipped = std::process::Command::new("python3")
-        .args(["-c", "import shutil, sys; shutil.make_archive(sys.argv[1], 'zip', sys.argv[2])"])
+        .args([
+            "-c",
+            "import shutil, sys; shutil.make_archive(sys.argv[1], 'zip', sys.argv[2])",
+        ])
         .arg(src.path().join("modules"))
         .arg(src.path().join("custom-addons/.."))
         .status()

@@ -54,7 +54,10 @@ impl PythonInstall {
     pub async fn of(python: impl AsRef<std::ffi::OsStr>) -> Result<PythonInstall, Error> {
         let python = python.as_ref();
         let out = Command::new(python)
-            .args(["-c", "import sys; print(sys.executable); print(sys.prefix); print(sys.base_prefix)"])
+            .args([
+                "-c",
+                "import sys; print(sys.executable); print(sys.prefix); print(sys.base_prefix)",
+            ])
             .output()
             .await
             .map_err(|source| Error::Spawn {
@@ -280,8 +283,7 @@ impl Venvs {
             let installed = run_logged(pip, "pip", log).await;
             if pip_jail.is_some() {
                 // Back to Slipway, whatever pip did: builds only ever read it.
-                chown_tree(dir, slipway_owner())
-                    .map_err(|e| Error::Sandbox(e.to_string()))?;
+                chown_tree(dir, slipway_owner()).map_err(|e| Error::Sandbox(e.to_string()))?;
             }
             if !installed? {
                 return Err(Error::Venv(format!(
@@ -300,7 +302,12 @@ impl Venvs {
     }
 
     /// The pip sandbox of virtualenv `dir`, which is given to the sandbox's uid.
-    async fn pip_jail(&self, jail: &Jail, dir: &Path, requirements: &[PathBuf]) -> Result<Jail, Error> {
+    async fn pip_jail(
+        &self,
+        jail: &Jail,
+        dir: &Path,
+        requirements: &[PathBuf],
+    ) -> Result<Jail, Error> {
         let mut jail = jail.clone();
         let install = PythonInstall::of(&self.python).await?;
         install.bind_into(&mut jail.sandbox);

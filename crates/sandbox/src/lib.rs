@@ -368,17 +368,14 @@ impl Sandbox {
         self.mounts
             .iter()
             .filter_map(|m| match m {
-                Mount::Bind { source, dest, .. } => host
-                    .strip_prefix(source)
-                    .ok()
-                    .map(|rest| {
-                        // join("") would add a trailing slash, which names a folder
-                        let path = match rest.as_os_str().is_empty() {
-                            true => dest.clone(),
-                            false => dest.join(rest),
-                        };
-                        (source.components().count(), path)
-                    }),
+                Mount::Bind { source, dest, .. } => host.strip_prefix(source).ok().map(|rest| {
+                    // join("") would add a trailing slash, which names a folder
+                    let path = match rest.as_os_str().is_empty() {
+                        true => dest.clone(),
+                        false => dest.join(rest),
+                    };
+                    (source.components().count(), path)
+                }),
                 _ => None,
             })
             .max_by_key(|(depth, _)| *depth)
@@ -447,9 +444,23 @@ impl Sandbox {
         }
         push(&[s("--chdir"), self.cwd.as_os_str()]);
         if let Identity::Unprivileged { uid, gid } = self.identity {
-            let (uid, gid) = (OsString::from(uid.to_string()), OsString::from(gid.to_string()));
-            push(&[s("--"), s("/usr/bin/setpriv"), s("--reuid"), &uid, s("--regid"), &gid]);
-            push(&[s("--clear-groups"), s("--inh-caps=-all"), s("--bounding-set=-all")]);
+            let (uid, gid) = (
+                OsString::from(uid.to_string()),
+                OsString::from(gid.to_string()),
+            );
+            push(&[
+                s("--"),
+                s("/usr/bin/setpriv"),
+                s("--reuid"),
+                &uid,
+                s("--regid"),
+                &gid,
+            ]);
+            push(&[
+                s("--clear-groups"),
+                s("--inh-caps=-all"),
+                s("--bounding-set=-all"),
+            ]);
             push(&[s("--no-new-privs")]);
         }
         push(&[s("--"), program]);

@@ -9,7 +9,9 @@ fn host() -> HostLayout {
 }
 
 fn strings(args: &[OsString]) -> Vec<String> {
-    args.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+    args.iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// The index of `needle` (a run of arguments) in `args`.
@@ -18,8 +20,7 @@ fn find(args: &[String], needle: &[&str]) -> Option<usize> {
 }
 
 #[test]
-fn an_unprivileged_sandbox_runs_the_program_through_setpriv_with_bwrap_keeping_no_user_namespace(
-) {
+fn an_unprivileged_sandbox_runs_the_program_through_setpriv_with_bwrap_keeping_no_user_namespace() {
     let mut sandbox = Sandbox::new(
         Identity::Unprivileged {
             uid: 1500003,
@@ -69,12 +70,19 @@ fn an_unprivileged_sandbox_runs_the_program_through_setpriv_with_bwrap_keeping_n
         assert!(find(&args, run).is_some(), "{run:?} missing from {args:?}");
     }
     assert!(!args.contains(&"--unshare-user".to_string()), "{args:?}");
-    assert!(!args.contains(&"--share-net".to_string()), "the network is kept by default");
+    assert!(
+        !args.contains(&"--share-net".to_string()),
+        "the network is kept by default"
+    );
     assert!(!args.iter().any(|a| a.contains("shadow")), "{args:?}");
     // The home tmpfs comes before what is bound inside it, which gets its parent made.
     let home = find(&args, &["--tmpfs", "/home/odoo"]).unwrap();
     let src = find(&args, &["--perms", "0755", "--dir", "/home/odoo/src"]).unwrap();
-    let user = find(&args, &["--ro-bind", "/srv/builds/b1/src", "/home/odoo/src/user"]).unwrap();
+    let user = find(
+        &args,
+        &["--ro-bind", "/srv/builds/b1/src", "/home/odoo/src/user"],
+    )
+    .unwrap();
     assert!(home < src && src < user, "{args:?}");
 }
 
@@ -191,10 +199,7 @@ print('wrote')
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("nnp 1\n"), "{out}");
     assert!(out.contains("capeff 0000000000000000\n"), "{out}");
-    assert!(
-        out.contains("user odoo /home/odoo /home/odoo\n"),
-        "{out}"
-    );
+    assert!(out.contains("user odoo /home/odoo /home/odoo\n"), "{out}");
     assert!(out.contains("passwd odoo:x:"), "{out}");
     assert!(out.contains("nproc (64, 64)"), "{out}");
     assert!(out.contains("core (0, 0)"), "{out}");

@@ -72,7 +72,11 @@ impl Processor {
     /// The URL scripts connect with: in a sandbox, which has no PostgreSQL socket, the
     /// embedded cluster is reached over TCP with the owner's password.
     fn scripts_dsn(&self, scratch: &str, dsn: &str) -> String {
-        match (&self.sandbox, &self.target.server, &self.target.owner_password) {
+        match (
+            &self.sandbox,
+            &self.target.server,
+            &self.target.owner_password,
+        ) {
             (Some(_), slipway_pg::Server::Embedded(cluster), Some(password)) => format!(
                 "postgresql://{}:{}@127.0.0.1:{}/{}",
                 url_encode(&self.target.owner),

@@ -194,17 +194,17 @@ fn sql_literal(text: &str) -> String {
 async fn give_owner_a_password(target: &slipway_dump::Target) -> Result<String> {
     let password = slipway_platform::people::random_secret();
     let role = slipway_dump::quote_ident(&target.owner);
-    let admin = target.admin().await.context("connecting as PostgreSQL's admin")?;
+    let admin = target
+        .admin()
+        .await
+        .context("connecting as PostgreSQL's admin")?;
     let create = format!(
         "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {literal}) THEN \
          CREATE ROLE {role} LOGIN; END IF; END $$",
         literal = sql_literal(&target.owner),
     );
     sqlx::query(&create).execute(&admin).await?;
-    let alter = format!(
-        "ALTER ROLE {role} PASSWORD {}",
-        sql_literal(&password)
-    );
+    let alter = format!("ALTER ROLE {role} PASSWORD {}", sql_literal(&password));
     sqlx::query(&alter).execute(&admin).await?;
     admin.close().await;
     Ok(password)
