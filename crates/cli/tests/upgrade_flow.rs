@@ -337,20 +337,29 @@ fn a_restart_during_processing_resumes_the_request() {
     let scripts = tempfile::tempdir().unwrap();
     let dir = scripts.path().join("17.0/base/0.0.0");
     std::fs::create_dir_all(&dir).unwrap();
-    // Slow enough to be caught in progress; counts its runs in a file.
-    let runs = scripts.path().join("runs");
+    // Slow enough to be caught in progress; says each run to a listener of the test (the
+    // script runs in a sandbox: no file of the test is writable there, the network is).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listening = listener.local_addr().unwrap().port();
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            drop(stream);
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
     std::fs::write(
         dir.join("pre-slow.py"),
         format!(
-            "import time\n\ndef migrate(cr, version):\n    open({:?}, 'a').write('run\\n')\n    time.sleep(4)\n",
-            runs.to_str().unwrap()
+            "import socket, time\n\ndef migrate(cr, version):\n    socket.create_connection(('127.0.0.1', {listening})).close()\n    time.sleep(4)\n"
         ),
     )
     .unwrap();
     let mut p = platform(scripts.path());
     let (id, key) = p.submit(&odoo_dump("v16_base.zip"), "production");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !runs.exists() {
+    while runs.load(std::sync::atomic::Ordering::SeqCst) == 0 {
         assert!(Instant::now() < deadline, "the slow script never started");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -377,7 +386,7 @@ fn a_restart_during_processing_resumes_the_request() {
     let request = p.wait_finished(&id, &key);
     assert_eq!(request["state"], "done", "{request}");
     assert_eq!(
-        std::fs::read_to_string(&runs).unwrap().lines().count(),
+        runs.load(std::sync::atomic::Ordering::SeqCst),
         2,
         "ran again from the start"
     );
