@@ -21,12 +21,15 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 one_run() { # mode (sandbox|no-sandbox) -> "cold install warm" in ms
   local mode=$1 data work port serve token flags=()
   [ "$mode" = no-sandbox ] && flags=(--no-sandbox)
-  data=$(mktemp -d /tmp/slw-sbx-XXXX); work=$(mktemp -d /tmp/slw-sbx-work-XXXX)
+  data=$(mktemp -d /tmp/slw-sbx-XXXX); chmod 755 "$data"; work=$(mktemp -d /tmp/slw-sbx-work-XXXX)
   port=$(free_port)
   SLIPWAY_SMTP_LISTEN=127.0.0.1:0 "$bin" --data-dir "$data" serve --listen "127.0.0.1:$port" \
     --sftp-listen "127.0.0.1:$(free_port)" "${flags[@]}" >"$data/serve.log" 2>&1 &
   serve=$!
-  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.1; done
+  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
+    kill -0 "$serve" 2>/dev/null || { cat "$data/serve.log" >&2; exit 1; }
+    sleep 0.1
+  done
   token=$(cat "$data/cli-token")
   export SLIPWAY_SERVER=http://127.0.0.1:$port
   "$bin" --data-dir "$data" odoo add 17.0 --source "$odoo" >/dev/null
