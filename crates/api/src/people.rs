@@ -53,6 +53,10 @@ pub struct Session {
     pub user: User,
     /// The session's CSRF token.
     pub csrf: String,
+    /// Set when builds' code does not run in a sandbox (`serve --no-sandbox`) or cannot
+    /// (what is missing): the UI shows it as a warning on every page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_warning: Option<String>,
 }
 
 /// `PUT /api/users/{login}/password`.

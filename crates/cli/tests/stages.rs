@@ -202,16 +202,26 @@ fn a_production_update_cut_short_by_a_restart_is_rolled_back_then_done_again() {
     let mut site = Site::start(&[]);
     let (tree, first) = production_project(&site, "cut");
     let db = first["name"].as_str().unwrap().to_string();
-    // The update's script sleeps on its first run only: Slipway is stopped meanwhile.
-    let marks = tempfile::tempdir().unwrap();
-    let mark = marks.path().join("first-run");
+    // The update's script sleeps on its first run only: Slipway is stopped meanwhile. It asks
+    // a listener of the test whether it is the first (it runs in the build's sandbox: no
+    // file of the test is writable there, the network is).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let before = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = std::io::Write::write_all(&mut stream, if before == 0 { b"1" } else { b"0" });
+        }
+    });
     let script = format!(
-        "import os, time\ndef migrate(cr, version):\n    cr.execute(\"INSERT INTO res_partner (name) VALUES ('created by 1.1')\")\n    if not os.path.exists({mark:?}):\n        open({mark:?}, 'w').close()\n        time.sleep(120)\n"
+        "import socket, time\ndef migrate(cr, version):\n    cr.execute(\"INSERT INTO res_partner (name) VALUES ('created by 1.1')\")\n    if socket.create_connection(('127.0.0.1', {port})).recv(1) == b'1':\n        time.sleep(120)\n"
     );
     let sha = bump(&tree, "1.1", Some(("post-slow.py", &script)));
     let id = site.build_of("cut", "main", &sha);
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while !mark.exists() {
+    while runs.load(std::sync::atomic::Ordering::SeqCst) == 0 {
         assert!(std::time::Instant::now() < deadline, "the update never ran");
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -337,20 +337,29 @@ fn a_restart_during_processing_resumes_the_request() {
     let scripts = tempfile::tempdir().unwrap();
     let dir = scripts.path().join("17.0/base/0.0.0");
     std::fs::create_dir_all(&dir).unwrap();
-    // Slow enough to be caught in progress; counts its runs in a file.
-    let runs = scripts.path().join("runs");
+    // Slow enough to be caught in progress; says each run to a listener of the test (the
+    // script runs in a sandbox: no file of the test is writable there, the network is).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listening = listener.local_addr().unwrap().port();
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            drop(stream);
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
     std::fs::write(
         dir.join("pre-slow.py"),
         format!(
-            "import time\n\ndef migrate(cr, version):\n    open({:?}, 'a').write('run\\n')\n    time.sleep(4)\n",
-            runs.to_str().unwrap()
+            "import socket, time\n\ndef migrate(cr, version):\n    socket.create_connection(('127.0.0.1', {listening})).close()\n    time.sleep(4)\n"
         ),
     )
     .unwrap();
     let mut p = platform(scripts.path());
     let (id, key) = p.submit(&odoo_dump("v16_base.zip"), "production");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !runs.exists() {
+    while runs.load(std::sync::atomic::Ordering::SeqCst) == 0 {
         assert!(Instant::now() < deadline, "the slow script never started");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -377,7 +386,7 @@ fn a_restart_during_processing_resumes_the_request() {
     let request = p.wait_finished(&id, &key);
     assert_eq!(request["state"], "done", "{request}");
     assert_eq!(
-        std::fs::read_to_string(&runs).unwrap().lines().count(),
+        runs.load(std::sync::atomic::Ordering::SeqCst),
         2,
         "ran again from the start"
     );
@@ -684,4 +693,131 @@ fn slipway_pg_url(data: &Path, db: &str) -> String {
         state["password"].as_str().unwrap(),
         state["port"]
     )
+}
+
+/// A customer's migration script goes after Slipway's secrets and the platform's databases;
+/// it writes what it got into the database it upgrades, which comes back to the customer.
+#[test]
+fn a_custom_modules_script_gets_none_of_slipways_secrets_and_the_request_completes() {
+    let p = platform(&repo_file("tests/fixtures/upgrade-scripts"));
+    let data = p.data.path();
+    slipway_ok(
+        data,
+        &[
+            "dump",
+            "restore",
+            odoo_dump("v16_base.zip").to_str().unwrap(),
+            "--database",
+            "src",
+        ],
+    );
+    slipway_ok(
+        data,
+        &["pg", "psql", "src", "--", "-v", "ON_ERROR_STOP=1", "-c",
+          "INSERT INTO ir_module_module (name, state, latest_version) VALUES ('x_custom', 'installed', '16.0.1.0'); \
+           INSERT INTO ir_module_module_dependency (module_id, name) \
+           SELECT id, 'base' FROM ir_module_module WHERE name = 'x_custom'"],
+    );
+    let dump = data.join("with_custom.dump");
+    slipway_ok(
+        data,
+        &[
+            "dump",
+            "create",
+            "--database",
+            "src",
+            "--format",
+            "custom",
+            "-o",
+            dump.to_str().unwrap(),
+        ],
+    );
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("postgres.json")).unwrap())
+            .unwrap();
+    let script = format!(
+        r#"import os
+DATA, SOCKET, PORT, PID = {data:?}, {socket:?}, {port}, {pid}
+
+def attempt(name, fn):
+    try:
+        return '%s: GOT %r' % (name, fn())
+    except BaseException as e:
+        return '%s: DENIED %s' % (name, type(e).__name__)
+
+def read(path):
+    return lambda: open(path, 'rb').read()[:40]
+
+def migrate(cr, version):
+    import psycopg2
+    found = [
+        attempt('postgres.json', read(DATA + '/postgres.json')),
+        attempt('cli-token', read(DATA + '/cli-token')),
+        attempt('smtp secret', read(DATA + '/smtp/secret')),
+        attempt('builds', lambda: os.listdir(DATA + '/builds')),
+        attempt('backup repository', lambda: os.listdir(DATA + '/backups')),
+        attempt('upgrade requests', lambda: os.listdir(DATA + '/upgrade')),
+        attempt('/etc/shadow', read('/etc/shadow')),
+        attempt('socket as postgres', lambda: psycopg2.connect(host=SOCKET, port=PORT, user='postgres', dbname='postgres', connect_timeout=5).server_version),
+        attempt('signal slipway', lambda: os.kill(PID, 0)),
+    ]
+    cr.execute("INSERT INTO ir_config_parameter (key, value) VALUES ('x_custom.probe', %s)", [' | '.join(found)])
+"#,
+        data = data.display().to_string(),
+        socket = state["socket_dir"].as_str().unwrap(),
+        port = state["port"].as_u64().unwrap(),
+        pid = p.child.id(),
+    );
+    let src = tempfile::tempdir().unwrap();
+    let module = src.path().join("custom-addons/x_custom");
+    std::fs::create_dir_all(module.join("migrations/1.1")).unwrap();
+    std::fs::write(
+        module.join("__manifest__.py"),
+        "{'name': 'X', 'version': '1.1', 'depends': ['base']}\n",
+    )
+    .unwrap();
+    std::fs::write(module.join("__init__.py"), "").unwrap();
+    std::fs::write(module.join("migrations/1.1/post-probe.py"), script).unwrap();
+    let zip = src.path().join("modules.zip");
+    let zipped = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import shutil, sys; shutil.make_archive(sys.argv[1], 'zip', sys.argv[2])",
+        ])
+        .arg(src.path().join("modules"))
+        .arg(src.path().join("custom-addons/.."))
+        .status()
+        .unwrap();
+    assert!(zipped.success());
+
+    let (id, key) = p.create("with_custom.dump", "production");
+    p.send("upload_modules", &id, &key, &zip);
+    p.send("upload", &id, &key, &dump);
+    p.call("process", &[("key", &key), ("request", &id)]);
+    let request = p.wait_finished(&id, &key);
+    assert_eq!(request["state"], "done", "{request}");
+    let sql = p
+        .get(request["upgraded_sql_url"].as_str().unwrap())
+        .text()
+        .unwrap();
+    let probe = sql
+        .lines()
+        .find(|l| l.contains("x_custom.probe"))
+        .unwrap_or_else(|| panic!("the script did not run"));
+    for name in [
+        "postgres.json",
+        "cli-token",
+        "smtp secret",
+        "builds",
+        "backup repository",
+        "upgrade requests",
+        "/etc/shadow",
+        "socket as postgres",
+        "signal slipway",
+    ] {
+        assert!(
+            probe.contains(&format!("{name}: DENIED")),
+            "{name} was not refused: {probe}"
+        );
+    }
 }

@@ -107,6 +107,16 @@ impl Platform {
         &self.pipeline.env
     }
 
+    /// A ready command running `what` inside `build`'s sandbox, as the build's own processes
+    /// run (the Shell and SSH sessions); see `Pipeline::command_in_build`.
+    pub async fn command_in_build(
+        &self,
+        build: &crate::builds::Build,
+        what: &crate::builds::SessionProgram,
+    ) -> crate::Result<tokio::process::Command> {
+        self.pipeline.command_in_build(build, what).await
+    }
+
     /// Creates a project and its Git repository.
     pub async fn create_project(
         &self,

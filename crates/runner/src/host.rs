@@ -6,6 +6,8 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 
+use slipway_sandbox::Jail;
+
 use crate::Error;
 
 /// The host's source, embedded so the binary is self-contained.
@@ -28,10 +30,23 @@ pub(crate) struct Host {
 }
 
 impl Host {
-    /// Starts `python -u -c <host source>` and waits for it to be ready.
-    pub(crate) async fn start(python: &str) -> Result<(Host, Vec<String>), Error> {
-        let mut child = Command::new(python)
-            .args(["-u", "-c", HOST_PY])
+    /// Starts `python -u -c <host source>` (in `jail` when given) and waits for it to be
+    /// ready.
+    pub(crate) async fn start(
+        python: &str,
+        jail: Option<&Jail>,
+    ) -> Result<(Host, Vec<String>), Error> {
+        let mut command = match jail {
+            Some(jail) => jail
+                .command(python, &["-u".into(), "-c".into(), HOST_PY.into()])
+                .map_err(|e| Error::Sandbox(e.to_string()))?,
+            None => {
+                let mut command = Command::new(python);
+                command.args(["-u", "-c", HOST_PY]);
+                command
+            }
+        };
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -20,6 +20,10 @@
 //! requirement files (reused, locked against concurrent creation, removed when pip fails);
 //! `modules.rs` finds a checkout's module folders and hashes a module set for the template cache.
 //! `stop_pid` stops a server of a previous Slipway process, only if that pid still runs Odoo.
+//! Every process can run in a `slipway_sandbox::Jail` (`run_task_in`, `OdooServer::start_in`,
+//! `RunOptions::sandbox`, `Venvs::sandboxed`): paths given to the program are translated to
+//! the sandbox's with `Sandbox::inside`, and `PythonInstall` binds the interpreter's
+//! installation at its own path (virtualenvs name it by absolute paths).
 //! Builds' tests run on `tests/fixtures/odoo-standin`, an Odoo-CLI stand-in (not Odoo; its README
 //! says what it speaks), or on a real tree with `SLIPWAY_TEST_ODOO_SRC`.
 
@@ -118,6 +122,9 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The sandbox could not be prepared.
+    #[error("{0}")]
+    Sandbox(String),
     /// An odoo.conf value cannot be written (a line break would inject settings).
     #[error("odoo.conf: {0}")]
     Conf(String),

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use slipway_odoo::{Plan, PlanModule, Stage, Step};
 
+use slipway_sandbox::Jail;
+
 use crate::dbstate::redact;
 use crate::host::{Host, HostLine};
 use crate::{Error, ScriptFailure};
@@ -17,6 +19,9 @@ pub struct RunOptions {
     pub python: String,
     /// Commit after each module, as Odoo does, instead of one transaction for the whole run.
     pub commit_per_module: bool,
+    /// The sandbox the host runs in (the scripts' folders and the Python installation are
+    /// added to it, read-only, at their own paths); `None` runs it unconfined.
+    pub sandbox: Option<Jail>,
 }
 
 impl Default for RunOptions {
@@ -24,6 +29,7 @@ impl Default for RunOptions {
         RunOptions {
             python: "python3".into(),
             commit_per_module: false,
+            sandbox: None,
         }
     }
 }
@@ -103,7 +109,17 @@ pub async fn run_plan(
     if plan.modules.is_empty() {
         return Ok(RunReport::default());
     }
-    let (mut host, greeting) = Host::start(&opts.python).await?;
+    let mut plan_inside = None;
+    let (mut host, greeting) = match &opts.sandbox {
+        Some(jail) => {
+            let (jail, python, inside) = host_jail(jail, plan, &opts.python).await?;
+            plan_inside = Some(inside);
+            Host::start(&python, Some(&jail)).await?
+        }
+        None => Host::start(&opts.python, None).await?,
+    };
+    // In a sandbox the host names scripts by their paths inside.
+    let plan = plan_inside.as_ref().unwrap_or(plan);
     greeting
         .into_iter()
         .for_each(|l| on_event(RunEvent::Output(l)));
@@ -151,6 +167,33 @@ pub async fn run_plan(
             Ok(report)
         }
     }
+}
+
+/// `jail` with what the host needs: the Python installation `python` comes from, at its own
+/// path (a virtualenv's shebangs and `pyvenv.cfg` name absolute paths), and the folders of
+/// the plan's scripts (each module's `migrations/`), read-only under `~/scripts/<n>`, so
+/// nothing of the server's folders shows. Returns the interpreter's path and the plan with
+/// its scripts' paths inside.
+async fn host_jail(jail: &Jail, plan: &Plan, python: &str) -> Result<(Jail, String, Plan), Error> {
+    let install = crate::venv::PythonInstall::of(python).await?;
+    let mut jail = jail.clone();
+    install.bind_into(&mut jail.sandbox);
+    let mut inside = plan.clone();
+    let mut folders: Vec<PathBuf> = Vec::new();
+    for step in &mut inside.steps {
+        let Some(folder) = step.script.parent().and_then(|version| version.parent()) else {
+            continue;
+        };
+        if !folders.iter().any(|f| f == folder) {
+            let dest = format!("{}/scripts/{}", slipway_sandbox::HOME, folders.len());
+            jail.sandbox.bind_ro(folder, dest);
+            folders.push(folder.to_path_buf());
+        }
+        if let Some(path) = jail.sandbox.inside(&step.script) {
+            step.script = path;
+        }
+    }
+    Ok((jail, install.executable.display().to_string(), inside))
 }
 
 impl Default for RunReport {

@@ -12,7 +12,14 @@ use nix::fcntl::{Flock, FlockArg};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
+use slipway_sandbox::{chown_tree, Jail, Sandbox};
+
 use crate::Error;
+
+/// Slipway's own uid and gid, when it runs as root (the owner a sandbox's files go back to).
+fn slipway_owner() -> Option<(u32, u32)> {
+    slipway_sandbox::running_as_root().then_some((0, 0))
+}
 
 const READY: &str = ".slipway-ready";
 
@@ -29,17 +36,104 @@ pub struct Venv {
     pub reused: bool,
 }
 
+/// Where a Python interpreter really lives: a sandbox sees it only when its installation is
+/// bound at its own path (`python3` may be a shim; a virtualenv names its base by absolute
+/// paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PythonInstall {
+    /// `sys.executable`.
+    pub executable: PathBuf,
+    /// `sys.prefix` (a virtualenv's folder, or the installation).
+    pub prefix: PathBuf,
+    /// `sys.base_prefix`: the installation.
+    pub base_prefix: PathBuf,
+}
+
+impl PythonInstall {
+    /// Asks `python` where it lives.
+    pub async fn of(python: impl AsRef<std::ffi::OsStr>) -> Result<PythonInstall, Error> {
+        let python = python.as_ref();
+        let out = Command::new(python)
+            .args([
+                "-c",
+                "import sys; print(sys.executable); print(sys.prefix); print(sys.base_prefix)",
+            ])
+            .output()
+            .await
+            .map_err(|source| Error::Spawn {
+                program: python.to_string_lossy().into_owned(),
+                source,
+            })?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = text.lines().map(PathBuf::from);
+        match (lines.next(), lines.next(), lines.next()) {
+            (Some(executable), Some(prefix), Some(base_prefix)) if out.status.success() => {
+                Ok(PythonInstall {
+                    executable,
+                    prefix,
+                    base_prefix,
+                })
+            }
+            _ => Err(Error::Venv(format!(
+                "{} cannot tell where it is installed: {}",
+                python.to_string_lossy(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))),
+        }
+    }
+
+    /// Binds the installation (and the virtualenv, if it is one) read-only at their paths.
+    pub fn bind_into(&self, sandbox: &mut Sandbox) {
+        sandbox.bind_ro(&self.base_prefix, &self.base_prefix);
+        if self.prefix != self.base_prefix {
+            sandbox.bind_ro(&self.prefix, &self.prefix);
+        }
+    }
+}
+
 /// The virtualenvs under one root, made with one Python.
 #[derive(Debug, Clone)]
 pub struct Venvs {
     root: PathBuf,
     python: String,
+    pip_jail: Option<Jail>,
 }
+
+/// Environment variables pip gets from Slipway's own inside its sandbox: how to reach the
+/// package index (proxies, certificates, pip's own settings), nothing else.
+const PIP_ENV: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_TRUSTED_HOST",
+    "PIP_CERT",
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+];
 
 impl Venvs {
     /// Virtualenvs under `root`, created with `python` (e.g. `python3`).
     pub fn new(root: PathBuf, python: String) -> Self {
-        Self { root, python }
+        Self {
+            root,
+            python,
+            pip_jail: None,
+        }
+    }
+
+    /// Runs pip (whose builds of packages run code that is not ours) in `jail`: it sees the
+    /// Python installation, the virtualenv being made (read-write), the requirement files'
+    /// folders and a pip cache (`<root>/.pip-cache`, read-write), the network, and nothing of
+    /// builds. The virtualenv is given to the jail's uid while pip runs, and back to Slipway
+    /// after: no sandbox can change it once made.
+    pub fn sandboxed(mut self, jail: Jail) -> Self {
+        self.pip_jail = Some(jail);
+        self
     }
 
     /// The key of a set of requirement files: a hash of their contents,
@@ -153,24 +247,45 @@ impl Venvs {
             )));
         }
         let python = dir.join("bin").join("python");
+        let pip_jail = match &self.pip_jail {
+            Some(jail) => Some(self.pip_jail(jail, dir, requirements).await?),
+            None => None,
+        };
         for req in requirements {
             if !has_requirements(req)? {
                 let line = format!("{}: no requirements, nothing to install\n", req.display());
                 let _ = log.write_all(line.as_bytes()).await;
                 continue;
             }
-            let mut pip = Command::new(&python);
-            pip.args([
+            let args: Vec<std::ffi::OsString> = [
                 "-m",
                 "pip",
                 "install",
                 "--disable-pip-version-check",
                 "--no-input",
                 "-r",
-            ])
-            .arg(req)
-            .current_dir(req.parent().unwrap_or(Path::new("/")));
-            if !run_logged(pip, "pip", log).await? {
+            ]
+            .iter()
+            .map(Into::into)
+            .chain([req.as_os_str().to_os_string()])
+            .collect();
+            let pip = match &pip_jail {
+                Some(jail) => jail
+                    .command(&python, &args)
+                    .map_err(|e| Error::Sandbox(e.to_string()))?,
+                None => {
+                    let mut pip = Command::new(&python);
+                    pip.args(&args)
+                        .current_dir(req.parent().unwrap_or(Path::new("/")));
+                    pip
+                }
+            };
+            let installed = run_logged(pip, "pip", log).await;
+            if pip_jail.is_some() {
+                // Back to Slipway, whatever pip did: builds only ever read it.
+                chown_tree(dir, slipway_owner()).map_err(|e| Error::Sandbox(e.to_string()))?;
+            }
+            if !installed? {
                 return Err(Error::Venv(format!(
                     "pip could not install the requirements of {}; see pip.log for pip's reason",
                     req.display()
@@ -184,6 +299,37 @@ impl Venvs {
             .collect();
         std::fs::write(&marker, listing.join("\n"))
             .map_err(Error::io(format!("writing {}", marker.display())))
+    }
+
+    /// The pip sandbox of virtualenv `dir`, which is given to the sandbox's uid.
+    async fn pip_jail(
+        &self,
+        jail: &Jail,
+        dir: &Path,
+        requirements: &[PathBuf],
+    ) -> Result<Jail, Error> {
+        let mut jail = jail.clone();
+        let install = PythonInstall::of(&self.python).await?;
+        install.bind_into(&mut jail.sandbox);
+        let owner = jail.sandbox.identity.owner();
+        let sandbox_error = |e: slipway_sandbox::Error| Error::Sandbox(e.to_string());
+        chown_tree(dir, owner).map_err(sandbox_error)?;
+        jail.sandbox.bind_rw(dir, dir);
+        let cache = self.root.join(".pip-cache");
+        std::fs::create_dir_all(&cache)
+            .map_err(Error::io(format!("creating {}", cache.display())))?;
+        chown_tree(&cache, owner).map_err(sandbox_error)?;
+        jail.sandbox
+            .bind_rw(&cache, format!("{}/.cache/pip", slipway_sandbox::HOME));
+        for folder in requirements.iter().filter_map(|r| r.parent()) {
+            jail.sandbox.bind_ro(folder, folder);
+        }
+        for key in PIP_ENV {
+            if let Ok(value) = std::env::var(key) {
+                jail.sandbox.setenv(*key, value);
+            }
+        }
+        Ok(jail)
     }
 
     /// Removes the virtualenvs whose key is not in `keep` (and is not being

@@ -297,6 +297,7 @@ async fn a_python_without_psycopg2_says_how_to_install_it() {
     let opts = RunOptions {
         python: wrapper.display().to_string(),
         commit_per_module: false,
+        sandbox: None,
     };
     let err = run_plan(&plan, w.db.url(), &opts, &mut |_| {})
         .await
@@ -317,6 +318,7 @@ async fn a_missing_interpreter_is_named() {
     let opts = RunOptions {
         python: "/nonexistent/python3".into(),
         commit_per_module: false,
+        sandbox: None,
     };
     let err = run_plan(&plan, w.db.url(), &opts, &mut |_| {})
         .await

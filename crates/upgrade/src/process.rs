@@ -35,6 +35,9 @@ pub struct Processor {
     pub target: Target,
     /// The Python that runs upgrade scripts.
     pub python: String,
+    /// The sandbox customers' scripts run in (`None`: unconfined, `serve --no-sandbox`). It
+    /// sees the scripts' folders read-only and reaches the scratch database over TCP only.
+    pub sandbox: Option<slipway_sandbox::Jail>,
 }
 
 /// A step that failed, with what the customer should read.
@@ -316,6 +319,8 @@ impl Processor {
             .parse()
             .map_err(|_| StepFailure(format!("{series} is not an Odoo series")))?;
         let dsn = self.scratch_dsn(scratch).await?;
+        let script_dsn = dsn.clone();
+        let sandbox = self.sandbox.clone();
         let python = self.python.clone();
         self.timed(run, &format!("Standard scripts of {series}"), async move {
             let db = read_db_state(&dsn).await?;
@@ -325,7 +330,7 @@ impl Processor {
                 .iter()
                 .map(|w| format!("warning: {w}"))
                 .collect();
-            let report = run_scripts(&plan, &dsn, python, &mut lines).await?;
+            let report = run_scripts(&plan, &script_dsn, python, sandbox, &mut lines).await?;
             lines.push(format!(
                 "{} scripts run, {} modules moved to {series}",
                 report.scripts_run, report.modules
@@ -398,6 +403,8 @@ impl Processor {
             .parse()
             .map_err(|_| StepFailure(format!("{} is not an Odoo series", r.target)))?;
         let dsn = self.scratch_dsn(scratch).await?;
+        let script_dsn = dsn.clone();
+        let sandbox = self.sandbox.clone();
         let python = self.python.clone();
         self.timed(run, "Custom modules' scripts", async move {
             let db = read_db_state(&dsn).await?;
@@ -420,7 +427,7 @@ impl Processor {
                 .map(|m| format!("{} {}", m.name, m.new_version))
                 .collect();
             lines.push(format!("modules updated: {}", updated.join(", ")));
-            let report = run_scripts(&plan, &dsn, python, &mut lines).await?;
+            let report = run_scripts(&plan, &script_dsn, python, sandbox, &mut lines).await?;
             lines.push(format!("{} scripts run", report.scripts_run));
             Ok(((), lines))
         })
@@ -486,6 +493,7 @@ async fn run_scripts(
     plan: &slipway_odoo::Plan,
     dsn: &str,
     python: String,
+    sandbox: Option<slipway_sandbox::Jail>,
     lines: &mut Vec<String>,
 ) -> StepResult<slipway_runner::RunReport> {
     let mut on_event = |event: RunEvent| match event {
@@ -497,6 +505,7 @@ async fn run_scripts(
     let options = RunOptions {
         python,
         commit_per_module: false,
+        sandbox,
     };
     Ok(run_plan(plan, dsn, &options, &mut on_event).await?)
 }

@@ -215,6 +215,7 @@ async fn run_cmd(args: RunArgs, global: &GlobalOptions) -> Result<()> {
     let opts = RunOptions {
         python: args.python.clone(),
         commit_per_module: args.commit_per_module,
+        sandbox: None,
     };
     let bar = progress_bar(plan.steps.len());
     let mut on_event = |e: RunEvent| print_event(&plan, &bar, e);

@@ -22,7 +22,7 @@ use crate::config::GlobalOptions;
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the Slipway server: HTTP API, web UI, workers (starts the embedded PostgreSQL).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Manage the contracts allowed to use the upgrade platform.
     #[command(subcommand)]
     Contract(contract::ContractCommand),
@@ -68,7 +68,7 @@ impl Command {
     /// Runs the command.
     pub async fn run(self, global: &GlobalOptions, client: &ClientOptions) -> Result<()> {
         match self {
-            Command::Serve(args) => serve::run(args, global).await,
+            Command::Serve(args) => serve::run(*args, global).await,
             Command::Pg(cmd) => pg::run(cmd, global).await,
             Command::Contract(cmd) => contract::run(cmd, global).await,
             Command::Addons(cmd) => addons::run(cmd),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use slipway_mail::smtp::SmtpCatcher;
-use slipway_platform::builds::pipeline::{BuildEnv, SmtpForBuild};
+use slipway_platform::builds::pipeline::{BuildEnv, BuildSandbox, SandboxPolicy, SmtpForBuild};
 use slipway_platform::people::NewUser;
 use slipway_platform::throttle::ThrottlePolicy;
 use slipway_platform::{DataDir, Metadata, Platform};
@@ -135,6 +135,29 @@ pub struct ServeArgs {
     /// How long a locked-out login or address waits, in minutes.
     #[arg(long, env = "SLIPWAY_LOGIN_LOCKOUT", default_value_t = 15)]
     login_lockout: u64,
+
+    /// UNSAFE: run builds' code (pip, odoo-bin, tests), and upgrade requests' scripts, without
+    /// a sandbox, with Slipway's own rights: they can read every secret of the data directory
+    /// and act as Slipway. The web UI shows a warning on every page.
+    #[arg(long, env = "SLIPWAY_NO_SANDBOX")]
+    no_sandbox: bool,
+
+    /// When Slipway runs as root, project P's sandboxed processes run as uid and gid
+    /// BASE + P; pip and upgrade requests' scripts as BASE. Choose a range no user has.
+    #[arg(long, env = "SLIPWAY_SANDBOX_UID_BASE", default_value_t = 1_500_000)]
+    sandbox_uid_base: u32,
+
+    /// RLIMIT_NPROC of sandboxed processes: processes and threads per uid (per project).
+    #[arg(long, env = "SLIPWAY_SANDBOX_MAX_PROCESSES", default_value_t = 512)]
+    sandbox_max_processes: u64,
+
+    /// RLIMIT_AS of each sandboxed process, in bytes (address space, above its memory use).
+    #[arg(long, env = "SLIPWAY_SANDBOX_MAX_MEMORY", default_value_t = 4 << 30)]
+    sandbox_max_memory: u64,
+
+    /// RLIMIT_CPU of one-shot tasks (install, update, tests), in CPU seconds; 0: none.
+    #[arg(long, env = "SLIPWAY_SANDBOX_TASK_CPU", default_value_t = 3600)]
+    sandbox_task_cpu: u64,
 }
 
 /// `--ssh-listen`: an address, or `off`.
@@ -168,6 +191,33 @@ impl ServeArgs {
     }
 }
 
+/// The sandbox builds and upgrade scripts run in, as `serve`'s flags and this machine allow:
+/// `--no-sandbox` turns it off; a machine that cannot make one (no bwrap, no namespaces)
+/// still serves, but builds refuse to start and the UI says why.
+async fn sandbox_policy(args: &ServeArgs) -> SandboxPolicy {
+    if args.no_sandbox {
+        tracing::warn!("--no-sandbox: builds' code runs with Slipway's own rights");
+        return SandboxPolicy::Off;
+    }
+    let identity = slipway_sandbox::Identity::for_uid(args.sandbox_uid_base);
+    match slipway_sandbox::probe(identity).await {
+        Ok(bwrap) => SandboxPolicy::On(BuildSandbox {
+            bwrap,
+            uid_base: args.sandbox_uid_base,
+            limits: slipway_sandbox::Limits {
+                processes: Some(args.sandbox_max_processes),
+                address_space: Some(args.sandbox_max_memory),
+                cpu_seconds: None,
+            },
+            task_cpu_seconds: (args.sandbox_task_cpu > 0).then_some(args.sandbox_task_cpu),
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "builds will refuse to start");
+            SandboxPolicy::Unavailable(e.to_string())
+        }
+    }
+}
+
 /// Binds the builds' SSH server (reading or creating its host key), unless it is off.
 async fn bind_ssh(
     args: &ServeArgs,
@@ -178,6 +228,22 @@ async fn bind_ssh(
     };
     let ssh = slipway_server::build_ssh::BuildSsh::bind(address, &config.layout().sftp()).await?;
     Ok(Some(ssh))
+}
+
+/// The sandbox of pip and of upgrade requests' scripts: uid BASE, nothing of builds.
+fn platform_jail(policy: &SandboxPolicy) -> Option<slipway_sandbox::Jail> {
+    let SandboxPolicy::On(settings) = policy else {
+        return None;
+    };
+    let identity = slipway_sandbox::Identity::for_uid(settings.uid_base);
+    Some(slipway_sandbox::Jail {
+        bwrap: settings.bwrap.clone(),
+        sandbox: slipway_sandbox::Sandbox::new(
+            identity,
+            settings.limits,
+            &slipway_sandbox::HostLayout::read(),
+        ),
+    })
 }
 
 pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
@@ -284,6 +350,7 @@ async fn serve_with(
     if !adopted.is_empty() {
         tracing::warn!(databases = ?adopted, "databases of the old shared role odoo now have a role each; running builds get their new login at their next build");
     }
+    let sandbox = sandbox_policy(args).await;
     let mut env = build_env(
         args,
         config,
@@ -293,6 +360,11 @@ async fn serve_with(
         mail.credentials,
         metadata.pool().clone(),
     )?;
+    if let Some(jail) = platform_jail(&sandbox) {
+        env.venvs = env.venvs.sandboxed(jail);
+    }
+    let upgrade_jail = platform_jail(&sandbox);
+    env.sandbox = sandbox;
     // every new backup gets its restore drill, run by the worker below
     env.backups = env
         .backups
@@ -321,7 +393,8 @@ async fn serve_with(
         tracing::info!(%address, "SSH into builds: ssh -p {} <build>@host", address.port());
         tokio::spawn(ssh.run(state.clone()));
     }
-    let (stop_workers, mut workers) = start_workers(&state, target, config, args.workers);
+    let (stop_workers, mut workers) =
+        start_workers(&state, target, upgrade_jail, config, args.workers);
     {
         let platform = platform.clone();
         let stopped: Vec<_> = (0..args.build_workers)
@@ -542,6 +615,7 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 fn start_workers(
     state: &AppState,
     target: slipway_dump::Target,
+    sandbox: Option<slipway_sandbox::Jail>,
     config: &ServerConfig,
     count: usize,
 ) -> (
@@ -554,6 +628,7 @@ fn start_workers(
         scripts_dir: config.upgrade_scripts.clone(),
         target,
         python: "python3".into(),
+        sandbox,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers = (0..count)

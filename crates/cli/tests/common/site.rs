@@ -343,10 +343,20 @@ impl Site {
             .join("builds")
             .join(build)
             .join("odoo.conf");
+        // The conf names the build's sandbox paths (~/src/user, ~/data): from the host, the
+        // same folders by their host paths (flags win over the conf).
+        let build_dir = self.data.path().join("builds").join(build);
+        let addons = format!(
+            "{},{}",
+            build_dir.join("src").display(),
+            source.join("addons").display()
+        );
         let out = Command::new("python3")
             .arg(source.join("odoo-bin"))
             .arg("-c")
             .arg(conf)
+            .args(["--addons-path", &addons, "--data-dir"])
+            .arg(self.data.path())
             .args(args)
             .arg("--stop-after-init")
             .env("SLIPWAY_BIN", slipway_bin())

@@ -5,9 +5,12 @@
 //! - [`naming`]: build names (pure).
 //! - [`BuildStore`]: builds in the metadata database; enqueueing a build supersedes the
 //!   branch's older pending builds in the same transaction, so two racing pushes leave one.
-//! - [`pipeline`]: what a worker does with a build job.
+//! - [`pipeline`]: what a worker does with a build job, each process in the build's sandbox
+//!   (`slipway-sandbox`); [`SessionProgram`] and `Pipeline::command_in_build` start a
+//!   person's program (Shell, SSH) in that same sandbox.
 
 mod development;
+mod inside;
 pub mod naming;
 pub mod pipeline;
 mod production;
@@ -16,4 +19,5 @@ mod store;
 pub mod supervisor;
 pub mod templates;
 
+pub use inside::SessionProgram;
 pub use store::{Build, BuildResult, BuildState, BuildStore};

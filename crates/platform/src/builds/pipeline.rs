@@ -17,7 +17,7 @@ use slipway_git::Repos;
 use slipway_odoo::{scan_addons, Series};
 use slipway_runner::modules::module_dirs;
 use slipway_runner::odoo::{
-    free_port, run_task, OdooConf, OdooServer, OdooSource, OdooTask, SmtpSettings, TaskOutcome,
+    free_port, run_task_in, OdooConf, OdooServer, OdooSource, OdooTask, SmtpSettings, TaskOutcome,
 };
 use slipway_runner::venv::{Venv, Venvs};
 use tracing::Instrument;
@@ -39,6 +39,45 @@ impl fmt::Debug for SmtpForBuild {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SmtpForBuild")
     }
+}
+
+/// Whether builds' foreign code runs in a sandbox.
+#[derive(Debug, Clone, Default)]
+pub enum SandboxPolicy {
+    /// `serve --no-sandbox`: everything runs as Slipway (unsafe; the UI says so).
+    #[default]
+    Off,
+    /// Every process of a build runs in its own sandbox.
+    On(BuildSandbox),
+    /// The sandbox cannot be made here: builds refuse to start with this reason.
+    Unavailable(String),
+}
+
+/// How builds' sandboxes are made.
+#[derive(Debug, Clone)]
+pub struct BuildSandbox {
+    /// The `bwrap` program.
+    pub bwrap: PathBuf,
+    /// Project `p`'s processes run as uid `uid_base + p` (when Slipway is root).
+    pub uid_base: u32,
+    /// Limits of every process.
+    pub limits: slipway_sandbox::Limits,
+    /// `RLIMIT_CPU` of one-shot tasks (install, update, tests), in seconds.
+    pub task_cpu_seconds: Option<u64>,
+}
+
+/// Where the build's files are inside its sandbox (Odoo.sh's layout).
+mod layout {
+    /// The branch's checkout.
+    pub(super) const SRC_USER: &str = "/home/odoo/src/user";
+    /// The Odoo source.
+    pub(super) const SRC_ODOO: &str = "/home/odoo/src/odoo";
+    /// Odoo's `data_dir`.
+    pub(super) const DATA: &str = "/home/odoo/data";
+    /// The build's logs, read-only (Slipway writes them from pipes).
+    pub(super) const LOGS: &str = "/home/odoo/logs";
+    /// The build's odoo.conf, read-only; `ODOO_RC` names it too.
+    pub(super) const CONF: &str = "/etc/odoo/odoo.conf";
 }
 
 /// Where builds live and what they run with.
@@ -68,6 +107,8 @@ pub struct BuildEnv {
     pub slipway_bin: Option<PathBuf>,
     /// How long a build server gets to answer its health check.
     pub health_timeout: Duration,
+    /// The sandbox of builds' processes.
+    pub sandbox: SandboxPolicy,
 }
 
 impl BuildEnv {
@@ -88,6 +129,7 @@ impl BuildEnv {
             mails: None,
             slipway_bin: None,
             health_timeout: Duration::from_secs(180),
+            sandbox: SandboxPolicy::Off,
         }
     }
 
@@ -197,6 +239,11 @@ pub(super) struct Prepared {
     /// The branch's own installable modules: name and folder.
     pub(super) own: Vec<(String, PathBuf)>,
     pub(super) venv: Venv,
+    /// The build's sandbox (`None` with `--no-sandbox`).
+    pub(super) jail: Option<slipway_sandbox::Jail>,
+    /// The folders its sandbox writes (filestore, sessions): made and given to its uid before
+    /// each start, once a template copy or a clone has filled them.
+    pub(super) writable: Vec<PathBuf>,
 }
 
 impl Prepared {
@@ -300,6 +347,11 @@ impl Pipeline {
 
     /// Checkout, Odoo source, modules and virtualenv: what every stage starts with.
     pub(super) async fn prepare(&self, build: &Build, project: &Project) -> Result<Prepared, Stop> {
+        if let SandboxPolicy::Unavailable(reason) = &self.env.sandbox {
+            return Err(Stop::Failed(Failed(format!(
+                "builds refuse to start without their sandbox: {reason}"
+            ))));
+        }
         let dir = self.env.build_dir(&build.name);
         let logs = self.env.logs_dir(&build.name);
         reset_dir(&dir).context("preparing the build folder")?;
@@ -325,7 +377,7 @@ impl Pipeline {
 
         self.step(build, "virtualenv").await?;
         let venv = self.venv(&source, &src, &module_dirs, &logs).await?;
-        Ok(Prepared {
+        let mut prepared = Prepared {
             dir,
             logs,
             source,
@@ -333,7 +385,11 @@ impl Pipeline {
             module_dirs,
             own,
             venv,
-        })
+            jail: None,
+            writable: Vec::new(),
+        };
+        (prepared.jail, prepared.writable) = self.jail(build, project, &prepared).await?;
+        Ok(prepared)
     }
 
     /// Starts the build's server on `conf` (written to the build folder), waits for its
@@ -349,8 +405,10 @@ impl Pipeline {
         }
         let conf_path = prepared.conf_path();
         conf.write(&conf_path).context("writing odoo.conf")?;
+        give_to_sandbox(prepared, &conf_path)?;
         let log = prepared.logs.join("odoo.log");
-        let mut server = OdooServer::start(
+        let mut server = OdooServer::start_in(
+            prepared.jail.as_ref(),
             &prepared.venv,
             &prepared.source,
             &conf_path,
@@ -438,6 +496,19 @@ impl Pipeline {
     /// Starts the server of a build recorded as running again (after Slipway restarted, or
     /// after a failed production update put it back), on a new port.
     pub async fn restart_server(&self, build: &Build) -> crate::Result<()> {
+        let prepared = self.prepared_again(build).await?;
+        self.supervisor.stop(build.id, build.pid).await;
+        let port = free_port().context("finding a free port")?;
+        let conf = self.conf(build, &prepared, port).await?;
+        let pid = self.start_server(build, &prepared, &conf).await?;
+        self.builds.set_server(build.id, port, pid).await?;
+        tracing::info!(build = build.id, port, "build server restarted");
+        Ok(())
+    }
+
+    /// What an earlier run of the pipeline prepared for `build` (its checkout, runtime,
+    /// virtualenv, sandbox), found again.
+    pub(super) async fn prepared_again(&self, build: &Build) -> crate::Result<Prepared> {
         let branch = self.branches.by_id(build.branch_id).await?;
         let project = self.projects.by_id(branch.project_id).await?;
         let dir = self.env.build_dir(&build.name);
@@ -446,9 +517,8 @@ impl Pipeline {
         let source = self.runtime(build, &project).await?;
         let module_dirs = module_dirs(&src);
         let venv = self.venv(&source, &src, &module_dirs, &logs).await?;
-        self.supervisor.stop(build.id, build.pid).await;
         let series = source.series.clone();
-        let prepared = Prepared {
+        let mut prepared = Prepared {
             dir,
             logs,
             source,
@@ -456,13 +526,11 @@ impl Pipeline {
             module_dirs,
             own: Vec::new(),
             venv,
+            jail: None,
+            writable: Vec::new(),
         };
-        let port = free_port().context("finding a free port")?;
-        let conf = self.conf(build, &prepared, port).await?;
-        let pid = self.start_server(build, &prepared, &conf).await?;
-        self.builds.set_server(build.id, port, pid).await?;
-        tracing::info!(build = build.id, port, "build server restarted");
-        Ok(())
+        (prepared.jail, prepared.writable) = self.jail(build, &project, &prepared).await?;
+        Ok(prepared)
     }
 
     /// The Odoo source of the build's branch's series (its own, else its project's).
@@ -486,9 +554,7 @@ impl Pipeline {
         prepared: &Prepared,
         port: u16,
     ) -> Result<OdooConf, Failed> {
-        let odoo_data = prepared.dir.join("odoo-data");
-        link_filestore(&odoo_data, &self.env.target.data_dir.join("filestore"))
-            .context("preparing the Odoo data folder")?;
+        let mut odoo_data = prepared.dir.join("odoo-data");
         let db_name = build.database.clone().unwrap_or_else(|| build.name.clone());
         let db = self
             .env
@@ -498,6 +564,19 @@ impl Pipeline {
             .context("the credentials of the build's database")?;
         let mut addons_path: Vec<PathBuf> = prepared.module_dirs.clone();
         addons_path.extend(prepared.source.addons_dirs());
+        match &prepared.jail {
+            Some(jail) => {
+                // Paths as the sandbox sees them.
+                addons_path = addons_path
+                    .iter()
+                    .map(|p| jail.sandbox.inside(p).unwrap_or_else(|| p.clone()))
+                    .collect();
+                // PostgreSQL is reached over TCP already (`Target::credentials`).
+                odoo_data = layout::DATA.into();
+            }
+            None => link_filestore(&odoo_data, &self.env.target.data_dir.join("filestore"))
+                .context("preparing the Odoo data folder")?,
+        }
         let stage = build.stage;
         let smtp = match stage {
             Stage::Production => self.env.production_smtp.clone(),
@@ -537,7 +616,22 @@ impl Pipeline {
         let log = prepared.logs.join(log);
         let env = self.task_env();
         let conf = prepared.conf_path();
-        let run = run_task(&prepared.venv, &prepared.source, &conf, task, &log, &env);
+        give_to_sandbox(prepared, &conf)?;
+        let mut jail = prepared.jail.clone();
+        if let (Some(jail), SandboxPolicy::On(sandbox)) = (jail.as_mut(), &self.env.sandbox) {
+            jail.sandbox.limits.cpu_seconds = sandbox.task_cpu_seconds;
+        }
+        let mut on_line = |_: &str| {};
+        let run = run_task_in(
+            jail.as_ref(),
+            &prepared.venv,
+            &prepared.source,
+            &conf,
+            task,
+            &log,
+            &env,
+            &mut on_line,
+        );
         let outcome = self.unless_killed(build, run).await?;
         let outcome = outcome.context(what)?;
         let tested = matches!(task, OdooTask::Install { tests: Some(_), .. });
@@ -547,6 +641,47 @@ impl Pipeline {
             verdict(&outcome, what)
         }
         .map_err(Stop::Failed)
+    }
+
+    /// The sandbox of `build`'s processes, in Odoo.sh's layout: `~/src/user` (the checkout,
+    /// read-only: a build's code is its commit), `~/src/odoo`, `~/data` (`filestore/<db>`
+    /// and `sessions`, the only folders it writes, given to its uid), `~/logs`, its odoo.conf
+    /// at `/etc/odoo/odoo.conf`, the virtualenv and its Python installation at their own
+    /// paths, and the `slipway` binary (the stand-in runs `slipway migrate run`).
+    async fn jail(
+        &self,
+        build: &Build,
+        project: &Project,
+        prepared: &Prepared,
+    ) -> Result<(Option<slipway_sandbox::Jail>, Vec<PathBuf>), Failed> {
+        use slipway_sandbox::{HostLayout, Identity, Jail, Sandbox};
+        let SandboxPolicy::On(settings) = &self.env.sandbox else {
+            return Ok((None, Vec::new()));
+        };
+        let identity = Identity::for_project(settings.uid_base, project.id);
+        let mut sandbox = Sandbox::new(identity, settings.limits, &HostLayout::read());
+        sandbox.bind_ro(prepared.dir.join("src"), layout::SRC_USER);
+        sandbox.bind_ro(&prepared.source.root, layout::SRC_ODOO);
+        slipway_runner::venv::PythonInstall::of(&prepared.venv.python)
+            .await
+            .context("finding the virtualenv's Python")?
+            .bind_into(&mut sandbox);
+        sandbox.bind_ro(&prepared.logs, layout::LOGS);
+        let database = build.database.clone().unwrap_or_else(|| build.name.clone());
+        let filestore = self.env.target.filestore(&database);
+        let sessions = prepared.dir.join("odoo-data").join("sessions");
+        sandbox.bind_rw(&filestore, format!("{}/filestore/{database}", layout::DATA));
+        sandbox.bind_rw(&sessions, format!("{}/sessions", layout::DATA));
+        sandbox.bind_ro(prepared.conf_path(), layout::CONF);
+        sandbox.setenv("ODOO_RC", layout::CONF);
+        if let Some(bin) = &self.env.slipway_bin {
+            sandbox.bind_ro(bin, bin);
+        }
+        let jail = Jail {
+            bwrap: settings.bwrap.clone(),
+            sandbox,
+        };
+        Ok((Some(jail), vec![filestore, sessions]))
     }
 
     fn task_env(&self) -> Vec<(String, String)> {
@@ -683,6 +818,20 @@ pub(super) fn tests_verdict(outcome: &TaskOutcome, what: &str) -> Result<Install
             v.first_error.as_deref().unwrap_or("-")
         ),
     })
+}
+
+/// Before a process of the build starts: its data folders made and, with its odoo.conf
+/// (0600), given to its sandbox's uid.
+pub(super) fn give_to_sandbox(prepared: &Prepared, conf: &Path) -> Result<(), Failed> {
+    let Some(jail) = &prepared.jail else {
+        return Ok(());
+    };
+    let owner = jail.sandbox.identity.owner();
+    for folder in &prepared.writable {
+        std::fs::create_dir_all(folder).context("creating the build's data folders")?;
+        slipway_sandbox::chown_tree(folder, owner).context("giving the build its data folders")?;
+    }
+    slipway_sandbox::chown_tree(conf, owner).context("giving odoo.conf to the build's sandbox")
 }
 
 /// Empties `dir` (keeps nothing of a previous attempt) and creates it.

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
+use slipway_sandbox::Jail;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -89,24 +90,47 @@ impl TaskOutcome {
     }
 }
 
+/// `python odoo-bin -c conf`, in `jail` when given: there the venv, the source and the conf
+/// are named by their paths inside (the caller bound them), the working folder is the
+/// sandbox's home and `env` is the sandbox's.
 fn odoo_command(
     venv: &Venv,
     source: &OdooSource,
     conf: &Path,
     env: &[(String, String)],
-) -> Command {
-    let mut cmd = Command::new(&venv.python);
-    cmd.arg(&source.odoo_bin)
-        .arg("-c")
-        .arg(conf)
-        .current_dir(&source.root)
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .process_group(0);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
+    jail: Option<&Jail>,
+) -> Result<Command, Error> {
+    let mut cmd = match jail {
+        Some(jail) => {
+            let mut jail = jail.clone();
+            jail.sandbox.setenv("PYTHONUNBUFFERED", "1");
+            for (k, v) in env {
+                jail.sandbox.setenv(k, v);
+            }
+            let inside = |p: &Path| jail.sandbox.inside(p).unwrap_or_else(|| p.to_path_buf());
+            let args = [
+                inside(&source.odoo_bin).into_os_string(),
+                "-c".into(),
+                inside(conf).into_os_string(),
+            ];
+            jail.command(inside(&venv.python), &args)
+                .map_err(|e| Error::Sandbox(e.to_string()))?
+        }
+        None => {
+            let mut cmd = Command::new(&venv.python);
+            cmd.arg(&source.odoo_bin)
+                .arg("-c")
+                .arg(conf)
+                .current_dir(&source.root)
+                .env("PYTHONUNBUFFERED", "1");
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            cmd
+        }
+    };
+    cmd.stdin(Stdio::null()).process_group(0);
+    Ok(cmd)
 }
 
 async fn open_append(path: &Path) -> Result<tokio::fs::File, Error> {
@@ -130,13 +154,28 @@ pub async fn run_task(
     run_task_with(venv, source, conf, task, log, env, &mut |_| {}).await
 }
 
+/// [`run_task_in`] unconfined.
+pub async fn run_task_with(
+    venv: &Venv,
+    source: &OdooSource,
+    conf: &Path,
+    task: &OdooTask,
+    log: &Path,
+    env: &[(String, String)],
+    on_line: &mut (dyn FnMut(&str) + Send),
+) -> Result<TaskOutcome, Error> {
+    run_task_in(None, venv, source, conf, task, log, env, on_line).await
+}
+
 /// Runs `odoo-bin -c conf <task> --stop-after-init` with the venv's python
 /// in its own process group, appending stdout and stderr to `log` line by
 /// line and calling `on_line` for each. The database is the conf's
 /// `db_name`; `env` is added to the environment (e.g. `SLIPWAY_BIN`, which
 /// the stand-in uses to run upgrade scripts). Dropping the future kills the
-/// process group.
-pub async fn run_task_with(
+/// process group. In `jail` when given (see [`odoo_command`]).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_task_in(
+    jail: Option<&Jail>,
     venv: &Venv,
     source: &OdooSource,
     conf: &Path,
@@ -147,7 +186,7 @@ pub async fn run_task_with(
 ) -> Result<TaskOutcome, Error> {
     let started = Instant::now();
     let mut file = open_append(log).await?;
-    let mut cmd = odoo_command(venv, source, conf, env);
+    let mut cmd = odoo_command(venv, source, conf, env, jail)?;
     cmd.args(task.args())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -271,11 +310,24 @@ impl OdooServer {
         log: &Path,
         env: &[(String, String)],
     ) -> Result<OdooServer, Error> {
+        Self::start_in(None, venv, source, conf, log, env).await
+    }
+
+    /// [`start`](Self::start) in `jail` when given: the log is an inherited descriptor,
+    /// so the sandbox needs no write access to the logs folder.
+    pub async fn start_in(
+        jail: Option<&Jail>,
+        venv: &Venv,
+        source: &OdooSource,
+        conf: &Path,
+        log: &Path,
+        env: &[(String, String)],
+    ) -> Result<OdooServer, Error> {
         let file = open_append(log).await?.into_std().await;
         let file2 = file
             .try_clone()
             .map_err(Error::io(format!("opening {}", log.display())))?;
-        let mut cmd = odoo_command(venv, source, conf, env);
+        let mut cmd = odoo_command(venv, source, conf, env, jail)?;
         cmd.stdout(Stdio::from(file)).stderr(Stdio::from(file2));
         let child = cmd.spawn().map_err(|source| Error::Spawn {
             program: venv.python.display().to_string(),

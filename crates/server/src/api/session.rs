@@ -55,6 +55,7 @@ pub(crate) async fn sign_in(
         Answer(Session {
             user,
             csrf: session.csrf,
+            sandbox_warning: sandbox_warning(&state),
         }),
     )
         .into_response();
@@ -146,7 +147,25 @@ pub(crate) async fn current(
                 "your session has ended; sign in again",
             )
         })?;
-    Ok(Answer(Session { user, csrf }))
+    Ok(Answer(Session {
+        user,
+        csrf,
+        sandbox_warning: sandbox_warning(&state),
+    }))
+}
+
+/// What the UI warns about when builds' code is not confined.
+fn sandbox_warning(state: &AppState) -> Option<String> {
+    use slipway_platform::builds::pipeline::SandboxPolicy;
+    match &state.platform.env().sandbox {
+        SandboxPolicy::On(_) => None,
+        SandboxPolicy::Off => Some(
+            "Builds run without a sandbox (serve --no-sandbox): their code runs with \
+             Slipway's own rights and can read every secret on this server."
+                .into(),
+        ),
+        SandboxPolicy::Unavailable(reason) => Some(format!("Builds cannot start: {reason}")),
+    }
 }
 
 /// `DELETE /api/session`: signs out (the CSRF header is required, as for any change).

@@ -29,17 +29,28 @@ function showUser() {
   }, 'Sign out'));
 }
 
+/** Shows (or removes) the banner saying builds' code is not confined. */
+function sandboxWarning(text) {
+  let banner = document.getElementById('sandbox-warning');
+  if (!text) { if (banner) banner.remove(); return; }
+  if (!banner) {
+    banner = el('div', { id: 'sandbox-warning', class: 'banner warning', role: 'alert' });
+    document.body.prepend(banner);
+  }
+  banner.textContent = text;
+}
+
 /** Renders the view the address names. */
 export async function route() {
   if (cleanup) { cleanup(); cleanup = null; }
   if (!me) {
     try {
       const session = await get('/api/session');
-      me = session.user; setCsrf(session.csrf);
+      me = session.user; setCsrf(session.csrf); sandboxWarning(session.sandbox_warning);
     } catch (e) {
       if (!(e instanceof ApiError) || e.status !== 401) { app.textContent = e.message; return; }
       showUser(); crumbs([]);
-      cleanup = signin.render(app, (session) => { me = session.user; setCsrf(session.csrf); route(); });
+      cleanup = signin.render(app, (session) => { me = session.user; setCsrf(session.csrf); sandboxWarning(session.sandbox_warning); route(); });
       return;
     }
   }
