@@ -352,7 +352,7 @@ fn ssh_opens_the_build_s_shell_for_who_may_and_no_one_else() {
     assert!(shown.contains(&format!("db={dev_name}")), "{shown}");
     assert!(shown.contains("/dev/pts/"), "a real terminal: {shown}");
 
-    // scp into the build's folder and back, with sftp (scp's default) and the legacy protocol
+    // scp into the build's home (its `home/` folder, kept across sessions) and back, with sftp (scp's default) and the legacy protocol
     let sent = dir.path().join("sent.txt");
     std::fs::write(&sent, "carried over SSH\n").unwrap();
     let target = format!("{dev_name}@127.0.0.1:");
@@ -371,7 +371,13 @@ fn ssh_opens_the_build_s_shell_for_who_may_and_no_one_else() {
             "scp (legacy: {legacy}): {}",
             text(&out.stderr)
         );
-        let in_build = site.data.path().join("builds").join(dev_name).join(name);
+        let in_build = site
+            .data
+            .path()
+            .join("builds")
+            .join(dev_name)
+            .join("home")
+            .join(name);
         assert_eq!(
             std::fs::read_to_string(&in_build).unwrap(),
             "carried over SSH\n"
@@ -407,7 +413,7 @@ fn ssh_opens_the_build_s_shell_for_who_may_and_no_one_else() {
     assert!(out.status.success(), "sftp: {}", text(&out.stderr));
     let listing = text(&out.stdout);
     assert!(
-        listing.contains("odoo.conf") && listing.contains("copied.txt"),
+        listing.contains("src") && listing.contains("logs") && listing.contains("copied.txt"),
         "{listing}"
     );
 

@@ -335,6 +335,22 @@ impl Sandbox {
         }
     }
 
+    /// Makes the home folder host folder `source` (read-write) instead of an empty tmpfs, so
+    /// what a person leaves there outlives the session; what is bound under the home (the
+    /// checkout, the data, the logs) still comes on top of it.
+    pub fn home_from(&mut self, source: impl Into<PathBuf>) -> &mut Self {
+        let home = Mount::Bind {
+            source: source.into(),
+            dest: HOME.into(),
+            writable: true,
+        };
+        match self.mounts.iter().position(|m| m.dest() == Path::new(HOME)) {
+            Some(at) => self.mounts[at] = home,
+            None => self.mounts.push(home),
+        }
+        self
+    }
+
     /// Binds host `source` read-only at `dest`.
     pub fn bind_ro(&mut self, source: impl Into<PathBuf>, dest: impl Into<PathBuf>) -> &mut Self {
         self.bind(source.into(), dest.into(), false)

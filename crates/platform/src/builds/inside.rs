@@ -38,6 +38,8 @@ impl Pipeline {
         }
         let prepared = self.prepared_again(build).await?;
         give_to_sandbox(&prepared, &prepared.conf_path())?;
+        let mut env = self.session_env(build, &prepared).await?;
+        env.extend(what.env.iter().cloned());
         let (program, args) = if what.pty {
             let line = std::iter::once(&what.program)
                 .chain(&what.args)
@@ -53,7 +55,15 @@ impl Pipeline {
         match &prepared.jail {
             Some(jail) => {
                 let mut jail = jail.clone();
-                for (key, value) in &what.env {
+                // A person's files live in the build's `home/`, as on Odoo.sh (scp, sftp).
+                let home = prepared.dir.join("home");
+                std::fs::create_dir_all(&home).map_err(|e| {
+                    crate::PlatformError::Failed(format!("making {}: {e}", home.display()))
+                })?;
+                slipway_sandbox::chown_tree(&home, jail.sandbox.identity.owner())
+                    .map_err(|e| crate::PlatformError::Failed(e.to_string()))?;
+                jail.sandbox.home_from(&home);
+                for (key, value) in &env {
                     jail.sandbox.setenv(key, value);
                 }
                 jail.command(&program, &args)
@@ -63,11 +73,47 @@ impl Pipeline {
                 let mut command = tokio::process::Command::new(&program);
                 command
                     .args(&args)
-                    .envs(what.env.iter().map(|(k, v)| (k, v)))
+                    .env_clear()
+                    .env("HOME", &prepared.dir)
+                    .env("ODOO_RC", prepared.conf_path())
+                    .envs(env.iter().map(|(k, v)| (k, v)))
                     .current_dir(&prepared.dir);
                 Ok(command)
             }
         }
+    }
+
+    /// What a person's session in a build finds, as on Odoo.sh: `psql` connected to the
+    /// build's database as its role (`PG*`), and `python`/`odoo-bin` the build's own (its
+    /// virtualenv and Odoo source first on `PATH`).
+    async fn session_env(
+        &self,
+        build: &Build,
+        prepared: &super::pipeline::Prepared,
+    ) -> crate::Result<Vec<(String, String)>> {
+        let database = build.database.clone().unwrap_or_else(|| build.name.clone());
+        let login = self.env.target.credentials(&database).await?;
+        let odoo = match &prepared.jail {
+            Some(_) => super::pipeline::SRC_ODOO_INSIDE.to_string(),
+            None => prepared.source.root.display().to_string(),
+        };
+        let system = match &prepared.jail {
+            Some(_) => "/usr/local/bin:/usr/bin:/bin".to_string(),
+            None => std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+        };
+        let path = format!(
+            "{}:{odoo}:{system}",
+            prepared.venv.dir.join("bin").display()
+        );
+        Ok(vec![
+            ("PATH".into(), path),
+            ("LANG".into(), "C.UTF-8".into()),
+            ("PGHOST".into(), login.host),
+            ("PGPORT".into(), login.port.to_string()),
+            ("PGUSER".into(), login.user),
+            ("PGPASSWORD".into(), login.password),
+            ("PGDATABASE".into(), login.database),
+        ])
     }
 }
 

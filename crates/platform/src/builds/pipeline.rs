@@ -67,6 +67,9 @@ pub struct BuildSandbox {
 }
 
 /// Where the build's files are inside its sandbox (Odoo.sh's layout).
+/// Where the Odoo source is inside a build's sandbox (what `PATH` names for `odoo-bin`).
+pub(super) const SRC_ODOO_INSIDE: &str = layout::SRC_ODOO;
+
 mod layout {
     /// The branch's checkout.
     pub(super) const SRC_USER: &str = "/home/odoo/src/user";
