@@ -219,7 +219,7 @@ await step("a shell command's output is seen in the terminal, psql on the build'
   await page.keyboard.type('which odoo-bin\n');
   await page.locator('#terminal .xterm-rows', { hasText: '/odoo-bin' }).waitFor();
   await page.keyboard.type('pwd\n');
-  await page.locator('#terminal .xterm-rows', { hasText: `/builds/${build.name}` }).waitFor();
+  await page.locator('#terminal .xterm-rows', { hasText: '/home/odoo' }).waitFor();
   await shot('shell');
 });
 

@@ -70,12 +70,15 @@ async fn the_odoo_standin_through_the_proxy_and_connect() {
     }
     let testdb = TestDb::new().await;
     let admin_url = testdb.server().url("postgres");
-    let port = admin_url
-        .split("port=")
-        .nth(1)
-        .and_then(|p| p.split('&').next())
-        .unwrap()
-        .to_owned();
+    // `postgresql://user:password@127.0.0.1:PORT/db` (or `...?host=DIR&port=PORT`)
+    let port = match admin_url.split_once("port=") {
+        Some((_, rest)) => rest.split('&').next().unwrap().to_owned(),
+        None => {
+            let authority = admin_url.rsplit_once('@').unwrap().1;
+            let host_port = authority.split('/').next().unwrap();
+            host_port.rsplit_once(':').unwrap().1.to_owned()
+        }
+    };
     let name = format!("odoo_px{:08x}", rand::random::<u32>());
     let role = Role {
         admin_url: admin_url.clone(),

@@ -183,7 +183,31 @@ impl Venvs {
     /// appended to `log` (pip.log). Concurrent calls for one key wait for
     /// each other (file lock). A failure removes the half-made virtualenv.
     pub async fn ensure(&self, requirements: &[PathBuf], log: &Path) -> Result<Venv, Error> {
-        let key = Self::key(requirements)?;
+        self.ensure_in("", requirements, log).await
+    }
+
+    /// [`Venvs::ensure`], shared only by the builds of `scope` (e.g. `p3-production`): a
+    /// requirement line that names a local path (`./pkg`) installs the code of whoever builds
+    /// first, so a venv made by one project, or by a development branch, must never be the
+    /// one another project, or production, runs. `scope` is made of `[a-z0-9-]`.
+    pub async fn ensure_in(
+        &self,
+        scope: &str,
+        requirements: &[PathBuf],
+        log: &Path,
+    ) -> Result<Venv, Error> {
+        if !scope
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(Error::Venv(format!(
+                "virtualenv scope {scope:?}: only a-z, 0-9 and '-'"
+            )));
+        }
+        let key = match Self::key(requirements)? {
+            key if scope.is_empty() => key,
+            key => format!("{scope}-{key}"),
+        };
         let name = format!("{key}-py{}", self.python_version().await?);
         let dir = self.root.join(&name);
         std::fs::create_dir_all(&self.root)

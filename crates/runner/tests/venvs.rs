@@ -97,3 +97,25 @@ async fn a_pip_failure_names_the_file_and_leaves_nothing_behind() {
         .collect();
     assert!(left.is_empty(), "half-made venv left: {left:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn equal_requirements_of_two_scopes_never_share_a_venv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let venvs = Venvs::new(tmp.path().join("venvs"), "python3".into());
+    let log = tmp.path().join("pip.log");
+    // A local path in a requirement installs whoever's code builds first: the same text in
+    // two projects (or a development branch and production) must make two venvs.
+    let same = [reqs(tmp.path(), "r.txt", "# the same text\n")];
+    let mine = venvs.ensure_in("p1-production", &same, &log).await.unwrap();
+    let theirs = venvs
+        .ensure_in("p2-development", &same, &log)
+        .await
+        .unwrap();
+    assert_ne!(mine.dir, theirs.dir);
+    assert!(!theirs.reused);
+    let again = venvs.ensure_in("p1-production", &same, &log).await.unwrap();
+    assert_eq!(again.dir, mine.dir);
+    assert!(again.reused);
+    let refused = venvs.ensure_in("../p1", &same, &log).await.unwrap_err();
+    assert!(refused.to_string().contains("scope"), "{refused}");
+}

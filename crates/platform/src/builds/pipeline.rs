@@ -379,7 +379,15 @@ impl Pipeline {
         let own = branch_modules(&module_dirs, &series)?;
 
         self.step(build, "virtualenv").await?;
-        let venv = self.venv(&source, &src, &module_dirs, &logs).await?;
+        let venv = self
+            .venv(
+                &venv_scope(project, build),
+                &source,
+                &src,
+                &module_dirs,
+                &logs,
+            )
+            .await?;
         let mut prepared = Prepared {
             dir,
             logs,
@@ -482,6 +490,7 @@ impl Pipeline {
 
     async fn venv(
         &self,
+        scope: &str,
         source: &OdooSource,
         src: &Path,
         module_dirs: &[PathBuf],
@@ -491,7 +500,7 @@ impl Pipeline {
         requirements.extend(branch_requirements(src, module_dirs));
         self.env
             .venvs
-            .ensure(&requirements, &logs.join("pip.log"))
+            .ensure_in(scope, &requirements, &logs.join("pip.log"))
             .await
             .context("installing the Python requirements (see pip.log)")
     }
@@ -519,7 +528,15 @@ impl Pipeline {
         let src = dir.join("src");
         let source = self.runtime(build, &project).await?;
         let module_dirs = module_dirs(&src);
-        let venv = self.venv(&source, &src, &module_dirs, &logs).await?;
+        let venv = self
+            .venv(
+                &venv_scope(&project, build),
+                &source,
+                &src,
+                &module_dirs,
+                &logs,
+            )
+            .await?;
         let series = source.series.clone();
         let mut prepared = Prepared {
             dir,
@@ -732,6 +749,12 @@ impl Pipeline {
             tracing::warn!(error = %e, "could not drop the build database");
         }
     }
+}
+
+/// Whose virtualenvs a build shares: its project's, of its stage. One project's venvs are never
+/// another's, nor development's production's (see `Venvs::ensure_in`).
+fn venv_scope(project: &Project, build: &Build) -> String {
+    format!("p{}-{}", project.id, build.stage)
 }
 
 /// The branch's own modules: name and folder. A manifest Odoo could not read fails the
