@@ -1,25 +1,18 @@
 //! One owner role per database: its name, its password (derived, never stored), creating it,
 //! dropping it with its database, and handing a copy's objects over to the copy's own role.
 
-use std::fs::OpenOptions;
-use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use slipway_secrets::SECRET_LEN;
 use sqlx::PgPool;
 
 use crate::db::ident;
-use crate::error::{io_err, DumpError, Result};
+use crate::error::{io_err, Result};
 
 /// Every role Slipway makes for a database starts so; only such roles are dropped with their
 /// database (never `odoo`, `postgres` or a role someone else made on an external server).
 pub const ROLE_PREFIX: &str = "slipway_db_";
-
-/// Length of the secret, in bytes.
-const SECRET_LEN: usize = 32;
 
 /// The secret every database role's password is derived from, kept in the data directory
 /// (`pg-roles.key`, mode 0600): `HMAC-SHA256(secret, "pg-role:" + role)`, 32 hex digits.
@@ -41,27 +34,7 @@ impl RoleKey {
     /// Reads the secret at `path`, or creates it (32 random bytes, mode 0600, parent folders
     /// created). Two processes creating it at once agree on one secret.
     pub fn load_or_create(path: &Path) -> Result<Self> {
-        match read_secret(path) {
-            Err(DumpError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {}
-            other => return other,
-        }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
-        }
-        let secret: [u8; SECRET_LEN] = rand::random();
-        let created = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path);
-        let mut file = match created {
-            Ok(file) => file,
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => return read_secret(path),
-            Err(e) => return Err(io_err(path)(e)),
-        };
-        file.write_all(&secret)
-            .and_then(|()| file.sync_all())
-            .map_err(io_err(path))?;
+        let secret = slipway_secrets::load_or_create_secret(path).map_err(io_err(path))?;
         Ok(Self::from_secret(secret))
     }
 
@@ -73,31 +46,8 @@ impl RoleKey {
 
     /// The password of `role`.
     pub fn password(&self, role: &str) -> String {
-        // HMAC accepts keys of any length: `new_from_slice` cannot fail.
-        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.secret[..]) {
-            Ok(mac) => mac,
-            Err(_) => unreachable!("HMAC takes keys of any length"),
-        };
-        mac.update(format!("pg-role:{role}").as_bytes());
-        let digest = mac.finalize().into_bytes();
-        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+        slipway_secrets::derived_password(&self.secret, &format!("pg-role:{role}"))
     }
-}
-
-fn read_secret(path: &Path) -> Result<RoleKey> {
-    let mut bytes = Vec::with_capacity(SECRET_LEN);
-    std::fs::File::open(path)
-        .and_then(|mut file| file.read_to_end(&mut bytes))
-        .map_err(io_err(path))?;
-    let secret: [u8; SECRET_LEN] = bytes.try_into().map_err(|bytes: Vec<u8>| DumpError::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::other(format!(
-            "holds {} bytes instead of {SECRET_LEN}; restore it from a backup (every database \
-             role's password derives from it)",
-            bytes.len()
-        )),
-    })?;
-    Ok(RoleKey::from_secret(secret))
 }
 
 /// A fresh role name, unrelated to any database name: a database keeps its role across the

@@ -4,20 +4,14 @@
 //! `HMAC-SHA256(secret, "smtp:build:<id>")`. Whoever knows a build's password can only post
 //! mail into that build's mailbox; the secret never leaves the server.
 
-use std::fs::OpenOptions;
-use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use slipway_secrets::derived_password;
+pub use slipway_secrets::SECRET_LEN;
 use subtle::ConstantTimeEq;
 
 use crate::error::{MailError, Result};
-
-/// Length of the secret, in bytes.
-pub const SECRET_LEN: usize = 32;
 
 /// The SMTP login of one build, as written into its `odoo.conf`.
 #[derive(Clone, PartialEq, Eq)]
@@ -75,13 +69,7 @@ impl BuildCredentials {
 
     fn password(&self, build_id: i64) -> String {
         // HMAC accepts keys of any length: `new_from_slice` cannot fail.
-        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.secret[..]) {
-            Ok(mac) => mac,
-            Err(_) => unreachable!("HMAC takes keys of any length"),
-        };
-        mac.update(format!("smtp:build:{build_id}").as_bytes());
-        let digest = mac.finalize().into_bytes();
-        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+        derived_password(&self.secret, &format!("smtp:build:{build_id}"))
     }
 }
 
@@ -97,41 +85,7 @@ fn parse_user(user: &str) -> Option<i64> {
 /// Reads the secret at `path`, or creates it (32 random bytes, mode 0600, parent folders
 /// created) when it does not exist. Two processes creating it at once agree on one secret.
 pub fn load_or_create_secret(path: &Path) -> Result<[u8; SECRET_LEN]> {
-    match read_secret(path) {
-        Err(MailError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {}
-        other => return other,
-    }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(MailError::io(parent))?;
-    }
-    let secret: [u8; SECRET_LEN] = rand::random();
-    let created = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path);
-    let mut file = match created {
-        Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => return read_secret(path),
-        Err(e) => return Err(MailError::io(path)(e)),
-    };
-    file.write_all(&secret)
-        .and_then(|()| file.sync_all())
-        .map_err(MailError::io(path))?;
-    Ok(secret)
-}
-
-fn read_secret(path: &Path) -> Result<[u8; SECRET_LEN]> {
-    let mut bytes = Vec::with_capacity(SECRET_LEN);
-    std::fs::File::open(path)
-        .and_then(|mut file| file.read_to_end(&mut bytes))
-        .map_err(MailError::io(path))?;
-    bytes
-        .try_into()
-        .map_err(|bytes: Vec<u8>| MailError::BadSecret {
-            path: path.into(),
-            len: bytes.len(),
-        })
+    slipway_secrets::load_or_create_secret(path).map_err(MailError::io(path))
 }
 
 #[cfg(test)]
@@ -204,7 +158,7 @@ mod tests {
         std::fs::write(&path, b"short").unwrap();
         let error = load_or_create_secret(&path).unwrap_err().to_string();
         assert!(
-            error.contains("secret") && error.contains("found 5"),
+            error.contains("secret") && error.contains("holds 5 bytes"),
             "{error}"
         );
     }

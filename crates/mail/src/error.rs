@@ -29,17 +29,6 @@ pub enum MailError {
         /// What the JSON parser said.
         source: serde_json::Error,
     },
-    /// The SMTP credential secret file exists but is not 32 bytes.
-    #[error(
-        "{path} is not an SMTP secret (expected 32 bytes, found {len}); remove it to create a \
-         new one (every build's SMTP password then changes: rebuild or restart the builds)"
-    )]
-    BadSecret {
-        /// The secret file.
-        path: PathBuf,
-        /// Its length in bytes.
-        len: usize,
-    },
 }
 
 impl MailError {

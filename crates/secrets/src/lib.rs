@@ -1,8 +1,13 @@
 //! Secrets Slipway hands out (upgrade request keys, API tokens, web sessions): random, stored
-//! only as a SHA-256 digest, compared in constant time.
+//! only as a SHA-256 digest, compared in constant time; and passwords derived from one server
+//! secret file ([`load_or_create_secret`], [`derived_password`]).
 //!
 //! **Invariants:** a secret is shown once, when made, and never stored or logged in clear; a
 //! check takes the same time wherever the given value differs.
+
+mod derived;
+
+pub use derived::{derived_password, load_or_create_secret, SECRET_LEN};
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
