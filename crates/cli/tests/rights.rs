@@ -14,28 +14,6 @@ fn client() -> Client {
         .unwrap()
 }
 
-/// A user with `role` in `project`; returns their token.
-fn member(site: &Site, project: &str, login: &str, role: &str) -> String {
-    let (status, created) = site.post("/api/users", json!({"login": login}));
-    assert_eq!(status, 201, "{created}");
-    let mut members: Vec<Value> = site
-        .get(&format!("/api/projects/{project}/members"))
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| json!({"login": m["login"], "role": m["role"]}))
-        .collect();
-    members.push(json!({"login": login, "role": role}));
-    let response = client()
-        .put(format!("{}/api/projects/{project}/members", site.url()))
-        .bearer_auth(site.token())
-        .json(&members)
-        .send()
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    created["token"].as_str().unwrap().to_string()
-}
-
 fn status_of(site: &Site, token: &str, method: &str, path: &str, body: Option<Value>) -> u16 {
     let url = format!("{}{path}", site.url());
     let request = match method {
@@ -69,13 +47,13 @@ fn roles_reach_only_the_stages_odoo_sh_gives_them() {
     let site = Site::start(&[]);
     let (prod, staging, dev) = three_stages(&site);
 
-    let tester = member(&site, "rights", "tess", "tester");
+    let tester = site.member(Some("rights"), "tess", "tester");
     let listed = site.cli_ok(&["project", "members", "rights"]);
     assert!(
         listed.contains("tess") && listed.contains("tester"),
         "{listed}"
     );
-    let developer = member(&site, "rights", "dave", "developer");
+    let developer = site.member(Some("rights"), "dave", "developer");
     let logs = |build: &Value| format!("/api/builds/{}/logs", build["id"]);
 
     // Testers: staging and development databases and their tools, nothing of production.
@@ -293,8 +271,8 @@ fn backup_of(site: &Site, branch: &str) -> String {
 fn a_builds_tools_are_refused_to_roles_without_its_stage() {
     let site = Site::start(&[]);
     let (prod, staging, dev) = three_stages(&site);
-    let tester = member(&site, "rights", "tess", "tester");
-    let developer = member(&site, "rights", "dave", "developer");
+    let tester = site.member(Some("rights"), "tess", "tester");
+    let developer = site.member(Some("rights"), "dave", "developer");
     let prod_backup = backup_of(&site, "main");
     let staging_backup = backup_of(&site, "qa");
 
@@ -340,8 +318,8 @@ fn a_builds_tools_are_refused_to_roles_without_its_stage() {
 fn nobody_commits_from_the_editor_on_production() {
     let site = Site::start(&[]);
     let (prod, _, _) = three_stages(&site);
-    let tester = member(&site, "rights", "tess", "tester");
-    let developer = member(&site, "rights", "dave", "developer");
+    let tester = site.member(Some("rights"), "tess", "tester");
+    let developer = site.member(Some("rights"), "dave", "developer");
     let head = |site: &Site| site.get("/api/projects/rights/branches/main")["head"].clone();
     let before = head(&site);
     let commit = json!({"path": "README.md", "content": "hotfix\n", "message": "hotfix"});
@@ -504,7 +482,7 @@ fn git_in(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
 fn only_admins_push_or_move_into_staging_and_production_unless_staging_is_opened() {
     let site = Site::start(&[]);
     let (prod, staging, _dev) = three_stages(&site);
-    let developer = member(&site, "rights", "dave", "developer");
+    let developer = site.member(Some("rights"), "dave", "developer");
     let work = tempfile::tempdir().unwrap();
     let url = site.git_url("rights").replace(&site.token(), &developer);
     let (cloned, err) = git_in(work.path(), &["clone", "-q", &url, "repo"]);

@@ -123,10 +123,7 @@ fn a_testers_staging_shell_is_no_one_but_its_build() {
             .unwrap()
             .to_string()
     };
-    let (status, created) = site.post("/api/users", serde_json::json!({"login": "tess"}));
-    assert_eq!(status, 201, "{created}");
-    let tester = created["token"].as_str().unwrap().to_string();
-    site.cli_ok(&["project", "member", "shop", "tess", "tester"]);
+    let tester = site.member(Some("shop"), "tess", "tester");
 
     let mut shell = open_shell_as(&site, &tester, staging["id"].as_i64().unwrap());
     let seen = run_in(&mut shell, "echo uid=$(id -u) home=$HOME", 1);

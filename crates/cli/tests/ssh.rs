@@ -53,30 +53,6 @@ fn openssh_fingerprint(key: &Path) -> String {
     text.split_whitespace().nth(1).unwrap().to_string()
 }
 
-/// A user with `role` in `project`; returns their token.
-fn member(site: &Site, project: &str, login: &str, role: &str) -> String {
-    let (status, created) = site.post("/api/users", json!({"login": login}));
-    assert_eq!(status, 201, "{created}");
-    if !project.is_empty() {
-        let mut members: Vec<Value> = site
-            .get(&format!("/api/projects/{project}/members"))
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| json!({"login": m["login"], "role": m["role"]}))
-            .collect();
-        members.push(json!({"login": login, "role": role}));
-        let response = Client::new()
-            .put(format!("{}/api/projects/{project}/members", site.url()))
-            .bearer_auth(site.token())
-            .json(&members)
-            .send()
-            .unwrap();
-        assert_eq!(response.status(), 200);
-    }
-    created["token"].as_str().unwrap().to_string()
-}
-
 /// `POST /api/me/keys` as the owner of `token`.
 fn add_key(site: &Site, token: &str, name: &str, public_key: &str) -> (u16, Value) {
     let response = Client::new()
@@ -132,7 +108,7 @@ fn keys_are_added_listed_and_removed_and_bad_ones_refused() {
         err.contains("registered already") && err.contains("HTTP 409"),
         "{err}"
     );
-    let bob = member(&site, "", "bob", "");
+    let bob = site.member(None, "bob", "");
     let (status, answer) = add_key(&site, &bob, "", &public(&laptop));
     assert_eq!(status, 409, "{answer}");
 
@@ -276,7 +252,7 @@ fn ssh_opens_the_build_s_shell_for_who_may_and_no_one_else() {
         "add",
         admin_key.with_extension("pub").to_str().unwrap(),
     ]);
-    let dave = member(&site, "sshp", "dave", "developer");
+    let dave = site.member(Some("sshp"), "dave", "developer");
     assert_eq!(add_key(&site, &dave, "", &public(&dave_key)).0, 201);
 
     // the build's answer says how to log in

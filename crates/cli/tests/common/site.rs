@@ -165,6 +165,16 @@ impl Site {
         (status, response.json().unwrap_or(Value::Null))
     }
 
+    /// A new user, with `role` in `project` when one is given; returns their API token.
+    pub fn member(&self, project: Option<&str>, login: &str, role: &str) -> String {
+        let (status, created) = self.post("/api/users", serde_json::json!({"login": login}));
+        assert_eq!(status, 201, "{created}");
+        if let Some(project) = project {
+            self.cli_ok(&["project", "member", project, login, role]);
+        }
+        created["token"].as_str().unwrap().to_string()
+    }
+
     /// The Git URL of a project, with the token as the password.
     pub fn git_url(&self, project: &str) -> String {
         format!(
