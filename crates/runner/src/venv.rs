@@ -50,9 +50,19 @@ pub struct PythonInstall {
 }
 
 impl PythonInstall {
-    /// Asks `python` where it lives.
+    /// Asks `python` where it lives, once per process: an interpreter's place does not change
+    /// while Slipway runs, and the question is a process start on every build and session.
     pub async fn of(python: impl AsRef<std::ffi::OsStr>) -> Result<PythonInstall, Error> {
         let python = python.as_ref();
+        if let Some(known) = asked(&INSTALLS, python) {
+            return Ok(known);
+        }
+        let install = Self::ask(python).await?;
+        remember(&INSTALLS, python, install.clone());
+        Ok(install)
+    }
+
+    async fn ask(python: &std::ffi::OsStr) -> Result<PythonInstall, Error> {
         let out = Command::new(python)
             .args([
                 "-c",
@@ -89,6 +99,23 @@ impl PythonInstall {
             sandbox.bind_ro(&self.prefix, &self.prefix);
         }
     }
+}
+
+/// What interpreters answered, by their path: asked once per process.
+type Answers<T> = std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, T>>>;
+static INSTALLS: Answers<PythonInstall> = std::sync::OnceLock::new();
+static VERSIONS: Answers<String> = std::sync::OnceLock::new();
+
+fn asked<T: Clone>(answers: &Answers<T>, python: &std::ffi::OsStr) -> Option<T> {
+    let map = answers.get_or_init(Default::default);
+    let map = map.lock().unwrap_or_else(|e| e.into_inner());
+    map.get(std::path::Path::new(python)).cloned()
+}
+
+fn remember<T>(answers: &Answers<T>, python: &std::ffi::OsStr, answer: T) {
+    let map = answers.get_or_init(Default::default);
+    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+    map.insert(PathBuf::from(python), answer);
 }
 
 /// The virtualenvs under one root, made with one Python.
@@ -159,6 +186,16 @@ impl Venvs {
 
     /// `X.Y` of the interpreter.
     async fn python_version(&self) -> Result<String, Error> {
+        let python = std::ffi::OsStr::new(&self.python);
+        if let Some(known) = asked(&VERSIONS, python) {
+            return Ok(known);
+        }
+        let version = self.ask_python_version().await?;
+        remember(&VERSIONS, python, version.clone());
+        Ok(version)
+    }
+
+    async fn ask_python_version(&self) -> Result<String, Error> {
         let out = Command::new(&self.python)
             .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
             .output()
