@@ -2,6 +2,7 @@
 // world file (server URL, admin token, the project's builds). Every check prints a line;
 // any failure saves a screenshot and exits 1.
 import { readFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +43,29 @@ function expect(cond, message) { if (!cond) throw new Error(message); }
 async function api(path, options = {}) {
   const r = await fetch(`${world.url}${path}`, { ...options, headers: { Authorization: `Bearer ${world.token}`, 'Content-Type': 'application/json' } });
   return r.json();
+}
+
+// Builds are served only on their own host names, `<build>.localhost:<port>`, which Chromium
+// resolves itself but Node does not: Node's requests to a build go to the server's address
+// with that Host header.
+const server = new URL(world.url);
+const buildOrigin = (name) => `http://${name}.localhost:${server.port}`;
+function buildFetch(name, path, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const request = http.request({
+      host: server.hostname, port: server.port, path, method,
+      headers: { ...headers, Host: `${name}.localhost:${server.port}` },
+    }, (response) => {
+      const chunks = [];
+      response.on('data', (c) => chunks.push(c));
+      response.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: response.statusCode, ok: response.statusCode < 300, headers: response.headers, text: async () => text });
+      });
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
 }
 
 const branchItem = (stage, name) => page.locator(`#stage-${stage} li.branch[data-branch="${name}"]`);
@@ -175,15 +199,27 @@ await step("an action's error stays in its build cell through the live redraws",
   await page.unroute(connectUrl);
 });
 
+await step("Connect opens the build on its own host name, logged in as its administrator", async () => {
+  const build = world.feature_b;
+  await page.goto(`${world.url}/#/p/${P}/builds`);
+  const [popup] = await Promise.all([
+    context.waitForEvent('page'),
+    page.locator(`.buildcell[data-build="${build.id}"] button`, { hasText: 'Connect' }).click(),
+  ]);
+  await popup.waitForURL(`${buildOrigin(build.name)}/web`);
+  await popup.locator('body', { hasText: 'Logged in as admin' }).waitFor();
+  await popup.close();
+});
+
 await step("a build's log follows live, pauses and resumes", async () => {
   const build = world.feature_b;
   await page.goto(`${world.url}/#/p/${P}/b/feature-b/logs?build=${build.id}`);
   await page.selectOption('#log-name', 'odoo.log');
   await page.locator('#log', { hasText: 'HTTP service' }).waitFor();
-  await fetch(`${world.url}/builds/${build.name}/web/health?probe=ui-live-1`);
+  await buildFetch(build.name, '/web/health?probe=ui-live-1');
   await page.locator('#log', { hasText: 'ui-live-1' }).waitFor();
   await page.click('#log-pause');
-  await fetch(`${world.url}/builds/${build.name}/web/health?probe=ui-paused-2`);
+  await buildFetch(build.name, '/web/health?probe=ui-paused-2');
   await page.waitForTimeout(1500);
   expect(!(await page.textContent('#log')).includes('ui-paused-2'), 'a paused log shows no new line');
   await page.click('#log-pause');
@@ -194,7 +230,7 @@ await step("a build's log follows live, pauses and resumes", async () => {
 await step('a mail the build sends is caught, listed, opened safely and downloaded as .eml', async () => {
   const build = world.feature_b;
   const subject = 'Your order from the browser test';
-  const sent = await fetch(`${world.url}/builds/${build.name}/standin/send_mail`, {
+  const sent = await buildFetch(build.name, '/standin/send_mail', {
     method: 'POST', headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ to: 'customer@example.com', subject, body: 'Thanks for shopping in the browser' }),
   });
@@ -260,7 +296,7 @@ await step('Monitor charts the CPU, memory and HTTP requests of the build server
   await page.waitForFunction(() => (document.querySelector('svg.chart polyline')?.getAttribute('points') || '').split(' ').length >= 2);
   // Requests through Slipway's proxy show on the third chart.
   for (let i = 0; i < 5; i++) {
-    const r = await fetch(`${world.url}/builds/${world.feature_b.name}/web/health`);
+    const r = await buildFetch(world.feature_b.name, '/web/health');
     expect(r.ok, `the build answers through the proxy: ${r.status}`);
   }
   await page.waitForFunction(() => /peak [1-9]/.test([...document.querySelectorAll('figcaption')].find((f) => f.textContent.includes('req/min'))?.textContent || ''));
@@ -371,6 +407,53 @@ await step('sign out, then sign in with a password', async () => {
   await page.fill('#password', 'browser test secret');
   await page.click('button[type=submit]');
   await page.locator(`a[href="#/p/${P}"]`).waitFor();
+});
+
+await step("a developer's page in a build cannot read a signed-in admin's Slipway session", async () => {
+  // The admin also uses the UI at http://localhost:<port>, the parent domain of the builds'
+  // host names (as `slipway.example` is of `<build>.slipway.example`).
+  const ui = `http://localhost:${server.port}`;
+  const admin = await context.newPage();
+  await admin.goto(ui);
+  await admin.fill('#token', world.token);
+  await admin.click('button[type=submit]');
+  await admin.locator(`a[href="#/p/${P}"]`).waitFor();
+  const own = await admin.evaluate(async () => (await fetch('/api/session')).json());
+  expect(typeof own.csrf === 'string' && own.csrf.length > 0, `the UI reads its own session: ${JSON.stringify(own)}`);
+
+  // A page of the developer's module (`shop_mail/static/probe.html`, served by the build as
+  // Odoo serves static files) tries to read the session of both UI origins.
+  const build = world.feature_b.name;
+  const probe = `${buildOrigin(build)}/shop_mail/static/probe.html?ui=${encodeURIComponent(ui)}&ui=${encodeURIComponent(world.url)}`;
+  const navigation = admin.waitForRequest((r) => r.isNavigationRequest() && r.url().startsWith(buildOrigin(build)));
+  await admin.goto(probe);
+  const result = JSON.parse(await admin.locator('#result:not(:empty)').textContent());
+  // What the browser sent the build: its own session (Connect's, earlier) and nothing of Slipway's.
+  const sent = (await (await navigation).allHeaders()).cookie || '';
+  expect(sent.includes('session_id=') && !sent.includes('slipway_'), `cookies sent to the build: ${sent}`);
+  for (const [origin, got] of Object.entries(result.cross)) {
+    expect(!JSON.stringify(got).includes(own.csrf) && !('body' in got && got.body.includes('csrf')),
+      `the build's page read ${origin}/api/session: ${JSON.stringify(got)}`);
+    expect('error' in got || got.status === 401, `${origin}/api/session from the build: ${JSON.stringify(got)}`);
+  }
+  expect(result.same.status === 404, `the build's own /api/session is the build's 404: ${JSON.stringify(result.same)}`);
+  expect(!result.cookie.includes('slipway_'), `the build's page sees Slipway's cookies: ${result.cookie}`);
+  // Chromium's own cookie matching (Playwright's `context.cookies(url)` treats every cookie
+  // as a domain cookie, so it would list the UI's host-only one for the build too).
+  const cdp = await context.newCDPSession(admin);
+  const jar = async (url) => (await cdp.send('Network.getCookies', { urls: [url] })).cookies.map((c) => c.name);
+  expect((await jar(`${ui}/`)).includes('slipway_session'), 'the admin is signed in at the UI');
+  const forBuild = await jar(`${buildOrigin(build)}/`);
+  expect(!forBuild.some((name) => name.startsWith('slipway_')), `cookies the build's host would get: ${forBuild}`);
+  await cdp.detach();
+
+  // The old path route only redirects to the build's host name: the page lands there.
+  const redirect = await fetch(`${world.url}/builds/${build}/shop_mail/static/probe.html?x=1`, { redirect: 'manual' });
+  expect(redirect.status === 307 && redirect.headers.get('location') === `${buildOrigin(build)}/shop_mail/static/probe.html?x=1`,
+    `/builds/${build}/... answers ${redirect.status} ${redirect.headers.get('location')}`);
+  await admin.goto(`${ui}/builds/${build}/shop_mail/static/probe.html?ui=${encodeURIComponent(ui)}`);
+  expect(new URL(admin.url()).host === `${build}.localhost:${server.port}`, `the path route landed on ${admin.url()}`);
+  await admin.close();
 });
 
 await step('no script error on any page', async () => {

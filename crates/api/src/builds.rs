@@ -17,7 +17,8 @@ pub struct BuildView {
     /// The build.
     #[serde(flatten)]
     pub build: Build,
-    /// `http://<build>.<domain>/` (the UI adds the port it was reached on).
+    /// `http://<build>.<domain>[:port]/`, its own host name, on the port the request reached
+    /// Slipway on.
     pub url: String,
     /// `ssh -p <port> <build>@<host>` while it runs and Slipway's SSH server is on (with a
     /// key registered in the user's profile).

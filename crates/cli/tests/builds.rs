@@ -64,27 +64,60 @@ fn a_push_becomes_a_running_tested_build_reachable_through_the_proxy() {
     assert_eq!(partial.status(), 206);
     assert_eq!(partial.bytes().unwrap().len(), 10);
 
-    // By host name and by path, the build answers.
-    let by_host = http()
-        .get(format!("{}/web/health", site.url()))
-        .header("Host", format!("{name}.localhost:{}", site.port))
+    // The build answers on its own host name, which the API gives with the port Slipway
+    // was reached on.
+    let origin = format!("http://{name}.localhost:{}", site.port);
+    assert_eq!(build["url"], format!("{origin}/"), "{build}");
+    let health = site
+        .build_request(reqwest::Method::GET, &name, "/web/health")
         .send()
         .unwrap();
-    assert_eq!(by_host.status(), 200);
-    let by_path = http()
-        .get(format!("{}/builds/{name}/web/health", site.url()))
+    assert_eq!(health.status(), 200);
+
+    // The path route only redirects there, whatever the method, and never reaches the build
+    // (whose pages would otherwise run on the UI's origin).
+    let forwarded = || {
+        site.get(&format!("/api/builds/{id}/monitor"))["http_requests"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = forwarded();
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let by_path = http()
+            .request(
+                method.clone(),
+                format!("{}/builds/{name}/web/health?probe=path%20route", site.url()),
+            )
+            .send()
+            .unwrap();
+        assert_eq!(by_path.status(), 307, "{method}");
+        assert_eq!(
+            by_path.headers()["location"],
+            format!("{origin}/web/health?probe=path%20route").as_str(),
+            "{method}"
+        );
+    }
+    let root = http()
+        .get(format!("{}/builds/{name}", site.url()))
         .send()
         .unwrap();
-    assert_eq!(by_path.status(), 200);
+    assert_eq!(root.headers()["location"], format!("{origin}/").as_str());
+    assert_eq!(forwarded(), before, "the path route reached the build");
+    site.build_request(reqwest::Method::GET, &name, "/web/health")
+        .send()
+        .unwrap();
+    assert_eq!(forwarded(), before + 1, "a request by host name is counted");
 
     // Connect: a one-time link that logs in as the administrator.
     let (status, link) = site.post(&format!("/api/builds/{id}/connect"), json!({}));
     assert_eq!(status, 200, "{link}");
     let url = link["url"].as_str().unwrap();
-    let path = &url[url.find("/slipway/").unwrap()..];
-    let landing = http()
-        .get(format!("{}{path}", site.url()))
-        .header("Host", format!("{name}.localhost:{}", site.port))
+    let path = url
+        .strip_prefix(&origin)
+        .unwrap_or_else(|| panic!("{url} is not on {origin}"));
+    assert!(path.starts_with("/slipway/connect?ticket="), "{url}");
+    let landing = site
+        .build_request(reqwest::Method::GET, &name, path)
         .send()
         .unwrap();
     assert_eq!(landing.status(), 303, "{:?}", landing.text());
@@ -95,9 +128,8 @@ fn a_push_becomes_a_running_tested_build_reachable_through_the_proxy() {
         .next()
         .unwrap()
         .to_string();
-    let page = http()
-        .get(format!("{}/web", site.url()))
-        .header("Host", format!("{name}.localhost:{}", site.port))
+    let page = site
+        .build_request(reqwest::Method::GET, &name, "/web")
         .header("Cookie", cookie)
         .send()
         .unwrap();
@@ -107,9 +139,8 @@ fn a_push_becomes_a_running_tested_build_reachable_through_the_proxy() {
     if on_standin() {
         assert!(page.contains("Logged in as admin"), "{page}");
     }
-    let reused = http()
-        .get(format!("{}{path}", site.url()))
-        .header("Host", format!("{name}.localhost:{}", site.port))
+    let reused = site
+        .build_request(reqwest::Method::GET, &name, path)
         .send()
         .unwrap();
     assert_eq!(reused.status(), 403, "a Connect link works once");
@@ -166,12 +197,12 @@ fn bad_pushes_fail_their_own_build_and_nothing_else() {
         message.starts_with("tests failed") && message.contains("test_fails"),
         "{failed}"
     );
-    let health = http()
-        .get(format!(
-            "{}/builds/{}/web/health",
-            site.url(),
-            failed["name"].as_str().unwrap()
-        ))
+    let health = site
+        .build_request(
+            reqwest::Method::GET,
+            failed["name"].as_str().unwrap(),
+            "/web/health",
+        )
         .send()
         .unwrap();
     assert_eq!(health.status(), 200);
@@ -225,8 +256,8 @@ fn bad_pushes_fail_their_own_build_and_nothing_else() {
     let main = site.get(&format!("/api/builds/{good}"));
     assert_eq!(main["state"], "running", "{main}");
     let name = main["name"].as_str().unwrap();
-    let health = http()
-        .get(format!("{}/builds/{name}/web/health", site.url()))
+    let health = site
+        .build_request(reqwest::Method::GET, name, "/web/health")
         .send()
         .unwrap();
     assert_eq!(health.status(), 200);
@@ -446,8 +477,8 @@ fn running_builds_come_back_after_a_restart() {
     site.restart();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let ok = http()
-            .get(format!("{}/builds/{name}/web/health", site.url()))
+        let ok = site
+            .build_request(reqwest::Method::GET, &name, "/web/health")
             .send()
             .map(|r| r.status() == 200)
             .unwrap_or(false);
@@ -592,8 +623,8 @@ fn a_kept_build_outlives_the_running_limit_while_older_unkept_ones_stop() {
     let third = site.push_branch(&tree, "kept", "third", "third.txt");
     wait_state(&site, &second["id"], "stopped");
     let name = kept["name"].as_str().unwrap();
-    let health = http()
-        .get(format!("{}/builds/{name}/web/health", site.url()))
+    let health = site
+        .build_request(reqwest::Method::GET, name, "/web/health")
         .send()
         .unwrap();
     assert_eq!(health.status(), 200, "the kept build still answers");
@@ -723,8 +754,8 @@ fn a_development_builds_mail_is_caught_and_never_sent() {
         return;
     }
 
-    let sent: Value = http()
-        .post(format!("{}/builds/{name}/standin/send_mail", site.url()))
+    let sent: Value = site
+        .build_request(reqwest::Method::POST, name, "/standin/send_mail")
         .json(&json!({"to": "customer@example.com", "subject": "Your order", "body": "Thanks"}))
         .send()
         .unwrap()

@@ -368,6 +368,8 @@ fn a_ui_session_needs_its_csrf_header_to_change_anything() {
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
+    // Host-only: a cookie with a Domain would also go to every `<build>.<domain>`.
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
     let session = cookie.split(';').next().unwrap().to_string();
     let csrf = response.json::<Value>().unwrap()["csrf"]
         .as_str()

@@ -152,8 +152,10 @@ fn a_developers_module_gets_none_of_slipways_secrets_and_its_build_still_serves(
 
     // Slipway is untouched and the build serves.
     let name = build["name"].as_str().unwrap();
-    let health =
-        reqwest::blocking::get(format!("{}/builds/{name}/web/health", site.url())).unwrap();
+    let health = site
+        .build_request(reqwest::Method::GET, name, "/web/health")
+        .send()
+        .unwrap();
     assert_eq!(health.status(), 200);
     let prod = site.get(&format!("/api/builds/{}", production["id"]));
     assert_eq!(prod["state"], "running", "{prod}");

@@ -17,8 +17,7 @@ fn http() -> reqwest::blocking::Client {
 }
 
 fn healthy(site: &Site, build: &str) -> bool {
-    http()
-        .get(format!("{}/builds/{build}/web/health", site.url()))
+    site.build_request(reqwest::Method::GET, build, "/web/health")
         .send()
         .map(|r| r.status() == 200)
         .unwrap_or(false)
@@ -574,8 +573,8 @@ fn a_staging_build_s_mail_is_caught_and_never_leaves() {
         staging["name"].as_str().unwrap(),
     );
 
-    let sent = http()
-        .post(format!("{}/builds/{name}/standin/send_mail", site.url()))
+    let sent = site
+        .build_request(reqwest::Method::POST, name, "/standin/send_mail")
         .json(&json!({"to": "customer@example.com", "subject": "Your invoice", "body": "<p>Hello <script>alert(1)</script></p>"}))
         .send()
         .unwrap();
@@ -666,8 +665,8 @@ fn production_mail_really_leaves_through_the_configured_relay() {
     let (id, name) = (prod["id"].as_i64().unwrap(), prod["name"].as_str().unwrap());
     site.odoo_bin(name, &["-i", "mail"]);
 
-    let sent = http()
-        .post(format!("{}/builds/{name}/standin/send_mail", site.url()))
+    let sent = site
+        .build_request(reqwest::Method::POST, name, "/standin/send_mail")
         .json(&json!({"to": "customer@example.com", "subject": "Your real invoice", "body": "hi"}))
         .send()
         .unwrap();
@@ -718,8 +717,8 @@ fn a_mail_server_added_to_staging_is_switched_off_and_older_builds_mails_go_with
         "switched off before the server started"
     );
     let (id, name) = (next["id"].as_i64().unwrap(), next["name"].as_str().unwrap());
-    let sent = http()
-        .post(format!("{}/builds/{name}/standin/send_mail", site.url()))
+    let sent = site
+        .build_request(reqwest::Method::POST, name, "/standin/send_mail")
         .json(&json!({"to": "customer@example.com", "subject": "Still caught", "body": "hi"}))
         .send()
         .unwrap();

@@ -38,6 +38,9 @@ fn the_web_ui_in_a_real_browser() {
         "{'name': 'Shop mail', 'version': '17.0.1.0', 'depends': ['mail'], 'license': 'LGPL-3'}\n",
     );
     tree.write("shop_mail/__init__.py", "");
+    // A developer's page that tries to read Slipway's session from the build's host name.
+    let probe = std::fs::read_to_string(ui.join("build-probe.html")).unwrap();
+    tree.write("shop_mail/static/probe.html", &probe);
     let feature_b = site.push_branch(&tree, "shop", "feature-b", "TODO.md");
 
     let world = json!({

@@ -6,12 +6,15 @@
 //! own host (no `Domain`, no `slipway_*` name). It forwards the way Odoo's `proxy_mode` expects: `X-Forwarded-For` (the client appended),
 //! `X-Forwarded-Host` and `X-Forwarded-Proto` set by us (whatever the client sent), hop-by-hop
 //! headers dropped both ways, the client's `Host` passed on, a `Location` pointing at the
-//! upstream (or, behind a path prefix, at the site root) rewritten to the public address, and
-//! `Connection: upgrade` requests (Odoo 17's `/websocket` bus) spliced through once the build
-//! answers 101. A build that does not answer gets a 502 page naming it.
+//! upstream rewritten to the public address, and `Connection: upgrade` requests (Odoo 17's
+//! `/websocket` bus) spliced through once the build answers 101. A build that does not answer
+//! gets a 502 page naming it.
 //!
-//! [`open_session`] logs into a build (Odoo's `/web/session/authenticate`) for the "Connect"
-//! button; [`build_from_host`] picks the build out of a `<build>.<domain>` host name.
+//! A build is only ever served at the root of its own host name, `<build>.<domain>`: an
+//! origin of its own, apart from Slipway's UI and API, so that a developer's page cannot read
+//! anything of Slipway's with its visitor's cookies. [`build_from_host`] picks the build out
+//! of such a host name, [`build_origin`] makes one; [`open_session`] logs into a build (Odoo's
+//! `/web/session/authenticate`) for the "Connect" button.
 //!
 //! Built on hyper-util's legacy client rather than reqwest: it takes axum's request body as is
 //! (same `http-body` 1 types, so streaming needs no adapter), adds no headers and follows no
@@ -21,9 +24,9 @@
 //!
 //! The streaming HTTP/1.1 reverse proxy to builds' Odoo servers (hyper-util's client):
 //! `X-Forwarded-*` for Odoo's `proxy_mode`, hop-by-hop headers dropped, `Location` rewritten to the
-//! public host and path prefix, WebSocket upgrades spliced, a 502 page naming a build that does not
-//! answer; `open_session` logs into a build for "Connect"; `build_from_host` reads
-//! `<build>.<domain>`.
+//! public host, WebSocket upgrades spliced, a 502 page naming a build that does not answer;
+//! `open_session` logs into a build for "Connect"; `build_from_host` reads `<build>.<domain>` and
+//! `build_origin` writes it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -117,6 +120,11 @@ impl ProxyClient {
                 counts.insert(build.to_string(), 1);
             }
         }
+    }
+
+    /// The scheme clients reach Slipway with (`http`, or `https` after [`ProxyClient::https`]).
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
     }
 
     /// Announces `X-Forwarded-Proto: https` (Slipway is reached through TLS), so Odoo builds
@@ -236,39 +244,10 @@ fn wants_upgrade(headers: &HeaderMap) -> Option<HeaderValue> {
     }
 }
 
-/// The upstream path and query: `path_and_query` without `prefix` (`/builds/b1/web?x` with
-/// prefix `/builds/b1` is `/web?x`; the prefix alone is `/`). Unchanged when it does not start
-/// with the prefix.
-fn upstream_path(path_and_query: &str, prefix: Option<&str>) -> String {
-    let Some(prefix) = prefix.map(|p| p.trim_end_matches('/')) else {
-        return path_and_query.to_owned();
-    };
-    match path_and_query.strip_prefix(prefix) {
-        Some("") => "/".to_owned(),
-        Some(rest) if rest.starts_with('?') => format!("/{rest}"),
-        Some(rest) if rest.starts_with('/') => rest.to_owned(),
-        _ => path_and_query.to_owned(),
-    }
-}
-
-/// Rewrites a `Location` from the build: an absolute URL at the upstream address becomes one at
-/// `public` (`scheme://host`), and behind a path `prefix`, site-absolute paths (`/web`, or
-/// `public`'s own URLs) get the prefix back. Anything else (other sites, relative paths) is
-/// kept.
-fn rewrite_location(
-    location: &str,
-    upstream: SocketAddr,
-    public: &str,
-    prefix: Option<&str>,
-) -> String {
-    let prefix = prefix.map(|p| p.trim_end_matches('/')).unwrap_or("");
-    let with_prefix = |path: &str| {
-        if prefix.is_empty() || path == prefix || path.starts_with(&format!("{prefix}/")) {
-            path.to_owned()
-        } else {
-            format!("{prefix}{path}")
-        }
-    };
+/// Rewrites a `Location` from the build: an absolute URL at the upstream address (or at
+/// `public` itself) becomes one at `public` (`scheme://host`). Anything else (other sites,
+/// paths) is kept.
+fn rewrite_location(location: &str, upstream: SocketAddr, public: &str) -> String {
     for scheme in ["http://", "https://"] {
         let Some(rest) = location.strip_prefix(scheme) else {
             continue;
@@ -286,12 +265,9 @@ fn rewrite_location(
             || authority == format!("127.0.0.1:{port}");
         let public_host = public.split_once("://").map_or(public, |(_, host)| host);
         if is_upstream || authority.eq_ignore_ascii_case(public_host) {
-            return format!("{public}{}", with_prefix(&path));
+            return format!("{public}{path}");
         }
         return location.to_owned();
-    }
-    if location.starts_with('/') && !location.starts_with("//") {
-        return with_prefix(location);
     }
     location.to_owned()
 }
@@ -327,14 +303,12 @@ fn bad_gateway(build: &str) -> Response {
 }
 
 /// Forwards `req` to the Odoo server of build `build` at `upstream` and streams its answer
-/// back. With `strip_prefix` (path-based access, `/builds/<name>`), the prefix is removed from
-/// the path sent upstream and put back into redirects.
+/// back, path and query unchanged (a build owns every path of its host).
 pub async fn forward(
     client: &ProxyClient,
     upstream: SocketAddr,
     build: &str,
     mut req: Request,
-    strip_prefix: Option<&str>,
 ) -> Response {
     client.count_request(build);
     let client_ip = req
@@ -348,10 +322,7 @@ pub async fn forward(
         .map(str::to_owned)
         .or_else(|| req.uri().authority().map(|a| a.to_string()))
         .unwrap_or_else(|| upstream.to_string());
-    let path = upstream_path(
-        req.uri().path_and_query().map_or("/", |pq| pq.as_str()),
-        strip_prefix,
-    );
+    let path = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let Ok(uri) = format!("http://{upstream}{path}").parse::<Uri>() else {
         return (StatusCode::BAD_REQUEST, "bad request path").into_response();
     };
@@ -430,7 +401,7 @@ pub async fn forward(
         .and_then(|v| v.to_str().ok())
     {
         let public = format!("{}://{public_host}", client.scheme);
-        let rewritten = rewrite_location(location, upstream, &public, strip_prefix);
+        let rewritten = rewrite_location(location, upstream, &public);
         if let Ok(value) = HeaderValue::from_str(&rewritten) {
             parts.headers.insert(header::LOCATION, value);
         }
@@ -539,13 +510,41 @@ pub fn build_from_host(host: &str, domain: &str) -> Option<String> {
         return None;
     }
     let label = label.strip_suffix('.')?;
-    let valid = !label.is_empty()
+    is_build_label(label).then(|| label.to_ascii_lowercase())
+}
+
+/// Whether `label` can name a build in a host name: one DNS label of letters, digits and
+/// `-` (in any case), not starting with `-`, at most 63 long.
+pub fn is_build_label(label: &str) -> bool {
+    !label.is_empty()
         && label.len() <= 63
         && !label.starts_with('-')
         && label
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    valid.then(|| label.to_ascii_lowercase())
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// Where build `build` is reached: `scheme://<build>.<domain>[:port]`, without a final `/`.
+/// Builds are served by the listener that serves Slipway, so the port is the one of
+/// `request_host` (the `Host` a request to Slipway came with), left out when it is the
+/// scheme's default (80 for `http`, 443 for `https`) or when there is none.
+pub fn build_origin(scheme: &str, build: &str, domain: &str, request_host: Option<&str>) -> String {
+    let domain = domain.trim().trim_end_matches('.');
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    match request_host.and_then(port_of_host) {
+        Some(port) if port != default_port => format!("{scheme}://{build}.{domain}:{port}"),
+        _ => format!("{scheme}://{build}.{domain}"),
+    }
+}
+
+/// The port of a `Host` header value: `8069` of `localhost:8069` or `[::1]:8069`; `None`
+/// without one (or with one that is not a port number).
+fn port_of_host(host: &str) -> Option<u16> {
+    let (name, port) = host.trim().rsplit_once(':')?;
+    if name.contains(':') && !(name.starts_with('[') && name.ends_with(']')) {
+        return None; // a bare IPv6 address: its colons are not a port
+    }
+    port.parse().ok()
 }
 
 #[cfg(test)]
@@ -656,18 +655,43 @@ mod tests {
     }
 
     #[test]
-    fn upstream_paths() {
-        assert_eq!(upstream_path("/web?debug=1", None), "/web?debug=1");
+    fn build_origins_carry_the_port_slipway_was_reached_on() {
+        let origin = |host| build_origin("http", "shop-main-7", "localhost", host);
         assert_eq!(
-            upstream_path("/builds/b1/web?x=1", Some("/builds/b1")),
-            "/web?x=1"
+            origin(Some("localhost:8069")),
+            "http://shop-main-7.localhost:8069"
         );
-        assert_eq!(upstream_path("/builds/b1", Some("/builds/b1")), "/");
-        assert_eq!(upstream_path("/builds/b1/", Some("/builds/b1/")), "/");
-        assert_eq!(upstream_path("/builds/b1?x", Some("/builds/b1")), "/?x");
         assert_eq!(
-            upstream_path("/builds/b10/web", Some("/builds/b1")),
-            "/builds/b10/web"
+            origin(Some("127.0.0.1:8400")),
+            "http://shop-main-7.localhost:8400"
+        );
+        assert_eq!(
+            origin(Some("[::1]:8400")),
+            "http://shop-main-7.localhost:8400"
+        );
+        assert_eq!(origin(Some("localhost:80")), "http://shop-main-7.localhost");
+        assert_eq!(origin(Some("localhost")), "http://shop-main-7.localhost");
+        assert_eq!(origin(None), "http://shop-main-7.localhost");
+        for odd in ["::1", "localhost:", "localhost:x", "localhost:99999"] {
+            assert_eq!(origin(Some(odd)), "http://shop-main-7.localhost", "{odd}");
+        }
+        assert_eq!(
+            build_origin(
+                "https",
+                "b1",
+                "slipway.example.",
+                Some("slipway.example:443")
+            ),
+            "https://b1.slipway.example"
+        );
+        assert_eq!(
+            build_origin(
+                "https",
+                "b1",
+                "slipway.example",
+                Some("slipway.example:8443")
+            ),
+            "https://b1.slipway.example:8443"
         );
     }
 
@@ -675,43 +699,25 @@ mod tests {
     fn locations() {
         let up: SocketAddr = "127.0.0.1:8069".parse().unwrap();
         let public = "https://b1.slipway.example";
-        let rw = |loc, prefix| rewrite_location(loc, up, public, prefix);
+        let rw = |loc| rewrite_location(loc, up, public);
         assert_eq!(
-            rw("http://127.0.0.1:8069/web/login", None),
+            rw("http://127.0.0.1:8069/web/login"),
             "https://b1.slipway.example/web/login"
         );
+        assert_eq!(rw("http://localhost:8069"), "https://b1.slipway.example/");
         assert_eq!(
-            rw("http://localhost:8069", None),
-            "https://b1.slipway.example/"
-        );
-        assert_eq!(
-            rw("http://127.0.0.1:8069?x=1", None),
+            rw("http://127.0.0.1:8069?x=1"),
             "https://b1.slipway.example/?x=1"
         );
-        assert_eq!(rw("/web", None), "/web");
-        assert_eq!(rw("https://www.odoo.com/x", None), "https://www.odoo.com/x");
         assert_eq!(
-            rw("http://127.0.0.1:9999/x", None),
-            "http://127.0.0.1:9999/x"
+            rw("http://b1.slipway.example/odoo"),
+            "https://b1.slipway.example/odoo"
         );
-        assert_eq!(rw("web/login", Some("/builds/b1")), "web/login");
-        // Behind a path prefix.
-        let public = "http://slipway.example";
-        let rw = |loc, prefix| rewrite_location(loc, up, public, prefix);
-        assert_eq!(rw("/web", Some("/builds/b1")), "/builds/b1/web");
-        assert_eq!(rw("/builds/b1/web", Some("/builds/b1")), "/builds/b1/web");
-        assert_eq!(
-            rw("//evil.example/x", Some("/builds/b1")),
-            "//evil.example/x"
-        );
-        assert_eq!(
-            rw("http://127.0.0.1:8069/odoo", Some("/builds/b1")),
-            "http://slipway.example/builds/b1/odoo"
-        );
-        assert_eq!(
-            rw("http://slipway.example/web", Some("/builds/b1")),
-            "http://slipway.example/builds/b1/web"
-        );
+        assert_eq!(rw("/web"), "/web");
+        assert_eq!(rw("web/login"), "web/login");
+        assert_eq!(rw("//evil.example/x"), "//evil.example/x");
+        assert_eq!(rw("https://www.odoo.com/x"), "https://www.odoo.com/x");
+        assert_eq!(rw("http://127.0.0.1:9999/x"), "http://127.0.0.1:9999/x");
     }
 
     #[test]

@@ -137,24 +137,16 @@ struct Front {
 }
 
 async fn by_host(State(front): State<Front>, req: Request) -> Response {
-    forward(&front.client, front.upstream, "b1", req, None).await
+    forward(&front.client, front.upstream, "b1", req).await
 }
 
-async fn by_path(State(front): State<Front>, req: Request) -> Response {
-    forward(&front.client, front.upstream, "b1", req, Some("/builds/b1")).await
-}
-
-/// Slipway's side: `/builds/b1/...` by path, everything else by host, to `upstream`.
+/// Slipway's side: every request to `upstream`, as for the host name `b1.<domain>`.
 async fn front(upstream: SocketAddr) -> SocketAddr {
     let state = Front {
         client: ProxyClient::new(),
         upstream,
     };
-    let app = Router::new()
-        .route("/builds/b1", any(by_path))
-        .route("/builds/b1/{*rest}", any(by_path))
-        .fallback(by_host)
-        .with_state(state);
+    let app = Router::new().fallback(by_host).with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -209,39 +201,6 @@ async fn forwards_method_path_query_body_cookies_and_forwarded_headers() {
     assert_eq!(headers["x-forwarded-proto"], json!(["http"]));
     assert!(headers.get("x-private").is_none(), "{headers}");
     assert!(headers.get("keep-alive").is_none(), "{headers}");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_path_prefix_is_stripped_and_put_back_into_redirects() {
-    let up = upstream().await;
-    let front = front(up).await;
-    let seen: Value = http()
-        .get(format!("http://{front}/builds/b1/echo?x=1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(seen["uri"], "/echo?x=1");
-
-    let response = http()
-        .get(format!("http://{front}/builds/b1/redirect-relative"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 302);
-    assert_eq!(response.headers()["location"], "/builds/b1/web");
-
-    let response = http()
-        .get(format!("http://{front}/builds/b1/redirect-absolute"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.headers()["location"],
-        format!("http://{front}/builds/b1/web/login?redirect=%2Fodoo")
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

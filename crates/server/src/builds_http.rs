@@ -1,15 +1,21 @@
 //! The HTTP doors to projects and builds that are not `/api`: Git smart HTTP
 //! (`/git/<project>.git/...`, HTTP basic auth with a token as the password; a push enqueues
-//! builds), and the reverse proxy to build servers (by host name `<build>.<domain>`, or by
-//! path `/builds/<build>/...`), with "Connect" tickets that log the caller into a build as
-//! its administrator.
+//! builds), the reverse proxy to build servers, and "Connect" tickets that log the caller into
+//! a build as its administrator.
+//!
+//! A build is served only on its own host name, `<build>.<domain>` (middleware
+//! [`route_build_hosts`]): an origin apart from the UI's and `/api`'s, so a developer's page
+//! opened by an admin cannot read the admin's session or CSRF token, and the UI's host-only
+//! cookies never reach it. The former path route `/builds/<build>/<rest>` only redirects
+//! there (307: method and body are kept for a form's POST, and nothing is cached, since the
+//! target follows `--domain` and the port Slipway is reached on); it never proxies.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, post};
@@ -81,8 +87,8 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/git/{repo}", any(git))
         .route("/git/{repo}/{*rest}", any(git))
-        .route("/builds/{name}", any(by_path_root))
-        .route("/builds/{name}/{*rest}", any(by_path))
+        .route("/builds/{name}", any(to_build_host))
+        .route("/builds/{name}/{*rest}", any(to_build_host))
         .route("/api/builds/{id}/connect", post(connect))
 }
 
@@ -220,35 +226,39 @@ async fn running_build(
     }
 }
 
-async fn by_path_root(
-    state: State<AppState>,
-    Path(name): Path<String>,
-    request: Request,
-) -> Response {
-    forward_by_path(state, name, request).await
-}
-
-async fn by_path(
-    state: State<AppState>,
-    Path(params): Path<HashMap<String, String>>,
-    request: Request,
-) -> Response {
-    let name = params.get("name").cloned().unwrap_or_default();
-    forward_by_path(state, name, request).await
-}
-
-async fn forward_by_path(
-    State(state): State<AppState>,
-    name: String,
-    request: Request,
-) -> Response {
-    match running_build(&state, &name).await {
-        Ok((_, upstream)) => {
-            let prefix = format!("/builds/{name}");
-            proxy::forward(&state.proxy, upstream, &name, request, Some(&prefix)).await
+/// `/builds/<build>/<rest>?<query>`: a 307 to `<rest>?<query>` on the build's own host name
+/// (see the module's docs); a 404 when `<build>` cannot be a build's name.
+async fn to_build_host(State(state): State<AppState>, request: Request) -> Response {
+    let uri = request.uri();
+    let path_and_query = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    match build_host_target(path_and_query) {
+        Some((build, rest)) => {
+            let origin = state.build_origin(&build, request.headers());
+            Redirect::temporary(&format!("{origin}{rest}")).into_response()
         }
-        Err(response) => response,
+        None => ApiError::not_found(
+            "no such build: builds are at http://<build>.<domain>/, their own host name",
+        )
+        .into_response(),
     }
+}
+
+/// The build and the path (with its query) on the build's host that `/builds/<build>/...`
+/// stands for: `/builds/b1/web?x` is `b1` and `/web?x`; `/builds/b1` is `b1` and `/`. The
+/// rest is kept as sent (still percent-encoded). `None` unless `<build>` is a host name label.
+fn build_host_target(path_and_query: &str) -> Option<(String, String)> {
+    let after = path_and_query.strip_prefix("/builds/")?;
+    let end = after.find(['/', '?']).unwrap_or(after.len());
+    let (build, rest) = after.split_at(end);
+    if !proxy::is_build_label(build) {
+        return None;
+    }
+    let rest = match rest {
+        "" => "/".to_owned(),
+        query if query.starts_with('?') => format!("/{query}"),
+        path => path.to_owned(),
+    };
+    Some((build.to_ascii_lowercase(), rest))
 }
 
 /// Middleware: requests for `<build>.<domain>` go to the build's server, all of them
@@ -274,7 +284,7 @@ pub(crate) async fn route_build_hosts(
     if request.uri().path() == "/slipway/connect" {
         return land_connect(&state, &build, upstream, request).await;
     }
-    proxy::forward(&state.proxy, upstream, &name, request, None).await
+    proxy::forward(&state.proxy, upstream, &name, request).await
 }
 
 /// `POST /api/builds/{id}/connect`: a one-time link (valid a minute) that opens the build
@@ -283,6 +293,7 @@ async fn connect(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<i64>,
+    headers: HeaderMap,
 ) -> ApiResult<Answer<ConnectLink>> {
     let build = crate::api::build_for(&state, &user, id, Action::Connect).await?;
     if build.state != BuildState::Running {
@@ -295,8 +306,8 @@ async fn connect(
     let ticket = state.connect_tickets.issue(id).await;
     Ok(Answer(ConnectLink {
         url: format!(
-            "{}slipway/connect?ticket={ticket}",
-            state.build_url(&build.name)
+            "{}/slipway/connect?ticket={ticket}",
+            state.build_origin(&build.name, &headers)
         ),
         expires_in: TICKET_LIFETIME.as_secs(),
     }))
@@ -339,5 +350,42 @@ async fn land_connect(
             format!("The build refused the administrator's login: {e}\n"),
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_path_route_stands_for_the_same_path_on_the_builds_host() {
+        let target = |p| build_host_target(p).map(|(b, rest)| format!("{b} {rest}"));
+        assert_eq!(
+            target("/builds/shop-main-7/web/health?probe=1").as_deref(),
+            Some("shop-main-7 /web/health?probe=1")
+        );
+        assert_eq!(target("/builds/b1").as_deref(), Some("b1 /"));
+        assert_eq!(target("/builds/b1/").as_deref(), Some("b1 /"));
+        assert_eq!(
+            target("/builds/b1?debug=1").as_deref(),
+            Some("b1 /?debug=1")
+        );
+        assert_eq!(target("/builds/B1/web").as_deref(), Some("b1 /web"));
+        assert_eq!(
+            target("/builds/b1/a%20b/%2e%2e?x=%26").as_deref(),
+            Some("b1 /a%20b/%2e%2e?x=%26")
+        );
+        // Nothing that could put another host into the redirect.
+        for bad in [
+            "/builds/",
+            "/builds/evil.example%23",
+            "/builds/evil.example/x",
+            "/builds/user@evil.example",
+            "/builds/-b1/web",
+            "/builds/b%31/web",
+            "/other/b1",
+        ] {
+            assert_eq!(build_host_target(bad), None, "{bad}");
+        }
     }
 }

@@ -8,8 +8,8 @@
 //!
 //! - `/api/*`: the REST API ([`api`]-module docs list the routes).
 //! - `/git/<project>.git`: Git smart HTTP (`slipway_git::http`, behind token auth and the push hook
-//!   in `builds_http`); `<build>.<domain>` and `/builds/<build>/`: the reverse proxy to
-//!   build servers (`slipway_proxy`).
+//!   in `builds_http`); `<build>.<domain>`: the reverse proxy to build servers (`slipway_proxy`),
+//!   each on an origin of its own (`/builds/<build>/...` only redirects there).
 //!
 //! - `/` and `/ui/*`: the web UI ([`ui`]), static assets embedded in the binary.
 //!
@@ -39,8 +39,9 @@
 //! `/git/<project>.git` with HTTP basic auth (any user, a token as password) and the push hook (the
 //! branches read before and after `git-receive-pack`, whose report is read whole first, since git
 //! updates refs while streaming it; all under the project's `lock_refs`), the build proxy by host
-//! (`<build>.<domain>`, a middleware ahead of every router) and by path (`/builds/<build>/`), and
-//! one-time Connect links that log the browser into a build as its administrator.
+//! (`<build>.<domain>`, a middleware ahead of every router; `/builds/<build>/` is a 307 there, so a
+//! build never runs on the UI's origin), and one-time Connect links that log the browser into a
+//! build as its administrator.
 //!
 //! `ui/` is the web UI: `index.html`, one stylesheet and one ES module per page or tab
 //! (`project.js`: branches by stage, drag to move or merge; `builds.js`; `branch.js` with
@@ -234,10 +235,14 @@ impl AppState {
         }
     }
 
-    /// Where a build is reached: `http://<build>.<domain>/` (the port of the request is
-    /// added by the UI, which knows it).
-    pub fn build_url(&self, build: &str) -> String {
-        format!("http://{build}.{}/", self.domain)
+    /// Where a build is reached, for a client whose request came with `headers`:
+    /// `http://<build>.<domain>[:port]`, on the port that request reached Slipway on
+    /// ([`slipway_proxy::build_origin`]).
+    pub fn build_origin(&self, build: &str, headers: &axum::http::HeaderMap) -> String {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok());
+        slipway_proxy::build_origin(self.proxy.scheme(), build, &self.domain, host)
     }
 }
 

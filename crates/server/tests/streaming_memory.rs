@@ -139,7 +139,7 @@ async fn large_pushes_and_proxied_bodies_are_streamed_not_buffered() {
     let client = ProxyClient::new();
     let front = serve(Router::new().fallback(move |req: Request| {
         let client = client.clone();
-        async move { forward(&client, upstream, "b1", req, None).await }
+        async move { forward(&client, upstream, "b1", req).await }
     }))
     .await;
     let http = reqwest::Client::new();

@@ -86,6 +86,26 @@ impl Site {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// A request to build `build` at `path`, as a browser sends it: to this server with
+    /// `Host: <build>.localhost:<port>`, the build's own host name (builds are served nowhere
+    /// else). Redirects are not followed.
+    pub fn build_request(
+        &self,
+        method: reqwest::Method,
+        build: &str,
+        path: &str,
+    ) -> reqwest::blocking::RequestBuilder {
+        reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .request(method, format!("{}{path}", self.url()))
+            .header(
+                reqwest::header::HOST,
+                format!("{build}.localhost:{}", self.port),
+            )
+    }
+
     pub fn token(&self) -> String {
         std::fs::read_to_string(self.data.path().join("cli-token"))
             .unwrap()

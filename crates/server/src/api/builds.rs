@@ -77,7 +77,7 @@ pub(crate) async fn get_build(
 ) -> ApiResult<Answer<BuildView>> {
     let build = build_for(&state, &user, id, Action::View).await?;
     Ok(Answer(BuildView {
-        url: state.build_url(&build.name),
+        url: format!("{}/", state.build_origin(&build.name, &headers)),
         ssh: ssh_command(&state, &build, &headers),
         build,
     }))
