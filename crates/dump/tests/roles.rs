@@ -392,7 +392,11 @@ async fn the_size_of_databases_is_read_in_one_query_and_missing_names_count_noth
     let mut w = World::new();
     let small = w.name("szsmall");
     w.target.create_empty_database(&small).await.unwrap();
-    let alone = w.target.databases_size(&[small.clone()]).await.unwrap();
+    let alone = w
+        .target
+        .databases_size(std::slice::from_ref(&small))
+        .await
+        .unwrap();
     // An empty PostgreSQL database is several MiB of catalogs.
     assert!(alone > 1 << 20, "{alone}");
     let missing = w.name("szmissing");

@@ -205,7 +205,7 @@ impl ByteSize {
     /// [`ByteSize::from_str`](std::str::FromStr) reads it back.
     pub fn exact(self) -> String {
         for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
-            if self.0 != 0 && self.0 % (1 << shift) == 0 {
+            if self.0 != 0 && self.0.is_multiple_of(1 << shift) {
                 return format!("{}{unit}", self.0 >> shift);
             }
         }
