@@ -19,18 +19,7 @@ pub fn print_fields(rows: &[(&str, String)]) {
 
 /// `1536` as `1.5 KiB`.
 pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    slipway_platform::limits::ByteSize(bytes).to_string()
 }
 
 #[cfg(test)]

@@ -232,6 +232,27 @@ impl Target {
         }
     }
 
+    /// The bytes PostgreSQL holds for `databases` (`pg_database_size`), in one query; a name
+    /// with no database, or one the admin role may not connect to, counts nothing.
+    /// Filestores are not counted (see [`Self::filestore`]).
+    pub async fn databases_size(&self, databases: &[String]) -> Result<u64> {
+        if databases.is_empty() {
+            return Ok(0);
+        }
+        let admin = self.admin().await?;
+        let size: Result<(i64,)> = sqlx::query_as(
+            "SELECT coalesce(sum(CASE WHEN has_database_privilege(oid, 'CONNECT') \
+             THEN pg_database_size(oid) ELSE 0 END), 0)::bigint \
+             FROM pg_database WHERE datname = ANY($1)",
+        )
+        .bind(databases)
+        .fetch_one(&admin)
+        .await
+        .map_err(Into::into);
+        admin.close().await;
+        Ok(size?.0.max(0) as u64)
+    }
+
     /// Closes every session on `db` and waits until they are gone. For a database whose
     /// server was just stopped: its backends can outlive the process by a moment, and a
     /// template copy refuses a database anyone is connected to.

@@ -386,3 +386,30 @@ async fn databases_of_the_old_shared_role_get_a_role_each_at_start() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn the_size_of_databases_is_read_in_one_query_and_missing_names_count_nothing() {
+    let mut w = World::new();
+    let small = w.name("szsmall");
+    w.target.create_empty_database(&small).await.unwrap();
+    let alone = w
+        .target
+        .databases_size(std::slice::from_ref(&small))
+        .await
+        .unwrap();
+    // An empty PostgreSQL database is several MiB of catalogs.
+    assert!(alone > 1 << 20, "{alone}");
+    let missing = w.name("szmissing");
+    assert_eq!(
+        w.target
+            .databases_size(&[small.clone(), missing])
+            .await
+            .unwrap(),
+        alone
+    );
+    let bigger = w.name("szbig");
+    w.target.create_empty_database(&bigger).await.unwrap();
+    let both = w.target.databases_size(&[small, bigger]).await.unwrap();
+    assert!(both > alone, "{both} <= {alone}");
+    assert_eq!(w.target.databases_size(&[]).await.unwrap(), 0);
+}

@@ -26,6 +26,9 @@
 //! no dumb protocol), an unknown repository (404), a wrong method (405), a push without a user
 //! (403), a body over the size cap (413, from `Content-Length` at once, else as soon as the
 //! streamed body goes over it, and the push then leaves no trace: git's quarantine drops it).
+//! Refusals by git itself, with [`git_http_backend_guarded`]: a push breaking its
+//! [`PushGuard`] (a protected branch, more branches moved or created than allowed) is refused
+//! whole by a `pre-receive` hook before any ref moves, and the `git` client prints why.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -135,10 +138,7 @@ pub async fn git_http_backend(
     .await
 }
 
-/// Branches a pusher may not update, and why. A push updating one of them is refused by git
-/// itself, in a `pre-receive` hook of Slipway's own (the repositories' own hooks stay
-/// disabled): nothing of the push is applied, and the `git` client prints the reason
-/// (`remote: slipway: main is protected: ...`, then `! [remote rejected]`).
+/// Branches a pusher may not update, and why (one part of a [`PushGuard`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProtectedBranches {
     /// Branch names (`main`), never patterns.
@@ -147,16 +147,49 @@ pub struct ProtectedBranches {
     pub reason: String,
 }
 
-/// [`git_http_backend`], with the updates of `protected` branches refused on pushes.
-pub async fn git_http_backend_protecting(
+/// A cap on how many branches one push may move, and what to tell a pusher over it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchCap {
+    /// The most branches allowed.
+    pub max: usize,
+    /// Why, and what to do instead: printed after the count, as `remote: slipway: ...`.
+    pub reason: String,
+}
+
+/// What a push may do, checked by git itself in a `pre-receive` hook of Slipway's own (the
+/// repositories' own hooks stay disabled) before any ref moves: a push breaking any rule is
+/// refused whole, nothing of it is applied, and the `git` client prints why (`remote: slipway:
+/// main is protected: ...`, then `! [remote rejected]`). Deleting a branch counts against no
+/// cap (it builds nothing), only against protection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushGuard {
+    /// Branches this pusher may not update nor delete.
+    pub protected: ProtectedBranches,
+    /// The most branches one push may create or update.
+    pub max_branches: Option<BranchCap>,
+    /// The most branches one push may create.
+    pub max_new_branches: Option<BranchCap>,
+}
+
+impl PushGuard {
+    /// Whether the guard has anything to check.
+    pub fn is_active(&self) -> bool {
+        !self.protected.names.is_empty()
+            || self.max_branches.is_some()
+            || self.max_new_branches.is_some()
+    }
+}
+
+/// [`git_http_backend`], with pushes checked against `guard` before any ref moves.
+pub async fn git_http_backend_guarded(
     repos_root: &Path,
     remote_user: &str,
     req: Request,
     path_info: &str,
     max_body_bytes: u64,
-    protected: &ProtectedBranches,
+    guard: &PushGuard,
 ) -> Response {
-    let guard = (!protected.names.is_empty()).then_some(protected);
+    let guard = guard.is_active().then_some(guard);
     serve(
         repos_root,
         remote_user,
@@ -168,21 +201,37 @@ pub async fn git_http_backend_protecting(
     .await
 }
 
-/// The `pre-receive` hook that refuses protected branches: they come in the environment, so
-/// one script serves every push.
+/// The `pre-receive` hook that applies a [`PushGuard`]: its rules come in the environment,
+/// so one script serves every push. `printf`, not `echo`: reasons are never interpreted.
 const GUARD_HOOK: &str = r#"#!/bin/sh
-# Slipway's branch protection, written by Slipway (a repository's own hooks never run):
-# refuses every update of a branch listed in SLIPWAY_PROTECTED_BRANCHES (one per line).
+# Slipway's push guard, written by Slipway (a repository's own hooks never run). Refuses the
+# whole push when it updates or deletes a branch listed in SLIPWAY_PROTECTED_BRANCHES (one per
+# line), creates or updates more than SLIPWAY_MAX_BRANCHES branches, or creates more than
+# SLIPWAY_MAX_NEW_BRANCHES; each refusal is printed with its reason.
 refused=0
+moved=0
+created=0
 while read -r old new ref; do
   branch=${ref#refs/heads/}
   [ "$branch" = "$ref" ] && continue
-  if printf '%s
-' "$SLIPWAY_PROTECTED_BRANCHES" | grep -qxF -e "$branch"; then
-    echo "slipway: $branch is protected: $SLIPWAY_PROTECTED_REASON" >&2
+  if printf '%s\n' "$SLIPWAY_PROTECTED_BRANCHES" | grep -qxF -e "$branch"; then
+    printf 'slipway: %s is protected: %s\n' "$branch" "$SLIPWAY_PROTECTED_REASON" >&2
     refused=1
   fi
+  case $new in *[!0]*) ;; *) continue ;; esac
+  moved=$((moved + 1))
+  case $old in *[!0]*) ;; *) created=$((created + 1)) ;; esac
 done
+if [ -n "$SLIPWAY_MAX_BRANCHES" ] && [ "$moved" -gt "$SLIPWAY_MAX_BRANCHES" ]; then
+  printf 'slipway: this push creates or updates %s branches: %s\n' "$moved" "$SLIPWAY_MAX_BRANCHES_REASON" >&2
+  refused=1
+fi
+if [ -n "$SLIPWAY_MAX_NEW_BRANCHES" ] && [ "$created" -gt "$SLIPWAY_MAX_NEW_BRANCHES" ]; then
+  new_branches="$created new branches"
+  [ "$created" -eq 1 ] && new_branches="1 new branch"
+  printf 'slipway: this push creates %s: %s\n' "$new_branches" "$SLIPWAY_MAX_NEW_BRANCHES_REASON" >&2
+  refused=1
+fi
 exit $refused
 "#;
 
@@ -209,7 +258,7 @@ async fn serve(
     req: Request,
     path_info: &str,
     max_body_bytes: u64,
-    protected: Option<&ProtectedBranches>,
+    guard: Option<&PushGuard>,
 ) -> Response {
     let Some((project, endpoint)) = parse_path(path_info) else {
         return plain(StatusCode::NOT_FOUND, "not a Git repository URL");
@@ -275,11 +324,11 @@ async fn serve(
     if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
         cmd.env("REMOTE_ADDR", addr.ip().to_string());
     }
-    if let (Some(protected), Endpoint::ReceivePack) = (protected, endpoint) {
+    if let (Some(guard), Endpoint::ReceivePack) = (guard, endpoint) {
         let hooks = match guard_hooks_dir(repos_root).await {
             Ok(hooks) => hooks,
             Err(e) => {
-                tracing::error!(error = %e, "cannot write the branch protection hook");
+                tracing::error!(error = %e, "cannot write the push guard hook");
                 return plain(StatusCode::INTERNAL_SERVER_ERROR, "pushes are unavailable");
             }
         };
@@ -287,8 +336,20 @@ async fn serve(
         cmd.env("GIT_CONFIG_COUNT", "1")
             .env("GIT_CONFIG_KEY_0", "core.hooksPath")
             .env("GIT_CONFIG_VALUE_0", hooks)
-            .env("SLIPWAY_PROTECTED_BRANCHES", protected.names.join("\n"))
-            .env("SLIPWAY_PROTECTED_REASON", &protected.reason);
+            .env(
+                "SLIPWAY_PROTECTED_BRANCHES",
+                guard.protected.names.join("\n"),
+            )
+            .env("SLIPWAY_PROTECTED_REASON", &guard.protected.reason);
+        for (cap, name) in [
+            (&guard.max_branches, "SLIPWAY_MAX_BRANCHES"),
+            (&guard.max_new_branches, "SLIPWAY_MAX_NEW_BRANCHES"),
+        ] {
+            if let Some(cap) = cap {
+                cmd.env(name, cap.max.to_string())
+                    .env(format!("{name}_REASON"), &cap.reason);
+            }
+        }
     }
 
     let mut child = match cmd.spawn() {

@@ -11,7 +11,7 @@ use axum::extract::{Path as UrlPath, Request, State};
 use axum::response::Response;
 use axum::routing::any;
 use axum::Router;
-use slipway_git::http::git_http_backend;
+use slipway_git::http::{git_http_backend, git_http_backend_guarded, BranchCap, PushGuard};
 use slipway_git::Repos;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -62,6 +62,40 @@ async fn anonymous(
     .await
 }
 
+/// The guard of `/guarded/`: `main` protected, at most 3 branches moved and 2 created per push.
+fn test_guard() -> PushGuard {
+    PushGuard {
+        protected: slipway_git::http::ProtectedBranches {
+            names: vec!["main".into()],
+            reason: "ask an admin".into(),
+        },
+        max_branches: Some(BranchCap {
+            max: 3,
+            reason: "at most 3 per push".into(),
+        }),
+        max_new_branches: Some(BranchCap {
+            max: 2,
+            reason: "room for 2 more; a \\backslash stays 100% literal".into(),
+        }),
+    }
+}
+
+async fn guarded(
+    State(bridge): State<Bridge>,
+    UrlPath(path): UrlPath<String>,
+    req: Request,
+) -> Response {
+    git_http_backend_guarded(
+        &bridge.root,
+        "tester",
+        req,
+        &format!("/{path}"),
+        bridge.max_body_bytes,
+        &test_guard(),
+    )
+    .await
+}
+
 struct Server {
     _tmp: tempfile::TempDir,
     repos: Repos,
@@ -84,6 +118,7 @@ async fn server(max_body_bytes: u64) -> Server {
     let app = Router::new()
         .route("/git/{*path}", any(as_tester))
         .route("/anon/{*path}", any(anonymous))
+        .route("/guarded/{*path}", any(guarded))
         .with_state(bridge);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -249,6 +284,93 @@ async fn clone_push_force_push_delete_and_clone_again() {
     );
     assert_eq!(std::fs::read(again.join("a.txt")).unwrap(), b"one\n");
     git(&again, &["fsck", "--strict", "--no-progress"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_breaking_its_guard_is_refused_whole_by_git_with_the_reason() {
+    let s = server(1 << 30).await;
+    let open = s.url("shop.git");
+    let guarded = open.replace("/git/", "/guarded/");
+    git_async(&s.scratch, &["clone", "-q", &open, "work"]).await;
+    let work = s.scratch.join("work");
+    let first = commit(&work, "a.txt", b"one\n", "first");
+    git_async(
+        &work,
+        &["push", "-q", "origin", "main", "main:old1", "main:old2"],
+    )
+    .await;
+    git(&work, &["remote", "add", "guarded", &guarded]);
+    let repo = s.repos.open("shop").await.unwrap();
+    let before = repo.branches().await.unwrap();
+    let second = commit(&work, "a.txt", b"two\n", "second");
+
+    // Three new branches: over the two allowed; nothing lands.
+    let out = git_async_output(&work, &["push", "guarded", "HEAD:n1", "HEAD:n2", "HEAD:n3"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("remote: slipway: this push creates 3 new branches: room for 2 more; a \\backslash stays 100% literal")
+            && err.contains("[remote rejected]"),
+        "{err}"
+    );
+    assert_eq!(repo.branches().await.unwrap(), before);
+
+    // Four branches moved (two new): over the three per push; nothing lands.
+    let out = git_async_output(
+        &work,
+        &[
+            "push",
+            "guarded",
+            "HEAD:old1",
+            "HEAD:old2",
+            "HEAD:n1",
+            "HEAD:n2",
+        ],
+    )
+    .await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "remote: slipway: this push creates or updates 4 branches: at most 3 per push"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("new branches"), "{err}");
+    assert_eq!(repo.branches().await.unwrap(), before);
+
+    // A protected branch, even alone and even deleted.
+    for refspec in ["HEAD:main", ":main"] {
+        let out = git_async_output(&work, &["push", "guarded", refspec]).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(
+            err.contains("remote: slipway: main is protected: ask an admin"),
+            "{err}"
+        );
+    }
+    assert_eq!(repo.branches().await.unwrap(), before);
+
+    // Within the caps, and deletions counting against none: accepted.
+    git_async(
+        &work,
+        &[
+            "push",
+            "-q",
+            "guarded",
+            "HEAD:old1",
+            "HEAD:n1",
+            "HEAD:n2",
+            ":old2",
+        ],
+    )
+    .await;
+    let after = repo.branches().await.unwrap();
+    assert_eq!(after["main"], first);
+    assert_eq!(after["old1"], second);
+    assert_eq!(after["n1"], second);
+    assert_eq!(after["n2"], second);
+    assert!(!after.contains_key("old2"), "{after:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -245,7 +245,8 @@ impl Platform {
 
 impl Platform {
     /// Forks `source` into a new development branch `name` at the same commit, recorded in
-    /// History and built like a push. Returns the new branch's build.
+    /// History and built like a push; refused past the project's limits
+    /// ([`Platform::check_limits`]). Returns the new branch's build.
     pub async fn fork(
         &self,
         project: &Project,
@@ -258,6 +259,8 @@ impl Platform {
         })?;
         let repo = self.env().repos.open(&project.name).await?;
         let _refs = self.lock_refs(project.id).await;
+        self.check_limits(project, crate::limits::NewBuild::Branch)
+            .await?;
         let sha = repo.create_branch(name, &head).await.map_err(|e| match e {
             slipway_git::Error::AlreadyExists { .. } => PlatformError::Conflict(format!(
                 "a branch named {name:?} exists already; pick another name"

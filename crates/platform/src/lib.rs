@@ -11,7 +11,8 @@
 //!   how a shell of a build starts (the Shell tab and SSH both call it) and who may open one;
 //!   [`ssh_keys`]: people's SSH public keys.
 //! - [`Platform`]: the operations on them (pushes, rebuilds, stops, the scheduler's chores);
-//!   [`branch_backups`]: backing up, restoring and importing into a branch's database.
+//!   [`branch_backups`]: backing up, restoring and importing into a branch's database;
+//!   [`limits`]: builds per push and per project, disk per project, and their refusals.
 //!
 //! ## Design notes
 //!
@@ -43,6 +44,15 @@
 //! recording the change, so two never see, record and build the same change nor enqueue builds out
 //! of order.
 //!
+//! Limits (`limits.rs`, pure; measured in `usage.rs`): a push may move at most
+//! `Limits::builds_per_push` branches, and create only as many as the project has room for under
+//! `builds_per_project` (builds pending, building, running or stopped) and `project_disk` (its
+//! live databases' `pg_database_size`, one query, plus their filestores, each walked at most once
+//! a minute); `Platform::push_guard` hands both to git's `pre-receive` hook with the protected
+//! branches, so a push past them is refused whole before any ref moves. Forks and rebuilds ask
+//! `Platform::check_limits` (a `build_limit` or `disk_limit` Conflict). Production is never
+//! refused.
+//!
 //! Rights: `projects::allowed(role, action, stage)` is Odoo.sh's rights as one pure function (admin
 //! everything but committing to production from the browser; developer every tool of development
 //! builds and only seeing staging/production databases; tester the databases and tools of staging
@@ -64,12 +74,14 @@ mod error;
 mod ref_locks;
 mod service;
 mod text_column;
+mod usage;
 
 pub mod branch_backups;
 pub mod branches;
 pub mod builds;
 pub mod editor;
 pub mod history;
+pub mod limits;
 pub mod people;
 pub mod projects;
 pub mod sessions;

@@ -15,11 +15,13 @@ use crate::builds::templates::{to_trim, TemplateStore};
 use crate::builds::{Build, BuildState, BuildStore};
 use crate::error::{PlatformError, Result};
 use crate::history::{History, HistoryEvent, PushedCommit};
+use crate::limits::{Limits, NewBuild};
 use crate::people::{People, User};
 use crate::projects::{Project, Projects, Runtime};
 use crate::ref_locks::{RefLocks, RefsGuard};
 use crate::ssh_keys::SshKeys;
 use crate::stages::Stage;
+use crate::usage::FilestoreSizes;
 use slipway_metadata::{JobKind, JobQueue};
 
 /// What a merge did.
@@ -67,6 +69,10 @@ pub struct Platform {
     pub(crate) pipeline: Pipeline,
     /// One change of a project's branches at a time ([`Platform::lock_refs`]).
     ref_locks: RefLocks,
+    /// What one push and one project may take ([`Platform::with_limits`]).
+    pub limits: Limits,
+    /// Filestore sizes measured lately, for the disk limit.
+    pub(crate) filestore_sizes: FilestoreSizes,
 }
 
 impl Platform {
@@ -91,7 +97,15 @@ impl Platform {
             queue: JobQueue::new(pool),
             pipeline,
             ref_locks: RefLocks::default(),
+            limits: Limits::default(),
+            filestore_sizes: FilestoreSizes::default(),
         }
+    }
+
+    /// The same platform, refusing what goes past `limits` (else [`Limits::default`]).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Waits until the project's branches are the caller's to change: hold the guard from
@@ -307,11 +321,15 @@ impl Platform {
         }
     }
 
-    /// A new build of the branch's head.
+    /// A new build of the branch's head; refused, but in production, when the project is
+    /// over its disk limit ([`Platform::check_limits`]).
     pub async fn rebuild(&self, branch: &Branch, by: &User) -> Result<i64> {
         let head = branch.head.as_deref().ok_or_else(|| {
             PlatformError::Invalid(format!("branch {} has no commit to build yet", branch.name))
         })?;
+        let project = self.projects.by_id(branch.project_id).await?;
+        self.check_limits(&project, NewBuild::Rebuild(branch.stage))
+            .await?;
         let id = self
             .builds
             .enqueue(branch.id, branch.stage, head, "rebuild")

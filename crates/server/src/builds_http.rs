@@ -1,7 +1,7 @@
 //! The HTTP doors to projects and builds that are not `/api`: Git smart HTTP
 //! (`/git/<project>.git/...`, HTTP basic auth with a token as the password; a push enqueues
-//! builds), the reverse proxy to build servers, and "Connect" tickets that log the caller into
-//! a build as its administrator.
+//! builds, within `Platform::push_guard`'s protection and limits), the reverse proxy to build
+//! servers, and "Connect" tickets that log the caller into a build as its administrator.
 //!
 //! A build is served only on its own host name, `<build>.<domain>` (middleware
 //! [`route_build_hosts`]): an origin apart from the UI's and `/api`'s, so a developer's page
@@ -23,7 +23,7 @@ use axum::Router;
 use slipway_api::builds::ConnectLink;
 use slipway_platform::builds::naming::build_id_of;
 use slipway_platform::builds::{Build, BuildState};
-use slipway_platform::projects::{push_protection, Action};
+use slipway_platform::projects::Action;
 use slipway_platform::stages::Stage;
 use tokio::sync::Mutex;
 
@@ -160,19 +160,19 @@ async fn git(
     };
     let _refs = state.platform.lock_refs(project.id).await;
     let before = repo.branches().await.unwrap_or_default();
-    // Protected branches are refused by git itself, so nothing of such a push lands.
-    let branches = match state.platform.branches.list(project.id).await {
-        Ok(branches) => branches,
+    // Protected branches and the limits are checked by git itself, so nothing of a refused
+    // push lands.
+    let guard = match state.platform.push_guard(&project, role).await {
+        Ok(guard) => guard,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let protected = push_protection(&project.settings, role, &branches);
-    let response = git_http::git_http_backend_protecting(
+    let response = git_http::git_http_backend_guarded(
         &repos_root,
         &user.login,
         request,
         &path_info,
         MAX_PUSH_BYTES,
-        &protected,
+        &guard,
     )
     .await;
     // The bridge answers a receive-pack once git has exited: the refs are updated.

@@ -15,7 +15,10 @@
 //!
 //! ## Design notes
 //!
-//! axum. One router per area merged in `router()`, with `serve()` shutting down gracefully: `GET
+//! axum. One router per area merged in `router()`, with `serve()` shutting down gracefully and
+//! cutting slow clients (a request head not sent within `--http-header-timeout`, a request body
+//! idle for `--http-body-idle`: answered 408, the connection closed, whatever the route; idle
+//! time only, so slow but steady uploads go through): `GET
 //! /healthz` (`{"status":"ok","postgres":"15.18"}`, 503 when PostgreSQL is unreachable), and
 //! `upgrade_api/`: Odoo's `/database/v1/*` with parameters from the query string or a form
 //! (`params.rs`), the documented `request` dict field for field (`view.rs`), `upload` streamed to a
@@ -94,6 +97,7 @@ pub mod upgrade_api;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -130,6 +134,10 @@ pub struct ServerConfig {
     pub smtp_idle: Duration,
     /// How failed password sign-ins are delayed and locked out.
     pub sign_in: slipway_platform::throttle::ThrottlePolicy,
+    /// How long a client has to send a request's head ([`HEADER_READ_TIMEOUT`] by default).
+    pub header_read_timeout: Duration,
+    /// How long a request body may stall ([`BODY_IDLE_TIMEOUT`] by default).
+    pub body_idle_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -195,6 +203,10 @@ pub struct AppState {
     pub password_checks: Arc<tokio::sync::Semaphore>,
     /// How long a client has to send a request's head ([`HEADER_READ_TIMEOUT`]).
     pub header_read_timeout: Duration,
+    /// How long a request body may go without a byte before the request is answered 408
+    /// and its connection closed ([`BODY_IDLE_TIMEOUT`]): idle time, never the total, so
+    /// a slow but steady upload of any size goes through.
+    pub body_idle_timeout: Duration,
 }
 
 impl AppState {
@@ -231,7 +243,8 @@ impl AppState {
                 config.sign_in,
             )),
             password_checks: Arc::new(tokio::sync::Semaphore::new(2)),
-            header_read_timeout: HEADER_READ_TIMEOUT,
+            header_read_timeout: config.header_read_timeout,
+            body_idle_timeout: config.body_idle_timeout,
         }
     }
 
@@ -290,6 +303,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let header_read_timeout = state.header_read_timeout;
+    let body_idle_timeout = state.body_idle_timeout;
     let app = router(state);
     let mut http = hyper::server::conn::http1::Builder::new();
     // A client that never finishes its request head (slowloris) holds a connection and a
@@ -320,7 +334,16 @@ pub async fn serve(
                 request
                     .extensions_mut()
                     .insert(axum::extract::ConnectInfo(peer));
-                tower::ServiceExt::oneshot(app.clone(), request.map(axum::body::Body::new))
+                let stalled = Arc::new(AtomicBool::new(false));
+                let request = request.map(|body| idle_timed(body, body_idle_timeout, &stalled));
+                let answer = tower::ServiceExt::oneshot(app.clone(), request);
+                async move {
+                    let response = answer.await;
+                    if stalled.load(Ordering::Relaxed) {
+                        return Ok(body_stalled(body_idle_timeout));
+                    }
+                    response
+                }
             },
         );
         let connection = http
@@ -351,6 +374,49 @@ pub async fn serve(
 /// How long a client has to send a request's head (its line and headers).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a request body may go without a byte: a minute, far beyond the pauses of a slow
+/// but live upload, and short enough that stalled clients do not pile up.
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A request body as the handlers read it, failing once no byte came for `idle`
+/// (tower-http's [`TimeoutBody`](tower_http::timeout::TimeoutBody): the wait restarts with each
+/// chunk and only runs while a handler waits for one); `stalled` turns true when it did.
+fn idle_timed(
+    body: hyper::body::Incoming,
+    idle: Duration,
+    stalled: &Arc<AtomicBool>,
+) -> axum::body::Body {
+    use http_body_util::BodyExt;
+    let stalled = stalled.clone();
+    let timed = tower_http::timeout::TimeoutBody::new(idle, body).map_err(move |e| {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            stalled.store(true, Ordering::Relaxed);
+        }
+        e
+    });
+    axum::body::Body::new(timed)
+}
+
+/// The answer to a request whose body stalled, whatever its handler made of the cut body.
+fn body_stalled(idle: Duration) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        [
+            (axum::http::header::CONNECTION, "close"),
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            ),
+        ],
+        format!(
+            "the request body stalled: nothing came for {} s, so the request was dropped; send it again\n",
+            idle.as_secs_f64()
+        ),
+    )
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,6 +434,8 @@ mod tests {
             smtp_listen: "127.0.0.1:0".parse().unwrap(),
             sign_in: Default::default(),
             smtp_idle: slipway_mail::smtp::IDLE_TIMEOUT,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            body_idle_timeout: BODY_IDLE_TIMEOUT,
         }
     }
 

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use slipway_mail::smtp::SmtpCatcher;
 use slipway_platform::builds::pipeline::{BuildEnv, BuildSandbox, SandboxPolicy, SmtpForBuild};
+use slipway_platform::limits::{ByteSize, Limits};
 use slipway_platform::people::NewUser;
 use slipway_platform::throttle::ThrottlePolicy;
 use slipway_platform::{DataDir, Metadata, Platform};
@@ -136,6 +137,34 @@ pub struct ServeArgs {
     #[arg(long, env = "SLIPWAY_LOGIN_LOCKOUT", default_value_t = 15)]
     login_lockout: u64,
 
+    /// How many branches one push may create or update (each is built): a push moving more
+    /// is refused whole by git, before any branch moves.
+    #[arg(long, env = "SLIPWAY_MAX_BUILDS_PER_PUSH", default_value_t = Limits::default().builds_per_push, value_parser = at_least_one)]
+    max_builds_per_push: usize,
+
+    /// How many builds a project may hold: pending, building, running or stopped (each holds
+    /// a database or is making one). At the limit, pushes and forks creating a branch are
+    /// refused; existing branches still build.
+    #[arg(long, env = "SLIPWAY_MAX_BUILDS_PER_PROJECT", default_value_t = Limits::default().builds_per_project, value_parser = at_least_one)]
+    max_builds_per_project: usize,
+
+    /// How much disk a project's live databases and filestores may use (such as 20GiB,
+    /// 500MiB, or off). Over it, new branches and rebuilds of development and staging are
+    /// refused; production is never refused.
+    #[arg(long, env = "SLIPWAY_MAX_PROJECT_DISK", default_value_t = DiskLimit(Limits::default().project_disk))]
+    max_project_disk: DiskLimit,
+
+    /// How long an HTTP client has to send a request's head (its line and headers), in
+    /// seconds.
+    #[arg(long, env = "SLIPWAY_HTTP_HEADER_TIMEOUT", default_value_t = slipway_server::HEADER_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    http_header_timeout: u64,
+
+    /// How long an HTTP request body may go without a byte before the request is answered
+    /// 408 and its connection closed, in seconds. Idle time, not the total: a slow but steady
+    /// upload of any size (a dump, a git push) goes through.
+    #[arg(long, env = "SLIPWAY_HTTP_BODY_IDLE", default_value_t = slipway_server::BODY_IDLE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    http_body_idle: u64,
+
     /// UNSAFE: run builds' code (pip, odoo-bin, tests), and upgrade requests' scripts, without
     /// a sandbox, with Slipway's own rights: they can read every secret of the data directory
     /// and act as Slipway. The web UI shows a warning on every page.
@@ -180,7 +209,49 @@ impl std::str::FromStr for SshListen {
     }
 }
 
+/// `--max-project-disk`: a size, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DiskLimit(Option<u64>);
+
+impl std::str::FromStr for DiskLimit {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        if text.trim() == "off" {
+            return Ok(Self(None));
+        }
+        let size: ByteSize = text.parse().map_err(|e| format!("{e}, or off"))?;
+        Ok(Self(Some(size.0)))
+    }
+}
+
+impl std::fmt::Display for DiskLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            None => f.write_str("off"),
+            Some(bytes) => f.write_str(&ByteSize(bytes).exact()),
+        }
+    }
+}
+
+/// A count of 1 or more (a limit of 0 would refuse everything).
+fn at_least_one(text: &str) -> std::result::Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{text:?} is not a whole number of 1 or more")),
+    }
+}
+
 impl ServeArgs {
+    /// What one push and one project may take.
+    fn limits(&self) -> Limits {
+        Limits {
+            builds_per_push: self.max_builds_per_push,
+            builds_per_project: self.max_builds_per_project,
+            project_disk: self.max_project_disk.0,
+        }
+    }
+
     /// Where the builds' SSH server listens, if at all.
     fn ssh_address(&self) -> Option<SocketAddr> {
         match self.ssh_listen {
@@ -281,6 +352,8 @@ pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
             lockout: Duration::from_secs(args.login_lockout * 60),
             ..ThrottlePolicy::default()
         },
+        header_read_timeout: Duration::from_secs(args.http_header_timeout),
+        body_idle_timeout: Duration::from_secs(args.http_body_idle),
     };
     let mail = bind_smtp(&config).await?;
     let ssh = bind_ssh(&args, &config).await?;
@@ -372,7 +445,7 @@ async fn serve_with(
     if let Some(spool) = wal_spool(global)? {
         env.backups = env.backups.map(|b| b.with_wal_spool(spool));
     }
-    let platform = Platform::new(metadata.pool().clone(), env);
+    let platform = Platform::new(metadata.pool().clone(), env).with_limits(args.limits());
     if let Some(backups) = platform.env().backups.as_ref() {
         // before any server starts on a database a crash left mid-swap
         backups

@@ -500,6 +500,32 @@ impl BuildStore {
         Ok(())
     }
 
+    /// How many of a project's builds are not over (pending, building, running or stopped):
+    /// each holds a database or is about to make one.
+    pub async fn count_live_of_project(&self, project_id: i64) -> Result<usize> {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM builds k JOIN branches b ON b.id = k.branch_id \
+             WHERE b.project_id = $1 AND k.state <> 'done'",
+        )
+        .bind(project_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count.max(0) as usize)
+    }
+
+    /// The databases a project's builds that are not over work on (a production or staging
+    /// database handed from build to build is named once).
+    pub async fn live_databases_of_project(&self, project_id: i64) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT k.database FROM builds k JOIN branches b ON b.id = k.branch_id \
+             WHERE b.project_id = $1 AND k.state <> 'done' AND k.database IS NOT NULL",
+        )
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(name,)| name).collect())
+    }
+
     /// Development builds of a project still holding a database, oldest first.
     pub async fn live_of_project_stage(&self, project_id: i64, stage: Stage) -> Result<Vec<Build>> {
         let rows: Vec<Build> = sqlx::query_as(&format!(

@@ -20,6 +20,8 @@ pub fn test_config(data_dir: &std::path::Path) -> ServerConfig {
         smtp_listen: "127.0.0.1:0".parse().unwrap(),
         sign_in: Default::default(),
         smtp_idle: slipway_mail::smtp::IDLE_TIMEOUT,
+        header_read_timeout: slipway_server::HEADER_READ_TIMEOUT,
+        body_idle_timeout: slipway_server::BODY_IDLE_TIMEOUT,
     }
 }
 
