@@ -264,7 +264,10 @@ async fn the_odoo_standin_through_the_proxy_and_connect() {
             connect_token("forged", &role.db, now + 20, &nonce),
             "bad signature",
         ),
-        (connect_token(KEY, &role.db, now - 1, &nonce), "expired token"),
+        (
+            connect_token(KEY, &role.db, now - 1, &nonce),
+            "expired token",
+        ),
         (
             connect_token(KEY, &role.db, now + 3600, &nonce),
             "token lives longer than",

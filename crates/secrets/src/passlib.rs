@@ -19,11 +19,7 @@ pub fn odoo_password_hash(password: &str) -> String {
 pub fn pbkdf2_sha512_hash(password: &str, salt: &[u8], rounds: u32) -> String {
     let mut checksum = [0u8; 64];
     pbkdf2::pbkdf2_hmac::<pbkdf2::sha2::Sha512>(password.as_bytes(), salt, rounds, &mut checksum);
-    format!(
-        "$pbkdf2-sha512${rounds}${}${}",
-        ab64(salt),
-        ab64(&checksum)
-    )
+    format!("$pbkdf2-sha512${rounds}${}${}", ab64(salt), ab64(&checksum))
 }
 
 /// passlib's "adapted base64": standard base64, `.` instead of `+`, no padding.
@@ -67,6 +63,9 @@ print(f'$pbkdf2-sha512$1000${ab64(salt)}${ab64(digest)}')
             .expect("python3 runs");
         assert!(out.status.success(), "{out:?}");
         assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), ours);
-        assert!(ours.starts_with("$pbkdf2-sha512$1000$./4w"), "+ is written ."); 
+        assert!(
+            ours.starts_with("$pbkdf2-sha512$1000$./4w"),
+            "+ is written ."
+        );
     }
 }

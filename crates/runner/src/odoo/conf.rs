@@ -282,7 +282,11 @@ mod tests {
         }
         assert!(!sample().render().contains("server_wide_modules"));
         c.connect_key = Some("k\nadmin_passwd = x".into());
-        assert!(c.check().unwrap_err().to_string().contains("slipway_connect_key"));
+        assert!(c
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("slipway_connect_key"));
     }
 
     #[test]
