@@ -107,6 +107,21 @@ impl Platform {
         &self.pipeline.env
     }
 
+    /// The key `build`'s `slipway_connect` checks Connect's tokens with.
+    pub fn connect_key(&self, build: &Build) -> Result<String> {
+        self.pipeline.env.odoo_logins.connect_key(build.id)
+    }
+
+    /// The administrator's password of the production database Slipway creates for
+    /// `project` (and so of its staging copies), for the project's admins to see; Odoo's
+    /// `admin` is never production's.
+    pub fn production_admin_password(&self, project: &Project) -> Result<String> {
+        self.pipeline
+            .env
+            .odoo_logins
+            .production_admin_password(project.id)
+    }
+
     /// A ready command running `what` inside `build`'s sandbox, as the build's own processes
     /// run (the Shell and SSH sessions); see `Pipeline::command_in_build`.
     pub async fn command_in_build(
