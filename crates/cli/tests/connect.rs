@@ -65,6 +65,15 @@ fn production_has_a_password_of_its_own_and_connect_needs_none() {
     assert!(authenticate(&site, &host, &db, &password).is_ok());
     let printed = site.cli_ok(&["project", "admin-password", "vault"]);
     assert!(printed.contains(&password), "{printed}");
+    let history = site.get("/api/projects/vault/branches/main/history");
+    let shown: Vec<&Value> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "admin_password.shown")
+        .collect();
+    assert_eq!(shown.len(), 2, "who saw it is in History: {history}");
+    assert_eq!(shown[0]["detail"]["login"], "admin");
 
     // Developers and testers do not.
     for (login, role) in [("dev", "developer"), ("tess", "tester")] {
@@ -117,6 +126,14 @@ fn production_has_a_password_of_its_own_and_connect_needs_none() {
         let page = page.text().unwrap();
         assert!(page.contains("Logged in as admin"), "{page}");
     }
+
+    // Slipway's module comes first on the addons path: no branch's module stands in for it.
+    let addons = conf_value(&site, name, "addons_path");
+    let first = addons.split(',').next().unwrap();
+    assert!(
+        first == "/opt/slipway/addons" || first.ends_with("/odoo-addons"),
+        "{addons}"
+    );
 
     // The module's route is on the public host: forged, expired and reused tokens open
     // nothing.

@@ -114,12 +114,22 @@ impl Platform {
 
     /// The administrator's password of the production database Slipway creates for
     /// `project` (and so of its staging copies), for the project's admins to see; Odoo's
-    /// `admin` is never production's.
-    pub fn production_admin_password(&self, project: &Project) -> Result<String> {
-        self.pipeline
+    /// `admin` is never production's. Who saw it goes into the production branch's History.
+    pub async fn production_admin_password(&self, project: &Project, by: &User) -> Result<String> {
+        let password = self
+            .pipeline
             .env
             .odoo_logins
-            .production_admin_password(project.id)
+            .production_admin_password(project.id)?;
+        let branches = self.branches.list(project.id).await?;
+        if let Some(production) = branches.iter().find(|b| b.stage == Stage::Production) {
+            let event = HistoryEvent::AdminPasswordShown {
+                message: format!("{} was shown the Odoo administrator's password", by.login),
+                login: by.login.clone(),
+            };
+            self.history.record(production.id, event).await?;
+        }
+        Ok(password)
     }
 
     /// A ready command running `what` inside `build`'s sandbox, as the build's own processes

@@ -361,7 +361,8 @@ pub(crate) async fn fork_branch(
 }
 
 /// `GET /api/projects/{p}/production/admin-password`: the login and password of production's
-/// administrator (project admins only; see [`slipway_api::projects::AdminPassword`]).
+/// administrator (project admins only, recorded in production's History; see
+/// [`slipway_api::projects::AdminPassword`]).
 pub(crate) async fn production_admin_password(
     State(state): State<AppState>,
     user: ApiUser,
@@ -369,9 +370,12 @@ pub(crate) async fn production_admin_password(
 ) -> ApiResult<Answer<AdminPassword>> {
     let access = project_for(&state, &user, &name).await?;
     access.require(Action::ManageProject, Stage::Production)?;
-    tracing::info!(project = %access.project.name, by = %user.0.login, "production's admin password shown");
+    let password = state
+        .platform
+        .production_admin_password(&access.project, &user.0)
+        .await?;
     Ok(Answer(AdminPassword {
         login: "admin".into(),
-        password: state.platform.production_admin_password(&access.project)?,
+        password,
     }))
 }
