@@ -21,7 +21,7 @@
 //! - `GET|POST /api/runtimes` (Odoo source trees per series; POST for admins)
 //! - `GET|POST /api/projects`, `GET /api/projects/{p}`; `GET
 //!   /api/projects/{p}/production/admin-password` (`{"login", "password"}` of production's
-//!   Odoo administrator, which is never `admin`: project admins only)
+//!   Odoo administrator, which is never `admin`: project admins only, each time in History)
 //! - `GET|PUT /api/projects/{p}/members` (`[{"login", "role"}]`; PUT replaces, admins only)
 //! - `GET /api/projects/{p}/branches`, `GET|PATCH /api/projects/{p}/branches/{b}`,
 //!   `GET .../history`, `POST .../rebuild`, `POST .../merge` (`{"into": "<branch>"}`),
