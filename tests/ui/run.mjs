@@ -345,6 +345,16 @@ await step('Settings save the branch behaviour and show collaborators', async ()
   await shot('settings');
 });
 
+await step("production's settings show its Odoo administrator's password to project admins", async () => {
+  expect(await page.locator('#production-admin').count() === 0, 'not on a development branch');
+  await page.goto(`${world.url}/#/p/${P}/b/main/settings`);
+  await page.click('#production-admin button');
+  const shown = await api(`/api/projects/${P}/production/admin-password`);
+  expect(shown.password && shown.password !== 'admin', JSON.stringify(shown));
+  await page.locator('#admin-password code', { hasText: shown.password }).waitFor();
+  await shot('production-admin');
+});
+
 await step('Backups: back up production now, verify it, restore it, download it and a dump', async () => {
   await page.goto(`${world.url}/#/p/${P}/b/main/backups`);
   await page.locator('#backups td').first().waitFor();

@@ -157,6 +157,18 @@ pub struct Forked {
     pub build: i64,
 }
 
+/// `GET /api/projects/{p}/production/admin-password` (project admins only): how to log into
+/// production's Odoo as its administrator. Slipway set it when it created production's
+/// database (staging copies have it too); someone may have changed it in Odoo since.
+/// Development builds keep Odoo's `admin`/`admin`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminPassword {
+    /// The login (`admin`).
+    pub login: String,
+    /// The password.
+    pub password: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

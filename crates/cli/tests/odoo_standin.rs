@@ -91,6 +91,7 @@ impl Role {
             without_demo: true,
             admin_passwd: "master".into(),
             log_level: "info".into(),
+            connect_key: None,
         }
     }
 }

@@ -315,6 +315,11 @@ fn staging_is_a_neutralized_copy_and_production_is_untouched() {
         "1",
         "production data came along"
     );
+    // Its administrator's password is production's (shown to project admins), not admin.
+    let admin_password = "SELECT password FROM res_users WHERE login = 'admin'";
+    let hash = site.psql(db, admin_password);
+    assert!(hash.starts_with("$pbkdf2-sha512$600000$"), "{hash}");
+    assert_eq!(hash, site.psql(&prod_db, admin_password));
     let neutralize = site.cli_ok(&[
         "build",
         "logs",

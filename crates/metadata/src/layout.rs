@@ -14,6 +14,8 @@
 //! | `mails/`, `smtp/secret` | the mail catcher's messages, and the secret SMTP passwords derive from | [`DataDir::mails`], [`DataDir::smtp_secret`] |
 //! | `upgrade/`, `sftp/` | the upgrade platform's request files, the SFTP host key | [`DataDir::upgrade`], [`DataDir::sftp`] |
 //! | `cli-token` | the token the CLI calls the local server with | [`DataDir::cli_token`] |
+//! | `odoo-logins.key` | the secret builds' Connect keys and production's admin passwords derive from | [`DataDir::odoo_logins_secret`] |
+//! | `odoo-addons/` | Slipway's own Odoo module (`slipway_connect`), on every build's addons path | [`DataDir::slipway_addons`] |
 //!
 //! The crates below this one (`pg`, `dump`) place their own entries; they are listed here so
 //! that the whole layout reads in one place.
@@ -94,6 +96,17 @@ impl DataDir {
         self.root.join("sftp")
     }
 
+    /// The secret builds' Connect keys and production databases' admin passwords derive from:
+    /// `<data-dir>/odoo-logins.key`.
+    pub fn odoo_logins_secret(&self) -> PathBuf {
+        self.root.join("odoo-logins.key")
+    }
+
+    /// Slipway's own Odoo modules, written out from the binary: `<data-dir>/odoo-addons`.
+    pub fn slipway_addons(&self) -> PathBuf {
+        self.root.join("odoo-addons")
+    }
+
     /// The token the CLI calls the local server with, written by `slipway serve` for the first
     /// user: `<data-dir>/cli-token`.
     pub fn cli_token(&self) -> PathBuf {
@@ -130,5 +143,10 @@ mod tests {
         assert_eq!(dir.upgrade(), Path::new("/srv/slipway/upgrade"));
         assert_eq!(dir.sftp(), Path::new("/srv/slipway/sftp"));
         assert_eq!(dir.cli_token(), Path::new("/srv/slipway/cli-token"));
+        assert_eq!(
+            dir.odoo_logins_secret(),
+            Path::new("/srv/slipway/odoo-logins.key")
+        );
+        assert_eq!(dir.slipway_addons(), Path::new("/srv/slipway/odoo-addons"));
     }
 }

@@ -202,6 +202,14 @@ pub enum HistoryEvent {
         /// The build.
         build: i64,
     },
+    /// A project admin was shown production's Odoo administrator password.
+    #[serde(rename = "admin_password.shown")]
+    AdminPasswordShown {
+        /// Sentence: who.
+        message: String,
+        /// Who saw it.
+        login: String,
+    },
     /// An SSH session in one of the branch's builds ended.
     #[serde(rename = "ssh.closed")]
     SshClosed {
@@ -277,7 +285,8 @@ impl HistoryEvent {
             | BackupImported { message, .. }
             | SeriesSwitched { message, .. }
             | SshOpened { message, .. }
-            | SshClosed { message, .. } => message,
+            | SshClosed { message, .. }
+            | AdminPasswordShown { message, .. } => message,
         }
     }
 

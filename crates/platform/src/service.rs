@@ -121,6 +121,31 @@ impl Platform {
         &self.pipeline.env
     }
 
+    /// The key `build`'s `slipway_connect` checks Connect's tokens with.
+    pub fn connect_key(&self, build: &Build) -> Result<String> {
+        self.pipeline.env.odoo_logins.connect_key(build.id)
+    }
+
+    /// The administrator's password of the production database Slipway creates for
+    /// `project` (and so of its staging copies), for the project's admins to see; Odoo's
+    /// `admin` is never production's. Who saw it goes into the production branch's History.
+    pub async fn production_admin_password(&self, project: &Project, by: &User) -> Result<String> {
+        let password = self
+            .pipeline
+            .env
+            .odoo_logins
+            .production_admin_password(project.id)?;
+        let branches = self.branches.list(project.id).await?;
+        if let Some(production) = branches.iter().find(|b| b.stage == Stage::Production) {
+            let event = HistoryEvent::AdminPasswordShown {
+                message: format!("{} was shown the Odoo administrator's password", by.login),
+                login: by.login.clone(),
+            };
+            self.history.record(production.id, event).await?;
+        }
+        Ok(password)
+    }
+
     /// A ready command running `what` inside `build`'s sandbox, as the build's own processes
     /// run (the Shell and SSH sessions); see `Pipeline::command_in_build`.
     pub async fn command_in_build(

@@ -13,8 +13,12 @@
 //! A build is only ever served at the root of its own host name, `<build>.<domain>`: an
 //! origin of its own, apart from Slipway's UI and API, so that a developer's page cannot read
 //! anything of Slipway's with its visitor's cookies. [`build_from_host`] picks the build out
-//! of such a host name, [`build_origin`] makes one; [`open_session`] logs into a build (Odoo's
-//! `/web/session/authenticate`) for the "Connect" button.
+//! of such a host name, [`build_origin`] makes one.
+//!
+//! [`open_connect_session`] opens a session for a build's administrator, without any password,
+//! for the "Connect" button: a token signed with the build's key ([`connect_token`], seconds
+//! long) goes to `slipway_connect`, Slipway's module every build loads server-wide, whose
+//! `signed_token.py` describes the format.
 //!
 //! Built on hyper-util's legacy client rather than reqwest: it takes axum's request body as is
 //! (same `http-body` 1 types, so streaming needs no adapter), adds no headers and follows no
@@ -25,8 +29,8 @@
 //! The streaming HTTP/1.1 reverse proxy to builds' Odoo servers (hyper-util's client):
 //! `X-Forwarded-*` for Odoo's `proxy_mode`, hop-by-hop headers dropped, `Location` rewritten to the
 //! public host, WebSocket upgrades spliced, a 502 page naming a build that does not answer;
-//! `open_session` logs into a build for "Connect"; `build_from_host` reads `<build>.<domain>` and
-//! `build_origin` writes it.
+//! `open_connect_session` opens the administrator's session for "Connect" with a signed token;
+//! `build_from_host` reads `<build>.<domain>` and `build_origin` writes it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -37,12 +41,17 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-/// Why [`open_session`] got no session.
+mod connect;
+
+pub use connect::{
+    connect_token, fresh_connect_token, open_connect_session, CONNECT_PATH, TOKEN_LIFETIME,
+};
+
+/// Why [`open_connect_session`] got no session.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
     /// The build's server did not answer.
@@ -56,19 +65,20 @@ pub enum ProxyError {
         reason: String,
     },
     /// Odoo answered with an HTTP error.
-    #[error("the build's Odoo server answered HTTP {status} to the login")]
+    #[error("the build's Odoo server answered HTTP {status} to Connect")]
     Status {
         /// The status code.
         status: u16,
     },
-    /// Odoo refused the login (wrong database, login or password).
-    #[error("the build's Odoo server refused the login: {message}")]
+    /// The build refused the session (its answer says why: a bad or expired token, no
+    /// `slipway_connect` loaded).
+    #[error("the build's Odoo server refused to open the administrator's session: {message}")]
     LoginRefused {
-        /// Odoo's message.
+        /// The build's reason.
         message: String,
     },
-    /// Odoo's answer is not the JSON-RPC reply of a login, or sets no `session_id` cookie.
-    #[error("unexpected answer from the build's Odoo server to the login: {reason}")]
+    /// The build's answer is not a session's, or sets no `session_id` cookie.
+    #[error("unexpected answer from the build's Odoo server to Connect: {reason}")]
     BadAnswer {
         /// What was wrong with it.
         reason: String,
@@ -409,76 +419,8 @@ pub async fn forward(
     Response::from_parts(parts, Body::new(body))
 }
 
-/// Logs into build's Odoo at `upstream` as `login` on database `db` (Odoo's JSON-RPC
-/// `/web/session/authenticate`) and returns the `session_id` cookie's value, for the
-/// "Connect" button to hand to the browser.
-pub async fn open_session(
-    client: &ProxyClient,
-    upstream: SocketAddr,
-    db: &str,
-    login: &str,
-    password: &str,
-) -> Result<String, ProxyError> {
-    let payload = serde_json::json!({
-        "jsonrpc": "2.0",
-        "method": "call",
-        "params": {"db": db, "login": login, "password": password},
-    });
-    let request = Request::post(format!("http://{upstream}/web/session/authenticate"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::HOST, upstream.to_string())
-        .body(Body::from(payload.to_string()))
-        .map_err(|e| ProxyError::BadAnswer {
-            reason: e.to_string(),
-        })?;
-    let unreachable = |reason: String| ProxyError::Unreachable { upstream, reason };
-    let response = tokio::time::timeout(Duration::from_secs(60), client.client.request(request))
-        .await
-        .map_err(|_| unreachable("no answer within 60 s".into()))?
-        .map_err(|e| unreachable(e.to_string()))?;
-    if !response.status().is_success() {
-        return Err(ProxyError::Status {
-            status: response.status().as_u16(),
-        });
-    }
-    let cookie = response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(session_cookie);
-    let body = http_body_util::Limited::new(response.into_body(), 1 << 20)
-        .collect()
-        .await
-        .map_err(|e| unreachable(e.to_string()))?
-        .to_bytes();
-    let reply: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| ProxyError::BadAnswer {
-            reason: format!("not JSON ({e})"),
-        })?;
-    if let Some(error) = reply.get("error") {
-        let message = error
-            .pointer("/data/message")
-            .or_else(|| error.get("message"))
-            .and_then(|m| m.as_str())
-            .unwrap_or("unknown error");
-        return Err(ProxyError::LoginRefused {
-            message: message.to_owned(),
-        });
-    }
-    let uid = reply.pointer("/result/uid");
-    if !uid.is_some_and(|uid| uid.is_u64()) {
-        return Err(ProxyError::LoginRefused {
-            message: "no user id in the answer".into(),
-        });
-    }
-    cookie.ok_or_else(|| ProxyError::BadAnswer {
-        reason: "no session_id cookie".into(),
-    })
-}
-
 /// The value of a `Set-Cookie: session_id=...` header.
-fn session_cookie(set_cookie: &str) -> Option<String> {
+pub(crate) fn session_cookie(set_cookie: &str) -> Option<String> {
     let pair = set_cookie.split(';').next()?.trim();
     let (name, value) = pair.split_once('=')?;
     (name.trim() == "session_id" && !value.is_empty()).then(|| value.trim().to_owned())

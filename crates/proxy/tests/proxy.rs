@@ -13,7 +13,9 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use slipway_proxy::{forward, open_session, ProxyClient, ProxyError};
+use slipway_proxy::{
+    connect_token, forward, open_connect_session, ProxyClient, ProxyError, CONNECT_PATH,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn echo(req: Request) -> Json<Value> {
@@ -91,15 +93,19 @@ async fn upgrade(mut req: Request) -> Response {
         .unwrap()
 }
 
-async fn authenticate(Json(call): Json<Value>) -> Response {
-    let params = &call["params"];
-    let ok = params["db"] == "shop-b1" && params["login"] == "admin" && params["password"] == "pw";
-    let body = if ok {
-        json!({"jsonrpc": "2.0", "id": null, "result": {"uid": 2, "db": "shop-b1"}})
-    } else {
-        json!({"jsonrpc": "2.0", "id": null, "error": {"code": 200, "message": "Odoo Server Error",
-            "data": {"name": "odoo.exceptions.AccessDenied", "message": "Access Denied"}}})
-    };
+/// `slipway_connect`'s route, as the module answers: a session for a token signed with `k3y`
+/// for `shop-b1`, else 403 and the reason.
+async fn connect_session(body: String) -> Response {
+    let token = body.strip_prefix("token=").unwrap_or("");
+    let parts: Vec<&str> = token.split('.').collect();
+    let good = parts.len() == 4
+        && parts[1]
+            .parse()
+            .is_ok_and(|expires| connect_token("k3y", "shop-b1", expires, parts[2]) == token);
+    if !good {
+        let refusal = json!({"error": "bad signature (another key, or another database)"});
+        return (StatusCode::FORBIDDEN, Json(refusal)).into_response();
+    }
     (
         [
             (header::SET_COOKIE, "frontend_lang=en_US; Path=/"),
@@ -108,7 +114,7 @@ async fn authenticate(Json(call): Json<Value>) -> Response {
                 "session_id=s3ss10n; Expires=Sun, 21 Nov 2027 08:00:00 GMT; Max-Age=604800; HttpOnly; Path=/",
             ),
         ],
-        Json(body),
+        Json(json!({"uid": 2, "login": "admin", "db": "shop-b1"})),
     )
         .into_response()
 }
@@ -124,7 +130,7 @@ async fn upstream() -> SocketAddr {
         .route("/redirect-absolute", get(redirect_absolute))
         .route("/redirect-relative", get(redirect_relative))
         .route("/websocket", get(upgrade))
-        .route("/web/session/authenticate", post(authenticate))
+        .route(CONNECT_PATH, post(connect_session))
         .with_state(addr);
     tokio::spawn(async move { axum::serve(listener, app).await });
     addr
@@ -311,27 +317,38 @@ async fn a_build_that_does_not_answer_is_a_502_naming_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn open_session_returns_the_session_cookie() {
+async fn connect_returns_the_session_cookie_of_a_signed_token() {
     let up = upstream().await;
     let client = ProxyClient::new();
-    let session = open_session(&client, up, "shop-b1", "admin", "pw")
+    let session = open_connect_session(&client, up, "shop-b1", "k3y")
         .await
         .unwrap();
     assert_eq!(session, "s3ss10n");
 
-    let err = open_session(&client, up, "shop-b1", "admin", "wrong")
+    for (db, key) in [("shop-b1", "wrong"), ("shop-b2", "k3y")] {
+        let err = open_connect_session(&client, up, db, key)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ProxyError::LoginRefused { ref message } if message.starts_with("bad signature")),
+            "{err}"
+        );
+    }
+
+    // A build whose Odoo does not load slipway_connect: the error says what to do.
+    let without_module = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = without_module.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(without_module, Router::new()).await });
+    let err = open_connect_session(&client, addr, "shop-b1", "k3y")
         .await
         .unwrap_err();
-    assert!(
-        matches!(err, ProxyError::LoginRefused { ref message } if message == "Access Denied"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("rebuild the branch"), "{err}");
 
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap()
     };
-    let err = open_session(&client, closed, "shop-b1", "admin", "pw")
+    let err = open_connect_session(&client, closed, "shop-b1", "k3y")
         .await
         .unwrap_err();
     assert!(matches!(err, ProxyError::Unreachable { .. }), "{err}");

@@ -8,12 +8,20 @@ use std::time::{Duration, Instant};
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
-use slipway_proxy::{forward, open_session, ProxyClient, ProxyError};
+use slipway_proxy::{connect_token, forward, open_connect_session, ProxyClient, ProxyError};
 use slipway_testkit::TestDb;
 
 fn standin() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/odoo-standin")
 }
+
+/// The addons folder holding Slipway's `slipway_connect` module.
+fn slipway_addons() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../runner/odoo")
+}
+
+/// The build's key, in its odoo.conf.
+const KEY: &str = "0123456789abcdef0123456789abcdef";
 
 /// Runs SQL as the cluster's superuser.
 fn psql(url: &str, sql: &str) {
@@ -91,8 +99,24 @@ async fn the_odoo_standin_through_the_proxy_and_connect() {
         l.local_addr().unwrap().port()
     };
     let http_port_text = http_port.to_string();
+    let conf = data.path().join("odoo.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[options]\nserver_wide_modules = base,web,slipway_connect\nslipway_connect_key = {KEY}\n"
+        ),
+    )
+    .unwrap();
+    let addons = format!(
+        "{},{}",
+        slipway_addons().display(),
+        standin().join("addons").display()
+    );
     let mut odoo = tokio::process::Command::new("python3")
         .arg(standin().join("odoo-bin"))
+        .arg("-c")
+        .arg(&conf)
+        .args(["--addons-path", &addons])
         .args(["-d", &role.db, "-i", "base", "--without-demo=all"])
         .args([
             "--db_host",
@@ -169,8 +193,13 @@ async fn the_odoo_standin_through_the_proxy_and_connect() {
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/web/login");
 
-    // "Connect": a session as the build's administrator, usable through the proxy.
-    let session = open_session(&state.client, upstream, &role.db, "admin", "admin")
+    // "Connect": a session as the build's administrator, usable through the proxy, whatever
+    // the administrator's password is.
+    psql(
+        &testdb.server().url(&role.db),
+        "UPDATE res_users SET password = 'changed by the customer' WHERE login = 'admin'",
+    );
+    let session = open_connect_session(&state.client, upstream, &role.db, KEY)
         .await
         .unwrap();
     let page = http
@@ -189,7 +218,7 @@ async fn the_odoo_standin_through_the_proxy_and_connect() {
         .post(format!("http://{front}/web/login"))
         .header("host", host)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body("login=admin&password=admin")
+        .body("login=admin&password=changed+by+the+customer")
         .send()
         .await
         .unwrap();
@@ -200,10 +229,51 @@ async fn the_odoo_standin_through_the_proxy_and_connect() {
         .unwrap()
         .starts_with("session_id="));
 
-    let err = open_session(&state.client, upstream, &role.db, "admin", "wrong")
+    let err = open_connect_session(&state.client, upstream, &role.db, "another build's key")
         .await
         .unwrap_err();
     assert!(matches!(err, ProxyError::LoginRefused { .. }), "{err}");
+
+    // The module's route is public (through the build's host name): only Slipway's tokens
+    // open a session, and each once.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let nonce = format!("{:032x}", rand::random::<u128>());
+    let post_token = |token: String| {
+        http.post(format!("http://{front}/slipway/connect/session"))
+            .header("host", "b1.slipway.test")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+    };
+    for (token, refusal) in [
+        (
+            connect_token("forged", &role.db, now + 20, &nonce),
+            "bad signature",
+        ),
+        (
+            connect_token(KEY, &role.db, now - 1, &nonce),
+            "expired token",
+        ),
+        (
+            connect_token(KEY, &role.db, now + 3600, &nonce),
+            "token lives longer than",
+        ),
+        ("v1.garbage".to_string(), "malformed token"),
+    ] {
+        let response = post_token(token).await.unwrap();
+        assert_eq!(response.status(), 403);
+        assert!(response.headers().get("set-cookie").is_none());
+        let text = response.text().await.unwrap();
+        assert!(text.contains(refusal), "{refusal}: {text}");
+    }
+    let token = connect_token(KEY, &role.db, now + 20, &nonce);
+    assert_eq!(post_token(token.clone()).await.unwrap().status(), 200);
+    let again = post_token(token).await.unwrap();
+    assert_eq!(again.status(), 403);
+    assert!(again.text().await.unwrap().contains("already used"));
 
     odoo.kill().await.unwrap();
     let response = http

@@ -20,6 +20,11 @@
 //! requirement files (reused, locked against concurrent creation, removed when pip fails);
 //! `modules.rs` finds a checkout's module folders and hashes a module set for the template cache.
 //! `stop_pid` stops a server of a previous Slipway process, only if that pid still runs Odoo.
+//! `odoo/connect.rs` ships Slipway's own Odoo module `slipway_connect` (its Python in
+//! `crates/runner/odoo/`, embedded): every build loads it server-wide (`OdooConf::connect_key`
+//! writes `server_wide_modules` and the build's key), and its `POST /slipway/connect/session`
+//! opens the administrator's session for a token signed with that key, so Connect needs no
+//! password (Odoo 16 to 18: it does what `Session.finalize` does after a password check).
 //! Every process can run in a `slipway_sandbox::Jail` (`run_task_in`, `OdooServer::start_in`,
 //! `RunOptions::sandbox`, `Venvs::sandboxed`): paths given to the program are translated to
 //! the sandbox's with `Sandbox::inside`, and `PythonInstall` binds the interpreter's

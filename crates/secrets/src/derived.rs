@@ -58,13 +58,18 @@ fn read_secret(path: &Path) -> std::io::Result<[u8; SECRET_LEN]> {
 /// The password `secret` derives for `label`: the first 32 hex digits of
 /// `HMAC-SHA256(secret, label)`.
 pub fn derived_password(secret: &[u8; SECRET_LEN], label: &str) -> String {
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret) {
+    hmac_sha256_hex(secret, label.as_bytes())[..32].to_string()
+}
+
+/// `HMAC-SHA256(key, message)` in 64 lower-case hex digits.
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
         Ok(mac) => mac,
         Err(_) => unreachable!("HMAC takes keys of any length"),
     };
-    mac.update(label.as_bytes());
+    mac.update(message);
     let digest = mac.finalize().into_bytes();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -84,6 +89,14 @@ mod tests {
         let bad = load_or_create_secret(&path).unwrap_err();
         assert_eq!(bad.kind(), ErrorKind::InvalidData);
         assert!(bad.to_string().contains("holds 5 bytes"), "{bad}");
+    }
+
+    #[test]
+    fn hmac_of_rfc_4231_case_2() {
+        assert_eq!(
+            hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 
     #[test]

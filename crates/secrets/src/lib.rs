@@ -1,13 +1,16 @@
 //! Secrets Slipway hands out (upgrade request keys, API tokens, web sessions): random, stored
-//! only as a SHA-256 digest, compared in constant time; and passwords derived from one server
-//! secret file ([`load_or_create_secret`], [`derived_password`]).
+//! only as a SHA-256 digest, compared in constant time; passwords derived from one server
+//! secret file ([`load_or_create_secret`], [`derived_password`]); and Odoo's password hashes
+//! ([`odoo_password_hash`], passlib's `pbkdf2_sha512` format).
 //!
 //! **Invariants:** a secret is shown once, when made, and never stored or logged in clear; a
 //! check takes the same time wherever the given value differs.
 
 mod derived;
+mod passlib;
 
-pub use derived::{derived_password, load_or_create_secret, SECRET_LEN};
+pub use derived::{derived_password, hmac_sha256_hex, load_or_create_secret, SECRET_LEN};
+pub use passlib::{odoo_password_hash, pbkdf2_sha512_hash, ODOO_ROUNDS};
 
 use base64::Engine;
 use sha2::{Digest, Sha256};

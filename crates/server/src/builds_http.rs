@@ -9,6 +9,13 @@
 //! cookies never reach it. The former path route `/builds/<build>/<rest>` only redirects
 //! there (307: method and body are kept for a form's POST, and nothing is cached, since the
 //! target follows `--domain` and the port Slipway is reached on); it never proxies.
+//!
+//! Connect never uses a password: the API hands out a one-time ticket (a minute, one use,
+//! kept in memory); its landing `/slipway/connect` on the build's host redeems it, and the
+//! proxy asks the build's `slipway_connect` module for the administrator's session with a
+//! token signed by the build's key (`slipway_proxy::open_connect_session`), whatever the
+//! administrator's password is (on production, not `admin`: see
+//! `Platform::production_admin_password`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -336,7 +343,11 @@ async fn land_connect(
             .into_response();
     }
     let database = build.database.clone().unwrap_or_else(|| build.name.clone());
-    match proxy::open_session(&state.proxy, upstream, &database, "admin", "admin").await {
+    let key = match state.platform.connect_key(build) {
+        Ok(key) => key,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    match proxy::open_connect_session(&state.proxy, upstream, &database, &key).await {
         Ok(session) => {
             let mut response = Redirect::to("/web").into_response();
             let cookie = format!("session_id={session}; Path=/; HttpOnly; SameSite=Lax");
@@ -345,11 +356,7 @@ async fn land_connect(
             }
             response
         }
-        Err(e) => (
-            StatusCode::BAD_GATEWAY,
-            format!("The build refused the administrator's login: {e}\n"),
-        )
-            .into_response(),
+        Err(e) => (StatusCode::BAD_GATEWAY, format!("Connect failed: {e}\n")).into_response(),
     }
 }
 

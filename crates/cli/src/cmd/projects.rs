@@ -10,9 +10,9 @@ use serde::Serialize;
 use serde_json::Value;
 use slipway_api::builds::{Build, BuildView, KeepRequest};
 use slipway_api::projects::{
-    Branch, BranchListed, BranchUpdate, BranchView, Event, HistoryEvent, InstallSet, Member,
-    MemberEntry, MergeRequest, MergeResult, NewProject, Project, ProjectUpdate, ProjectView,
-    StagingBehaviour, VisibleProject,
+    AdminPassword, Branch, BranchListed, BranchUpdate, BranchView, Event, HistoryEvent, InstallSet,
+    Member, MemberEntry, MergeRequest, MergeResult, NewProject, Project, ProjectUpdate,
+    ProjectView, StagingBehaviour, VisibleProject,
 };
 use slipway_api::ErrorBody;
 
@@ -35,6 +35,9 @@ pub enum ProjectCommand {
     Member(MemberArgs),
     /// Change a project's settings.
     Set(SetProjectArgs),
+    /// The login and password of production's Odoo administrator (project admins only;
+    /// never admin/admin; staging copies of production have it too).
+    AdminPassword(ProjectArg),
 }
 
 #[derive(Debug, Args)]
@@ -305,6 +308,25 @@ pub async fn run_project(
                 ("git", shown.git_path.clone()),
                 ("created", text(&shown.project.created_at)),
             ]);
+            Ok(())
+        }
+        ProjectCommand::AdminPassword(args) => {
+            let path = format!(
+                "/api/projects/{}/production/admin-password",
+                segment(&args.project)
+            );
+            let login: AdminPassword = api.get_as(&path).await?;
+            if args.json {
+                return print_answer(&login);
+            }
+            print_fields(&[
+                ("login", login.login.clone()),
+                ("password", login.password.clone()),
+            ]);
+            eprintln!(
+                "Set when Slipway created production's database; if someone changed it in Odoo since, \
+                 Connect still logs in (it needs no password)."
+            );
             Ok(())
         }
         ProjectCommand::Members(args) => {

@@ -8,10 +8,14 @@
 //! - [`pipeline`]: what a worker does with a build job, each process in the build's sandbox
 //!   (`slipway-sandbox`); [`SessionProgram`] and `Pipeline::command_in_build` start a
 //!   person's program (Shell, SSH) in that same sandbox.
+//! - [`OdooLogins`]: the key each build's `slipway_connect` checks Connect's tokens with, and
+//!   the random admin password of production databases Slipway creates (both derived from a
+//!   server secret, never stored).
 
 mod development;
 mod inside;
 pub mod naming;
+mod odoo_logins;
 pub mod pipeline;
 mod production;
 mod staging;
@@ -20,4 +24,5 @@ pub mod supervisor;
 pub mod templates;
 
 pub use inside::SessionProgram;
+pub use odoo_logins::OdooLogins;
 pub use store::{Build, BuildResult, BuildState, BuildStore};

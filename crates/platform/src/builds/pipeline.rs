@@ -81,6 +81,8 @@ mod layout {
     pub(super) const LOGS: &str = "/home/odoo/logs";
     /// The build's odoo.conf, read-only; `ODOO_RC` names it too.
     pub(super) const CONF: &str = "/etc/odoo/odoo.conf";
+    /// Slipway's own modules (`slipway_connect`), read-only.
+    pub(super) const SLIPWAY_ADDONS: &str = "/opt/slipway/addons";
 }
 
 /// Where builds live and what they run with.
@@ -112,6 +114,10 @@ pub struct BuildEnv {
     pub health_timeout: Duration,
     /// The sandbox of builds' processes.
     pub sandbox: SandboxPolicy,
+    /// Connect's keys and production's admin passwords.
+    pub odoo_logins: super::OdooLogins,
+    /// Where Slipway's own Odoo modules are written out, first on every build's addons path.
+    pub slipway_addons: PathBuf,
 }
 
 impl BuildEnv {
@@ -133,6 +139,8 @@ impl BuildEnv {
             slipway_bin: None,
             health_timeout: Duration::from_secs(180),
             sandbox: SandboxPolicy::Off,
+            odoo_logins: super::OdooLogins::new(layout.odoo_logins_secret()),
+            slipway_addons: layout.slipway_addons(),
         }
     }
 
@@ -582,7 +590,10 @@ impl Pipeline {
             .credentials(&db_name)
             .await
             .context("the credentials of the build's database")?;
-        let mut addons_path: Vec<PathBuf> = prepared.module_dirs.clone();
+        // Slipway's own modules come first: a branch's module of the same name cannot stand in
+        // for `slipway_connect`.
+        let mut addons_path = vec![self.slipway_addons()?];
+        addons_path.extend(prepared.module_dirs.iter().cloned());
         addons_path.extend(prepared.source.addons_dirs());
         match &prepared.jail {
             Some(jail) => {
@@ -620,7 +631,14 @@ impl Pipeline {
             without_demo: stage != Stage::Development,
             admin_passwd: crate::people::random_secret(),
             log_level: "info".into(),
+            connect_key: Some(self.env.odoo_logins.connect_key(build.id)?),
         })
+    }
+
+    /// The folder of Slipway's own Odoo modules, written out from the binary if needed.
+    fn slipway_addons(&self) -> Result<PathBuf, Failed> {
+        slipway_runner::odoo::connect::write_connect_module(&self.env.slipway_addons)
+            .context("writing Slipway's Odoo module slipway_connect")
     }
 
     /// Runs a one-shot odoo-bin task (install, update) into `log`, giving up if the build is
@@ -667,7 +685,8 @@ impl Pipeline {
     /// read-only: a build's code is its commit), `~/src/odoo`, `~/data` (`filestore/<db>`
     /// and `sessions`, the only folders it writes, given to its uid), `~/logs`, its odoo.conf
     /// at `/etc/odoo/odoo.conf`, the virtualenv and its Python installation at their own
-    /// paths, and the `slipway` binary (the stand-in runs `slipway migrate run`).
+    /// paths, Slipway's own Odoo modules at `/opt/slipway/addons`, and the `slipway` binary
+    /// (the stand-in runs `slipway migrate run`).
     async fn jail(
         &self,
         build: &Build,
@@ -687,6 +706,7 @@ impl Pipeline {
             .context("finding the virtualenv's Python")?
             .bind_into(&mut sandbox);
         sandbox.bind_ro(&prepared.logs, layout::LOGS);
+        sandbox.bind_ro(self.slipway_addons()?, layout::SLIPWAY_ADDONS);
         let database = build.database.clone().unwrap_or_else(|| build.name.clone());
         let filestore = self.env.target.filestore(&database);
         let sessions = prepared.dir.join("odoo-data").join("sessions");

@@ -1,4 +1,6 @@
-//! Production builds. The first one creates the database (`base` only, no demo, no tests).
+//! Production builds. The first one creates the database (`base` only, no demo, no tests)
+//! and gives its administrator a password of Slipway's instead of Odoo's `admin`
+//! ([`super::OdooLogins::production_admin_password`], shown to the project's admins).
 //! Every later push moves the server to the new revision; modules whose adapted manifest
 //! version went up (or a changed `requirements.txt`) are updated with `-u` after a
 //! snapshot (template copy + hardlinks), and if the update or the restart fails, the
@@ -11,6 +13,7 @@ use slipway_dump::IdleSessions;
 use slipway_odoo::{build_plan, scan_addons, FolderRules, PlanInput, Reason, UpdateRequest};
 use slipway_runner::odoo::{free_port, OdooTask};
 
+use super::odoo_logins::set_admin_password_sql;
 use super::pipeline::{Context, Failed, Installed, Pipeline, Prepared, Stop};
 use super::store::{Build, BuildResult};
 use crate::branches::Branch;
@@ -34,12 +37,17 @@ impl Pipeline {
             .live_of_branch(branch.id, Stage::Production, Some(build.id))
             .await?
         {
-            None => self.first_production(build, &prepared).await,
+            None => self.first_production(build, &prepared, project).await,
             Some(previous) => self.update_production(build, &prepared, &previous).await,
         }
     }
 
-    async fn first_production(&self, build: &Build, prepared: &Prepared) -> Result<(), Stop> {
+    async fn first_production(
+        &self,
+        build: &Build,
+        prepared: &Prepared,
+        project: &Project,
+    ) -> Result<(), Stop> {
         self.step(build, "install").await?;
         self.env
             .target
@@ -58,6 +66,7 @@ impl Pipeline {
         let installed = self
             .odoo_task(build, prepared, &task, "install.log", "install of base")
             .await?;
+        self.protect_admin(build, project).await?;
         self.step(build, "server").await?;
         let pid = self.start_server(build, prepared, &conf).await?;
         let summary = format!("production database created: {}", installed.summary);
@@ -167,6 +176,32 @@ impl Pipeline {
                 Err(Failed(message).into())
             }
         }
+    }
+
+    /// Production never serves with Odoo's `admin`/`admin`: before its server first starts,
+    /// the administrator gets the project's password (hashed as Odoo stores it).
+    async fn protect_admin(&self, build: &Build, project: &Project) -> Result<(), Failed> {
+        let password = self.env.odoo_logins.production_admin_password(project.id)?;
+        let hash =
+            tokio::task::spawn_blocking(move || slipway_secrets::odoo_password_hash(&password))
+                .await
+                .context("hashing the administrator's password")?;
+        let updated = self
+            .env
+            .target
+            .execute_as_owner(&build.name, &set_admin_password_sql(&hash))
+            .await
+            .context("setting the administrator's password")?;
+        if updated != 1 {
+            return Err(Failed(
+                "the new database has no administrator (base.user_admin) to protect".into(),
+            ));
+        }
+        self.note(
+            build,
+            "the administrator's password is not admin: project admins find it on production",
+        );
+        Ok(())
     }
 
     /// The `before-update` backup of production.

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::connect::{CONNECT_KEY_OPTION, CONNECT_MODULE};
 use crate::Error;
 
 /// Outgoing mail server settings (`smtp_*` keys).
@@ -56,6 +57,10 @@ pub struct OdooConf {
     pub admin_passwd: String,
     /// `log_level` (`info`, `warn`, `debug`...).
     pub log_level: String,
+    /// Slipway's Connect: the build's key (`slipway_connect_key`), with
+    /// `server_wide_modules = base,web,slipway_connect` (see [`super::connect`]); `None`
+    /// writes neither (Odoo's default `base,web`).
+    pub connect_key: Option<String>,
 }
 
 fn py_bool(b: bool) -> &'static str {
@@ -94,6 +99,12 @@ impl OdooConf {
                 if self.without_demo { "all" } else { "False" }.into(),
             ),
         ];
+        if let Some(key) = &self.connect_key {
+            keys.extend([
+                (CONNECT_KEY_OPTION, key.clone()),
+                ("server_wide_modules", format!("base,web,{CONNECT_MODULE}")),
+            ]);
+        }
         if let Some(smtp) = &self.smtp {
             keys.extend([
                 ("smtp_server", smtp.host.clone()),
@@ -140,6 +151,7 @@ impl OdooConf {
                 )));
             }
         }
+        values.extend(self.connect_key.clone().map(|k| (CONNECT_KEY_OPTION, k)));
         if let Some(s) = &self.smtp {
             values.push(("smtp_server", s.host.clone()));
             values.extend(s.user.clone().map(|u| ("smtp_user", u)));
@@ -206,6 +218,7 @@ mod tests {
             without_demo: false,
             admin_passwd: "master".into(),
             log_level: "info".into(),
+            connect_key: None,
         }
     }
 
@@ -254,6 +267,26 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line:?} missing from\n{text}");
         }
+    }
+
+    #[test]
+    fn connect_loads_its_module_server_wide_with_the_build_s_key() {
+        let mut c = sample();
+        c.connect_key = Some("k3y".into());
+        let text = c.render();
+        for line in [
+            "server_wide_modules = base,web,slipway_connect\n",
+            "slipway_connect_key = k3y\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from\n{text}");
+        }
+        assert!(!sample().render().contains("server_wide_modules"));
+        c.connect_key = Some("k\nadmin_passwd = x".into());
+        assert!(c
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("slipway_connect_key"));
     }
 
     #[test]

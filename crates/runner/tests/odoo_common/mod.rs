@@ -109,6 +109,7 @@ impl PgRole {
             without_demo: false,
             admin_passwd: "master".into(),
             log_level: "info".into(),
+            connect_key: None,
         }
     }
 }

@@ -19,7 +19,9 @@
 //!   `DELETE /api/me/keys/{id}` (the caller's SSH public keys); `GET|POST /api/users` (Slipway
 //!   admins)
 //! - `GET|POST /api/runtimes` (Odoo source trees per series; POST for admins)
-//! - `GET|POST /api/projects`, `GET /api/projects/{p}`
+//! - `GET|POST /api/projects`, `GET /api/projects/{p}`; `GET
+//!   /api/projects/{p}/production/admin-password` (`{"login", "password"}` of production's
+//!   Odoo administrator, which is never `admin`: project admins only, each time in History)
 //! - `GET|PUT /api/projects/{p}/members` (`[{"login", "role"}]`; PUT replaces, admins only)
 //! - `GET /api/projects/{p}/branches`, `GET|PATCH /api/projects/{p}/branches/{b}`,
 //!   `GET .../history`, `POST .../rebuild`, `POST .../merge` (`{"into": "<branch>"}`),
@@ -193,6 +195,10 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route(
             "/api/projects/{project}",
             get(projects::get_project).patch(projects::update_project),
+        )
+        .route(
+            "/api/projects/{project}/production/admin-password",
+            get(projects::production_admin_password),
         )
         .route(
             "/api/projects/{project}/branches",

@@ -5,8 +5,9 @@ use axum::http::StatusCode;
 use slipway_api::builds::Build;
 use slipway_api::people::{CreatedUser, NewUserRequest, User};
 use slipway_api::projects::{
-    BranchListed, BranchUpdate, BranchView, Event, ForkRequest, Forked, MergeRequest, MergeResult,
-    NewProject, NewRuntime, Project, ProjectUpdate, ProjectView, Runtime, VisibleProject,
+    AdminPassword, BranchListed, BranchUpdate, BranchView, Event, ForkRequest, Forked,
+    MergeRequest, MergeResult, NewProject, NewRuntime, Project, ProjectUpdate, ProjectView,
+    Runtime, VisibleProject,
 };
 use slipway_odoo::Series;
 use slipway_platform::branches::Branch;
@@ -357,4 +358,24 @@ pub(crate) async fn fork_branch(
             build,
         }),
     ))
+}
+
+/// `GET /api/projects/{p}/production/admin-password`: the login and password of production's
+/// administrator (project admins only, recorded in production's History; see
+/// [`slipway_api::projects::AdminPassword`]).
+pub(crate) async fn production_admin_password(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(name): Path<String>,
+) -> ApiResult<Answer<AdminPassword>> {
+    let access = project_for(&state, &user, &name).await?;
+    access.require(Action::ManageProject, Stage::Production)?;
+    let password = state
+        .platform
+        .production_admin_password(&access.project, &user.0)
+        .await?;
+    Ok(Answer(AdminPassword {
+        login: "admin".into(),
+        password,
+    }))
 }

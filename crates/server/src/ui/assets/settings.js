@@ -34,8 +34,24 @@ export function render(root, ctx) {
       say(message, 'Saved: the next build uses these settings.', 'notice');
     } catch (err) { say(message, err); }
   });
-  root.replaceChildren(form, project(ctx), members(ctx));
+  root.replaceChildren(...[form, productionAdmin(ctx), project(ctx), members(ctx)].filter(Boolean));
   return null;
+}
+
+// Production's Odoo administrator: never admin/admin; its password, for project admins only.
+function productionAdmin(ctx) {
+  if (ctx.projectInfo.role !== 'admin' || ctx.branchInfo.stage !== 'production') return null;
+  const shown = el('div', { id: 'admin-password' });
+  const show = el('button', { type: 'button', onclick: async () => {
+    try {
+      const login = await get(`/api/projects/${encodeURIComponent(ctx.project)}/production/admin-password`);
+      shown.replaceChildren(el('p', {}, 'Login ', el('code', {}, login.login), ', password ', el('code', {}, login.password)));
+    } catch (e) { say(shown, e); }
+  } }, 'Show the password');
+  return el('section', { class: 'card', id: 'production-admin' },
+    el('h2', {}, 'Production’s Odoo administrator'),
+    el('p', { class: 'muted' }, 'Slipway gave production’s administrator this password instead of admin when it created the database; staging copies have it too. Connect needs no password. If someone changed it in Odoo since, this one no longer works.'),
+    show, shown);
 }
 
 function project(ctx) {
