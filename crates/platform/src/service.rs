@@ -392,7 +392,11 @@ impl Platform {
                     let id = job.payload["build_id"]
                         .as_i64()
                         .ok_or_else(|| "payload has no build id".to_string())?;
-                    platform.pipeline.run(id).await.map_err(|e| e.to_string())?;
+                    platform
+                        .pipeline
+                        .run(id, job.attempts)
+                        .await
+                        .map_err(|e| e.to_string())?;
                     platform.after_build(id).await.map_err(|e| e.to_string())
                 }
             },

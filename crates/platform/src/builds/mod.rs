@@ -11,6 +11,7 @@
 
 mod development;
 mod inside;
+mod interrupted;
 pub mod naming;
 pub mod pipeline;
 mod production;
@@ -20,4 +21,4 @@ pub mod supervisor;
 pub mod templates;
 
 pub use inside::SessionProgram;
-pub use store::{Build, BuildResult, BuildState, BuildStore};
+pub use store::{Build, BuildResult, BuildState, BuildStore, Taken};
