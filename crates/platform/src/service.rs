@@ -438,7 +438,8 @@ impl Platform {
     }
 
     /// The scheduler's periodic work: running limits, development databases past their
-    /// lifetime, leftovers of deleted branches, template trimming. Every decision reads
+    /// lifetime, leftovers of deleted branches, running builds' databases (`health.rs`),
+    /// template trimming. Every decision reads
     /// timestamps in the database, so a restart neither repeats nor forgets anything.
     pub async fn run_chores(&self) -> Result<()> {
         for project in self.projects.list().await? {
@@ -473,6 +474,7 @@ impl Platform {
                 }
             }
         }
+        self.check_running_databases().await?;
         self.trim_templates().await
     }
 

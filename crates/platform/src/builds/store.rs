@@ -460,6 +460,20 @@ impl BuildStore {
         Ok(tx)
     }
 
+    /// [`lock_branch`](Self::lock_branch) when no one holds it, else `None` (a pipeline, a
+    /// restore is at work on the branch).
+    pub async fn try_lock_branch(
+        &self,
+        branch_id: i64,
+    ) -> Result<Option<Transaction<'static, Postgres>>> {
+        let mut tx = self.pool.begin().await?;
+        let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(7161, $1::int)")
+            .bind(branch_id as i32)
+            .fetch_one(&mut *tx)
+            .await?;
+        Ok(free.then_some(tx))
+    }
+
     /// Points the build at `database` (production and staging updates work on a database
     /// an earlier build made).
     pub async fn set_database(&self, id: i64, database: &str) -> Result<()> {
