@@ -61,6 +61,7 @@ impl Backups {
         let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
             .fetch_one(&mut *conn)
             .await?;
+        sql::check_readable(&mut conn, &source.database).await?;
         let facts = sql::facts(&mut conn).await?;
 
         let created_at = Utc::now();
