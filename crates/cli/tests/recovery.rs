@@ -1,5 +1,5 @@
 //! Crash recovery with the real binary: `slipway serve` killed with SIGKILL mid-install, then
-//! started again.
+//! started again; a running production whose database disappears.
 
 mod common;
 
@@ -118,4 +118,86 @@ fn an_install_cut_short_by_a_crash_is_built_again_in_its_sandbox() {
 #[test]
 fn an_install_cut_short_by_a_crash_is_built_again_without_sandbox() {
     an_install_cut_short_by_a_crash_is_built_again(&["--no-sandbox"]);
+}
+
+/// Production's edges: an import refused without showing the server's paths, a backup
+/// refused by name when production holds a table its owner cannot read, and a production whose
+/// database was dropped shown failed, in its History too.
+#[test]
+fn a_production_whose_database_was_dropped_is_shown_failed_and_in_its_history() {
+    let site = Site::start(&[]);
+    let (_tree, prod) = site.project_with_production("lost");
+    let id = prod["id"].as_i64().unwrap();
+    let database = prod["database"].as_str().unwrap().to_string();
+    assert!(site.database_exists(&database));
+    let http = reqwest::blocking::Client::new();
+    let branch = format!("{}/api/projects/lost/branches/main", site.url());
+
+    // an API error about a file of the server names the file, not where the server keeps it
+    let refused = http
+        .post(format!("{branch}/import"))
+        .bearer_auth(site.token())
+        .body(b"just some notes, not a dump\n".to_vec())
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: serde_json::Value = refused.json().unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("not a database dump"), "{body}");
+    let data_dir = site.data.path().display().to_string();
+    assert!(!message.contains(&data_dir), "{message}");
+    assert!(!message.contains("/backups/"), "{message}");
+
+    // a table made by the superuser, which production's own role cannot read
+    site.psql(&database, "CREATE TABLE secret_notes (note text)");
+    let refused = http
+        .post(format!("{branch}/backups"))
+        .bearer_auth(site.token())
+        .json(&serde_json::json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 409);
+    let body: serde_json::Value = refused.json().unwrap();
+    assert_eq!(body["error"]["code"], "conflict", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("table public.secret_notes") && message.contains("OWNER TO"),
+        "{message}"
+    );
+    let listed = site.get("/api/projects/lost/branches/main/backups");
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["state"] != "running" && b["state"] != "failed"),
+        "nothing half-written: {listed}"
+    );
+    site.psql(&database, "DROP TABLE secret_notes");
+
+    site.psql(
+        "postgres",
+        &format!("DROP DATABASE \"{database}\" WITH (FORCE)"),
+    );
+    let mut build = prod;
+    wait_for("the build to be failed", Duration::from_secs(30), || {
+        build = site.get(&format!("/api/builds/{id}"));
+        build["result"] == "failed"
+    });
+    assert_eq!(build["state"], "done", "{build}");
+    let message = build["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("database {database} no longer exists")),
+        "{message}"
+    );
+    let history = site.get("/api/projects/lost/branches/main/history");
+    let told = history.as_array().unwrap().iter().any(|e| {
+        e["kind"] == "build.failed"
+            && e["detail"]["build"] == id
+            && e["detail"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("no longer exists")
+    });
+    assert!(told, "{history}");
 }
