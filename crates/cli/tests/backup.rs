@@ -194,8 +194,14 @@ fn a_killed_backup_leaves_no_manifest_and_an_unreachable_replica_fails_the_comma
         .unwrap()
         .count();
     assert_eq!(manifests, 0, "a killed backup wrote a manifest");
+    // the next command finds it cut short: failed, saying why
     let listed = json(&slipway_ok(d, &["backup", "list", "--json"]));
-    assert_eq!(listed[0]["state"], "running");
+    assert_eq!(listed[0]["state"], "failed", "{listed}");
+    let reason = listed[0]["error"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("interrupted by a restart of Slipway"),
+        "{reason}"
+    );
 
     // a replica that is a file: the backup is kept in the others but the command fails
     let blocked = d.join("blocked");
