@@ -114,7 +114,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let message = hide_server_paths(&self.message, &private_roots());
+        let message = without_server_paths(&self.message);
         if message != self.message {
             tracing::info!(status = %self.status, "answered without its server paths: {}", self.message);
         }
@@ -143,6 +143,12 @@ pub(crate) fn keep_paths_private(root: &std::path::Path) {
 
 fn private_roots() -> Vec<String> {
     PRIVATE_ROOTS.read().map(|r| r.clone()).unwrap_or_default()
+}
+
+/// `message` as an answer may show it: [`hide_server_paths`] under this process's data
+/// directories (for answers written outside [`ApiError`], such as the upgrade API's).
+pub(crate) fn without_server_paths(message: &str) -> String {
+    hide_server_paths(message, &private_roots())
 }
 
 /// `message` with every path under one of `roots` shortened to its last component (the name
