@@ -310,7 +310,7 @@ pub async fn run_worker<F, Fut, E>(
         if let Err(e) = queue.requeue_abandoned(HEARTBEAT_TIMEOUT).await {
             tracing::warn!(worker = %name, "requeueing abandoned jobs: {e}");
         }
-        liveness = alive(&queue, &name, liveness).await;
+        liveness = queue.renew_liveness(&name, liveness).await;
         let worker = liveness.as_ref().map_or(name.as_str(), Liveness::worker);
         let job = match queue.claim(worker, &[kind]).await {
             Ok(job) => job,
@@ -361,19 +361,22 @@ pub async fn run_worker<F, Fut, E>(
     }
 }
 
-/// The worker's [`Liveness`], taken again when its session was lost; `None` (the heartbeat
-/// alone then tells others the worker lives) when it cannot be had.
-async fn alive(queue: &JobQueue, name: &str, held: Option<Liveness>) -> Option<Liveness> {
-    if let Some(mut held) = held {
-        if held.holds().await {
-            return Some(held);
+impl JobQueue {
+    /// Worker `name`'s [`Liveness`] before it claims a job: `held` while its session lives,
+    /// else taken again; `None` (the heartbeat alone then tells others the worker lives) when
+    /// it cannot be had.
+    pub async fn renew_liveness(&self, name: &str, held: Option<Liveness>) -> Option<Liveness> {
+        if let Some(mut held) = held {
+            if held.holds().await {
+                return Some(held);
+            }
         }
-    }
-    match queue.hold_liveness(name).await {
-        Ok(liveness) => Some(liveness),
-        Err(e) => {
-            tracing::warn!(worker = %name, "no liveness lock, heartbeats only: {e}");
-            None
+        match self.hold_liveness(name).await {
+            Ok(liveness) => Some(liveness),
+            Err(e) => {
+                tracing::warn!(worker = %name, "no liveness lock, heartbeats only: {e}");
+                None
+            }
         }
     }
 }
