@@ -18,7 +18,9 @@ use slipway_backup::retention::manual_slots_left;
 use slipway_backup::{new_backup_id, BackupKind, BackupLabels, BackupOutcome, Part};
 
 use super::records::{self, BackupRecord};
+use super::recovery::WriterLock;
 use super::sql::{self, DatabaseFacts};
+use super::swap::crash_point;
 use super::{blocking, BackupSource, Backups, Phase, ProgressFn};
 use crate::error::{Error, Result};
 
@@ -59,12 +61,16 @@ impl Backups {
         let snapshot: String = sqlx::query_scalar("SELECT pg_export_snapshot()")
             .fetch_one(&mut *conn)
             .await?;
+        sql::check_readable(&mut conn, &source.database).await?;
         let facts = sql::facts(&mut conn).await?;
 
         let created_at = Utc::now();
         let id = new_backup_id(created_at);
         tracing::info!(backup = %id, database = %source.database, "backup started");
         let locations = self.repo.locations().len() as i32;
+        // held until the backup is recorded: while it is, no one takes the row for one a
+        // crash left behind (`recovery.rs`)
+        let writer = WriterLock::hold(&self.pool, &id).await?;
         records::insert_running(
             &self.pool,
             &id,
@@ -105,18 +111,18 @@ impl Backups {
             Some(result) => result,
             None => task.await,
         };
-        match result {
+        let recorded = match &result {
             Ok(outcome) => {
-                records::record_outcome(&self.pool, &outcome).await?;
                 for l in outcome.locations.iter().filter(|l| !l.complete) {
                     tracing::warn!(backup = %id, location = %l.location, error = ?l.error, "backup not complete in a location");
                 }
+                records::record_outcome(&self.pool, outcome).await
             }
-            Err(e) => {
-                records::record_failure(&self.pool, &id, &e.to_string()).await?;
-                return Err(e);
-            }
-        }
+            Err(e) => records::record_failure(&self.pool, &id, &e.to_string()).await,
+        };
+        writer.release().await;
+        recorded?;
+        result?;
         if drill_after {
             if let Err(e) = self.queue_verification(&id).await {
                 tracing::warn!(backup = %id, "queueing its restore drill: {e}");
@@ -193,6 +199,7 @@ impl Job {
             };
         }
         self.dump_database(&mut writer)?;
+        crash_point("backup:database-dumped");
         if let Some(tx) = self.dumped.lock().ok().and_then(|mut d| d.take()) {
             let _ = tx.send(());
         }
@@ -216,7 +223,9 @@ impl Job {
         }
         self.check_cancelled()?;
         self.report(Phase::Replicating, 0);
-        Ok(writer.finish()?)
+        let in_primary = writer.finish_in_primary()?;
+        crash_point("backup:manifest-in-primary");
+        Ok(in_primary.replicate())
     }
 
     fn dump_database(&self, writer: &mut slipway_backup::BackupWriter<'_>) -> Result<()> {

@@ -19,7 +19,10 @@
 //! The backup engine works over an explicit `BackupSource` (database, filestore, logs and sessions
 //! folders; branches resolve to one above it): `create` (a `REPEATABLE READ` snapshot is exported,
 //! row counts and modules read in it, `pg_dump -Fc -Z0 --snapshot` streamed into a `BackupWriter`,
-//! then the folders; dropping the future cancels it and writes no manifest), `verify` (repository
+//! then the folders; dropping the future cancels it and writes no manifest; the writer holds an advisory lock
+//! meanwhile, and `recovery.rs` ends a backup whose writer died: completed when the primary holds
+//! its manifest, failed otherwise, at `serve`'s start, in the `backup` commands and in prune),
+//! `verify` (repository
 //! check + heal, restore into `slipway_verify_<id>` through slipway_dump, compare base version,
 //! modules, row counts, every file's SHA-1; result JSON recorded), `restore` and `import` (built
 //! under temporary names, swapped in by `ALTER DATABASE ... RENAME` and folder renames, so a
@@ -61,6 +64,7 @@ mod import;
 mod pitr;
 mod prune;
 mod records;
+mod recovery;
 mod restore;
 pub mod schedule;
 mod scheduler;

@@ -10,6 +10,7 @@ use slipway_backup::store::GcOptions;
 use slipway_backup::{BackupLabels, RepoGcReport};
 
 use super::records::{self, BackupState, ListFilter};
+use super::recovery::Ended;
 use super::{blocking, Backups};
 use crate::error::Result;
 
@@ -20,7 +21,7 @@ pub struct PruneReport {
     pub deleted: Vec<String>,
     /// Backups kept.
     pub kept: usize,
-    /// Backups left `running` by a process that died, now marked failed.
+    /// Backups left `running` by a process that died before they were whole, now failed.
     pub interrupted: Vec<String>,
     /// Backups missing from some location that are now in every one (copied again).
     pub completed: Vec<String>,
@@ -40,31 +41,30 @@ impl Backups {
     /// Applies the retention policy to every source's backups and collects garbage.
     pub async fn prune(&self, now: DateTime<Utc>, gc: &GcOptions) -> Result<PruneReport> {
         let mut report = PruneReport::default();
+        for (id, ended) in self.end_interrupted_backups().await? {
+            match ended {
+                Ended::Completed => report.completed.push(id),
+                Ended::StillIncomplete(errors) => report
+                    .still_incomplete
+                    .push(format!("{id}: {}", errors.join("; "))),
+                Ended::Failed(_) => report.interrupted.push(id),
+            }
+        }
         let all = records::list(&self.pool, &ListFilter::default()).await?;
-        let stale = now - chrono::Duration::from_std(gc.stale_session).unwrap_or_default();
         let mut groups: BTreeMap<(Option<String>, Option<String>, String), Vec<BackupInfo>> =
             BTreeMap::new();
         for r in &all {
             if r.state == BackupState::Incomplete {
-                self.complete_copies(&r.id, &mut report).await?;
+                let copies = self.complete_copies(&r.id).await?;
+                if copies.done == copies.total {
+                    report.completed.push(r.id.clone());
+                } else {
+                    report
+                        .still_incomplete
+                        .push(format!("{}: {}", r.id, copies.errors.join("; ")));
+                }
             }
             match r.state {
-                BackupState::Running if r.created_at < stale => {
-                    let (repo, id) = (self.repo.clone(), r.id.clone());
-                    let written = blocking(move || Ok(repo.load(&id).is_ok())).await?;
-                    if written {
-                        // cut short while it was being copied: the primary holds it whole
-                        self.complete_copies(&r.id, &mut report).await?;
-                    } else {
-                        records::record_failure(
-                            &self.pool,
-                            &r.id,
-                            "interrupted: the process taking it stopped before it was recorded",
-                        )
-                        .await?;
-                        report.interrupted.push(r.id.clone());
-                    }
-                }
                 BackupState::Failed
                     if r.created_at
                         < now - chrono::Duration::days(i64::from(self.policy.manual_keep_days)) =>
@@ -106,30 +106,6 @@ impl Backups {
         let (repo, options) = (self.repo.clone(), *gc);
         report.gc = blocking(move || Ok(repo.gc(&options)?)).await?;
         Ok(report)
-    }
-
-    /// Copies backup `id` to the locations that lack it and records where it now is; a
-    /// backup counts as done only once every location holds it.
-    async fn complete_copies(&self, id: &str, report: &mut PruneReport) -> Result<()> {
-        let (repo, owned) = (self.repo.clone(), id.to_string());
-        let statuses = blocking(move || Ok(repo.replicate(&owned)?)).await?;
-        let done: Vec<String> = statuses
-            .iter()
-            .filter(|s| s.complete)
-            .map(|s| s.location.clone())
-            .collect();
-        let complete = done.len() == statuses.len();
-        let errors: Vec<String> = statuses.iter().filter_map(|s| s.error.clone()).collect();
-        records::record_copies(&self.pool, id, &done, complete, &errors).await?;
-        if complete {
-            report.completed.push(id.to_string());
-        } else {
-            tracing::warn!(backup = %id, "still missing from a location: {}", errors.join("; "));
-            report
-                .still_incomplete
-                .push(format!("{id}: {}", errors.join("; ")));
-        }
-        Ok(())
     }
 
     /// The backups of the same source and labels, for the manual backups' daily limit.

@@ -257,7 +257,8 @@ pub(crate) async fn record_outcome(pool: &PgPool, outcome: &BackupOutcome) -> Re
 
 pub(crate) async fn record_failure(pool: &PgPool, id: &str, error: &str) -> Result<()> {
     sqlx::query(
-        "UPDATE backups SET state = 'failed', error = $2, finished_at = now() WHERE id = $1",
+        "UPDATE backups SET state = 'failed', error = $2, finished_at = now() \
+         WHERE id = $1 AND state = 'running'",
     )
     .bind(id)
     .bind(error)

@@ -348,14 +348,15 @@ fn job_slot(job: &Job) -> Option<DateTime<Utc>> {
 }
 
 /// Queues due daily backups and runs them until `shutdown` turns true. A job cut short by the
-/// shutdown goes back to the queue; one whose worker died is taken again after its heartbeat
-/// times out.
+/// shutdown goes back to the queue; one whose worker died is taken again as soon as its
+/// liveness lock is gone (else after its heartbeat times out).
 pub async fn run_scheduler(
     backups: Backups,
     options: SchedulerOptions,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let queue = JobQueue::new(backups.pool.clone());
+    let mut liveness = None;
     while !*shutdown.borrow() {
         if let Err(e) = queue.requeue_abandoned(HEARTBEAT_TIMEOUT).await {
             tracing::warn!("requeueing abandoned backup jobs: {e}");
@@ -363,7 +364,11 @@ pub async fn run_scheduler(
         if let Err(e) = backups.queue_due(Utc::now()).await {
             tracing::warn!("looking for due backups: {e}");
         }
-        let job = match queue.claim(&options.worker, &[JobKind::BackupDaily]).await {
+        liveness = queue.renew_liveness(&options.worker, liveness).await;
+        let worker = liveness
+            .as_ref()
+            .map_or(options.worker.as_str(), |l| l.worker());
+        let job = match queue.claim(worker, &[JobKind::BackupDaily]).await {
             Ok(job) => job,
             Err(e) => {
                 tracing::warn!("claiming a backup job: {e}");
@@ -399,5 +404,8 @@ pub async fn run_scheduler(
                 let _ = queue.release(job.id).await;
             }
         }
+    }
+    if let Some(liveness) = liveness {
+        liveness.release().await;
     }
 }

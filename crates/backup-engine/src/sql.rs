@@ -68,6 +68,58 @@ impl DatabaseFacts {
     }
 }
 
+/// Refuses a database holding what the connection's role (its owner) cannot read, which
+/// `pg_dump` would stop at half-way: a table, view or sequence without `SELECT`, a schema
+/// without `USAGE` (made by another role, such as a superuser by hand). The error names the
+/// first few and says how to give them to the owner.
+pub(crate) async fn check_readable(conn: &mut sqlx::PgConnection, database: &str) -> Result<()> {
+    let unreadable: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT 'schema', quote_ident(n.nspname), pg_get_userbyid(n.nspowner)::text \
+         FROM pg_namespace n \
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+           AND n.nspname NOT LIKE 'pg\\_%' AND NOT has_schema_privilege(n.oid, 'USAGE') \
+         UNION ALL \
+         SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' \
+                WHEN 'm' THEN 'materialized view' ELSE 'table' END, \
+                quote_ident(n.nspname) || '.' || quote_ident(c.relname), \
+                pg_get_userbyid(c.relowner)::text \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') \
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+           AND n.nspname NOT LIKE 'pg\\_%' AND NOT has_table_privilege(c.oid, 'SELECT') \
+         ORDER BY 1, 2 LIMIT 5",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let Some((kind, name, _)) = unreadable.first() else {
+        return Ok(());
+    };
+    let mut what: Vec<String> = unreadable
+        .iter()
+        .map(|(kind, name, owner)| format!("{kind} {name} (owned by {owner})"))
+        .collect();
+    if what.len() == 5 {
+        what.push("...".into());
+    }
+    let role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&mut *conn)
+        .await?;
+    let alter = match kind.as_str() {
+        "schema" => "SCHEMA",
+        "sequence" => "SEQUENCE",
+        "view" => "VIEW",
+        "materialized view" => "MATERIALIZED VIEW",
+        _ => "TABLE",
+    };
+    Err(Error::Conflict(format!(
+        "database {database:?} holds what its owner role {role} cannot read, so it cannot be \
+         backed up: {}; nothing was written. As a superuser, give each to the owner \
+         (`slipway pg psql {database} -- -c 'ALTER {alter} {name} OWNER TO {role}'`) or drop \
+         it, then back up again",
+        what.join(", ")
+    )))
+}
+
 pub(crate) async fn facts(conn: &mut sqlx::PgConnection) -> Result<DatabaseFacts> {
     let mut facts = DatabaseFacts::default();
     let present: Vec<String> = sqlx::query_scalar(

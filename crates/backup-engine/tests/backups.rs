@@ -465,6 +465,48 @@ async fn a_backup_cancelled_mid_way_leaves_no_manifest_and_gc_sweeps_its_chunks(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_backup_being_written_is_never_taken_for_one_a_crash_cut_short() {
+    let mut w = World::new().await;
+    let source = w.production("v17_mail_demo.zip", 0).await;
+    // the backup stops at its filestore until told to go on
+    let (reached, reached_rx) = std::sync::mpsc::channel::<()>();
+    let (go, go_rx) = std::sync::mpsc::channel::<()>();
+    let reached = std::sync::Mutex::new(Some(reached));
+    let go_rx = std::sync::Mutex::new(go_rx);
+    let progress: slipway_backup_engine::ProgressFn = Arc::new(move |p: Phase, n| {
+        if p == Phase::Filestore && n > 0 {
+            if let Some(reached) = reached.lock().unwrap().take() {
+                reached.send(()).unwrap();
+                let _ = go_rx.lock().unwrap().recv();
+            }
+        }
+    });
+    let backups = w.backups.clone();
+    let (src, labels) = (source.clone(), w.labels());
+    let task = tokio::spawn(async move { backups.create(&src, labels, Some(progress)).await });
+    tokio::task::spawn_blocking(move || reached_rx.recv().unwrap())
+        .await
+        .unwrap();
+
+    // what another Slipway process (a second serve, a backup command) does at its start
+    let ended = w.backups.finish_interrupted_backups().await.unwrap();
+    assert!(ended.is_empty(), "{ended:?}");
+    let listed = w.backups.list(&Default::default()).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].state, BackupState::Running);
+
+    go.send(()).unwrap();
+    let done = task.await.unwrap().unwrap();
+    assert_eq!(done.state, BackupState::Complete);
+    assert!(w
+        .backups
+        .finish_interrupted_backups()
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_failing_or_interrupted_restore_leaves_the_target_as_it_was() {
     let mut w = World::new().await;
     let source = w.production("v17_mail_demo.zip", 2).await;

@@ -61,6 +61,6 @@ pub use location::{open_location, LocalLocation, Location};
 pub use manifest::{is_backup_id, new_backup_id, BackupKind, BackupLabels, BackupManifest, Part};
 pub use repository::{
     sha1_file, ArchivedWal, BackupOutcome, BackupWriter, BaseBackupManifest, BaseBackupWriter,
-    CheckReport, LocationCheck, LocationStatus, Progress, ReplicaGc, RepoGcReport, Repository,
-    BASE_BACKUP_FORMAT,
+    CheckReport, InPrimary, LocationCheck, LocationStatus, Progress, ReplicaGc, RepoGcReport,
+    Repository, BASE_BACKUP_FORMAT,
 };

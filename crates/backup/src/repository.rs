@@ -292,6 +292,27 @@ impl Repository {
         Err(first_error.unwrap_or_else(|| Error::NoSuchBackup(id.to_string())))
     }
 
+    /// Backup `id`'s manifest as the primary holds it: `None` when it has none (the backup was
+    /// never finished there), an error when it cannot be read or is not this backup's.
+    pub fn primary_manifest(&self, id: &str) -> Result<Option<BackupManifest>, Error> {
+        if !is_backup_id(id) {
+            return Err(Error::NoSuchBackup(id.to_string()));
+        }
+        let primary = &self.locations[0];
+        let key = BackupManifest::key(id);
+        let Some(bytes) = primary.get(&key)? else {
+            return Ok(None);
+        };
+        match serde_json::from_slice::<BackupManifest>(&bytes) {
+            Ok(m) if m.id == id => Ok(Some(m)),
+            Ok(_) | Err(_) => Err(Error::BadManifest {
+                location: primary.name(),
+                key,
+                detail: "not the manifest of this backup".into(),
+            }),
+        }
+    }
+
     /// Writes a stream of a backup, each chunk from the first location holding a sound copy;
     /// checks the whole against the stream's hash.
     pub fn read_stream(
@@ -735,7 +756,15 @@ impl<'r> BackupWriter<'r> {
     /// Records the backup: the manifest to the primary, then every chunk a replica lacks and
     /// the manifest to each replica. Fails only when the primary fails; a replica that fails
     /// is reported in the outcome, not complete.
-    pub fn finish(mut self) -> Result<BackupOutcome, Error> {
+    pub fn finish(self) -> Result<BackupOutcome, Error> {
+        Ok(self.finish_in_primary()?.replicate())
+    }
+
+    /// The first half of [`finish`](Self::finish): the manifest written to the primary, where
+    /// the backup is now whole (a crash from here on leaves a backup that
+    /// [`Repository::replicate`] completes); the copies to the replicas are
+    /// [`InPrimary::replicate`]'s.
+    pub fn finish_in_primary(mut self) -> Result<InPrimary<'r>, Error> {
         self.session.heartbeat()?;
         self.manifest.sizes.added = self.session.bytes_written();
         for part in [Part::Filestore, Part::Logs, Part::Sessions] {
@@ -746,32 +775,56 @@ impl<'r> BackupWriter<'r> {
         let json = manifest_json(&self.manifest)?;
         let primary = &self.repo.locations[0];
         primary.put(&BackupManifest::key(&self.manifest.id), &json)?;
-        let mut statuses = vec![LocationStatus::holding(primary.name())];
-        let _lock = self.repo.lock(FlockArg::LockShared)?;
-        let chunks = self.manifest.chunks();
-        for location in self.repo.locations.iter().skip(1) {
-            statuses.push(self.replicate(location.as_ref(), &chunks, &json));
-        }
-        Ok(BackupOutcome {
-            manifest: self.manifest,
-            locations: statuses,
-        })
+        Ok(InPrimary { writer: self, json })
+    }
+}
+
+/// A backup whose manifest the primary holds, not yet copied to the replicas; see
+/// [`BackupWriter::finish_in_primary`].
+#[derive(Debug)]
+pub struct InPrimary<'r> {
+    writer: BackupWriter<'r>,
+    json: Vec<u8>,
+}
+
+impl InPrimary<'_> {
+    /// The backup's id.
+    pub fn id(&self) -> &str {
+        &self.writer.manifest.id
     }
 
-    fn replicate(
-        &self,
-        location: &dyn Location,
-        chunks: &BTreeMap<ChunkId, u32>,
-        json: &[u8],
-    ) -> LocationStatus {
-        replicate_object(
-            self.repo,
-            &self.session,
-            location,
-            chunks,
-            &BackupManifest::key(&self.manifest.id),
-            json,
-        )
+    /// Copies every chunk a replica lacks, then the manifest, to each replica; a replica that
+    /// fails is reported in the outcome, not complete.
+    pub fn replicate(self) -> BackupOutcome {
+        let w = &self.writer;
+        let mut statuses = vec![LocationStatus::holding(w.repo.locations[0].name())];
+        let key = BackupManifest::key(&w.manifest.id);
+        let chunks = w.manifest.chunks();
+        match w.repo.lock(FlockArg::LockShared) {
+            Ok(_lock) => {
+                for location in w.repo.locations.iter().skip(1) {
+                    statuses.push(replicate_object(
+                        w.repo,
+                        &w.session,
+                        location.as_ref(),
+                        &chunks,
+                        &key,
+                        &self.json,
+                    ));
+                }
+            }
+            Err(e) => statuses.extend(
+                w.repo
+                    .locations
+                    .iter()
+                    .skip(1)
+                    .map(|l| LocationStatus::lacking(l.name(), Some(e.to_string()))),
+            ),
+        }
+        BackupOutcome {
+            manifest: self.writer.manifest,
+            locations: statuses,
+        }
     }
 }
 

@@ -194,8 +194,14 @@ fn a_killed_backup_leaves_no_manifest_and_an_unreachable_replica_fails_the_comma
         .unwrap()
         .count();
     assert_eq!(manifests, 0, "a killed backup wrote a manifest");
+    // the next command finds it cut short: failed, saying why
     let listed = json(&slipway_ok(d, &["backup", "list", "--json"]));
-    assert_eq!(listed[0]["state"], "running");
+    assert_eq!(listed[0]["state"], "failed", "{listed}");
+    let reason = listed[0]["error"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("interrupted by a restart of Slipway"),
+        "{reason}"
+    );
 
     // a replica that is a file: the backup is kept in the others but the command fails
     let blocked = d.join("blocked");
@@ -480,6 +486,80 @@ fn restore_crashing_at(data: &Path, id: &str, point: &str) {
     assert!(
         !out.status.success() && stderr.contains("aborting here"),
         "{point}: {stderr}"
+    );
+}
+
+/// `slipway backup create -d prod` (three locations), killed (`abort`) at the named point.
+fn backup_crashing_at(data: &Path, point: &str) {
+    let out = Command::new(slipway_bin())
+        .arg("--data-dir")
+        .arg(data)
+        .args(["backup", "create", "-d", "prod"])
+        .env_remove("SLIPWAY_PG_URL")
+        .env("SLIPWAY_CRASH_AT", point)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("aborting here"),
+        "{point}: {stderr}"
+    );
+}
+
+#[test]
+fn a_backup_cut_short_by_a_crash_is_finished_or_failed_at_the_next_start() {
+    let data = DataDir::new();
+    let d = data.path();
+    start_with_prod(d);
+    let manifest_in = |copy: &str, id: &str| {
+        d.join("backups")
+            .join(copy)
+            .join(format!("backups/{id}.json"))
+            .is_file()
+    };
+
+    // Killed once the primary holds the manifest, before any replica: the row says running,
+    // 1 of 3 locations. The next command copies it to the others and records it complete.
+    backup_crashing_at(d, "backup:manifest-in-primary");
+    let rows = json(&psql(
+        d,
+        "slipway",
+        "SELECT json_agg(json_build_object('id', id, 'state', state)) FROM backups",
+    ));
+    assert_eq!(rows[0]["state"], "running", "{rows}");
+    let id = rows[0]["id"].as_str().unwrap().to_string();
+    assert!(manifest_in("primary", &id) && !manifest_in("replica-1", &id));
+    let out = slipway(d, &["backup", "list", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&format!("backup {id} was cut short while being copied")),
+        "{said}"
+    );
+    let listed = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(listed[0]["state"], "complete", "{listed}");
+    assert_eq!(listed[0]["locations_done"].as_array().unwrap().len(), 3);
+    for copy in ["primary", "replica-1", "replica-2"] {
+        assert!(manifest_in(copy, &id), "{copy}");
+    }
+    slipway_ok(d, &["backup", "verify", &id]);
+
+    // Killed before the manifest was written: nothing usable, so failed with its reason, and
+    // its chunks are garbage for the collection.
+    backup_crashing_at(d, "backup:database-dumped");
+    let listed = json(&slipway_ok(d, &["backup", "list", "--json"]));
+    let cut = &listed[1];
+    assert_eq!(cut["state"], "failed", "{listed}");
+    let reason = cut["error"].as_str().unwrap();
+    assert!(
+        reason.starts_with("interrupted by a restart of Slipway at "),
+        "{reason}"
+    );
+    // ended once: the next command has nothing more to say about it
+    let out = slipway(d, &["backup", "list"]);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("cut short"),
+        "{out:?}"
     );
 }
 

@@ -355,6 +355,17 @@ impl Target {
         Ok(done?.rows_affected())
     }
 
+    /// The names of every database of the server (one query, for checks of many at once).
+    pub async fn database_names(&self) -> Result<std::collections::BTreeSet<String>> {
+        let admin = self.admin().await?;
+        let names: std::result::Result<Vec<String>, sqlx::Error> =
+            sqlx::query_scalar("SELECT datname::text FROM pg_database")
+                .fetch_all(&admin)
+                .await;
+        admin.close().await;
+        Ok(names?.into_iter().collect())
+    }
+
     /// Whether database `db` exists.
     pub async fn database_exists(&self, db: &str) -> Result<bool> {
         let admin = self.admin().await?;

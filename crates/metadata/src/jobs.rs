@@ -4,6 +4,9 @@
 //! on several machines, share the queue without double work. A running job sends heartbeats;
 //! one whose worker died (no heartbeat for a while) is put back in the queue by
 //! [`JobQueue::requeue_abandoned`], so a crash leaves the job resumable, never half-owned.
+//! A worker of [`run_worker`] also holds a [`Liveness`] lock, which PostgreSQL drops with the
+//! worker's process: its jobs go back to the queue as soon as it is gone (the next start of
+//! `serve` resumes them at once), not a heartbeat timeout later.
 //!
 //! Idle workers wait on [`JOBS_CHANNEL`], which a trigger notifies whenever a job is queued
 //! (migration 0006), so a push starts building at once instead of at the next poll; they still
@@ -186,16 +189,42 @@ impl JobQueue {
     }
 
     /// Puts back in the queue the running jobs whose worker has been silent for `silence`
-    /// (it crashed, or the machine did). Returns how many were requeued.
+    /// (it crashed, or the machine did), or whose worker held a [`Liveness`] lock that is
+    /// gone (its process died). Returns how many were requeued.
     pub async fn requeue_abandoned(&self, silence: Duration) -> Result<u64> {
         let done = sqlx::query(
             "UPDATE jobs SET state = 'queued', worker = NULL \
-             WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => $1)",
+             WHERE state = 'running' AND (heartbeat_at < now() - make_interval(secs => $1) \
+                OR (worker ~ '~pg[0-9]+$' AND NOT EXISTS (\
+                    SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted \
+                    AND l.classid = ($2::int4)::oid AND l.objsubid = 2 \
+                    AND l.objid = substring(worker from '~pg([0-9]+)$')::bigint::oid \
+                    AND l.database = (SELECT oid FROM pg_database \
+                                      WHERE datname = current_database()))))",
         )
         .bind(silence.as_secs_f64())
+        .bind(LIVENESS_LOCK)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    /// Proves worker `name` alive for as long as the returned lock is held; claim its jobs as
+    /// [`Liveness::worker`].
+    pub async fn hold_liveness(&self, name: &str) -> Result<Liveness> {
+        let mut conn = self.pool.acquire().await?.detach();
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut conn)
+            .await?;
+        sqlx::query("SELECT pg_advisory_lock($1, $2)")
+            .bind(LIVENESS_LOCK)
+            .bind(pid)
+            .execute(&mut conn)
+            .await?;
+        Ok(Liveness {
+            conn,
+            worker: format!("{name}~pg{pid}"),
+        })
     }
 
     /// A job's state (`queued`, `running`, `done`, `failed`), if it exists.
@@ -205,6 +234,41 @@ impl JobQueue {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|(s,)| s))
+    }
+}
+
+/// The first key of the advisory locks of [`Liveness`] (the second is the session's pid).
+const LIVENESS_LOCK: i32 = 7162;
+
+/// A worker's proof of life: a session-level advisory lock keyed by the PostgreSQL session
+/// (its backend pid) of a connection of its own. The session ends with the worker's process,
+/// so a crash frees the lock at once; [`JobQueue::requeue_abandoned`] then takes back the
+/// jobs claimed as [`worker`](Liveness::worker) without waiting for their heartbeat to age.
+/// (A backend pid is unique among live sessions, so no two live workers share a name.)
+#[derive(Debug)]
+pub struct Liveness {
+    conn: sqlx::PgConnection,
+    worker: String,
+}
+
+impl Liveness {
+    /// The worker's name as its jobs record it: `<name>~pg<backend pid>`.
+    pub fn worker(&self) -> &str {
+        &self.worker
+    }
+
+    /// Whether the lock's session still answers (a lost connection lost the lock with it).
+    pub async fn holds(&mut self) -> bool {
+        sqlx::query("SELECT 1")
+            .execute(&mut self.conn)
+            .await
+            .is_ok()
+    }
+
+    /// Ends the proof of life (its jobs are then anyone's once requeued).
+    pub async fn release(self) {
+        use sqlx::Connection;
+        let _ = self.conn.close().await;
     }
 }
 
@@ -241,11 +305,14 @@ pub async fn run_worker<F, Fut, E>(
             None
         }
     };
+    let mut liveness: Option<Liveness> = None;
     while !*shutdown.borrow() {
         if let Err(e) = queue.requeue_abandoned(HEARTBEAT_TIMEOUT).await {
             tracing::warn!(worker = %name, "requeueing abandoned jobs: {e}");
         }
-        let job = match queue.claim(&name, &[kind]).await {
+        liveness = queue.renew_liveness(&name, liveness).await;
+        let worker = liveness.as_ref().map_or(name.as_str(), Liveness::worker);
+        let job = match queue.claim(worker, &[kind]).await {
             Ok(job) => job,
             Err(e) => {
                 tracing::warn!(worker = %name, "claiming a job: {e}");
@@ -286,6 +353,29 @@ pub async fn run_worker<F, Fut, E>(
                 if let Err(e) = queue.release(id).await {
                     tracing::warn!(job = id, "releasing job: {e}");
                 }
+            }
+        }
+    }
+    if let Some(liveness) = liveness {
+        liveness.release().await;
+    }
+}
+
+impl JobQueue {
+    /// Worker `name`'s [`Liveness`] before it claims a job: `held` while its session lives,
+    /// else taken again; `None` (the heartbeat alone then tells others the worker lives) when
+    /// it cannot be had.
+    pub async fn renew_liveness(&self, name: &str, held: Option<Liveness>) -> Option<Liveness> {
+        if let Some(mut held) = held {
+            if held.holds().await {
+                return Some(held);
+            }
+        }
+        match self.hold_liveness(name).await {
+            Ok(liveness) => Some(liveness),
+            Err(e) => {
+                tracing::warn!(worker = %name, "no liveness lock, heartbeats only: {e}");
+                None
             }
         }
     }

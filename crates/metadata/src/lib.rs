@@ -22,7 +22,8 @@
 //! `Metadata` creates the `slipway` database when missing and
 //! applies the schema migrations embedded from `crates/metadata/migrations/` (sqlx). `JobQueue` is
 //! the queue every long operation goes through: `claim` uses `FOR UPDATE SKIP LOCKED` so any number
-//! of workers share it; heartbeats and `requeue_abandoned` make a crashed worker's job resumable.
+//! of workers share it; heartbeats and `requeue_abandoned` make a crashed worker's job resumable,
+//! at once when the worker held a `Liveness` lock (an advisory lock its process's death frees).
 //! Idle workers sleep on `LISTEN slipway_jobs`, which a trigger on `jobs` notifies when a job is
 //! queued (a push starts building at once), with a 500 ms poll behind it for delayed jobs.
 
@@ -35,7 +36,8 @@ mod text_column;
 pub use database::{create_database_if_missing, Metadata, METADATA_DB};
 pub use error::{Error, ErrorKind, Result};
 pub use jobs::{
-    enqueue_with, run_worker, Job, JobKind, JobQueue, HEARTBEAT_TIMEOUT, IDLE_POLL, JOBS_CHANNEL,
+    enqueue_with, run_worker, Job, JobKind, JobQueue, Liveness, HEARTBEAT_TIMEOUT, IDLE_POLL,
+    JOBS_CHANNEL,
 };
 pub use layout::DataDir;
 pub use text_column::{by_name, UnknownValue};

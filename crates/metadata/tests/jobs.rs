@@ -109,6 +109,40 @@ async fn a_job_whose_worker_died_is_taken_again() {
 }
 
 #[tokio::test]
+async fn a_job_whose_worker_process_died_is_taken_again_at_once() {
+    let (_db, queue) = queue().await;
+    let id = queue.enqueue(JobKind::BuildRun, &json!({})).await.unwrap();
+    let liveness = queue.hold_liveness("serve-build-0").await.unwrap();
+    assert!(liveness.worker().starts_with("serve-build-0~pg"));
+    queue
+        .claim(liveness.worker(), &[JobKind::BuildRun])
+        .await
+        .unwrap()
+        .unwrap();
+    let long = Duration::from_secs(3600);
+    assert_eq!(queue.requeue_abandoned(long).await.unwrap(), 0, "alive");
+    // what a crash does: the worker's session ends with its process
+    liveness.release().await;
+    let mut requeued = 0;
+    for _ in 0..50 {
+        requeued = queue.requeue_abandoned(long).await.unwrap();
+        if requeued > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(requeued, 1, "taken back without waiting for the heartbeat");
+    let again = queue
+        .claim("w2", &[JobKind::BuildRun])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (id, 2));
+    // a worker without a liveness lock keeps the heartbeat's grace
+    assert_eq!(queue.requeue_abandoned(long).await.unwrap(), 0);
+}
+
+#[tokio::test]
 async fn a_kind_the_code_does_not_know_is_refused_by_name() {
     let (db, queue) = queue().await;
     // A newer Slipway queued a kind this one does not know: it is an error naming the value,

@@ -374,6 +374,9 @@ impl Platform {
         work: impl Future<Output = Result<T>>,
         event: impl FnOnce(&T) -> HistoryEvent,
     ) -> Result<AfterRestart<T>> {
+        // the branch's pipeline lock: no build of the branch runs meanwhile, and the health
+        // check does not take the database renamed away by the swap for one that is gone
+        let lock = self.builds.lock_branch(build.branch_id).await?;
         self.pipeline.supervisor.stop(build.id, build.pid).await;
         let done = work.await;
         let recorded = match done {
@@ -384,6 +387,7 @@ impl Platform {
             Err(e) => Err(e),
         };
         let restarted = self.pipeline.restart_server(build).await;
+        let _ = lock.commit().await;
         if let (Err(_), Err(e)) = (&recorded, &restarted) {
             tracing::warn!(build = build.id, error = %e, "server not restarted after a failed restore");
         }

@@ -32,8 +32,13 @@
 //! previous revision's server; an update cut short by a stop of Slipway finds its snapshot when the
 //! job runs again and is rolled back to it first), `staging.rs` (neutralized copy of production, or
 //! the previous staging database updated) — then the server, health-checked, owned by the
-//! `Supervisor`; before any development or staging server starts, every active `ir_mail_server` is
-//! switched off, so its mail can only go to the catcher its odoo.conf names. Each build's
+//! `Supervisor`; a build whose run was cut short (`interrupted.rs`: the queue gave its job back
+//! after a stop or a crash of Slipway) has the processes naming its odoo.conf killed and its own
+//! database dropped, and is built again from the start with its logs kept (a development or
+//! staging build at most 3 runs); `health.rs` fails a running build whose database is gone, on
+//! each scheduler tick, under the branch's lock; before any development or staging server
+//! starts, every active `ir_mail_server` is switched off, so its mail can only go to the catcher
+//! its odoo.conf names. Each build's
 //! `build.log` holds its steps and how it ended (the reason of a failure no tool logged: a broken
 //! manifest, no runtime, a kill). A kill is final: `finish` and `set_running` only move unfinished
 //! builds (production excepted, whose server is what serves). `service.rs` (`Platform`) is what the
@@ -71,6 +76,7 @@
 //! which its builds' runtime follows, with a `series.switched` event).
 
 mod error;
+mod health;
 mod ref_locks;
 mod service;
 mod text_column;

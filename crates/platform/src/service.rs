@@ -435,7 +435,11 @@ impl Platform {
                     let id = job.payload["build_id"]
                         .as_i64()
                         .ok_or_else(|| "payload has no build id".to_string())?;
-                    platform.pipeline.run(id).await.map_err(|e| e.to_string())?;
+                    platform
+                        .pipeline
+                        .run(id, job.attempts)
+                        .await
+                        .map_err(|e| e.to_string())?;
                     platform.after_build(id).await.map_err(|e| e.to_string())
                 }
             },
@@ -477,7 +481,8 @@ impl Platform {
     }
 
     /// The scheduler's periodic work: running limits, development databases past their
-    /// lifetime, leftovers of deleted branches, template trimming. Every decision reads
+    /// lifetime, leftovers of deleted branches, running builds' databases (`health.rs`),
+    /// template trimming. Every decision reads
     /// timestamps in the database, so a restart neither repeats nor forgets anything.
     pub async fn run_chores(&self) -> Result<()> {
         for project in self.projects.list().await? {
@@ -512,6 +517,7 @@ impl Platform {
                 }
             }
         }
+        self.check_running_databases().await?;
         self.trim_templates().await
     }
 

@@ -212,6 +212,7 @@ pub struct AppState {
 impl AppState {
     /// The state of a server with `config`, on the metadata database `metadata`.
     pub fn new(metadata: Metadata, config: &ServerConfig, platform: Platform) -> Self {
+        api::keep_paths_private(&config.data_dir);
         let pool = metadata.pool().clone();
         let upgrade = UpgradeService {
             store: UpgradeStore::new(pool.clone()),

@@ -371,6 +371,13 @@ async fn service(
     {
         eprintln!("{line}");
     }
+    for line in backups
+        .finish_interrupted_backups()
+        .await
+        .context("ending backups a crash cut short")?
+    {
+        eprintln!("{line}");
+    }
     Ok((backups, pg))
 }
 

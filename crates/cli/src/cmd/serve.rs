@@ -452,6 +452,10 @@ async fn serve_with(
             .finish_interrupted_swaps()
             .await
             .context("ending restores a crash cut short")?;
+        backups
+            .finish_interrupted_backups()
+            .await
+            .context("ending backups a crash cut short")?;
     }
     bootstrap_first_user(&platform, &config.layout()).await?;
     match config.remove_interrupted_imports() {

@@ -82,6 +82,22 @@ impl Site {
         self.launch();
     }
 
+    /// Kills `serve` as a crash would (SIGKILL: nothing of it runs any more), without starting
+    /// it again.
+    pub fn crash(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Starts `serve` again after [`crash`](Self::crash), on the same data directory.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "serve still runs");
+        self.port = free_port();
+        self.launch();
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

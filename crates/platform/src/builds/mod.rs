@@ -14,6 +14,7 @@
 
 mod development;
 mod inside;
+mod interrupted;
 pub mod naming;
 mod odoo_logins;
 pub mod pipeline;
@@ -25,4 +26,4 @@ pub mod templates;
 
 pub use inside::SessionProgram;
 pub use odoo_logins::OdooLogins;
-pub use store::{Build, BuildResult, BuildState, BuildStore};
+pub use store::{Build, BuildResult, BuildState, BuildStore, Taken};

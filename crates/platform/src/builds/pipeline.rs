@@ -22,7 +22,7 @@ use slipway_runner::odoo::{
 use slipway_runner::venv::{Venv, Venvs};
 use tracing::Instrument;
 
-use super::store::{Build, BuildResult, BuildStore};
+use super::store::{Build, BuildResult, BuildStore, Taken};
 use super::supervisor::Supervisor;
 use super::templates::TemplateStore;
 use crate::branches::Branches;
@@ -265,30 +265,39 @@ impl Prepared {
 }
 
 impl Pipeline {
-    /// Runs build `id` to its end. Errors of the metadata database are returned; everything
-    /// else ends in the build's state.
-    pub async fn run(&self, id: i64) -> crate::Result<()> {
+    /// Runs build `id` to its end, for the `run`-th time (the queue's attempt count: above 1,
+    /// an earlier run may have been cut short). Errors of the metadata database are returned;
+    /// everything else ends in the build's state.
+    pub async fn run(&self, id: i64, run: i32) -> crate::Result<()> {
         let build = self.builds.get(id).await?;
         let span = tracing::info_span!("build", id, name = %build.name, stage = %build.stage);
-        self.run_build(build).instrument(span).await
+        self.run_build(build, run).instrument(span).await
     }
 
-    async fn run_build(&self, build: Build) -> crate::Result<()> {
+    async fn run_build(&self, build: Build, run: i32) -> crate::Result<()> {
         let branch = self.branches.by_id(build.branch_id).await?;
         // One pipeline at a time per branch: production updates never overlap, and a
         // staging update never races the next one.
         let lock = self.builds.lock_branch(branch.id).await?;
-        if !self.builds.begin(build.id, &build.name).await? {
+        let Some(taken) = self.builds.take(build.id, &build.name).await? else {
             tracing::info!("no longer pending; skipped");
             lock.commit().await?;
             return Ok(());
-        }
+        };
         let project = self.projects.by_id(branch.project_id).await?;
+        let given_up = match &taken {
+            Taken::Fresh => None,
+            Taken::Interrupted { step, database } => {
+                self.clean_interrupted(&build, run, step.as_deref(), database.as_deref())
+                    .await
+            }
+        };
         tracing::info!(revision = %build.revision, "build started");
-        let outcome = match build.stage {
-            Stage::Development => self.development(&build, &branch, &project).await,
-            Stage::Staging => self.staging(&build, &branch, &project).await,
-            Stage::Production => self.production(&build, &branch, &project).await,
+        let outcome = match (given_up, build.stage) {
+            (Some(reason), _) => Err(Stop::Failed(Failed(reason))),
+            (None, Stage::Development) => self.development(&build, &branch, &project).await,
+            (None, Stage::Staging) => self.staging(&build, &branch, &project).await,
+            (None, Stage::Production) => self.production(&build, &branch, &project).await,
         };
         match outcome {
             Ok(()) => {}
@@ -340,7 +349,7 @@ impl Pipeline {
     /// Appends a line to the build's `build.log`: its steps and how it ended, so the
     /// reason of a failure that no tool logged (a broken manifest, no Odoo runtime, a
     /// kill) is in its logs too.
-    pub(super) fn note(&self, build: &Build, line: &str) {
+    pub(crate) fn note(&self, build: &Build, line: &str) {
         use std::io::Write;
         let logs = self.env.logs_dir(&build.name);
         let written = std::fs::create_dir_all(&logs).and_then(|()| {
@@ -365,7 +374,7 @@ impl Pipeline {
         }
         let dir = self.env.build_dir(&build.name);
         let logs = self.env.logs_dir(&build.name);
-        reset_dir(&dir).context("preparing the build folder")?;
+        reset_dir_keeping(&dir, "logs").context("preparing the build folder")?;
         std::fs::create_dir_all(&logs).context("creating the logs folder")?;
 
         self.step(build, "checkout").await?;
@@ -880,13 +889,26 @@ pub(super) fn give_to_sandbox(prepared: &Prepared, conf: &Path) -> Result<(), Fa
     slipway_sandbox::chown_tree(conf, owner).context("giving odoo.conf to the build's sandbox")
 }
 
-/// Empties `dir` (keeps nothing of a previous attempt) and creates it.
-fn reset_dir(dir: &Path) -> std::io::Result<()> {
-    match std::fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        _ => {}
+/// Empties `dir` but for its entry `keep` (nothing of a run cut short is reused, but its logs
+/// stay, and the next run appends to them), and creates it.
+fn reset_dir_keeping(dir: &Path, keep: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name() == keep {
+            continue;
+        }
+        let removed = if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())
+        } else {
+            std::fs::remove_file(entry.path())
+        };
+        match removed {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
     }
-    std::fs::create_dir_all(dir)
+    Ok(())
 }
 
 /// Odoo keeps filestores in `<data_dir>/filestore/<db>`; the build's data dir links that
@@ -917,6 +939,29 @@ mod tests {
             },
             duration: Duration::from_secs(3),
         }
+    }
+
+    #[test]
+    fn a_build_folder_is_emptied_but_for_its_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let build = dir.path().join("acme-dev-1");
+        std::fs::create_dir_all(build.join("src/shop")).unwrap();
+        std::fs::create_dir_all(build.join("logs")).unwrap();
+        std::fs::write(build.join("odoo.conf"), "[options]").unwrap();
+        std::fs::write(build.join("logs/build.log"), "first run\n").unwrap();
+        reset_dir_keeping(&build, "logs").unwrap();
+        let left: Vec<_> = std::fs::read_dir(&build)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["logs"]);
+        assert_eq!(
+            std::fs::read_to_string(build.join("logs/build.log")).unwrap(),
+            "first run\n"
+        );
+        let fresh = dir.path().join("acme-dev-2");
+        reset_dir_keeping(&fresh, "logs").unwrap();
+        assert!(fresh.is_dir());
     }
 
     #[test]

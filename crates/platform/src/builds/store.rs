@@ -90,6 +90,20 @@ impl BuildResult {
 
 text_column!(BuildResult, "build result");
 
+/// How a pipeline found the build it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// Pending: its first run.
+    Fresh,
+    /// Building already: a run of it was cut short (the Slipway running it stopped or died).
+    Interrupted {
+        /// The step it was at.
+        step: Option<String>,
+        /// The database it had.
+        database: Option<String>,
+    },
+}
+
 /// A build as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Build {
@@ -278,15 +292,26 @@ impl BuildStore {
     /// longer pending (superseded or killed meanwhile). A build found `building` (its worker
     /// died and the job came back) is taken again.
     pub async fn begin(&self, id: i64, database: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE builds SET state = 'building', step = 'queued', started_at = now(), database = $2 \
-             WHERE id = $1 AND state IN ('pending', 'building')",
+        Ok(self.take(id, database).await?.is_some())
+    }
+
+    /// [`begin`](Self::begin), saying whether the build is new to its pipeline or a run of it
+    /// was cut short; `None` when it is no longer wanted.
+    pub async fn take(&self, id: i64, database: &str) -> Result<Option<Taken>> {
+        let row: Option<(BuildState, Option<String>, Option<String>)> = sqlx::query_as(
+            "UPDATE builds k SET state = 'building', step = 'queued', started_at = now(), \
+             database = $2 FROM builds old \
+             WHERE k.id = $1 AND old.id = k.id AND k.state IN ('pending', 'building') \
+             RETURNING old.state, old.step, old.database",
         )
         .bind(id)
         .bind(database)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(row.map(|(state, step, database)| match state {
+            BuildState::Building => Taken::Interrupted { step, database },
+            _ => Taken::Fresh,
+        }))
     }
 
     /// Whether the build should go on (still building: not killed or superseded meanwhile).
@@ -433,6 +458,20 @@ impl BuildStore {
             .execute(&mut *tx)
             .await?;
         Ok(tx)
+    }
+
+    /// [`lock_branch`](Self::lock_branch) when no one holds it, else `None` (a pipeline, a
+    /// restore is at work on the branch).
+    pub async fn try_lock_branch(
+        &self,
+        branch_id: i64,
+    ) -> Result<Option<Transaction<'static, Postgres>>> {
+        let mut tx = self.pool.begin().await?;
+        let free: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(7161, $1::int)")
+            .bind(branch_id as i32)
+            .fetch_one(&mut *tx)
+            .await?;
+        Ok(free.then_some(tx))
     }
 
     /// Points the build at `database` (production and staging updates work on a database

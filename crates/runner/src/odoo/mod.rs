@@ -17,7 +17,7 @@ mod source;
 pub use conf::{OdooConf, SmtpSettings};
 pub use log::{classify_log, LogClassifier, LogVerdict, HARMLESS_WARNINGS};
 pub use process::{
-    free_port, run_task, run_task_in, run_task_with, stop_pid, OdooServer, OdooTask, TaskOutcome,
-    TestSelection,
+    free_port, kill_processes_with_arg, run_task, run_task_in, run_task_with, stop_pid, OdooServer,
+    OdooTask, TaskOutcome, TestSelection,
 };
 pub use source::{series_from_release, OdooSource};

@@ -190,6 +190,16 @@ pub async fn run_task_in(
     cmd.args(task.args())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if jail.is_none() {
+        // A sandbox dies with Slipway (`bwrap --die-with-parent`); unconfined, the task asks
+        // the kernel for the same, so a crash of Slipway never leaves an install running on.
+        // SAFETY: prctl is async-signal-safe and touches nothing of the parent's.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+            });
+        }
+    }
     let child = cmd.spawn().map_err(|source| Error::Spawn {
         program: venv.python.display().to_string(),
         source,
@@ -500,6 +510,38 @@ pub async fn stop_pid(pid: u32, grace: Duration) -> bool {
     true
 }
 
+/// Kills (SIGKILL, with their process groups) the processes whose command line has `arg` as
+/// one of its arguments, such as a build's odoo.conf: the `odoo-bin` or `bwrap` of a build
+/// whose Slipway died mid-task. Returns how many were found.
+pub fn kill_processes_with_arg(arg: &Path) -> usize {
+    let wanted = arg.as_os_str().as_encoded_bytes();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut killed = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid as u32 == std::process::id() {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if !cmdline.split(|b| *b == 0).any(|a| a == wanted) {
+            continue;
+        }
+        let target = Pid::from_raw(pid);
+        let _ = killpg(target, Signal::SIGKILL);
+        let _ = kill(target, Signal::SIGKILL);
+        killed += 1;
+    }
+    killed
+}
+
 /// A free TCP port on 127.0.0.1 (free when asked; bind soon).
 pub fn free_port() -> Result<u16, Error> {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -549,6 +591,33 @@ mod tests {
     fn free_ports_are_bindable() {
         let port = free_port().unwrap();
         assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn processes_naming_a_file_are_killed_and_others_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("odoo.conf");
+        let spawn = |arg: &Path| {
+            tokio::process::Command::new("python3")
+                .args(["-c", "import time; time.sleep(30)"])
+                .arg(arg)
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap()
+        };
+        let mut orphan = spawn(&conf);
+        let mut other = spawn(&dir.path().join("other.conf"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(kill_processes_with_arg(&conf), 1);
+        let status = tokio::time::timeout(Duration::from_secs(5), orphan.wait())
+            .await
+            .expect("killed")
+            .unwrap();
+        assert!(!status.success());
+        assert!(
+            other.try_wait().unwrap().is_none(),
+            "another build's process"
+        );
     }
 
     #[tokio::test]

@@ -116,9 +116,81 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = slipway_api::ErrorBody::new(self.code, self.message);
+        let message = without_server_paths(&self.message);
+        if message != self.message {
+            tracing::info!(status = %self.status, "answered without its server paths: {}", self.message);
+        }
+        let body = slipway_api::ErrorBody::new(self.code, message);
         (self.status, Json(body)).into_response()
     }
+}
+
+/// The folders whose paths no answer shows (the data directories of the servers of this
+/// process): they say nothing a client can act on, and tell an attacker the layout.
+static PRIVATE_ROOTS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Answers never show paths under `root` (see [`hide_server_paths`]).
+pub(crate) fn keep_paths_private(root: &std::path::Path) {
+    let root = root.display().to_string();
+    let root = root.trim_end_matches('/').to_string();
+    if root.is_empty() {
+        return;
+    }
+    if let Ok(mut roots) = PRIVATE_ROOTS.write() {
+        if !roots.contains(&root) {
+            roots.push(root);
+        }
+    }
+}
+
+fn private_roots() -> Vec<String> {
+    PRIVATE_ROOTS.read().map(|r| r.clone()).unwrap_or_default()
+}
+
+/// `message` as an answer may show it: [`hide_server_paths`] under this process's data
+/// directories (for answers written outside [`ApiError`], such as the upgrade API's).
+pub(crate) fn without_server_paths(message: &str) -> String {
+    hide_server_paths(message, &private_roots())
+}
+
+/// `message` with every path under one of `roots` shortened to its last component (the name
+/// of the file or database folder, which is what the sentence is about): `"/var/lib/slipway/
+/// imports/import-1f: not a database dump"` answers `"import-1f: not a database dump"`.
+pub(crate) fn hide_server_paths(message: &str, roots: &[String]) -> String {
+    let mut out = message.to_string();
+    for root in roots {
+        let mut from = 0;
+        while let Some(found) = out[from..].find(root.as_str()) {
+            let start = from + found;
+            let rest = &out[start + root.len()..];
+            // the root itself or a path below it, not a longer name that starts alike
+            if !(rest.is_empty() || rest.starts_with('/') || ends_path(rest)) {
+                from = start + root.len();
+                continue;
+            }
+            let end = start + root.len() + rest.find(ends_path_at).unwrap_or(rest.len());
+            let path = &out[start..end];
+            let last = path
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .filter(|name| !name.is_empty() && path.len() > root.len())
+                .unwrap_or("the server's data folder")
+                .to_string();
+            out.replace_range(start..end, &last);
+            from = start + last.len();
+        }
+    }
+    out
+}
+
+/// Whether `rest` starts with what ends a path in a sentence.
+fn ends_path(rest: &str) -> bool {
+    rest.chars().next().is_some_and(ends_path_at)
+}
+
+fn ends_path_at(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '"' | '\'' | '`' | ')' | ',' | ';' | ':')
 }
 
 impl From<PlatformError> for ApiError {
@@ -288,5 +360,42 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(&body[..], br#"{"alpha":{"b":3,"y":2},"zeta":1}"#);
+    }
+
+    fn roots() -> Vec<String> {
+        vec!["/var/lib/slipway".to_string()]
+    }
+
+    #[test]
+    fn paths_under_the_data_folder_are_shortened_to_what_they_name() {
+        let hidden = |m: &str| hide_server_paths(m, &roots());
+        assert_eq!(
+            hidden("/var/lib/slipway/backups/uploads/import-1f: not a database dump: looks like a PNG image"),
+            "import-1f: not a database dump: looks like a PNG image"
+        );
+        assert_eq!(
+            hidden("filestore /var/lib/slipway/filestore/acme-main-3 already exists; pass --force"),
+            "filestore acme-main-3 already exists; pass --force"
+        );
+        assert_eq!(
+            hidden("copying \"/var/lib/slipway/a/b/\" and /var/lib/slipway/c, twice"),
+            "copying \"b\" and c, twice"
+        );
+        assert_eq!(
+            hidden("no space left in /var/lib/slipway"),
+            "no space left in the server's data folder"
+        );
+    }
+
+    #[test]
+    fn other_paths_and_look_alikes_are_left_as_they_are() {
+        let hidden = |m: &str| hide_server_paths(m, &roots());
+        for kept in [
+            "the Odoo source /opt/odoo/17.0 has no odoo-bin",
+            "/var/lib/slipway-old/x is not ours",
+            "GET /web/health did not answer",
+        ] {
+            assert_eq!(hidden(kept), kept);
+        }
     }
 }

@@ -58,8 +58,11 @@ pub(crate) fn router() -> Router<AppState> {
         )
 }
 
-/// A failed call: its failures, with 400.
-pub(crate) fn failed(failures: Vec<Failure>) -> Response {
+/// A failed call: its failures, with 400 (no server path shown).
+pub(crate) fn failed(mut failures: Vec<Failure>) -> Response {
+    for failure in &mut failures {
+        failure.message = crate::api::without_server_paths(&failure.message);
+    }
     (
         StatusCode::BAD_REQUEST,
         Json(json!({"failures": failures, "request": null})),

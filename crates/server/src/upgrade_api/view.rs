@@ -74,7 +74,7 @@ impl RequestView {
             processed_at: r.processed_at.map(api_datetime),
             elapsed: hours_minutes(r.elapsed_seconds(chrono::Utc::now())),
             filestore: r.filestore,
-            customer_message: r.customer_message.clone(),
+            customer_message: (r.customer_message.as_deref()).map(crate::api::without_server_paths),
             database_version: r.database_version.clone(),
             postgresql: r.postgresql.clone(),
             compressions: r.compressions.0.clone(),
