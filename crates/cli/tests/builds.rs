@@ -109,25 +109,7 @@ fn a_push_becomes_a_running_tested_build_reachable_through_the_proxy() {
     assert_eq!(forwarded(), before + 1, "a request by host name is counted");
 
     // Connect: a one-time link that logs in as the administrator.
-    let (status, link) = site.post(&format!("/api/builds/{id}/connect"), json!({}));
-    assert_eq!(status, 200, "{link}");
-    let url = link["url"].as_str().unwrap();
-    let path = url
-        .strip_prefix(&origin)
-        .unwrap_or_else(|| panic!("{url} is not on {origin}"));
-    assert!(path.starts_with("/slipway/connect?ticket="), "{url}");
-    let landing = site
-        .build_request(reqwest::Method::GET, &name, path)
-        .send()
-        .unwrap();
-    assert_eq!(landing.status(), 303, "{:?}", landing.text());
-    let cookie = landing.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let (cookie, path) = site.connect(id, &name);
     let page = site
         .build_request(reqwest::Method::GET, &name, "/web")
         .header("Cookie", cookie)
@@ -140,7 +122,7 @@ fn a_push_becomes_a_running_tested_build_reachable_through_the_proxy() {
         assert!(page.contains("Logged in as admin"), "{page}");
     }
     let reused = site
-        .build_request(reqwest::Method::GET, &name, path)
+        .build_request(reqwest::Method::GET, &name, &path)
         .send()
         .unwrap();
     assert_eq!(reused.status(), 403, "a Connect link works once");

@@ -95,26 +95,7 @@ fn production_has_a_password_of_its_own_and_connect_needs_none() {
         "UPDATE res_users SET password = 'known only to the customer' WHERE login = 'admin'",
     );
     assert!(authenticate(&site, &host, &db, &password).is_err());
-    let (status, link) = site.post(&format!("/api/builds/{id}/connect"), json!({}));
-    assert_eq!(status, 200, "{link}");
-    let url = link["url"].as_str().unwrap();
-    let landing = http()
-        .get(format!(
-            "{}{}",
-            site.url(),
-            &url[url.find("/slipway/").unwrap()..]
-        ))
-        .header("Host", &host)
-        .send()
-        .unwrap();
-    assert_eq!(landing.status(), 303, "{:?}", landing.text());
-    let cookie = landing.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let (cookie, _) = site.connect(id, name);
     let page = http()
         .get(format!("{}/web", site.url()))
         .header("Host", &host)

@@ -122,6 +122,28 @@ impl Site {
             )
     }
 
+    /// Connect to build `id` (named `name`): asks the API for the one-time link, checks it is
+    /// on the build's own host (with the port), lands on it, and returns the `session_id=...`
+    /// cookie the landing set, and the link's path (for checking it works only once).
+    pub fn connect(&self, id: i64, name: &str) -> (String, String) {
+        let (status, link) = self.post(&format!("/api/builds/{id}/connect"), serde_json::json!({}));
+        assert_eq!(status, 200, "{link}");
+        let url = link["url"].as_str().unwrap();
+        let origin = format!("http://{name}.localhost:{}", self.port);
+        let path = url
+            .strip_prefix(&origin)
+            .unwrap_or_else(|| panic!("{url} is not on {origin}"));
+        assert!(path.starts_with("/slipway/connect?ticket="), "{url}");
+        let landing = self
+            .build_request(reqwest::Method::GET, name, path)
+            .send()
+            .unwrap();
+        assert_eq!(landing.status(), 303, "{:?}", landing.text());
+        let cookie = landing.headers()["set-cookie"].to_str().unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_string();
+        (cookie, path.to_string())
+    }
+
     pub fn token(&self) -> String {
         std::fs::read_to_string(self.data.path().join("cli-token"))
             .unwrap()
