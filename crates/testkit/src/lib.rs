@@ -16,6 +16,10 @@
 //! speed (no fsync). The test script stops it at the end of the run; a run that finds it
 //! running just reuses it.
 
+mod engines;
+
+pub use engines::{odoo_standin_dir, EngineFixture};
+
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::OnceLock;

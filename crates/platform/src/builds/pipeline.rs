@@ -112,6 +112,9 @@ pub struct BuildEnv {
     pub health_timeout: Duration,
     /// The sandbox of builds' processes.
     pub sandbox: SandboxPolicy,
+    /// `<data-dir>/upgrade-engines`: OpenUpgrade fetched for upgrade engines, their
+    /// requirements (their virtualenvs are in `venvs`, beside builds').
+    pub upgrade_engines_dir: PathBuf,
 }
 
 impl BuildEnv {
@@ -133,6 +136,7 @@ impl BuildEnv {
             slipway_bin: None,
             health_timeout: Duration::from_secs(180),
             sandbox: SandboxPolicy::Off,
+            upgrade_engines_dir: layout.upgrade_engines(),
         }
     }
 
