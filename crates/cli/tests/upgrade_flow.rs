@@ -30,6 +30,8 @@ struct Platform {
     child: Child,
     base: String,
     http: reqwest::blocking::Client,
+    _engine: slipway_testkit::EngineFixture,
+    _runtime: tempfile::TempDir,
 }
 
 impl Drop for Platform {
@@ -38,8 +40,24 @@ impl Drop for Platform {
     }
 }
 
+/// A server whose target is 17.0: the stand-in as its runtime and a ready upgrade engine.
 fn platform(scripts: &Path) -> Platform {
+    platform_for(scripts, "17.0")
+}
+
+/// A server whose one target is `series`, set up as an admin does: `slipway odoo add` (a copy
+/// of the stand-in saying it is `series`) and `slipway upgrade engine add --openupgrade-dir`
+/// (pip takes `openupgradelib` from the fixture's wheel, no PyPI).
+fn platform_for(scripts: &Path, series: &str) -> Platform {
+    let engine = slipway_testkit::EngineFixture::new();
+    engine.set_pip_env();
     let data = DataDir::new();
+    // The sandboxed pip that makes the engine's virtualenv goes through it.
+    std::fs::set_permissions(
+        data.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     slipway_ok(data.path(), &["contract", "add", CONTRACT]);
     let port = free_port();
     let sftp = format!("127.0.0.1:{}", free_port());
@@ -55,14 +73,36 @@ fn platform(scripts: &Path) -> Platform {
         ],
     );
     wait_healthy(port, &mut child);
+    let base = format!("http://127.0.0.1:{port}");
+    let runtime = slipway_testkit::standin_of_series(series);
+    let source = runtime.path().to_str().unwrap();
+    slipway_ok(data.path(), &["--server", &base, "odoo", "add", series, "--source", source]);
+    let openupgrade = engine.openupgrade_dir();
+    let added = slipway_ok(
+        data.path(),
+        &[
+            "--server",
+            &base,
+            "upgrade",
+            "engine",
+            "add",
+            series,
+            "--openupgrade-dir",
+            openupgrade.to_str().unwrap(),
+        ],
+    );
+    let first: Vec<&str> = added.split_whitespace().take(2).collect();
+    assert_eq!(first, [series, "ready"], "{added}");
     Platform {
         data,
         child,
-        base: format!("http://127.0.0.1:{port}"),
+        base,
         http: reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(120))
             .build()
             .unwrap(),
+        _engine: engine,
+        _runtime: runtime,
     }
 }
 
@@ -259,10 +299,10 @@ fn client_output(log: &str, operation: &str) -> Value {
 
 #[test]
 fn the_odoo_upgrade_client_from_pypi_works_unchanged() {
-    // The client only knows targets up to 13.0; offer 13.0 so it can ask for it.
+    // The client only knows targets up to 13.0; offer 13.0 (an engine on a stand-in saying
+    // it is 13.0) so it can ask for it.
     let scripts = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(scripts.path().join("13.0")).unwrap();
-    let p = platform(scripts.path());
+    let p = platform_for(scripts.path(), "13.0");
     let dump = odoo_dump("v16_base.zip");
     let out = std::process::Command::new("python3")
         .arg(repo_file("tests/fixtures/odoo_upgrade_py3.py"))

@@ -15,6 +15,39 @@ pub fn odoo_standin_dir() -> PathBuf {
     ))
 }
 
+/// A copy of the Odoo stand-in that says it is `series` (`13.0`), to register as the runtime
+/// of another series than the stand-in's own 17.0; removed on drop.
+pub fn standin_of_series(series: &str) -> tempfile::TempDir {
+    let (major, minor) = series.split_once('.').expect("a series such as 16.0");
+    let copy = tempfile::tempdir().expect("a temporary folder");
+    copy_tree(&odoo_standin_dir(), copy.path());
+    let release = copy.path().join("odoo/release.py");
+    let text = std::fs::read_to_string(&release).unwrap();
+    assert!(
+        text.contains("version_info = (17, 0, 0,"),
+        "the stand-in's release.py changed shape"
+    );
+    let changed = text.replace(
+        "version_info = (17, 0, 0,",
+        &format!("version_info = ({major}, {minor}, 0,"),
+    );
+    std::fs::write(&release, changed).unwrap();
+    open_to_all(copy.path());
+    copy
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if source.is_dir() {
+            copy_tree(&source, &target);
+        } else {
+            std::fs::copy(&source, &target).unwrap();
+        }
+    }
+}
+
 /// The folders an engine is added from; removed on drop.
 pub struct EngineFixture {
     root: tempfile::TempDir,

@@ -18,7 +18,7 @@
 
 mod engines;
 
-pub use engines::{odoo_standin_dir, EngineFixture};
+pub use engines::{odoo_standin_dir, standin_of_series, EngineFixture};
 
 use std::fs::File;
 use std::path::PathBuf;

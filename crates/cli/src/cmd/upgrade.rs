@@ -131,7 +131,7 @@ fn print_engine(status: &EngineStatus) {
         OpenUpgradeSource::Folder => "OpenUpgrade from a folder".to_string(),
     };
     let state = if status.ready { "ready" } else { "NOT READY" };
-    println!("{:<8} {state:<10} {openupgrade}", engine.series);
+    println!("{:<8} {state:<10} {openupgrade}", engine.series.to_string());
     let path = |p: &Option<PathBuf>| {
         p.as_ref()
             .map(|p| p.display().to_string())
