@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::{free_port, slipway_ok, spawn_serve_with, terminate, wait_healthy, DataDir};
+use common::{free_port, slipway, slipway_ok, spawn_serve_with, terminate, wait_healthy, DataDir};
 use serde_json::Value;
 
 const CONTRACT: &str = "M123456-abcdef";
@@ -30,7 +30,7 @@ struct Platform {
     child: Child,
     base: String,
     http: reqwest::blocking::Client,
-    _engine: slipway_testkit::EngineFixture,
+    engine: slipway_testkit::EngineFixture,
     _runtime: tempfile::TempDir,
 }
 
@@ -76,7 +76,10 @@ fn platform_for(scripts: &Path, series: &str) -> Platform {
     let base = format!("http://127.0.0.1:{port}");
     let runtime = slipway_testkit::standin_of_series(series);
     let source = runtime.path().to_str().unwrap();
-    slipway_ok(data.path(), &["--server", &base, "odoo", "add", series, "--source", source]);
+    slipway_ok(
+        data.path(),
+        &["--server", &base, "odoo", "add", series, "--source", source],
+    );
     let openupgrade = engine.openupgrade_dir();
     let added = slipway_ok(
         data.path(),
@@ -101,7 +104,7 @@ fn platform_for(scripts: &Path, series: &str) -> Platform {
             .timeout(Duration::from_secs(120))
             .build()
             .unwrap(),
-        _engine: engine,
+        engine,
         _runtime: runtime,
     }
 }
@@ -233,9 +236,79 @@ fn a_real_odoo_16_dump_is_upgraded_to_17() {
         .text()
         .unwrap();
     assert!(notes.contains("Standard scripts of 17.0"), "{notes}");
+    // The 17.0 runtime and engine are registered: the notes must not say otherwise.
+    assert!(!notes.contains("runtime is configured"), "{notes}");
+    assert!(notes.contains("no `-u all`"), "{notes}");
     assert!(notes.contains("Running migration [&gt;0.0.0] pre-10-record-source-version"));
     assert!(notes.contains("Running migration [17.0.1.3&gt;] post-10-partner-complete-name"));
     assert!(notes.contains("Running migration [$0.0.0] end-10-drop-compiled-assets"));
+}
+
+#[test]
+fn engine_list_says_why_an_engine_is_not_ready_and_remove_forgets_it() {
+    let p = platform(&repo_file("tests/fixtures/upgrade-scripts"));
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--server", p.base.as_str()];
+        all.extend_from_slice(args);
+        slipway_ok(p.data.path(), &all)
+    };
+    let openupgrade = p.engine.openupgrade_dir();
+    cli(&[
+        "upgrade",
+        "engine",
+        "add",
+        "16.0",
+        "--openupgrade-dir",
+        openupgrade.to_str().unwrap(),
+    ]);
+    let listed = cli(&["upgrade", "engine", "list"]);
+    assert!(listed.contains("NOT READY"), "{listed}");
+    assert!(
+        listed.contains("not ready: no Odoo 16.0 runtime is registered: add one with `slipway odoo add 16.0 --source DIR`"),
+        "{listed}"
+    );
+    let json: Value = serde_json::from_str(&cli(&["upgrade", "engine", "list", "--json"])).unwrap();
+    let ready: Vec<(&str, bool)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["series"].as_str().unwrap(), e["ready"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(ready, [("16.0", false), ("17.0", true)], "{json}");
+    assert!(
+        json[1]["python"].as_str().unwrap().contains("upgrade-17-0"),
+        "{json}"
+    );
+
+    let created = p.call(
+        "create",
+        &[
+            ("contract", CONTRACT),
+            ("email", "ops@example.com"),
+            ("target", "16.0"),
+            ("aim", "test"),
+            ("filename", "db.dump"),
+        ],
+    );
+    assert_eq!(
+        created["failures"][0]["expected"],
+        serde_json::json!(["17.0"]),
+        "{created}"
+    );
+
+    assert!(cli(&["upgrade", "engine", "remove", "16.0"]).contains("removed"));
+    let listed = cli(&["upgrade", "engine", "list"]);
+    assert!(!listed.contains("16.0"), "{listed}");
+    let again = slipway(
+        p.data.path(),
+        &["--server", &p.base, "upgrade", "engine", "remove", "16.0"],
+    );
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("no upgrade engine for 16.0"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
 }
 
 #[test]

@@ -50,20 +50,22 @@ impl Platform {
     /// whose runtime is missing is stored, not ready, and says so.
     pub async fn add_upgrade_engine(&self, new: &NewEngine) -> Result<EngineStatus> {
         let series = &new.series;
-        let upgrade_util = new.upgrade_util.as_deref().map(checked_upgrade_util).transpose()?;
+        let upgrade_util = new
+            .upgrade_util
+            .as_deref()
+            .map(checked_upgrade_util)
+            .transpose()?;
         let engine_dir = self.env().upgrade_engines_dir.join(series.to_string());
         let (openupgrade, openupgrade_dir) = match &new.openupgrade {
-            OpenUpgradeChoice::Folder(dir) => (OpenUpgradeSource::Folder, checked_openupgrade(dir)?),
+            OpenUpgradeChoice::Folder(dir) => {
+                (OpenUpgradeSource::Folder, checked_openupgrade(dir)?)
+            }
             OpenUpgradeChoice::Pypi { version } => {
                 let dest = engine_dir.join("openupgrade");
-                let fetched = openupgrade::fetch_from_pypi(
-                    "python3",
-                    series,
-                    version.as_deref(),
-                    &dest,
-                )
-                .await
-                .map_err(upgrade_error)?;
+                let fetched =
+                    openupgrade::fetch_from_pypi("python3", series, version.as_deref(), &dest)
+                        .await
+                        .map_err(upgrade_error)?;
                 tracing::info!(
                     %series,
                     scripts = %fetched.scripts_version,
@@ -142,7 +144,10 @@ impl Platform {
         let python = match &runtime {
             RuntimeFact::Found(source) => match OdooSource::inspect(source) {
                 Ok(odoo) => {
-                    let dir = self.env().upgrade_engines_dir.join(engine.series.to_string());
+                    let dir = self
+                        .env()
+                        .upgrade_engines_dir
+                        .join(engine.series.to_string());
                     let requirements = engine_requirements(&odoo, &dir);
                     let found = self
                         .env()
@@ -201,9 +206,8 @@ fn engine_requirements(odoo: &OdooSource, engine_dir: &Path) -> Vec<PathBuf> {
 
 /// The OpenUpgrade folder `dir`, absolute, if laid out as OpenUpgrade.
 fn checked_openupgrade(dir: &Path) -> Result<PathBuf> {
-    let absolute = std::fs::canonicalize(dir).map_err(|e| {
-        PlatformError::Invalid(format!("--openupgrade-dir {}: {e}", dir.display()))
-    })?;
+    let absolute = std::fs::canonicalize(dir)
+        .map_err(|e| PlatformError::Invalid(format!("--openupgrade-dir {}: {e}", dir.display())))?;
     let missing = openupgrade::missing_parts(&absolute);
     if !missing.is_empty() {
         return Err(PlatformError::Invalid(format!(

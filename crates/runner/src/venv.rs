@@ -286,7 +286,11 @@ impl Venvs {
     }
 
     /// The key and folder name of the virtualenv of `requirements` in `scope`.
-    async fn name_in(&self, scope: &str, requirements: &[PathBuf]) -> Result<(String, String), Error> {
+    async fn name_in(
+        &self,
+        scope: &str,
+        requirements: &[PathBuf],
+    ) -> Result<(String, String), Error> {
         let key = match Self::key(requirements)? {
             key if scope.is_empty() => key,
             key => format!("{scope}-{key}"),

@@ -136,10 +136,7 @@ async fn create_reports_every_failure_at_once() {
         .await;
     assert_eq!(code, 400);
     assert_eq!(reasons(&body), ["TARGET:INVALID", "CONTRACT:NOT_FOUND"]);
-    assert_eq!(
-        body["failures"][0]["expected"],
-        serde_json::json!(["17.0"])
-    );
+    assert_eq!(body["failures"][0]["expected"], serde_json::json!(["17.0"]));
     assert_eq!(body["failures"][0]["value"], "5.0");
     assert_eq!(body["failures"][1]["code"], "M123456-abcxyz");
 }

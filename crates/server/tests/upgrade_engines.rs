@@ -170,7 +170,11 @@ async fn an_engine_from_a_folder_is_ready_and_its_series_becomes_a_target_until_
     assert_eq!(created["failures"], json!([]), "{created}");
     assert_eq!(created["request"]["target"], "17.0", "{created}");
     let refused = s.create("16.0").await;
-    assert_eq!(refused["failures"][0]["expected"], json!(["17.0"]), "{refused}");
+    assert_eq!(
+        refused["failures"][0]["expected"],
+        json!(["17.0"]),
+        "{refused}"
+    );
 
     let (status, _) = s
         .api(reqwest::Method::DELETE, "/api/upgrade/engines/17.0", None)
@@ -228,7 +232,12 @@ async fn a_folder_not_laid_out_as_openupgrade_is_refused_and_nothing_is_stored()
 async fn only_administrators_see_and_manage_engines() {
     let s = server().await;
     let (status, _) = s
-        .api_as(&s.member, reqwest::Method::GET, "/api/upgrade/engines", None)
+        .api_as(
+            &s.member,
+            reqwest::Method::GET,
+            "/api/upgrade/engines",
+            None,
+        )
         .await;
     assert_eq!(status, 403);
     let dir = s.fixture.openupgrade_dir().display().to_string();

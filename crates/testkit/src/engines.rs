@@ -60,9 +60,18 @@ impl EngineFixture {
         let fixture = Self { root };
         let ou = fixture.openupgrade_dir();
         for (file, text) in [
-            ("openupgrade_framework/__manifest__.py", "{'name': 'OpenUpgrade Framework (test)', 'version': '17.0.1.0.0'}\n"),
-            ("openupgrade_scripts/__manifest__.py", "{'name': 'OpenUpgrade Scripts (test)', 'version': '17.0.1.0.0'}\n"),
-            ("openupgrade_scripts/apriori.py", "renamed_modules = {}\nmerged_modules = {}\n"),
+            (
+                "openupgrade_framework/__manifest__.py",
+                "{'name': 'OpenUpgrade Framework (test)', 'version': '17.0.1.0.0'}\n",
+            ),
+            (
+                "openupgrade_scripts/__manifest__.py",
+                "{'name': 'OpenUpgrade Scripts (test)', 'version': '17.0.1.0.0'}\n",
+            ),
+            (
+                "openupgrade_scripts/apriori.py",
+                "renamed_modules = {}\nmerged_modules = {}\n",
+            ),
         ] {
             let path = ou.join(file);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -112,8 +121,8 @@ fn write_wheel(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     let file = std::fs::File::create(dir.join("openupgradelib-0.0.0-py3-none-any.whl")).unwrap();
     let mut zip = zip::ZipWriter::new(file);
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored);
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     let info = "openupgradelib-0.0.0.dist-info";
     for (name, text) in [
         ("openupgradelib/__init__.py".to_string(), "\"\"\"Slipway's test stand-in, NOT openupgradelib.\"\"\"\n"),

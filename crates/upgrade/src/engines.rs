@@ -190,7 +190,8 @@ pub fn venv_scope(series: &Series) -> String {
 
 /// The requirements an engine adds to its runtime's: `openupgradelib`, which OpenUpgrade's
 /// scripts import.
-pub const ENGINE_REQUIREMENTS: &str = "# Slipway's upgrade engine: OpenUpgrade's scripts import openupgradelib.\nopenupgradelib\n";
+pub const ENGINE_REQUIREMENTS: &str =
+    "# Slipway's upgrade engine: OpenUpgrade's scripts import openupgradelib.\nopenupgradelib\n";
 
 /// The file holding [`ENGINE_REQUIREMENTS`] under an engine's folder.
 pub fn requirements_file(engine_dir: &Path) -> PathBuf {
@@ -201,7 +202,9 @@ pub fn requirements_file(engine_dir: &Path) -> PathBuf {
 /// answers it, since runtimes are the platform's and this crate knows nothing of them.
 pub trait EngineCatalog: Send + Sync + std::fmt::Debug {
     /// Every engine, judged.
-    fn engines(&self) -> Pin<Box<dyn Future<Output = crate::Result<Vec<EngineStatus>>> + Send + '_>>;
+    fn engines(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = crate::Result<Vec<EngineStatus>>> + Send + '_>>;
 }
 
 /// A catalog of fixed engines (a server with none, tests of the rules).
@@ -209,7 +212,9 @@ pub trait EngineCatalog: Send + Sync + std::fmt::Debug {
 pub struct FixedCatalog(pub Vec<EngineStatus>);
 
 impl EngineCatalog for FixedCatalog {
-    fn engines(&self) -> Pin<Box<dyn Future<Output = crate::Result<Vec<EngineStatus>>> + Send + '_>> {
+    fn engines(
+        &self,
+    ) -> Pin<Box<dyn Future<Output = crate::Result<Vec<EngineStatus>>> + Send + '_>> {
         let engines = self.0.clone();
         Box::pin(async move { Ok(engines) })
     }
@@ -322,7 +327,10 @@ mod tests {
     #[test]
     fn engine_venvs_have_a_scope_of_their_own() {
         assert_eq!(venv_scope(&"17.0".parse().unwrap()), "upgrade-17-0");
-        assert_eq!(venv_scope(&"saas~17.2".parse().unwrap()), "upgrade-saas-17-2");
+        assert_eq!(
+            venv_scope(&"saas~17.2".parse().unwrap()),
+            "upgrade-saas-17-2"
+        );
     }
 
     #[test]

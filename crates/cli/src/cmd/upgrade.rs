@@ -58,7 +58,11 @@ pub struct RemoveEngineArgs {
     series: String,
 }
 
-pub async fn run(cmd: UpgradeCommand, client: &ClientOptions, global: &GlobalOptions) -> Result<()> {
+pub async fn run(
+    cmd: UpgradeCommand,
+    client: &ClientOptions,
+    global: &GlobalOptions,
+) -> Result<()> {
     let api = Client::new(client, global)?;
     let UpgradeCommand::Engine(cmd) = cmd;
     match cmd {

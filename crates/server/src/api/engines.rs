@@ -26,11 +26,9 @@ pub(crate) async fn add(
 ) -> ApiResult<(StatusCode, Answer<EngineStatus>)> {
     user.require_admin()?;
     let openupgrade = match (body.openupgrade, body.openupgrade_dir) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
-                "give either openupgrade (a version from PyPI) or openupgrade_dir (a folder), not both",
-            ))
-        }
+        (Some(_), Some(_)) => return Err(ApiError::invalid(
+            "give either openupgrade (a version from PyPI) or openupgrade_dir (a folder), not both",
+        )),
         (None, Some(dir)) => OpenUpgradeChoice::Folder(dir.into()),
         (version, None) => OpenUpgradeChoice::Pypi { version },
     };

@@ -255,3 +255,42 @@ mod tests {
         assert!(missing_parts(dir.path()).is_empty());
     }
 }
+
+/// PyPI for real, opt-in (`SLIPWAY_TEST_PYPI=1`): CI needs no network.
+#[cfg(test)]
+mod pypi {
+    use super::*;
+
+    #[tokio::test]
+    async fn openupgrade_17_comes_from_pypi_pinned_and_laid_out() {
+        if std::env::var_os("SLIPWAY_TEST_PYPI").is_none() {
+            eprintln!("SLIPWAY_TEST_PYPI is not set: skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("openupgrade");
+        let series: Series = "17.0".parse().unwrap();
+        let fetched = fetch_from_pypi("python3", &series, None, &dest)
+            .await
+            .unwrap();
+        assert!(fetched.scripts_version.starts_with("17.0."), "{fetched:?}");
+        assert!(
+            fetched.framework_version.starts_with("17.0."),
+            "{fetched:?}"
+        );
+        assert!(missing_parts(&dest).is_empty());
+        // Pinned: the same version again, and it replaces what was there.
+        let again = fetch_from_pypi("python3", &series, Some(&fetched.scripts_version), &dest)
+            .await
+            .unwrap();
+        assert_eq!(again, fetched);
+        let e = fetch_from_pypi("python3", &series, Some("17.0.0.0.0.0"), &dest)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("pip could not download"), "{e}");
+        assert!(
+            missing_parts(&dest).is_empty(),
+            "a failed fetch keeps the old addons"
+        );
+    }
+}

@@ -30,7 +30,8 @@ impl TryFrom<Row> for UpgradeEngine {
     type Error = Error;
 
     fn try_from(row: Row) -> Result<Self> {
-        let unreadable = |what: &str| Error::Unreadable(format!("upgrade engine {}: {what}", row.series));
+        let unreadable =
+            |what: &str| Error::Unreadable(format!("upgrade engine {}: {what}", row.series));
         let series: Series = row
             .series
             .parse()
@@ -74,7 +75,10 @@ impl EngineStore {
             OpenUpgradeSource::Pypi {
                 scripts_version,
                 framework_version,
-            } => (Some(scripts_version.as_str()), Some(framework_version.as_str())),
+            } => (
+                Some(scripts_version.as_str()),
+                Some(framework_version.as_str()),
+            ),
             OpenUpgradeSource::Folder => (None, None),
         };
         let row: Row = sqlx::query_as(&format!(
