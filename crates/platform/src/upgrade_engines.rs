@@ -44,9 +44,9 @@ pub struct NewEngine {
 }
 
 impl Platform {
-    /// Adds (or replaces) the engine of a series: checks the folders given, fetches OpenUpgrade
-    /// from PyPI when asked, makes the virtualenv with `openupgradelib` when the series has a
-    /// runtime, then stores it. A bad folder or a failing fetch or pip stores nothing. An engine
+    /// Adds (or replaces) the engine of a series: checks the folders given, makes the
+    /// virtualenv with `openupgradelib` when the series has a runtime, fetches OpenUpgrade from
+    /// PyPI when asked, then stores it. A bad folder or a failing fetch or pip stores nothing. An engine
     /// whose runtime is missing is stored, not ready, and says so.
     pub async fn add_upgrade_engine(&self, new: &NewEngine) -> Result<EngineStatus> {
         let series = &new.series;
@@ -55,30 +55,18 @@ impl Platform {
             .as_deref()
             .map(checked_upgrade_util)
             .transpose()?;
-        let engine_dir = self.env().upgrade_engines_dir.join(series.to_string());
-        let (openupgrade, openupgrade_dir) = match &new.openupgrade {
-            OpenUpgradeChoice::Folder(dir) => {
-                (OpenUpgradeSource::Folder, checked_openupgrade(dir)?)
-            }
+        // Bad input is refused before anything is made.
+        let choice = match &new.openupgrade {
+            OpenUpgradeChoice::Folder(dir) => OpenUpgradeChoice::Folder(checked_openupgrade(dir)?),
             OpenUpgradeChoice::Pypi { version } => {
-                let dest = engine_dir.join("openupgrade");
-                let fetched =
-                    openupgrade::fetch_from_pypi("python3", series, version.as_deref(), &dest)
-                        .await
-                        .map_err(upgrade_error)?;
-                tracing::info!(
-                    %series,
-                    scripts = %fetched.scripts_version,
-                    framework = %fetched.framework_version,
-                    "OpenUpgrade fetched from PyPI"
-                );
-                let source = OpenUpgradeSource::Pypi {
-                    scripts_version: fetched.scripts_version,
-                    framework_version: fetched.framework_version,
-                };
-                (source, dest)
+                openupgrade::scripts_requirement(series, version.as_deref())
+                    .map_err(upgrade_error)?;
+                new.openupgrade.clone()
             }
         };
+        let engine_dir = self.env().upgrade_engines_dir.join(series.to_string());
+        // The virtualenv first: a failing pip leaves an earlier engine's OpenUpgrade as its row
+        // says it is.
         let requirements = requirements_file(&engine_dir);
         std::fs::create_dir_all(&engine_dir)
             .and_then(|()| std::fs::write(&requirements, ENGINE_REQUIREMENTS))
@@ -101,6 +89,27 @@ impl Platform {
                     ))
                 })?;
         }
+        let (openupgrade, openupgrade_dir) = match choice {
+            OpenUpgradeChoice::Folder(dir) => (OpenUpgradeSource::Folder, dir),
+            OpenUpgradeChoice::Pypi { version } => {
+                let dest = engine_dir.join("openupgrade");
+                let fetched =
+                    openupgrade::fetch_from_pypi("python3", series, version.as_deref(), &dest)
+                        .await
+                        .map_err(upgrade_error)?;
+                tracing::info!(
+                    %series,
+                    scripts = %fetched.scripts_version,
+                    framework = %fetched.framework_version,
+                    "OpenUpgrade fetched from PyPI"
+                );
+                let source = OpenUpgradeSource::Pypi {
+                    scripts_version: fetched.scripts_version,
+                    framework_version: fetched.framework_version,
+                };
+                (source, dest)
+            }
+        };
         let engine = UpgradeEngine {
             series: series.clone(),
             openupgrade,

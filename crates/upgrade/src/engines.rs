@@ -207,19 +207,6 @@ pub trait EngineCatalog: Send + Sync + std::fmt::Debug {
     ) -> Pin<Box<dyn Future<Output = crate::Result<Vec<EngineStatus>>> + Send + '_>>;
 }
 
-/// A catalog of fixed engines (a server with none, tests of the rules).
-#[derive(Debug, Clone, Default)]
-pub struct FixedCatalog(pub Vec<EngineStatus>);
-
-impl EngineCatalog for FixedCatalog {
-    fn engines(
-        &self,
-    ) -> Pin<Box<dyn Future<Output = crate::Result<Vec<EngineStatus>>> + Send + '_>> {
-        let engines = self.0.clone();
-        Box::pin(async move { Ok(engines) })
-    }
-}
-
 /// A series as its text (`17.0`) in JSON.
 mod series_text {
     use serde::{Deserialize, Deserializer, Serializer};
