@@ -19,7 +19,7 @@ struct Server {
     member: String,
     http: reqwest::Client,
     fixture: EngineFixture,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
     _db: TestDb,
 }
 
@@ -57,7 +57,7 @@ async fn server() -> Server {
         admin: tokens.pop().unwrap(),
         http: reqwest::Client::new(),
         fixture,
-        _data: data,
+        data,
         _db: db,
     }
 }
@@ -207,7 +207,7 @@ async fn an_engine_without_its_runtime_is_listed_not_ready_with_the_reason() {
 }
 
 #[tokio::test]
-async fn a_folder_not_laid_out_as_openupgrade_is_refused_and_nothing_is_stored() {
+async fn bad_engine_input_is_refused_and_makes_nothing() {
     let s = server().await;
     let empty = tempfile::tempdir().unwrap();
     let body = json!({"series": "17.0", "openupgrade_dir": empty.path().display().to_string()});
@@ -220,12 +220,37 @@ async fn a_folder_not_laid_out_as_openupgrade_is_refused_and_nothing_is_stored()
         message.contains("openupgrade_framework/__manifest__.py"),
         "{message}"
     );
-    let body = json!({"series": "17.0", "openupgrade": "17.0.1", "openupgrade_dir": "/x"});
-    let (status, _) = s
-        .api(reqwest::Method::POST, "/api/upgrade/engines", Some(body))
-        .await;
-    assert_eq!(status, 400);
+    let dir = s.fixture.openupgrade_dir().display().to_string();
+    for (body, says) in [
+        (
+            json!({"series": "17.0", "openupgrade": "17.0.1", "openupgrade_dir": "/x"}),
+            "not both",
+        ),
+        (
+            json!({"series": "17.0", "openupgrade": "16.0.1.0.0"}),
+            "not a version of OpenUpgrade's scripts for 17.0",
+        ),
+        (
+            json!({"series": "17.0", "openupgrade_dir": dir, "upgrade_util": empty.path()}),
+            "has no src/ folder",
+        ),
+        (
+            json!({"series": "latest", "openupgrade_dir": dir}),
+            "not an Odoo series",
+        ),
+    ] {
+        let (status, answer) = s
+            .api(reqwest::Method::POST, "/api/upgrade/engines", Some(body))
+            .await;
+        assert_eq!(status, 400, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message}");
+    }
     assert_eq!(s.engines().await, json!([]));
+    assert!(
+        !s.data.path().join("upgrade-engines").exists(),
+        "refused input made nothing"
+    );
 }
 
 #[tokio::test]
