@@ -20,6 +20,17 @@ mkdir -p "$work/scripts/17.0"
   --max-upload $((4 * 1024 * 1024 * 1024)) >/dev/null 2>&1 &
 server=$!
 until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.1; done
+# 17.0 is offered once it has a ready upgrade engine: the stand-in as its runtime, and an
+# OpenUpgrade-shaped folder (openupgradelib comes from PyPI into the engine's virtualenv).
+ou="$work/openupgrade"
+mkdir -p "$ou/openupgrade_framework" "$ou/openupgrade_scripts/scripts"
+echo '{}' > "$ou/openupgrade_framework/__manifest__.py"
+echo '{}' > "$ou/openupgrade_scripts/__manifest__.py"
+: > "$ou/openupgrade_scripts/apriori.py"
+chmod -R a+rX "$ou"
+cli() { "$bin" --data-dir "$work/data" --server "http://127.0.0.1:$port" "$@" >/dev/null; }
+cli odoo add 17.0 --source "$PWD/tests/fixtures/odoo-standin"
+cli upgrade engine add 17.0 --openupgrade-dir "$ou"
 
 head -c $((size_mb * 1024 * 1024)) /dev/urandom > "$work/big.dump"
 sync

@@ -17,5 +17,6 @@ pub mod builds;
 mod error;
 pub mod people;
 pub mod projects;
+pub mod upgrade;
 
 pub use error::{ErrorBody, ErrorDetail};

@@ -5,7 +5,7 @@
 //! clap derive. `config.rs` holds the one configuration struct (flags > environment > defaults);
 //! `cmd/` has one module per command group (`serve`, `pg`, `contract`, `addons`, `migrate`, `dump`,
 //! `db`, `backup` (with `restore --at TIME`, `pitr-window`, `base-backup`), and the API clients
-//! `odoo`, `user`, `project`, `branch`, `build`); `serve` also starts the upgrade and build workers
+//! `odoo`, `upgrade engine`, `user`, `project`, `branch`, `build`); `serve` also starts the upgrade and build workers
 //! (the build workers once the running builds' servers are back, so a resumed production update
 //! never starts production's server alongside the startup), the scheduler and the WAL ingest (every
 //! 10 s), and creates the first administrator (token printed once, saved 0600 in

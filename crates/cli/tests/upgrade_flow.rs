@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::{free_port, slipway_ok, spawn_serve_with, terminate, wait_healthy, DataDir};
+use common::{free_port, slipway, slipway_ok, spawn_serve_with, terminate, wait_healthy, DataDir};
 use serde_json::Value;
 
 const CONTRACT: &str = "M123456-abcdef";
@@ -30,6 +30,8 @@ struct Platform {
     child: Child,
     base: String,
     http: reqwest::blocking::Client,
+    engine: slipway_testkit::EngineFixture,
+    _runtime: tempfile::TempDir,
 }
 
 impl Drop for Platform {
@@ -38,8 +40,24 @@ impl Drop for Platform {
     }
 }
 
+/// A server whose target is 17.0: the stand-in as its runtime and a ready upgrade engine.
 fn platform(scripts: &Path) -> Platform {
+    platform_for(scripts, "17.0")
+}
+
+/// A server whose one target is `series`, set up as an admin does: `slipway odoo add` (a copy
+/// of the stand-in saying it is `series`) and `slipway upgrade engine add --openupgrade-dir`
+/// (pip takes `openupgradelib` from the fixture's wheel, no PyPI).
+fn platform_for(scripts: &Path, series: &str) -> Platform {
+    let engine = slipway_testkit::EngineFixture::new();
+    engine.set_pip_env();
     let data = DataDir::new();
+    // The sandboxed pip that makes the engine's virtualenv goes through it.
+    std::fs::set_permissions(
+        data.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     slipway_ok(data.path(), &["contract", "add", CONTRACT]);
     let port = free_port();
     let sftp = format!("127.0.0.1:{}", free_port());
@@ -55,14 +73,39 @@ fn platform(scripts: &Path) -> Platform {
         ],
     );
     wait_healthy(port, &mut child);
+    let base = format!("http://127.0.0.1:{port}");
+    let runtime = slipway_testkit::standin_of_series(series);
+    let source = runtime.path().to_str().unwrap();
+    slipway_ok(
+        data.path(),
+        &["--server", &base, "odoo", "add", series, "--source", source],
+    );
+    let openupgrade = engine.openupgrade_dir();
+    let added = slipway_ok(
+        data.path(),
+        &[
+            "--server",
+            &base,
+            "upgrade",
+            "engine",
+            "add",
+            series,
+            "--openupgrade-dir",
+            openupgrade.to_str().unwrap(),
+        ],
+    );
+    let first: Vec<&str> = added.split_whitespace().take(2).collect();
+    assert_eq!(first, [series, "ready"], "{added}");
     Platform {
         data,
         child,
-        base: format!("http://127.0.0.1:{port}"),
+        base,
         http: reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(120))
             .build()
             .unwrap(),
+        engine,
+        _runtime: runtime,
     }
 }
 
@@ -193,9 +236,79 @@ fn a_real_odoo_16_dump_is_upgraded_to_17() {
         .text()
         .unwrap();
     assert!(notes.contains("Standard scripts of 17.0"), "{notes}");
+    // The 17.0 runtime and engine are registered: the notes must not say otherwise.
+    assert!(!notes.contains("runtime is configured"), "{notes}");
+    assert!(notes.contains("no `-u all`"), "{notes}");
     assert!(notes.contains("Running migration [&gt;0.0.0] pre-10-record-source-version"));
     assert!(notes.contains("Running migration [17.0.1.3&gt;] post-10-partner-complete-name"));
     assert!(notes.contains("Running migration [$0.0.0] end-10-drop-compiled-assets"));
+}
+
+#[test]
+fn engine_list_says_why_an_engine_is_not_ready_and_remove_forgets_it() {
+    let p = platform(&repo_file("tests/fixtures/upgrade-scripts"));
+    let cli = |args: &[&str]| {
+        let mut all = vec!["--server", p.base.as_str()];
+        all.extend_from_slice(args);
+        slipway_ok(p.data.path(), &all)
+    };
+    let openupgrade = p.engine.openupgrade_dir();
+    cli(&[
+        "upgrade",
+        "engine",
+        "add",
+        "16.0",
+        "--openupgrade-dir",
+        openupgrade.to_str().unwrap(),
+    ]);
+    let listed = cli(&["upgrade", "engine", "list"]);
+    assert!(listed.contains("NOT READY"), "{listed}");
+    assert!(
+        listed.contains("not ready: no Odoo 16.0 runtime is registered: add one with `slipway odoo add 16.0 --source DIR`"),
+        "{listed}"
+    );
+    let json: Value = serde_json::from_str(&cli(&["upgrade", "engine", "list", "--json"])).unwrap();
+    let ready: Vec<(&str, bool)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["series"].as_str().unwrap(), e["ready"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(ready, [("16.0", false), ("17.0", true)], "{json}");
+    assert!(
+        json[1]["python"].as_str().unwrap().contains("upgrade-17-0"),
+        "{json}"
+    );
+
+    let created = p.call(
+        "create",
+        &[
+            ("contract", CONTRACT),
+            ("email", "ops@example.com"),
+            ("target", "16.0"),
+            ("aim", "test"),
+            ("filename", "db.dump"),
+        ],
+    );
+    assert_eq!(
+        created["failures"][0]["expected"],
+        serde_json::json!(["17.0"]),
+        "{created}"
+    );
+
+    assert!(cli(&["upgrade", "engine", "remove", "16.0"]).contains("removed"));
+    let listed = cli(&["upgrade", "engine", "list"]);
+    assert!(!listed.contains("16.0"), "{listed}");
+    let again = slipway(
+        p.data.path(),
+        &["--server", &p.base, "upgrade", "engine", "remove", "16.0"],
+    );
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("no upgrade engine for 16.0"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
 }
 
 #[test]
@@ -259,10 +372,10 @@ fn client_output(log: &str, operation: &str) -> Value {
 
 #[test]
 fn the_odoo_upgrade_client_from_pypi_works_unchanged() {
-    // The client only knows targets up to 13.0; offer 13.0 so it can ask for it.
+    // The client only knows targets up to 13.0; offer 13.0 (an engine on a stand-in saying
+    // it is 13.0) so it can ask for it.
     let scripts = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(scripts.path().join("13.0")).unwrap();
-    let p = platform(scripts.path());
+    let p = platform_for(scripts.path(), "13.0");
     let dump = odoo_dump("v16_base.zip");
     let out = std::process::Command::new("python3")
         .arg(repo_file("tests/fixtures/odoo_upgrade_py3.py"))

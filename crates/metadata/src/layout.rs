@@ -13,6 +13,7 @@
 //! | `downloads/` | backups being prepared for download | [`DataDir::downloads`] |
 //! | `mails/`, `smtp/secret` | the mail catcher's messages, and the secret SMTP passwords derive from | [`DataDir::mails`], [`DataDir::smtp_secret`] |
 //! | `upgrade/`, `sftp/` | the upgrade platform's request files, the SFTP host key | [`DataDir::upgrade`], [`DataDir::sftp`] |
+//! | `upgrade-engines/<series>/` | OpenUpgrade's addons fetched from PyPI, each engine's requirements | [`DataDir::upgrade_engines`] |
 //! | `cli-token` | the token the CLI calls the local server with | [`DataDir::cli_token`] |
 //! | `odoo-logins.key` | the secret builds' Connect keys and production's admin passwords derive from | [`DataDir::odoo_logins_secret`] |
 //! | `odoo-addons/` | Slipway's own Odoo module (`slipway_connect`), on every build's addons path | [`DataDir::slipway_addons`] |
@@ -89,6 +90,12 @@ impl DataDir {
     /// The upgrade platform's request files: `<data-dir>/upgrade`.
     pub fn upgrade(&self) -> PathBuf {
         self.root.join("upgrade")
+    }
+
+    /// The upgrade engines' own files (OpenUpgrade's addons from PyPI, the engines'
+    /// requirements): `<data-dir>/upgrade-engines/<series>/`.
+    pub fn upgrade_engines(&self) -> PathBuf {
+        self.root.join("upgrade-engines")
     }
 
     /// The upgrade API's SFTP endpoint (its host key): `<data-dir>/sftp`.

@@ -74,6 +74,12 @@
 //! imports a dump into a branch (a `before-import` backup in production, a neutralized copy
 //! elsewhere; a dump of another series sets the branch's own series, `BranchSettings::series`,
 //! which its builds' runtime follows, with a `series.switched` event).
+//!
+//! Upgrade engines (`upgrade_engines.rs`): the upgrade crate owns their rows and OpenUpgrade's
+//! files; the platform joins them with its runtimes and a virtualenv (the runtime's requirements
+//! plus `openupgradelib`, scope `upgrade-<series>`) and answers the upgrade crate's
+//! `EngineCatalog`, so the upgrade platform asks for ready engines without importing the
+//! platform (the graph stays one-way, as with the backup engine).
 
 mod error;
 mod health;
@@ -96,6 +102,7 @@ pub mod ssh_keys;
 pub mod stages;
 pub mod throttle;
 pub mod tokens;
+pub mod upgrade_engines;
 
 pub use error::{ErrorKind, PlatformError, Result};
 pub use ref_locks::RefsGuard;

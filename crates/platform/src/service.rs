@@ -65,6 +65,8 @@ pub struct Platform {
     pub queue: JobQueue,
     /// People's SSH keys.
     pub ssh_keys: SshKeys,
+    /// Upgrade engines' rows (see `upgrade_engines.rs`).
+    pub(crate) engines: slipway_upgrade::EngineStore,
     /// The build pipeline (and its environment and running servers).
     pub(crate) pipeline: Pipeline,
     /// One change of a project's branches at a time ([`Platform::lock_refs`]).
@@ -94,6 +96,7 @@ impl Platform {
             builds: pipeline.builds.clone(),
             history: pipeline.history.clone(),
             ssh_keys: SshKeys::new(pool.clone()),
+            engines: slipway_upgrade::EngineStore::new(pool.clone()),
             queue: JobQueue::new(pool),
             pipeline,
             ref_locks: RefLocks::default(),

@@ -138,6 +138,8 @@ const PIP_ENV: &[&str] = &[
     "PIP_INDEX_URL",
     "PIP_EXTRA_INDEX_URL",
     "PIP_TRUSTED_HOST",
+    "PIP_FIND_LINKS",
+    "PIP_NO_INDEX",
     "PIP_CERT",
     "SSL_CERT_FILE",
     "REQUESTS_CA_BUNDLE",
@@ -241,11 +243,7 @@ impl Venvs {
                 "virtualenv scope {scope:?}: only a-z, 0-9 and '-'"
             )));
         }
-        let key = match Self::key(requirements)? {
-            key if scope.is_empty() => key,
-            key => format!("{scope}-{key}"),
-        };
-        let name = format!("{key}-py{}", self.python_version().await?);
+        let (key, name) = self.name_in(scope, requirements).await?;
         let dir = self.root.join(&name);
         std::fs::create_dir_all(&self.root)
             .map_err(Error::io(format!("creating {}", self.root.display())))?;
@@ -285,6 +283,39 @@ impl Venvs {
             key,
             reused: false,
         })
+    }
+
+    /// The key and folder name of the virtualenv of `requirements` in `scope`.
+    async fn name_in(
+        &self,
+        scope: &str,
+        requirements: &[PathBuf],
+    ) -> Result<(String, String), Error> {
+        let key = match Self::key(requirements)? {
+            key if scope.is_empty() => key,
+            key => format!("{scope}-{key}"),
+        };
+        let name = format!("{key}-py{}", self.python_version().await?);
+        Ok((key, name))
+    }
+
+    /// The virtualenv [`Venvs::ensure_in`] made for these requirement files, if it is there
+    /// and complete; never makes one.
+    pub async fn find_in(
+        &self,
+        scope: &str,
+        requirements: &[PathBuf],
+    ) -> Result<Option<Venv>, Error> {
+        let (key, name) = self.name_in(scope, requirements).await?;
+        let dir = self.root.join(&name);
+        let python = dir.join("bin").join("python");
+        let complete = dir.join(READY).is_file() && python.exists();
+        Ok(complete.then_some(Venv {
+            dir,
+            python,
+            key,
+            reused: true,
+        }))
     }
 
     async fn create(
@@ -388,6 +419,14 @@ impl Venvs {
         for key in PIP_ENV {
             if let Ok(value) = std::env::var(key) {
                 jail.sandbox.setenv(*key, value);
+            }
+        }
+        // A local folder of packages (an offline mirror) is seen where pip is told it is.
+        if let Ok(links) = std::env::var("PIP_FIND_LINKS") {
+            for folder in links.split_whitespace().map(Path::new) {
+                if folder.is_absolute() && folder.is_dir() {
+                    jail.sandbox.bind_ro(folder, folder);
+                }
             }
         }
         Ok(jail)

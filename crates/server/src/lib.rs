@@ -218,7 +218,7 @@ impl AppState {
             store: UpgradeStore::new(pool.clone()),
             queue: JobQueue::new(pool),
             files: UpgradeFiles::new(config.layout().upgrade()),
-            scripts_dir: config.upgrade_scripts.clone(),
+            engines: std::sync::Arc::new(platform.clone()),
             region: config.region.clone(),
             max_upload_bytes: config.max_upload_bytes,
         };

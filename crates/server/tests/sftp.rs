@@ -27,6 +27,7 @@ struct World {
     /// Client-side files: keys, dumps, batch files.
     home: tempfile::TempDir,
     _db: TestDb,
+    _engine: slipway_testkit::EngineFixture,
 }
 
 /// A request with its SFTP access granted.
@@ -42,21 +43,18 @@ async fn world() -> World {
     let store = UpgradeStore::new(metadata.pool().clone());
     store.add_contract(CONTRACT, "test").await.unwrap();
     let data_dir = tempfile::tempdir().unwrap();
-    let scripts = data_dir.path().join("scripts/17.0");
-    std::fs::create_dir_all(&scripts).unwrap();
     let config = ServerConfig {
-        upgrade_scripts: scripts.parent().map(Path::to_path_buf),
         max_upload_bytes: 16 << 20,
         ..common::test_config(data_dir.path())
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(serve(
-        listener,
-        common_state(metadata, &config),
-        std::future::pending(),
-    ));
+    let state = common_state(metadata, &config);
+    let engine = slipway_testkit::EngineFixture::new();
+    common::ready_engine(&state, &engine).await;
+    tokio::spawn(serve(listener, state, std::future::pending()));
     World {
+        _engine: engine,
         base,
         store,
         data_dir,
@@ -238,8 +236,10 @@ impl World {
                 }
             }
         }
-        // the server's own keys, written at start, not through SFTP
+        // the server's own keys, written at start, and the upgrade engine the test set up:
+        // not written through SFTP
         files.retain(|f| f != "sftp/host_ed25519_key" && f != slipway_dump::RoleKey::FILE);
+        files.retain(|f| !f.starts_with("venvs/") && !f.starts_with("upgrade-engines/"));
         files.sort();
         files
     }

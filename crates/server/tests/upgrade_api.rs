@@ -16,6 +16,7 @@ struct Api {
     base: String,
     client: reqwest::Client,
     data_dir: tempfile::TempDir,
+    _engine: slipway_testkit::EngineFixture,
     _db: TestDb,
 }
 
@@ -29,26 +30,21 @@ async fn api() -> Api {
         .await
         .unwrap();
     let data_dir = tempfile::tempdir().unwrap();
-    let scripts = data_dir.path().join("scripts");
-    for series in ["16.0", "17.0"] {
-        std::fs::create_dir_all(scripts.join(series)).unwrap();
-    }
     let config = ServerConfig {
-        upgrade_scripts: Some(scripts),
         max_upload_bytes: 64 * 1024,
         ..common::test_config(data_dir.path())
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(serve(
-        listener,
-        common_state(metadata, &config),
-        std::future::pending(),
-    ));
+    let state = common_state(metadata, &config);
+    let engine = slipway_testkit::EngineFixture::new();
+    common::ready_engine(&state, &engine).await;
+    tokio::spawn(serve(listener, state, std::future::pending()));
     Api {
         base,
         client: reqwest::Client::new(),
         data_dir,
+        _engine: engine,
         _db: db,
     }
 }
@@ -140,10 +136,7 @@ async fn create_reports_every_failure_at_once() {
         .await;
     assert_eq!(code, 400);
     assert_eq!(reasons(&body), ["TARGET:INVALID", "CONTRACT:NOT_FOUND"]);
-    assert_eq!(
-        body["failures"][0]["expected"],
-        serde_json::json!(["16.0", "17.0"])
-    );
+    assert_eq!(body["failures"][0]["expected"], serde_json::json!(["17.0"]));
     assert_eq!(body["failures"][0]["value"], "5.0");
     assert_eq!(body["failures"][1]["code"], "M123456-abcxyz");
 }

@@ -12,9 +12,17 @@
 //! # }
 //! ```
 //!
+//! [`EngineFixture`] gives tests a ready upgrade engine without PyPI (an OpenUpgrade-shaped
+//! folder, a stand-in `openupgradelib` wheel for pip), and [`standin_of_series`] the Odoo
+//! stand-in saying it is another series.
+//!
 //! The cluster lives in `target/slipway-test-pg` (or `$SLIPWAY_TEST_PG_DIR`) and is tuned for
 //! speed (no fsync). The test script stops it at the end of the run; a run that finds it
 //! running just reuses it.
+
+mod engines;
+
+pub use engines::{odoo_standin_dir, standin_of_series, EngineFixture};
 
 use std::fs::File;
 use std::path::PathBuf;

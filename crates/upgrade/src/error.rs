@@ -14,6 +14,19 @@ pub enum Error {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Metadata(#[from] slipway_metadata::Error),
+    /// What the caller asked for is not acceptable (a version of another series); the message
+    /// says what to give instead.
+    #[error("{0}")]
+    Invalid(String),
+    /// A tool failed (pip, an archive); the message says what happened and what to do.
+    #[error("{0}")]
+    Failed(String),
+    /// A stored row this version cannot read.
+    #[error("{0}")]
+    Unreadable(String),
+    /// The engine catalog (the platform) could not answer.
+    #[error("upgrade engines: {0}")]
+    Engines(String),
     /// An `upgrade.process` job that names no request: queued by something else than
     /// `process`.
     #[error("job {job}: payload has no request id")]
@@ -23,9 +36,13 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// Always [`ErrorKind::Internal`]: what a customer did wrong is a `Failure` of the API's
-    /// rules, never an error.
+    /// [`ErrorKind::Invalid`] for an admin's bad input to an engine; otherwise
+    /// [`ErrorKind::Internal`]: what a customer did wrong is a `Failure` of the API's rules,
+    /// never an error.
     pub fn kind(&self) -> ErrorKind {
-        ErrorKind::Internal
+        match self {
+            Error::Invalid(_) => ErrorKind::Invalid,
+            _ => ErrorKind::Internal,
+        }
     }
 }

@@ -14,7 +14,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use slipway_odoo::Series;
 
 use crate::rules::RequestState;
 use crate::store::UpgradeRecord;
@@ -184,40 +183,9 @@ pub fn upgraded_name(filename: &str) -> String {
     format!("upgraded_{filename}")
 }
 
-/// The target series this server offers: the series folders (`17.0`, `saas~17.2`...) of the
-/// upgrade-scripts directory, in release order.
-pub fn offered_targets(scripts_dir: Option<&Path>) -> Vec<String> {
-    let Some(dir) = scripts_dir else {
-        return Vec::new();
-    };
-    let mut targets: Vec<Series> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect();
-    targets.sort();
-    targets.iter().map(Series::to_string).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn targets_are_the_series_folders_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        for name in ["17.0", "saas~16.3", "16.0", "notes", "18.0"] {
-            std::fs::create_dir(dir.path().join(name)).unwrap();
-        }
-        std::fs::write(dir.path().join("15.0"), "a file, not a folder").unwrap();
-        assert_eq!(
-            offered_targets(Some(dir.path())),
-            ["16.0", "saas~16.3", "17.0", "18.0"]
-        );
-        assert!(offered_targets(None).is_empty());
-    }
 
     #[test]
     fn urls_name_files_and_the_upgraded_ones_wait_for_a_result() {

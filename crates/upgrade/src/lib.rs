@@ -10,7 +10,16 @@
 //!   process, skip_test, cancel, status...), each returning the request or the documented
 //!   [`rules::Failure`]s.
 //!
-//! It knows nothing of projects and builds, nor of HTTP.
+//! - [`engines`]: upgrade engines (a series' Odoo runtime + OpenUpgrade + upgrade-util +
+//!   `openupgradelib`): their rows ([`EngineStore`], migration 0010), OpenUpgrade fetched from
+//!   PyPI or checked in a folder, and [`engines::readiness`] (pure). The targets `create`
+//!   offers, and the series a request goes through, are those of the ready engines.
+//!
+//! It knows nothing of projects and builds, nor of HTTP. Runtimes are the platform's, so this
+//! crate only *asks* which engines are ready, through [`EngineCatalog`], which the platform
+//! implements (the platform depends on this crate, as on the backup engine, never the reverse): the engines'
+//! rows and OpenUpgrade's files are here, joining them with runtimes and virtualenvs is there,
+//! and the crate graph stays one-way.
 //!
 //! **Invariants:** a request's key is stored only as a digest; a request moves only along the
 //! documented states (`rules::check_state`), each move a compare-and-set in the database.
@@ -21,14 +30,15 @@
 //! once, the states and which call each allows, Odoo's `human_size`, the API's date and `HH:MM`
 //! formats), keys (128-bit, only their SHA-256 stored, compared in constant time:
 //! `slipway-secrets`), `store.rs` (contracts and requests, state moves as conditional `UPDATE`s so
-//! two callers never both win), `files.rs` (`<data-dir>/upgrade/<id>/...`, the targets offered =
-//! the series folders of `--upgrade-scripts`), `process.rs` (inspect -> restore into
+//! two callers never both win), `files.rs` (`<data-dir>/upgrade/<id>/...`), `engines.rs` (below),
+//! `process.rs` (inspect -> restore into
 //! `slipway_upgrade_<id>` -> each series step's standard scripts through `series_step_plan` and
 //! `run_plan`, as the database's owner role -> neutralize `test` requests -> write the upgraded
 //! dump in the input's format, its SQL, `notes.html`, `upgrade.log`; any failure removes partial
 //! results and sets `customer_message`), `worker.rs` (the `upgrade.process` job loop: heartbeats,
 //! jobs released on shutdown so a restart resumes them).
 
+pub mod engines;
 mod error;
 pub mod files;
 pub mod notes;
@@ -38,8 +48,12 @@ mod service;
 mod store;
 mod worker;
 
+pub use engines::{
+    EngineCatalog, EngineFacts, EngineStatus, EngineStore, OpenUpgradeSource, RuntimeFact,
+    UpgradeEngine,
+};
 pub use error::{Error, Result};
-pub use files::{offered_targets, upgraded_name, RequestFile, UpgradeFiles};
+pub use files::{upgraded_name, RequestFile, UpgradeFiles};
 pub use process::Processor;
 pub use service::{
     CallError, CallResult, Credentials, ReceivedFile, RequestStatus, UpgradeService,

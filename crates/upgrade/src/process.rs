@@ -7,6 +7,7 @@
 //! restart starts over from the uploaded dump.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use slipway_dump::{
@@ -16,7 +17,8 @@ use slipway_odoo::{series_step_plan, AddonsScan, Series};
 use slipway_runner::{read_db_state, run_plan, RunEvent, RunOptions};
 use tokio::io::AsyncWriteExt;
 
-use super::files::{offered_targets, UpgradeFiles};
+use super::engines::{ready_series, EngineCatalog};
+use super::files::UpgradeFiles;
 use super::notes::{NoteStep, Notes};
 use super::rules::{Aim, RequestState};
 use super::store::{self, UpgradeRecord, UpgradeStore};
@@ -31,6 +33,8 @@ pub struct Processor {
     pub files: UpgradeFiles,
     /// Standard upgrade scripts: `DIR/<series>/<module>/<version>/`.
     pub scripts_dir: Option<PathBuf>,
+    /// The upgrade engines: a database goes through the series of the ready ones.
+    pub engines: Arc<dyn EngineCatalog>,
     /// Where scratch databases are restored, and as which role.
     pub target: Target,
     /// The Python that runs upgrade scripts.
@@ -143,7 +147,7 @@ impl Processor {
             .odoo_version
             .clone()
             .ok_or_else(|| StepFailure("The dump holds no Odoo database (no base module found): upload a dump made by Odoo".into()))?;
-        let steps = self.series_steps(&source, &r.target)?;
+        let steps = self.series_steps(&source, &r.target).await?;
         self.step_restore(&original, scratch, run).await?;
         self.step_original_sql(r.id, scratch, run).await?;
         let custom = self.unpack_custom_modules(r, run).await?;
@@ -159,8 +163,8 @@ impl Processor {
             self.step_custom_modules(r, &scan, scratch, run).await?;
         }
         run.notes.warnings.push(format!(
-            "No Odoo {} runtime is configured on this server: only upgrade scripts ran (no `-u all`).",
-            r.target
+            "This version of Slipway does not run Odoo {} on upgrades yet, even with its upgrade engine ready: only upgrade scripts ran (no `-u all`), so Odoo {} may not serve the result.",
+            r.target, r.target
         ));
         if r.aim == Aim::Test {
             self.step_neutralize(scratch, run).await?;
@@ -245,9 +249,9 @@ impl Processor {
         Ok(found)
     }
 
-    /// The series the database goes through: the offered targets above its own, up to the
-    /// request's target.
-    fn series_steps(&self, source: &str, target: &str) -> StepResult<Vec<String>> {
+    /// The series the database goes through: those of the ready engines above its own, up to
+    /// the request's target.
+    async fn series_steps(&self, source: &str, target: &str) -> StepResult<Vec<String>> {
         let series = |s: &str| {
             s.parse::<Series>()
                 .map_err(|_| StepFailure(format!("{s} is not an Odoo version")))
@@ -258,13 +262,14 @@ impl Processor {
                 "The database is already Odoo {source}; the target {target} must be a later version"
             )));
         }
-        let steps: Vec<String> = offered_targets(self.scripts_dir.as_deref())
+        let steps: Vec<String> = ready_series(&self.engines.engines().await?)
             .into_iter()
-            .filter(|s| series(s).is_ok_and(|s| s > from && s <= to))
+            .filter(|s| *s > from && *s <= to)
+            .map(|s| s.to_string())
             .collect();
         if steps.last().map(String::as_str) != Some(target) {
             return Err(StepFailure(format!(
-                "This server has no upgrade scripts for {target}"
+                "This server has no ready upgrade engine for {target} any more; ask its administrator (`slipway upgrade engine list`)"
             )));
         }
         Ok(steps)
@@ -310,11 +315,11 @@ impl Processor {
         custom: &[String],
         run: &mut Run,
     ) -> StepResult {
-        let Some(dir) = self.scripts_dir.as_ref().map(|d| d.join(series)) else {
-            return Err(StepFailure(
-                "No upgrade scripts directory is configured".into(),
-            ));
-        };
+        // A series without standard scripts still moves every module to it.
+        let none = tempfile::tempdir()?;
+        let dir = (self.scripts_dir.as_ref().map(|d| d.join(series)))
+            .filter(|d| d.is_dir())
+            .unwrap_or_else(|| none.path().to_path_buf());
         let parsed: Series = series
             .parse()
             .map_err(|_| StepFailure(format!("{series} is not an Odoo series")))?;

@@ -132,7 +132,14 @@ pub fn validate_create(
     let filename = required("filename", &params.filename);
 
     if !target.is_empty() && !targets.contains(&target) {
-        failures.push(Failure::invalid("target", &target, Some(targets.to_vec())));
+        let mut failure = Failure::invalid("target", &target, Some(targets.to_vec()));
+        if targets.is_empty() {
+            failure.message = format!(
+                "Invalid value \"{target}\": this server has no ready upgrade engine yet; an administrator adds one with `slipway upgrade engine add {}` (see `slipway upgrade engine list`)",
+                target.parse::<slipway_odoo::Series>().map(|s| s.to_string()).unwrap_or_else(|_| "17.0".into())
+            );
+        }
+        failures.push(failure);
     }
     let known_aim = Aim::parse(&aim);
     if !aim.is_empty() && known_aim.is_none() {
@@ -397,6 +404,26 @@ mod tests {
                  "reason": "CONTRACT:NOT_FOUND"}
             ])
         );
+    }
+
+    #[test]
+    fn with_no_target_offered_the_failure_says_how_to_add_an_engine() {
+        let failures = validate_create(&params(), &[], |_| true).unwrap_err();
+        assert_eq!(failures[0].reason, "TARGET:INVALID");
+        assert_eq!(failures[0].expected, Some(Vec::new()));
+        assert!(
+            failures[0]
+                .message
+                .contains("`slipway upgrade engine add 17.0`"),
+            "{}",
+            failures[0].message
+        );
+        let bogus = CreateParams {
+            target: Some("latest".into()),
+            ..params()
+        };
+        let failures = validate_create(&bogus, &[], |_| true).unwrap_err();
+        assert!(failures[0].message.contains("engine add 17.0"));
     }
 
     #[test]

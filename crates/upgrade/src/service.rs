@@ -3,11 +3,13 @@
 //! request as the answer shows it, or the documented failures.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use slipway_metadata::JobQueue;
 
+use crate::engines::{ready_series, EngineCatalog};
 use crate::error::{Error, Result};
-use crate::files::{offered_targets, sha256_of, starts_with_zip_magic, UpgradeFiles};
+use crate::files::{sha256_of, starts_with_zip_magic, UpgradeFiles};
 use crate::rules::{check_state, validate_create, Action, CreateParams, Failure, RequestState};
 use crate::store::{UpgradeRecord, UpgradeStore};
 
@@ -20,9 +22,8 @@ pub struct UpgradeService {
     pub queue: JobQueue,
     /// The requests' files.
     pub files: UpgradeFiles,
-    /// Standard upgrade scripts, `DIR/<target>/<module>/<version>/`; its series folders are
-    /// the targets offered.
-    pub scripts_dir: Option<PathBuf>,
+    /// The upgrade engines; the series of the ready ones are the targets offered.
+    pub engines: Arc<dyn EngineCatalog>,
     /// The region part of request URLs.
     pub region: String,
     /// The largest dump `upload` accepts.
@@ -90,7 +91,10 @@ impl UpgradeService {
     pub async fn create(&self, params: &CreateParams) -> CallResult<(RequestStatus, String)> {
         let contract = params.contract.as_deref().unwrap_or_default();
         let exists = self.store.contract_exists(contract).await?;
-        let targets = offered_targets(self.scripts_dir.as_deref());
+        let targets: Vec<String> = ready_series(&self.engines.engines().await?)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         let new = validate_create(params, &targets, |_| exists).map_err(CallError::Refused)?;
         let (record, key) = self.store.create(&new).await?;
         tracing::info!(request = record.id, target = %record.target, "upgrade request created");

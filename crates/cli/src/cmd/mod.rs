@@ -11,6 +11,7 @@ mod pg;
 mod progress;
 mod projects;
 mod serve;
+mod upgrade;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -62,6 +63,9 @@ pub enum Command {
     /// Backups: deduplicated, replicated, verified by a restore drill.
     #[command(subcommand)]
     Backup(backup::BackupCommand),
+    /// The upgrade platform's engines: `slipway upgrade engine add|list|remove`.
+    #[command(subcommand)]
+    Upgrade(upgrade::UpgradeCommand),
 }
 
 impl Command {
@@ -82,6 +86,7 @@ impl Command {
             Command::Branch(cmd) => projects::run_branch(cmd, client, global).await,
             Command::Build(cmd) => projects::run_build(cmd, client, global).await,
             Command::Backup(cmd) => backup::run(cmd, global, client).await,
+            Command::Upgrade(cmd) => upgrade::run(cmd, client, global).await,
         }
     }
 
@@ -104,6 +109,7 @@ impl Command {
                 | Command::Branch(_)
                 | Command::Build(_)
                 | Command::Addons(_)
+                | Command::Upgrade(_)
         )
     }
 }

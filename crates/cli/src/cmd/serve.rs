@@ -23,8 +23,9 @@ pub struct ServeArgs {
     #[arg(long, env = "SLIPWAY_LISTEN", default_value = "127.0.0.1:8400")]
     listen: SocketAddr,
 
-    /// Standard upgrade scripts of the upgrade platform: `DIR/<target series>/<module>/<version>/`;
-    /// its series folders are the targets offered.
+    /// Standard upgrade scripts of the upgrade platform: `DIR/<target series>/<module>/<version>/`,
+    /// run at each series step (the targets offered are the series with a ready upgrade
+    /// engine: `slipway upgrade engine add`).
     #[arg(long, env = "SLIPWAY_UPGRADE_SCRIPTS")]
     upgrade_scripts: Option<PathBuf>,
 
@@ -703,6 +704,7 @@ fn start_workers(
         store: state.upgrade.store.clone(),
         files: state.upgrade.files.clone(),
         scripts_dir: config.upgrade_scripts.clone(),
+        engines: std::sync::Arc::new(state.platform.clone()),
         target,
         python: "python3".into(),
         sandbox,

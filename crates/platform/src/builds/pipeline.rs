@@ -118,6 +118,9 @@ pub struct BuildEnv {
     pub odoo_logins: super::OdooLogins,
     /// Where Slipway's own Odoo modules are written out, first on every build's addons path.
     pub slipway_addons: PathBuf,
+    /// `<data-dir>/upgrade-engines`: OpenUpgrade fetched for upgrade engines, their
+    /// requirements (their virtualenvs are in `venvs`, beside builds').
+    pub upgrade_engines_dir: PathBuf,
 }
 
 impl BuildEnv {
@@ -141,6 +144,7 @@ impl BuildEnv {
             sandbox: SandboxPolicy::Off,
             odoo_logins: super::OdooLogins::new(layout.odoo_logins_secret()),
             slipway_addons: layout.slipway_addons(),
+            upgrade_engines_dir: layout.upgrade_engines(),
         }
     }
 

@@ -19,6 +19,8 @@
 //!   `DELETE /api/me/keys/{id}` (the caller's SSH public keys); `GET|POST /api/users` (Slipway
 //!   admins)
 //! - `GET|POST /api/runtimes` (Odoo source trees per series; POST for admins)
+//! - `GET|POST /api/upgrade/engines`, `DELETE /api/upgrade/engines/{series}` (upgrade engines,
+//!   ready or why not; admins only)
 //! - `GET|POST /api/projects`, `GET /api/projects/{p}`; `GET
 //!   /api/projects/{p}/production/admin-password` (`{"login", "password"}` of production's
 //!   Odoo administrator, which is never `admin`: project admins only, each time in History)
@@ -53,6 +55,7 @@ mod auth;
 mod backups;
 mod builds;
 mod editor;
+mod engines;
 mod json;
 mod keys;
 mod members;
@@ -255,6 +258,14 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route(
             "/api/users",
             get(projects::list_users).post(projects::create_user),
+        )
+        .route(
+            "/api/upgrade/engines",
+            get(engines::list).post(engines::add),
+        )
+        .route(
+            "/api/upgrade/engines/{series}",
+            axum::routing::delete(engines::remove),
         )
         .route(
             "/api/runtimes",

@@ -81,7 +81,7 @@ pub(crate) async fn add_runtime(
     Ok((StatusCode::CREATED, Answer(runtime)))
 }
 
-fn parse_series(text: &str) -> ApiResult<Series> {
+pub(crate) fn parse_series(text: &str) -> ApiResult<Series> {
     text.parse()
         .map_err(|_| ApiError::invalid(format!("{text:?} is not an Odoo series such as 17.0")))
 }

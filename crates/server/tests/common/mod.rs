@@ -25,6 +25,26 @@ pub fn test_config(data_dir: &std::path::Path) -> ServerConfig {
     }
 }
 
+/// Makes 17.0 a target of `/database/v1`: the Odoo stand-in as its runtime and a ready engine
+/// from `fixture`'s OpenUpgrade folder (pip takes `openupgradelib` from its wheel, no PyPI).
+pub async fn ready_engine(state: &AppState, fixture: &slipway_testkit::EngineFixture) {
+    use slipway_platform::upgrade_engines::{NewEngine, OpenUpgradeChoice};
+    fixture.set_pip_env();
+    let series: slipway_odoo::Series = "17.0".parse().unwrap();
+    state
+        .platform
+        .add_runtime(&series, &slipway_testkit::odoo_standin_dir())
+        .await
+        .unwrap();
+    let engine = NewEngine {
+        series,
+        openupgrade: OpenUpgradeChoice::Folder(fixture.openupgrade_dir()),
+        upgrade_util: None,
+    };
+    let status = state.platform.add_upgrade_engine(&engine).await.unwrap();
+    assert!(status.ready, "{:?}", status.not_ready);
+}
+
 /// The state of a server on `metadata`, whose builds live in the config's data directory on
 /// the shared test cluster.
 pub fn common_state(metadata: Metadata, config: &ServerConfig) -> AppState {
