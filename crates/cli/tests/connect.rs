@@ -139,7 +139,17 @@ fn production_has_a_password_of_its_own_and_connect_needs_none() {
     ] {
         let response = post_token(&token);
         assert_eq!(response.status(), 403, "{token}");
-        assert!(response.headers().get("set-cookie").is_none());
+        // Real Odoo gives every visitor an anonymous session cookie: it must log nobody in.
+        if let Some(cookie) = response.headers().get("set-cookie") {
+            let cookie = cookie.to_str().unwrap().split(';').next().unwrap();
+            let page = http()
+                .get(format!("{}/web", site.url()))
+                .header("Host", &host)
+                .header("Cookie", cookie)
+                .send()
+                .unwrap();
+            assert!(page.status().is_redirection(), "{token}: {}", page.status());
+        }
     }
     let token = slipway_proxy::connect_token(&key, &db, now + 20, &nonce);
     assert_eq!(post_token(&token).status(), 200);
