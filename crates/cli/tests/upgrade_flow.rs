@@ -32,6 +32,8 @@ struct Platform {
     http: reqwest::blocking::Client,
     engine: slipway_testkit::EngineFixture,
     _runtime: tempfile::TempDir,
+    /// The series of its one engine, which `create` asks for.
+    target: String,
 }
 
 impl Drop for Platform {
@@ -106,6 +108,7 @@ fn platform_for(scripts: &Path, series: &str) -> Platform {
             .unwrap(),
         engine,
         _runtime: runtime,
+        target: series.to_string(),
     }
 }
 
@@ -120,14 +123,14 @@ impl Platform {
             .unwrap()
     }
 
-    /// `create` for target 17.0; returns (id, key).
+    /// `create` for the target of the platform's engine; returns (id, key).
     fn create(&self, filename: &str, aim: &str) -> (String, String) {
         let created = self.call(
             "create",
             &[
                 ("contract", CONTRACT),
                 ("email", "ops@example.com"),
-                ("target", "17.0"),
+                ("target", &self.target),
                 ("aim", aim),
                 ("filename", filename),
             ],
@@ -348,6 +351,22 @@ fn a_failing_script_fails_the_request_with_a_readable_message() {
         .text()
         .unwrap();
     assert!(notes.contains("Failed"), "{notes}");
+}
+
+#[test]
+fn a_step_without_its_engine_fails_the_request_at_once_naming_it() {
+    // 16.0 -> 18.0 goes through 17.0, whose engine this server does not have.
+    let scripts = tempfile::tempdir().unwrap();
+    let p = platform_for(scripts.path(), "18.0");
+    let (id, key) = p.submit(&odoo_dump("v16_base.zip"), "test");
+    let request = p.wait_finished(&id, &key);
+    assert_eq!(request["state"], "failed", "{request}");
+    let message = request["customer_message"].as_str().unwrap();
+    assert!(
+        message.contains("no ready upgrade engine for 17.0")
+            && message.contains("slipway upgrade engine add 17.0"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -177,6 +177,35 @@ pub fn ready_series(engines: &[EngineStatus]) -> Vec<Series> {
     series
 }
 
+/// The series a database goes through from `from` up to `to`, one major version at a time as
+/// Odoo upgrades (`15.0` -> `17.0`: `16.0`, then `17.0`; the last is `to` itself), each by the
+/// ready engine of its series. `Err` lists the steps that have no ready engine.
+pub fn upgrade_steps(
+    from: &Series,
+    to: &Series,
+    ready: &[Series],
+) -> Result<Vec<Series>, Vec<Series>> {
+    let steps: Vec<Series> = (from.major() + 1..=to.major())
+        .filter_map(|major| {
+            if major == to.major() {
+                Some(to.clone())
+            } else {
+                format!("{major}.0").parse().ok()
+            }
+        })
+        .collect();
+    let missing: Vec<Series> = steps
+        .iter()
+        .filter(|s| !ready.contains(s))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        Ok(steps)
+    } else {
+        Err(missing)
+    }
+}
+
 /// The virtualenv scope of an engine's series (`upgrade-17-0`): only `[a-z0-9-]`, so that an
 /// engine never shares a virtualenv with a project's builds.
 pub fn venv_scope(series: &Series) -> String {
@@ -226,6 +255,34 @@ mod series_text {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn series(list: &[&str]) -> Vec<Series> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_database_goes_up_one_major_version_at_a_time_each_by_its_engine() {
+        let ready = series(&["15.0", "16.0", "17.0", "18.0"]);
+        let (from, to) = (&series(&["15.0"])[0], &series(&["17.0"])[0]);
+        assert_eq!(
+            upgrade_steps(from, to, &ready),
+            Ok(series(&["16.0", "17.0"]))
+        );
+        let from = &series(&["saas~16.3"])[0];
+        assert_eq!(upgrade_steps(from, to, &ready), Ok(series(&["17.0"])));
+    }
+
+    #[test]
+    fn a_step_without_a_ready_engine_is_named_even_between_two_ready_ones() {
+        let ready = series(&["15.0", "17.0"]);
+        let (from, to) = (&series(&["14.0"])[0], &series(&["17.0"])[0]);
+        assert_eq!(upgrade_steps(from, to, &ready), Err(series(&["16.0"])));
+        let none: Vec<Series> = Vec::new();
+        assert_eq!(
+            upgrade_steps(from, to, &none),
+            Err(series(&["15.0", "16.0", "17.0"]))
+        );
+    }
 
     fn engine(source: OpenUpgradeSource) -> UpgradeEngine {
         UpgradeEngine {

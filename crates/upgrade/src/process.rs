@@ -17,7 +17,7 @@ use slipway_odoo::{series_step_plan, AddonsScan, Series};
 use slipway_runner::{read_db_state, run_plan, RunEvent, RunOptions};
 use tokio::io::AsyncWriteExt;
 
-use super::engines::{ready_series, EngineCatalog};
+use super::engines::{ready_series, upgrade_steps, EngineCatalog};
 use super::files::UpgradeFiles;
 use super::notes::{NoteStep, Notes};
 use super::rules::{Aim, RequestState};
@@ -262,17 +262,18 @@ impl Processor {
                 "The database is already Odoo {source}; the target {target} must be a later version"
             )));
         }
-        let steps: Vec<String> = ready_series(&self.engines.engines().await?)
-            .into_iter()
-            .filter(|s| *s > from && *s <= to)
-            .map(|s| s.to_string())
-            .collect();
-        if steps.last().map(String::as_str) != Some(target) {
-            return Err(StepFailure(format!(
-                "This server has no ready upgrade engine for {target} any more; ask its administrator (`slipway upgrade engine list`)"
-            )));
+        let ready = ready_series(&self.engines.engines().await?);
+        match upgrade_steps(&from, &to, &ready) {
+            Ok(steps) => Ok(steps.iter().map(Series::to_string).collect()),
+            Err(missing) => {
+                let missing: Vec<String> = missing.iter().map(Series::to_string).collect();
+                Err(StepFailure(format!(
+                    "This server has no ready upgrade engine for {}: Odoo {source} goes to {target} one major version at a time, each step by its own engine; ask its administrator (`slipway upgrade engine add {}`, `slipway upgrade engine list`)",
+                    missing.join(", "),
+                    missing[0]
+                )))
+            }
         }
-        Ok(steps)
     }
 
     async fn step_restore(&self, original: &Path, scratch: &str, run: &mut Run) -> StepResult {
