@@ -203,9 +203,13 @@ async fn try_template(
     Ok(None)
 }
 
+/// The other client sessions on `db`. Autovacuum workers (busy on a freshly restored
+/// database) are not counted: `CREATE DATABASE` ends them itself, so they must not send the
+/// copy the slow way.
 async fn other_sessions(admin: &sqlx::PgPool, db: &str) -> Result<i64> {
     Ok(sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() \
+         AND backend_type = 'client backend'",
     )
     .bind(db)
     .fetch_one(admin)
