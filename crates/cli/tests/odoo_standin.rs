@@ -92,6 +92,8 @@ impl Role {
             admin_passwd: "master".into(),
             log_level: "info".into(),
             connect_key: None,
+            upgrade_path: Vec::new(),
+            load: Vec::new(),
         }
     }
 }

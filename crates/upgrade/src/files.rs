@@ -89,6 +89,8 @@ pub enum RequestFile {
     UpgradedDump,
     /// `upgraded/notes`: the report of the processing.
     Notes,
+    /// `upgraded/log`: the processing log, Odoo's output included (`upgrade.log`).
+    Log,
     /// `modules/archive`: the custom modules sent with the request.
     Modules,
 }
@@ -102,6 +104,7 @@ impl RequestFile {
             ("upgraded", "sql") => RequestFile::UpgradedSql,
             ("upgraded", "archive") => RequestFile::UpgradedDump,
             ("upgraded", "notes") => RequestFile::Notes,
+            ("upgraded", "log") => RequestFile::Log,
             ("modules", "archive") => RequestFile::Modules,
             _ => return None,
         })
@@ -125,11 +128,12 @@ impl RequestFile {
             RequestFile::UpgradedSql => files.upgraded_sql(id),
             RequestFile::UpgradedDump => files.upgraded(id, &record.filename),
             RequestFile::Notes => files.notes(id),
+            RequestFile::Log => files.log(id),
             RequestFile::Modules => files.modules(id),
         }
     }
 
-    /// The name it downloads as; `None` for the notes, which a browser shows.
+    /// The name it downloads as; `None` for the notes and the log, which a browser shows.
     pub fn download_name(self, record: &UpgradeRecord) -> Option<String> {
         let stem = stem(&record.filename);
         match self {
@@ -137,7 +141,7 @@ impl RequestFile {
             RequestFile::OriginalDump => Some(record.filename.clone()),
             RequestFile::UpgradedSql => Some(format!("upgraded_{stem}.sql")),
             RequestFile::UpgradedDump => Some(upgraded_name(&record.filename)),
-            RequestFile::Notes => None,
+            RequestFile::Notes | RequestFile::Log => None,
             RequestFile::Modules => Some(format!("modules_{}.zip", record.id)),
         }
     }

@@ -42,6 +42,7 @@ pub mod engines;
 mod error;
 pub mod files;
 pub mod notes;
+pub mod preflight;
 mod process;
 pub mod rules;
 mod service;

@@ -27,6 +27,63 @@ pub struct Notes {
     pub warnings: Vec<String>,
     /// Why the run failed, if it did.
     pub failure: Option<String>,
+    /// What became of each installed module (`base: 16.0.1.3 -> 17.0.1.3`, renamed, merged,
+    /// removed).
+    pub modules: Vec<String>,
+    /// The WARNING records of the log, by kind.
+    pub log_warnings: Vec<WarningKind>,
+}
+
+/// WARNING records of one kind: the same logger and the same first words
+/// (`Not dropping the column of field x of model y` x 164).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarningKind {
+    /// `logger: first words …`.
+    pub kind: String,
+    /// How many.
+    pub count: usize,
+    /// The first few, whole.
+    pub examples: Vec<String>,
+}
+
+/// How many words of a warning name its kind: enough for "Not dropping the column", before
+/// the names that change from one record to the next.
+const KIND_WORDS: usize = 4;
+/// Examples kept per kind.
+const EXAMPLES: usize = 3;
+
+/// The WARNING records of an Odoo log, grouped by kind, the most frequent first.
+pub fn warning_kinds(log: &str) -> Vec<WarningKind> {
+    let mut kinds: Vec<WarningKind> = Vec::new();
+    for (level, record) in log.lines().filter_map(slipway_runner::odoo::record_of) {
+        if level != "WARNING" {
+            continue;
+        }
+        let (logger, message) = record.split_once(": ").unwrap_or(("", record));
+        let words: Vec<&str> = message.split_whitespace().take(KIND_WORDS + 1).collect();
+        let mut kind = format!(
+            "{logger}: {}",
+            words[..words.len().min(KIND_WORDS)].join(" ")
+        );
+        if words.len() > KIND_WORDS {
+            kind.push_str(" …");
+        }
+        match kinds.iter_mut().find(|k| k.kind == kind) {
+            Some(found) => {
+                found.count += 1;
+                if found.examples.len() < EXAMPLES {
+                    found.examples.push(record.to_string());
+                }
+            }
+            None => kinds.push(WarningKind {
+                kind,
+                count: 1,
+                examples: vec![record.to_string()],
+            }),
+        }
+    }
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.count));
+    kinds
 }
 
 impl Notes {
@@ -62,6 +119,13 @@ impl Notes {
             }
             html.push_str("</ul>");
         }
+        if !self.modules.is_empty() {
+            html.push_str("<h2>Modules</h2><ul>");
+            for line in &self.modules {
+                html.push_str(&format!("<li>{}</li>", escape(line)));
+            }
+            html.push_str("</ul>");
+        }
         if !self.warnings.is_empty() {
             html.push_str("<h2>Warnings</h2><ul>");
             for warning in &self.warnings {
@@ -69,6 +133,19 @@ impl Notes {
             }
             html.push_str("</ul>");
         }
+        if !self.log_warnings.is_empty() {
+            html.push_str("<h2>Warnings in the log</h2><ul>");
+            for kind in &self.log_warnings {
+                html.push_str(&format!("<li>{} × {}<ul>", escape(&kind.kind), kind.count));
+                for example in &kind.examples {
+                    html.push_str(&format!("<li>{}</li>", escape(example)));
+                }
+                html.push_str("</ul></li>");
+            }
+            html.push_str("</ul>");
+        }
+        // The notes are served at `.../upgraded/notes`, the log beside them.
+        html.push_str("<p><a href=\"log\">The whole log (upgrade.log)</a></p>");
         html.push_str("</body></html>\n");
         html
     }
@@ -98,11 +175,47 @@ mod tests {
             }],
             warnings: vec![],
             failure: Some("script <b> failed".into()),
+            ..Notes::default()
         };
         let html = notes.to_html();
         assert!(html.contains("Standard scripts of 17.0"));
         assert!(html.contains("(1.5 s)"));
         assert!(html.contains("pre-&lt;x&gt;"));
         assert!(html.contains("script &lt;b&gt; failed"));
+        assert!(html.contains("href=\"log\""));
+    }
+
+    #[test]
+    fn warnings_are_counted_by_kind_with_examples() {
+        let mut log = String::new();
+        for (field, model) in [
+            ("a", "res.partner"),
+            ("b", "res.users"),
+            ("c", "res.partner"),
+            ("d", "x"),
+        ] {
+            log.push_str(&format!(
+                "2026-12-07 10:00:00,123 42 WARNING db odoo.addons.openupgrade_framework.odoo_patch.odoo.models: Not dropping the column of field {field} of model {model}\n"
+            ));
+        }
+        log.push_str("2026-12-07 10:00:01,000 42 WARNING db odoo.modules.loading: Slow.\n");
+        log.push_str("2026-12-07 10:00:01,000 42 INFO db odoo.modules.loading: Not dropping the column of x\n");
+        let kinds = warning_kinds(&log);
+        assert_eq!(kinds.len(), 2, "{kinds:?}");
+        assert_eq!(kinds[0].count, 4);
+        assert!(
+            kinds[0].kind.ends_with("Not dropping the column …"),
+            "{}",
+            kinds[0].kind
+        );
+        assert_eq!(kinds[0].examples.len(), 3);
+        assert!(kinds[0].examples[0].ends_with("field a of model res.partner"));
+        assert_eq!(kinds[1].kind, "odoo.modules.loading: Slow.");
+        let html = Notes {
+            log_warnings: kinds,
+            ..Notes::default()
+        }
+        .to_html();
+        assert!(html.contains("Not dropping the column … × 4"), "{html}");
     }
 }

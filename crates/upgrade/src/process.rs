@@ -1,11 +1,14 @@
 //! Processing an upgrade request: inspect the dump, restore it into a scratch database, take it
-//! through each series step with the standard scripts, neutralize it for `test` requests, and
-//! write the upgraded dump (in the input's format), its SQL, the notes and the log.
+//! through each series step with that series' engine (check the installed modules, then the
+//! step's Odoo with OpenUpgrade), verify the result with a stock Odoo of the target, neutralize
+//! it for `test` requests, and write the upgraded dump (in the input's format), its SQL, the
+//! notes and the log.
 //!
 //! A run is all or nothing: any failure marks the request `failed` with a message for the
 //! customer, and removes the scratch database and the partial results. A run interrupted by a
 //! restart starts over from the uploaded dump.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,13 +16,18 @@ use std::time::Instant;
 use slipway_dump::{
     CreateOptions, Format, InspectOptions, Inspection, Mode, OutputFormat, RestoreOptions, Target,
 };
-use slipway_odoo::{series_step_plan, AddonsScan, Series};
-use slipway_runner::{read_db_state, run_plan, RunEvent, RunOptions};
+use slipway_odoo::{DbState, Series};
+use slipway_runner::odoo::TaskOutcome;
+use slipway_runner::read_db_state;
 use tokio::io::AsyncWriteExt;
 
-use super::engines::{ready_series, upgrade_steps, EngineCatalog};
+use super::engines::{openupgrade, ready_series, upgrade_steps, EngineCatalog, EngineStatus};
 use super::files::UpgradeFiles;
 use super::notes::{NoteStep, Notes};
+use super::preflight::{StepCheck, StepInput};
+use odoo::{left_behind, Upgrading};
+
+mod odoo;
 use super::rules::{Aim, RequestState};
 use super::store::{self, UpgradeRecord, UpgradeStore};
 use crate::error::{Error, Result};
@@ -37,10 +45,11 @@ pub struct Processor {
     pub engines: Arc<dyn EngineCatalog>,
     /// Where scratch databases are restored, and as which role.
     pub target: Target,
-    /// The Python that runs upgrade scripts.
-    pub python: String,
-    /// The sandbox customers' scripts run in (`None`: unconfined, `serve --no-sandbox`). It
-    /// sees the scripts' folders read-only and reaches the scratch database over TCP only.
+    /// The `slipway` binary, which the Odoo stand-in runs scripts with (`SLIPWAY_BIN`).
+    pub slipway_bin: Option<PathBuf>,
+    /// The sandbox the engines' Odoo runs in, with customers' modules and scripts (`None`:
+    /// unconfined, `serve --no-sandbox`). It sees the folders of the run read-only and
+    /// reaches the scratch database over TCP only, as its own role.
     pub sandbox: Option<slipway_sandbox::Jail>,
 }
 
@@ -69,6 +78,8 @@ impl Run {
             chrono::Utc::now().format("%Y-%m-%d %H:%M:%S")
         );
         let _ = self.log.write_all(stamped.as_bytes()).await;
+        // Odoo's output is appended to the same file by its own handle.
+        let _ = self.log.flush().await;
     }
 }
 
@@ -115,6 +126,10 @@ impl Processor {
                 RequestState::Failed
             }
         };
+        let log = tokio::fs::read_to_string(self.files.log(id))
+            .await
+            .unwrap_or_default();
+        run.notes.log_warnings = super::notes::warning_kinds(&log);
         let notes = self.files.notes(id);
         tokio::fs::write(&notes, run.notes.to_html())
             .await
@@ -151,21 +166,22 @@ impl Processor {
         self.step_restore(&original, scratch, run).await?;
         self.step_original_sql(r.id, scratch, run).await?;
         let custom = self.unpack_custom_modules(r, run).await?;
-        let custom_names: Vec<String> = custom
-            .as_ref()
-            .map(|scan| scan.addons.keys().cloned().collect())
-            .unwrap_or_default();
-        for series in &steps {
-            self.step_series(series, scratch, &custom_names, run)
+        let dsn = self.scratch_dsn(scratch).await?;
+        let before = read_db_state(&dsn).await?;
+        let mut changes = ModuleChanges::default();
+        let last = steps.len() - 1;
+        for (n, engine) in steps.iter().enumerate() {
+            // Custom modules are written for the target: only its step loads their code.
+            let code = if n == last { &custom.dirs[..] } else { &[] };
+            let check = self.step_check(engine, &dsn, &custom.names, run).await?;
+            changes.note(&check);
+            self.step_upgrade(r.id, engine, scratch, &dsn, code, run)
                 .await?;
         }
-        if let Some(scan) = custom {
-            self.step_custom_modules(r, &scan, scratch, run).await?;
-        }
-        run.notes.warnings.push(format!(
-            "This version of Slipway does not run Odoo {} on upgrades yet, even with its upgrade engine ready: only upgrade scripts ran (no `-u all`), so Odoo {} may not serve the result.",
-            r.target, r.target
-        ));
+        self.step_verify(r.id, &steps[last], scratch, &dsn, &custom.dirs, run)
+            .await?;
+        let after = read_db_state(&dsn).await?;
+        run.notes.modules = changes.lines(&before, &after, &custom.names);
         if r.aim == Aim::Test {
             self.step_neutralize(scratch, run).await?;
         }
@@ -251,7 +267,7 @@ impl Processor {
 
     /// The series the database goes through: those of the ready engines above its own, up to
     /// the request's target.
-    async fn series_steps(&self, source: &str, target: &str) -> StepResult<Vec<String>> {
+    async fn series_steps(&self, source: &str, target: &str) -> StepResult<Vec<EngineStatus>> {
         let series = |s: &str| {
             s.parse::<Series>()
                 .map_err(|_| StepFailure(format!("{s} is not an Odoo version")))
@@ -262,9 +278,13 @@ impl Processor {
                 "The database is already Odoo {source}; the target {target} must be a later version"
             )));
         }
-        let ready = ready_series(&self.engines.engines().await?);
-        match upgrade_steps(&from, &to, &ready) {
-            Ok(steps) => Ok(steps.iter().map(Series::to_string).collect()),
+        let engines = self.engines.engines().await?;
+        match upgrade_steps(&from, &to, &ready_series(&engines)) {
+            Ok(steps) => Ok(steps
+                .iter()
+                .filter_map(|s| engines.iter().find(|e| e.ready && e.engine.series == *s))
+                .cloned()
+                .collect()),
             Err(missing) => {
                 let missing: Vec<String> = missing.iter().map(Series::to_string).collect();
                 Err(StepFailure(format!(
@@ -309,53 +329,12 @@ impl Processor {
         .await
     }
 
-    async fn step_series(
-        &self,
-        series: &str,
-        scratch: &str,
-        custom: &[String],
-        run: &mut Run,
-    ) -> StepResult {
-        // A series without standard scripts still moves every module to it.
-        let none = tempfile::tempdir()?;
-        let dir = (self.scripts_dir.as_ref().map(|d| d.join(series)))
-            .filter(|d| d.is_dir())
-            .unwrap_or_else(|| none.path().to_path_buf());
-        let parsed: Series = series
-            .parse()
-            .map_err(|_| StepFailure(format!("{series} is not an Odoo series")))?;
-        let dsn = self.scratch_dsn(scratch).await?;
-        let script_dsn = dsn.clone();
-        let sandbox = self.sandbox.clone();
-        let python = self.python.clone();
-        self.timed(run, &format!("Standard scripts of {series}"), async move {
-            let db = read_db_state(&dsn).await?;
-            let plan = series_step_plan(&db, &parsed, &dir, custom);
-            let mut lines: Vec<String> = plan
-                .warnings
-                .iter()
-                .map(|w| format!("warning: {w}"))
-                .collect();
-            let report = run_scripts(&plan, &script_dsn, python, sandbox, &mut lines).await?;
-            lines.push(format!(
-                "{} scripts run, {} modules moved to {series}",
-                report.scripts_run, report.modules
-            ));
-            Ok(((), lines))
-        })
-        .await
-    }
-
     /// Extracts the custom modules sent with the request, if any, and reads their manifests
     /// as the target series reads them.
-    async fn unpack_custom_modules(
-        &self,
-        r: &UpgradeRecord,
-        run: &mut Run,
-    ) -> StepResult<Option<AddonsScan>> {
+    async fn unpack_custom_modules(&self, r: &UpgradeRecord, run: &mut Run) -> StepResult<Custom> {
         let zip = self.files.modules(r.id);
         if !zip.is_file() {
-            return Ok(None);
+            return Ok(Custom::default());
         }
         let target: Series = r
             .target
@@ -370,7 +349,9 @@ impl Processor {
             })
             .await?
             .map_err(|e| StepFailure(format!("The custom modules zip was refused: {e}")))?;
-            let scan = slipway_odoo::scan_addons(&addons_paths_in(&dir), &target);
+            open_to_all(&dir)?;
+            let dirs = addons_paths_in(&dir);
+            let scan = slipway_odoo::scan_addons(&dirs, &target);
             let mut lines: Vec<String> = scan
                 .addons
                 .values()
@@ -381,13 +362,140 @@ impl Processor {
                     .iter()
                     .map(|p| format!("warning: {}: {}", p.path, p.message)),
             );
-            Ok((Some(scan), lines))
+            let names = scan.addons.keys().cloned().collect();
+            Ok((Custom { names, dirs }, lines))
         })
         .await
     }
 
-    /// The custom modules' scripts run as an update on the target series runs them: for the
-    /// modules whose manifest version went up.
+    /// Whether the step's Odoo can take the database: every installed module known to it,
+    /// to OpenUpgrade's renames and merges, or sent as a custom module. Also notes which
+    /// modules OpenUpgrade does not cover.
+    async fn step_check(
+        &self,
+        engine: &EngineStatus,
+        dsn: &str,
+        custom: &BTreeSet<String>,
+        run: &mut Run,
+    ) -> StepResult<StepCheck> {
+        let series = engine.engine.series.clone();
+        let title = format!("Check the installed modules against Odoo {series}");
+        let check = self
+            .timed(run, &title, async {
+                let db = read_db_state(dsn).await?;
+                let installed: Vec<String> = db
+                    .modules
+                    .iter()
+                    .filter(|m| m.state.is_installed())
+                    .map(|m| m.name.clone())
+                    .collect();
+                let runtime = engine.runtime_dir.clone().unwrap_or_default();
+                let source = slipway_runner::odoo::OdooSource::inspect(&runtime)
+                    .map_err(|e| StepFailure(format!("The Odoo {series} runtime: {e}")))?;
+                let available = slipway_odoo::scan_addons(&source.addons_dirs(), &series)
+                    .addons
+                    .into_keys()
+                    .collect();
+                let ou = &engine.engine.openupgrade_dir;
+                let apriori = openupgrade::read_apriori(ou)?;
+                let covered = openupgrade::covered_modules(ou, &series);
+                let check = StepCheck::of(StepInput {
+                    installed: &installed,
+                    available: &available,
+                    apriori: &apriori,
+                    custom,
+                    covered: &covered,
+                });
+                if let Some(refusal) = check.refusal(&series.to_string()) {
+                    return Err(StepFailure(refusal));
+                }
+                let mut lines = vec![format!("{} installed modules", installed.len())];
+                lines.extend(check.lines(&series.to_string()));
+                Ok((check, lines))
+            })
+            .await?;
+        run.notes.warnings.extend(
+            check
+                .lines(&series.to_string())
+                .into_iter()
+                .filter_map(|l| l.strip_prefix("warning: ").map(str::to_string)),
+        );
+        Ok(check)
+    }
+
+    /// The step's Odoo with OpenUpgrade: `-u all`, judged by its log (any ERROR or CRITICAL
+    /// fails the request, quoting the first).
+    async fn step_upgrade(
+        &self,
+        id: i64,
+        engine: &EngineStatus,
+        scratch: &str,
+        dsn: &str,
+        custom: &[PathBuf],
+        run: &mut Run,
+    ) -> StepResult {
+        let series = engine.engine.series.clone();
+        let title = format!("Upgrade to {series} with OpenUpgrade");
+        let log = self.files.log(id);
+        let work = self.files.dir(id).join("odoo");
+        self.timed(run, &title, async {
+            let upgrading = Upgrading {
+                keep_demo: has_demo_data(dsn).await?,
+                standard_scripts: (self.scripts_dir.as_ref())
+                    .map(|d| d.join(series.to_string()))
+                    .filter(|d| d.is_dir()),
+            };
+            let odoo = self
+                .odoo_run(engine, scratch, custom, Some(&upgrading), &work)
+                .await?;
+            let outcome = odoo.update_all(&log).await?;
+            if !outcome.succeeded() {
+                return Err(StepFailure(failure_of(&outcome, &log, &series)));
+            }
+            let mut lines = vec![format!(
+                "odoo-bin -u all --load=base,web,openupgrade_framework: {} warning(s), {:.1} s",
+                outcome.verdict.warnings,
+                outcome.duration.as_secs_f64()
+            )];
+            if upgrading.keep_demo {
+                lines.push("demo data kept (OPENUPGRADE_USE_DEMO=yes)".into());
+            }
+            Ok(((), lines))
+        })
+        .await
+    }
+
+    /// The target Odoo, without OpenUpgrade, must serve the result, and every installed
+    /// module must carry the target series.
+    async fn step_verify(
+        &self,
+        id: i64,
+        engine: &EngineStatus,
+        scratch: &str,
+        dsn: &str,
+        custom: &[PathBuf],
+        run: &mut Run,
+    ) -> StepResult {
+        let series = engine.engine.series.clone();
+        let title = format!("Verify with a stock Odoo {series}");
+        let log = self.files.log(id);
+        let work = self.files.dir(id).join("odoo");
+        self.timed(run, &title, async {
+            let behind = left_behind(&read_db_state(dsn).await?, &series);
+            if !behind.is_empty() {
+                return Err(StepFailure(format!(
+                    "These installed modules were not upgraded to {series}: {}",
+                    behind.join(", ")
+                )));
+            }
+            let odoo = self.odoo_run(engine, scratch, custom, None, &work).await?;
+            let mut lines = vec![format!("every installed module is at {series}")];
+            lines.extend(odoo.serves(&log).await?);
+            Ok(((), lines))
+        })
+        .await
+    }
+
     /// The scratch database as its own role: scripts (the customer's too) run with no rights
     /// on any other database.
     async fn scratch_dsn(&self, scratch: &str) -> Result<String, StepFailure> {
@@ -395,49 +503,6 @@ impl Processor {
             .owner_url(scratch)
             .await
             .map_err(|e| StepFailure(format!("Reaching the scratch database: {e}")))
-    }
-
-    async fn step_custom_modules(
-        &self,
-        r: &UpgradeRecord,
-        scan: &AddonsScan,
-        scratch: &str,
-        run: &mut Run,
-    ) -> StepResult {
-        let target: Series = r
-            .target
-            .parse()
-            .map_err(|_| StepFailure(format!("{} is not an Odoo series", r.target)))?;
-        let dsn = self.scratch_dsn(scratch).await?;
-        let script_dsn = dsn.clone();
-        let sandbox = self.sandbox.clone();
-        let python = self.python.clone();
-        self.timed(run, "Custom modules' scripts", async move {
-            let db = read_db_state(&dsn).await?;
-            let plan = slipway_odoo::build_plan(&slipway_odoo::PlanInput {
-                addons: scan,
-                db: &db,
-                request: &slipway_odoo::UpdateRequest::VersionBumps,
-                series: &target,
-                rules: slipway_odoo::FolderRules::for_series(&target),
-                upgrade_paths: &[],
-            });
-            let mut lines: Vec<String> = plan
-                .warnings
-                .iter()
-                .map(|w| format!("warning: {w}"))
-                .collect();
-            let updated: Vec<String> = plan
-                .modules
-                .iter()
-                .map(|m| format!("{} {}", m.name, m.new_version))
-                .collect();
-            lines.push(format!("modules updated: {}", updated.join(", ")));
-            let report = run_scripts(&plan, &script_dsn, python, sandbox, &mut lines).await?;
-            lines.push(format!("{} scripts run", report.scripts_run));
-            Ok(((), lines))
-        })
-        .await
     }
 
     async fn step_neutralize(&self, scratch: &str, run: &mut Run) -> StepResult {
@@ -494,28 +559,6 @@ impl Processor {
     }
 }
 
-/// Runs a plan's scripts in one transaction, noting Odoo's log line of each in `lines`.
-async fn run_scripts(
-    plan: &slipway_odoo::Plan,
-    dsn: &str,
-    python: String,
-    sandbox: Option<slipway_sandbox::Jail>,
-    lines: &mut Vec<String>,
-) -> StepResult<slipway_runner::RunReport> {
-    let mut on_event = |event: RunEvent| match event {
-        RunEvent::ScriptStarted { line, .. } => lines.push(line),
-        RunEvent::ScriptSkipped { message, .. } => lines.push(message),
-        RunEvent::Output(line) => lines.push(format!("  {line}")),
-        _ => {}
-    };
-    let options = RunOptions {
-        python,
-        commit_per_module: false,
-        sandbox,
-    };
-    Ok(run_plan(plan, dsn, &options, &mut on_event).await?)
-}
-
 /// The addons paths of an extracted modules zip: its top level, and each folder in it that is
 /// not itself a module (zips often wrap their modules in one folder).
 fn addons_paths_in(dir: &Path) -> Vec<PathBuf> {
@@ -563,11 +606,123 @@ fn create_options(
     }
 }
 
+/// An empty file, opened to append: Odoo's runs append to the same log.
 async fn create_file(path: &Path) -> Result<tokio::fs::File> {
-    tokio::fs::File::create(path)
+    let io = |source| Error::Io {
+        context: format!("creating {}", path.display()),
+        source,
+    };
+    tokio::fs::File::create(path).await.map_err(io)?;
+    tokio::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
         .await
-        .map_err(|source| Error::Io {
-            context: format!("creating {}", path.display()),
-            source,
-        })
+        .map_err(io)
+}
+
+/// The custom modules sent with a request: their names, and the folders holding them.
+#[derive(Debug, Default)]
+struct Custom {
+    names: BTreeSet<String>,
+    dirs: Vec<PathBuf>,
+}
+
+/// The renames and merges OpenUpgrade made along the steps, for the report.
+#[derive(Debug, Default)]
+struct ModuleChanges {
+    renamed: Vec<(String, String)>,
+    merged: Vec<(String, String)>,
+}
+
+impl ModuleChanges {
+    fn note(&mut self, check: &StepCheck) {
+        self.renamed.extend(check.renamed.iter().cloned());
+        self.merged.extend(check.merged.iter().cloned());
+    }
+
+    /// A line per module installed before: its old and new version, or what became of it.
+    fn lines(&self, before: &DbState, after: &DbState, custom: &BTreeSet<String>) -> Vec<String> {
+        let version_after = |name: &str| {
+            after
+                .modules
+                .iter()
+                .find(|m| m.name == name && m.state.is_installed())
+                .map(|m| m.latest_version.clone().unwrap_or_default())
+        };
+        before
+            .modules
+            .iter()
+            .filter(|m| m.state.is_installed())
+            .map(|m| {
+                let old = m.latest_version.clone().unwrap_or_default();
+                let tag = if custom.contains(&m.name) {
+                    " (custom)"
+                } else {
+                    ""
+                };
+                let renamed = self.renamed.iter().find(|(from, _)| *from == m.name);
+                let merged = self.merged.iter().find(|(from, _)| *from == m.name);
+                match (renamed, merged, version_after(&m.name)) {
+                    (Some((_, new)), _, _) => format!("{} {old}: renamed {new}", m.name),
+                    (_, Some((_, into)), _) => format!("{} {old}: merged into {into}", m.name),
+                    (_, _, Some(new)) => format!("{}{tag}: {old} -> {new}", m.name),
+                    (_, _, None) => format!("{}{tag} {old}: removed", m.name),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Whether any module of the database was installed with demo data.
+async fn has_demo_data(dsn: &str) -> StepResult<bool> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(dsn).await?;
+    let demo: Option<bool> =
+        sqlx::query_scalar("SELECT bool_or(demo) FROM ir_module_module WHERE state = 'installed'")
+            .fetch_one(&mut conn)
+            .await?;
+    Ok(demo.unwrap_or(false))
+}
+
+/// What the customer reads when a step's Odoo failed: its first error record and the lines
+/// after it (the traceback), from the log.
+fn failure_of(outcome: &TaskOutcome, log: &Path, series: &Series) -> String {
+    let exit = outcome
+        .exit_code
+        .map_or("was killed".to_string(), |c| format!("exited with {c}"));
+    let Some(first) = &outcome.verdict.first_error else {
+        return format!(
+            "Odoo {series}'s upgrade run {exit} without logging an error; see upgrade.log"
+        );
+    };
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let excerpt: Vec<&str> = text
+        .lines()
+        .skip_while(|line| line != first)
+        .take(12)
+        .collect();
+    let excerpt = if excerpt.is_empty() {
+        first.clone()
+    } else {
+        excerpt.join("\n")
+    };
+    format!(
+        "Odoo {series}'s upgrade run logged {} error(s) and {exit}; the first:\n{excerpt}",
+        outcome.verdict.errors
+    )
+}
+
+/// Makes an extracted folder readable by the sandbox's uid (zips carry their own modes).
+fn open_to_all(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if meta.is_dir() {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+        for entry in std::fs::read_dir(dir)? {
+            open_to_all(&entry?.path())?;
+        }
+    } else if meta.is_file() {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o644))?;
+    }
+    Ok(())
 }

@@ -706,7 +706,7 @@ fn start_workers(
         scripts_dir: config.upgrade_scripts.clone(),
         engines: std::sync::Arc::new(state.platform.clone()),
         target,
-        python: "python3".into(),
+        slipway_bin: std::env::current_exe().ok(),
         sandbox,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);

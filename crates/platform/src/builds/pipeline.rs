@@ -17,7 +17,8 @@ use slipway_git::Repos;
 use slipway_odoo::{scan_addons, Series};
 use slipway_runner::modules::module_dirs;
 use slipway_runner::odoo::{
-    free_port, run_task_in, OdooConf, OdooServer, OdooSource, OdooTask, SmtpSettings, TaskOutcome,
+    free_port, link_filestore, run_task_in, OdooConf, OdooServer, OdooSource, OdooTask,
+    SmtpSettings, TaskOutcome,
 };
 use slipway_runner::venv::{Venv, Venvs};
 use tracing::Instrument;
@@ -645,6 +646,8 @@ impl Pipeline {
             admin_passwd: crate::people::random_secret(),
             log_level: "info".into(),
             connect_key: Some(self.env.odoo_logins.connect_key(build.id)?),
+            upgrade_path: Vec::new(),
+            load: Vec::new(),
         })
     }
 
@@ -917,16 +920,6 @@ fn reset_dir_keeping(dir: &Path, keep: &str) -> std::io::Result<()> {
 
 /// Odoo keeps filestores in `<data_dir>/filestore/<db>`; the build's data dir links that
 /// folder to Slipway's shared filestore root, where clones, backups and dumps find them.
-fn link_filestore(odoo_data: &Path, filestore_root: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(odoo_data)?;
-    std::fs::create_dir_all(filestore_root)?;
-    let link = odoo_data.join("filestore");
-    if link.symlink_metadata().is_err() {
-        std::os::unix::fs::symlink(filestore_root, &link)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

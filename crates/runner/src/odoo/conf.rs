@@ -61,6 +61,12 @@ pub struct OdooConf {
     /// `server_wide_modules = base,web,slipway_connect` (see [`super::connect`]); `None`
     /// writes neither (Odoo's default `base,web`).
     pub connect_key: Option<String>,
+    /// `upgrade_path`: folders of upgrade scripts (`<dir>/<module>/<version>/`), Odoo's
+    /// `--upgrade-path`; empty writes nothing.
+    pub upgrade_path: Vec<PathBuf>,
+    /// Modules loaded server-wide besides `base` and `web` (Odoo's `--load`), e.g.
+    /// `openupgrade_framework` for a major-version upgrade.
+    pub load: Vec<String>,
 }
 
 fn py_bool(b: bool) -> &'static str {
@@ -99,11 +105,22 @@ impl OdooConf {
                 if self.without_demo { "all" } else { "False" }.into(),
             ),
         ];
+        let mut server_wide: Vec<&str> = vec!["base", "web"];
         if let Some(key) = &self.connect_key {
-            keys.extend([
-                (CONNECT_KEY_OPTION, key.clone()),
-                ("server_wide_modules", format!("base,web,{CONNECT_MODULE}")),
-            ]);
+            keys.push((CONNECT_KEY_OPTION, key.clone()));
+            server_wide.push(CONNECT_MODULE);
+        }
+        server_wide.extend(self.load.iter().map(String::as_str));
+        if server_wide.len() > 2 {
+            keys.push(("server_wide_modules", server_wide.join(",")));
+        }
+        if !self.upgrade_path.is_empty() {
+            let paths: Vec<String> = self
+                .upgrade_path
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            keys.push(("upgrade_path", paths.join(",")));
         }
         if let Some(smtp) = &self.smtp {
             keys.extend([
@@ -142,12 +159,28 @@ impl OdooConf {
             ("admin_passwd", self.admin_passwd.clone()),
             ("log_level", self.log_level.clone()),
         ];
-        for p in &self.addons_path {
-            values.push(("addons_path", p.display().to_string()));
-            if p.display().to_string().contains(',') {
+        for (key, paths) in [
+            ("addons_path", &self.addons_path),
+            ("upgrade_path", &self.upgrade_path),
+        ] {
+            for p in paths {
+                values.push((key, p.display().to_string()));
+                if p.display().to_string().contains(',') {
+                    return Err(Error::Conf(format!(
+                        "{key} folder {} holds a comma, which separates paths in odoo.conf",
+                        p.display()
+                    )));
+                }
+            }
+        }
+        for module in &self.load {
+            if module.is_empty()
+                || !module
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
                 return Err(Error::Conf(format!(
-                    "addons path {} holds a comma, which separates paths in odoo.conf",
-                    p.display()
+                    "{module:?} is not a module name to load server-wide"
                 )));
             }
         }
@@ -219,6 +252,8 @@ mod tests {
             admin_passwd: "master".into(),
             log_level: "info".into(),
             connect_key: None,
+            upgrade_path: Vec::new(),
+            load: Vec::new(),
         }
     }
 
@@ -287,6 +322,25 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("slipway_connect_key"));
+    }
+
+    #[test]
+    fn an_upgrade_run_loads_openupgrade_server_wide_with_its_upgrade_path() {
+        let mut c = sample();
+        c.load = vec!["openupgrade_framework".into()];
+        c.upgrade_path = vec!["/util/src".into(), "/ou/openupgrade_scripts/scripts".into()];
+        let text = c.render();
+        for line in [
+            "server_wide_modules = base,web,openupgrade_framework\n",
+            "upgrade_path = /util/src,/ou/openupgrade_scripts/scripts\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from\n{text}");
+        }
+        c.upgrade_path.push("/a,b".into());
+        assert!(c.check().unwrap_err().to_string().contains("upgrade_path"));
+        c.upgrade_path.pop();
+        c.load = vec!["x,admin".into()];
+        assert!(c.check().is_err());
     }
 
     #[test]

@@ -84,6 +84,10 @@ fn reports_a_test(record: &str) -> bool {
 
 /// Level and `logger: message` of a record's first line, if `line` is one:
 /// date, time with milliseconds, pid, level, database, logger.
+pub fn record_of(line: &str) -> Option<(&str, &str)> {
+    parse_header(line)
+}
+
 fn parse_header(line: &str) -> Option<(&str, &str)> {
     let mut it = line.splitn(6, ' ');
     let (date, time, pid, level, _db, rest) = (

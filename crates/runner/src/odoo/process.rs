@@ -432,13 +432,18 @@ impl Drop for OdooServer {
 /// A plain HTTP/1.0 GET (a dependency-free client is ten lines; the server
 /// is local and the answer's status line is all we read).
 async fn health_ok(port: u16) -> bool {
+    http_status(port, "/web/health").await == Some(200)
+}
+
+/// The status code `GET path` gets from a server on `127.0.0.1:port`, or `None` when nothing
+/// answers within 2 seconds (a plain HTTP/1.0 request: no client library for one line).
+pub async fn http_status(port: u16, path: &str) -> Option<u16> {
     let attempt = async {
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .ok()?;
-        s.write_all(b"GET /web/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-            .await
-            .ok()?;
+        let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+        s.write_all(request.as_bytes()).await.ok()?;
         let mut buf = [0u8; 64];
         let mut got = 0;
         while got < 12 {
@@ -449,13 +454,27 @@ async fn health_ok(port: u16) -> bool {
             got += n;
         }
         let head = String::from_utf8_lossy(&buf[..got]).to_string();
-        Some(head.starts_with("HTTP/1.") && head.get(9..12) == Some("200"))
+        if !head.starts_with("HTTP/1.") {
+            return None;
+        }
+        head.get(9..12)?.parse().ok()
     };
     tokio::time::timeout(Duration::from_secs(2), attempt)
         .await
         .ok()
         .flatten()
-        .unwrap_or(false)
+}
+
+/// Makes `odoo_data/filestore` a link to `filestore_root`, where Slipway keeps every
+/// database's files (`<root>/<db>`), so an unconfined Odoo reads and writes them in place.
+pub fn link_filestore(odoo_data: &Path, filestore_root: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(odoo_data)?;
+    std::fs::create_dir_all(filestore_root)?;
+    let link = odoo_data.join("filestore");
+    if link.symlink_metadata().is_err() {
+        std::os::unix::fs::symlink(filestore_root, &link)?;
+    }
+    Ok(())
 }
 
 /// The last `lines` lines of a log (at most its last 64 KiB).

@@ -110,6 +110,8 @@ impl PgRole {
             admin_passwd: "master".into(),
             log_level: "info".into(),
             connect_key: None,
+            upgrade_path: Vec::new(),
+            load: Vec::new(),
         }
     }
 }

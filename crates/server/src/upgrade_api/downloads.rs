@@ -61,7 +61,7 @@ pub(crate) async fn status_page(
 }
 
 /// `.../original/sql`, `.../original/archive`, `.../upgraded/sql`, `.../upgraded/archive`,
-/// `.../upgraded/notes`, `.../modules/archive`.
+/// `.../upgraded/notes`, `.../upgraded/log`, `.../modules/archive`.
 pub(crate) async fn download(
     State(state): State<AppState>,
     Path(p): Path<DownloadPath>,
@@ -106,6 +106,7 @@ fn media_type(file: RequestFile) -> &'static str {
         RequestFile::OriginalSql | RequestFile::UpgradedSql => "application/sql",
         RequestFile::OriginalDump | RequestFile::UpgradedDump => "application/octet-stream",
         RequestFile::Notes => "text/html; charset=utf-8",
+        RequestFile::Log => "text/plain; charset=utf-8",
         RequestFile::Modules => "application/zip",
     }
 }

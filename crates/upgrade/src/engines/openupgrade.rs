@@ -42,6 +42,43 @@ pub fn missing_parts(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// OpenUpgrade's renames and merges of modules (`openupgrade_scripts/apriori.py` in `dir`).
+pub fn read_apriori(dir: &Path) -> Result<crate::preflight::Apriori> {
+    let path = dir.join("openupgrade_scripts/apriori.py");
+    let text = std::fs::read_to_string(&path).map_err(io(format!("reading {}", path.display())))?;
+    Ok(crate::preflight::Apriori::parse(&text))
+}
+
+/// The modules OpenUpgrade in `dir` covers for `series`: those with a version folder of the
+/// series (`scripts/<module>/17.0.1.3/`) holding a migration script or a finished analysis
+/// (`upgrade_analysis_work.txt`).
+pub fn covered_modules(dir: &Path, series: &Series) -> std::collections::BTreeSet<String> {
+    let prefix = format!("{series}.");
+    let entries = |path: &Path| -> Vec<std::fs::DirEntry> {
+        std::fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .collect()
+    };
+    let covers = |folder: &Path| {
+        entries(folder).iter().any(|file| {
+            let name = file.file_name().to_string_lossy().to_string();
+            name == "upgrade_analysis_work.txt" || name.ends_with("-migration.py")
+        })
+    };
+    entries(&dir.join("openupgrade_scripts/scripts"))
+        .into_iter()
+        .filter(|module| {
+            entries(&module.path()).iter().any(|version| {
+                version.file_name().to_string_lossy().starts_with(&prefix)
+                    && covers(&version.path())
+            })
+        })
+        .map(|module| module.file_name().to_string_lossy().to_string())
+        .collect()
+}
+
 /// The pip requirement of the scripts: `version` exactly, which must be of `series`, or the
 /// newest of the series.
 pub fn scripts_requirement(series: &Series, version: Option<&str>) -> Result<String> {
