@@ -362,9 +362,14 @@ impl Venvs {
             .chain([req.as_os_str().to_os_string()])
             .collect();
             let pip = match &pip_jail {
-                Some(jail) => jail
-                    .command(&python, &args)
-                    .map_err(|e| Error::Sandbox(e.to_string()))?,
+                Some(jail) => {
+                    // Each pip run gets the virtualenv back: the previous one's ended with
+                    // it given back to Slipway.
+                    chown_tree(dir, jail.sandbox.identity.owner())
+                        .map_err(|e| Error::Sandbox(e.to_string()))?;
+                    jail.command(&python, &args)
+                        .map_err(|e| Error::Sandbox(e.to_string()))?
+                }
                 None => {
                     let mut pip = Command::new(&python);
                     pip.args(&args)
@@ -416,6 +421,10 @@ impl Venvs {
         for folder in requirements.iter().filter_map(|r| r.parent()) {
             jail.sandbox.bind_ro(folder, folder);
         }
+        // Never pip's "user installation" when the virtualenv is not writable: it would land
+        // in the sandbox's throwaway home, and pip would still say it succeeded.
+        jail.sandbox.setenv("PYTHONNOUSERSITE", "1");
+        jail.sandbox.setenv("PIP_USER", "0");
         for key in PIP_ENV {
             if let Ok(value) = std::env::var(key) {
                 jail.sandbox.setenv(*key, value);

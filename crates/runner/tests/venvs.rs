@@ -119,3 +119,56 @@ async fn equal_requirements_of_two_scopes_never_share_a_venv() {
     let refused = venvs.ensure_in("../p1", &same, &log).await.unwrap_err();
     assert!(refused.to_string().contains("scope"), "{refused}");
 }
+
+/// pip runs in the sandbox as the sandbox's uid, one run per requirement file, and the
+/// virtualenv goes back to Slipway after each: the next run must get it again, or pip quietly
+/// installs into the user site of the sandbox's throwaway home and the package is gone (the
+/// engine's `openupgradelib` after Odoo's requirements; a branch's requirements after Odoo's).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sandboxed_pip_installs_every_requirement_file_into_the_venv() {
+    use slipway_sandbox::{find_bwrap, HostLayout, Identity, Jail, Limits, Sandbox};
+    let wheels = slipway_testkit::EngineFixture::new();
+    wheels.set_pip_env();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let jail = Jail {
+        bwrap: find_bwrap().expect("bubblewrap (dev/setup installs it)"),
+        sandbox: Sandbox::new(
+            Identity::for_uid(1_500_000),
+            Limits::default(),
+            &HostLayout::read(),
+        ),
+    };
+    let venvs = Venvs::new(tmp.path().join("venvs"), "python3".into()).sandboxed(jail);
+    let log = tmp.path().join("pip.log");
+    // pip is already in the virtualenv: the first run installs nothing, offline.
+    let odoo = reqs(tmp.path(), "odoo.txt", "pip\n");
+    let engine = reqs(tmp.path(), "engine.txt", "openupgradelib\n");
+    let venv = venvs
+        .ensure(&[odoo, engine], &log)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", std::fs::read_to_string(&log).unwrap()));
+    let out = std::process::Command::new(&venv.python)
+        .args([
+            "-c",
+            "import openupgradelib; print(openupgradelib.__file__)",
+        ])
+        .output()
+        .unwrap();
+    let pip_log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        out.status.success(),
+        "the second file's package is not in the virtualenv: {}\n{pip_log}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(path.starts_with(venv.dir.to_str().unwrap()), "{path}");
+    assert!(
+        !pip_log.contains("Defaulting to user installation"),
+        "{pip_log}"
+    );
+}
