@@ -46,9 +46,10 @@ pub struct WarningKind {
     pub examples: Vec<String>,
 }
 
-/// How many words of a warning name its kind: enough for "Not dropping the column", before
-/// the names that change from one record to the next.
-const KIND_WORDS: usize = 4;
+/// At most how many words of a warning name its kind: its words up to the first name (a word
+/// with a dot, an underscore or a digit: `res.partner`, `__last_update`), which changes from
+/// one record to the next ("Not dropping the column of field …").
+const KIND_WORDS: usize = 6;
 /// Examples kept per kind.
 const EXAMPLES: usize = 3;
 
@@ -60,12 +61,19 @@ pub fn warning_kinds(log: &str) -> Vec<WarningKind> {
             continue;
         }
         let (logger, message) = record.split_once(": ").unwrap_or(("", record));
-        let words: Vec<&str> = message.split_whitespace().take(KIND_WORDS + 1).collect();
-        let mut kind = format!(
-            "{logger}: {}",
-            words[..words.len().min(KIND_WORDS)].join(" ")
-        );
-        if words.len() > KIND_WORDS {
+        let is_name = |w: &&str| {
+            let w = w.trim_end_matches(['.', ',', ':', ';']);
+            w.contains(['.', '_']) || w.contains(|c: char| c.is_ascii_digit())
+        };
+        let all: Vec<&str> = message.split_whitespace().collect();
+        let words: Vec<&str> = all
+            .iter()
+            .copied()
+            .take_while(|w| !is_name(w))
+            .take(KIND_WORDS)
+            .collect();
+        let mut kind = format!("{logger}: {}", words.join(" "));
+        if words.len() < all.len() {
             kind.push_str(" …");
         }
         match kinds.iter_mut().find(|k| k.kind == kind) {
@@ -189,10 +197,10 @@ mod tests {
     fn warnings_are_counted_by_kind_with_examples() {
         let mut log = String::new();
         for (field, model) in [
-            ("a", "res.partner"),
-            ("b", "res.users"),
-            ("c", "res.partner"),
-            ("d", "x"),
+            ("active", "res.partner"),
+            ("__last_update", "res.users"),
+            ("name", "res.partner"),
+            ("x_code", "x"),
         ] {
             log.push_str(&format!(
                 "2026-12-07 10:00:00,123 42 WARNING db odoo.addons.openupgrade_framework.odoo_patch.odoo.models: Not dropping the column of field {field} of model {model}\n"
@@ -204,18 +212,20 @@ mod tests {
         assert_eq!(kinds.len(), 2, "{kinds:?}");
         assert_eq!(kinds[0].count, 4);
         assert!(
-            kinds[0].kind.ends_with("Not dropping the column …"),
+            kinds[0]
+                .kind
+                .ends_with("models: Not dropping the column of field …"),
             "{}",
             kinds[0].kind
         );
         assert_eq!(kinds[0].examples.len(), 3);
-        assert!(kinds[0].examples[0].ends_with("field a of model res.partner"));
+        assert!(kinds[0].examples[0].ends_with("field active of model res.partner"));
         assert_eq!(kinds[1].kind, "odoo.modules.loading: Slow.");
         let html = Notes {
             log_warnings: kinds,
             ..Notes::default()
         }
         .to_html();
-        assert!(html.contains("Not dropping the column … × 4"), "{html}");
+        assert!(html.contains("the column of field … × 4"), "{html}");
     }
 }

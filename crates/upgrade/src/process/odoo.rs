@@ -109,8 +109,10 @@ impl Processor {
         let mut jail = self.sandbox.clone();
         let data_dir = match jail.as_mut() {
             Some(jail) => {
+                // Its home is the run's own folder, holding Odoo's data folder (sessions,
+                // `addons/<series>`), so all of it belongs to the sandbox's uid.
                 let home = work.join("home");
-                std::fs::create_dir_all(&home)?;
+                std::fs::create_dir_all(home.join("data/filestore").join(scratch))?;
                 let sandbox = &mut jail.sandbox;
                 sandbox.home_from(&home);
                 for folder in addons_path.iter().chain(&upgrade_path) {
