@@ -15,9 +15,9 @@
 //! `build_graph` (depth, then name; uninstallable or unmet modules excluded with their dependants);
 //! upgrade-script discovery, folder validation and normalisation (17.0 rules, 16.0 as an option),
 //! the run condition and Odoo's order (`scripts.rs`); `build_plan`, the pure function from addons +
-//! module registry + request to the ordered steps; `series_step_plan`, the plan of a major-version
-//! step of the upgrade platform; `lint_addons` and `check_migrate` (signature checked by lexing the
-//! script, without running it).
+//! module registry + request to the ordered steps; `lint_addons` and `check_migrate` (signature
+//! checked by lexing the script, without running it). (A major-version step is Odoo's own `-u all`
+//! with OpenUpgrade, run by the upgrade platform; nothing here imitates it.)
 //!
 //! Invariant: a plan lists exactly what Odoo 17 would run, in Odoo's order: `base` alone first, per
 //! module `pre`, load, `post`, then every `end` after all modules.
@@ -31,7 +31,6 @@ mod plan;
 mod pylex;
 mod pysig;
 mod scripts;
-mod series_step;
 mod version;
 
 pub use addons::{scan_addons, Addon, AddonsScan, Problem, MANIFEST_NAMES};
@@ -48,7 +47,6 @@ pub use scripts::{
     discover_scripts, is_valid_folder_name, normalise_folder, scripts_to_run, FolderRules,
     ModuleScripts, ScriptFile, Skipped, Source, Stage,
 };
-pub use series_step::{move_to_series, series_step_plan};
 pub use version::{adapt_version, compare_versions, parse_version, ParsedVersion, Series};
 
 /// Errors of the Odoo knowledge crate.

@@ -31,12 +31,19 @@
 //! formats), keys (128-bit, only their SHA-256 stored, compared in constant time:
 //! `slipway-secrets`), `store.rs` (contracts and requests, state moves as conditional `UPDATE`s so
 //! two callers never both win), `files.rs` (`<data-dir>/upgrade/<id>/...`), `engines.rs` (below),
-//! `process.rs` (inspect -> restore into
-//! `slipway_upgrade_<id>` -> each series step's standard scripts through `series_step_plan` and
-//! `run_plan`, as the database's owner role -> neutralize `test` requests -> write the upgraded
-//! dump in the input's format, its SQL, `notes.html`, `upgrade.log`; any failure removes partial
+//! `preflight.rs` (pure: OpenUpgrade's `apriori.py` read, and whether a step's Odoo can take
+//! the installed modules), `process.rs` (inspect -> restore into `slipway_upgrade_<id>` as the
+//! database's owner role -> per major version: the preflight check, then the step's engine
+//! runs `odoo-bin -u all` with `openupgrade_framework` loaded server-wide, the upgrade path
+//! (upgrade-util's `src`, OpenUpgrade's scripts, the standard scripts of the series) and
+//! `OPENUPGRADE_TARGET_VERSION`/`OPENUPGRADE_USE_DEMO`, in the sandbox (`process/odoo.rs`),
+//! its log appended to `upgrade.log` and judged by the runner's log classifier -> a stock Odoo
+//! of the target, without OpenUpgrade, must answer `/web/login` with 200 and every installed
+//! module carry the target series -> neutralize `test` requests -> write the upgraded dump in
+//! the input's format, its SQL, `notes.html` (steps, modules old -> new, renames, merges,
+//! coverage warnings, log warnings by kind) and `upgrade.log`; any failure removes partial
 //! results and sets `customer_message`), `worker.rs` (the `upgrade.process` job loop: heartbeats,
-//! jobs released on shutdown so a restart resumes them).
+//! jobs released on shutdown so a restart resumes them, from the uploaded dump).
 
 pub mod engines;
 mod error;
