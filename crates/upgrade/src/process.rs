@@ -65,6 +65,9 @@ impl<E: std::fmt::Display> From<E> for StepFailure {
 
 type StepResult<T = ()> = std::result::Result<T, StepFailure>;
 
+/// The folder of a request where its engines' runs keep their odoo.conf and home.
+const ODOO_WORK: &str = "odoo";
+
 /// The state a run is in while it goes: notes and log.
 struct Run {
     notes: Notes,
@@ -115,6 +118,8 @@ impl Processor {
         if let Err(e) = self.target.drop_database(&scratch).await {
             tracing::warn!(request = id, "dropping scratch database {scratch}: {e}");
         }
+        // The engines' odoo.conf named the scratch database's role and password.
+        let _ = tokio::fs::remove_dir_all(self.files.dir(id).join(ODOO_WORK)).await;
         let end = match outcome {
             Ok(()) if record.skip_test => RequestState::Delivered,
             Ok(()) => RequestState::Done,
@@ -437,7 +442,7 @@ impl Processor {
         let series = engine.engine.series.clone();
         let title = format!("Upgrade to {series} with OpenUpgrade");
         let log = self.files.log(id);
-        let work = self.files.dir(id).join("odoo");
+        let work = self.files.dir(id).join(ODOO_WORK);
         self.timed(run, &title, async {
             let upgrading = Upgrading {
                 keep_demo: has_demo_data(dsn).await?,
@@ -479,7 +484,7 @@ impl Processor {
         let series = engine.engine.series.clone();
         let title = format!("Verify with a stock Odoo {series}");
         let log = self.files.log(id);
-        let work = self.files.dir(id).join("odoo");
+        let work = self.files.dir(id).join(ODOO_WORK);
         self.timed(run, &title, async {
             let behind = left_behind(&read_db_state(dsn).await?, &series);
             if !behind.is_empty() {
