@@ -474,7 +474,10 @@ async fn a_16_database_goes_to_17_through_openupgrade_and_only_then_serves() {
     env.push(("OPENUPGRADE_USE_DEMO".into(), "yes".into()));
     let (out, text) = update_all(&v17, &conf, &env, &tmp.path().join("failing.log")).await;
     assert_eq!(out.exit_code, Some(1), "{text}");
-    assert!(out.verdict.errors > 0 && text.contains("migration fails on purpose"), "{text}");
+    assert!(
+        out.verdict.errors > 0 && text.contains("migration fails on purpose"),
+        "{text}"
+    );
     assert_eq!(versions(&role.url()).await["base"], "16.0.1.3");
 
     // The step as the platform runs it, keeping demo data.
@@ -508,18 +511,46 @@ async fn a_16_database_goes_to_17_through_openupgrade_and_only_then_serves() {
     );
     assert_eq!(out.verdict.errors, 0, "{text}");
     assert_eq!(
-        scalar(&role.url(), "SELECT count(*) FROM res_users WHERE login = 'demo'").await,
+        scalar(
+            &role.url(),
+            "SELECT count(*) FROM res_users WHERE login = 'demo'"
+        )
+        .await,
         1,
         "OPENUPGRADE_USE_DEMO=yes keeps demo data"
     );
     assert_eq!(
-        scalar(&role.url(), "SELECT count(*) FROM ir_module_module WHERE demo").await,
+        scalar(
+            &role.url(),
+            "SELECT count(*) FROM ir_module_module WHERE demo"
+        )
+        .await,
         4
     );
 
     // Now Odoo 17 serves it.
     assert_eq!(
         serve_login(&v17, &role, tmp.path(), "serve17").await,
+        Ok(200)
+    );
+
+    // The next major step, 17.0 -> 18.0, with the 18.0 stand-in and engine.
+    let v18 = Runtime::of_series("18.0").await;
+    let engine18 = slipway_testkit::EngineFixture::for_series("18.0");
+    let conf = step_conf(&role, &v18, &engine18, tmp.path(), None);
+    let (out, text) = update_all(&v18, &conf, &env, &tmp.path().join("to18.log")).await;
+    assert!(out.succeeded(), "{text}");
+    for (name, version) in versions(&role.url()).await {
+        assert!(version.starts_with("18.0."), "{name} {version}: {text}");
+    }
+    assert_eq!(
+        param(&role.url(), "openupgrade_test.base_pre_migration")
+            .await
+            .as_deref(),
+        Some("17.0.1.3")
+    );
+    assert_eq!(
+        serve_login(&v18, &role, tmp.path(), "serve18").await,
         Ok(200)
     );
 }
@@ -551,11 +582,19 @@ async fn without_openupgrade_use_demo_the_upgraded_database_loses_its_demo_data(
     );
     assert_eq!(versions(&role.url()).await["mail"], "17.0.1.15");
     assert_eq!(
-        scalar(&role.url(), "SELECT count(*) FROM res_users WHERE login = 'demo'").await,
+        scalar(
+            &role.url(),
+            "SELECT count(*) FROM res_users WHERE login = 'demo'"
+        )
+        .await,
         0
     );
     assert_eq!(
-        scalar(&role.url(), "SELECT count(*) FROM ir_module_module WHERE demo").await,
+        scalar(
+            &role.url(),
+            "SELECT count(*) FROM ir_module_module WHERE demo"
+        )
+        .await,
         0
     );
 
@@ -588,7 +627,10 @@ async fn the_real_v16_base_dump_goes_to_17_with_web_kanban_gauge_merged() {
     let v17 = Runtime::of_series("17.0").await;
     let engine = slipway_testkit::EngineFixture::new();
     let role = Role::new().await;
-    restore_as_role(&role, &slipway_testkit::odoo_dumps_dir().join("v16_base.zip"));
+    restore_as_role(
+        &role,
+        &slipway_testkit::odoo_dumps_dir().join("v16_base.zip"),
+    );
     let before = versions(&role.url()).await;
     assert_eq!(before.len(), 8);
     assert_eq!(before["web_kanban_gauge"], "16.0.1.0");
@@ -599,7 +641,15 @@ async fn the_real_v16_base_dump_goes_to_17_with_web_kanban_gauge_merged() {
     let after = versions(&role.url()).await;
     assert_eq!(
         after.keys().collect::<Vec<_>>(),
-        ["auth_totp", "base", "base_import", "bus", "web", "web_editor", "web_tour"],
+        [
+            "auth_totp",
+            "base",
+            "base_import",
+            "bus",
+            "web",
+            "web_editor",
+            "web_tour"
+        ],
         "{text}"
     );
     for (name, version) in &after {
@@ -637,7 +687,10 @@ fn restore_as_role(role: &Role, zip: &Path) {
     let admin = slipway_testkit::shared_server().url("postgres");
     let create = std::process::Command::new(&psql)
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &admin, "-c"])
-        .arg(format!("CREATE DATABASE \"{}\" OWNER {}", role.db, role.user))
+        .arg(format!(
+            "CREATE DATABASE \"{}\" OWNER {}",
+            role.db, role.user
+        ))
         .output()
         .unwrap();
     assert!(create.status.success(), "{create:?}");
@@ -650,5 +703,9 @@ fn restore_as_role(role: &Role, zip: &Path) {
         .unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), sql.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -15,8 +15,9 @@ pub fn odoo_standin_dir() -> PathBuf {
     ))
 }
 
-/// A copy of the Odoo stand-in that says it is `series` (`13.0`), to register as the runtime
-/// of another series than the stand-in's own 17.0; removed on drop.
+/// A copy of the Odoo stand-in that says it is `series` (`16.0`, `18.0`), to register as the
+/// runtime of another series than the stand-in's own 17.0: the databases it makes carry that
+/// series, it updates older ones to it and serves no other; removed on drop.
 pub fn standin_of_series(series: &str) -> tempfile::TempDir {
     let (major, minor) = series.split_once('.').expect("a series such as 16.0");
     let copy = tempfile::tempdir().expect("a temporary folder");
@@ -157,13 +158,31 @@ impl EngineFixture {
         );
         let base = format!("openupgrade_scripts/scripts/base/{series}.1.3");
         for (file, text) in [
-            ("openupgrade_framework/__manifest__.py".to_string(), framework_manifest),
-            ("openupgrade_framework/__init__.py".to_string(), String::new()),
-            ("openupgrade_scripts/__manifest__.py".to_string(), scripts_manifest),
+            (
+                "openupgrade_framework/__manifest__.py".to_string(),
+                framework_manifest,
+            ),
+            (
+                "openupgrade_framework/__init__.py".to_string(),
+                String::new(),
+            ),
+            (
+                "openupgrade_scripts/__manifest__.py".to_string(),
+                scripts_manifest,
+            ),
             ("openupgrade_scripts/__init__.py".to_string(), String::new()),
-            ("openupgrade_scripts/apriori.py".to_string(), apriori(series)),
-            (format!("{base}/pre-migration.py"), BASE_PRE_MIGRATION.to_string()),
-            (format!("{base}/post-migration.py"), BASE_POST_MIGRATION.to_string()),
+            (
+                "openupgrade_scripts/apriori.py".to_string(),
+                apriori(series),
+            ),
+            (
+                format!("{base}/pre-migration.py"),
+                BASE_PRE_MIGRATION.to_string(),
+            ),
+            (
+                format!("{base}/post-migration.py"),
+                BASE_POST_MIGRATION.to_string(),
+            ),
         ] {
             let path = ou.join(file);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
