@@ -565,6 +565,21 @@ async fn without_openupgrade_use_demo_the_upgraded_database_loses_its_demo_data(
     let engine = slipway_testkit::EngineFixture::new();
     let role = Role::new().await;
     make_16_database(&v16, &role, tmp.path()).await;
+    let demo_user = "SELECT count(*) FROM res_users WHERE login = 'demo'";
+
+    // A step that fails leaves the demo data as it was.
+    let failing = slipway_testkit::EngineFixture::new();
+    failing.add_script(
+        "base",
+        "17.0.1.3",
+        "end-migration.py",
+        "def migrate(cr, version):\n    raise Exception('migration fails on purpose')\n",
+    );
+    let conf = step_conf(&role, &v17, &failing, tmp.path(), None);
+    let (out, text) = update_all(&v17, &conf, &slipway_env(), &tmp.path().join("fail.log")).await;
+    assert_eq!(out.exit_code, Some(1), "{text}");
+    assert_eq!(scalar(&role.url(), demo_user).await, 1, "{text}");
+
     // No upgrade_path: OpenUpgrade's framework sets it to openupgrade_scripts/scripts.
     let conf = step_conf(&role, &v17, &engine, tmp.path(), None);
     let (out, text) = update_all(&v17, &conf, &slipway_env(), &tmp.path().join("up.log")).await;
@@ -581,14 +596,7 @@ async fn without_openupgrade_use_demo_the_upgraded_database_loses_its_demo_data(
         Some("16.0.1.3")
     );
     assert_eq!(versions(&role.url()).await["mail"], "17.0.1.15");
-    assert_eq!(
-        scalar(
-            &role.url(),
-            "SELECT count(*) FROM res_users WHERE login = 'demo'"
-        )
-        .await,
-        0
-    );
+    assert_eq!(scalar(&role.url(), demo_user).await, 0);
     assert_eq!(
         scalar(
             &role.url(),
