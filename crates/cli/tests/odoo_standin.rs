@@ -339,7 +339,7 @@ fn step_conf(
     rt: &Runtime,
     engine: &slipway_testkit::EngineFixture,
     dir: &Path,
-    upgrade_path: Option<&Path>,
+    upgrade_path: Option<&str>,
 ) -> PathBuf {
     let mut conf = role.conf(&engine.openupgrade_dir(), &dir.join("data"), &rt.source);
     conf.addons_path = rt.source.addons_dirs();
@@ -348,8 +348,8 @@ fn step_conf(
     conf.write(&path).unwrap();
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str("server_wide_modules = base,web,openupgrade_framework\n");
-    if let Some(dir) = upgrade_path {
-        text.push_str(&format!("upgrade_path = {}\n", dir.display()));
+    if let Some(dirs) = upgrade_path {
+        text.push_str(&format!("upgrade_path = {dirs}\n"));
     }
     std::fs::write(&path, text).unwrap();
     path
@@ -481,8 +481,16 @@ async fn a_16_database_goes_to_17_through_openupgrade_and_only_then_serves() {
     assert_eq!(versions(&role.url()).await["base"], "16.0.1.3");
 
     // The step as the platform runs it, keeping demo data.
-    let scripts = engine.openupgrade_dir().join("openupgrade_scripts/scripts");
-    let conf = step_conf(&role, &v17, &engine, tmp.path(), Some(&scripts));
+    // upgrade-util's folder is optional: one that is missing is no script, as in Odoo.
+    let upgrade_path = format!(
+        "{},{}",
+        tmp.path().join("no-upgrade-util/src").display(),
+        engine
+            .openupgrade_dir()
+            .join("openupgrade_scripts/scripts")
+            .display()
+    );
+    let conf = step_conf(&role, &v17, &engine, tmp.path(), Some(&upgrade_path));
     let (out, text) = update_all(&v17, &conf, &env, &tmp.path().join("upgrade.log")).await;
     assert!(out.succeeded(), "{text}");
     let upgraded = versions(&role.url()).await;
