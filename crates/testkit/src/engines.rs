@@ -15,8 +15,9 @@ pub fn odoo_standin_dir() -> PathBuf {
     ))
 }
 
-/// A copy of the Odoo stand-in that says it is `series` (`13.0`), to register as the runtime
-/// of another series than the stand-in's own 17.0; removed on drop.
+/// A copy of the Odoo stand-in that says it is `series` (`16.0`, `18.0`), to register as the
+/// runtime of another series than the stand-in's own 17.0: the databases it makes carry that
+/// series, it updates older ones to it and serves no other; removed on drop.
 pub fn standin_of_series(series: &str) -> tempfile::TempDir {
     let (major, minor) = series.split_once('.').expect("a series such as 16.0");
     let copy = tempfile::tempdir().expect("a temporary folder");
@@ -53,34 +54,155 @@ pub struct EngineFixture {
     root: tempfile::TempDir,
 }
 
+/// `openupgrade_scripts/apriori.py` of a series: OpenUpgrade 17.0's merges `web_kanban_gauge`
+/// into `web` (what `v16_base.zip` needs); other series rename and merge nothing here.
+fn apriori(series: &str) -> String {
+    let merged = match series {
+        "17.0" => "{'web_kanban_gauge': 'web'}",
+        _ => "{}",
+    };
+    format!(
+        "\"\"\"Slipway's test OpenUpgrade (NOT OpenUpgrade): modules renamed and merged in {series}.\"\"\"\n\
+         renamed_modules = {{}}\nmerged_modules = {merged}\n"
+    )
+}
+
+/// `base`'s pre-migration: what OpenUpgrade's does for the modules `apriori.py` renames or
+/// merges, in plain SQL through `cr` (the stand-in `openupgradelib` is empty), plus a marker.
+const BASE_PRE_MIGRATION: &str = r#""""Slipway's test OpenUpgrade (NOT OpenUpgrade): base's pre-migration."""
+import os
+
+
+def apriori():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'apriori.py')
+    scope = {}
+    with open(path, encoding='utf-8') as f:
+        exec(compile(f.read(), path, 'exec'), scope)
+    return scope.get('renamed_modules', {}), scope.get('merged_modules', {})
+
+
+def module_id(cr, name):
+    cr.execute("SELECT id FROM ir_module_module WHERE name = %s", (name,))
+    row = cr.fetchone()
+    return row and row[0]
+
+
+def move_xmlids(cr, old, new):
+    cr.execute("""UPDATE ir_model_data d SET module = %s WHERE module = %s AND NOT EXISTS (
+                  SELECT 1 FROM ir_model_data o WHERE o.module = %s AND o.name = d.name)""", (new, old, new))
+    cr.execute("DELETE FROM ir_model_data WHERE module = %s", (old,))
+    cr.execute("UPDATE ir_module_module_dependency SET name = %s WHERE name = %s", (new, old))
+
+
+def migrate(cr, version):
+    renamed, merged = apriori()
+    for old, new in renamed.items():
+        if module_id(cr, old) and not module_id(cr, new):
+            move_xmlids(cr, old, new)
+            cr.execute("UPDATE ir_module_module SET name = %s WHERE name = %s", (new, old))
+            cr.execute("UPDATE ir_model_data SET name = %s WHERE module = 'base' AND name = %s",
+                       ('module_' + new, 'module_' + old))
+    for old, new in merged.items():
+        cr.execute("SELECT id FROM ir_module_module WHERE name = %s AND state IN ('installed', 'to upgrade')",
+                   (old,))
+        row = cr.fetchone()
+        if not row:
+            continue
+        move_xmlids(cr, old, new)
+        cr.execute("DELETE FROM ir_module_module_dependency WHERE module_id = %s", (row[0],))
+        if module_id(cr, new):
+            cr.execute("DELETE FROM ir_module_module WHERE id = %s", (row[0],))
+            cr.execute("DELETE FROM ir_model_data WHERE module = 'base' AND name = %s", ('module_' + old,))
+        else:
+            cr.execute("UPDATE ir_module_module SET name = %s WHERE id = %s", (new, row[0]))
+    cr.execute("""INSERT INTO ir_config_parameter (key, value) VALUES ('openupgrade_test.base_pre_migration', %s)
+                  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value""", (version,))
+"#;
+
+/// `base`'s post-migration: a marker, and the WARNING line OpenUpgrade's framework writes for
+/// each obsolete column it keeps (logged as `openupgradelib.openupgrade.message` does).
+const BASE_POST_MIGRATION: &str = r#""""Slipway's test OpenUpgrade (NOT OpenUpgrade): base's post-migration."""
+import logging
+
+_logger = logging.getLogger('OpenUpgrade')
+
+
+def migrate(cr, version):
+    _logger.warning('Module Unknown: Not dropping the column of field %s of model %s', 'standin_obsolete', 'res.partner')
+    cr.execute("""INSERT INTO ir_config_parameter (key, value) VALUES ('openupgrade_test.base_post_migration', %s)
+                  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value""", (version,))
+"#;
+
 impl EngineFixture {
-    /// Makes both folders, readable by every uid (pip may run in a sandbox as another).
+    /// An engine for 17.0: see [`Self::for_series`].
     pub fn new() -> Self {
+        Self::for_series("17.0")
+    }
+
+    /// The folders of an engine for `series` (`17.0`, `18.0`), readable by every uid (pip may
+    /// run in a sandbox as another): OpenUpgrade's two addons with that series' manifests, its
+    /// `apriori.py`, and base scripts for the stand-in's base (`<series>.1.3`) that rename and
+    /// merge modules as OpenUpgrade's do, leave the marker parameters
+    /// `openupgrade_test.base_pre_migration` and `openupgrade_test.base_post_migration` (the
+    /// old version) and log one "Not dropping the column" WARNING; and the `openupgradelib`
+    /// wheel.
+    pub fn for_series(series: &str) -> Self {
         let root = tempfile::tempdir().expect("a temporary folder");
         let fixture = Self { root };
         let ou = fixture.openupgrade_dir();
+        let framework_manifest = format!(
+            "{{'name': 'OpenUpgrade Framework (test)', 'version': '{series}.1.0.0', 'installable': True}}\n"
+        );
+        let scripts_manifest = format!(
+            "{{'name': 'OpenUpgrade Scripts (test)', 'version': '{series}.1.0.0', 'installable': True}}\n"
+        );
+        let base = format!("openupgrade_scripts/scripts/base/{series}.1.3");
         for (file, text) in [
             (
-                "openupgrade_framework/__manifest__.py",
-                "{'name': 'OpenUpgrade Framework (test)', 'version': '17.0.1.0.0'}\n",
+                "openupgrade_framework/__manifest__.py".to_string(),
+                framework_manifest,
             ),
             (
-                "openupgrade_scripts/__manifest__.py",
-                "{'name': 'OpenUpgrade Scripts (test)', 'version': '17.0.1.0.0'}\n",
+                "openupgrade_framework/__init__.py".to_string(),
+                String::new(),
             ),
             (
-                "openupgrade_scripts/apriori.py",
-                "renamed_modules = {}\nmerged_modules = {}\n",
+                "openupgrade_scripts/__manifest__.py".to_string(),
+                scripts_manifest,
+            ),
+            ("openupgrade_scripts/__init__.py".to_string(), String::new()),
+            (
+                "openupgrade_scripts/apriori.py".to_string(),
+                apriori(series),
+            ),
+            (
+                format!("{base}/pre-migration.py"),
+                BASE_PRE_MIGRATION.to_string(),
+            ),
+            (
+                format!("{base}/post-migration.py"),
+                BASE_POST_MIGRATION.to_string(),
             ),
         ] {
             let path = ou.join(file);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, text).unwrap();
         }
-        std::fs::create_dir_all(ou.join("openupgrade_scripts/scripts/base/17.0.1.3")).unwrap();
         write_wheel(&fixture.wheels_dir());
         open_to_all(fixture.root.path());
         fixture
+    }
+
+    /// Adds `openupgrade_scripts/scripts/<module>/<version>/<file>` (e.g. `mail`, `17.0.1.15`,
+    /// `post-migration.py`) with `text`, as OpenUpgrade's own scripts are laid out; returns its
+    /// path. A test makes a step fail with `def migrate(cr, version): raise Exception(...)`.
+    pub fn add_script(&self, module: &str, version: &str, file: &str, text: &str) -> PathBuf {
+        let scripts = self.openupgrade_dir().join("openupgrade_scripts/scripts");
+        let path = scripts.join(module).join(version).join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        open_to_all(&scripts.join(module));
+        path
     }
 
     /// A folder laid out as OCA/OpenUpgrade (`--openupgrade-dir`).

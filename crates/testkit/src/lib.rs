@@ -14,7 +14,11 @@
 //!
 //! [`EngineFixture`] gives tests a ready upgrade engine without PyPI (an OpenUpgrade-shaped
 //! folder, a stand-in `openupgradelib` wheel for pip), and [`standin_of_series`] the Odoo
-//! stand-in saying it is another series.
+//! stand-in saying it is another series. Together they run a real major-version step on the
+//! stand-in (`-u all` with `openupgrade_framework` loaded): the fixture's `apriori.py` merges
+//! `web_kanban_gauge` into `web` for 17.0 as OpenUpgrade's does, its base scripts apply that
+//! in SQL and leave marker parameters, and [`EngineFixture::add_script`] adds more (a failing
+//! one makes the step fail).
 //!
 //! The cluster lives in `target/slipway-test-pg` (or `$SLIPWAY_TEST_PG_DIR`) and is tuned for
 //! speed (no fsync). The test script stops it at the end of the run; a run that finds it
