@@ -346,14 +346,12 @@ fn step_conf(
     let mut conf = role.conf(&engine.openupgrade_dir(), &dir.join("data"), &rt.source);
     conf.addons_path = rt.source.addons_dirs();
     conf.addons_path.push(engine.openupgrade_dir());
+    conf.load = vec!["openupgrade_framework".into()];
+    conf.upgrade_path = upgrade_path
+        .map(|dirs| dirs.split(',').map(PathBuf::from).collect())
+        .unwrap_or_default();
     let path = dir.join("step.conf");
     conf.write(&path).unwrap();
-    let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str("server_wide_modules = base,web,openupgrade_framework\n");
-    if let Some(dirs) = upgrade_path {
-        text.push_str(&format!("upgrade_path = {dirs}\n"));
-    }
-    std::fs::write(&path, text).unwrap();
     path
 }
 
