@@ -238,13 +238,43 @@ fn a_real_odoo_16_dump_is_upgraded_to_17() {
         .get(request["notes_url"].as_str().unwrap())
         .text()
         .unwrap();
-    assert!(notes.contains("Standard scripts of 17.0"), "{notes}");
-    // The 17.0 runtime and engine are registered: the notes must not say otherwise.
-    assert!(!notes.contains("runtime is configured"), "{notes}");
-    assert!(notes.contains("no `-u all`"), "{notes}");
-    assert!(notes.contains("Running migration [&gt;0.0.0] pre-10-record-source-version"));
-    assert!(notes.contains("Running migration [17.0.1.3&gt;] post-10-partner-complete-name"));
-    assert!(notes.contains("Running migration [$0.0.0] end-10-drop-compiled-assets"));
+    for step in [
+        "Check the installed modules against Odoo 17.0",
+        "Upgrade to 17.0 with OpenUpgrade",
+        "Verify with a stock Odoo 17.0",
+        "answered GET /web/login with 200",
+        "base: 16.0.1.3 -&gt; 17.0.1.3",
+        "web_kanban_gauge 16.0.1.0: merged into web",
+        "Not dropping the column … × 1",
+    ] {
+        assert!(
+            notes.contains(step),
+            "{step:?} missing from the notes: {notes}"
+        );
+    }
+    assert!(
+        !notes.contains(p.data.path().to_str().unwrap()),
+        "the notes show the server's folders: {notes}"
+    );
+    // The log beside the notes: Odoo's own lines, the standard scripts run in Odoo's order.
+    let log_url = request["notes_url"]
+        .as_str()
+        .unwrap()
+        .replace("/notes", "/log");
+    let log = p.get(&log_url).text().unwrap();
+    let order: Vec<usize> = [
+        "pre-10-record-source-version",
+        "post-10-partner-complete-name",
+        "end-10-drop-compiled-assets",
+    ]
+    .iter()
+    .map(|script| {
+        log.find(script)
+            .unwrap_or_else(|| panic!("{script} did not run: {log}"))
+    })
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    assert!(log.contains("openupgrade_framework"), "{log}");
 }
 
 #[test]

@@ -22,7 +22,7 @@ use slipway_runner::read_db_state;
 use tokio::io::AsyncWriteExt;
 
 use super::engines::{openupgrade, ready_series, upgrade_steps, EngineCatalog, EngineStatus};
-use super::files::UpgradeFiles;
+use super::files::{upgraded_name, UpgradeFiles};
 use super::notes::{NoteStep, Notes};
 use super::preflight::{StepCheck, StepInput};
 use odoo::{left_behind, Upgrading};
@@ -555,7 +555,8 @@ impl Processor {
             Ok((
                 (),
                 vec![
-                    format!("{} ({} bytes)", written.output.display(), written.bytes),
+                    // The customer reads the notes: the file's name, not the server's path.
+                    format!("{} ({} bytes)", upgraded_name(&r.filename), written.bytes),
                     format!("SQL: {} bytes", as_sql.bytes),
                 ],
             ))

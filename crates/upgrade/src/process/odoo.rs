@@ -20,6 +20,14 @@ use slipway_runner::venv::{PythonInstall, Venv};
 use super::{Processor, StepFailure, StepResult};
 use crate::engines::EngineStatus;
 
+/// Where the sandbox sees the Odoo source tree, as builds do.
+const SOURCE_INSIDE: &str = "/home/odoo/src/odoo";
+/// Where it sees the other folders it reads (OpenUpgrade, upgrade-util, scripts, custom
+/// modules), numbered.
+const FOLDERS_INSIDE: &str = "/opt/upgrade";
+/// Where it sees its odoo.conf.
+const CONF_INSIDE: &str = "/etc/odoo/odoo.conf";
+
 /// How long the verification server may take to answer `/web/health`: a real Odoo loads
 /// every installed module's Python and registry first.
 const VERIFY_START: Duration = Duration::from_secs(300);
@@ -109,16 +117,25 @@ impl Processor {
         let mut jail = self.sandbox.clone();
         let data_dir = match jail.as_mut() {
             Some(jail) => {
+                let sandbox = &mut jail.sandbox;
                 // Its home is the run's own folder, holding Odoo's data folder (sessions,
                 // `addons/<series>`), so all of it belongs to the sandbox's uid.
                 let home = work.join("home");
                 std::fs::create_dir_all(home.join("data/filestore").join(scratch))?;
-                let sandbox = &mut jail.sandbox;
                 sandbox.home_from(&home);
-                for folder in addons_path.iter().chain(&upgrade_path) {
-                    sandbox.bind_ro(folder, folder);
+                // What it reads is seen at neutral paths (Odoo.sh's `~/src/odoo` for the
+                // source): nothing tells it where the server keeps its data.
+                sandbox.bind_ro(&source.root, SOURCE_INSIDE);
+                let outside: Vec<PathBuf> =
+                    addons_path.iter().chain(&upgrade_path).cloned().collect();
+                for (n, folder) in outside.iter().enumerate() {
+                    if sandbox.inside(folder).is_none() {
+                        sandbox.bind_ro(folder, format!("{FOLDERS_INSIDE}/{n}"));
+                    }
                 }
-                sandbox.bind_ro(&source.root, &source.root);
+                let inside = |p: &PathBuf| sandbox.inside(p).unwrap_or_else(|| p.clone());
+                addons_path = addons_path.iter().map(inside).collect();
+                upgrade_path = upgrade_path.iter().map(inside).collect();
                 PythonInstall::of(python)
                     .await
                     .map_err(|e| StepFailure(format!("The engine's Python: {e}")))?
@@ -128,7 +145,7 @@ impl Processor {
                 }
                 let data = PathBuf::from(slipway_sandbox::HOME).join("data");
                 sandbox.bind_rw(&filestore, data.join("filestore").join(scratch));
-                sandbox.bind_ro(&conf_path, &conf_path);
+                sandbox.bind_ro(&conf_path, CONF_INSIDE);
                 let owner = sandbox.identity.owner();
                 for writable in [&home, &filestore] {
                     slipway_sandbox::chown_tree(writable, owner)?;
