@@ -19,11 +19,13 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-/// The embedded cluster started with `prod`, a database Odoo 17 made (mail, demo data).
-fn start_with_prod(d: &Path) {
-    slipway_ok(d, &["pg", "start"]);
+/// A data directory whose embedded cluster runs with `prod`, a database Odoo 17 made (mail,
+/// demo data).
+fn data_with_prod() -> DataDir {
+    let data = DataDir::new();
+    slipway_ok(data.path(), &["pg", "start"]);
     slipway_ok(
-        d,
+        data.path(),
         &[
             "dump",
             "restore",
@@ -33,6 +35,7 @@ fn start_with_prod(d: &Path) {
             "--move",
         ],
     );
+    data
 }
 
 fn psql(data: &Path, db: &str, sql: &str) -> String {
@@ -55,9 +58,8 @@ fn psql(data: &Path, db: &str, sql: &str) -> String {
 
 #[test]
 fn backup_create_list_verify_restore_download_and_refused_import() {
-    let data = DataDir::new();
+    let data = data_with_prod();
     let d = data.path();
-    start_with_prod(d);
 
     let created = json(&slipway_ok(
         d,
@@ -472,29 +474,13 @@ fn point_in_time_restore_with_the_real_binary() {
     assert_eq!(psql(d, "shop", "SELECT count(*) FROM items").trim(), "3");
 }
 
-/// `slipway backup restore ID -d prod`, killed (`abort`) at the named point of its swap.
-fn restore_crashing_at(data: &Path, id: &str, point: &str) {
+/// `slipway <args>` (`backup create`, `backup restore`) killed (`abort`) at the named
+/// `SLIPWAY_CRASH_AT` point: it must have failed there, saying so.
+fn slipway_crashing_at(data: &Path, point: &str, args: &[&str]) {
     let out = Command::new(slipway_bin())
         .arg("--data-dir")
         .arg(data)
-        .args(["backup", "restore", id, "-d", "prod"])
-        .env_remove("SLIPWAY_PG_URL")
-        .env("SLIPWAY_CRASH_AT", point)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && stderr.contains("aborting here"),
-        "{point}: {stderr}"
-    );
-}
-
-/// `slipway backup create -d prod` (three locations), killed (`abort`) at the named point.
-fn backup_crashing_at(data: &Path, point: &str) {
-    let out = Command::new(slipway_bin())
-        .arg("--data-dir")
-        .arg(data)
-        .args(["backup", "create", "-d", "prod"])
+        .args(args)
         .env_remove("SLIPWAY_PG_URL")
         .env("SLIPWAY_CRASH_AT", point)
         .output()
@@ -508,9 +494,8 @@ fn backup_crashing_at(data: &Path, point: &str) {
 
 #[test]
 fn a_backup_cut_short_by_a_crash_is_finished_or_failed_at_the_next_start() {
-    let data = DataDir::new();
+    let data = data_with_prod();
     let d = data.path();
-    start_with_prod(d);
     let manifest_in = |copy: &str, id: &str| {
         d.join("backups")
             .join(copy)
@@ -520,7 +505,11 @@ fn a_backup_cut_short_by_a_crash_is_finished_or_failed_at_the_next_start() {
 
     // Killed once the primary holds the manifest, before any replica: the row says running,
     // 1 of 3 locations. The next command copies it to the others and records it complete.
-    backup_crashing_at(d, "backup:manifest-in-primary");
+    slipway_crashing_at(
+        d,
+        "backup:manifest-in-primary",
+        &["backup", "create", "-d", "prod"],
+    );
     let rows = json(&psql(
         d,
         "slipway",
@@ -546,7 +535,11 @@ fn a_backup_cut_short_by_a_crash_is_finished_or_failed_at_the_next_start() {
 
     // Killed before the manifest was written: nothing usable, so failed with its reason, and
     // its chunks are garbage for the collection.
-    backup_crashing_at(d, "backup:database-dumped");
+    slipway_crashing_at(
+        d,
+        "backup:database-dumped",
+        &["backup", "create", "-d", "prod"],
+    );
     let listed = json(&slipway_ok(d, &["backup", "list", "--json"]));
     let cut = &listed[1];
     assert_eq!(cut["state"], "failed", "{listed}");
@@ -565,9 +558,8 @@ fn a_backup_cut_short_by_a_crash_is_finished_or_failed_at_the_next_start() {
 
 #[test]
 fn a_restore_cut_short_by_a_crash_mid_swap_is_ended_at_the_next_start() {
-    let data = DataDir::new();
+    let data = data_with_prod();
     let d = data.path();
-    start_with_prod(d);
     let created = json(&slipway_ok(
         d,
         &["backup", "create", "-d", "prod", "--no-replicas", "--json"],
@@ -615,7 +607,11 @@ fn a_restore_cut_short_by_a_crash_mid_swap_is_ended_at_the_next_start() {
 
     // Killed once the live database is renamed away and the restored one not yet in: no
     // database is called prod. The next command puts it back as it was.
-    restore_crashing_at(d, &id, "restore-swap:database-away");
+    slipway_crashing_at(
+        d,
+        "restore-swap:database-away",
+        &["backup", "restore", &id, "-d", "prod"],
+    );
     assert!(
         !databases().split(',').any(|n| n == "prod"),
         "{}",
@@ -634,7 +630,11 @@ fn a_restore_cut_short_by_a_crash_mid_swap_is_ended_at_the_next_start() {
 
     // Killed once the restored database is in and before its filestore: the next command
     // moves the restored filestore in too, so database and files match again.
-    restore_crashing_at(d, &id, "restore-swap:database-in");
+    slipway_crashing_at(
+        d,
+        "restore-swap:database-in",
+        &["backup", "restore", &id, "-d", "prod"],
+    );
     assert_eq!(live_rows(), "0", "the restored database is in");
     assert!(late_file.is_file(), "the old filestore is still there");
     let out = slipway(d, &["backup", "list"]);

@@ -95,13 +95,15 @@ fn production_has_a_password_of_its_own_and_connect_needs_none() {
         "UPDATE res_users SET password = 'known only to the customer' WHERE login = 'admin'",
     );
     assert!(authenticate(&site, &host, &db, &password).is_err());
+    // `/web` on the build's host with a session cookie, as the browser opens it.
+    let open_web = |cookie: &str| {
+        site.build_request(reqwest::Method::GET, name, "/web")
+            .header("Cookie", cookie)
+            .send()
+            .unwrap()
+    };
     let (cookie, _) = site.connect(id, name);
-    let page = http()
-        .get(format!("{}/web", site.url()))
-        .header("Host", &host)
-        .header("Cookie", cookie)
-        .send()
-        .unwrap();
+    let page = open_web(&cookie);
     assert_eq!(page.status(), 200, "the session cookie logs in");
     if on_standin() {
         let page = page.text().unwrap();
@@ -142,12 +144,7 @@ fn production_has_a_password_of_its_own_and_connect_needs_none() {
         // Real Odoo gives every visitor an anonymous session cookie: it must log nobody in.
         if let Some(cookie) = response.headers().get("set-cookie") {
             let cookie = cookie.to_str().unwrap().split(';').next().unwrap();
-            let page = http()
-                .get(format!("{}/web", site.url()))
-                .header("Host", &host)
-                .header("Cookie", cookie)
-                .send()
-                .unwrap();
+            let page = open_web(cookie);
             assert!(page.status().is_redirection(), "{token}: {}", page.status());
         }
     }

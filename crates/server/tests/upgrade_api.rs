@@ -2,54 +2,38 @@
 
 mod common;
 
-use common::common_state;
+use common::{UpgradeWorld, CONTRACT};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use slipway_platform::Metadata;
-use slipway_server::{serve, ServerConfig};
-use slipway_testkit::TestDb;
-use slipway_upgrade::UpgradeStore;
+use slipway_server::ServerConfig;
 
 struct Api {
     base: String,
     client: reqwest::Client,
-    data_dir: tempfile::TempDir,
-    _engine: slipway_testkit::EngineFixture,
-    _db: TestDb,
+    world: UpgradeWorld,
 }
 
-const CONTRACT: &str = "M123456-abcdef";
-
 async fn api() -> Api {
-    let db = TestDb::new().await;
-    let metadata = Metadata::open_url(db.url()).await.unwrap();
-    UpgradeStore::new(metadata.pool().clone())
-        .add_contract(CONTRACT, "test")
-        .await
-        .unwrap();
-    let data_dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
+    let (world, state) = UpgradeWorld::new(|config| ServerConfig {
         max_upload_bytes: 64 * 1024,
-        ..common::test_config(data_dir.path())
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = common_state(metadata, &config);
-    let engine = slipway_testkit::EngineFixture::new();
-    common::ready_engine(&state, &engine).await;
-    tokio::spawn(serve(listener, state, std::future::pending()));
+        ..config
+    })
+    .await;
+    common::ready_engine(&state, &world.engine).await;
     Api {
-        base,
+        base: common::serve(state).await,
         client: reqwest::Client::new(),
-        data_dir,
-        _engine: engine,
-        _db: db,
+        world,
     }
 }
 
 impl Api {
+    fn data_dir(&self) -> &Path {
+        self.world.data_dir.path()
+    }
+
     async fn call(&self, method: &str, form: &[(&str, &str)]) -> (u16, Value) {
         let resp = self
             .client
@@ -104,8 +88,7 @@ impl Api {
     }
 
     fn original(&self, id: i64) -> PathBuf {
-        self.data_dir
-            .path()
+        self.data_dir()
             .join(format!("upgrade/{id}/original/db_name.dump"))
     }
 }
@@ -238,7 +221,7 @@ async fn upload_stores_the_body_and_a_new_upload_replaces_it() {
     assert_eq!(code, 200);
     assert_eq!(std::fs::read(api.original(id)).unwrap(), b"second dump");
     assert_eq!(api.status(id, &key).await["filesize"], "11.00 bytes");
-    let incoming = api.data_dir.path().join(format!("upgrade/{id}/incoming"));
+    let incoming = api.data_dir().join(format!("upgrade/{id}/incoming"));
     assert_eq!(
         std::fs::read_dir(incoming).unwrap().count(),
         0,
@@ -311,7 +294,7 @@ async fn a_pending_request_can_be_cancelled_but_not_reopened() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documented_curl_commands_work() {
     let api = api().await;
-    let dump = api.data_dir.path().join("openchs.70.cdump");
+    let dump = api.data_dir().join("openchs.70.cdump");
     std::fs::write(&dump, b"dump bytes").unwrap();
     let curl = |args: &[&str]| -> Value {
         let out = std::process::Command::new("curl")
@@ -361,9 +344,6 @@ async fn custom_modules_must_come_as_a_zip() {
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(reasons(&body), ["MODULES:INVALID"]);
-    let modules = api
-        .data_dir
-        .path()
-        .join(format!("upgrade/{id}/modules.zip"));
+    let modules = api.data_dir().join(format!("upgrade/{id}/modules.zip"));
     assert!(!modules.exists());
 }

@@ -4,36 +4,21 @@
 
 mod common;
 
-use common::common_state;
+use common::{UpgradeWorld, CONTRACT};
 use serde_json::{json, Value};
 use slipway_platform::people::NewUser;
-use slipway_platform::Metadata;
-use slipway_testkit::{odoo_standin_dir, EngineFixture, TestDb};
-use slipway_upgrade::UpgradeStore;
-
-const CONTRACT: &str = "M123456-abcdef";
+use slipway_testkit::odoo_standin_dir;
 
 struct Server {
     base: String,
     admin: String,
     member: String,
     http: reqwest::Client,
-    fixture: EngineFixture,
-    data: tempfile::TempDir,
-    _db: TestDb,
+    world: UpgradeWorld,
 }
 
 async fn server() -> Server {
-    let fixture = EngineFixture::new();
-    fixture.set_pip_env();
-    let db = TestDb::new().await;
-    let metadata = Metadata::open_url(db.url()).await.unwrap();
-    UpgradeStore::new(metadata.pool().clone())
-        .add_contract(CONTRACT, "test")
-        .await
-        .unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let state = common_state(metadata, &common::test_config(data.path()));
+    let (world, state) = UpgradeWorld::new(|config| config).await;
     let mut tokens = Vec::new();
     for (login, is_admin) in [("admin", true), ("dev", false)] {
         let user = NewUser {
@@ -44,21 +29,12 @@ async fn server() -> Server {
         };
         tokens.push(state.platform.people.create(&user).await.unwrap().1);
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(slipway_server::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
     Server {
-        base: format!("http://{addr}"),
+        base: common::serve(state).await,
         member: tokens.pop().unwrap(),
         admin: tokens.pop().unwrap(),
         http: reqwest::Client::new(),
-        fixture,
-        data,
-        _db: db,
+        world,
     }
 }
 
@@ -97,7 +73,7 @@ impl Server {
     }
 
     async fn add_engine(&self, series: &str) -> (u16, Value) {
-        let dir = self.fixture.openupgrade_dir().display().to_string();
+        let dir = self.world.engine.openupgrade_dir().display().to_string();
         let body = json!({"series": series, "openupgrade_dir": dir});
         self.api(reqwest::Method::POST, "/api/upgrade/engines", Some(body))
             .await
@@ -220,7 +196,7 @@ async fn bad_engine_input_is_refused_and_makes_nothing() {
         message.contains("openupgrade_framework/__manifest__.py"),
         "{message}"
     );
-    let dir = s.fixture.openupgrade_dir().display().to_string();
+    let dir = s.world.engine.openupgrade_dir().display().to_string();
     for (body, says) in [
         (
             json!({"series": "17.0", "openupgrade": "17.0.1", "openupgrade_dir": "/x"}),
@@ -248,7 +224,7 @@ async fn bad_engine_input_is_refused_and_makes_nothing() {
     }
     assert_eq!(s.engines().await, json!([]));
     assert!(
-        !s.data.path().join("upgrade-engines").exists(),
+        !s.world.data_dir.path().join("upgrade-engines").exists(),
         "refused input made nothing"
     );
 }
@@ -265,7 +241,7 @@ async fn only_administrators_see_and_manage_engines() {
         )
         .await;
     assert_eq!(status, 403);
-    let dir = s.fixture.openupgrade_dir().display().to_string();
+    let dir = s.world.engine.openupgrade_dir().display().to_string();
     let body = json!({"series": "17.0", "openupgrade_dir": dir});
     let (status, _) = s
         .api_as(

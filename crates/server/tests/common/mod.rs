@@ -4,6 +4,11 @@
 use slipway_platform::builds::pipeline::BuildEnv;
 use slipway_platform::{Metadata, Platform};
 use slipway_server::{AppState, ServerConfig};
+use slipway_testkit::{EngineFixture, TestDb};
+use slipway_upgrade::UpgradeStore;
+
+/// The contract the upgrade tests' metadata database knows ([`UpgradeWorld::new`]).
+pub const CONTRACT: &str = "M123456-abcdef";
 
 /// A server's settings for tests: data in `data_dir`, every listener on a free port, no
 /// upgrade scripts, a 1 MiB upload limit. Tests change what they need with `..`.
@@ -43,6 +48,51 @@ pub async fn ready_engine(state: &AppState, fixture: &slipway_testkit::EngineFix
     };
     let status = state.platform.add_upgrade_engine(&engine).await.unwrap();
     assert!(status.ready, "{:?}", status.not_ready);
+}
+
+/// What the upgrade tests (`/database/v1`, `/api/upgrade/engines`) start from: a fresh
+/// metadata database that knows [`CONTRACT`], a data directory, and the engine fixture (pip
+/// already told to take `openupgradelib` from its wheel). Kept for the whole test.
+pub struct UpgradeWorld {
+    pub data_dir: tempfile::TempDir,
+    pub engine: EngineFixture,
+    _db: TestDb,
+}
+
+impl UpgradeWorld {
+    /// The world and a server's state over it, which tests prepare (engines, users) and then
+    /// [`serve`]. `configure` changes the [`test_config`] it is given (`|config| config`
+    /// keeps it).
+    pub async fn new(configure: impl FnOnce(ServerConfig) -> ServerConfig) -> (Self, AppState) {
+        let engine = EngineFixture::new();
+        engine.set_pip_env();
+        let db = TestDb::new().await;
+        let metadata = Metadata::open_url(db.url()).await.unwrap();
+        UpgradeStore::new(metadata.pool().clone())
+            .add_contract(CONTRACT, "test")
+            .await
+            .unwrap();
+        let data_dir = tempfile::tempdir().unwrap();
+        let state = common_state(metadata, &configure(test_config(data_dir.path())));
+        let world = Self {
+            data_dir,
+            engine,
+            _db: db,
+        };
+        (world, state)
+    }
+}
+
+/// Serves `state` on a free port of 127.0.0.1 until the test ends; returns its base URL.
+pub async fn serve(state: AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(slipway_server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    base
 }
 
 /// The state of a server on `metadata`, whose builds live in the config's data directory on
