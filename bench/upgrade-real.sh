@@ -60,7 +60,8 @@ echo "setting up: slipway serve, runtimes 16.0 and 17.0, the 17.0 engine from Py
 start_serve "$work/setup.rss"
 cli odoo add 16.0 --source "$ODOO16" >/dev/null
 cli odoo add 17.0 --source "$ODOO17" >/dev/null
-cli upgrade engine add 17.0 ${OPENUPGRADE:+--openupgrade "$OPENUPGRADE"} | head -1
+added=$(cli upgrade engine add 17.0 ${OPENUPGRADE:+--openupgrade "$OPENUPGRADE"})
+echo "${added%%$'\n'*}"
 ou=$(cli upgrade engine list --json | jq -r '.[] | select(.series == "17.0") | .openupgrade_dir')
 
 # The by-hand chain's PostgreSQL role on the same cluster (Odoo refuses to connect as postgres).
@@ -72,20 +73,27 @@ addons16=$ODOO16/addons,$ODOO16/odoo/addons
 addons17=$ODOO17/addons,$ODOO17/odoo/addons
 stop_serve
 
-# Runs "$@" (output to $log), adding its wall ms to $hand_ms and raising $hand_kb to its peak.
-timed() {
-  local log=$1 t0; shift; t0=$(ms)
+# Adds a by-hand step's wall ms to $hand_ms and $hand_steps, and raises $hand_kb to its peak.
+count_step() { # name t0
+  local took=$(( $(ms) - $2 )) kb; kb=$(tail -1 "$work/step.rss")
+  hand_ms=$((hand_ms + took)); hand_steps+=" $1 $(secs $took) s,"
+  hand_kb=$(( kb > hand_kb ? kb : hand_kb ))
+}
+
+# Runs a by-hand step "$@" (output to $work/<db>.<name>.log), timed.
+timed() { # name db command...
+  local name=$1 log=$work/$2.$1.log t0; shift 2; t0=$(ms)
   /usr/bin/time -f %M -o "$work/step.rss" "$@" >"$log" 2>&1 || { tail -20 "$log" >&2; exit 1; }
-  hand_ms=$((hand_ms + $(ms) - t0))
-  hand_kb=$(( $(tail -1 "$work/step.rss") > hand_kb ? $(tail -1 "$work/step.rss") : hand_kb ))
+  count_step "$name" "$t0"
 }
 
 by_hand() { # dump db
   local dump=$1 db=$2 http pid code t0
-  hand_ms=0 hand_kb=0
-  timed "$work/$db.load.log" "$VENV16/bin/python" "$ODOO16/odoo-bin" db "${db_opts[@]}" \
+  hand_ms=0 hand_kb=0 hand_steps=
+  "$bin" --data-dir "$data" pg start >/dev/null # a stopped `serve` stops its cluster
+  timed load "$db" "$VENV16/bin/python" "$ODOO16/odoo-bin" db "${db_opts[@]}" \
     --addons-path "$addons16" load "$db" "$dump"
-  OPENUPGRADE_USE_DEMO=yes timed "$work/$db.upgrade.log" "$VENV17/bin/python" "$ODOO17/odoo-bin" \
+  OPENUPGRADE_USE_DEMO=yes timed upgrade "$db" "$VENV17/bin/python" "$ODOO17/odoo-bin" \
     "${db_opts[@]}" --addons-path "$addons17,$ou" -d "$db" --http-port "$(free_port)" \
     --load=base,web,openupgrade_framework -u all --stop-after-init
   if grep -qE ' (ERROR|CRITICAL) ' "$work/$db.upgrade.log"; then
@@ -104,9 +112,8 @@ by_hand() { # dump db
     code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/web/login" || true)
   done
   pkill -TERM -P "$pid"; wait "$pid" || true
-  hand_ms=$((hand_ms + $(ms) - t0))
-  hand_kb=$(( $(tail -1 "$work/step.rss") > hand_kb ? $(tail -1 "$work/step.rss") : hand_kb ))
-  timed "$work/$db.dump.log" "$VENV17/bin/python" "$ODOO17/odoo-bin" db "${db_opts[@]}" \
+  count_step verify "$t0"
+  timed dump "$db" "$VENV17/bin/python" "$ODOO17/odoo-bin" db "${db_opts[@]}" \
     --addons-path "$addons17" dump "$db" "$work/$db.by-hand.zip"
 }
 
@@ -141,4 +148,5 @@ for dump in $dumps; do
   through_slipway "$dump"
   printf '%-28s %10s s %10s s %6sx %10s MiB %10s MiB\n' "$(basename "$dump")" "$(secs $hand_ms)" \
     "$(secs $slw_ms)" "$(python3 -c "print(f'{$slw_ms/$hand_ms:.2f}')")" $((hand_kb / 1024)) $((slw_kb / 1024))
+  echo "  by hand:${hand_steps%,}"
 done
