@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+use common::upgrade_api::{UpgradeApi, CONTRACT};
 use common::{free_port, slipway, slipway_ok, spawn_serve_with, terminate, wait_healthy, DataDir};
 use serde_json::Value;
-
-const CONTRACT: &str = "M123456-abcdef";
 
 fn repo_file(path: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join(path)
@@ -24,21 +23,32 @@ fn odoo_dump(name: &str) -> PathBuf {
     .join(name)
 }
 
-/// A running server with a contract, killed (and its PostgreSQL stopped) on drop.
+/// A running server with a contract, killed (and its PostgreSQL stopped) on drop; its upgrade
+/// API is `Deref`.
 struct Platform {
     data: DataDir,
     child: Child,
-    base: String,
-    http: reqwest::blocking::Client,
+    api: UpgradeApi,
     engine: slipway_testkit::EngineFixture,
     _runtime: tempfile::TempDir,
-    /// The series of its one engine, which `create` asks for.
-    target: String,
 }
 
 impl Drop for Platform {
     fn drop(&mut self) {
         terminate(&mut self.child);
+    }
+}
+
+impl std::ops::Deref for Platform {
+    type Target = UpgradeApi;
+    fn deref(&self) -> &UpgradeApi {
+        &self.api
+    }
+}
+
+impl std::ops::DerefMut for Platform {
+    fn deref_mut(&mut self) -> &mut UpgradeApi {
+        &mut self.api
     }
 }
 
@@ -101,88 +111,9 @@ fn platform_for(scripts: &Path, series: &str) -> Platform {
     Platform {
         data,
         child,
-        base,
-        http: reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(120))
-            .build()
-            .unwrap(),
+        api: UpgradeApi::new(base, series, Duration::from_secs(180)),
         engine,
         _runtime: runtime,
-        target: series.to_string(),
-    }
-}
-
-impl Platform {
-    fn call(&self, method: &str, form: &[(&str, &str)]) -> Value {
-        self.http
-            .post(format!("{}/database/v1/{method}", self.base))
-            .form(form)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap()
-    }
-
-    /// `create` for the target of the platform's engine; returns (id, key).
-    fn create(&self, filename: &str, aim: &str) -> (String, String) {
-        let created = self.call(
-            "create",
-            &[
-                ("contract", CONTRACT),
-                ("email", "ops@example.com"),
-                ("target", &self.target),
-                ("aim", aim),
-                ("filename", filename),
-            ],
-        );
-        assert_eq!(created["failures"], serde_json::json!([]), "{created}");
-        let id = created["request"]["id"].to_string();
-        (id, created["request"]["key"].as_str().unwrap().to_string())
-    }
-
-    /// POSTs `file` as the raw body of `method` (`upload`, `upload_modules`), insisting on success.
-    fn send(&self, method: &str, id: &str, key: &str, file: &Path) {
-        let sent: Value = self
-            .http
-            .post(format!("{}/database/v1/{method}", self.base))
-            .query(&[("key", key), ("request", id)])
-            .header("Content-Type", "application/octet-stream")
-            .body(std::fs::read(file).unwrap())
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        assert_eq!(sent["failures"], serde_json::json!([]), "{method}: {sent}");
-    }
-
-    /// create + upload + process; returns (id, key).
-    fn submit(&self, dump: &Path, aim: &str) -> (String, String) {
-        let (id, key) = self.create(dump.file_name().unwrap().to_str().unwrap(), aim);
-        self.send("upload", &id, &key, dump);
-        let processed = self.call("process", &[("key", &key), ("request", &id)]);
-        assert_eq!(processed["request"]["state"], "pending", "{processed}");
-        (id, key)
-    }
-
-    /// Polls status until the request leaves pending/progress (at most three minutes).
-    fn wait_finished(&self, id: &str, key: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(180);
-        loop {
-            let status = self.call("status", &[("key", key), ("request", id)]);
-            let state = status["request"]["state"].as_str().unwrap().to_string();
-            if !["pending", "progress"].contains(&state.as_str()) {
-                return status["request"].clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still {state} after three minutes"
-            );
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    }
-
-    fn get(&self, url: &str) -> reqwest::blocking::Response {
-        self.http.get(url).send().unwrap()
     }
 }
 

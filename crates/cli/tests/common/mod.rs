@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod site;
+pub mod upgrade_api;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,109 @@
+//! A client of the upgrade API (`/database/v1`) as customers use it: form posts, raw uploads,
+//! `status` polled until the request is finished.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The contract the tests' requests are made under (`slipway contract add` it first).
+pub const CONTRACT: &str = "M123456-abcdef";
+
+/// The upgrade API of one server, asking for one target.
+pub struct UpgradeApi {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    pub http: reqwest::blocking::Client,
+    /// The series `create` asks for.
+    pub target: String,
+    /// How long a request may stay pending or in progress.
+    pub patience: Duration,
+}
+
+impl UpgradeApi {
+    pub fn new(base: String, target: &str, patience: Duration) -> Self {
+        Self {
+            base,
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .build()
+                .unwrap(),
+            target: target.to_string(),
+            patience,
+        }
+    }
+
+    pub fn call(&self, method: &str, form: &[(&str, &str)]) -> Value {
+        self.http
+            .post(format!("{}/database/v1/{method}", self.base))
+            .form(form)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    }
+
+    /// `create` for the target; returns (id, key).
+    pub fn create(&self, filename: &str, aim: &str) -> (String, String) {
+        let created = self.call(
+            "create",
+            &[
+                ("contract", CONTRACT),
+                ("email", "ops@example.com"),
+                ("target", &self.target),
+                ("aim", aim),
+                ("filename", filename),
+            ],
+        );
+        assert_eq!(created["failures"], serde_json::json!([]), "{created}");
+        let id = created["request"]["id"].to_string();
+        (id, created["request"]["key"].as_str().unwrap().to_string())
+    }
+
+    /// POSTs `file` as the raw body of `method` (`upload`, `upload_modules`), insisting on success.
+    pub fn send(&self, method: &str, id: &str, key: &str, file: &Path) {
+        let sent: Value = self
+            .http
+            .post(format!("{}/database/v1/{method}", self.base))
+            .query(&[("key", key), ("request", id)])
+            .header("Content-Type", "application/octet-stream")
+            .body(std::fs::read(file).unwrap())
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(sent["failures"], serde_json::json!([]), "{method}: {sent}");
+    }
+
+    /// create + upload + process; returns (id, key).
+    pub fn submit(&self, dump: &Path, aim: &str) -> (String, String) {
+        let (id, key) = self.create(dump.file_name().unwrap().to_str().unwrap(), aim);
+        self.send("upload", &id, &key, dump);
+        let processed = self.call("process", &[("key", &key), ("request", &id)]);
+        assert_eq!(processed["request"]["state"], "pending", "{processed}");
+        (id, key)
+    }
+
+    /// Polls status until the request leaves pending/progress (at most `patience`).
+    pub fn wait_finished(&self, id: &str, key: &str) -> Value {
+        let deadline = Instant::now() + self.patience;
+        loop {
+            let status = self.call("status", &[("key", key), ("request", id)]);
+            let state = status["request"]["state"].as_str().unwrap().to_string();
+            if !["pending", "progress"].contains(&state.as_str()) {
+                return status["request"].clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still {state} after {:?}",
+                self.patience
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    pub fn get(&self, url: &str) -> reqwest::blocking::Response {
+        self.http.get(url).send().unwrap()
+    }
+}
