@@ -29,8 +29,9 @@ struct Platform {
     data: DataDir,
     child: Child,
     api: UpgradeApi,
-    engine: slipway_testkit::EngineFixture,
-    _runtime: tempfile::TempDir,
+    /// Its engines' OpenUpgrade folders, in release order (the target's last).
+    engines: Vec<slipway_testkit::EngineFixture>,
+    _runtimes: Vec<tempfile::TempDir>,
 }
 
 impl Drop for Platform {
@@ -57,12 +58,21 @@ fn platform(scripts: &Path) -> Platform {
     platform_for(scripts, "17.0")
 }
 
-/// A server whose one target is `series`, set up as an admin does: `slipway odoo add` (a copy
-/// of the stand-in saying it is `series`) and `slipway upgrade engine add --openupgrade-dir`
-/// (pip takes `openupgradelib` from the fixture's wheel, no PyPI).
+/// A server whose one target is `series`.
 fn platform_for(scripts: &Path, series: &str) -> Platform {
-    let engine = slipway_testkit::EngineFixture::new();
-    engine.set_pip_env();
+    platform_with(scripts, &[series])
+}
+
+/// A server with an engine for each of `series` (the last is the target), set up as an admin
+/// does: `slipway odoo add` (a copy of the stand-in saying it is that series) and `slipway
+/// upgrade engine add --openupgrade-dir` (pip takes `openupgradelib` from the fixture's wheel,
+/// no PyPI).
+fn platform_with(scripts: &Path, series: &[&str]) -> Platform {
+    let engines: Vec<_> = series
+        .iter()
+        .map(|s| slipway_testkit::EngineFixture::for_series(s))
+        .collect();
+    engines[0].set_pip_env();
     let data = DataDir::new();
     // The sandboxed pip that makes the engine's virtualenv goes through it.
     std::fs::set_permissions(
@@ -86,34 +96,39 @@ fn platform_for(scripts: &Path, series: &str) -> Platform {
     );
     wait_healthy(port, &mut child);
     let base = format!("http://127.0.0.1:{port}");
-    let runtime = slipway_testkit::standin_of_series(series);
-    let source = runtime.path().to_str().unwrap();
-    slipway_ok(
-        data.path(),
-        &["--server", &base, "odoo", "add", series, "--source", source],
-    );
-    let openupgrade = engine.openupgrade_dir();
-    let added = slipway_ok(
-        data.path(),
-        &[
-            "--server",
-            &base,
-            "upgrade",
-            "engine",
-            "add",
-            series,
-            "--openupgrade-dir",
-            openupgrade.to_str().unwrap(),
-        ],
-    );
-    let first: Vec<&str> = added.split_whitespace().take(2).collect();
-    assert_eq!(first, [series, "ready"], "{added}");
+    let mut runtimes = Vec::new();
+    for (series, engine) in series.iter().zip(&engines) {
+        let runtime = slipway_testkit::standin_of_series(series);
+        let source = runtime.path().to_str().unwrap();
+        slipway_ok(
+            data.path(),
+            &["--server", &base, "odoo", "add", series, "--source", source],
+        );
+        let openupgrade = engine.openupgrade_dir();
+        let added = slipway_ok(
+            data.path(),
+            &[
+                "--server",
+                &base,
+                "upgrade",
+                "engine",
+                "add",
+                series,
+                "--openupgrade-dir",
+                openupgrade.to_str().unwrap(),
+            ],
+        );
+        let first: Vec<&str> = added.split_whitespace().take(2).collect();
+        assert_eq!(first, [*series, "ready"], "{added}");
+        runtimes.push(runtime);
+    }
+    let target = series.last().unwrap();
     Platform {
         data,
         child,
-        api: UpgradeApi::new(base, series, Duration::from_secs(180)),
-        engine,
-        _runtime: runtime,
+        api: UpgradeApi::new(base, target, Duration::from_secs(180)),
+        engines,
+        _runtimes: runtimes,
     }
 }
 
@@ -216,7 +231,7 @@ fn engine_list_says_why_an_engine_is_not_ready_and_remove_forgets_it() {
         all.extend_from_slice(args);
         slipway_ok(p.data.path(), &all)
     };
-    let openupgrade = p.engine.openupgrade_dir();
+    let openupgrade = p.engines[0].openupgrade_dir();
     cli(&[
         "upgrade",
         "engine",
@@ -305,6 +320,7 @@ fn a_failing_script_fails_the_request_with_a_readable_message() {
     let message = request["customer_message"].as_str().unwrap();
     assert!(message.contains("pre-boom.py"), "{message}");
     assert!(message.contains("ZeroDivisionError"), "{message}");
+    assert_eq!(scratch_databases(&p), "0", "nothing is left behind");
     let upgraded = p.get(request["upgraded_dump_url"].as_str().unwrap());
     assert_eq!(upgraded.status(), 404);
     let notes = p
@@ -913,4 +929,274 @@ def migrate(cr, version):
             "{name} was not refused: {probe}"
         );
     }
+}
+
+/// The scratch databases processing left on the server's cluster (none, once a request ended).
+fn scratch_databases(p: &Platform) -> String {
+    slipway_ok(
+        p.data.path(),
+        &[
+            "pg",
+            "psql",
+            "postgres",
+            "--",
+            "-tAc",
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'slipway_upgrade_%'",
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
+/// A zip of files (`path in zip`, text), as `upload_modules` takes custom modules.
+fn zip_of(path: &Path, files: &[(&str, &str)]) {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, text) in files {
+        zip.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(text.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+/// `curl -sS` with `args`, its output as JSON.
+fn curl_json(args: &[&str]) -> Value {
+    let out = std::process::Command::new("curl")
+        .arg("-sS")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn a_16_database_goes_to_18_in_two_steps_through_the_api_with_curl() {
+    let scripts = tempfile::tempdir().unwrap();
+    let p = platform_with(scripts.path(), &["17.0", "18.0"]);
+    let api = format!("{}/database/v1", p.base);
+    let created = curl_json(&[
+        &format!("{api}/create"),
+        "--data-urlencode",
+        &format!("contract={CONTRACT}"),
+        "-d",
+        "aim=test",
+        "-d",
+        "target=18.0",
+        "-d",
+        "email=ops@example.com",
+        "-d",
+        "filename=v16_base.zip",
+    ]);
+    assert_eq!(created["failures"], serde_json::json!([]), "{created}");
+    let id = created["request"]["id"].to_string();
+    let key = created["request"]["key"].as_str().unwrap().to_string();
+    let (key_arg, id_arg) = (format!("key={key}"), format!("request={id}"));
+    let query = ["--url-query", &key_arg, "--url-query", &id_arg];
+    let dump = odoo_dump("v16_base.zip");
+    let upload = [
+        &format!("{api}/upload"),
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/octet-stream",
+        "-T",
+        dump.to_str().unwrap(),
+    ];
+    let uploaded = curl_json(&[&upload[..], &query[..]].concat());
+    assert_eq!(uploaded["failures"], serde_json::json!([]), "{uploaded}");
+    let form = ["--data-urlencode", &key_arg, "--data-urlencode", &id_arg];
+    let (process, status) = (format!("{api}/process"), format!("{api}/status"));
+    let processed = curl_json(&[&[process.as_str()][..], &form[..]].concat());
+    assert_eq!(processed["request"]["state"], "pending", "{processed}");
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let request = loop {
+        let answer = curl_json(&[&[status.as_str()][..], &form[..]].concat());
+        let state = answer["request"]["state"].as_str().unwrap().to_string();
+        if !["pending", "progress"].contains(&state.as_str()) {
+            break answer["request"].clone();
+        }
+        assert!(Instant::now() < deadline, "still {state}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(request["state"], "done", "{request}");
+
+    let notes = p
+        .get(request["notes_url"].as_str().unwrap())
+        .text()
+        .unwrap();
+    let at = |text: &str| {
+        notes
+            .find(text)
+            .unwrap_or_else(|| panic!("{text:?} missing from the notes: {notes}"))
+    };
+    // One major version at a time, each by its own engine, then one verification.
+    assert!(
+        at("Check the installed modules against Odoo 17.0")
+            < at("Upgrade to 17.0 with OpenUpgrade")
+    );
+    assert!(
+        at("Upgrade to 17.0 with OpenUpgrade")
+            < at("Check the installed modules against Odoo 18.0")
+    );
+    assert!(at("Upgrade to 18.0 with OpenUpgrade") < at("Verify with a stock Odoo 18.0"));
+    at("base: 16.0.1.3 -&gt; 18.0.1.3");
+    at("web_kanban_gauge 16.0.1.0: merged into web");
+    assert!(!notes.contains("Verify with a stock Odoo 17.0"), "{notes}");
+
+    let upgraded = p.data.path().join("upgraded.zip");
+    let fetched = std::process::Command::new("curl")
+        .args(["-sS", "--fail", "-o"])
+        .arg(&upgraded)
+        .arg(request["upgraded_dump_url"].as_str().unwrap())
+        .status()
+        .unwrap();
+    assert!(fetched.success());
+    let inspected: Value = serde_json::from_str(&slipway_ok(
+        p.data.path(),
+        &["dump", "inspect", upgraded.to_str().unwrap(), "--json"],
+    ))
+    .unwrap();
+    assert_eq!(inspected["odoo_version"], "18.0");
+    assert!(
+        inspected["modules"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v.as_str().unwrap().starts_with("18.0.")),
+        "{inspected}"
+    );
+    assert_eq!(scratch_databases(&p), "0");
+}
+
+#[test]
+fn a_module_the_target_lacks_fails_early_with_the_advice_which_gets_it_through() {
+    let scripts = tempfile::tempdir().unwrap();
+    let p = platform(scripts.path());
+    // This engine's OpenUpgrade knows nothing of web_kanban_gauge, which Odoo 17 lacks.
+    std::fs::write(
+        p.engines[0]
+            .openupgrade_dir()
+            .join("openupgrade_scripts/apriori.py"),
+        "renamed_modules = {}\nmerged_modules = {}\n",
+    )
+    .unwrap();
+    let (id, key) = p.submit(&odoo_dump("v16_base.zip"), "test");
+    let request = p.wait_finished(&id, &key);
+    assert_eq!(request["state"], "failed", "{request}");
+    let message = request["customer_message"].as_str().unwrap();
+    for part in [
+        "web_kanban_gauge",
+        "add an empty module with a manifest",
+        "upload_modules",
+        "remove it after the upgrade",
+    ] {
+        assert!(message.contains(part), "{part:?} missing: {message}");
+    }
+    let notes = p
+        .get(request["notes_url"].as_str().unwrap())
+        .text()
+        .unwrap();
+    assert!(
+        !notes.contains("Upgrade to 17.0 with OpenUpgrade"),
+        "no Odoo ran: {notes}"
+    );
+    assert_eq!(scratch_databases(&p), "0");
+
+    // The advice, followed: an empty module of that name sent with the request.
+    let modules = p.data.path().join("placeholder.zip");
+    zip_of(
+        &modules,
+        &[
+            (
+                "web_kanban_gauge/__manifest__.py",
+                "{'name': 'Empty placeholder', 'version': '1.0', 'depends': ['web']}\n",
+            ),
+            ("web_kanban_gauge/__init__.py", ""),
+        ],
+    );
+    let (id, key) = p.create("v16_base.zip", "test");
+    p.send("upload", &id, &key, &odoo_dump("v16_base.zip"));
+    p.send("upload_modules", &id, &key, &modules);
+    let processed = p.call("process", &[("key", &key), ("request", &id)]);
+    assert_eq!(processed["request"]["state"], "pending", "{processed}");
+    let request = p.wait_finished(&id, &key);
+    assert_eq!(request["state"], "done", "{request}");
+    let notes = p
+        .get(request["notes_url"].as_str().unwrap())
+        .text()
+        .unwrap();
+    assert!(
+        notes.contains("web_kanban_gauge (custom): 16.0.1.0 -&gt; 17.0.1.0"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn a_result_the_target_odoo_cannot_serve_fails_verification() {
+    let scripts = tempfile::tempdir().unwrap();
+    let p = platform(scripts.path());
+    // A custom module that makes the server refuse to start (as one raising at start would).
+    let modules = p.data.path().join("broken.zip");
+    zip_of(
+        &modules,
+        &[
+            (
+                "x_broken/__manifest__.py",
+                "{'name': 'Breaks the server', 'version': '1.0', 'depends': ['base']}\n",
+            ),
+            ("x_broken/__init__.py", ""),
+            ("x_broken/standin_fail_on_start", ""),
+        ],
+    );
+    let restored = slipway(
+        p.data.path(),
+        &[
+            "dump",
+            "restore",
+            odoo_dump("v16_base.zip").to_str().unwrap(),
+            "--database",
+            "src",
+        ],
+    );
+    assert!(restored.status.success());
+    slipway_ok(
+        p.data.path(),
+        &["pg", "psql", "src", "--", "-v", "ON_ERROR_STOP=1", "-c",
+          "INSERT INTO ir_module_module (name, state, latest_version) VALUES ('x_broken', 'installed', '16.0.1.0')"],
+    );
+    let dump = p.data.path().join("with_broken.dump");
+    slipway_ok(
+        p.data.path(),
+        &[
+            "dump",
+            "create",
+            "--database",
+            "src",
+            "--format",
+            "custom",
+            "-o",
+            dump.to_str().unwrap(),
+        ],
+    );
+    let (id, key) = p.create("with_broken.dump", "test");
+    p.send("upload", &id, &key, &dump);
+    p.send("upload_modules", &id, &key, &modules);
+    p.call("process", &[("key", &key), ("request", &id)]);
+    let request = p.wait_finished(&id, &key);
+    assert_eq!(request["state"], "failed", "{request}");
+    let message = request["customer_message"].as_str().unwrap();
+    assert!(
+        message.contains("Odoo 17.0 does not start on the upgraded database"),
+        "{message}"
+    );
+    let upgraded = p.get(request["upgraded_dump_url"].as_str().unwrap());
+    assert_eq!(upgraded.status(), 404, "nothing is delivered");
+    assert_eq!(scratch_databases(&p), "0");
 }
