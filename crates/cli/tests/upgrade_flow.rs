@@ -655,10 +655,7 @@ fn custom_modules_sent_with_the_request_have_their_scripts_run() {
         .unwrap();
     assert!(zipped.success());
 
-    let (id, key) = p.create("with_custom.dump", "production");
-    p.send("upload_modules", &id, &key, &zip);
-    p.send("upload", &id, &key, &dump);
-    p.call("process", &[("key", &key), ("request", &id)]);
+    let (id, key) = p.submit_with_modules(&dump, &zip, "production");
     let request = p.wait_finished(&id, &key);
     assert_eq!(request["state"], "done", "{request}");
 
@@ -726,10 +723,7 @@ fn a_modules_zip_escaping_its_folder_fails_the_request_and_writes_nothing_outsid
         .status()
         .unwrap();
     assert!(made.success());
-    let (id, key) = p.create("v16.zip", "production");
-    p.send("upload_modules", &id, &key, &zip);
-    p.send("upload", &id, &key, &odoo_dump("v16_base.zip"));
-    p.call("process", &[("key", &key), ("request", &id)]);
+    let (id, key) = p.submit_with_modules(&odoo_dump("v16_base.zip"), &zip, "production");
     let request = p.wait_finished(&id, &key);
     assert_eq!(request["state"], "failed", "{request}");
     let message = request["customer_message"].as_str().unwrap();
@@ -899,10 +893,7 @@ def migrate(cr, version):
         .unwrap();
     assert!(zipped.success());
 
-    let (id, key) = p.create("with_custom.dump", "production");
-    p.send("upload_modules", &id, &key, &zip);
-    p.send("upload", &id, &key, &dump);
-    p.call("process", &[("key", &key), ("request", &id)]);
+    let (id, key) = p.submit_with_modules(&dump, &zip, "production");
     let request = p.wait_finished(&id, &key);
     assert_eq!(request["state"], "done", "{request}");
     let sql = p
@@ -1121,11 +1112,7 @@ fn a_module_the_target_lacks_fails_early_with_the_advice_which_gets_it_through()
             ("web_kanban_gauge/__init__.py", ""),
         ],
     );
-    let (id, key) = p.create("v16_base.zip", "test");
-    p.send("upload", &id, &key, &odoo_dump("v16_base.zip"));
-    p.send("upload_modules", &id, &key, &modules);
-    let processed = p.call("process", &[("key", &key), ("request", &id)]);
-    assert_eq!(processed["request"]["state"], "pending", "{processed}");
+    let (id, key) = p.submit_with_modules(&odoo_dump("v16_base.zip"), &modules, "test");
     let request = p.wait_finished(&id, &key);
     assert_eq!(request["state"], "done", "{request}");
     let notes = p
@@ -1185,10 +1172,7 @@ fn a_result_the_target_odoo_cannot_serve_fails_verification() {
             dump.to_str().unwrap(),
         ],
     );
-    let (id, key) = p.create("with_broken.dump", "test");
-    p.send("upload", &id, &key, &dump);
-    p.send("upload_modules", &id, &key, &modules);
-    p.call("process", &[("key", &key), ("request", &id)]);
+    let (id, key) = p.submit_with_modules(&dump, &modules, "test");
     let request = p.wait_finished(&id, &key);
     assert_eq!(request["state"], "failed", "{request}");
     let message = request["customer_message"].as_str().unwrap();

@@ -25,7 +25,7 @@ use super::engines::{openupgrade, ready_series, upgrade_steps, EngineCatalog, En
 use super::files::{upgraded_name, UpgradeFiles};
 use super::notes::{NoteStep, Notes};
 use super::preflight::{StepCheck, StepInput};
-use odoo::{left_behind, Upgrading};
+use odoo::{left_behind, SeriesStep, Upgrading};
 
 mod odoo;
 use super::rules::{Aim, RequestState};
@@ -177,14 +177,20 @@ impl Processor {
         let last = steps.len() - 1;
         for (n, engine) in steps.iter().enumerate() {
             // Custom modules are written for the target: only its step loads their code.
-            let code = if n == last { &custom.dirs[..] } else { &[] };
+            let step = SeriesStep {
+                id: r.id,
+                engine,
+                scratch,
+                dsn: &dsn,
+                custom: if n == last { &custom.dirs[..] } else { &[] },
+            };
             let check = self.step_check(engine, &dsn, &custom.names, run).await?;
             changes.note(&check);
-            self.step_upgrade(r.id, engine, scratch, &dsn, code, run)
-                .await?;
+            self.step_upgrade(&step, run).await?;
+            if n == last {
+                self.step_verify(&step, run).await?;
+            }
         }
-        self.step_verify(r.id, &steps[last], scratch, &dsn, &custom.dirs, run)
-            .await?;
         let after = read_db_state(&dsn).await?;
         run.notes.modules = changes.lines(&before, &after, &custom.names);
         if r.aim == Aim::Test {
@@ -430,32 +436,21 @@ impl Processor {
 
     /// The step's Odoo with OpenUpgrade: `-u all`, judged by its log (any ERROR or CRITICAL
     /// fails the request, quoting the first).
-    async fn step_upgrade(
-        &self,
-        id: i64,
-        engine: &EngineStatus,
-        scratch: &str,
-        dsn: &str,
-        custom: &[PathBuf],
-        run: &mut Run,
-    ) -> StepResult {
-        let series = engine.engine.series.clone();
+    async fn step_upgrade(&self, step: &SeriesStep<'_>, run: &mut Run) -> StepResult {
+        let series = &step.engine.engine.series;
         let title = format!("Upgrade to {series} with OpenUpgrade");
-        let log = self.files.log(id);
-        let work = self.files.dir(id).join(ODOO_WORK);
+        let log = self.files.log(step.id);
         self.timed(run, &title, async {
             let upgrading = Upgrading {
-                keep_demo: has_demo_data(dsn).await?,
+                keep_demo: has_demo_data(step.dsn).await?,
                 standard_scripts: (self.scripts_dir.as_ref())
                     .map(|d| d.join(series.to_string()))
                     .filter(|d| d.is_dir()),
             };
-            let odoo = self
-                .odoo_run(engine, scratch, custom, Some(&upgrading), &work)
-                .await?;
+            let odoo = self.odoo_run(step, Some(&upgrading)).await?;
             let outcome = odoo.update_all(&log).await?;
             if !outcome.succeeded() {
-                return Err(StepFailure(failure_of(&outcome, &log, &series)));
+                return Err(StepFailure(failure_of(&outcome, &log, series)));
             }
             let mut lines = vec![format!(
                 "odoo-bin -u all --load=base,web,openupgrade_framework: {} warning(s), {:.1} s",
@@ -472,28 +467,19 @@ impl Processor {
 
     /// The target Odoo, without OpenUpgrade, must serve the result, and every installed
     /// module must carry the target series.
-    async fn step_verify(
-        &self,
-        id: i64,
-        engine: &EngineStatus,
-        scratch: &str,
-        dsn: &str,
-        custom: &[PathBuf],
-        run: &mut Run,
-    ) -> StepResult {
-        let series = engine.engine.series.clone();
+    async fn step_verify(&self, step: &SeriesStep<'_>, run: &mut Run) -> StepResult {
+        let series = &step.engine.engine.series;
         let title = format!("Verify with a stock Odoo {series}");
-        let log = self.files.log(id);
-        let work = self.files.dir(id).join(ODOO_WORK);
+        let log = self.files.log(step.id);
         self.timed(run, &title, async {
-            let behind = left_behind(&read_db_state(dsn).await?, &series);
+            let behind = left_behind(&read_db_state(step.dsn).await?, series);
             if !behind.is_empty() {
                 return Err(StepFailure(format!(
                     "These installed modules were not upgraded to {series}: {}",
                     behind.join(", ")
                 )));
             }
-            let odoo = self.odoo_run(engine, scratch, custom, None, &work).await?;
+            let odoo = self.odoo_run(step, None).await?;
             let mut lines = vec![format!("every installed module is at {series}")];
             lines.extend(odoo.serves(&log).await?);
             Ok(((), lines))

@@ -85,6 +85,16 @@ impl UpgradeApi {
         (id, key)
     }
 
+    /// create + upload_modules (custom modules, zipped) + upload + process; returns (id, key).
+    pub fn submit_with_modules(&self, dump: &Path, modules: &Path, aim: &str) -> (String, String) {
+        let (id, key) = self.create(dump.file_name().unwrap().to_str().unwrap(), aim);
+        self.send("upload_modules", &id, &key, modules);
+        self.send("upload", &id, &key, dump);
+        let processed = self.call("process", &[("key", &key), ("request", &id)]);
+        assert_eq!(processed["request"]["state"], "pending", "{processed}");
+        (id, key)
+    }
+
     /// Polls status until the request leaves pending/progress (at most `patience`).
     pub fn wait_finished(&self, id: &str, key: &str) -> Value {
         let deadline = Instant::now() + self.patience;

@@ -41,6 +41,21 @@ pub(super) struct Upgrading {
     pub standard_scripts: Option<PathBuf>,
 }
 
+/// A series step of a request: which engine takes the scratch database to its series, and
+/// the custom modules' folders its Odoo loads.
+pub(super) struct SeriesStep<'a> {
+    /// The request.
+    pub id: i64,
+    /// The step's engine.
+    pub engine: &'a EngineStatus,
+    /// The scratch database.
+    pub scratch: &'a str,
+    /// Its URL, as its owner role.
+    pub dsn: &'a str,
+    /// Folders of custom modules on the addons path (the target's step only).
+    pub custom: &'a [PathBuf],
+}
+
 /// One run of an engine's Odoo, ready to start.
 pub(super) struct OdooRun {
     source: OdooSource,
@@ -52,17 +67,16 @@ pub(super) struct OdooRun {
 }
 
 impl Processor {
-    /// Prepares a run of `engine`'s Odoo on `scratch`, with the custom modules' folders on
-    /// its addons path, upgrading with OpenUpgrade when `upgrading` says so. Its files live
-    /// in `work` (odoo.conf, its home).
+    /// Prepares a run of the step's engine's Odoo on the scratch database, with the custom
+    /// modules' folders on its addons path, upgrading with OpenUpgrade when `upgrading` says
+    /// so. Its files live in the request's work folder (odoo.conf, its home).
     pub(super) async fn odoo_run(
         &self,
-        engine: &EngineStatus,
-        scratch: &str,
-        custom: &[PathBuf],
+        step: &SeriesStep<'_>,
         upgrading: Option<&Upgrading>,
-        work: &Path,
     ) -> StepResult<OdooRun> {
+        let (engine, scratch) = (step.engine, step.scratch);
+        let work = &self.files.dir(step.id).join(super::ODOO_WORK);
         let series = &engine.engine.series;
         let (Some(root), Some(python)) = (&engine.runtime_dir, &engine.python) else {
             return Err(StepFailure(format!(
@@ -100,7 +114,7 @@ impl Processor {
                 env.push(("OPENUPGRADE_USE_DEMO".into(), "yes".into()));
             }
         }
-        addons_path.extend(custom.iter().cloned());
+        addons_path.extend(step.custom.iter().cloned());
         env.extend(
             self.slipway_bin
                 .iter()
