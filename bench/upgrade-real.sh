@@ -3,7 +3,8 @@
 # process, status until done, download the upgraded zip) against the same done by hand with
 # the same code (`odoo-bin db load` with 16.0; OpenUpgrade run by 17.0; a stock 17.0 answering
 # `/web/login` with 200; `odoo-bin db dump`), for each dump in DUMPS. Prints wall times, the
-# ratio (target: Slipway at most 1.1x by hand) and peak memory (the largest process: Odoo).
+# ratio (target: Slipway at most 1.1x by hand), peak memory (the largest process: Odoo) and where
+# each side's time went.
 #
 #   ODOO16=<16.0 tree> VENV16=<its virtualenv> ODOO17=<17.0 tree> VENV17=<its virtualenv> \
 #   DUMPS="v16_base.zip bigger.zip" ./bench/upgrade-real.sh
@@ -30,9 +31,9 @@ work=$(mktemp -d /tmp/slw-upreal-XXXX)
 chmod 755 "$work"
 data=$work/data
 serve=
-stop_serve() { # serve runs under /usr/bin/time: stop its child, let time report
+stop_serve() {
   [ -n "$serve" ] || return 0
-  pkill -TERM -P "$serve" 2>/dev/null || true
+  kill -TERM "$serve" 2>/dev/null || true
   wait "$serve" 2>/dev/null || true
   serve=
 }
@@ -43,8 +44,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 secs() { python3 -c "print(f'{$1/1000:.1f}')"; }
 port=$(free_port)
 base=http://127.0.0.1:$port
-start_serve() { # $1: file for /usr/bin/time's peak RSS (KB)
-  SLIPWAY_SMTP_LISTEN=127.0.0.1:0 SLIPWAY_SSH_LISTEN=127.0.0.1:0 /usr/bin/time -f %M -o "$1" \
+start_serve() {
+  SLIPWAY_SMTP_LISTEN=127.0.0.1:0 SLIPWAY_SSH_LISTEN=127.0.0.1:0 \
     "$bin" --data-dir "$data" serve --listen "127.0.0.1:$port" --sftp-listen "127.0.0.1:$(free_port)" \
     --max-upload $((8 * 1024 * 1024 * 1024)) >>"$work/serve.log" 2>&1 &
   serve=$!
@@ -54,10 +55,39 @@ start_serve() { # $1: file for /usr/bin/time's peak RSS (KB)
   done
 }
 cli() { "$bin" --data-dir "$data" --server "$base" "$@"; }
+# The largest VmHWM (KB) among process $1 and its descendants, sampled every 0.2 s into $2 until
+# $1 ends. Slipway's Odoo runs in a sandbox with its own PID namespace, whose usage never
+# reaches the parent's rusage, so /usr/bin/time cannot see it.
+peak_of_tree() {
+  python3 - "$@" <<'PY'
+import os, sys, time
+root, out, peak = int(sys.argv[1]), sys.argv[2], 0
+while os.path.exists(f'/proc/{root}'):
+    children = {}
+    for p in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            ppid = int(open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[1])
+        except (OSError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(p))
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            hwm = [l for l in open(f'/proc/{pid}/status') if l.startswith('VmHWM:')]
+            peak = max([peak] + [int(l.split()[1]) for l in hwm])
+        except OSError:
+            pass
+    with open(out, 'w') as f:
+        f.write(str(peak))
+    time.sleep(0.2)
+PY
+}
 
 echo "setting up: slipway serve, runtimes 16.0 and 17.0, the 17.0 engine from PyPI (not timed)"
 "$bin" --data-dir "$data" contract add BENCH >/dev/null
-start_serve "$work/setup.rss"
+start_serve
 cli odoo add 16.0 --source "$ODOO16" >/dev/null
 cli odoo add 17.0 --source "$ODOO17" >/dev/null
 added=$(cli upgrade engine add 17.0 ${OPENUPGRADE:+--openupgrade "$OPENUPGRADE"})
@@ -120,7 +150,8 @@ by_hand() { # dump db
 through_slipway() { # dump -> $slw_ms, $slw_kb
   local dump=$1 name created id key state t0 status
   name=$(basename "$dump")
-  start_serve "$work/serve.rss"
+  start_serve
+  peak_of_tree "$serve" "$work/serve.rss" &
   t0=$(ms)
   created=$(curl -sS "$base/database/v1/create?contract=BENCH&aim=production&target=17.0&email=a@b.co&filename=$name")
   id=$(jq -r .request.id <<<"$created"); key=$(jq -r .request.key <<<"$created")
@@ -136,8 +167,12 @@ through_slipway() { # dump -> $slw_ms, $slw_kb
   [ "$state" = done ] || { echo "request $id ended $state: $(jq -r .request.customer_message <<<"$status")" >&2; exit 1; }
   curl -sS -f -o "$work/$name.slipway.zip" "$(jq -r .request.upgraded_dump_url <<<"$status")"
   slw_ms=$(( $(ms) - t0 ))
+  # Its own steps, from the request's log ("<step>: done in 1.2 s").
+  slw_steps=$(curl -sS "$(jq -r .request.notes_url <<<"$status" | sed 's,/notes$,/log,')" \
+    | sed -nE 's/^[0-9-]+ [0-9:]+ (.*): done in ([0-9.]+ s)$/\1 \2/p' | paste -sd, | sed 's/,/, /g')
   stop_serve
-  slw_kb=$(tail -1 "$work/serve.rss")
+  wait
+  slw_kb=$(cat "$work/serve.rss")
 }
 
 printf '\n%-28s %12s %12s %7s %14s %14s\n' dump "by hand" slipway ratio "peak by hand" "peak slipway"
@@ -149,4 +184,5 @@ for dump in $dumps; do
   printf '%-28s %10s s %10s s %6sx %10s MiB %10s MiB\n' "$(basename "$dump")" "$(secs $hand_ms)" \
     "$(secs $slw_ms)" "$(python3 -c "print(f'{$slw_ms/$hand_ms:.2f}')")" $((hand_kb / 1024)) $((slw_kb / 1024))
   echo "  by hand:${hand_steps%,}"
+  echo "  slipway: $slw_steps"
 done

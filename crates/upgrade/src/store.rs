@@ -315,8 +315,9 @@ impl UpgradeStore {
     /// Seconds per byte of past successful runs, to estimate a new one; `None` before the
     /// first success.
     pub async fn seconds_per_byte(&self) -> Result<Option<f64>> {
+        // extract() gives numeric (PostgreSQL 14+), which sqlx does not decode as f64.
         let (rate,): (Option<f64>,) = sqlx::query_as(
-            "SELECT sum(extract(epoch FROM finished_at - processed_at)) / nullif(sum(upload_size), 0) \
+            "SELECT (sum(extract(epoch FROM finished_at - processed_at)) / nullif(sum(upload_size), 0))::float8 \
              FROM (SELECT * FROM upgrade_requests WHERE state IN ('done', 'delivered') \
                    AND processed_at IS NOT NULL AND upload_size > 0 \
                    ORDER BY finished_at DESC LIMIT 20) recent",

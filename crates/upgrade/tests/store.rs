@@ -72,3 +72,27 @@ async fn a_state_the_code_does_not_know_is_refused_by_name() {
     assert!(message.contains("state"), "{message}");
     assert!(message.contains("lost"), "{message}");
 }
+
+#[tokio::test]
+async fn a_finished_run_gives_the_rate_that_estimates_the_next() {
+    let (db, store, id) = store().await;
+    assert_eq!(store.seconds_per_byte().await.unwrap(), None, "no run yet");
+    assert!(store.set_upload(id, 1_000_000, "00").await.unwrap());
+    store.queue_processing(id).await.unwrap().unwrap();
+    let processing = [RequestState::Pending];
+    assert!(store
+        .transition(id, &processing, RequestState::Progress)
+        .await
+        .unwrap());
+    assert!(store
+        .transition(id, &[RequestState::Progress], RequestState::Done)
+        .await
+        .unwrap());
+    // A run of 20 s on a 1 MB dump.
+    sqlx::query("UPDATE upgrade_requests SET processed_at = finished_at - interval '20 seconds'")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let rate = store.seconds_per_byte().await.unwrap().unwrap();
+    assert!((rate - 20e-6).abs() < 1e-9, "{rate}");
+}
