@@ -14,7 +14,8 @@
 # version of odoo-addon-openupgrade-scripts> pins it) and makes its own virtualenv; the by-hand
 # chain runs the very same OpenUpgrade folder with VENV17, which needs `openupgradelib` (pip
 # installs it there if missing). Both use the PostgreSQL cluster `slipway serve` starts. Setting
-# up (engine, virtualenvs) is not timed. BIN=path/to/slipway (default target/debug/slipway).
+# up (engine, virtualenvs) is not timed. BIN=path/to/slipway (default target/debug/slipway);
+# SERVE_ARGS adds flags to `slipway serve` (e.g. --no-sandbox, to tell the sandbox's cost apart).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for var in ODOO16 VENV16 ODOO17 VENV17; do
@@ -47,7 +48,7 @@ base=http://127.0.0.1:$port
 start_serve() {
   SLIPWAY_SMTP_LISTEN=127.0.0.1:0 SLIPWAY_SSH_LISTEN=127.0.0.1:0 \
     "$bin" --data-dir "$data" serve --listen "127.0.0.1:$port" --sftp-listen "127.0.0.1:$(free_port)" \
-    --max-upload $((8 * 1024 * 1024 * 1024)) >>"$work/serve.log" 2>&1 &
+    --max-upload $((8 * 1024 * 1024 * 1024)) ${SERVE_ARGS:-} >>"$work/serve.log" 2>&1 &
   serve=$!
   until curl -sf "$base/healthz" >/dev/null; do
     kill -0 "$serve" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
