@@ -303,12 +303,36 @@ impl OdooServer {
         let body: Value = answer.json().unwrap();
         (body["result"]["uid"].clone(), cookie)
     }
+
+    /// `model.method(*args)` over JSON-RPC in the session of `cookie`; its result.
+    fn call(
+        &self,
+        http: &reqwest::blocking::Client,
+        cookie: &str,
+        model: &str,
+        method: &str,
+        args: Value,
+    ) -> Value {
+        let body: Value = http
+            .post(format!("{}/web/dataset/call_kw/{model}/{method}", self.base))
+            .header("Cookie", cookie)
+            .json(&json!({"jsonrpc": "2.0", "method": "call", "id": 1,
+                          "params": {"model": model, "method": method, "args": args, "kwargs": {}}}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert!(body["error"].is_null(), "{model}.{method}: {body}");
+        body["result"].clone()
+    }
 }
 
-/// What a 16.0 database holds that the test checks after the upgrade.
-struct Attachment {
-    id: u64,
-    content: &'static str,
+/// What the test's own 16.0 database holds that must come through the upgrade.
+struct Kept {
+    /// An attachment's id, and the content of its file.
+    attachment: (u64, &'static str),
+    /// A partner of the demo data: OpenUpgrade deletes demo records unless told to keep them.
+    demo_partner: &'static str,
 }
 
 const ATTACHED: &str = "Hello from Odoo 16, kept through the upgrade\n";
@@ -316,7 +340,7 @@ const ATTACHED: &str = "Hello from Odoo 16, kept through the upgrade\n";
 /// A 16.0 database made by the real Odoo 16 as a customer's would be: mail + contacts with
 /// demo data, and a text file attached to the admin's partner; dumped with `odoo-bin db dump`
 /// (a zip with its filestore) to `zip`.
-fn mail_demo_database(odoo16: &Odoo, zip: &Path) -> Attachment {
+fn mail_demo_database(odoo16: &Odoo, zip: &Path) -> Kept {
     let db = "real_v16_mail_demo";
     odoo16.run(
         None,
@@ -338,9 +362,9 @@ fn mail_demo_database(odoo16: &Odoo, zip: &Path) -> Attachment {
         .unwrap_or_else(|| panic!("no attachment made:\n{out}"));
     let id = line.split_whitespace().next().unwrap().parse().unwrap();
     odoo16.run(Some("db"), &["dump", db, zip.to_str().unwrap()], "");
-    Attachment {
-        id,
-        content: ATTACHED,
+    Kept {
+        attachment: (id, ATTACHED),
+        demo_partner: "Azure Interior",
     }
 }
 
@@ -361,16 +385,16 @@ fn real_odoo_16_databases_come_back_as_17_databases_a_stock_odoo_17_serves() {
     let odoo17 = Odoo::new(src17, &db_options, &work.path().join("odoo17"));
 
     let mail_demo = work.path().join("v16_mail_demo.zip");
-    let attachment = mail_demo_database(&odoo16, &mail_demo);
+    let kept = mail_demo_database(&odoo16, &mail_demo);
     let cases = [
         (
             slipway_testkit::odoo_dumps_dir().join("v16_base.zip"),
             "production",
             None,
         ),
-        (mail_demo, "test", Some(attachment)),
+        (mail_demo, "test", Some(kept)),
     ];
-    for (n, (dump, aim, attachment)) in cases.iter().enumerate() {
+    for (n, (dump, aim, kept)) in cases.iter().enumerate() {
         let name = dump.file_name().unwrap().to_string_lossy().to_string();
         let t0 = Instant::now();
         let (id, key) = p.api.submit(dump, aim);
@@ -390,7 +414,7 @@ fn real_odoo_16_databases_come_back_as_17_databases_a_stock_odoo_17_serves() {
         assert_eq!(inspected["odoo_version"], "17.0", "{name}");
 
         // A stock Odoo 17 (no OpenUpgrade) restores it, updates every module without an
-        // error, and serves it: the login page, admin's login, the attached file.
+        // error, and serves it: the login page, admin's login, the attached file, demo data.
         let db = format!("real_v17_{n}");
         odoo17.load(&db, &upgraded);
         odoo17.run(None, &["-d", &db, "-u", "all", "--stop-after-init"], "");
@@ -399,14 +423,18 @@ fn real_odoo_16_databases_come_back_as_17_databases_a_stock_odoo_17_serves() {
         assert_eq!(server.login_page(http), 200, "{name}: /web/login");
         let (uid, cookie) = server.authenticate(http, &db, "admin");
         assert_eq!(uid, json!(2), "{name}: admin logs in");
-        if let Some(attachment) = attachment {
+        if let Some(kept) = kept {
+            let (id, content) = kept.attachment;
             let file = http
-                .get(format!("{}/web/content/{}", server.base, attachment.id))
+                .get(format!("{}/web/content/{id}", server.base))
                 .header("Cookie", &cookie)
                 .send()
                 .unwrap();
             assert_eq!(file.status(), 200, "{name}: the attachment");
-            assert_eq!(file.text().unwrap(), attachment.content, "{name}");
+            assert_eq!(file.text().unwrap(), content, "{name}: the attached file");
+            let domain = json!([[["name", "=", kept.demo_partner]]]);
+            let found = server.call(http, &cookie, "res.partner", "search_count", domain);
+            assert_eq!(found, json!(1), "{name}: demo data kept");
         }
         eprintln!("{name}: checked on stock Odoo 17 after {:?}", t0.elapsed());
     }
