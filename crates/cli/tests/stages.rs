@@ -320,6 +320,13 @@ fn staging_is_a_neutralized_copy_and_production_is_untouched() {
     let hash = site.psql(db, admin_password);
     assert!(hash.starts_with("$pbkdf2-sha512$600000$"), "{hash}");
     assert_eq!(hash, site.psql(&prod_db, admin_password));
+    // A copy never passes for production: Odoo's duplicate gives it a new identity.
+    for key in ["database.uuid", "database.secret"] {
+        let value = format!("SELECT value FROM ir_config_parameter WHERE key = '{key}'");
+        let (copy, original) = (site.psql(db, &value), site.psql(&prod_db, &value));
+        assert!(!copy.is_empty() && !original.is_empty(), "{key}");
+        assert_ne!(copy, original, "staging kept production's {key}");
+    }
     let neutralize = site.cli_ok(&[
         "build",
         "logs",

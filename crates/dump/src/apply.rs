@@ -96,6 +96,16 @@ pub(crate) async fn reset_identity(pool: &PgPool) -> Result<()> {
     Ok(())
 }
 
+/// Gives the copy `db` a new identity, as Odoo's duplicate does ([`reset_identity`]): a staging
+/// copy must never pass for production (IAP accounts, licences and mail gateways key on
+/// `database.uuid`).
+pub async fn reset_database_identity(target: &crate::db::Target, db: &str) -> Result<()> {
+    let pool = target.as_owner(db).await?;
+    let reset = reset_identity(&pool).await;
+    pool.close().await;
+    reset
+}
+
 /// What `db neutralize` did or would do.
 #[derive(Debug, Clone, Serialize)]
 pub struct NeutralizeOutcome {

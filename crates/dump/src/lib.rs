@@ -103,7 +103,9 @@ mod sqlguard;
 mod sqlscan;
 mod zipsafe;
 
-pub use apply::{neutralize_database, NeutralizeOutcome, NeutralizeReport};
+pub use apply::{
+    neutralize_database, reset_database_identity, NeutralizeOutcome, NeutralizeReport,
+};
 pub use clone::{clone_database, ClonePath, CloneReport, IdleSessions};
 pub use create::{create, CreateOptions, CreateReport, OutputFormat};
 pub use db::{ident as quote_ident, DbCredentials, Target};

@@ -107,6 +107,9 @@ impl Pipeline {
         .context("copying the production database")?;
 
         self.step(build, "neutralize").await?;
+        slipway_dump::reset_database_identity(&self.env.target, &build.name)
+            .await
+            .context("giving the copy its own identity")?;
         let outcome = slipway_dump::neutralize_database(&self.env.target, &build.name, false)
             .await
             .context("neutralizing the copy")?;
@@ -117,6 +120,7 @@ impl Pipeline {
             report.held.as_secs_f64(),
             report.elapsed.as_secs_f64()
         );
+        log.push_str("new database.uuid, database.secret, database.create_date and web.base.url, as Odoo's duplicate gives a copy\n");
         for step in &outcome.steps.applied {
             log.push_str(&format!("applied: {step}\n"));
         }
