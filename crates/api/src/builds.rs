@@ -18,8 +18,10 @@ pub struct BuildView {
     #[serde(flatten)]
     pub build: Build,
     /// `http://<build>.<domain>[:port]/`, its own host name, on the port the request reached
-    /// Slipway on.
-    pub url: String,
+    /// Slipway on; absent for a build whose server never came up (pending, building, or
+    /// failed before serving).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// `ssh -p <port> <build>@<host>` while it runs and Slipway's SSH server is on (with a
     /// key registered in the user's profile).
     #[serde(default, skip_serializing_if = "Option::is_none")]

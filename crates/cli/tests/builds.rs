@@ -257,6 +257,66 @@ fn a_series_without_runtime_fails_saying_what_to_do() {
 }
 
 #[test]
+fn build_addresses_carry_the_port_and_only_builds_that_served_have_one() {
+    let site = Site::start(&[]);
+    let origin = |name: &str| format!("http://{name}.localhost:{}", site.port);
+
+    // A running build: `build show` and Connect give its whole address, port included,
+    // so the link works pasted anywhere, not only from the UI.
+    let tree = project(&site, "shop", "17.0");
+    tree.push("main");
+    let id = site.build_of("shop", "main", &tree.git(&["rev-parse", "HEAD"]));
+    let running = site.wait_build(id);
+    assert_eq!(running["state"], "running", "{running}");
+    let name = running["name"].as_str().unwrap();
+    let shown = site.cli_ok(&["build", "show", &id.to_string()]);
+    let url_line = shown
+        .lines()
+        .find(|l| l.starts_with("url"))
+        .unwrap_or_else(|| panic!("no url in:\n{shown}"));
+    assert_eq!(
+        url_line.split_whitespace().collect::<Vec<_>>(),
+        ["url", &format!("{}/", origin(name))],
+        "{shown}"
+    );
+    let (status, link) = site.post(&format!("/api/builds/{id}/connect"), json!({}));
+    assert_eq!(status, 200, "{link}");
+    let link = link["url"].as_str().unwrap();
+    let path = link
+        .strip_prefix(&origin(name))
+        .unwrap_or_else(|| panic!("{link} is not on {}", origin(name)));
+    assert!(path.starts_with("/slipway/connect?ticket="), "{link}");
+    let landing = site
+        .build_request(reqwest::Method::GET, name, path)
+        .send()
+        .unwrap();
+    assert_eq!(landing.status(), 303, "the link as given lands");
+
+    // A build that failed before its server came up has no address: none in the API, the
+    // JSON or the text of `build show`.
+    let old = project(&site, "old", "16.0");
+    old.push("main");
+    let id = site.build_of("old", "main", &old.git(&["rev-parse", "HEAD"]));
+    let failed = site.wait_build(id);
+    assert_eq!(failed["result"], "failed", "{failed}");
+    assert!(failed.get("url").is_none(), "{failed}");
+    let json: Value =
+        serde_json::from_str(&site.cli_ok(&["build", "show", &id.to_string(), "--json"])).unwrap();
+    assert_eq!(json["id"], id, "{json}");
+    assert!(json.get("url").is_none(), "{json}");
+    let shown = site.cli_ok(&["build", "show", &id.to_string()]);
+    assert!(shown.contains("failed"), "{shown}");
+    assert!(!shown.contains("url") && !shown.contains("http"), "{shown}");
+
+    // A build that served and was then stopped keeps its address (it says there why it is
+    // down, and a rebuild brings it back).
+    site.cli_ok(&["build", "stop", &running["id"].to_string()]);
+    let stopped = site.get(&format!("/api/builds/{}", running["id"]));
+    assert_ne!(stopped["state"], "running", "{stopped}");
+    assert_eq!(stopped["url"], format!("{}/", origin(name)), "{stopped}");
+}
+
+#[test]
 fn deleting_a_branch_stops_its_builds_and_drops_their_databases() {
     let site = Site::start(&[]);
     let tree = project(&site, "gone", "17.0");

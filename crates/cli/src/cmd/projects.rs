@@ -599,7 +599,7 @@ pub async fn run_build(
                 return print_answer(&shown);
             }
             let build = &shown.build;
-            print_fields(&[
+            let mut fields = vec![
                 ("build", format!("#{} {}", build.id, build.name)),
                 ("branch", format!("{}/{}", build.project, build.branch)),
                 ("revision", build.revision.clone()),
@@ -608,8 +608,10 @@ pub async fn run_build(
                 ("step", text(&build.step)),
                 ("message", text(&build.message)),
                 ("template hit", build.template_hit.to_string()),
-                ("url", shown.url.clone()),
-            ]);
+            ];
+            // A build that never served has no address to give.
+            fields.extend(shown.url.map(|url| ("url", url)));
+            print_fields(&fields);
             Ok(())
         }
         BuildCommand::Logs(args) => logs(&api, args).await,

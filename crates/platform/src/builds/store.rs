@@ -157,6 +157,14 @@ pub struct Build {
     pub db_dropped_at: Option<DateTime<Utc>>,
 }
 
+impl Build {
+    /// Whether its server ever came up (it reached `running`, whatever it is now): only
+    /// then has it an address worth giving anyone.
+    pub fn has_served(&self) -> bool {
+        self.ready_at.is_some()
+    }
+}
+
 const BUILD_SELECT: &str = "SELECT k.id, '' AS name, p.name AS project, k.branch_id, \
     b.name AS branch, k.revision, k.stage, k.trigger, k.state, k.result, k.step, k.message, \
     k.database, k.http_port, k.pid, k.venv_key, k.template_key, k.template_hit, k.keep, \

@@ -77,7 +77,9 @@ pub(crate) async fn get_build(
 ) -> ApiResult<Answer<BuildView>> {
     let build = build_for(&state, &user, id, Action::View).await?;
     Ok(Answer(BuildView {
-        url: format!("{}/", state.build_origin(&build.name, &headers)),
+        url: build
+            .has_served()
+            .then(|| format!("{}/", state.build_origin(&build.name, &headers))),
         ssh: ssh_command(&state, &build, &headers),
         build,
     }))
