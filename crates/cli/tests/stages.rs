@@ -814,25 +814,7 @@ fn production_is_backed_up_before_updates_and_a_backup_restores() {
         "three copies: {before}"
     );
     // serve runs every new backup's restore drill by itself, in the background
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    let drilled = loop {
-        let listed = site.get("/api/projects/safe/branches/main/backups");
-        let this = listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["id"] == before["id"])
-            .cloned()
-            .unwrap();
-        if !this["verification"].is_null() {
-            break this;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no drill of the before-update backup: {this}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    let drilled = once_drilled(&site, "safe", "main", before["id"].as_str().unwrap());
     assert_eq!(drilled["verification"]["ok"], true, "{drilled}");
 
     let (status, manual) = site.post("/api/projects/safe/branches/main/backups", json!({}));
@@ -885,6 +867,10 @@ fn production_is_backed_up_before_updates_and_a_backup_restores() {
         db.as_str(),
         "{created}"
     );
+    // and its backup gets the same restore drill as the API's, from serve's worker
+    let cli_made = created["backup"]["id"].as_str().unwrap();
+    let drilled = once_drilled(&site, "safe", "main", cli_made);
+    assert_eq!(drilled["verification"]["ok"], true, "{drilled}");
 
     // Point-in-time recovery: production as it was at a given moment, through the API.
     site.cli_ok(&["backup", "base-backup"]);
@@ -950,6 +936,29 @@ fn production_is_backed_up_before_updates_and_a_backup_restores() {
     let after_prune = listed(&site);
     assert_eq!(after_prune.len(), before_prune.len() - 1, "{after_prune:?}");
     assert!(!after_prune.iter().any(|id| id == manual_id));
+}
+
+/// Backup `id` of a branch once its restore drill is recorded (serve runs the drills in the
+/// background; 90 s at most).
+fn once_drilled(site: &Site, project: &str, branch: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let listed = site.get(&format!(
+            "/api/projects/{project}/branches/{branch}/backups"
+        ));
+        let this = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no backup {id}: {listed}"));
+        if !this["verification"].is_null() {
+            return this;
+        }
+        assert!(Instant::now() < deadline, "no drill of backup {id}: {this}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 /// What a user of database `db` would notice changed: owner, comment, connectability, its
