@@ -463,6 +463,54 @@ fn stage_moves_follow_odoo_sh_rules_and_are_in_history() {
 }
 
 #[test]
+fn a_branch_made_production_stops_its_development_builds() {
+    let site = Site::start(&[]);
+    site.cli_ok(&["project", "create", "promoted", "--odoo", "17.0"]);
+    let tree = WorkTree::from_fixture("shop", &site.git_url("promoted"));
+    tree.push("main");
+    let dev = site.wait_build(site.build_of("promoted", "main", &tree.git(&["rev-parse", "HEAD"])));
+    assert_eq!(dev["state"], "running", "{dev}");
+    let dev_name = dev["name"].as_str().unwrap();
+    assert!(healthy(&site, dev_name), "the development build serves");
+
+    site.cli_ok(&[
+        "branch",
+        "set",
+        "promoted",
+        "main",
+        "--stage",
+        "production",
+        "--confirm",
+    ]);
+    let dev_id = dev["id"].as_i64().unwrap();
+    let stopped = site.get(&format!("/api/builds/{dev_id}"));
+    assert_eq!(stopped["state"], "done", "{stopped}");
+    assert!(
+        !healthy(&site, dev_name),
+        "the development build no longer serves"
+    );
+    assert!(
+        !site.database_exists(dev_name),
+        "its database is dropped as a dropped build's is"
+    );
+    let history = site.get("/api/projects/promoted/branches/main/history");
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "build.dropped" && e["detail"]["build"] == dev_id),
+        "History says so: {history}"
+    );
+    let prod = site.settled_build_after("promoted", "main", dev_id);
+    assert_eq!(prod["state"], "running", "{prod}");
+    assert!(
+        healthy(&site, prod["name"].as_str().unwrap()),
+        "production serves"
+    );
+}
+
+#[test]
 fn merging_builds_the_target_and_a_conflict_changes_nothing() {
     let site = Site::start(&[]);
     site.cli_ok(&["project", "create", "merges", "--odoo", "17.0"]);
