@@ -42,9 +42,9 @@
 //! `scheduler.rs`: slots and retries claimed by conditional `UPDATE` and queued as `backup.daily`
 //! jobs in one transaction, so restarts neither repeat nor forget a day). Production's schedule is
 //! pointed (database, time, time zone from `serve --daily-backup-at/--daily-backup-tz`) at each
-//! production build. In `serve` every new backup also gets its restore drill: `create` queues a
-//! `backup.verify` job (`Backups::verifying_new_backups`; a daily job drills inline) and a worker
-//! runs it; drills of one backup wait for each other on an advisory lock. Tables in
+//! production build. Every new backup, made by `serve` or the CLI, also gets its restore drill:
+//! `create` queues a `backup.verify` job (`Backups::verifying_new_backups`; a daily job drills
+//! inline) and a worker in `serve` runs it; drills of one backup wait for each other on an advisory lock. Tables in
 //! `crates/metadata/migrations/0004_backups.sql` and `0007`. `pitr.rs` is point-in-time recovery of
 //! the embedded cluster (not with `--pg-url`): `ingest_wal` moves spooled WAL into the repository
 //! (the spool file removed only once the primary holds it; `serve` runs it every 10 s),

@@ -463,6 +463,54 @@ fn stage_moves_follow_odoo_sh_rules_and_are_in_history() {
 }
 
 #[test]
+fn a_branch_made_production_stops_its_development_builds() {
+    let site = Site::start(&[]);
+    site.cli_ok(&["project", "create", "promoted", "--odoo", "17.0"]);
+    let tree = WorkTree::from_fixture("shop", &site.git_url("promoted"));
+    tree.push("main");
+    let dev = site.wait_build(site.build_of("promoted", "main", &tree.git(&["rev-parse", "HEAD"])));
+    assert_eq!(dev["state"], "running", "{dev}");
+    let dev_name = dev["name"].as_str().unwrap();
+    assert!(healthy(&site, dev_name), "the development build serves");
+
+    site.cli_ok(&[
+        "branch",
+        "set",
+        "promoted",
+        "main",
+        "--stage",
+        "production",
+        "--confirm",
+    ]);
+    let dev_id = dev["id"].as_i64().unwrap();
+    let stopped = site.get(&format!("/api/builds/{dev_id}"));
+    assert_eq!(stopped["state"], "done", "{stopped}");
+    assert!(
+        !healthy(&site, dev_name),
+        "the development build no longer serves"
+    );
+    assert!(
+        !site.database_exists(dev_name),
+        "its database is dropped as a dropped build's is"
+    );
+    let history = site.get("/api/projects/promoted/branches/main/history");
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "build.dropped" && e["detail"]["build"] == dev_id),
+        "History says so: {history}"
+    );
+    let prod = site.settled_build_after("promoted", "main", dev_id);
+    assert_eq!(prod["state"], "running", "{prod}");
+    assert!(
+        healthy(&site, prod["name"].as_str().unwrap()),
+        "production serves"
+    );
+}
+
+#[test]
 fn merging_builds_the_target_and_a_conflict_changes_nothing() {
     let site = Site::start(&[]);
     site.cli_ok(&["project", "create", "merges", "--odoo", "17.0"]);
@@ -814,25 +862,7 @@ fn production_is_backed_up_before_updates_and_a_backup_restores() {
         "three copies: {before}"
     );
     // serve runs every new backup's restore drill by itself, in the background
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    let drilled = loop {
-        let listed = site.get("/api/projects/safe/branches/main/backups");
-        let this = listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|b| b["id"] == before["id"])
-            .cloned()
-            .unwrap();
-        if !this["verification"].is_null() {
-            break this;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no drill of the before-update backup: {this}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    let drilled = once_drilled(&site, "safe", "main", before["id"].as_str().unwrap());
     assert_eq!(drilled["verification"]["ok"], true, "{drilled}");
 
     let (status, manual) = site.post("/api/projects/safe/branches/main/backups", json!({}));
@@ -885,6 +915,10 @@ fn production_is_backed_up_before_updates_and_a_backup_restores() {
         db.as_str(),
         "{created}"
     );
+    // and its backup gets the same restore drill as the API's, from serve's worker
+    let cli_made = created["backup"]["id"].as_str().unwrap();
+    let drilled = once_drilled(&site, "safe", "main", cli_made);
+    assert_eq!(drilled["verification"]["ok"], true, "{drilled}");
 
     // Point-in-time recovery: production as it was at a given moment, through the API.
     site.cli_ok(&["backup", "base-backup"]);
@@ -950,6 +984,29 @@ fn production_is_backed_up_before_updates_and_a_backup_restores() {
     let after_prune = listed(&site);
     assert_eq!(after_prune.len(), before_prune.len() - 1, "{after_prune:?}");
     assert!(!after_prune.iter().any(|id| id == manual_id));
+}
+
+/// Backup `id` of a branch once its restore drill is recorded (serve runs the drills in the
+/// background; 90 s at most).
+fn once_drilled(site: &Site, project: &str, branch: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let listed = site.get(&format!(
+            "/api/projects/{project}/branches/{branch}/backups"
+        ));
+        let this = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no backup {id}: {listed}"));
+        if !this["verification"].is_null() {
+            return this;
+        }
+        assert!(Instant::now() < deadline, "no drill of backup {id}: {this}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 /// What a user of database `db` would notice changed: owner, comment, connectability, its

@@ -103,7 +103,8 @@ pub enum HistoryEvent {
         /// The build.
         build: i64,
     },
-    /// A development build's database was dropped at the end of its lifetime.
+    /// A development build's database was dropped: at the end of its lifetime, or its branch
+    /// became production.
     #[serde(rename = "build.dropped")]
     BuildDropped {
         /// Sentence.

@@ -319,7 +319,8 @@ impl Platform {
 
     /// Moves a branch to another stage (the caller checked the rules with
     /// [`crate::stages::check_move`]), records it, and builds the branch in its new stage
-    /// when that is staging or production.
+    /// when that is staging or production; a branch made production loses its development
+    /// builds.
     pub async fn move_stage(&self, branch: &Branch, to: Stage, by: &str) -> Result<Option<i64>> {
         let from = branch.stage;
         self.branches.set_stage(branch.id, to).await?;
@@ -341,12 +342,42 @@ impl Platform {
                 },
             )
             .await?;
+        if to == Stage::Production && from != Stage::Production {
+            self.drop_development_builds(branch).await?;
+        }
         match (&branch.head, to) {
             (Some(head), Stage::Staging | Stage::Production) => Ok(Some(
                 self.builds.enqueue(branch.id, to, head, "stage").await?,
             )),
             _ => Ok(None),
         }
+    }
+
+    /// A branch made production keeps no development build serving beside production: each
+    /// is stopped and its database dropped, as at the end of its lifetime, and History says
+    /// so.
+    async fn drop_development_builds(&self, branch: &Branch) -> Result<()> {
+        for build in self.builds.of_branch(branch.id, 1000).await? {
+            if build.stage != Stage::Development || build.db_dropped_at.is_some() {
+                continue;
+            }
+            self.drop_build(&build, "its branch became production")
+                .await?;
+            self.history
+                .record(
+                    branch.id,
+                    HistoryEvent::BuildDropped {
+                        message: format!(
+                            "development build #{} stopped and its database dropped: \
+                             the branch became production",
+                            build.id
+                        ),
+                        build: build.id,
+                    },
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     /// A new build of the branch's head; refused, but in production, when the project is

@@ -159,7 +159,7 @@ pub struct CreateArgs {
     /// Why the backup is taken.
     #[arg(long, value_enum, default_value = "manual")]
     kind: KindArg,
-    /// Run the restore drill right after.
+    /// Run the restore drill right after (else it is queued, and `serve` runs it).
     #[arg(long)]
     verify: bool,
     /// Print JSON.
@@ -349,6 +349,7 @@ async fn service(
     args: &RepoArgs,
     global: &GlobalOptions,
     policy: RetentionPolicy,
+    queue_drills: bool,
 ) -> Result<(Backups, Postgres)> {
     let data_dir = global.absolute_data_dir()?;
     let repo = open_repository(
@@ -360,6 +361,10 @@ async fn service(
     let (metadata, pg) = global.metadata().await?;
     let target = Target::new(pg.server.clone(), global.binaries()?, &data_dir)?;
     let mut backups = Backups::new(metadata.pool().clone(), target, repo).with_policy(policy);
+    if queue_drills {
+        // the same `backup.verify` job as the API's backups: `serve`'s worker drills it
+        backups = backups.verifying_new_backups();
+    }
     if global.pg_url.is_none() {
         let spool = global.embedded_cluster()?.layout().wal_spool.clone();
         backups = backups.with_wal_spool(spool);
@@ -392,6 +397,9 @@ struct Session<'a> {
     message: Option<String>,
     /// `--json`: no bar either.
     quiet: bool,
+    /// Whether each backup the work takes gets its restore drill queued (off when the
+    /// command drills it itself, `--verify`).
+    queue_drills: bool,
 }
 
 impl<'a> Session<'a> {
@@ -403,6 +411,15 @@ impl<'a> Session<'a> {
             policy: RetentionPolicy::default(),
             message: None,
             quiet: true,
+            queue_drills: true,
+        }
+    }
+
+    /// Without queueing restore drills: the work runs its own.
+    fn drilling_itself(self, itself: bool) -> Self {
+        Session {
+            queue_drills: !itself,
+            ..self
         }
     }
 
@@ -425,7 +442,7 @@ impl<'a> Session<'a> {
         self,
         work: impl AsyncFnOnce(&Backups, ProgressFn) -> std::result::Result<T, E>,
     ) -> Result<T> {
-        let (backups, pg) = service(self.repo, self.global, self.policy).await?;
+        let (backups, pg) = service(self.repo, self.global, self.policy, self.queue_drills).await?;
         let message = self.message.unwrap_or_default();
         let (bar, progress) = progress_bar(&message, self.quiet || message.is_empty());
         let done = pg.finish_after(&bar, work(&backups, progress)).await;
@@ -602,6 +619,7 @@ async fn create(args: CreateArgs, global: &GlobalOptions) -> Result<()> {
         of.or(args.source.database.as_deref()).unwrap_or_default()
     );
     let (record, verification) = Session::new(&args.repo, global)
+        .drilling_itself(args.verify)
         .showing(message, args.json)
         .run(async |backups, progress| take_backup(&args, backups, progress).await)
         .await?;
