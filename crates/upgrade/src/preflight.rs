@@ -138,8 +138,7 @@ impl StepCheck {
 
     /// The report's lines for the step: renames, merges and the coverage warning.
     pub fn lines(&self, series: &str) -> Vec<String> {
-        let mut lines: Vec<String> = self
-            .renamed
+        self.renamed
             .iter()
             .map(|(old, new)| format!("{old} is renamed {new} (OpenUpgrade)"))
             .chain(
@@ -147,14 +146,21 @@ impl StepCheck {
                     .iter()
                     .map(|(m, into)| format!("{m} is merged into {into} (OpenUpgrade)")),
             )
-            .collect();
-        if !self.uncovered.is_empty() {
-            lines.push(format!(
-                "warning: OpenUpgrade has no scripts nor a finished analysis for {series} of {}: the ORM updates them, check their data",
+            .chain(
+                self.coverage_warning(series)
+                    .map(|w| format!("warning: {w}")),
+            )
+            .collect()
+    }
+
+    /// The warning about the modules OpenUpgrade does not cover, if any.
+    pub fn coverage_warning(&self, series: &str) -> Option<String> {
+        (!self.uncovered.is_empty()).then(|| {
+            format!(
+                "OpenUpgrade has no scripts nor a finished analysis for {series} of {}: the ORM updates them, check their data",
                 self.uncovered.join(", ")
-            ));
-        }
-        lines
+            )
+        })
     }
 }
 

@@ -25,7 +25,7 @@ use super::engines::{openupgrade, ready_series, upgrade_steps, EngineCatalog, En
 use super::files::{upgraded_name, UpgradeFiles};
 use super::notes::{NoteStep, Notes};
 use super::preflight::{StepCheck, StepInput};
-use odoo::{left_behind, SeriesStep, Upgrading};
+use odoo::{left_behind, EngineRuntime, SeriesStep, Upgrading};
 
 mod odoo;
 use super::rules::{Aim, RequestState};
@@ -180,11 +180,12 @@ impl Processor {
             let step = SeriesStep {
                 id: r.id,
                 engine,
+                runtime: EngineRuntime::of(engine)?,
                 scratch,
                 dsn: &dsn,
                 custom: if n == last { &custom.dirs[..] } else { &[] },
             };
-            let check = self.step_check(engine, &dsn, &custom.names, run).await?;
+            let check = self.step_check(&step, &custom.names, run).await?;
             changes.note(&check);
             self.step_upgrade(&step, run).await?;
             if n == last {
@@ -384,53 +385,38 @@ impl Processor {
     /// modules OpenUpgrade does not cover.
     async fn step_check(
         &self,
-        engine: &EngineStatus,
-        dsn: &str,
+        step: &SeriesStep<'_>,
         custom: &BTreeSet<String>,
         run: &mut Run,
     ) -> StepResult<StepCheck> {
-        let series = engine.engine.series.clone();
+        let series = step.engine.engine.series.to_string();
         let title = format!("Check the installed modules against Odoo {series}");
         let check = self
             .timed(run, &title, async {
-                let db = read_db_state(dsn).await?;
+                let db = read_db_state(step.dsn).await?;
                 let installed: Vec<String> = db
                     .modules
                     .iter()
                     .filter(|m| m.state.is_installed())
                     .map(|m| m.name.clone())
                     .collect();
-                let runtime = engine.runtime_dir.clone().unwrap_or_default();
-                let source = slipway_runner::odoo::OdooSource::inspect(&runtime)
-                    .map_err(|e| StepFailure(format!("The Odoo {series} runtime: {e}")))?;
-                let available = slipway_odoo::scan_addons(&source.addons_dirs(), &series)
-                    .addons
-                    .into_keys()
-                    .collect();
-                let ou = &engine.engine.openupgrade_dir;
-                let apriori = openupgrade::read_apriori(ou)?;
-                let covered = openupgrade::covered_modules(ou, &series);
+                let ou = &step.engine.engine.openupgrade_dir;
                 let check = StepCheck::of(StepInput {
                     installed: &installed,
-                    available: &available,
-                    apriori: &apriori,
+                    available: &step.runtime.modules(),
+                    apriori: &openupgrade::read_apriori(ou)?,
                     custom,
-                    covered: &covered,
+                    covered: &openupgrade::covered_modules(ou, &step.engine.engine.series),
                 });
-                if let Some(refusal) = check.refusal(&series.to_string()) {
+                if let Some(refusal) = check.refusal(&series) {
                     return Err(StepFailure(refusal));
                 }
                 let mut lines = vec![format!("{} installed modules", installed.len())];
-                lines.extend(check.lines(&series.to_string()));
+                lines.extend(check.lines(&series));
                 Ok((check, lines))
             })
             .await?;
-        run.notes.warnings.extend(
-            check
-                .lines(&series.to_string())
-                .into_iter()
-                .filter_map(|l| l.strip_prefix("warning: ").map(str::to_string)),
-        );
+        run.notes.warnings.extend(check.coverage_warning(&series));
         Ok(check)
     }
 

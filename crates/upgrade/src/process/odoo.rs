@@ -48,12 +48,55 @@ pub(super) struct SeriesStep<'a> {
     pub id: i64,
     /// The step's engine.
     pub engine: &'a EngineStatus,
+    /// Its runtime's source tree and virtualenv, found once for all the step's runs.
+    pub runtime: EngineRuntime,
     /// The scratch database.
     pub scratch: &'a str,
     /// Its URL, as its owner role.
     pub dsn: &'a str,
     /// Folders of custom modules on the addons path (the target's step only).
     pub custom: &'a [PathBuf],
+}
+
+/// The Odoo an engine runs: its runtime's tree and the engine's virtualenv.
+#[derive(Debug, Clone)]
+pub(super) struct EngineRuntime {
+    source: OdooSource,
+    venv: Venv,
+}
+
+impl EngineRuntime {
+    /// The runtime of a ready engine; an engine no longer ready fails the step, saying why.
+    pub fn of(engine: &EngineStatus) -> StepResult<EngineRuntime> {
+        let series = &engine.engine.series;
+        let (Some(root), Some(python)) = (&engine.runtime_dir, &engine.python) else {
+            return Err(StepFailure(format!(
+                "The upgrade engine of {series} is not ready ({}); ask the server's administrator (`slipway upgrade engine list`)",
+                engine.not_ready.join("; ")
+            )));
+        };
+        let source = OdooSource::inspect(root)
+            .map_err(|e| StepFailure(format!("The Odoo {series} runtime: {e}")))?;
+        let venv = Venv {
+            dir: python
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new("/"))
+                .to_path_buf(),
+            python: python.clone(),
+            key: String::new(),
+            reused: true,
+        };
+        Ok(EngineRuntime { source, venv })
+    }
+
+    /// The modules of its Odoo (its addons folders).
+    pub fn modules(&self) -> std::collections::BTreeSet<String> {
+        slipway_odoo::scan_addons(&self.source.addons_dirs(), &self.source.series)
+            .addons
+            .into_keys()
+            .collect()
+    }
 }
 
 /// One run of an engine's Odoo, ready to start.
@@ -78,24 +121,8 @@ impl Processor {
         let (engine, scratch) = (step.engine, step.scratch);
         let work = &self.files.dir(step.id).join(super::ODOO_WORK);
         let series = &engine.engine.series;
-        let (Some(root), Some(python)) = (&engine.runtime_dir, &engine.python) else {
-            return Err(StepFailure(format!(
-                "The upgrade engine of {series} is not ready ({}); ask the server's administrator (`slipway upgrade engine list`)",
-                engine.not_ready.join("; ")
-            )));
-        };
-        let source = OdooSource::inspect(root)
-            .map_err(|e| StepFailure(format!("The Odoo {series} runtime: {e}")))?;
-        let venv = Venv {
-            dir: python
-                .parent()
-                .and_then(Path::parent)
-                .unwrap_or(Path::new("/"))
-                .to_path_buf(),
-            python: python.clone(),
-            key: String::new(),
-            reused: true,
-        };
+        let EngineRuntime { source, venv } = step.runtime.clone();
+        let python = &venv.python;
         let _ = std::fs::remove_dir_all(work);
         std::fs::create_dir_all(work)?;
         let mut addons_path = source.addons_dirs();
