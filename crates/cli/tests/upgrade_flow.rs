@@ -73,29 +73,8 @@ fn platform_with(scripts: &Path, series: &[&str]) -> Platform {
         .map(|s| slipway_testkit::EngineFixture::for_series(s))
         .collect();
     engines[0].set_pip_env();
-    let data = DataDir::new();
-    // The sandboxed pip that makes the engine's virtualenv goes through it.
-    std::fs::set_permissions(
-        data.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    slipway_ok(data.path(), &["contract", "add", CONTRACT]);
-    let port = free_port();
-    let sftp = format!("127.0.0.1:{}", free_port());
-    let mut child = spawn_serve_with(
-        data.path(),
-        port,
-        &[],
-        &[
-            "--upgrade-scripts",
-            scripts.to_str().unwrap(),
-            "--sftp-listen",
-            &sftp,
-        ],
-    );
-    wait_healthy(port, &mut child);
-    let base = format!("http://127.0.0.1:{port}");
+    let (data, child, base) =
+        common::upgrade_api::start_server(&["--upgrade-scripts", scripts.to_str().unwrap()]);
     let mut runtimes = Vec::new();
     for (series, engine) in series.iter().zip(&engines) {
         let runtime = slipway_testkit::standin_of_series(series);
@@ -951,28 +930,12 @@ fn zip_of(path: &Path, files: &[(&str, &str)]) {
     zip.finish().unwrap();
 }
 
-/// `curl -sS` with `args`, its output as JSON.
-fn curl_json(args: &[&str]) -> Value {
-    let out = std::process::Command::new("curl")
-        .arg("-sS")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
 #[test]
 fn a_16_database_goes_to_18_in_two_steps_through_the_api_with_curl() {
     let scripts = tempfile::tempdir().unwrap();
     let p = platform_with(scripts.path(), &["17.0", "18.0"]);
     let api = format!("{}/database/v1", p.base);
-    let created = curl_json(&[
+    let created = slipway_testkit::curl_json(&[
         &format!("{api}/create"),
         "--data-urlencode",
         &format!("contract={CONTRACT}"),
@@ -1000,15 +963,15 @@ fn a_16_database_goes_to_18_in_two_steps_through_the_api_with_curl() {
         "-T",
         dump.to_str().unwrap(),
     ];
-    let uploaded = curl_json(&[&upload[..], &query[..]].concat());
+    let uploaded = slipway_testkit::curl_json(&[&upload[..], &query[..]].concat());
     assert_eq!(uploaded["failures"], serde_json::json!([]), "{uploaded}");
     let form = ["--data-urlencode", &key_arg, "--data-urlencode", &id_arg];
     let (process, status) = (format!("{api}/process"), format!("{api}/status"));
-    let processed = curl_json(&[&[process.as_str()][..], &form[..]].concat());
+    let processed = slipway_testkit::curl_json(&[&[process.as_str()][..], &form[..]].concat());
     assert_eq!(processed["request"]["state"], "pending", "{processed}");
     let deadline = Instant::now() + Duration::from_secs(240);
     let request = loop {
-        let answer = curl_json(&[&[status.as_str()][..], &form[..]].concat());
+        let answer = slipway_testkit::curl_json(&[&[status.as_str()][..], &form[..]].concat());
         let state = answer["request"]["state"].as_str().unwrap().to_string();
         if !["pending", "progress"].contains(&state.as_str()) {
             break answer["request"].clone();

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::upgrade_api::{UpgradeApi, CONTRACT};
-use common::{free_port, slipway_ok, spawn_serve_with, terminate, wait_healthy, DataDir};
+use common::upgrade_api::UpgradeApi;
+use common::{free_port, slipway_ok, terminate, DataDir};
 use serde_json::{json, Value};
 use slipway_runner::odoo::{classify_log, OdooSource};
 use slipway_runner::venv::Venvs;
@@ -56,19 +56,7 @@ impl Drop for RealPlatform {
 
 impl RealPlatform {
     fn start(odoo17: &OdooSource) -> Self {
-        let data = DataDir::new();
-        // The sandboxed pip that makes the engine's virtualenv goes through it.
-        std::fs::set_permissions(
-            data.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
-        slipway_ok(data.path(), &["contract", "add", CONTRACT]);
-        let port = free_port();
-        let sftp = format!("127.0.0.1:{}", free_port());
-        let mut child = spawn_serve_with(data.path(), port, &[], &["--sftp-listen", &sftp]);
-        wait_healthy(port, &mut child);
-        let base = format!("http://127.0.0.1:{port}");
+        let (data, child, base) = common::upgrade_api::start_server(&[]);
         let cli = |args: &[&str]| {
             let mut all = vec!["--server", base.as_str()];
             all.extend_from_slice(args);

@@ -296,19 +296,7 @@ async fn the_documented_curl_commands_work() {
     let api = api().await;
     let dump = api.data_dir().join("openchs.70.cdump");
     std::fs::write(&dump, b"dump bytes").unwrap();
-    let curl = |args: &[&str]| -> Value {
-        let out = std::process::Command::new("curl")
-            .arg("-sS")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let curl = slipway_testkit::curl_json;
     let created = curl(&[&format!(
         "{}/database/v1/create?contract={CONTRACT}&aim=test&target=17.0&email=john.doe@example.com&filename=openchs.70.cdump",
         api.base

@@ -165,3 +165,24 @@ impl Drop for TestDb {
             .output();
     }
 }
+
+/// `curl -sS ARGS` (the real client, as Odoo's documentation uses it), insisting on success;
+/// its output read as JSON.
+pub fn curl_json(args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new("curl")
+        .arg("-sS")
+        .args(args)
+        .output()
+        .expect("curl (dev/setup installs it)");
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "curl {args:?}: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}

@@ -10,6 +10,26 @@ use serde_json::Value;
 /// The contract the tests' requests are made under (`slipway contract add` it first).
 pub const CONTRACT: &str = "M123456-abcdef";
 
+/// `slipway serve` on a new data directory holding [`CONTRACT`], with `serve_args` and its SFTP
+/// on a free port, healthy: the data directory, the server and its base URL.
+pub fn start_server(serve_args: &[&str]) -> (super::DataDir, std::process::Child, String) {
+    let data = super::DataDir::new();
+    // The sandboxed pip that makes an engine's virtualenv goes through it.
+    std::fs::set_permissions(
+        data.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    super::slipway_ok(data.path(), &["contract", "add", CONTRACT]);
+    let port = super::free_port();
+    let sftp = format!("127.0.0.1:{}", super::free_port());
+    let mut args = serve_args.to_vec();
+    args.extend(["--sftp-listen", &sftp]);
+    let mut child = super::spawn_serve_with(data.path(), port, &[], &args);
+    super::wait_healthy(port, &mut child);
+    (data, child, format!("http://127.0.0.1:{port}"))
+}
+
 /// The upgrade API of one server, asking for one target.
 pub struct UpgradeApi {
     /// `http://127.0.0.1:<port>`.
