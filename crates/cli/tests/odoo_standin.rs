@@ -738,3 +738,54 @@ fn restore_as_role(role: &Role, zip: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The stand-in leaves out only its own records a real database's table needs more columns
+/// for; a module's record missing a required value fails the install, as in Odoo, and
+/// nothing of it is kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_record_missing_a_required_value_fails_the_install() {
+    let tmp = tempfile::tempdir().unwrap();
+    let addons = tmp.path().join("addons");
+    let module = addons.join("bad_record");
+    std::fs::create_dir_all(module.join("data")).unwrap();
+    std::fs::write(
+        module.join("__manifest__.py"),
+        "{'name': 'Bad record', 'version': '1.0', 'depends': ['base'], 'data': ['data/servers.xml']}\n",
+    )
+    .unwrap();
+    std::fs::write(module.join("__init__.py"), "").unwrap();
+    // ir_mail_server.name is required.
+    std::fs::write(
+        module.join("data/servers.xml"),
+        "<odoo><record model=\"ir.mail_server\" id=\"nameless\"><field name=\"smtp_host\">smtp.example.com</field></record></odoo>\n",
+    )
+    .unwrap();
+    let src = standin();
+    let venv = venv(&src).await;
+    let role = Role::new().await;
+    let conf = tmp.path().join("odoo.conf");
+    role.conf(&addons, &tmp.path().join("data"), &src)
+        .write(&conf)
+        .unwrap();
+    let log = tmp.path().join("install.log");
+    let task = OdooTask::Install {
+        modules: vec!["bad_record".into()],
+        demo: false,
+        tests: None,
+    };
+    let out = run_task(&venv, &src, &conf, &task, &log, &[])
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(out.exit_code, Some(1), "{text}");
+    assert!(out.verdict.errors > 0, "{text}");
+    assert!(!text.contains("not created"), "{text}");
+    assert_eq!(
+        scalar(
+            &role.url(),
+            "SELECT count(*) FROM ir_mail_server WHERE smtp_host = 'smtp.example.com'"
+        )
+        .await,
+        0
+    );
+}
