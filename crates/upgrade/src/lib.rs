@@ -45,6 +45,7 @@
 //! results and sets `customer_message`), `worker.rs` (the `upgrade.process` job loop: heartbeats,
 //! jobs released on shutdown so a restart resumes them, from the uploaded dump).
 
+pub mod delegate;
 pub mod engines;
 mod error;
 pub mod files;
@@ -56,6 +57,7 @@ mod service;
 mod store;
 mod worker;
 
+pub use delegate::{Delegate, Filed, Progress, UpgradeOrder};
 pub use engines::{
     EngineCatalog, EngineFacts, EngineStatus, EngineStore, OpenUpgradeSource, RuntimeFact,
     UpgradeEngine,
