@@ -14,7 +14,7 @@ mod local;
 mod remote;
 
 pub use local::InProcess;
-pub use remote::{Remote, RemoteService};
+pub use remote::{Remote, RemoteError, RemoteFailure, RemoteService, Timeouts};
 
 /// Where upgrades go.
 #[derive(Debug, Clone)]

@@ -31,6 +31,9 @@ pub enum Error {
     /// `process`.
     #[error("job {job}: payload has no request id")]
     NoRequestInPayload { job: i64 },
+    /// Another upgrade platform, called through [`crate::delegate::Remote`], failed or refused.
+    #[error(transparent)]
+    Remote(#[from] crate::delegate::RemoteError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -42,6 +45,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Invalid(_) => ErrorKind::Invalid,
+            Error::Remote(e) => e.kind(),
             _ => ErrorKind::Internal,
         }
     }
