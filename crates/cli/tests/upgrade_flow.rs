@@ -3,113 +3,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::upgrade_api::{UpgradeApi, CONTRACT};
-use common::{free_port, slipway, slipway_ok, spawn_serve_with, terminate, wait_healthy, DataDir};
+use common::upgrade_api::{
+    odoo_dump, platform, platform_for, platform_with, repo_file, Platform, CONTRACT,
+};
+use common::{free_port, slipway, slipway_ok, spawn_serve_with, terminate, wait_healthy};
 use serde_json::Value;
-
-fn repo_file(path: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join(path)
-}
-
-fn odoo_dump(name: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/odoo-dumps"
-    ))
-    .join(name)
-}
-
-/// A running server with a contract, killed (and its PostgreSQL stopped) on drop; its upgrade
-/// API is `Deref`.
-struct Platform {
-    data: DataDir,
-    child: Child,
-    api: UpgradeApi,
-    /// Its engines' OpenUpgrade folders, in release order (the target's last).
-    engines: Vec<slipway_testkit::EngineFixture>,
-    _runtimes: Vec<tempfile::TempDir>,
-}
-
-impl Drop for Platform {
-    fn drop(&mut self) {
-        terminate(&mut self.child);
-    }
-}
-
-impl std::ops::Deref for Platform {
-    type Target = UpgradeApi;
-    fn deref(&self) -> &UpgradeApi {
-        &self.api
-    }
-}
-
-impl std::ops::DerefMut for Platform {
-    fn deref_mut(&mut self) -> &mut UpgradeApi {
-        &mut self.api
-    }
-}
-
-/// A server whose target is 17.0: the stand-in as its runtime and a ready upgrade engine.
-fn platform(scripts: &Path) -> Platform {
-    platform_for(scripts, "17.0")
-}
-
-/// A server whose one target is `series`.
-fn platform_for(scripts: &Path, series: &str) -> Platform {
-    platform_with(scripts, &[series])
-}
-
-/// A server with an engine for each of `series` (the last is the target), set up as an admin
-/// does: `slipway odoo add` (a copy of the stand-in saying it is that series) and `slipway
-/// upgrade engine add --openupgrade-dir` (pip takes `openupgradelib` from the fixture's wheel,
-/// no PyPI).
-fn platform_with(scripts: &Path, series: &[&str]) -> Platform {
-    let engines: Vec<_> = series
-        .iter()
-        .map(|s| slipway_testkit::EngineFixture::for_series(s))
-        .collect();
-    engines[0].set_pip_env();
-    let (data, child, base) =
-        common::upgrade_api::start_server(&["--upgrade-scripts", scripts.to_str().unwrap()]);
-    let mut runtimes = Vec::new();
-    for (series, engine) in series.iter().zip(&engines) {
-        let runtime = slipway_testkit::standin_of_series(series);
-        let source = runtime.path().to_str().unwrap();
-        slipway_ok(
-            data.path(),
-            &["--server", &base, "odoo", "add", series, "--source", source],
-        );
-        let openupgrade = engine.openupgrade_dir();
-        let added = slipway_ok(
-            data.path(),
-            &[
-                "--server",
-                &base,
-                "upgrade",
-                "engine",
-                "add",
-                series,
-                "--openupgrade-dir",
-                openupgrade.to_str().unwrap(),
-            ],
-        );
-        let first: Vec<&str> = added.split_whitespace().take(2).collect();
-        assert_eq!(first, [*series, "ready"], "{added}");
-        runtimes.push(runtime);
-    }
-    let target = series.last().unwrap();
-    Platform {
-        data,
-        child,
-        api: UpgradeApi::new(base, target, Duration::from_secs(180)),
-        engines,
-        _runtimes: runtimes,
-    }
-}
 
 #[test]
 fn a_real_odoo_16_dump_is_upgraded_to_17() {

@@ -10,6 +10,11 @@
 //!   process, skip_test, cancel, status...), each returning the request or the documented
 //!   [`rules::Failure`]s.
 //!
+//! - [`Delegate`]: where a branch's upgrade goes, through five calls (submit, progress, fetch
+//!   the upgraded dump, fetch the log, cancel): this platform ([`delegate::InProcess`]) or
+//!   another one's `/database/v1` ([`delegate::Remote`], `serve --upgrade-service`), called as
+//!   Odoo's documented clients call upgrade.odoo.com.
+//!
 //! - [`engines`]: upgrade engines (a series' Odoo runtime + OpenUpgrade + upgrade-util +
 //!   `openupgradelib`): their rows ([`EngineStore`], migration 0010), OpenUpgrade fetched from
 //!   PyPI or checked in a folder, and [`engines::readiness`] (pure). The targets `create`

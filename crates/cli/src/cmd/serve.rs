@@ -13,7 +13,8 @@ use slipway_platform::people::NewUser;
 use slipway_platform::throttle::ThrottlePolicy;
 use slipway_platform::{DataDir, Metadata, Platform};
 use slipway_server::{AppState, ServerConfig};
-use slipway_upgrade::{run_worker, Processor};
+use slipway_upgrade::delegate::{InProcess, Remote, RemoteService};
+use slipway_upgrade::{run_worker, Delegate, Processor, UpgradeService};
 
 use crate::config::GlobalOptions;
 
@@ -28,6 +29,16 @@ pub struct ServeArgs {
     /// engine: `slipway upgrade engine add`).
     #[arg(long, env = "SLIPWAY_UPGRADE_SCRIPTS")]
     upgrade_scripts: Option<PathBuf>,
+
+    /// Send branches' upgrades to another upgrade platform instead of this Slipway's own, as
+    /// Odoo.sh sends them to upgrade.odoo.com: the base URL of its /database/v1 API (another
+    /// Slipway, such as https://upgrade.example.com). Goes with --upgrade-contract.
+    #[arg(long, env = "SLIPWAY_UPGRADE_SERVICE")]
+    upgrade_service: Option<String>,
+
+    /// The contract requests are filed under at --upgrade-service.
+    #[arg(long, env = "SLIPWAY_UPGRADE_CONTRACT", hide_env_values = true)]
+    upgrade_contract: Option<String>,
 
     /// The region part of upgrade request URLs (`/database/<region>/<id>/<key>/...`).
     #[arg(long, env = "SLIPWAY_REGION", default_value = "local")]
@@ -253,6 +264,24 @@ impl ServeArgs {
         }
     }
 
+    /// The other upgrade platform branches' upgrades go to (`--upgrade-service` with
+    /// `--upgrade-contract`), if any.
+    fn remote_upgrades(&self) -> Result<Option<Remote>> {
+        let (url, contract) =
+            match (&self.upgrade_service, &self.upgrade_contract) {
+                (None, None) => return Ok(None),
+                (Some(url), Some(contract)) => (url, contract),
+                (url, _) => anyhow::bail!(
+                "--upgrade-service and --upgrade-contract go together ({} is missing): give both \
+                 to send upgrades to another upgrade platform, or neither to upgrade here",
+                if url.is_some() { "--upgrade-contract" } else { "--upgrade-service" }
+            ),
+            };
+        let service =
+            RemoteService::new(url, contract).context("--upgrade-service/--upgrade-contract")?;
+        Ok(Some(Remote::new(service)?))
+    }
+
     /// Where the builds' SSH server listens, if at all.
     fn ssh_address(&self) -> Option<SocketAddr> {
         match self.ssh_listen {
@@ -320,6 +349,7 @@ fn platform_jail(policy: &SandboxPolicy) -> Option<slipway_sandbox::Jail> {
 
 pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
     let began = Instant::now();
+    let remote_upgrades = args.remote_upgrades()?;
     // Bind first: a taken port must fail before anything is started or created.
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -363,6 +393,7 @@ pub async fn run(args: ServeArgs, global: &GlobalOptions) -> Result<()> {
         listener,
         mail,
         ssh,
+        remote_upgrades,
         &args,
         &config,
         global,
@@ -405,6 +436,7 @@ async fn serve_with(
     listener: tokio::net::TcpListener,
     mail: Mail,
     ssh: Option<slipway_server::build_ssh::BuildSsh>,
+    remote_upgrades: Option<Remote>,
     args: &ServeArgs,
     config: &ServerConfig,
     global: &GlobalOptions,
@@ -465,6 +497,13 @@ async fn serve_with(
         Err(e) => tracing::warn!(error = %e, "cannot clear interrupted imports"),
     }
     let mut state = AppState::new(metadata, config, platform.clone());
+    let branch_upgrades = delegate_for(remote_upgrades, &state.upgrade);
+    match &branch_upgrades {
+        Delegate::Remote(remote) => {
+            tracing::info!(service = %remote.service.url, "branches' upgrades go to another upgrade platform")
+        }
+        Delegate::InProcess(_) => tracing::debug!("branches' upgrades run here"),
+    }
     if let Some(ssh) = ssh {
         let address = ssh.local_addr()?;
         state.ssh_port = Some(address.port());
@@ -567,6 +606,17 @@ async fn serve_with(
     platform.shutdown().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Where branches' upgrades go: the remote of `--upgrade-service` when given, else this
+/// Slipway's own upgrade platform (`service`, the one `/database/v1` serves).
+fn delegate_for(remote: Option<Remote>, service: &UpgradeService) -> Delegate {
+    match remote {
+        Some(remote) => Delegate::Remote(remote),
+        None => Delegate::InProcess(InProcess {
+            service: service.clone(),
+        }),
+    }
 }
 
 /// Where databases of builds and upgrade requests live, each owned by a role of its own.

@@ -2,7 +2,8 @@
 //! `status` polled until the request is finished.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -135,5 +136,113 @@ impl UpgradeApi {
 
     pub fn get(&self, url: &str) -> reqwest::blocking::Response {
         self.http.get(url).send().unwrap()
+    }
+}
+
+/// A file of the repository (fixtures are under `tests/fixtures`).
+pub fn repo_file(path: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join(path)
+}
+
+/// A dump of the shared fixtures (`v16_base.zip`...).
+pub fn odoo_dump(name: &str) -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/odoo-dumps"
+    ))
+    .join(name)
+}
+
+/// A running server with a contract, killed (and its PostgreSQL stopped) on drop; its upgrade
+/// API is `Deref`.
+pub struct Platform {
+    pub data: super::DataDir,
+    pub child: Child,
+    pub api: UpgradeApi,
+    /// Its engines' OpenUpgrade folders, in release order (the target's last).
+    pub engines: Vec<slipway_testkit::EngineFixture>,
+    _runtimes: Vec<tempfile::TempDir>,
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        super::terminate(&mut self.child);
+    }
+}
+
+impl std::ops::Deref for Platform {
+    type Target = UpgradeApi;
+    fn deref(&self) -> &UpgradeApi {
+        &self.api
+    }
+}
+
+impl std::ops::DerefMut for Platform {
+    fn deref_mut(&mut self) -> &mut UpgradeApi {
+        &mut self.api
+    }
+}
+
+/// A server whose target is 17.0: the stand-in as its runtime and a ready upgrade engine.
+pub fn platform(scripts: &Path) -> Platform {
+    platform_for(scripts, "17.0")
+}
+
+/// A server whose one target is `series`.
+pub fn platform_for(scripts: &Path, series: &str) -> Platform {
+    platform_with(scripts, &[series])
+}
+
+/// A server with an engine for each of `series` (the last is the target), set up as an admin
+/// does: `slipway odoo add` (a copy of the stand-in saying it is that series) and `slipway
+/// upgrade engine add --openupgrade-dir` (pip takes `openupgradelib` from the fixture's wheel,
+/// no PyPI).
+pub fn platform_with(scripts: &Path, series: &[&str]) -> Platform {
+    platform_serving(scripts, series, &[])
+}
+
+/// [`platform_with`], `serve` given `serve_args` too (`--workers 0`: requests stay pending).
+pub fn platform_serving(scripts: &Path, series: &[&str], serve_args: &[&str]) -> Platform {
+    let engines: Vec<_> = series
+        .iter()
+        .map(|s| slipway_testkit::EngineFixture::for_series(s))
+        .collect();
+    engines[0].set_pip_env();
+    let mut args = vec!["--upgrade-scripts", scripts.to_str().unwrap()];
+    args.extend_from_slice(serve_args);
+    let (data, child, base) = start_server(&args);
+    let mut runtimes = Vec::new();
+    for (series, engine) in series.iter().zip(&engines) {
+        let runtime = slipway_testkit::standin_of_series(series);
+        let source = runtime.path().to_str().unwrap();
+        super::slipway_ok(
+            data.path(),
+            &["--server", &base, "odoo", "add", series, "--source", source],
+        );
+        let openupgrade = engine.openupgrade_dir();
+        let added = super::slipway_ok(
+            data.path(),
+            &[
+                "--server",
+                &base,
+                "upgrade",
+                "engine",
+                "add",
+                series,
+                "--openupgrade-dir",
+                openupgrade.to_str().unwrap(),
+            ],
+        );
+        let first: Vec<&str> = added.split_whitespace().take(2).collect();
+        assert_eq!(first, [*series, "ready"], "{added}");
+        runtimes.push(runtime);
+    }
+    let target = series.last().unwrap();
+    Platform {
+        data,
+        child,
+        api: UpgradeApi::new(base, target, Duration::from_secs(180)),
+        engines,
+        _runtimes: runtimes,
     }
 }
