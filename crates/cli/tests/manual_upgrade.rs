@@ -201,20 +201,17 @@ fn seed_002_manual_upgrade_path_from_download_to_restore() {
     );
     assert_eq!(database_series(&site, &prod), "16.0");
 
-    // 1. The Builds view's "Download dump": exact, without filestore, .sql.gz.
+    // 1. The Builds view's "Download dump" (`slipway build dump`): exact, without
+    // filestore, .sql.gz.
     let dump = work.path().join("production.sql.gz");
-    curl(
-        &site,
-        &[
-            "-o",
-            dump.to_str().unwrap(),
-            &format!(
-                "{}/api/builds/{}/dump?format=sql-gz&filestore=false",
-                site.url(),
-                prod["id"]
-            ),
-        ],
-    );
+    site.cli_ok(&[
+        "build",
+        "dump",
+        &prod["id"].to_string(),
+        "--no-filestore",
+        "-o",
+        dump.to_str().unwrap(),
+    ]);
     assert_eq!(&std::fs::read(&dump).unwrap()[..2], b"\x1f\x8b", "gzip");
     let seen = inspect(&site, &dump);
     assert_eq!(seen["format"], "sql-gz", "{seen}");

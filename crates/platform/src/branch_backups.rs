@@ -6,7 +6,9 @@
 //! restored into production (after a `before-restore` backup, keeping the database's identity)
 //! or into a staging branch (a neutralized copy); point-in-time recovery is for production; an
 //! import into production keeps the dump's identity, anywhere else it is a neutralized copy;
-//! a backup whose branch is gone is treated as production's (the strictest rights).
+//! a backup whose branch is gone is treated as production's (the strictest rights). An imported
+//! dump or a restored backup of another Odoo series switches the branch to it (an upgraded
+//! dump forward, a backup of before the upgrade back).
 //!
 //! **Invariant:** whatever replaces a branch's database runs with the branch's server stopped,
 //! and the server is started again afterwards whether or not the replacement succeeded
