@@ -178,6 +178,22 @@ await step('the Builds view has a row per branch and a cell per build', async ()
   await shot('builds');
 });
 
+await step("Download dump in the Builds view: exact, without filestore, is a .sql.gz for an upgrade request", async () => {
+  await page.goto(`${world.url}/#/p/${P}/builds`);
+  await page.locator(`.buildcell[data-build="${world.production.id}"] button.dump`).click();
+  await page.locator('#dump-dialog', { hasText: 'For an upgrade request' }).waitFor();
+  await page.check('#dump-dialog input[value="without"]');
+  const href = await page.locator('#dump-download').getAttribute('href');
+  expect(href === `/api/builds/${world.production.id}/dump?format=sql-gz&filestore=false`, `the exact .sql.gz: ${href}`);
+  const dump = await page.request.get(`${world.url}${href}`);
+  expect(dump.status() === 200, `the .sql.gz dump: ${dump.status()}`);
+  const body = await dump.body();
+  expect(body[0] === 0x1f && body[1] === 0x8b, 'gzip');
+  expect((dump.headers()['content-disposition'] || '').includes('-nofilestore.sql.gz'), `its name: ${dump.headers()['content-disposition']}`);
+  await shot('download-dump');
+  await page.click('#dump-dialog button[value="cancel"]');
+});
+
 await step("an action's error stays in its build cell through the live redraws", async () => {
   // The server refuses this Connect (as it refuses a tester production's), answered here
   // so the admin's page sees a refusal.

@@ -4,7 +4,8 @@
 //!
 //! Most answers are the backup engine's records as they are ([`BackupRecord`],
 //! [`Verification`], [`RestoreOutcome`], [`PitrOutcome`], [`PitrWindow`], [`PruneReport`]);
-//! importing a dump into a branch answers an [`ImportAnswer`].
+//! importing a dump into a branch answers an [`ImportAnswer`], restoring a backup into one a
+//! [`RestoreAnswer`].
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -101,12 +102,24 @@ pub struct ImportAnswer {
     pub server_error: Option<String>,
 }
 
-/// A branch that switched Odoo series to follow an imported dump.
+/// The answer of `POST /api/backups/{id}/restore`: what the restore did, and the branch's
+/// switch back to the backup's Odoo series when it ran another one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RestoreAnswer {
+    /// What the restore did.
+    #[serde(flatten)]
+    pub restored: RestoreOutcome,
+    /// The branch's switch to the backup's Odoo series (`null`: none was needed).
+    pub series_switched: Option<SeriesSwitch>,
+}
+
+/// A branch that switched Odoo series to follow the database put in it (an imported dump, a
+/// restored backup).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeriesSwitch {
     /// The series it ran.
     pub from: String,
-    /// The dump's series, which it runs now.
+    /// The database's series, which it runs now.
     pub to: String,
 }
 

@@ -93,6 +93,7 @@ impl Backups {
                 filestore_files: files,
                 safety_backup,
                 replaced,
+                odoo_version: inspection.odoo_version.clone(),
                 seconds: started.elapsed().as_secs_f64(),
             },
         })

@@ -58,6 +58,10 @@ pub struct RestoreOutcome {
     pub safety_backup: Option<String>,
     /// A previous database was replaced.
     pub replaced: bool,
+    /// The Odoo series of the database now in place (`16.0`), as the backup's manifest or the
+    /// dump says: a branch running another series must switch to it. `None`: unknown.
+    #[serde(default)]
+    pub odoo_version: Option<String>,
     /// Wall time.
     pub seconds: f64,
 }
@@ -104,6 +108,7 @@ impl Backups {
             filestore_files: files,
             safety_backup,
             replaced,
+            odoo_version: manifest.odoo.known_series(),
             seconds: started.elapsed().as_secs_f64(),
         })
     }

@@ -120,6 +120,19 @@ pub struct OdooInfo {
     pub modules: BTreeMap<String, String>,
 }
 
+impl OdooInfo {
+    /// The database's series: as recorded, else the first two parts of `base_version` (a
+    /// manifest written without the series); `None` when the database held no Odoo.
+    pub fn known_series(&self) -> Option<String> {
+        if let Some(series) = &self.series {
+            return Some(series.clone());
+        }
+        let mut parts = self.base_version.as_deref()?.split('.');
+        let (major, minor) = (parts.next()?, parts.next()?);
+        Some(format!("{major}.{minor}"))
+    }
+}
+
 /// A whole backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupManifest {
@@ -133,7 +146,8 @@ pub struct BackupManifest {
     pub created_at: DateTime<Utc>,
     /// The PostgreSQL server version it was dumped from.
     pub postgresql: Option<String>,
-    /// The Odoo version and modules.
+    /// The Odoo version and modules (absent from a manifest written without them: unknown).
+    #[serde(default)]
     pub odoo: OdooInfo,
     /// Row counts of the main tables, in the dump's snapshot.
     pub row_counts: BTreeMap<String, i64>,
@@ -263,5 +277,29 @@ mod tests {
         let json = serde_json::to_string(&m).unwrap();
         assert!(json.contains("\"before-update\""), "{json}");
         assert_eq!(serde_json::from_str::<BackupManifest>(&json).unwrap(), m);
+    }
+
+    /// What a restore needs to switch a branch's series back: the series recorded, else the
+    /// one `base`'s version says, else (nothing recorded of Odoo at all) none.
+    #[test]
+    fn a_manifest_knows_its_series_even_when_written_without_it() {
+        let mut m = BackupManifest::new(
+            "20260102T030405Z-00000001".into(),
+            BackupLabels::of_kind(BackupKind::Daily),
+            "2026-01-02T03:04:05Z".parse().unwrap(),
+        );
+        m.odoo.series = Some("16.0".into());
+        assert_eq!(m.odoo.known_series().as_deref(), Some("16.0"));
+        m.odoo.series = None;
+        m.odoo.base_version = Some("17.0.1.3".into());
+        assert_eq!(m.odoo.known_series().as_deref(), Some("17.0"));
+        m.odoo.base_version = None;
+        assert_eq!(m.odoo.known_series(), None);
+
+        let mut json: serde_json::Value = serde_json::to_value(&m).unwrap();
+        json.as_object_mut().unwrap().remove("odoo");
+        let read: BackupManifest = serde_json::from_value(json).unwrap();
+        assert_eq!(read.odoo, OdooInfo::default());
+        assert_eq!(read.odoo.known_series(), None);
     }
 }

@@ -6,7 +6,9 @@
 //! restored into production (after a `before-restore` backup, keeping the database's identity)
 //! or into a staging branch (a neutralized copy); point-in-time recovery is for production; an
 //! import into production keeps the dump's identity, anywhere else it is a neutralized copy;
-//! a backup whose branch is gone is treated as production's (the strictest rights).
+//! a backup whose branch is gone is treated as production's (the strictest rights). An imported
+//! dump or a restored backup of another Odoo series switches the branch to it (an upgraded
+//! dump forward, a backup of before the upgrade back).
 //!
 //! **Invariant:** whatever replaces a branch's database runs with the branch's server stopped,
 //! and the server is started again afterwards whether or not the replacement succeeded
@@ -42,13 +44,41 @@ pub struct AfterRestart<T> {
     pub server_error: Option<String>,
 }
 
-/// A branch that switched Odoo series to follow an imported dump.
+/// A branch that switched Odoo series to follow the database put in it (an imported dump, a
+/// restored backup).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesSwitch {
     /// The series it ran.
     pub from: String,
-    /// The dump's series, which it runs now.
+    /// The database's series, which it runs now.
     pub to: String,
+}
+
+impl SeriesSwitch {
+    /// Why the branch's server may not start after the switch, and what to do: the code it
+    /// runs (at `revision`) is the code it ran on the previous series, which the new series'
+    /// Odoo may refuse (as Odoo.sh warns after importing an upgraded dump into production).
+    pub fn old_code_hint(&self, revision: &str) -> String {
+        let short = &revision[..revision.len().min(8)];
+        format!(
+            "the database is of Odoo {to} and the branch now runs Odoo {to}, but with the code of \
+             revision {short}, which ran on Odoo {from}: merge or push the code upgraded to Odoo \
+             {to} into the branch (its next build runs on {to}), or restore a backup of Odoo \
+             {from} to go back",
+            to = self.to,
+            from = self.from,
+        )
+    }
+}
+
+/// What restoring a backup into a branch did.
+#[derive(Debug, Clone)]
+pub struct BranchRestore {
+    /// What the engine did.
+    pub restored: RestoreOutcome,
+    /// The branch's switch to the backup's Odoo series (a backup taken before an upgrade, say),
+    /// when it ran another one.
+    pub series_switched: Option<SeriesSwitch>,
 }
 
 /// What importing a dump into a branch did.
@@ -182,13 +212,15 @@ impl Platform {
     }
 
     /// Restores backup `id` into `branch`: production after a `before-restore` backup (the
-    /// database keeps its identity), a staging branch as a neutralized copy.
+    /// database keeps its identity), a staging branch as a neutralized copy. When the backup's
+    /// Odoo series differs from the branch's (a backup taken before an upgrade), the branch
+    /// switches back to it, as Odoo.sh does.
     pub async fn restore_backup_into(
         &self,
         id: &str,
         branch: &Branch,
         by: &str,
-    ) -> Result<AfterRestart<RestoreOutcome>> {
+    ) -> Result<AfterRestart<BranchRestore>> {
         let backups = self.require_backups()?;
         let build = live_build_in(&self.builds, branch).await?;
         let mut options = self.restore_options(&build);
@@ -206,16 +238,30 @@ impl Platform {
                 ))
             }
         }
-        let restore = async { Ok(backups.restore(id, &options, None).await?) };
-        self.with_server_stopped(&build, restore, |outcome: &RestoreOutcome| {
-            HistoryEvent::BackupRestored {
-                message: format!("backup {id} restored by {by}"),
-                backup: Some(id.to_string()),
-                at: None,
-                safety_backup: outcome.safety_backup.clone(),
-            }
-        })
-        .await
+        let restore = async {
+            let restored = backups.restore(id, &options, None).await?;
+            // before the server starts again: it must start on the backup's series
+            let origin = format!("the restored backup {id}");
+            let series_switched = self
+                .follow_database_series(branch, restored.odoo_version.as_deref(), &origin)
+                .await?;
+            Ok(BranchRestore {
+                restored,
+                series_switched,
+            })
+        };
+        let done = self
+            .with_server_stopped(&build, restore, |done: &BranchRestore| {
+                HistoryEvent::BackupRestored {
+                    message: format!("backup {id} restored by {by}"),
+                    backup: Some(id.to_string()),
+                    at: None,
+                    safety_backup: done.restored.safety_backup.clone(),
+                }
+            })
+            .await?;
+        let switched = done.outcome.series_switched.clone();
+        Ok(explain_failed_start(done, switched.as_ref(), &build))
     }
 
     /// Point-in-time recovery of production `branch`: its database as it was at `at` (after a
@@ -278,44 +324,53 @@ impl Platform {
             let imported = backups.import(file, &options).await?;
             // before the server starts again: it must start on the dump's series
             let series_switched = self
-                .follow_dump_series(branch, imported.odoo_version.as_deref())
+                .follow_database_series(
+                    branch,
+                    imported.odoo_version.as_deref(),
+                    "the imported dump",
+                )
                 .await?;
             Ok(BranchImport {
                 imported,
                 series_switched,
             })
         };
-        self.with_server_stopped(&build, import, |done: &BranchImport| {
-            let outcome = &done.imported;
-            HistoryEvent::BackupImported {
-                message: format!(
-                    "{} dump of Odoo {} imported by {by}",
-                    outcome.format,
-                    outcome.odoo_version.as_deref().unwrap_or("?")
-                ),
-                format: outcome.format.clone(),
-                odoo_version: outcome.odoo_version.clone(),
-                safety_backup: outcome.restore.safety_backup.clone(),
-                disabled: outcome.disabled.clone(),
-            }
-        })
-        .await
+        let done = self
+            .with_server_stopped(&build, import, |done: &BranchImport| {
+                let outcome = &done.imported;
+                HistoryEvent::BackupImported {
+                    message: format!(
+                        "{} dump of Odoo {} imported by {by}",
+                        outcome.format,
+                        outcome.odoo_version.as_deref().unwrap_or("?")
+                    ),
+                    format: outcome.format.clone(),
+                    odoo_version: outcome.odoo_version.clone(),
+                    safety_backup: outcome.restore.safety_backup.clone(),
+                    disabled: outcome.disabled.clone(),
+                }
+            })
+            .await?;
+        let switched = done.outcome.series_switched.clone();
+        Ok(explain_failed_start(done, switched.as_ref(), &build))
     }
 
-    /// Switches `branch` to the Odoo series of a dump imported into it, when it differs.
-    async fn follow_dump_series(
+    /// Switches `branch` to the Odoo series of the database just put in it (`origin`: "the
+    /// imported dump", "the restored backup X"), when it differs.
+    async fn follow_database_series(
         &self,
         branch: &Branch,
-        dump_series: Option<&str>,
+        database_series: Option<&str>,
+        origin: &str,
     ) -> Result<Option<SeriesSwitch>> {
         let project = self.projects.by_id(branch.project_id).await?;
         let current = branch.series(&project.series).to_string();
-        let Some(series) = series_switch(&current, dump_series) else {
+        let Some(series) = series_switch(&current, database_series) else {
             return Ok(None);
         };
         self.branches.set_series(branch.id, &series).await?;
         let event = HistoryEvent::SeriesSwitched {
-            message: format!("Odoo {current} -> {series}: the imported dump is of Odoo {series}"),
+            message: format!("Odoo {current} -> {series}: {origin} is of Odoo {series}"),
             from: current.clone(),
             to: series.clone(),
         };
@@ -396,5 +451,43 @@ impl Platform {
             outcome,
             server_error: restarted.err().map(|e| e.to_string()),
         })
+    }
+}
+
+/// A server that did not start again after its branch switched series says why in the words of
+/// the switch ([`SeriesSwitch::old_code_hint`]), not only Odoo's.
+fn explain_failed_start<T>(
+    mut done: AfterRestart<T>,
+    switched: Option<&SeriesSwitch>,
+    build: &Build,
+) -> AfterRestart<T> {
+    if let (Some(error), Some(switch)) = (&done.server_error, switched) {
+        done.server_error = Some(format!(
+            "{error}; {}",
+            switch.old_code_hint(&build.revision)
+        ));
+    }
+    done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_failing_after_a_series_switch_is_explained_by_the_switch() {
+        let switch = SeriesSwitch {
+            from: "16.0".into(),
+            to: "17.0".into(),
+        };
+        let hint = switch.old_code_hint("0123456789abcdef");
+        assert!(
+            hint.contains("the database is of Odoo 17.0")
+                && hint.contains("revision 01234567, which ran on Odoo 16.0")
+                && hint.contains("push the code upgraded to Odoo 17.0")
+                && hint.contains("restore a backup of Odoo 16.0"),
+            "{hint}"
+        );
+        assert!(switch.old_code_hint("abc").contains("revision abc,"));
     }
 }

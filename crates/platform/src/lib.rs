@@ -72,8 +72,9 @@
 //! by a `before-update` backup taken while production still serves, and `branch_backups` restores a backup
 //! into production (after a `before-restore` backup) or a staging branch (neutralized copy), and
 //! imports a dump into a branch (a `before-import` backup in production, a neutralized copy
-//! elsewhere; a dump of another series sets the branch's own series, `BranchSettings::series`,
-//! which its builds' runtime follows, with a `series.switched` event).
+//! elsewhere; a dump, or a restored backup, of another series sets the branch's own series,
+//! `BranchSettings::series`, which its builds' runtime follows, with a `series.switched` event;
+//! a server that then fails on code of the previous series says so: seed 002's manual upgrade).
 //!
 //! Upgrade engines (`upgrade_engines.rs`): the upgrade crate owns their rows and OpenUpgrade's
 //! files; the platform joins them with its runtimes and a virtualenv (the runtime's requirements

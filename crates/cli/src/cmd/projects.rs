@@ -171,6 +171,10 @@ pub enum BuildCommand {
     Stop(BuildArg),
     /// Keep a development build running beyond the project's limit (--off: stop keeping it).
     Keep(KeepArgs),
+    /// Download a dump of a running build's database as it is now (Odoo.sh's "Download dump"):
+    /// an Odoo zip with its filestore, or with --no-filestore the .sql.gz an upgrade request
+    /// takes; exact unless --neutralize.
+    Dump(DumpArgs),
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +208,21 @@ pub struct KeepArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// Build id.
+    id: i64,
+    /// The file to write.
+    #[arg(long, short = 'o')]
+    output: std::path::PathBuf,
+    /// Leave the filestore out: a .sql.gz instead of an Odoo zip.
+    #[arg(long)]
+    no_filestore: bool,
+    /// A neutralized copy (no mails, crons, payments…) instead of the exact database.
+    #[arg(long)]
+    neutralize: bool,
 }
 
 #[derive(Debug, Args)]
@@ -615,6 +634,7 @@ pub async fn run_build(
             Ok(())
         }
         BuildCommand::Logs(args) => logs(&api, args).await,
+        BuildCommand::Dump(args) => dump(&api, args).await,
         BuildCommand::Stop(args) => {
             let build: Build = api
                 .post_as(
@@ -640,6 +660,55 @@ pub async fn run_build(
                 println!("build #{} kept", args.id);
             }
             Ok(())
+        }
+    }
+}
+
+/// `build dump`: the answer of `GET /api/builds/{id}/dump` streamed to a partial file renamed
+/// at the end, so a failed download leaves no file that looks whole.
+async fn dump(api: &Client, args: DumpArgs) -> Result<()> {
+    let format = if args.no_filestore {
+        "format=sql-gz&filestore=false"
+    } else {
+        "format=zip"
+    };
+    let neutralized = if args.neutralize {
+        "&neutralized=true"
+    } else {
+        ""
+    };
+    let path = format!("/api/builds/{}/dump?{format}{neutralized}", args.id);
+    let mut response = api.send(Method::GET, &path, None::<&()>).await?;
+    if !response.status().is_success() {
+        let status = response.status().as_u16();
+        let message = response
+            .json::<ErrorBody>()
+            .await
+            .map(|body| body.error.message)
+            .unwrap_or_else(|_| "no details".into());
+        bail!("dump of build #{}: {message} (HTTP {status})", args.id);
+    }
+    let partial = args.output.with_extension("partial");
+    let written = async {
+        let mut file = tokio::fs::File::create(&partial).await?;
+        let mut size = 0u64;
+        while let Some(chunk) = response.chunk().await? {
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await?;
+            size += chunk.len() as u64;
+        }
+        tokio::io::AsyncWriteExt::flush(&mut file).await?;
+        tokio::fs::rename(&partial, &args.output).await?;
+        Ok::<u64, anyhow::Error>(size)
+    }
+    .await;
+    match written {
+        Ok(size) => {
+            println!("wrote {} ({size} bytes)", args.output.display());
+            Ok(())
+        }
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&partial).await;
+            Err(e.context(format!("writing {}", args.output.display())))
         }
     }
 }

@@ -410,7 +410,11 @@ impl Site {
     /// Runs the registered Odoo on a build's database as a user would from a shell
     /// (`odoo-bin -c <its odoo.conf> <args> --stop-after-init`).
     pub fn odoo_bin(&self, build: &str, args: &[&str]) {
-        let (source, _) = odoo_source();
+        self.odoo_bin_of(&odoo_source().0, build, args)
+    }
+
+    /// [`Self::odoo_bin`] with the Odoo source tree `source` (a build of another series).
+    pub fn odoo_bin_of(&self, source: &Path, build: &str, args: &[&str]) {
         let conf = self
             .data
             .path()

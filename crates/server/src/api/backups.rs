@@ -11,7 +11,7 @@ use axum::response::Response;
 
 use slipway_api::backups::{
     BackupRecord, DownloadQuery, ImportAnswer, ImportQuery, PitrOutcome, PitrWindow, PruneReport,
-    RestoreBody, RestoreOutcome, RestoreToTimeBody, SeriesSwitch, Verification,
+    RestoreAnswer, RestoreBody, RestoreToTimeBody, SeriesSwitch, Verification,
 };
 use slipway_platform::backups::{DownloadFormat, DownloadOptions, GcOptions};
 use slipway_platform::branch_backups::AfterRestart;
@@ -203,13 +203,14 @@ fn restarted<T>(done: AfterRestart<T>) -> ApiResult<Answer<T>> {
 
 /// Restores a backup into production (after a `before-restore` backup; the database keeps its
 /// identity) or into a staging branch (a neutralized copy), swapping it in by renames and
-/// restarting the branch's server.
+/// restarting the branch's server; a backup of another Odoo series switches the branch to it
+/// (`series_switched`).
 pub(crate) async fn restore(
     State(state): State<AppState>,
     user: ApiUser,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RestoreBody>,
-) -> ApiResult<Answer<RestoreOutcome>> {
+) -> ApiResult<Answer<RestoreAnswer>> {
     let (_, access) = backup_for(&state, &user, &id).await?;
     let branch = state
         .platform
@@ -221,7 +222,19 @@ pub(crate) async fn restore(
         .platform
         .restore_backup_into(&id, &branch, &user.0.login)
         .await?;
-    restarted(done)
+    restarted(done).map(|Answer(done)| {
+        Answer(RestoreAnswer {
+            restored: done.restored,
+            series_switched: done.series_switched.map(series_switch),
+        })
+    })
+}
+
+fn series_switch(s: slipway_platform::branch_backups::SeriesSwitch) -> SeriesSwitch {
+    SeriesSwitch {
+        from: s.from,
+        to: s.to,
+    }
 }
 
 /// The times production can be restored to (the window of point-in-time recovery).
@@ -285,10 +298,7 @@ pub(crate) async fn import(
             .platform
             .import_into_branch(&file, &branch, q.neutralize, &user.0.login)
             .await?;
-        let series_switched = done.outcome.series_switched.map(|s| SeriesSwitch {
-            from: s.from,
-            to: s.to,
-        });
+        let series_switched = done.outcome.series_switched.map(series_switch);
         Ok(Answer(ImportAnswer {
             imported: done.outcome.imported,
             series_switched,

@@ -51,15 +51,16 @@ export function render(root, ctx) {
     const restore = el('button', { type: 'button', class: 'restore' }, 'Restore here');
     restore.addEventListener('click', async () => {
       const production = ctx.branchInfo.stage === 'production';
-      const question = production
+      const question = (production
         ? `Replace production's database with backup ${b.id} (${age(b.created_at)})? A backup of the current database is taken first.`
-        : `Replace ${ctx.branch}'s database with a neutralized copy of backup ${b.id}?`;
+        : `Replace ${ctx.branch}'s database with a neutralized copy of backup ${b.id}?`)
+        + (b.odoo_version ? ` It is of Odoo ${b.odoo_version}: if the branch runs another version, it switches back to ${b.odoo_version}.` : '');
       if (!(await confirmBox(question, 'Restore'))) return;
       restore.disabled = true;
       say(message, 'Restoring…', 'notice');
       try {
         const outcome = await api('POST', `/api/backups/${encodeURIComponent(b.id)}/restore`, { branch: ctx.branch });
-        say(message, `Restored${outcome.safety_backup ? `; the previous database is kept as backup ${outcome.safety_backup}` : ''}.`, 'notice');
+        say(message, `Restored${outcome.safety_backup ? `; the previous database is kept as backup ${outcome.safety_backup}` : ''}.${switched(outcome.series_switched)}`, 'notice');
         load();
       } catch (e) { say(message, e); }
       restore.disabled = false;
@@ -137,6 +138,11 @@ function pointInTime(ctx, message, reload) {
     el('p', { class: 'toolbar' }, el('label', { for: 'pitr-at' }, 'Time (UTC): '), at, go));
 }
 
+/** What a branch's switch of Odoo version (`series_switched`) means, as a sentence; '' for none. */
+function switched(s) {
+  return s ? ` The branch now runs Odoo ${s.to} (was ${s.from}), the version of its database.` : '';
+}
+
 /** Import a dump made elsewhere (Odoo zip, pg_dump file, .sql[.gz]) into this branch. */
 function importForm(ctx, message, reload) {
   const production = ctx.branchInfo.stage === 'production';
@@ -147,21 +153,24 @@ function importForm(ctx, message, reload) {
     const dump = file.files[0];
     if (!dump) { say(message, 'Choose a dump file first.'); return; }
     const what = production
-      ? `Replace production's database with ${dump.name}? A backup of the current one is taken first.`
-      : `Replace ${ctx.branch}'s database with a neutralized copy of ${dump.name}?`;
+      ? `Replace production's database with ${dump.name}? A backup of the current one is taken first. A dump of another Odoo version (an upgraded one) switches production to that version, and its build may fail with the current code until you merge or push the code upgraded to it.`
+      : `Replace ${ctx.branch}'s database with a neutralized copy of ${dump.name}? A dump of another Odoo version switches the branch to that version.`;
     if (!(await confirmBox(what, 'Import'))) return;
     go.disabled = true;
     say(message, `Importing ${dump.name}…`, 'notice');
     try {
       const outcome = await upload(`${ctx.base}/import`, dump);
       const version = outcome.odoo_version ? `Odoo ${outcome.odoo_version}, ` : '';
-      say(message, `Imported ${dump.name} (${version}${outcome.modules} modules; mail servers and scheduled actions off).`, 'notice');
+      const done = `Imported ${dump.name} (${version}${outcome.modules} modules; mail servers and scheduled actions off).${switched(outcome.series_switched)}`;
+      if (outcome.server_error) say(message, `${done} ${outcome.server_error}`, 'error');
+      else say(message, done, 'notice');
       reload();
     } catch (err) { say(message, err); }
     go.disabled = false;
   } },
   el('h2', {}, 'Import a dump'),
-  el('p', { class: 'muted' }, 'An Odoo zip (with its filestore), a pg_dump file or .sql.gz made elsewhere. Mail servers and scheduled actions are disabled, as Odoo.sh does; a dump of another Odoo version switches the branch to it.'),
+  el('p', { class: 'muted' }, 'An Odoo zip (with its filestore), a pg_dump file or .sql.gz made elsewhere, such as a dump upgraded by an upgrade request. Mail servers and scheduled actions are disabled, as Odoo.sh does. The version of the dump is detected and the branch switched to it'
+    + (production ? '; production may then fail to start with the old custom code: merge the upgraded code to bring it up.' : '.')),
   el('p', { class: 'toolbar' }, file, go));
   return form;
 }

@@ -7,7 +7,8 @@ export function render(root, ctx) {
   ctx.crumbs([['Projects', '#/'], [name, `#/p/${p}`], ['Builds']]);
   const message = el('div');
   const table = el('div', { class: 'card' });
-  root.replaceChildren(el('h1', {}, `${name}: builds`), message, table);
+  const dumpDialog = dumpOptions();
+  root.replaceChildren(el('h1', {}, `${name}: builds`), message, table, dumpDialog.dialog);
   // What the last action said in a build's cell, shown again by each live redraw until the
   // next action.
   const said = new Map();
@@ -54,7 +55,7 @@ export function render(root, ctx) {
         el('a', { href: `#/p/${p}/b/${encodeURIComponent(build.branch)}/mails?build=${build.id}` }, 'Mails'),
         el('a', { href: `#/p/${p}/b/${encodeURIComponent(build.branch)}/shell?build=${build.id}` }, 'Shell'),
         build.state === 'running' && build.stage !== 'development'
-          ? el('a', { href: `/api/builds/${build.id}/dump`, class: 'dump', title: 'An Odoo zip of its database and filestore, now' }, 'Download dump') : null),
+          ? el('button', { type: 'button', class: 'dump', onclick: () => dumpDialog.open(build) }, 'Download dump') : null),
       place);
   }
 
@@ -76,4 +77,38 @@ export function render(root, ctx) {
     } catch (e) { say(message, e); }
   }
   return every(3000, refresh);
+}
+
+/** Odoo.sh's "Download dump" dialog: an exact or neutralized copy of the build's database as
+ * it is now, with its filestore (an Odoo zip) or without (.sql.gz, what an upgrade request
+ * takes). Outside the table, so the live redraws leave it alone. */
+function dumpOptions() {
+  const choice = (name, value, label, checked) => el('label', {},
+    el('input', { type: 'radio', name, value, checked }), ` ${label}`);
+  const link = el('a', { id: 'dump-download', class: 'button primary', href: '#' }, 'Download');
+  const title = el('h2', {});
+  const dialog = el('dialog', { id: 'dump-dialog' },
+    el('form', { method: 'dialog' }, title,
+      el('p', {}, choice('dump-kind', 'exact', 'Exact copy', true), ' ', choice('dump-kind', 'neutralized', 'Neutralized, for testing', false)),
+      el('p', {}, choice('dump-files', 'with', 'With filestore (.zip)', true), ' ', choice('dump-files', 'without', 'Without filestore (.sql.gz)', false)),
+      el('p', { class: 'muted' }, 'For an upgrade request (upgrade.odoo.com, or /database/v1 of an upgrade platform), choose the exact copy without filestore: a .sql.gz. Import the upgraded dump it gives back into a staging branch (its Odoo version is detected and the branch switched to it) to test it.'),
+      el('menu', {}, el('button', { value: 'cancel' }, 'Close'), link)));
+  let build = null;
+  const query = () => {
+    const picked = (name) => dialog.querySelector(`input[name=${name}]:checked`).value;
+    const files = picked('dump-files') === 'with' ? 'format=zip' : 'format=sql-gz&filestore=false';
+    return `${files}${picked('dump-kind') === 'neutralized' ? '&neutralized=true' : ''}`;
+  };
+  const update = () => { if (build) link.href = `/api/builds/${build.id}/dump?${query()}`; };
+  dialog.addEventListener('change', update);
+  link.addEventListener('click', () => setTimeout(() => dialog.close(), 0));
+  return {
+    dialog,
+    open(b) {
+      build = b;
+      title.textContent = `Download a dump of build #${b.id}`;
+      update();
+      dialog.showModal();
+    },
+  };
 }
