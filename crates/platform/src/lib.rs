@@ -10,6 +10,9 @@
 //!   [`editor`]: the web editor's reads of a build's checkout and its commits; [`shell`]:
 //!   how a shell of a build starts (the Shell tab and SSH both call it) and who may open one;
 //!   [`ssh_keys`]: people's SSH public keys.
+//! - [`addresses`]: stable addresses (a project's production at `<project>.<domain>`, each
+//!   branch at `<project>-<branch>.<domain>`, following whichever build serves; the naming
+//!   rule in [`builds::naming`]) and custom domains per branch.
 //! - [`Platform`]: the operations on them (pushes, rebuilds, stops, the scheduler's chores);
 //!   [`branch_backups`]: backing up, restoring and importing into a branch's database;
 //!   [`limits`]: builds per push and per project, disk per project, and their refusals.
@@ -88,6 +91,7 @@ mod service;
 mod text_column;
 mod usage;
 
+pub mod addresses;
 pub mod branch_backups;
 pub mod branches;
 pub mod builds;

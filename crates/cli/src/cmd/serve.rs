@@ -425,6 +425,7 @@ async fn serve_with(
         tracing::warn!(databases = ?adopted, "databases of the old shared role odoo now have a role each; running builds get their new login at their next build");
     }
     let sandbox = sandbox_policy(args).await;
+    let public_port = listener.local_addr()?.port();
     let mut env = build_env(
         args,
         config,
@@ -439,6 +440,11 @@ async fn serve_with(
     }
     let upgrade_jail = platform_jail(&sandbox);
     env.sandbox = sandbox;
+    env.public = slipway_platform::builds::naming::PublicAddress::new(
+        "http",
+        &config.domain,
+        Some(public_port),
+    );
     // every new backup gets its restore drill, run by the worker below
     env.backups = env
         .backups

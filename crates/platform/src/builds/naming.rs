@@ -116,6 +116,56 @@ pub fn branch_label_projects(label: &str) -> Vec<&str> {
     projects
 }
 
+/// Where people reach Slipway's names: `scheme://<label>.<domain>[:port]` (`serve --domain`,
+/// and the port Slipway listens on unless it is the scheme's default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicAddress {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// Slipway's domain, without a final `.`.
+    pub domain: String,
+    /// The port, when not the scheme's default.
+    pub port: Option<u16>,
+}
+
+impl Default for PublicAddress {
+    /// `http://<label>.localhost`.
+    fn default() -> Self {
+        Self::new("http", "localhost", None)
+    }
+}
+
+impl PublicAddress {
+    /// Names under `domain`, reached with `scheme` on `port` (left out when the scheme's
+    /// default: 80 for `http`, 443 for `https`).
+    pub fn new(scheme: &str, domain: &str, port: Option<u16>) -> Self {
+        let default_port = if scheme == "https" { 443 } else { 80 };
+        Self {
+            scheme: scheme.to_owned(),
+            domain: domain.trim().trim_end_matches('.').to_ascii_lowercase(),
+            port: port.filter(|p| *p != default_port),
+        }
+    }
+
+    /// The origin of `label`: `http://acme-main.localhost:8400`, without a final `/`.
+    pub fn origin(&self, label: &str) -> String {
+        match self.port {
+            Some(port) => format!("{}://{label}.{}:{port}", self.scheme, self.domain),
+            None => format!("{}://{label}.{}", self.scheme, self.domain),
+        }
+    }
+
+    /// The address of `branch` of `project`: the project's own for production, which is
+    /// what its `web.base.url` is set to.
+    pub fn of_branch(&self, project: &str, branch: &str, production: bool) -> String {
+        if production {
+            self.origin(project)
+        } else {
+            self.origin(&branch_label(project, branch))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +254,21 @@ mod tests {
         assert_eq!(branch_label_projects("acme"), Vec::<&str>::new());
         let label = branch_label("acme-shop", "feature/x");
         assert!(branch_label_projects(&label).contains(&"acme-shop"));
+    }
+
+    #[test]
+    fn public_addresses_carry_their_port_unless_default() {
+        let local = PublicAddress::new("http", "localhost.", Some(8400));
+        assert_eq!(local.of_branch("acme", "main", true), "http://acme.localhost:8400");
+        assert_eq!(
+            local.of_branch("acme", "dev", false),
+            "http://acme-dev.localhost:8400"
+        );
+        let public = PublicAddress::new("https", "Slipway.Example", Some(443));
+        assert_eq!(public.origin("acme"), "https://acme.slipway.example");
+        assert_eq!(
+            PublicAddress::new("http", "x.test", Some(80)).origin("a"),
+            "http://a.x.test"
+        );
     }
 }
