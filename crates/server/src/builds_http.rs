@@ -3,8 +3,11 @@
 //! builds, within `Platform::push_guard`'s protection and limits), the reverse proxy to build
 //! servers, and "Connect" tickets that log the caller into a build as its administrator.
 //!
-//! A build is served only on its own host name, `<build>.<domain>` (middleware
-//! [`route_build_hosts`]): an origin apart from the UI's and `/api`'s, so a developer's page
+//! A build is served only on host names of its own (middleware [`route_build_hosts`]):
+//! `<build>.<domain>`, and while it is the one serving its branch, the branch's stable
+//! address (`<project>.<domain>` for production, `<project>-<branch>.<domain>`) and the
+//! branch's custom domains (`slipway_platform::addresses`): origins apart from the UI's and
+//! `/api`'s, so a developer's page
 //! opened by an admin cannot read the admin's session or CSRF token, and the UI's host-only
 //! cookies never reach it. The former path route `/builds/<build>/<rest>` only redirects
 //! there (307: method and body are kept for a form's POST, and nothing is cached, since the

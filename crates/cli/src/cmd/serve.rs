@@ -59,8 +59,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SLIPWAY_BUILD_WORKERS", default_value_t = 2)]
     build_workers: usize,
 
-    /// The domain builds are served under: `<build>.<domain>` (`*.localhost` reaches this
-    /// machine in browsers without any DNS set-up).
+    /// The domain builds are served under: `<build>.<domain>`, production at
+    /// `<project>.<domain>`, branches at `<project>-<branch>.<domain>` (`*.localhost` reaches
+    /// this machine in browsers without any DNS set-up; a real domain needs a wildcard DNS
+    /// entry).
     #[arg(long, env = "SLIPWAY_DOMAIN", default_value = "localhost")]
     domain: String,
 
