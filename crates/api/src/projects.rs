@@ -6,6 +6,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::builds::Build;
 
+/// What `POST .../merge` did.
+pub use slipway_platform::addresses::CustomDomain;
 /// A branch as stored (`PATCH /api/projects/{p}/branches/{b}` answers it), its settings and
 /// what they hold.
 pub use slipway_platform::branches::{Branch, BranchSettings, InstallSet, StagingBehaviour};
@@ -15,8 +17,6 @@ pub use slipway_platform::history::{Event, HistoryEvent, PushedCommit};
 pub use slipway_platform::projects::{Member, Project, ProjectSettings, Role, Runtime};
 /// A branch's stage.
 pub use slipway_platform::stages::Stage;
-/// What `POST .../merge` did.
-pub use slipway_platform::addresses::CustomDomain;
 pub use slipway_platform::MergeResult;
 
 /// `POST /api/runtimes`: the Odoo source tree of a series (Slipway admins only).

@@ -1161,12 +1161,19 @@ fn production_keeps_one_address_and_base_url_through_updates_and_a_rollback() {
     bump(
         &tree,
         "1.2",
-        Some(("pre-break.py", "def migrate(cr, version):\n    raise RuntimeError('deliberate failure')\n")),
+        Some((
+            "pre-break.py",
+            "def migrate(cr, version):\n    raise RuntimeError('deliberate failure')\n",
+        )),
     );
     let failed = site.settled_build_after("addr", "main", updated["id"].as_i64().unwrap());
     assert_eq!(failed["result"], "failed", "{failed}");
     assert!(answers(&site), "the same address after a rollback");
-    assert_eq!(base_url(&site, &db), pinned, "after the previous build restarted");
+    assert_eq!(
+        base_url(&site, &db),
+        pinned,
+        "after the previous build restarted"
+    );
 
     tree.git(&["revert", "--no-edit", "HEAD"]);
     bump(&tree, "1.3", None);
@@ -1221,17 +1228,37 @@ fn a_branch_address_follows_its_newest_build_and_custom_domains_route_to_it() {
         (200, "second".into()),
         "nothing routed there yet"
     );
-    site.cli_ok(&["branch", "add-domain", "dom", "feature/x", "ERP.example.test"]);
-    assert_eq!(by_host(&site, "erp.example.test", which), (200, "second".into()));
+    site.cli_ok(&[
+        "branch",
+        "add-domain",
+        "dom",
+        "feature/x",
+        "ERP.example.test",
+    ]);
+    assert_eq!(
+        by_host(&site, "erp.example.test", which),
+        (200, "second".into())
+    );
     let taken = site.cli(&["branch", "add-domain", "dom", "main", "erp.example.test"]);
     assert!(!taken.status.success(), "one branch per host name");
     assert!(site
         .cli_ok(&["branch", "domains", "dom", "feature/x"])
         .contains("erp.example.test"));
-    site.cli_ok(&["branch", "remove-domain", "dom", "feature/x", "erp.example.test"]);
-    std::thread::sleep(Duration::from_millis(1100));
+    site.cli_ok(&[
+        "branch",
+        "remove-domain",
+        "dom",
+        "feature/x",
+        "erp.example.test",
+    ]);
     let (status, body) = by_host(&site, "erp.example.test", which);
-    assert!(status != 200 || body != "second", "still routed: {status} {body}");
+    assert!(
+        status != 200 || body != "second",
+        "still routed: {status} {body}"
+    );
     let history = site.cli_ok(&["branch", "history", "dom", "feature/x"]);
-    assert!(history.contains("domain.added") && history.contains("domain.removed"), "{history}");
+    assert!(
+        history.contains("domain.added") && history.contains("domain.removed"),
+        "{history}"
+    );
 }

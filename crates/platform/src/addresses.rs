@@ -77,7 +77,10 @@ pub fn check_custom_domain(host: &str, slipway_domain: &str) -> Result<String> {
     if labels.iter().all(|l| l.bytes().all(|b| b.is_ascii_digit())) {
         return Err(invalid("an IP address is not a host name"));
     }
-    let domain = slipway_domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let domain = slipway_domain
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
     if host == domain {
         return Err(invalid("it is Slipway's own domain"));
     }
@@ -250,7 +253,10 @@ mod tests {
             "acme-main-9.slipway.example",
         ] {
             let e = check_custom_domain(bad, "slipway.example").unwrap_err();
-            assert!(e.to_string().contains("not a usable host name"), "{bad}: {e}");
+            assert!(
+                e.to_string().contains("not a usable host name"),
+                "{bad}: {e}"
+            );
         }
     }
 }

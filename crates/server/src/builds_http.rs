@@ -70,6 +70,11 @@ impl BuildRoutes {
         (at.elapsed() < ROUTE_TTL).then(|| found.clone())
     }
 
+    /// Forgets what `host` was (a custom domain added or removed takes effect at once).
+    pub(crate) async fn forget(&self, host: &str) {
+        self.0.lock().await.remove(host);
+    }
+
     async fn put(&self, host: &str, found: Option<(Build, std::net::SocketAddr)>) {
         let mut routes = self.0.lock().await;
         routes.retain(|_, (at, _)| at.elapsed() < ROUTE_TTL);

@@ -10,9 +10,9 @@ use serde::Serialize;
 use serde_json::Value;
 use slipway_api::builds::{Build, BuildView, KeepRequest};
 use slipway_api::projects::{
-    AddDomainRequest, AdminPassword, BranchAddresses, CustomDomain, Branch, BranchListed, BranchUpdate, BranchView, Event, HistoryEvent, InstallSet,
-    Member, MemberEntry, MergeRequest, MergeResult, NewProject, Project, ProjectUpdate,
-    ProjectView, StagingBehaviour, VisibleProject,
+    AddDomainRequest, AdminPassword, Branch, BranchAddresses, BranchListed, BranchUpdate,
+    BranchView, CustomDomain, Event, HistoryEvent, InstallSet, Member, MemberEntry, MergeRequest,
+    MergeResult, NewProject, Project, ProjectUpdate, ProjectView, StagingBehaviour, VisibleProject,
 };
 use slipway_api::ErrorBody;
 
@@ -519,7 +519,12 @@ pub async fn run_branch(
             }
             println!("{}", found.address);
             for d in &found.domains {
-                println!("{}  (added by {}, {})", d.host, d.added_by, text(&d.created_at));
+                println!(
+                    "{}  (added by {}, {})",
+                    d.host,
+                    d.added_by,
+                    text(&d.created_at)
+                );
             }
             Ok(())
         }

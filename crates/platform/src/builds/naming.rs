@@ -205,7 +205,14 @@ mod tests {
         let label = branch_label("acme", "main-9");
         assert_ne!(label, build_name("acme", "main", 9));
         assert!(label.starts_with("acme-main-9-"), "{label}");
-        for branch in ["main-9", "9", "2024", "x/1", "release-17.0", &"7".repeat(80)] {
+        for branch in [
+            "main-9",
+            "9",
+            "2024",
+            "x/1",
+            "release-17.0",
+            &"7".repeat(80),
+        ] {
             let label = branch_label("acme", branch);
             assert!(!ends_like_a_build(&label), "{branch}: {label}");
             assert_eq!(build_id_of(&label), None, "{branch}: {label}");
@@ -214,10 +221,17 @@ mod tests {
 
     #[test]
     fn cleaned_up_names_stay_apart() {
-        let labels: Vec<String> = ["feature/a", "feature_a", "Feature-A", "feature-a", "--", "é"]
-            .iter()
-            .map(|b| branch_label("acme", b))
-            .collect();
+        let labels: Vec<String> = [
+            "feature/a",
+            "feature_a",
+            "Feature-A",
+            "feature-a",
+            "--",
+            "é",
+        ]
+        .iter()
+        .map(|b| branch_label("acme", b))
+        .collect();
         let mut unique = labels.clone();
         unique.sort();
         unique.dedup();
@@ -225,13 +239,23 @@ mod tests {
         assert_eq!(branch_label("acme", "feature-a"), "acme-feature-a");
         assert!(branch_label("acme", "feature/a").starts_with("acme-feature-a-"));
         // The tag is the same wherever and whenever it is computed.
-        assert_eq!(branch_label("acme", "feature/a"), branch_label("acme", "feature/a"));
+        assert_eq!(
+            branch_label("acme", "feature/a"),
+            branch_label("acme", "feature/a")
+        );
     }
 
     #[test]
     fn branch_addresses_are_dns_labels() {
         let project = "p".repeat(40);
-        for branch in ["main", &"x".repeat(200), "a/b/c", "--", "Ünïcode", &"ab-".repeat(40)] {
+        for branch in [
+            "main",
+            &"x".repeat(200),
+            "a/b/c",
+            "--",
+            "Ünïcode",
+            &"ab-".repeat(40),
+        ] {
             let label = branch_label(&project, branch);
             assert!(label.len() <= MAX_LABEL, "{label}");
             assert!(slipway_label_chars(&label), "{label}");
@@ -259,7 +283,10 @@ mod tests {
     #[test]
     fn public_addresses_carry_their_port_unless_default() {
         let local = PublicAddress::new("http", "localhost.", Some(8400));
-        assert_eq!(local.of_branch("acme", "main", true), "http://acme.localhost:8400");
+        assert_eq!(
+            local.of_branch("acme", "main", true),
+            "http://acme.localhost:8400"
+        );
         assert_eq!(
             local.of_branch("acme", "dev", false),
             "http://acme-dev.localhost:8400"

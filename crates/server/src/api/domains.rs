@@ -55,6 +55,7 @@ pub(crate) async fn add(
         .platform
         .add_domain(&branch, &body.host, &user.0.login)
         .await?;
+    state.build_routes.forget(&added.host).await;
     Ok((StatusCode::CREATED, Answer(added)))
 }
 
@@ -71,5 +72,7 @@ pub(crate) async fn remove(
         .platform
         .remove_domain(&branch, &host, &user.0.login)
         .await?;
+    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+    state.build_routes.forget(&host).await;
     Ok(StatusCode::NO_CONTENT)
 }
