@@ -1239,6 +1239,21 @@ fn a_branch_address_follows_its_newest_build_and_custom_domains_route_to_it() {
         by_host(&site, "erp.example.test", which),
         (200, "second".into())
     );
+    // The name Slipway's own UI and API are reached by cannot be taken from everyone.
+    let own = http()
+        .post(format!(
+            "{}/api/projects/dom/branches/main/domains",
+            site.url()
+        ))
+        .header(
+            reqwest::header::HOST,
+            format!("slipway.example.test:{}", site.port),
+        )
+        .bearer_auth(site.token())
+        .json(&json!({"host": "slipway.example.test"}))
+        .send()
+        .unwrap();
+    assert_eq!(own.status(), 409, "{:?}", own.text());
     let taken = site.cli(&["branch", "add-domain", "dom", "main", "erp.example.test"]);
     assert!(!taken.status.success(), "one branch per host name");
     assert!(site

@@ -10,7 +10,7 @@ use slipway_platform::projects::Action;
 use slipway_platform::stages::Stage;
 
 use super::projects::branch_for;
-use super::{Answer, ApiJson, ApiResult, ApiUser};
+use super::{Answer, ApiError, ApiJson, ApiResult, ApiUser};
 use crate::AppState;
 
 /// `GET /api/projects/{p}/branches/{b}/domains` (whoever sees the project).
@@ -42,15 +42,35 @@ async fn addresses(
 }
 
 /// `POST /api/projects/{p}/branches/{b}/domains` (`{"host"}`, project admins): 201 with the
-/// domain; 400 for a name that is not a host name, 409 for one in use.
+/// domain; 400 for a name that is not a host name, 409 for one in use, including the name
+/// Slipway itself was reached by (a project admin must not take the UI's host from everyone).
 pub(crate) async fn add(
     State(state): State<AppState>,
     user: ApiUser,
     Path((project, branch)): Path<(String, String)>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<AddDomainRequest>,
 ) -> ApiResult<(StatusCode, Answer<CustomDomain>)> {
     let (access, branch) = branch_for(&state, &user, &project, &branch).await?;
     access.require(Action::ManageProject, branch.stage)?;
+    let ui_host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name))
+        .unwrap_or("")
+        .trim_end_matches('.');
+    if body
+        .host
+        .trim()
+        .trim_end_matches('.')
+        .eq_ignore_ascii_case(ui_host)
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("{ui_host} is where Slipway itself is reached; choose another name"),
+        ));
+    }
     let added = state
         .platform
         .add_domain(&branch, &body.host, &user.0.login)
