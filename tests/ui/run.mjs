@@ -358,6 +358,15 @@ await step('Settings save the branch behaviour and show collaborators', async ()
   await page.click('#project-settings button[type=submit]');
   await page.locator('#project-settings .notice', { hasText: 'saved' }).waitFor();
   expect((await api(`/api/projects/${P}`)).settings.dev_database_days === 5, 'the project setting saved');
+  await page.locator('#branch-address a', { hasText: `${P}-feature.` }).waitFor();
+  await page.fill('#domain-host', 'shop.example.test');
+  await page.click('#branch-domains button[type=submit]');
+  await page.locator('#custom-domains li', { hasText: 'shop.example.test' }).waitFor();
+  const routed = await api(`/api/projects/${P}/branches/feature/domains`);
+  expect(routed.domains.some((d) => d.host === 'shop.example.test'), JSON.stringify(routed));
+  await page.click('#custom-domains li button');
+  await page.locator('#branch-domains .notice', { hasText: 'removed' }).waitFor();
+  expect((await api(`/api/projects/${P}/branches/feature/domains`)).domains.length === 0, 'the domain removed');
   await shot('settings');
 });
 

@@ -6,6 +6,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::builds::Build;
 
+/// What `POST .../merge` did.
+pub use slipway_platform::addresses::CustomDomain;
 /// A branch as stored (`PATCH /api/projects/{p}/branches/{b}` answers it), its settings and
 /// what they hold.
 pub use slipway_platform::branches::{Branch, BranchSettings, InstallSet, StagingBehaviour};
@@ -15,7 +17,6 @@ pub use slipway_platform::history::{Event, HistoryEvent, PushedCommit};
 pub use slipway_platform::projects::{Member, Project, ProjectSettings, Role, Runtime};
 /// A branch's stage.
 pub use slipway_platform::stages::Stage;
-/// What `POST .../merge` did.
 pub use slipway_platform::MergeResult;
 
 /// `POST /api/runtimes`: the Odoo source tree of a series (Slipway admins only).
@@ -155,6 +156,22 @@ pub struct Forked {
     pub branch: String,
     /// Its build.
     pub build: i64,
+}
+
+/// `POST .../domains`: a host name to route to the branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddDomainRequest {
+    /// The host name (`erp.example.com`).
+    pub host: String,
+}
+
+/// `GET .../domains`: where the branch is reached, whichever of its builds serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BranchAddresses {
+    /// Its address under Slipway's domain (production's is the project's own).
+    pub address: String,
+    /// Its custom domains.
+    pub domains: Vec<CustomDomain>,
 }
 
 /// `GET /api/projects/{p}/production/admin-password` (project admins only): how to log into

@@ -1096,3 +1096,184 @@ fn hostile_odoo_dump(base_version: &str, statement: &str) -> String {
          {statement}\n\n--\n-- PostgreSQL database dump complete\n--\n\n"
     )
 }
+
+/// `web.base.url` and `web.base.url.freeze` of a database.
+fn base_url(site: &Site, db: &str) -> (String, String) {
+    let param = |key: &str| {
+        site.psql(
+            db,
+            &format!("SELECT value FROM ir_config_parameter WHERE key = '{key}'"),
+        )
+    };
+    (param("web.base.url"), param("web.base.url.freeze"))
+}
+
+/// What `host` (as a browser sends it, to this Slipway) answers at `path`: status and body.
+fn by_host(site: &Site, host: &str, path: &str) -> (u16, String) {
+    let response = http()
+        .get(format!("{}{path}", site.url()))
+        .header(reqwest::header::HOST, format!("{host}:{}", site.port))
+        .send()
+        .unwrap();
+    (response.status().as_u16(), response.text().unwrap())
+}
+
+#[test]
+fn production_keeps_one_address_and_base_url_through_updates_and_a_rollback() {
+    let site = Site::start(&[]);
+    let (tree, first) = production_project(&site, "addr");
+    let db = first["name"].as_str().unwrap().to_string();
+    let address = format!("http://addr.localhost:{}", site.port);
+    let pinned = (address.clone(), "True".to_string());
+    let answers = |site: &Site| by_host(site, "addr.localhost", "/web/health").0 == 200;
+    assert!(answers(&site), "production answers at {address}");
+    assert_eq!(base_url(&site, &db), pinned, "after the first start");
+    // The branch's own address is production's too.
+    assert_eq!(by_host(&site, "addr-main.localhost", "/web/health").0, 200);
+
+    // An administrator logging in on a build's own host name (or, as before, Connect's
+    // internal port) no longer moves web.base.url: it is frozen.
+    site.connect(first["id"].as_i64().unwrap(), &db);
+    let admin = site.get("/api/projects/addr/production/admin-password");
+    let login = site
+        .build_request(reqwest::Method::POST, &db, "/web/login")
+        .form(&[
+            ("login", admin["login"].as_str().unwrap()),
+            ("password", admin["password"].as_str().unwrap()),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(login.status(), 303, "the administrator logs in");
+    assert_eq!(base_url(&site, &db), pinned, "after a Connect and a login");
+
+    bump(&tree, "1.1", None);
+    let updated = site.settled_build_after("addr", "main", first["id"].as_i64().unwrap());
+    assert_eq!(updated["state"], "running", "{updated}");
+    assert!(answers(&site), "the same address after an update");
+    assert_eq!(base_url(&site, &db), pinned, "after an update");
+    let (status, page) = by_host(&site, &format!("{db}.localhost"), "/web/health");
+    assert_eq!(status, 502, "{page}");
+    assert!(
+        page.contains(&address) && !page.contains("rebuild"),
+        "a gone production build sends people to production's address: {page}"
+    );
+
+    bump(
+        &tree,
+        "1.2",
+        Some((
+            "pre-break.py",
+            "def migrate(cr, version):\n    raise RuntimeError('deliberate failure')\n",
+        )),
+    );
+    let failed = site.settled_build_after("addr", "main", updated["id"].as_i64().unwrap());
+    assert_eq!(failed["result"], "failed", "{failed}");
+    assert!(answers(&site), "the same address after a rollback");
+    assert_eq!(
+        base_url(&site, &db),
+        pinned,
+        "after the previous build restarted"
+    );
+
+    tree.git(&["revert", "--no-edit", "HEAD"]);
+    bump(&tree, "1.3", None);
+    let again = site.settled_build_after("addr", "main", failed["id"].as_i64().unwrap());
+    assert_eq!(again["state"], "running", "{again}");
+    assert!(answers(&site), "the same address after a second update");
+    assert_eq!(base_url(&site, &db), pinned);
+}
+
+#[test]
+fn a_branch_address_follows_its_newest_build_and_custom_domains_route_to_it() {
+    let site = Site::start(&[]);
+    let (tree, _) = site.project_with_production("dom");
+    let which = "/shop_core/static/which.txt";
+    tree.git(&["checkout", "-q", "-b", "feature/x"]);
+    tree.write("shop_core/static/which.txt", "first");
+    let sha = tree.commit("first");
+    tree.push("feature/x");
+    let first = site.wait_build(site.build_of("dom", "feature/x", &sha));
+    assert_eq!(first["state"], "running", "{first}");
+    let label = site.cli_ok(&["branch", "domains", "dom", "feature/x"]);
+    let address = label.lines().next().unwrap();
+    let host = address
+        .strip_prefix("http://")
+        .and_then(|h| h.strip_suffix(&format!(":{}", site.port)))
+        .unwrap_or_else(|| panic!("{address}"))
+        .to_string();
+    assert!(host.starts_with("dom-feature-x-"), "{host}");
+    assert_eq!(by_host(&site, &host, which), (200, "first".into()));
+
+    tree.write("shop_core/static/which.txt", "second");
+    let sha = tree.commit("second");
+    tree.push("feature/x");
+    let second = site.wait_build(site.build_of("dom", "feature/x", &sha));
+    assert_eq!(second["state"], "running", "{second}");
+    std::thread::sleep(Duration::from_millis(1100)); // the proxy's route cache
+    assert_eq!(
+        by_host(&site, &host, which),
+        (200, "second".into()),
+        "the address follows the newest build"
+    );
+
+    // A custom domain routes to the branch, and stops when removed.
+    for bad in ["not a host", "10.0.0.1", "dom-main-1.localhost"] {
+        let out = site.cli(&["branch", "add-domain", "dom", "feature/x", bad]);
+        assert!(!out.status.success(), "{bad} taken");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("not a usable host name"), "{bad}: {err}");
+    }
+    assert_ne!(
+        by_host(&site, "erp.example.test", which),
+        (200, "second".into()),
+        "nothing routed there yet"
+    );
+    site.cli_ok(&[
+        "branch",
+        "add-domain",
+        "dom",
+        "feature/x",
+        "ERP.example.test",
+    ]);
+    assert_eq!(
+        by_host(&site, "erp.example.test", which),
+        (200, "second".into())
+    );
+    // The name Slipway's own UI and API are reached by cannot be taken from everyone.
+    let own = http()
+        .post(format!(
+            "{}/api/projects/dom/branches/main/domains",
+            site.url()
+        ))
+        .header(
+            reqwest::header::HOST,
+            format!("slipway.example.test:{}", site.port),
+        )
+        .bearer_auth(site.token())
+        .json(&json!({"host": "slipway.example.test"}))
+        .send()
+        .unwrap();
+    assert_eq!(own.status(), 409, "{:?}", own.text());
+    let taken = site.cli(&["branch", "add-domain", "dom", "main", "erp.example.test"]);
+    assert!(!taken.status.success(), "one branch per host name");
+    assert!(site
+        .cli_ok(&["branch", "domains", "dom", "feature/x"])
+        .contains("erp.example.test"));
+    site.cli_ok(&[
+        "branch",
+        "remove-domain",
+        "dom",
+        "feature/x",
+        "erp.example.test",
+    ]);
+    let (status, body) = by_host(&site, "erp.example.test", which);
+    assert!(
+        status != 200 || body != "second",
+        "still routed: {status} {body}"
+    );
+    let history = site.cli_ok(&["branch", "history", "dom", "feature/x"]);
+    assert!(
+        history.contains("domain.added") && history.contains("domain.removed"),
+        "{history}"
+    );
+}

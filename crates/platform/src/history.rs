@@ -85,6 +85,22 @@ pub enum HistoryEvent {
         /// The build queued.
         build: i64,
     },
+    /// An admin gave the branch a custom domain.
+    #[serde(rename = "domain.added")]
+    DomainAdded {
+        /// Sentence.
+        message: String,
+        /// The host name.
+        host: String,
+    },
+    /// An admin took a custom domain from the branch.
+    #[serde(rename = "domain.removed")]
+    DomainRemoved {
+        /// Sentence.
+        message: String,
+        /// The host name.
+        host: String,
+    },
     /// A build is running, with its result.
     #[serde(rename = "build.ready")]
     BuildReady {
@@ -274,6 +290,8 @@ impl HistoryEvent {
             | BranchDeleted { message }
             | Merge { message, .. }
             | StageMoved { message, .. }
+            | DomainAdded { message, .. }
+            | DomainRemoved { message, .. }
             | Rebuild { message, .. }
             | BuildReady { message, .. }
             | BuildFailed { message, .. }

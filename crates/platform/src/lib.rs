@@ -10,6 +10,9 @@
 //!   [`editor`]: the web editor's reads of a build's checkout and its commits; [`shell`]:
 //!   how a shell of a build starts (the Shell tab and SSH both call it) and who may open one;
 //!   [`ssh_keys`]: people's SSH public keys.
+//! - [`addresses`]: stable addresses (a project's production at `<project>.<domain>`, each
+//!   branch at `<project>-<branch>.<domain>`, following whichever build serves; the naming
+//!   rule in [`builds::naming`]) and custom domains per branch.
 //! - [`Platform`]: the operations on them (pushes, rebuilds, stops, the scheduler's chores);
 //!   [`branch_backups`]: backing up, restoring and importing into a branch's database;
 //!   [`limits`]: builds per push and per project, disk per project, and their refusals.
@@ -21,7 +24,7 @@
 //! settings: modules to install, tests, staging behaviour), `stages.rs` (the pure stage-move
 //! rules), `history.rs` (a branch's pushes and events), `builds/` (the `builds` table with state
 //! and result apart; `naming.rs` gives `<project>-<branch>-<id>`, the build's host label and
-//! database name; `templates.rs` the template-database cache and its pure trimming rule).
+//! database name, and the branch addresses that never look like one; `templates.rs` the template-database cache and its pure trimming rule).
 //! `builds/pipeline.rs` is what a `build.run` job does, under a per-branch advisory lock: checkout
 //! (`git archive`), runtime, virtualenv, then per stage — `development.rs` (template copy when the
 //! module set's hash is cached, else create + install with demo + tests; an install whose only
@@ -38,7 +41,8 @@
 //! staging build at most 3 runs); `health.rs` fails a running build whose database is gone, on
 //! each scheduler tick, under the branch's lock; before any development or staging server
 //! starts, every active `ir_mail_server` is switched off, so its mail can only go to the catcher
-//! its odoo.conf names. Each build's
+//! its odoo.conf names; before any production or staging server starts, `web.base.url` is set to
+//! its branch's address and frozen. Each build's
 //! `build.log` holds its steps and how it ended (the reason of a failure no tool logged: a broken
 //! manifest, no runtime, a kill). A kill is final: `finish` and `set_running` only move unfinished
 //! builds (production excepted, whose server is what serves). `service.rs` (`Platform`) is what the
@@ -89,6 +93,7 @@ mod service;
 mod text_column;
 mod usage;
 
+pub mod addresses;
 pub mod branch_backups;
 pub mod branches;
 pub mod builds;

@@ -75,6 +75,9 @@ pub struct Platform {
     pub limits: Limits,
     /// Filestore sizes measured lately, for the disk limit.
     pub(crate) filestore_sizes: FilestoreSizes,
+    /// The metadata database, for the operations whose SQL lives beside them
+    /// (`addresses.rs`).
+    pool: PgPool,
 }
 
 impl Platform {
@@ -97,7 +100,8 @@ impl Platform {
             history: pipeline.history.clone(),
             ssh_keys: SshKeys::new(pool.clone()),
             engines: slipway_upgrade::EngineStore::new(pool.clone()),
-            queue: JobQueue::new(pool),
+            queue: JobQueue::new(pool.clone()),
+            pool,
             pipeline,
             ref_locks: RefLocks::default(),
             limits: Limits::default(),
@@ -117,6 +121,11 @@ impl Platform {
     /// same change nor enqueue their builds out of order.
     pub async fn lock_refs(&self, project_id: i64) -> RefsGuard {
         self.ref_locks.lock(project_id).await
+    }
+
+    /// The metadata database.
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     /// The build environment.

@@ -3,8 +3,11 @@
 //! builds, within `Platform::push_guard`'s protection and limits), the reverse proxy to build
 //! servers, and "Connect" tickets that log the caller into a build as its administrator.
 //!
-//! A build is served only on its own host name, `<build>.<domain>` (middleware
-//! [`route_build_hosts`]): an origin apart from the UI's and `/api`'s, so a developer's page
+//! A build is served only on host names of its own (middleware [`route_build_hosts`]):
+//! `<build>.<domain>`, and while it is the one serving its branch, the branch's stable
+//! address (`<project>.<domain>` for production, `<project>-<branch>.<domain>`) and the
+//! branch's custom domains (`slipway_platform::addresses`): origins apart from the UI's and
+//! `/api`'s, so a developer's page
 //! opened by an admin cannot read the admin's session or CSRF token, and the UI's host-only
 //! cookies never reach it. The former path route `/builds/<build>/<rest>` only redirects
 //! there (307: method and body are kept for a form's POST, and nothing is cached, since the
@@ -28,7 +31,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, post};
 use axum::Router;
 use slipway_api::builds::ConnectLink;
-use slipway_platform::builds::naming::build_id_of;
+use slipway_platform::addresses::Addressed;
+use slipway_platform::builds::naming::branch_label;
 use slipway_platform::builds::{Build, BuildState};
 use slipway_platform::projects::Action;
 use slipway_platform::stages::Stage;
@@ -48,26 +52,33 @@ const TICKET_LIFETIME: Duration = Duration::from_secs(60);
 /// How long the proxy trusts a running build's address without reading its row again.
 const ROUTE_TTL: Duration = Duration::from_secs(1);
 
-/// Running builds the proxy routed to in the last [`ROUTE_TTL`]: one Odoo page is dozens of
-/// requests (assets, RPCs), and each would otherwise read the build's row. A build stopped in
-/// that second answers "connection refused", which the proxy reports as a 502 like any other.
+/// What host names the proxy resolved in the last [`ROUTE_TTL`]: one Odoo page is dozens of
+/// requests (assets, RPCs), and each would otherwise read the build's row (and, for a branch
+/// address or a custom domain, the branch's); every request of the UI under another host
+/// name would look for a custom domain. A build stopped in that second answers "connection
+/// refused", which the proxy reports as a 502 like any other.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BuildRoutes(Arc<Mutex<HashMap<String, Route>>>);
 
-/// When a build was seen running, and where.
-type Route = (Instant, Build, std::net::SocketAddr);
+/// When a host was resolved, and the running build it stands for (`None`: no custom domain).
+type Route = (Instant, Option<(Build, std::net::SocketAddr)>);
 
 impl BuildRoutes {
-    async fn get(&self, name: &str) -> Option<(Build, std::net::SocketAddr)> {
+    async fn get(&self, host: &str) -> Option<Option<(Build, std::net::SocketAddr)>> {
         let routes = self.0.lock().await;
-        let (at, build, addr) = routes.get(name)?;
-        (at.elapsed() < ROUTE_TTL).then(|| (build.clone(), *addr))
+        let (at, found) = routes.get(host)?;
+        (at.elapsed() < ROUTE_TTL).then(|| found.clone())
     }
 
-    async fn put(&self, name: &str, build: &Build, addr: std::net::SocketAddr) {
+    /// Forgets what `host` was (a custom domain added or removed takes effect at once).
+    pub(crate) async fn forget(&self, host: &str) {
+        self.0.lock().await.remove(host);
+    }
+
+    async fn put(&self, host: &str, found: Option<(Build, std::net::SocketAddr)>) {
         let mut routes = self.0.lock().await;
-        routes.retain(|_, (at, _, _)| at.elapsed() < ROUTE_TTL);
-        routes.insert(name.to_string(), (Instant::now(), build.clone(), addr));
+        routes.retain(|_, (at, _)| at.elapsed() < ROUTE_TTL);
+        routes.insert(host.to_string(), (Instant::now(), found));
     }
 }
 
@@ -194,42 +205,124 @@ async fn git(
     response
 }
 
-/// The running build named `name`, and its server's address.
-async fn running_build(
+/// A host name reaching Slipway that may stand for a build.
+enum HostName {
+    /// One label under Slipway's domain: a build, a project's production or a branch.
+    Label(String),
+    /// Any other name (lowercase, without port): perhaps a branch's custom domain.
+    Other(String),
+}
+
+impl HostName {
+    /// `None` for names that never stand for a build: Slipway's domain itself, names
+    /// without a dot (`localhost`) and IP addresses, which is how the UI and the API are
+    /// reached.
+    fn of(host: &str, domain: &str) -> Option<Self> {
+        if let Some(label) = proxy::build_from_host(host, domain) {
+            return Some(Self::Label(label));
+        }
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        };
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        let ip = name.parse::<std::net::IpAddr>().is_ok() || name.starts_with('[');
+        let own = name == domain.trim_end_matches('.').to_ascii_lowercase();
+        (!ip && !own && name.contains('.')).then_some(Self::Other(name))
+    }
+
+    fn key(&self) -> &str {
+        match self {
+            Self::Label(name) | Self::Other(name) => name,
+        }
+    }
+}
+
+/// The 502 page of a name that has no build serving it.
+fn not_serving(name: &str, why: &str) -> Response {
+    (
+        StatusCode::BAD_GATEWAY,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        format!(
+            "<!doctype html><title>Build not running</title><h1>{}</h1><p>{}</p>",
+            slipway_upgrade::notes::escape(name),
+            slipway_upgrade::notes::escape(why)
+        ),
+    )
+        .into_response()
+}
+
+/// The running build `host` stands for, and its server's address; `Ok(None)` for a name
+/// that is no custom domain (the UI's); a 502 page when the name has no build serving.
+async fn build_for_host(
     state: &AppState,
-    name: &str,
-) -> Result<(Build, std::net::SocketAddr), Response> {
-    let not_running = |why: String| {
-        (
-            StatusCode::BAD_GATEWAY,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            format!(
-                "<!doctype html><title>Build not running</title><h1>{}</h1><p>{}</p>",
-                slipway_upgrade::notes::escape(name),
-                slipway_upgrade::notes::escape(&why)
-            ),
-        )
-            .into_response()
-    };
-    if let Some(found) = state.build_routes.get(name).await {
+    host: &HostName,
+    headers: &HeaderMap,
+) -> Result<Option<(Build, std::net::SocketAddr)>, Response> {
+    if let Some(found) = state.build_routes.get(host.key()).await {
         return Ok(found);
     }
-    let Some(id) = build_id_of(name) else {
-        return Err(not_running("no such build".into()));
+    let addressed = match host {
+        HostName::Label(label) => state.platform.addressed_by_label(label).await,
+        HostName::Other(name) => state.platform.addressed_by_domain(name).await,
     };
-    let build = match state.platform.builds.get(id).await {
-        Ok(b) if b.name == name => b,
-        _ => return Err(not_running("no such build".into())),
+    let addressed = match (addressed, host) {
+        (Ok(Some(addressed)), _) => addressed,
+        (Ok(None), HostName::Other(_)) => {
+            state.build_routes.put(host.key(), None).await;
+            return Ok(None);
+        }
+        (Ok(None), HostName::Label(label)) => return Err(not_serving(label, "no such build")),
+        (Err(e), _) => return Err(ApiError::from(e).into_response()),
+    };
+    let build = match addressed {
+        Addressed::Build(build) => build,
+        Addressed::Branch {
+            serving: Some(build),
+            ..
+        } => build,
+        Addressed::Branch {
+            branch,
+            serving: None,
+        } => {
+            let why = format!(
+                "no build of branch {} serves right now; its latest build says why",
+                branch.name
+            );
+            return Err(not_serving(host.key(), &why));
+        }
     };
     match (build.state, build.http_port) {
         (BuildState::Running, Some(port)) => {
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port as u16));
-            state.build_routes.put(name, &build, addr).await;
-            Ok((build, addr))
+            let found = Some((build, addr));
+            state.build_routes.put(host.key(), found.clone()).await;
+            Ok(found)
         }
-        (state, _) => Err(not_running(format!(
-            "this build is {state}; rebuild its branch to get it back"
-        ))),
+        (build_state, _) => {
+            let why = gone_build_advice(state, &build, build_state, headers);
+            Err(not_serving(host.key(), &why))
+        }
+    }
+}
+
+/// What to tell someone who reached a build that no longer runs: where its branch is
+/// served (production never needs a rebuild: its address follows the serving build).
+fn gone_build_advice(
+    state: &AppState,
+    build: &Build,
+    build_state: BuildState,
+    headers: &HeaderMap,
+) -> String {
+    if build.stage == Stage::Production {
+        let address = state.build_origin(&build.project, headers);
+        format!("this build is {build_state}: production is served by a newer build, at {address}")
+    } else {
+        let address = state.build_origin(&branch_label(&build.project, &build.branch), headers);
+        format!(
+            "this build is {build_state}; the branch's latest build is at {address}, \
+             or rebuild the branch to get this one back"
+        )
     }
 }
 
@@ -268,8 +361,9 @@ fn build_host_target(path_and_query: &str) -> Option<(String, String)> {
     Some((build.to_ascii_lowercase(), rest))
 }
 
-/// Middleware: requests for `<build>.<domain>` go to the build's server, all of them
-/// (Odoo owns every path there), except the Connect landing `/slipway/connect`.
+/// Middleware: requests for a build's name, a branch's or production's address, or a
+/// custom domain, go to the build's server, all of them (Odoo owns every path there), except
+/// the Connect landing `/slipway/connect`.
 pub(crate) async fn route_build_hosts(
     State(state): State<AppState>,
     request: Request,
@@ -281,17 +375,18 @@ pub(crate) async fn route_build_hosts(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let Some(name) = proxy::build_from_host(&host, &state.domain) else {
+    let Some(host) = HostName::of(&host, &state.domain) else {
         return next.run(request).await;
     };
-    let (build, upstream) = match running_build(&state, &name).await {
-        Ok(found) => found,
+    let (build, upstream) = match build_for_host(&state, &host, request.headers()).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return next.run(request).await,
         Err(response) => return response,
     };
     if request.uri().path() == "/slipway/connect" {
         return land_connect(&state, &build, upstream, request).await;
     }
-    proxy::forward(&state.proxy, upstream, &name, request).await
+    proxy::forward(&state.proxy, upstream, &build.name, request).await
 }
 
 /// `POST /api/builds/{id}/connect`: a one-time link (valid a minute) that opens the build

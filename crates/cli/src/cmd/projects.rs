@@ -10,9 +10,9 @@ use serde::Serialize;
 use serde_json::Value;
 use slipway_api::builds::{Build, BuildView, KeepRequest};
 use slipway_api::projects::{
-    AdminPassword, Branch, BranchListed, BranchUpdate, BranchView, Event, HistoryEvent, InstallSet,
-    Member, MemberEntry, MergeRequest, MergeResult, NewProject, Project, ProjectUpdate,
-    ProjectView, StagingBehaviour, VisibleProject,
+    AddDomainRequest, AdminPassword, Branch, BranchAddresses, BranchListed, BranchUpdate,
+    BranchView, CustomDomain, Event, HistoryEvent, InstallSet, Member, MemberEntry, MergeRequest,
+    MergeResult, NewProject, Project, ProjectUpdate, ProjectView, StagingBehaviour, VisibleProject,
 };
 use slipway_api::ErrorBody;
 
@@ -108,6 +108,22 @@ pub enum BranchCommand {
     Rebuild(BranchArg),
     /// Merge a branch's code into another (a real git merge; code only, never data).
     Merge(MergeArgs),
+    /// Where the branch is reached: its address and custom domains.
+    Domains(BranchArg),
+    /// Route a host name of yours to the branch (project admins; point its DNS at Slipway).
+    AddDomain(DomainArgs),
+    /// Stop routing a custom domain to the branch.
+    RemoveDomain(DomainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DomainArgs {
+    /// Project name.
+    project: String,
+    /// Branch name.
+    branch: String,
+    /// The host name (`erp.example.com`).
+    host: String,
 }
 
 #[derive(Debug, Args)]
@@ -508,6 +524,54 @@ pub async fn run_branch(
                     }
                 }
             }
+            Ok(())
+        }
+        BranchCommand::Domains(args) => {
+            let found: BranchAddresses = api
+                .get_as(&format!(
+                    "{}/domains",
+                    branch_path(&args.project, &args.branch)
+                ))
+                .await?;
+            if args.json {
+                return print_answer(&found);
+            }
+            println!("{}", found.address);
+            for d in &found.domains {
+                println!(
+                    "{}  (added by {}, {})",
+                    d.host,
+                    d.added_by,
+                    text(&d.created_at)
+                );
+            }
+            Ok(())
+        }
+        BranchCommand::AddDomain(args) => {
+            let added: CustomDomain = api
+                .post_as(
+                    &format!("{}/domains", branch_path(&args.project, &args.branch)),
+                    &AddDomainRequest { host: args.host },
+                )
+                .await?;
+            println!(
+                "{} now routes to branch {} (its DNS must point at this Slipway)",
+                added.host, args.branch
+            );
+            Ok(())
+        }
+        BranchCommand::RemoveDomain(args) => {
+            api.call(
+                Method::DELETE,
+                &format!(
+                    "{}/domains/{}",
+                    branch_path(&args.project, &args.branch),
+                    segment(&args.host)
+                ),
+                None::<&()>,
+            )
+            .await?;
+            println!("{} no longer routes to branch {}", args.host, args.branch);
             Ok(())
         }
         BranchCommand::Rebuild(args) => {

@@ -70,8 +70,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SLIPWAY_BUILD_WORKERS", default_value_t = 2)]
     build_workers: usize,
 
-    /// The domain builds are served under: `<build>.<domain>` (`*.localhost` reaches this
-    /// machine in browsers without any DNS set-up).
+    /// The domain builds are served under: `<build>.<domain>`, production at
+    /// `<project>.<domain>`, branches at `<project>-<branch>.<domain>` (`*.localhost` reaches
+    /// this machine in browsers without any DNS set-up; a real domain needs a wildcard DNS
+    /// entry).
     #[arg(long, env = "SLIPWAY_DOMAIN", default_value = "localhost")]
     domain: String,
 
@@ -457,6 +459,7 @@ async fn serve_with(
         tracing::warn!(databases = ?adopted, "databases of the old shared role odoo now have a role each; running builds get their new login at their next build");
     }
     let sandbox = sandbox_policy(args).await;
+    let public_port = listener.local_addr()?.port();
     let mut env = build_env(
         args,
         config,
@@ -471,6 +474,11 @@ async fn serve_with(
     }
     let upgrade_jail = platform_jail(&sandbox);
     env.sandbox = sandbox;
+    env.public = slipway_platform::builds::naming::PublicAddress::new(
+        "http",
+        &config.domain,
+        Some(public_port),
+    );
     // every new backup gets its restore drill, run by the worker below
     env.backups = env
         .backups

@@ -122,6 +122,9 @@ pub struct BuildEnv {
     /// `<data-dir>/upgrade-engines`: OpenUpgrade fetched for upgrade engines, their
     /// requirements (their virtualenvs are in `venvs`, beside builds').
     pub upgrade_engines_dir: PathBuf,
+    /// Where people reach builds and branches: production and staging servers get their
+    /// branch's address as `web.base.url` at every start.
+    pub public: super::naming::PublicAddress,
 }
 
 impl BuildEnv {
@@ -146,6 +149,7 @@ impl BuildEnv {
             odoo_logins: super::OdooLogins::new(layout.odoo_logins_secret()),
             slipway_addons: layout.slipway_addons(),
             upgrade_engines_dir: layout.upgrade_engines(),
+            public: super::naming::PublicAddress::default(),
         }
     }
 
@@ -436,6 +440,9 @@ impl Pipeline {
         if build.stage != Stage::Production {
             self.keep_mail_inside(&conf.db_name).await?;
         }
+        if build.stage != Stage::Development {
+            self.pin_base_url(build, &conf.db_name).await?;
+        }
         let conf_path = prepared.conf_path();
         conf.write(&conf_path).context("writing odoo.conf")?;
         give_to_sandbox(prepared, &conf_path)?;
@@ -462,6 +469,30 @@ impl Pipeline {
         let pid = server.pid();
         self.supervisor.adopt(build.id, server).await;
         Ok(pid)
+    }
+
+    /// Production and staging links (mails, reports, portal) point at the branch's address,
+    /// which outlives every build: `web.base.url` is set to it and frozen, or Odoo would
+    /// rewrite it from the host of the next administrator who logs in (a build's own host
+    /// name, gone at the next update, or a server's internal port).
+    pub(super) async fn pin_base_url(&self, build: &Build, database: &str) -> Result<(), Failed> {
+        let address = self.env.public.of_branch(
+            &build.project,
+            &build.branch,
+            build.stage == Stage::Production,
+        );
+        let sql = format!(
+            "INSERT INTO ir_config_parameter (key, value) VALUES \
+             ('web.base.url', '{}'), ('web.base.url.freeze', 'True') \
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            address.replace('\'', "''")
+        );
+        self.env
+            .target
+            .execute_as_owner(database, &sql)
+            .await
+            .context("setting web.base.url to the branch's address")?;
+        Ok(())
     }
 
     /// A development or staging build's mail goes only to the mail catcher its odoo.conf

@@ -513,6 +513,19 @@ impl BuildStore {
         Ok(row.map(named))
     }
 
+    /// The build of the branch that serves now: its newest running one (after a failed
+    /// production update, the one put back), whatever stage it was made in.
+    pub async fn serving_of_branch(&self, branch_id: i64) -> Result<Option<Build>> {
+        let row: Option<Build> = sqlx::query_as(&format!(
+            "{BUILD_SELECT} WHERE k.branch_id = $1 AND k.state = 'running' \
+             AND k.http_port IS NOT NULL ORDER BY k.id DESC LIMIT 1"
+        ))
+        .bind(branch_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(named))
+    }
+
     /// The live builds of the branch made in `stage` other than `except` (older staging
     /// databases to drop).
     pub async fn others_live_of_branch(

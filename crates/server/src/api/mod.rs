@@ -27,7 +27,9 @@
 //! - `GET|PUT /api/projects/{p}/members` (`[{"login", "role"}]`; PUT replaces, admins only)
 //! - `GET /api/projects/{p}/branches`, `GET|PATCH /api/projects/{p}/branches/{b}`,
 //!   `GET .../history`, `POST .../rebuild`, `POST .../merge` (`{"into": "<branch>"}`),
-//!   `POST .../fork` (`{"name": "<new branch>"}`: a development branch at its head, built)
+//!   `POST .../fork` (`{"name": "<new branch>"}`: a development branch at its head, built),
+//!   `GET|POST .../domains` (`{"address", "domains"}`; POST `{"host"}`, admins: a custom
+//!   domain routed to the branch), `DELETE .../domains/{host}`
 //! - `GET /api/projects/{p}/builds`, `GET /api/builds/{id}`, `POST /api/builds/{id}/stop`,
 //!   `POST /api/builds/{id}/keep`, `GET /api/builds/{id}/logs`,
 //!   `GET /api/builds/{id}/logs/{name}` (`Range`; `?follow=1`: Server-Sent Events, ending by
@@ -54,6 +56,7 @@
 mod auth;
 mod backups;
 mod builds;
+mod domains;
 mod editor;
 mod engines;
 mod json;
@@ -310,6 +313,14 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route(
             "/api/projects/{project}/branches/{branch}/backups",
             get(backups::list).post(backups::create),
+        )
+        .route(
+            "/api/projects/{project}/branches/{branch}/domains",
+            get(domains::list).post(domains::add),
+        )
+        .route(
+            "/api/projects/{project}/branches/{branch}/domains/{host}",
+            axum::routing::delete(domains::remove),
         )
         .route(
             "/api/projects/{project}/branches/{branch}/import",

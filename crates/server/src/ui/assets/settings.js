@@ -34,8 +34,42 @@ export function render(root, ctx) {
       say(message, 'Saved: the next build uses these settings.', 'notice');
     } catch (err) { say(message, err); }
   });
-  root.replaceChildren(...[form, productionAdmin(ctx), project(ctx), members(ctx)].filter(Boolean));
+  root.replaceChildren(...[form, domains(ctx), productionAdmin(ctx), project(ctx), members(ctx)].filter(Boolean));
   return null;
+}
+
+// Where the branch is reached: its address (whichever build serves) and the custom domains
+// project admins route to it.
+function domains(ctx) {
+  const base = `${ctx.base}/domains`;
+  const isAdmin = ctx.projectInfo.role === 'admin';
+  const message = el('div');
+  const address = el('p', { id: 'branch-address' });
+  const rows = el('ul', { id: 'custom-domains' });
+  async function load() {
+    try {
+      const found = await get(base);
+      address.replaceChildren('Address: ', el('a', { href: found.address, target: '_blank', rel: 'noopener' }, found.address));
+      rows.replaceChildren(...found.domains.map((d) => el('li', {}, el('code', {}, d.host), ' ',
+        isAdmin ? el('button', { type: 'button', onclick: async () => {
+          try { await api('DELETE', `${base}/${encodeURIComponent(d.host)}`); say(message, `${d.host} removed.`, 'notice'); load(); } catch (e) { say(message, e); }
+        } }, 'Remove') : null)));
+    } catch (e) { say(message, e); }
+  }
+  const host = el('input', { type: 'text', id: 'domain-host', placeholder: 'erp.example.com', 'aria-label': 'Custom domain' });
+  const add = el('form', { class: 'toolbar', onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const added = await api('POST', base, { host: host.value.trim() });
+      host.value = '';
+      say(message, `${added.host} routes to this branch once its DNS points at Slipway.`, 'notice');
+      load();
+    } catch (err) { say(message, err); }
+  } }, host, el('button', { type: 'submit' }, 'Add domain'));
+  load();
+  return el('section', { class: 'card', id: 'branch-domains' }, el('h2', {}, 'Addresses'), address,
+    el('p', { class: 'muted' }, 'The address follows whichever build of the branch serves; each build also keeps its own.'),
+    rows, isAdmin ? add : el('p', { class: 'muted' }, 'Only project admins add custom domains.'), message);
 }
 
 // Production's Odoo administrator: never admin/admin; its password, for project admins only.
