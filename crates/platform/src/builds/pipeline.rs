@@ -706,10 +706,12 @@ impl Pipeline {
         } else {
             verdict(&outcome, what, log_name)
         };
-        if judged
-            .as_ref()
-            .map_or(true, |i| i.result == BuildResult::Failed)
-        {
+        // Failing tests fail a build that still serves: its log is the one that failed too.
+        let failed = match &judged {
+            Ok(installed) => installed.result == BuildResult::Failed,
+            Err(_) => true,
+        };
+        if failed {
             self.builds.set_failed_log(build.id, log_name).await?;
         }
         judged.map_err(Stop::Failed)

@@ -148,7 +148,7 @@ impl LogClassifier {
                 }
                 v.first_error.get_or_insert_with(|| line.to_string());
                 // A test's failure is a cause until an error that is not a test's comes.
-                if v.cause.as_ref().map_or(true, |c| c.test && !test) {
+                if v.cause.as_ref().is_none_or(|c| c.test && !test) {
                     v.cause = Some(Cause {
                         record: message.to_string(),
                         exception: None,
