@@ -95,6 +95,34 @@ await step('the three stages are shown, each branch under its own', async () => 
   await shot('project');
 });
 
+await step('production that serves after a failed update is shown green, the failed attempt beside it', async () => {
+  const failed = world.failed_update;
+  const state = page.locator('#stage-production li[data-branch="main"] .branch-state');
+  await state.locator('.newer', { hasText: `#${failed.id}` }).waitFor();
+  const serving = state.locator('.badge').first();
+  expect((await serving.textContent()).startsWith('running'), `serving: ${await serving.textContent()}`);
+  expect(!(await serving.getAttribute('class')).includes('r-failed'), 'the serving build is not red');
+  await state.locator('.newer .badge.r-failed', { hasText: 'failed' }).waitFor();
+  await page.locator('#production-note', { hasText: 'base only' }).waitFor();
+  // the branch page says the same
+  await page.goto(`${world.url}/#/p/${P}/b/main/history`);
+  await page.locator('#branch-head .newer', { hasText: `#${failed.id}` }).waitFor();
+  expect((await page.locator('#branch-head .badge').first().textContent()).startsWith('running'), 'branch head shows what serves');
+  await page.goto(`${world.url}/#/p/${P}`);
+  await branchItem('production', 'main').waitFor();
+});
+
+await step('the Logs tab of a failed build opens the log that failed', async () => {
+  const failed = world.failed_update;
+  expect(failed.failed_log === 'update.log', `failed_log: ${failed.failed_log}`);
+  await page.goto(`${world.url}/#/p/${P}/b/main/logs`);
+  await page.locator('#log', { hasText: 'migration fails in the UI test' }).waitFor();
+  expect(await page.inputValue('#log-name') === 'update.log', `opened ${await page.inputValue('#log-name')}`);
+  expect(await page.inputValue('#build-picker') === String(failed.id), 'on the failed build');
+  await page.goto(`${world.url}/#/p/${P}`);
+  await branchItem('production', 'main').waitFor();
+});
+
 await step('search filters branches by name', async () => {
   await page.fill('#branch-search', 'b');
   await branchItem('development', 'feature-b').waitFor();
@@ -172,9 +200,14 @@ await step('the project page works from the keyboard: Tab reaches a branch and i
 await step('the Builds view has a row per branch and a cell per build', async () => {
   await page.goto(`${world.url}/#/p/${P}/builds`);
   for (const b of ['main', 'feature', 'feature-b']) await page.locator(`tr[data-branch="${b}"] .buildcell`).first().waitFor();
-  const ids = await page.locator('tr[data-branch="main"] .buildcell').evaluateAll((cells) => cells.map((c) => Number(c.dataset.build)));
-  expect(ids.length >= 2 && ids.every((id, i) => i === 0 || ids[i - 1] > id), `newest first: ${ids}`);
+  const ids = await page.locator('tr[data-branch="feature"] .buildcell').evaluateAll((cells) => cells.map((c) => Number(c.dataset.build)));
+  expect(ids.length >= 1 && ids.every((id, i) => i === 0 || ids[i - 1] > id), `newest first: ${ids}`);
+  // production's serving build leads its row, the failed update after it (Odoo.sh's order)
+  const main = await page.locator('tr[data-branch="main"] .buildcell').evaluateAll((cells) => cells.map((c) => Number(c.dataset.build)));
+  expect(main[0] === world.production.id && main[1] === world.failed_update.id, `main row: ${main}`);
   await page.locator(`.buildcell[data-build="${world.production.id}"] button`, { hasText: 'Connect' }).waitFor();
+  // the failed update's cause is on screen: the exception, not "Failed to load registry"
+  await page.locator(`.buildcell[data-build="${world.failed_update.id}"] .summary`, { hasText: 'RuntimeError: migration fails in the UI test' }).waitFor();
   await shot('builds');
 });
 
@@ -193,6 +226,33 @@ await step("Download dump in the Builds view: exact, without filestore, is a .sq
   await shot('download-dump');
   await page.click('#dump-dialog button[value="cancel"]');
 });
+for (const [width, height] of [[1280, 860], [390, 844]]) {
+  await step(`the Builds view fits ${width} px: no cell past its header, rows scroll inside`, async () => {
+    await page.setViewportSize({ width, height });
+    await page.goto(`${world.url}/#/p/${P}/builds`);
+    await page.locator('tr[data-branch="main"] .buildcell').first().waitFor();
+    const layout = await page.evaluate(() => {
+      const table = document.querySelector('table.buildtable');
+      const right = Math.max(...[...table.querySelectorAll('thead th')].map((th) => th.getBoundingClientRect().right));
+      const past = [...table.querySelectorAll('tbody td, tbody th')]
+        .map((c) => c.getBoundingClientRect().right - right).filter((d) => d > 1);
+      const rows = [...table.querySelectorAll('.buildrow')];
+      return {
+        past,
+        page: document.documentElement.scrollWidth - window.innerWidth,
+        rowsPastTheirCell: rows.filter((r) => r.getBoundingClientRect().right > r.parentElement.getBoundingClientRect().right + 1).length,
+        scrollsInside: rows.some((r) => r.scrollWidth > r.clientWidth),
+        headerInView: right <= window.innerWidth,
+      };
+    });
+    expect(layout.past.length === 0, `cells past the header: ${layout.past}`);
+    expect(layout.page <= 1, `the page scrolls sideways by ${layout.page}px`);
+    expect(layout.rowsPastTheirCell === 0 && layout.headerInView, JSON.stringify(layout));
+    if (width < 600) expect(layout.scrollsInside, 'on a phone, a row of builds scrolls inside its cell');
+    await shot(`builds-${width}`);
+  });
+}
+await page.setViewportSize({ width: 1280, height: 860 });
 
 await step("an action's error stays in its build cell through the live redraws", async () => {
   // The server refuses this Connect (as it refuses a tester production's), answered here

@@ -108,6 +108,11 @@ pub struct BranchListed {
     pub branch: Branch,
     /// Its newest build, if any.
     pub last_build: Option<Build>,
+    /// The build that serves it (the newest running one), if any: the branch's state is
+    /// this build's; `last_build`, when newer, is an attempt beside it (production's failed
+    /// update, a build under way).
+    #[serde(default)]
+    pub serving_build: Option<Build>,
 }
 
 /// A branch and its recent builds, newest first (`GET /api/projects/{p}/branches/{b}`).
@@ -118,6 +123,9 @@ pub struct BranchView {
     pub branch: Branch,
     /// Its last 20 builds.
     pub builds: Vec<Build>,
+    /// The build that serves it (the newest running one), if any.
+    #[serde(default)]
+    pub serving_build: Option<Build>,
 }
 
 /// `PATCH /api/projects/{p}/branches/{b}`: new settings and/or a stage move.

@@ -174,11 +174,36 @@ fn bad_pushes_fail_their_own_build_and_nothing_else() {
     // red, but serving: the modules are installed, and one connects to see why (Odoo.sh's way)
     assert_eq!(failed["state"], "running", "{failed}");
     assert_eq!(failed["result"], "failed", "{failed}");
+    // Odoo's own count of the tests, and the first failure with its assertion
     let message = failed["message"].as_str().unwrap();
     assert!(
-        message.starts_with("tests failed") && message.contains("test_fails"),
+        message.starts_with("tests failed: 1 failed, 0 error(s) of ")
+            && message.contains("test_fails")
+            && message.contains("AssertionError: 1 != 2 : deliberately broken"),
         "{failed}"
     );
+    assert_eq!(failed["tests"]["failed"], 1, "{failed}");
+    assert_eq!(failed["tests"]["errors"], 0, "{failed}");
+    let run = failed["tests"]["run"].as_u64().unwrap();
+    assert!(run >= 2, "{failed}");
+    assert_eq!(failed["failed_log"], "install.log", "{failed}");
+    let counts = format!("1 failed, 0 error(s) of {run} tests");
+    let id = failed["id"].to_string();
+    let shown = site.cli_ok(&["build", "show", &id]);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("tests") && l.ends_with(&counts)),
+        "{shown}"
+    );
+    let shown: Value =
+        serde_json::from_str(&site.cli_ok(&["build", "show", &id, "--json"])).unwrap();
+    assert_eq!(
+        shown["tests"],
+        json!({"failed": 1, "errors": 0, "run": run})
+    );
+    let listed = site.cli_ok(&["build", "list", "acme", "--branch", "failing-test"]);
+    assert!(listed.contains(&counts), "{listed}");
     let health = site
         .build_request(
             reqwest::Method::GET,
@@ -195,6 +220,29 @@ fn bad_pushes_fail_their_own_build_and_nothing_else() {
     let retested = site.wait_build(site.build_of("acme", "failing-test", &again));
     assert_eq!(retested["template_hit"], false, "{retested}");
     assert_eq!(retested["result"], "failed", "{retested}");
+
+    // Tests that import a package the build lacks: the import error is the cause, not a test.
+    tree.git(&["checkout", "-q", "main"]);
+    tree.git(&["checkout", "-q", "-b", "missing-test-package"]);
+    tree.write(
+        "shop_sale/tests/test_helper.py",
+        "from odoo_test_helper import FakeModelLoader\n",
+    );
+    tree.write(
+        "shop_sale/tests/__init__.py",
+        "from . import test_shop_sale\nfrom . import test_helper\n",
+    );
+    let sha = tree.commit("tests needing odoo_test_helper");
+    tree.push("missing-test-package");
+    let missing = site.wait_build(site.build_of("acme", "missing-test-package", &sha));
+    assert_eq!(missing["result"], "failed", "{missing}");
+    let message = missing["message"].as_str().unwrap();
+    assert!(
+        message
+            .contains("ModuleNotFoundError: No module named 'odoo_test_helper' (module shop_sale;"),
+        "{missing}"
+    );
+    assert_eq!(missing["failed_log"], "install.log", "{missing}");
 
     // A broken manifest.
     tree.git(&["checkout", "-q", "main"]);

@@ -144,10 +144,33 @@ fn production_updates_bumped_modules_and_rolls_back_failures() {
         ),
         "0"
     );
+    // The cause is on screen: the script's exception and module, not the registry's
+    // "Failed to load registry"; and the log that failed is named.
+    let message = failed["message"].as_str().unwrap();
+    assert!(
+        message.contains("RuntimeError: deliberate failure")
+            && message.contains("module shop_core"),
+        "{failed}"
+    );
+    assert_eq!(failed["failed_log"], "update.log", "{failed}");
     let log = site.cli_ok(&["build", "logs", &failed["id"].to_string(), "update.log"]);
     assert!(
         log.contains("deliberate failure"),
         "the failed update.log is kept:\n{log}"
+    );
+    // The branch's state is the build that serves, the failed attempt beside it.
+    let branches = site.get("/api/projects/prod/branches");
+    let main = &branches.as_array().unwrap()[0];
+    assert_eq!(main["serving_build"]["id"], updated["id"], "{main}");
+    assert_eq!(main["last_build"]["id"], failed["id"], "{main}");
+    let branch = site.get("/api/projects/prod/branches/main");
+    assert_eq!(branch["serving_build"]["id"], updated["id"], "{branch}");
+    let listed = site.cli_ok(&["branch", "list", "prod"]);
+    let line = listed.lines().find(|l| l.contains("main")).unwrap();
+    assert!(
+        line.contains(&format!("#{} running", updated["id"]))
+            && line.contains(&format!("newer #{} done failed", failed["id"])),
+        "{listed}"
     );
     let back = site.get(&format!("/api/builds/{}", updated["id"]));
     assert_eq!(back["state"], "running", "{back}");

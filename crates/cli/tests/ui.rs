@@ -42,6 +42,9 @@ fn the_web_ui_in_a_real_browser() {
     let probe = std::fs::read_to_string(ui.join("build-probe.html")).unwrap();
     tree.write("shop_mail/static/probe.html", &probe);
     let feature_b = site.push_branch(&tree, "shop", "feature-b", "TODO.md");
+    // A production update that fails and is rolled back: production still serves (green),
+    // the failed attempt beside it, its Logs tab on update.log.
+    let failed_update = failed_production_update(&site, &tree, &prod);
 
     let world = json!({
         "url": site.url(),
@@ -50,6 +53,7 @@ fn the_web_ui_in_a_real_browser() {
         "production": prod,
         "feature": feature,
         "feature_b": feature_b,
+        "failed_update": failed_update,
         "screenshots": repo_root().join("target/ui-screenshots"),
         "import_dump": slipway_testkit::odoo_dumps_dir().join("v17_mail_demo.zip"),
     });
@@ -71,4 +75,29 @@ fn the_web_ui_in_a_real_browser() {
         stdout.contains("all UI checks passed"),
         "{stdout}\n{stderr}"
     );
+}
+
+/// Installs `shop_core` in production, then pushes to `main` a version bump whose upgrade
+/// script raises; returns the failed build once production serves again.
+fn failed_production_update(
+    site: &Site,
+    tree: &common::site::WorkTree,
+    prod: &serde_json::Value,
+) -> serde_json::Value {
+    site.odoo_bin(prod["name"].as_str().unwrap(), &["-i", "shop_core"]);
+    tree.git(&["checkout", "-q", "main"]);
+    let manifest = std::fs::read_to_string(tree.path().join("shop_core/__manifest__.py")).unwrap();
+    tree.write(
+        "shop_core/__manifest__.py",
+        &manifest.replace("'version': '1.0'", "'version': '1.1'"),
+    );
+    tree.write(
+        "shop_core/migrations/1.1/pre-break.py",
+        "def migrate(cr, version):\n    raise RuntimeError('migration fails in the UI test')\n",
+    );
+    tree.commit("shop_core 1.1, whose migration fails");
+    tree.push("main");
+    let failed = site.settled_build_after("shop", "main", prod["id"].as_i64().unwrap());
+    assert_eq!(failed["result"], "failed", "{failed}");
+    failed
 }

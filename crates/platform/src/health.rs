@@ -113,6 +113,11 @@ mod tests {
             ready_at: Some(at),
             finished_at: Some(at),
             db_dropped_at: None,
+            tests: None,
+            failed_log: None,
+            tests_failed: None,
+            tests_errors: None,
+            tests_run: None,
         }
     }
 

@@ -29,7 +29,7 @@
 //! (`git archive`), runtime, virtualenv, then per stage — `development.rs` (template copy when the
 //! module set's hash is cached, else create + install with demo + tests; an install whose only
 //! errors are failing tests, told apart by `slipway_runner`'s log classifier, still serves, red,
-//! and is not cached), `production.rs` (first build: `base` only; later: `-u` of modules whose
+//! and is not cached), `production.rs` (first build: `base` only, as Odoo.sh's; later: `-u` of modules whose
 //! version went up, behind a template-copy snapshot made under a `_partial` name and renamed when
 //! whole; any failure moves the updated database aside, renames the snapshot in and brings back the
 //! previous revision's server; an update cut short by a stop of Slipway finds its snapshot when the

@@ -15,7 +15,8 @@
 //! `ir_module_module`. `odoo/` is the Odoo runtime adapter: `OdooSource` (a registered tree, its
 //! series read from `odoo/release.py`), `OdooConf` (a build's odoo.conf, written 0600), `run_task`
 //! (one-shot `odoo-bin -i/-u --stop-after-init` into a log, judged by `classify_log`: ERROR and
-//! WARNING lines of Odoo's log format) and `OdooServer` (a supervised server in its own process
+//! WARNING lines of Odoo's log format, the `Cause` (the first non-test error's exception and
+//! module, else the first failing test's) and Odoo's `TestCounts`) and `OdooServer` (a supervised server in its own process
 //! group, health-checked on `/web/health`); `venv.rs` keeps virtualenvs keyed by the hash of the
 //! requirement files (reused, locked against concurrent creation, removed when pip fails);
 //! `modules.rs` finds a checkout's module folders and hashes a module set for the template cache.

@@ -443,15 +443,23 @@ pub async fn run_branch(
                 return print_answer(&branches);
             }
             for listed in &branches {
-                let (b, last) = (&listed.branch, listed.last_build.as_ref());
+                let b = &listed.branch;
+                // What serves first; a newer build (a failed attempt, one under way) beside it.
+                let shown = listed.serving_build.as_ref().or(listed.last_build.as_ref());
+                let newer = listed
+                    .last_build
+                    .as_ref()
+                    .filter(|last| shown.is_some_and(|s| s.id != last.id))
+                    .map(|l| format!("  (newer #{} {} {})", l.id, l.state, text(&l.result)))
+                    .unwrap_or_default();
                 println!(
-                    "{:<12} {:<30} {:<10} #{} {} {}",
+                    "{:<12} {:<30} {:<10} #{} {} {}{newer}",
                     b.stage,
                     b.name,
                     short(b.head.as_deref()),
-                    text(&last.map(|l| l.id)),
-                    text(&last.map(|l| l.state)),
-                    text(&last.and_then(|l| l.result))
+                    text(&shown.map(|l| l.id)),
+                    text(&shown.map(|l| l.state)),
+                    text(&shown.and_then(|l| l.result))
                 );
             }
             Ok(())
@@ -646,15 +654,21 @@ fn short(sha: Option<&str>) -> String {
 fn print_builds(builds: &[Build]) {
     for b in builds {
         println!(
-            "#{:<6} {:<10} {:<9} {:<8} {:<24} {}",
+            "#{:<6} {:<10} {:<9} {:<8} {:<24} {:<34} {}",
             b.id,
             short(Some(&b.revision)),
             b.state,
             text(&b.result),
             b.name,
+            tests_text(b),
             text(&b.message)
         );
     }
+}
+
+/// Odoo's count of a build's tests, `-` when it ran none.
+fn tests_text(build: &Build) -> String {
+    text(&build.tests.map(|t| t.to_string()))
 }
 
 pub async fn run_build(
@@ -690,6 +704,8 @@ pub async fn run_build(
                 ("result", text(&build.result)),
                 ("step", text(&build.step)),
                 ("message", text(&build.message)),
+                ("tests", tests_text(build)),
+                ("failed log", text(&build.failed_log)),
                 ("template hit", build.template_hit.to_string()),
             ];
             // A build that never served has no address to give.

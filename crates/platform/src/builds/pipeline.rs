@@ -462,8 +462,17 @@ impl Pipeline {
             .await
         {
             server.stop(Duration::from_secs(5)).await;
+            if let Err(e) = self.builds.set_failed_log(build.id, "odoo.log").await {
+                tracing::warn!(error = %e, "could not record the failed log");
+            }
+            // What Odoo said on its way down, when it said something.
+            let cause = std::fs::read_to_string(&log)
+                .ok()
+                .and_then(|text| slipway_runner::odoo::classify_log(&text).cause)
+                .map(|c| format!("; {c}"))
+                .unwrap_or_default();
             return Err(Failed(format!(
-                "the Odoo server did not start (see odoo.log): {e}"
+                "the Odoo server did not start (see odoo.log): {e}{cause}"
             )));
         }
         let pid = server.pid();
@@ -695,10 +704,10 @@ impl Pipeline {
         build: &Build,
         prepared: &Prepared,
         task: &OdooTask,
-        log: &str,
+        log_name: &str,
         what: &str,
     ) -> Result<Installed, Stop> {
-        let log = prepared.logs.join(log);
+        let log = prepared.logs.join(log_name);
         let env = self.task_env();
         let conf = prepared.conf_path();
         give_to_sandbox(prepared, &conf)?;
@@ -719,13 +728,24 @@ impl Pipeline {
         );
         let outcome = self.unless_killed(build, run).await?;
         let outcome = outcome.context(what)?;
-        let tested = matches!(task, OdooTask::Install { tests: Some(_), .. });
-        if tested {
-            tests_verdict(&outcome, what)
-        } else {
-            verdict(&outcome, what)
+        if let Some(tests) = outcome.verdict.tests {
+            self.builds.set_tests(build.id, tests).await?;
         }
-        .map_err(Stop::Failed)
+        let tested = matches!(task, OdooTask::Install { tests: Some(_), .. });
+        let judged = if tested {
+            tests_verdict(&outcome, what, log_name)
+        } else {
+            verdict(&outcome, what, log_name)
+        };
+        // Failing tests fail a build that still serves: its log is the one that failed too.
+        let failed = match &judged {
+            Ok(installed) => installed.result == BuildResult::Failed,
+            Err(_) => true,
+        };
+        if failed {
+            self.builds.set_failed_log(build.id, log_name).await?;
+        }
+        judged.map_err(Stop::Failed)
     }
 
     /// The sandbox of `build`'s processes, in Odoo.sh's layout: `~/src/user` (the checkout,
@@ -862,25 +882,26 @@ fn branch_requirements(src: &Path, module_dirs: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 /// A finished install's verdict: failed on a non-zero exit or ERROR lines; warning on
-/// WARNING lines; success otherwise.
-pub(super) fn verdict(outcome: &TaskOutcome, what: &str) -> Result<Installed, Failed> {
+/// WARNING lines; success otherwise. A failure names its cause (exception and module) and
+/// the log to read.
+pub(super) fn verdict(outcome: &TaskOutcome, what: &str, log: &str) -> Result<Installed, Failed> {
     let v = &outcome.verdict;
     if outcome.exit_code != Some(0) || v.errors > 0 {
-        let first = v
-            .first_error
-            .clone()
+        let cause = v
+            .cause
+            .as_ref()
+            .map(ToString::to_string)
             .unwrap_or_else(|| format!("odoo-bin exited with {:?}", outcome.exit_code));
-        return Err(Failed(format!(
-            "{what} failed ({} error line(s); see its log): {first}",
-            v.errors
-        )));
+        let tests = v.tests.map(|t| format!("{t}; ")).unwrap_or_default();
+        return Err(Failed(format!("{what} failed ({tests}see {log}): {cause}")));
     }
     let secs = outcome.duration.as_secs_f64();
+    let tests = v.tests.map(|t| format!(" ({t})")).unwrap_or_default();
     if v.warnings > 0 {
         Ok(Installed {
             result: BuildResult::Warning,
             summary: format!(
-                "{what} passed with {} warning(s) in {secs:.1}s; first: {}",
+                "{what} passed{tests} with {} warning(s) in {secs:.1}s; first: {}",
                 v.warnings,
                 v.first_warning.as_deref().unwrap_or("-")
             ),
@@ -888,27 +909,38 @@ pub(super) fn verdict(outcome: &TaskOutcome, what: &str) -> Result<Installed, Fa
     } else {
         Ok(Installed {
             result: BuildResult::Success,
-            summary: format!("{what} passed in {secs:.1}s"),
+            summary: format!("{what} passed{tests} in {secs:.1}s"),
         })
     }
 }
 
 /// The verdict of an install that ran tests: when every error is a failing test, the modules
 /// are installed and the build still serves, failed (red, as on Odoo.sh), so that someone can
-/// connect and look into it; any other error fails it as [`verdict`] does.
-pub(super) fn tests_verdict(outcome: &TaskOutcome, what: &str) -> Result<Installed, Failed> {
+/// connect and look into it; any other error fails it as [`verdict`] does. Its summary is
+/// Odoo's count of the tests and the first failure.
+pub(super) fn tests_verdict(
+    outcome: &TaskOutcome,
+    what: &str,
+    log: &str,
+) -> Result<Installed, Failed> {
     let v = &outcome.verdict;
     // Odoo exits 1 when tests failed; a signal is a crash whatever the log says
     let only_tests = v.errors > 0 && v.test_errors == v.errors && outcome.exit_code.is_some();
     if !only_tests {
-        return verdict(outcome, what);
+        return verdict(outcome, what, log);
     }
+    let counts = match v.tests {
+        Some(t) => t.to_string(),
+        None => format!("{} error line(s)", v.errors),
+    };
     Ok(Installed {
         result: BuildResult::Failed,
         summary: format!(
-            "tests failed ({} error line(s); see install.log): {}",
-            v.errors,
-            v.first_error.as_deref().unwrap_or("-")
+            "tests failed: {counts} (see {log}); first: {}",
+            v.cause
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "-".into())
         ),
     })
 }
@@ -954,7 +986,7 @@ fn reset_dir_keeping(dir: &Path, keep: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slipway_runner::odoo::LogVerdict;
+    use slipway_runner::odoo::{Cause, LogVerdict, TestCounts};
 
     fn outcome(exit: i32, errors: usize, warnings: usize) -> TaskOutcome {
         TaskOutcome {
@@ -963,6 +995,12 @@ mod tests {
                 errors,
                 warnings,
                 first_error: (errors > 0).then(|| "ERROR x: FAIL: test_a".to_string()),
+                cause: (errors > 0).then(|| Cause {
+                    record: "odoo.addons.shop.tests.test_a: FAIL: TestA.test_a".into(),
+                    exception: Some("AssertionError: 1 != 2".into()),
+                    module: Some("shop".into()),
+                    test: true,
+                }),
                 ..Default::default()
             },
             duration: Duration::from_secs(3),
@@ -995,22 +1033,50 @@ mod tests {
     #[test]
     fn results_follow_the_logs() {
         assert_eq!(
-            verdict(&outcome(0, 0, 0), "install").unwrap().result,
+            verdict(&outcome(0, 0, 0), "install", "install.log")
+                .unwrap()
+                .result,
             BuildResult::Success
         );
         assert_eq!(
-            verdict(&outcome(0, 0, 2), "install").unwrap().result,
+            verdict(&outcome(0, 0, 2), "install", "install.log")
+                .unwrap()
+                .result,
             BuildResult::Warning
         );
-        let failed = verdict(&outcome(1, 1, 0), "install").err().unwrap();
-        assert!(failed.0.contains("FAIL: test_a"), "{}", failed.0);
-        assert!(
-            verdict(&outcome(0, 1, 0), "update").is_err(),
-            "an ERROR line fails even with exit 0"
+        let failed = verdict(&outcome(1, 1, 0), "install", "install.log")
+            .err()
+            .unwrap();
+        assert_eq!(
+            failed.0,
+            "install failed (see install.log): AssertionError: 1 != 2 \
+             (module shop; odoo.addons.shop.tests.test_a: FAIL: TestA.test_a)"
         );
         assert!(
-            verdict(&outcome(3, 0, 0), "update").is_err(),
+            verdict(&outcome(0, 1, 0), "update", "update.log").is_err(),
+            "an ERROR line fails even with exit 0"
+        );
+        let crashed = verdict(&outcome(3, 0, 0), "update", "update.log").err();
+        assert_eq!(
+            crashed.unwrap().0,
+            "update failed (see update.log): odoo-bin exited with Some(3)",
             "a non-zero exit fails even with clean logs"
+        );
+    }
+
+    #[test]
+    fn a_failed_update_names_its_exception_not_the_registry() {
+        let mut failed = outcome(1, 2, 0);
+        failed.verdict.cause = Some(Cause {
+            record: "odoo.modules.registry: Failed to load registry".into(),
+            exception: Some("Exception: migration fails on purpose".into()),
+            module: Some("shop_core".into()),
+            test: false,
+        });
+        let message = verdict(&failed, "update", "update.log").err().unwrap().0;
+        assert!(
+            message.starts_with("update failed (see update.log): Exception: migration fails on purpose (module shop_core;"),
+            "{message}"
         );
     }
 
@@ -1018,37 +1084,46 @@ mod tests {
     fn failing_tests_leave_a_failed_build_that_serves_but_a_broken_install_does_not() {
         let mut tests_only = outcome(1, 2, 0);
         tests_only.verdict.test_errors = 2;
-        let served = tests_verdict(&tests_only, "install and tests").unwrap();
+        tests_only.verdict.tests = Some(TestCounts {
+            failed: 1,
+            errors: 0,
+            run: 12,
+        });
+        let served = tests_verdict(&tests_only, "install and tests", "install.log").unwrap();
         assert_eq!(served.result, BuildResult::Failed);
-        assert!(
-            served.summary.starts_with("tests failed (2 error line(s)"),
-            "{}",
-            served.summary
-        );
-        assert!(
-            served.summary.contains("FAIL: test_a"),
-            "{}",
-            served.summary
+        assert_eq!(
+            served.summary,
+            "tests failed: 1 failed, 0 error(s) of 12 tests (see install.log); first: \
+             AssertionError: 1 != 2 (module shop; odoo.addons.shop.tests.test_a: FAIL: TestA.test_a)"
         );
 
         let mut broken = outcome(1, 2, 0);
         broken.verdict.test_errors = 1;
-        assert!(tests_verdict(&broken, "install and tests").is_err());
+        assert!(tests_verdict(&broken, "install and tests", "install.log").is_err());
         assert!(
-            tests_verdict(&outcome(1, 0, 0), "install and tests").is_err(),
+            tests_verdict(&outcome(1, 0, 0), "install and tests", "install.log").is_err(),
             "exit 1, no test error"
         );
         let mut crashed = tests_only.clone();
         crashed.exit_code = None;
         assert!(
-            tests_verdict(&crashed, "install and tests").is_err(),
+            tests_verdict(&crashed, "install and tests", "install.log").is_err(),
             "killed by a signal"
         );
-        assert_eq!(
-            tests_verdict(&outcome(0, 0, 1), "install and tests")
-                .unwrap()
-                .result,
-            BuildResult::Warning
+        let mut passed = outcome(0, 0, 1);
+        passed.verdict.tests = Some(TestCounts {
+            failed: 0,
+            errors: 0,
+            run: 30,
+        });
+        let warned = tests_verdict(&passed, "install and tests", "install.log").unwrap();
+        assert_eq!(warned.result, BuildResult::Warning);
+        assert!(
+            warned.summary.starts_with(
+                "install and tests passed (0 failed, 0 error(s) of 30 tests) with 1 warning(s)"
+            ),
+            "{}",
+            warned.summary
         );
     }
 }

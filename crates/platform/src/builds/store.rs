@@ -8,6 +8,7 @@ use crate::error::{PlatformError, Result};
 use crate::stages::Stage;
 use crate::text_column::{by_name, text_column};
 use slipway_metadata::JobKind;
+pub use slipway_runner::odoo::TestCounts;
 
 /// Where a build is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +156,20 @@ pub struct Build {
     pub finished_at: Option<DateTime<Utc>>,
     /// When its database was dropped.
     pub db_dropped_at: Option<DateTime<Utc>>,
+    /// Odoo's count of its tests (`4 failed, 1 error(s) of 12 tests`), when it ran tests.
+    #[sqlx(skip)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<TestCounts>,
+    /// The log that failed (`install.log`, `update.log`, `odoo.log`), when a log did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_log: Option<String>,
+    // `tests` as stored, one column each.
+    #[serde(skip)]
+    pub(crate) tests_failed: Option<i32>,
+    #[serde(skip)]
+    pub(crate) tests_errors: Option<i32>,
+    #[serde(skip)]
+    pub(crate) tests_run: Option<i32>,
 }
 
 impl Build {
@@ -168,11 +183,25 @@ impl Build {
 const BUILD_SELECT: &str = "SELECT k.id, '' AS name, p.name AS project, k.branch_id, \
     b.name AS branch, k.revision, k.stage, k.trigger, k.state, k.result, k.step, k.message, \
     k.database, k.http_port, k.pid, k.venv_key, k.template_key, k.template_hit, k.keep, \
-    k.created_at, k.started_at, k.ready_at, k.finished_at, k.db_dropped_at \
+    k.created_at, k.started_at, k.ready_at, k.finished_at, k.db_dropped_at, \
+    k.failed_log, k.tests_failed, k.tests_errors, k.tests_run \
     FROM builds k JOIN branches b ON b.id = k.branch_id JOIN projects p ON p.id = b.project_id";
 
 fn named(mut build: Build) -> Build {
     build.name = super::naming::build_name(&build.project, &build.branch, build.id);
+    let count = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok());
+    build.tests = match (
+        count(build.tests_failed),
+        count(build.tests_errors),
+        count(build.tests_run),
+    ) {
+        (Some(failed), Some(errors), Some(run)) => Some(TestCounts {
+            failed,
+            errors,
+            run,
+        }),
+        _ => None,
+    };
     build
 }
 
@@ -274,6 +303,31 @@ impl BuildStore {
         Ok(rows.into_iter().map(named).collect())
     }
 
+    /// The build serving each of the project's branches that has one: its newest running
+    /// build (production's, whatever attempt failed after it).
+    pub async fn serving_of_each_branch(&self, project_id: i64) -> Result<Vec<Build>> {
+        let rows: Vec<Build> = sqlx::query_as(&format!(
+            "{BUILD_SELECT} WHERE k.id IN (SELECT max(id) FROM builds WHERE state = 'running' \
+             AND branch_id IN (SELECT id FROM branches WHERE project_id = $1) GROUP BY branch_id)"
+        ))
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(named).collect())
+    }
+
+    /// The build serving the branch (its newest running one), if any.
+    pub async fn serving_of_branch(&self, branch_id: i64) -> Result<Option<Build>> {
+        let row: Option<Build> = sqlx::query_as(&format!(
+            "{BUILD_SELECT} WHERE k.branch_id = $1 AND k.state = 'running' \
+             ORDER BY k.id DESC LIMIT 1"
+        ))
+        .bind(branch_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(named))
+    }
+
     /// A project's builds, newest first.
     pub async fn of_project(&self, project_id: i64, limit: i64) -> Result<Vec<Build>> {
         let rows: Vec<Build> = sqlx::query_as(&format!(
@@ -336,6 +390,31 @@ impl BuildStore {
         sqlx::query("UPDATE builds SET step = $2 WHERE id = $1")
             .bind(id)
             .bind(step)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records Odoo's count of the build's tests.
+    pub async fn set_tests(&self, id: i64, tests: TestCounts) -> Result<()> {
+        let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        sqlx::query(
+            "UPDATE builds SET tests_failed = $2, tests_errors = $3, tests_run = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(count(tests.failed))
+        .bind(count(tests.errors))
+        .bind(count(tests.run))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records which of the build's logs says why it failed.
+    pub async fn set_failed_log(&self, id: i64, log: &str) -> Result<()> {
+        sqlx::query("UPDATE builds SET failed_log = $2 WHERE id = $1")
+            .bind(id)
+            .bind(log)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -23,12 +23,96 @@ pub struct LogVerdict {
     pub first_warning: Option<String>,
     /// Warnings from [`HARMLESS_WARNINGS`].
     pub ignored_warnings: usize,
+    /// What went wrong first, with its exception: the first error that is not a failing test
+    /// (an import or registry error is the cause, whatever tests failed before it), else the
+    /// first failing test.
+    pub cause: Option<Cause>,
+    /// Odoo's own count of the run's tests (`odoo.tests.result`), when it ran tests.
+    pub tests: Option<TestCounts>,
+}
+
+/// An error record of the log and what its traceback says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    /// Its `logger: message` (first line).
+    pub record: String,
+    /// The exception its traceback ends on (`ModuleNotFoundError: No module named 'x'`).
+    pub exception: Option<String>,
+    /// The Odoo module at fault: named by the record, else the deepest frame of the
+    /// traceback in a module's folder.
+    pub module: Option<String>,
+    /// Whether it reports a failing test.
+    pub test: bool,
+}
+
+impl std::fmt::Display for Cause {
+    /// `Exception: it broke (module shop; odoo.modules.registry: Failed to load registry)`:
+    /// the exception first, as it is what a reader needs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let module = self
+            .module
+            .as_deref()
+            .map(|m| format!("module {m}; "))
+            .unwrap_or_default();
+        match &self.exception {
+            Some(e) => write!(f, "{e} ({module}{})", self.record),
+            None if module.is_empty() => f.write_str(&self.record),
+            None => write!(f, "{} ({})", self.record, module.trim_end_matches("; ")),
+        }
+    }
+}
+
+/// Odoo's count of a run's tests: `4 failed, 1 error(s) of 12 tests`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct TestCounts {
+    /// Tests that failed an assertion.
+    pub failed: u32,
+    /// Tests that raised (and test modules that could not be imported).
+    pub errors: u32,
+    /// Tests run.
+    pub run: u32,
+}
+
+impl TestCounts {
+    /// From Odoo's summary `N failed, M error(s) of T tests[ when loading database 'x']`
+    /// (`odoo/tests/result.py`, the same in 16.0 and 17.0).
+    pub fn parse(message: &str) -> Option<TestCounts> {
+        let (failed, rest) = message.split_once(" failed, ")?;
+        let (errors, rest) = rest.split_once(" error(s) of ")?;
+        let (run, _) = rest.split_once(" tests")?;
+        Some(TestCounts {
+            failed: failed.trim().parse().ok()?,
+            errors: errors.trim().parse().ok()?,
+            run: run.trim().parse().ok()?,
+        })
+    }
+
+    /// Whether every test that ran passed.
+    pub fn passed(&self) -> bool {
+        self.failed == 0 && self.errors == 0
+    }
+}
+
+impl std::fmt::Display for TestCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} failed, {} error(s) of {} tests",
+            self.failed, self.errors, self.run
+        )
+    }
 }
 
 /// Feeds an Odoo log line by line (for logs read as they are written).
 #[derive(Debug, Clone, Default)]
 pub struct LogClassifier {
     verdict: LogVerdict,
+    /// The record being read is [`LogVerdict::cause`]: its traceback lines are read too.
+    reading_cause: bool,
+    /// Within a traceback's frames: the next unindented line is the exception.
+    in_frames: bool,
+    /// The cause's record named its module: its frames do not change it.
+    module_named: bool,
 }
 
 impl LogClassifier {
@@ -37,19 +121,43 @@ impl LogClassifier {
         Self::default()
     }
 
-    /// One line; continuation lines (tracebacks) count for nothing.
+    /// One line; continuation lines (tracebacks) count for nothing, but the cause's are read
+    /// for its exception and module.
     pub fn feed(&mut self, line: &str) {
         let Some((level, message)) = parse_header(line) else {
+            if self.reading_cause {
+                self.read_traceback_line(line);
+            }
             return;
         };
+        self.reading_cause = false;
+        self.in_frames = false;
         let v = &mut self.verdict;
+        if let Some(counts) = message
+            .strip_prefix("odoo.tests.result: ")
+            .and_then(TestCounts::parse)
+        {
+            v.tests = Some(counts);
+        }
         match level {
             "ERROR" | "CRITICAL" => {
                 v.errors += 1;
-                if reports_a_test(message) {
+                let test = reports_a_test(message);
+                if test {
                     v.test_errors += 1;
                 }
                 v.first_error.get_or_insert_with(|| line.to_string());
+                // A test's failure is a cause until an error that is not a test's comes.
+                if v.cause.as_ref().is_none_or(|c| c.test && !test) {
+                    v.cause = Some(Cause {
+                        record: message.to_string(),
+                        exception: None,
+                        module: module_of_record(message),
+                        test,
+                    });
+                    self.reading_cause = true;
+                    self.module_named = v.cause.as_ref().is_some_and(|c| c.module.is_some());
+                }
             }
             "WARNING" if HARMLESS_WARNINGS.iter().any(|h| message.contains(h)) => {
                 v.ignored_warnings += 1;
@@ -66,6 +174,90 @@ impl LogClassifier {
     pub fn verdict(&self) -> &LogVerdict {
         &self.verdict
     }
+
+    /// A line of the cause's traceback: `  File "path", line n, in f` frames (each with its
+    /// code line), then the exception, unindented; chained exceptions start again, and the
+    /// last one counts, as Python prints the one raised last.
+    fn read_traceback_line(&mut self, line: &str) {
+        let Some(cause) = self.verdict.cause.as_mut() else {
+            return;
+        };
+        if let Some(frame) = line.strip_prefix("  File \"") {
+            self.in_frames = true;
+            let path = frame.split('"').next().unwrap_or_default();
+            // The deepest frame in a module is where it broke, unless the record named one.
+            if let Some(module) = module_of_path(path).filter(|_| !self.module_named) {
+                cause.module = Some(module);
+            }
+        } else if line.starts_with("Traceback (most recent call last)") {
+            self.in_frames = false;
+        } else if self.in_frames && !line.is_empty() && !line.starts_with(' ') {
+            cause.exception = Some(line.trim_end().to_string());
+            self.in_frames = false;
+        }
+    }
+}
+
+/// The module a record names: its logger (`odoo.addons.shop.tests.test_x`) or its message
+/// (`module shop: ...`, `Module shop: 1 failures...`, `Couldn't load module shop`).
+fn module_of_record(record: &str) -> Option<String> {
+    let (logger, message) = record.split_once(": ")?;
+    let name = |s: &str| {
+        let n: String = s
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        (!n.is_empty()).then_some(n)
+    };
+    if let Some(rest) = logger.strip_prefix("odoo.addons.") {
+        return name(rest);
+    }
+    [
+        "module ",
+        "Module ",
+        "Couldn't load module ",
+        "Failed to load module ",
+        "Can not `import odoo.addons.",
+    ]
+    .iter()
+    .find_map(|prefix| message.strip_prefix(prefix))
+    .and_then(name)
+}
+
+/// The module whose file a traceback frame is in: the folder holding a module's usual
+/// parts (`shop/models/x.py`, `shop/migrations/1.1/pre.py`, `shop/tests/test_x.py`,
+/// `shop/__init__.py`); never Odoo's own package nor an installed library.
+fn module_of_path(path: &str) -> Option<String> {
+    const PARTS: &[&str] = &[
+        "models",
+        "tests",
+        "migrations",
+        "upgrades",
+        "wizard",
+        "wizards",
+        "controllers",
+        "report",
+        "populate",
+        "__init__.py",
+        "hooks.py",
+    ];
+    if path.contains("site-packages")
+        || path.contains("dist-packages")
+        || path.contains("/lib/python")
+    {
+        return None;
+    }
+    let parts: Vec<&str> = path.split('/').collect();
+    parts.windows(2).rev().find_map(|w| {
+        let (folder, part) = (w[0], w[1]);
+        let is_module = !folder.is_empty()
+            && folder != "odoo"
+            && folder != "addons"
+            && folder
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        (is_module && PARTS.contains(&part)).then(|| folder.to_string())
+    })
 }
 
 /// Whether a record (`logger: message`) reports failing tests: logged by a test module
@@ -142,6 +334,175 @@ Traceback (most recent call last):
 ";
         let v = classify_log(broken);
         assert_eq!((v.errors, v.test_errors), (3, 1));
+    }
+
+    /// Odoo 17 updating a module whose migration raises: the registry fails to load, the
+    /// exception is only in the traceback.
+    const FAILED_UPDATE: &str = "\
+2026-12-06 16:00:01,000 7 INFO db odoo.modules.migration: module shop_core: Running migration [1.2>] pre-break
+2026-12-06 16:00:01,100 7 ERROR db odoo.modules.registry: Failed to load registry
+Traceback (most recent call last):
+  File \"/home/odoo/src/odoo/odoo/modules/registry.py\", line 110, in new
+    odoo.modules.load_modules(registry, force_demo, status, update_module)
+  File \"/home/odoo/src/odoo/odoo/modules/migration.py\", line 232, in migrate_module
+    migrate(self.cr, installed_version)
+  File \"/home/odoo/src/user/shop_core/migrations/1.2/pre-break.py\", line 3, in migrate
+    raise Exception('migration fails on purpose')
+Exception: migration fails on purpose
+2026-12-06 16:00:01,200 7 CRITICAL db odoo.service.server: Failed to initialize database `db`.
+Traceback (most recent call last):
+  File \"/home/odoo/src/odoo/odoo/service/server.py\", line 1306, in preload_registries
+    registry = Registry.new(dbname, update_module=update_module)
+Exception: migration fails on purpose
+";
+
+    #[test]
+    fn a_failed_update_s_cause_is_its_exception_and_module() {
+        let v = classify_log(FAILED_UPDATE);
+        let cause = v.cause.unwrap();
+        assert_eq!(
+            cause.exception.as_deref(),
+            Some("Exception: migration fails on purpose")
+        );
+        assert_eq!(cause.module.as_deref(), Some("shop_core"));
+        assert_eq!(
+            cause.record,
+            "odoo.modules.registry: Failed to load registry"
+        );
+        assert!(!cause.test);
+        assert_eq!(
+            cause.to_string(),
+            "Exception: migration fails on purpose (module shop_core; odoo.modules.registry: Failed to load registry)"
+        );
+        assert_eq!(v.tests, None);
+    }
+
+    #[test]
+    fn an_import_error_is_the_cause_even_after_failing_tests() {
+        // an OCA module whose tests import a package that is not installed, after another
+        // module's test failed
+        let log = "\
+2026-12-06 16:00:00,500 7 ERROR db odoo.addons.web.tests.test_reports: ERROR: TestReports.test_x
+Traceback (most recent call last):
+  File \"/home/odoo/src/odoo/addons/web/tests/test_reports.py\", line 9, in test_x
+    self.fail()
+AssertionError: wkhtmltopdf
+2026-12-06 16:00:01,100 7 ERROR db odoo.modules.registry: Failed to load registry
+Traceback (most recent call last):
+  File \"/home/odoo/src/odoo/odoo/modules/loading.py\", line 278, in load_module_graph
+    suite = loader.make_suite([module_name], 'at_install')
+  File \"/home/odoo/src/odoo/odoo/tests/loader.py\", line 30, in _get_tests_modules
+    tests_mod = importlib.import_module(spec.name)
+  File \"/usr/lib/python3.10/importlib/__init__.py\", line 126, in import_module
+    return _bootstrap._gcd_import(name[level:], package, level)
+  File \"/home/odoo/src/user/oca/base_rest/tests/__init__.py\", line 1, in <module>
+    from . import test_a
+  File \"/home/odoo/src/user/oca/base_rest/tests/test_a.py\", line 2, in <module>
+    from odoo_test_helper import FakeModelLoader
+ModuleNotFoundError: No module named 'odoo_test_helper'
+";
+        let cause = classify_log(log).cause.unwrap();
+        assert_eq!(
+            cause.exception.as_deref(),
+            Some("ModuleNotFoundError: No module named 'odoo_test_helper'")
+        );
+        assert_eq!(cause.module.as_deref(), Some("base_rest"));
+        assert!(!cause.test);
+    }
+
+    #[test]
+    fn failing_tests_give_odoo_s_counts_and_the_first_failure() {
+        let log = "\
+2026-12-06 16:00:00,500 7 ERROR db odoo.addons.shop.tests.test_sale: FAIL: TestSale.test_total
+Traceback (most recent call last):
+  File \"/home/odoo/src/user/shop/tests/test_sale.py\", line 9, in test_total
+    self.assertEqual(1, 2)
+AssertionError: 1 != 2
+2026-12-06 16:00:00,600 7 ERROR db odoo.addons.shop.tests.test_sale: FAIL: TestSale.test_tax
+2026-12-06 16:00:02,000 7 ERROR db odoo.modules.loading: Module shop: 4 failures, 1 errors of 12 tests
+2026-12-06 16:00:03,000 7 ERROR db odoo.tests.result: 4 failed, 1 error(s) of 12 tests when loading database 'db'
+";
+        let v = classify_log(log);
+        assert_eq!(
+            v.tests,
+            Some(TestCounts {
+                failed: 4,
+                errors: 1,
+                run: 12
+            })
+        );
+        let cause = v.cause.unwrap();
+        assert!(cause.test);
+        assert_eq!(cause.exception.as_deref(), Some("AssertionError: 1 != 2"));
+        assert_eq!(cause.module.as_deref(), Some("shop"));
+        assert_eq!(
+            cause.record,
+            "odoo.addons.shop.tests.test_sale: FAIL: TestSale.test_total"
+        );
+        // passing tests are counted too (INFO), and no tests at all (WARNING)
+        let passed = classify_log("2026-12-06 16:00:03,000 7 INFO db odoo.tests.result: 0 failed, 0 error(s) of 30 tests when loading database 'db'\n");
+        assert!(passed.tests.unwrap().passed());
+        assert_eq!(
+            passed.tests.unwrap().to_string(),
+            "0 failed, 0 error(s) of 30 tests"
+        );
+    }
+
+    #[test]
+    fn test_counts_parse_only_odoo_s_summary() {
+        assert_eq!(
+            TestCounts::parse("0 failed, 2 error(s) of 84 tests"),
+            Some(TestCounts {
+                failed: 0,
+                errors: 2,
+                run: 84
+            })
+        );
+        assert_eq!(
+            TestCounts::parse("Module web: 0 failures, 1 errors of 42 tests"),
+            None
+        );
+        assert_eq!(TestCounts::parse("x failed, 1 error(s) of 2 tests"), None);
+        let other_logger =
+            "2026-12-06 16:00:03,000 7 INFO db odoo.x: 1 failed, 0 error(s) of 2 tests\n";
+        assert_eq!(classify_log(other_logger).tests, None);
+    }
+
+    #[test]
+    fn a_chained_exception_s_cause_is_the_last_raised() {
+        let log = "\
+2026-12-06 16:00:01,100 7 ERROR db odoo.modules.registry: Failed to load registry
+Traceback (most recent call last):
+  File \"/home/odoo/src/user/shop/models/sale.py\", line 3, in f
+    x['a']
+KeyError: 'a'
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File \"/home/odoo/src/user/shop/models/sale.py\", line 5, in f
+    raise ValueError('no a')
+ValueError: no a
+";
+        let cause = classify_log(log).cause.unwrap();
+        assert_eq!(cause.exception.as_deref(), Some("ValueError: no a"));
+        assert_eq!(cause.module.as_deref(), Some("shop"));
+    }
+
+    #[test]
+    fn modules_come_from_module_folders_only() {
+        assert_eq!(
+            module_of_path("/src/odoo/odoo/addons/base/models/ir_model.py").as_deref(),
+            Some("base")
+        );
+        assert_eq!(module_of_path("/src/odoo/odoo/tests/loader.py"), None);
+        assert_eq!(module_of_path("/src/odoo/odoo/modules/loading.py"), None);
+        assert_eq!(module_of_path("/src/odoo/odoo/addons/__init__.py"), None);
+        assert_eq!(
+            module_of_path("/venv/lib/python3.10/site-packages/requests/models/x.py"),
+            None
+        );
+        assert_eq!(module_of_path("<frozen importlib._bootstrap>"), None);
     }
 
     #[test]

@@ -15,7 +15,9 @@ mod process;
 mod source;
 
 pub use conf::{OdooConf, SmtpSettings};
-pub use log::{classify_log, record_of, LogClassifier, LogVerdict, HARMLESS_WARNINGS};
+pub use log::{
+    classify_log, record_of, Cause, LogClassifier, LogVerdict, TestCounts, HARMLESS_WARNINGS,
+};
 pub use process::{
     free_port, http_status, kill_processes_with_arg, link_filestore, run_task, run_task_in,
     run_task_with, stop_pid, OdooServer, OdooTask, TaskOutcome, TestSelection,

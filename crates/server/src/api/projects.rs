@@ -171,11 +171,18 @@ pub(crate) async fn list_branches(
         .into_iter()
         .map(|build| (build.branch_id, build))
         .collect();
+    let mut serving: std::collections::HashMap<i64, _> = (state.platform.builds)
+        .serving_of_each_branch(project.id)
+        .await?
+        .into_iter()
+        .map(|build| (build.branch_id, build))
+        .collect();
     let branches = state.platform.branches.list(project.id).await?;
     let listed = branches
         .into_iter()
         .map(|branch| BranchListed {
             last_build: last.remove(&branch.id),
+            serving_build: serving.remove(&branch.id),
             branch,
         })
         .collect();
@@ -189,7 +196,12 @@ pub(crate) async fn get_branch(
 ) -> ApiResult<Answer<BranchView>> {
     let (_, branch) = branch_for(&state, &user, &name, &branch).await?;
     let builds = state.platform.builds.of_branch(branch.id, 20).await?;
-    Ok(Answer(BranchView { branch, builds }))
+    let serving_build = state.platform.builds.serving_of_branch(branch.id).await?;
+    Ok(Answer(BranchView {
+        branch,
+        builds,
+        serving_build,
+    }))
 }
 
 /// Changes a branch's settings and/or stage (stage moves follow Odoo.sh's rules and are

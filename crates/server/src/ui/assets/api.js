@@ -106,6 +106,24 @@ export function buildBadge(build) {
   return el('span', { class: `badge ${cls}`, title: build.message || '' }, label);
 }
 
+/**
+ * A branch's state: the build serving it (green while production serves, whatever attempt
+ * failed after it), and a newer build beside it (a failed update, one under way).
+ */
+export function branchState(serving, last) {
+  const shown = serving || last;
+  const newer = last && shown && last.id !== shown.id ? last : null;
+  return el('span', { class: 'branch-state' },
+    buildBadge(shown),
+    newer ? el('span', { class: 'newer', title: newer.message || '' }, ` newer #${newer.id}: `, buildBadge(newer)) : null);
+}
+
+/** Odoo's count of a build's tests, `4 failed, 1 error(s) of 12 tests`, or null. */
+export function testsText(build) {
+  const t = build && build.tests;
+  return t ? `${t.failed} failed, ${t.errors} error(s) of ${t.run} tests` : null;
+}
+
 /** Calls `fn` now and every `ms` until the returned stop function is called. */
 export function every(ms, fn) {
   let timer = null;

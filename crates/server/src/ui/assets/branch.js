@@ -1,5 +1,5 @@
 // A branch: its stage, its builds, and its tabs (one module each).
-import { get, el, say, buildBadge, short } from './api.js';
+import { get, el, say, branchState, short } from './api.js';
 import * as history from './history.js';
 import * as logs from './logs.js';
 import * as mails from './mails.js';
@@ -30,10 +30,14 @@ export function render(root, ctx) {
     if (closed) return;
     const project = await get(`/api/projects/${p}`);
     const last = branch.builds[0];
-    head.replaceChildren(el('h1', {}, `${branch.name} `, el('span', { class: 'muted' }, `(${branch.stage})`), ' ', buildBadge(last)),
-      last ? el('p', { class: 'muted' }, `head ${short(branch.head)} · last build #${last.id}`) : null);
+    const serving = branch.serving_build;
+    head.replaceChildren(el('h1', { id: 'branch-head' }, `${branch.name} `, el('span', { class: 'muted' }, `(${branch.stage})`), ' ', branchState(serving, last)),
+      last ? el('p', { class: 'muted' }, `head ${short(branch.head)} · ${serving ? `serving build #${serving.id} · ` : ''}last build #${last.id}`) : null);
     const tab = TABS.find(([id]) => id === ctx.tab) || TABS[0];
-    const buildId = Number(ctx.query.get('build')) || (last && last.id);
+    // Logs open on the newest build (a failed attempt's log is the news); the other tabs on
+    // the build that serves.
+    const fallback = ctx.tab === 'logs' ? last : (serving || last);
+    const buildId = Number(ctx.query.get('build')) || (fallback && fallback.id);
     stop = tab[2].render(body, { ...ctx, branchInfo: branch, projectInfo: project, buildId, base: `/api/projects/${p}/branches/${b}` });
   }).catch((e) => say(head, e));
   return () => { closed = true; if (stop) stop(); };

@@ -1,5 +1,5 @@
 // The Builds view: a row per branch, a cell per build (newest first), updated live.
-import { api, get, el, say, age, short, buildBadge, every } from './api.js';
+import { api, get, el, say, age, short, buildBadge, testsText, every } from './api.js';
 
 export function render(root, ctx) {
   const name = ctx.project;
@@ -47,6 +47,8 @@ export function render(root, ctx) {
       el('div', {}, el('strong', {}, `#${build.id}`), ' ', buildBadge(build)),
       el('div', { class: 'muted' }, el('code', {}, short(build.revision)), ` · ${build.stage} · ${age(build.created_at)}`),
       build.step && build.state === 'building' ? el('div', { class: 'muted' }, `step: ${build.step}`) : null,
+      testsText(build) ? el('div', { class: 'tests' }, testsText(build)) : null,
+      build.message ? el('div', { class: 'summary', title: build.message }, build.message) : null,
       el('div', { class: 'actions' },
         build.state === 'running' ? el('button', { type: 'button', onclick: () => connect(build, place) }, 'Connect') : null,
         el('button', { type: 'button', onclick: () => rebuild(build, place) }, 'Rebuild'),
@@ -67,10 +69,10 @@ export function render(root, ctx) {
         if (!rows.has(b.branch)) rows.set(b.branch, []);
         rows.get(b.branch).push(b);
       }
-      const body = el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'Branch'), el('th', {}, 'Builds, newest first'))),
+      const body = el('table', { class: 'buildtable' }, el('thead', {}, el('tr', {}, el('th', {}, 'Branch'), el('th', {}, 'Builds, newest first'))),
         el('tbody', {}, [...rows].map(([branch, list]) => el('tr', { dataset: { branch } },
           el('th', {}, el('a', { href: `#/p/${p}/b/${encodeURIComponent(branch)}/history` }, branch)),
-          el('td', {}, el('div', { class: 'buildrow' }, list.sort((a, b) => b.id - a.id).map(cell)))))));
+          el('td', {}, el('div', { class: 'buildrow' }, list.sort(servingFirst).map(cell)))))));
       if (!builds.length) table.replaceChildren(el('p', { class: 'muted' }, 'No build yet: push a branch.'));
       else if (!table.contains(document.activeElement) || document.activeElement === document.body) table.replaceChildren(body);
       say(message, '');
@@ -111,4 +113,11 @@ function dumpOptions() {
       dialog.showModal();
     },
   };
+}
+
+/** Newest first, but production's serving build leads its row, as on Odoo.sh: a failed
+ * update comes after the build still running the database. */
+function servingFirst(a, b) {
+  const serves = (x) => x.stage === 'production' && x.state === 'running';
+  return (serves(b) - serves(a)) || (b.id - a.id);
 }

@@ -56,7 +56,7 @@ export function render(root, ctx) {
     try {
       const logs = await get(`/api/builds/${buildId}/logs`);
       if (!logs.length) { say(message, 'This build has written no log yet.', 'notice'); return; }
-      const preferred = ['odoo.log', 'install.log'].find((n) => logs.some((l) => l.name === n)) || logs[0].name;
+      const preferred = preferredLog(ctx.branchInfo.builds.find((b) => b.id === buildId), logs);
       for (const l of logs) names.append(el('option', { value: l.name, selected: l.name === preferred }, `${l.name} (${l.size} bytes)`));
       follow();
     } catch (e) { say(message, e); }
@@ -66,4 +66,12 @@ export function render(root, ctx) {
     buildPicker(ctx, (id) => { buildId = id; load(); }), names, pause, status), message, out);
   load();
   return stop;
+}
+
+/** The log to open: the one that failed (build.log says why when no log of Odoo's did), else
+ * the server's, else the install's. */
+function preferredLog(build, logs) {
+  const has = (n) => n && logs.some((l) => l.name === n);
+  const failed = build && build.result === 'failed' ? [build.failed_log, 'build.log'] : [];
+  return [...failed, 'odoo.log', 'install.log'].find(has) || logs[0].name;
 }

@@ -1,9 +1,12 @@
 // A project's branches grouped by stage. Drag a branch onto a stage title to move it,
 // onto another branch to merge it; the same actions are in each branch's menu (keyboard).
-import { api, get, el, say, age, short, buildBadge, confirmBox, every } from './api.js';
+import { api, get, el, say, age, short, branchState, confirmBox, every } from './api.js';
 
 const DRAG_PREFIX = 'slipway-branch:';
 const STAGES = [['production', 'Production'], ['staging', 'Staging'], ['development', 'Development']];
+// As on Odoo.sh ("Your first module": "Your module will not be installed automatically").
+const FIRST_PRODUCTION = 'Its first build creates the database with base only, as Odoo.sh does: '
+  + 'install your modules from its Apps menu; from then on, a module whose version goes up is updated.';
 
 export function render(root, ctx) {
   const name = ctx.project;
@@ -18,7 +21,8 @@ export function render(root, ctx) {
     const section = { list: el('ul', { class: 'branches' }), message: el('div', { class: 'stage-message' }), heading };
     sections[stage] = section;
     dropTarget(heading, (branch) => move(branch, stage, section.message));
-    grid.append(el('section', { class: 'stage', id: `stage-${stage}`, 'aria-label': title }, heading, section.message, section.list));
+    const note = stage === 'production' ? el('p', { class: 'muted small', id: 'production-note' }, FIRST_PRODUCTION) : null;
+    grid.append(el('section', { class: 'stage', id: `stage-${stage}`, 'aria-label': title }, heading, note, section.message, section.list));
   }
   root.replaceChildren(
     el('h1', {}, name),
@@ -46,7 +50,7 @@ export function render(root, ctx) {
     if (current && current.stage === stage) return;
     const body = { stage };
     if (stage === 'production') {
-      if (!(await confirmBox(`Make ${branch} the production branch? It will hold the company's database.`, 'Make production'))) return;
+      if (!(await confirmBox(`Make ${branch} the production branch? It will hold the company's database. ${FIRST_PRODUCTION}`, 'Make production'))) return;
       body.confirm = true;
     }
     try {
@@ -85,7 +89,7 @@ export function render(root, ctx) {
   }
 
   function branchItem(b) {
-    const build = b.last_build;
+    const build = b.serving_build || b.last_build;
     const message = el('div', { id: `msg-${b.name}` });
     const said = branchMessages.get(b.name);
     if (said) say(message, said[0], said[1]);
@@ -105,7 +109,7 @@ export function render(root, ctx) {
       el('div', { class: 'line' },
         el('span', { class: 'grip', title: 'Drag onto a stage to move, onto a branch to merge', 'aria-hidden': 'true' }, '⠿'),
         el('a', { class: 'name', href: `#/p/${encodeURIComponent(name)}/b/${encodeURIComponent(b.name)}/history` }, b.name),
-        buildBadge(build)),
+        branchState(b.serving_build, b.last_build)),
       el('div', { class: 'line muted' },
         build ? el('code', { class: 'rev' }, short(build.revision)) : null,
         build ? el('span', {}, age(build.created_at)) : el('span', {}, 'never built'),
