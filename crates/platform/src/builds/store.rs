@@ -316,18 +316,6 @@ impl BuildStore {
         Ok(rows.into_iter().map(named).collect())
     }
 
-    /// The build serving the branch (its newest running one), if any.
-    pub async fn serving_of_branch(&self, branch_id: i64) -> Result<Option<Build>> {
-        let row: Option<Build> = sqlx::query_as(&format!(
-            "{BUILD_SELECT} WHERE k.branch_id = $1 AND k.state = 'running' \
-             ORDER BY k.id DESC LIMIT 1"
-        ))
-        .bind(branch_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(named))
-    }
-
     /// A project's builds, newest first.
     pub async fn of_project(&self, project_id: i64, limit: i64) -> Result<Vec<Build>> {
         let rows: Vec<Build> = sqlx::query_as(&format!(
