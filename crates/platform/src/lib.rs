@@ -89,6 +89,7 @@ mod text_column;
 mod usage;
 
 pub mod branch_backups;
+pub mod branch_upgrades;
 pub mod branches;
 pub mod builds;
 pub mod editor;

@@ -75,6 +75,10 @@ pub struct Platform {
     pub limits: Limits,
     /// Filestore sizes measured lately, for the disk limit.
     pub(crate) filestore_sizes: FilestoreSizes,
+    /// Branches' upgrades (the Upgrade tab).
+    pub upgrades: crate::branch_upgrades::BranchUpgrades,
+    /// Where branches' upgrades go ([`Platform::with_upgrade_delegate`]); none: refused.
+    pub(crate) upgrade_delegate: Option<slipway_upgrade::Delegate>,
 }
 
 impl Platform {
@@ -97,6 +101,8 @@ impl Platform {
             history: pipeline.history.clone(),
             ssh_keys: SshKeys::new(pool.clone()),
             engines: slipway_upgrade::EngineStore::new(pool.clone()),
+            upgrades: crate::branch_upgrades::BranchUpgrades::new(pool.clone()),
+            upgrade_delegate: None,
             queue: JobQueue::new(pool),
             pipeline,
             ref_locks: RefLocks::default(),
@@ -108,6 +114,12 @@ impl Platform {
     /// The same platform, refusing what goes past `limits` (else [`Limits::default`]).
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// The same platform, sending branches' upgrades to `delegate`.
+    pub fn with_upgrade_delegate(mut self, delegate: slipway_upgrade::Delegate) -> Self {
+        self.upgrade_delegate = Some(delegate);
         self
     }
 
@@ -552,6 +564,7 @@ impl Platform {
             }
         }
         self.check_running_databases().await?;
+        self.close_expired_upgrade_modes(Utc::now()).await?;
         self.trim_templates().await
     }
 

@@ -70,6 +70,8 @@ const ODOO_WORK: &str = "odoo";
 
 /// The state a run is in while it goes: notes and log.
 struct Run {
+    /// The request.
+    id: i64,
     notes: Notes,
     log: tokio::fs::File,
 }
@@ -105,6 +107,7 @@ impl Processor {
         let scratch = format!("slipway_upgrade_{id}");
         self.clear_results(id).await;
         let mut run = Run {
+            id,
             notes: Notes {
                 heading: format!(
                     "Upgrade request {id}: {} to {}",
@@ -205,6 +208,11 @@ impl Processor {
         F: std::future::Future<Output = StepResult<(T, Vec<String>)>>,
     {
         run.log(&format!("{title}...")).await;
+        // For the progress a branch's Upgrade tab shows; a failure to record it is no failure
+        // of the step.
+        if let Err(e) = self.store.set_step(run.id, title).await {
+            tracing::warn!(request = run.id, "recording the step: {e}");
+        }
         let started = Instant::now();
         let result = step.await;
         let elapsed = started.elapsed();

@@ -108,6 +108,9 @@ pub enum BranchCommand {
     Rebuild(BranchArg),
     /// Merge a branch's code into another (a real git merge; code only, never data).
     Merge(MergeArgs),
+    /// The Upgrade tab: start a test upgrade (`--target 17.0`), see it (`--status`), cancel
+    /// it or close upgrade mode (`--cancel`).
+    Upgrade(super::branch_upgrade::UpgradeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -490,6 +493,10 @@ pub async fn run_branch(
                 }
             }
             Ok(())
+        }
+        BranchCommand::Upgrade(args) => {
+            let path = branch_path(args.project(), args.branch());
+            super::branch_upgrade::run(&api, path, args).await
         }
         BranchCommand::Rebuild(args) => {
             let build: Build = api

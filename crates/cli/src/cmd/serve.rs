@@ -465,6 +465,13 @@ async fn serve_with(
         Err(e) => tracing::warn!(error = %e, "cannot clear interrupted imports"),
     }
     let mut state = AppState::new(metadata, config, platform.clone());
+    // Branches' upgrades go to this server's own upgrade platform.
+    let platform = platform.with_upgrade_delegate(slipway_upgrade::Delegate::InProcess(
+        slipway_upgrade::delegate::InProcess {
+            service: state.upgrade.clone(),
+        },
+    ));
+    state.platform = platform.clone();
     if let Some(ssh) = ssh {
         let address = ssh.local_addr()?;
         state.ssh_port = Some(address.port());
@@ -497,6 +504,24 @@ async fn serve_with(
             for worker in build_workers {
                 let _ = worker.await;
             }
+        }));
+    }
+    {
+        // branches' upgrades: each job takes one through its phases (a restart resumes it)
+        let platform = platform.clone();
+        let stopped = stop_workers.subscribe();
+        workers.push(tokio::spawn(async move {
+            slipway_platform::run_worker(
+                platform.queue.clone(),
+                slipway_platform::JobKind::BranchUpgrade,
+                format!("{}-branch-upgrade", std::process::id()),
+                stopped,
+                |job| {
+                    let platform = platform.clone();
+                    async move { platform.run_branch_upgrade_job(&job).await }
+                },
+            )
+            .await
         }));
     }
     {
