@@ -492,6 +492,25 @@ impl Platform {
         self.compose_upgrade_log(id).await;
     }
 
+    /// Once the request ended, its log becomes part of the upgrade's own lines, so what
+    /// Slipway does next follows it in `upgrade.log`.
+    async fn keep_request_log(&self, id: i64) {
+        let dir = self.upgrade_dir(id);
+        let request = tokio::fs::read_to_string(dir.join(REQUEST_LOG))
+            .await
+            .unwrap_or_default();
+        let mut own = tokio::fs::read_to_string(dir.join(SLIPWAY_LINES))
+            .await
+            .unwrap_or_default();
+        own.push_str("--- the upgrade platform's log ---\n");
+        own.push_str(&request);
+        own.push_str("--- end of the upgrade platform's log ---\n");
+        if tokio::fs::write(dir.join(SLIPWAY_LINES), own).await.is_ok() {
+            let _ = tokio::fs::remove_file(dir.join(REQUEST_LOG)).await;
+        }
+        self.compose_upgrade_log(id).await;
+    }
+
     /// Writes `upgrade.log`: Slipway's own lines (backup, export, import...), then the
     /// upgrade platform's log of the request as last fetched.
     async fn compose_upgrade_log(&self, id: i64) {
@@ -641,8 +660,12 @@ impl Platform {
             delegate.fetch_log(&filed, &request_log).await?;
             self.compose_upgrade_log(upgrade.id).await;
             match progress.state {
-                RequestState::Done | RequestState::Delivered => break,
+                RequestState::Done | RequestState::Delivered => {
+                    self.keep_request_log(upgrade.id).await;
+                    break;
+                }
                 RequestState::Failed | RequestState::Cancelled => {
+                    self.keep_request_log(upgrade.id).await;
                     return Err(PlatformError::Failed(progress.message.unwrap_or_else(|| {
                         format!("the upgrade request ended {}", progress.state.as_str())
                     })))

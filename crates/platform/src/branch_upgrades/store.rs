@@ -179,6 +179,7 @@ impl BranchUpgrades {
         let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
         Ok(sqlx::query_as(&format!(
             "UPDATE branch_upgrades SET state = $3, updated_at = now(), \
+               step = CASE WHEN $4 THEN NULL ELSE step END, \
                finished_at = CASE WHEN $4 THEN now() ELSE finished_at END \
              WHERE id = $1 AND state = ANY($2) RETURNING {COLUMNS}"
         ))
