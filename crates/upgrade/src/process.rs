@@ -457,7 +457,9 @@ impl Processor {
             let odoo = self.odoo_run(step, Some(&upgrading)).await?;
             let logged_before = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
             let outcome = odoo.update_all(&log).await?;
-            if !outcome.succeeded() && !only_left_modules_missing(&outcome, &log, logged_before, left) {
+            if !outcome.succeeded()
+                && !only_left_modules_missing(&outcome, &log, logged_before, left)
+            {
                 return Err(StepFailure(failure_of(&outcome, &log, series)));
             }
             let mut lines = vec![format!(
@@ -715,7 +717,10 @@ impl ModuleChanges {
                 let renamed = self.renamed.iter().find(|(from, _)| *from == m.name);
                 let merged = self.merged.iter().find(|(from, _)| *from == m.name);
                 if left.contains(&m.name) {
-                    return format!("{} (custom) {old}: left for your code, set to be updated", m.name);
+                    return format!(
+                        "{} (custom) {old}: left for your code, set to be updated",
+                        m.name
+                    );
                 }
                 match (renamed, merged, version_after(&m.name)) {
                     (Some((_, new)), _, _) => format!("{} {old}: renamed {new}", m.name),

@@ -124,8 +124,14 @@ impl Pipeline {
             let task = OdooTask::Update {
                 modules: custom_modules.to_vec(),
             };
-            self.odoo_task(build, prepared, &task, crate::branch_upgrades::UPGRADE_LOG, "update of the custom modules")
-                .await?
+            self.odoo_task(
+                build,
+                prepared,
+                &task,
+                crate::branch_upgrades::UPGRADE_LOG,
+                "update of the custom modules",
+            )
+            .await?
         };
         self.step(build, "server").await?;
         let pid = self.start_server(build, prepared, &conf).await?;
