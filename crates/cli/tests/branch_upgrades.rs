@@ -16,7 +16,6 @@ struct World {
     site: Site,
     tree: WorkTree,
     production: Value,
-    staging: Value,
     runtime_16: tempfile::TempDir,
     _engine: slipway_testkit::EngineFixture,
 }
@@ -72,7 +71,6 @@ fn world() -> World {
         site,
         tree,
         production,
-        staging,
         runtime_16,
         _engine: engine,
     }
