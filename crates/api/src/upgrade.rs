@@ -22,3 +22,16 @@ pub struct NewUpgradeEngine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade_util: Option<String>,
 }
+
+/// A branch upgrade's state and kind, as answered.
+pub use slipway_platform::branch_upgrades::rules::{BranchUpgradeState, UpgradeKind};
+/// `GET /api/projects/{p}/branches/{b}/upgrade`: the Upgrade tab's state (also the answer of
+/// `POST` and `DELETE`).
+pub use slipway_platform::branch_upgrades::{UpgradeOverview, UpgradeView};
+
+/// `POST /api/projects/{p}/branches/{b}/upgrade`: start an upgrade of the branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartUpgrade {
+    /// The series to reach (`17.0`), one of the overview's `targets`.
+    pub target: String,
+}

@@ -36,15 +36,18 @@ pub enum JobKind {
     /// Restore a backup into a scratch database to prove it restores (`backup.verify`,
     /// slipway-backup-engine).
     BackupVerify,
+    /// Take a branch's upgrade through its phases (`branch.upgrade`, slipway-platform).
+    BranchUpgrade,
 }
 
 impl JobKind {
     /// Every kind, in declaration order.
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 5] = [
         JobKind::BuildRun,
         JobKind::UpgradeProcess,
         JobKind::BackupDaily,
         JobKind::BackupVerify,
+        JobKind::BranchUpgrade,
     ];
 
     /// The name stored in `jobs.kind`.
@@ -54,6 +57,7 @@ impl JobKind {
             JobKind::UpgradeProcess => "upgrade.process",
             JobKind::BackupDaily => "backup.daily",
             JobKind::BackupVerify => "backup.verify",
+            JobKind::BranchUpgrade => "branch.upgrade",
         }
     }
 
@@ -414,7 +418,8 @@ mod tests {
                 "build.run",
                 "upgrade.process",
                 "backup.daily",
-                "backup.verify"
+                "backup.verify",
+                "branch.upgrade"
             ]
         );
         assert_eq!(JobKind::parse("build"), None);

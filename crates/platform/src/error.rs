@@ -55,6 +55,9 @@ pub enum PlatformError {
     Backup(#[from] slipway_backup::Error),
     #[error("{0}")]
     Dump(#[from] slipway_dump::DumpError),
+    /// The upgrade platform (in-process or another Slipway's) failed or refused.
+    #[error("upgrade: {0}")]
+    Upgrade(#[from] slipway_upgrade::Error),
 }
 
 impl PlatformError {
@@ -69,6 +72,7 @@ impl PlatformError {
             PlatformError::Dump(e) => slipway_backup_engine::dump_error_kind(e),
             PlatformError::Backup(e) => slipway_backup_engine::backup_error_kind(e),
             PlatformError::Backups(e) => e.kind(),
+            PlatformError::Upgrade(e) => e.kind(),
             PlatformError::Git(slipway_git::Error::NotFound { .. }) => ErrorKind::NotFound,
             PlatformError::Git(slipway_git::Error::Invalid { .. }) => ErrorKind::Invalid,
             PlatformError::Git(

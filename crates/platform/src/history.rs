@@ -227,6 +227,68 @@ pub enum HistoryEvent {
         /// Who saw it.
         login: String,
     },
+    /// Someone asked for an upgrade of the branch (the Upgrade tab).
+    #[serde(rename = "upgrade.requested")]
+    UpgradeRequested {
+        /// Sentence.
+        message: String,
+        /// The branch upgrade.
+        upgrade: i64,
+        /// The series it goes to.
+        target: String,
+    },
+    /// The upgrade's database went to the upgrade platform.
+    #[serde(rename = "upgrade.started")]
+    UpgradeStarted {
+        /// Sentence.
+        message: String,
+        /// The branch upgrade.
+        upgrade: i64,
+        /// The backup of production it started from.
+        backup: String,
+    },
+    /// The upgrade platform upgraded the database.
+    #[serde(rename = "upgrade.database_upgraded")]
+    UpgradeDatabaseUpgraded {
+        /// Sentence.
+        message: String,
+        /// The branch upgrade.
+        upgrade: i64,
+    },
+    /// The upgraded database is in the branch (and upgrade mode began, when `mode_until`).
+    #[serde(rename = "upgrade.brought_back")]
+    UpgradeBroughtBack {
+        /// Sentence.
+        message: String,
+        /// The branch upgrade.
+        upgrade: i64,
+        /// Until when upgrade mode lasts, RFC 3339 (none: no custom module, no mode).
+        mode_until: Option<String>,
+    },
+    /// Upgrade mode ended (after 30 days, or on demand); its kept database dropped.
+    #[serde(rename = "upgrade.mode_closed")]
+    UpgradeModeClosed {
+        /// Sentence: why.
+        message: String,
+        /// The branch upgrade.
+        upgrade: i64,
+    },
+    /// An upgrade failed; the message says why.
+    #[serde(rename = "upgrade.failed")]
+    UpgradeFailed {
+        /// Sentence.
+        message: String,
+        /// The branch upgrade.
+        upgrade: i64,
+    },
+    /// Someone cancelled an upgrade under way.
+    #[serde(rename = "upgrade.cancelled")]
+    UpgradeCancelled {
+        /// Sentence.
+        message: String,
+        /// The branch upgrade.
+        upgrade: i64,
+    },
     /// An SSH session in one of the branch's builds ended.
     #[serde(rename = "ssh.closed")]
     SshClosed {
@@ -305,7 +367,14 @@ impl HistoryEvent {
             | SeriesSwitched { message, .. }
             | SshOpened { message, .. }
             | SshClosed { message, .. }
-            | AdminPasswordShown { message, .. } => message,
+            | AdminPasswordShown { message, .. }
+            | UpgradeRequested { message, .. }
+            | UpgradeStarted { message, .. }
+            | UpgradeDatabaseUpgraded { message, .. }
+            | UpgradeBroughtBack { message, .. }
+            | UpgradeModeClosed { message, .. }
+            | UpgradeFailed { message, .. }
+            | UpgradeCancelled { message, .. } => message,
         }
     }
 

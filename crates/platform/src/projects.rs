@@ -142,6 +142,9 @@ pub enum Action {
     Merge,
     /// Add, change or remove collaborators; project settings.
     ManageProject,
+    /// Upgrade the branch's database to a newer Odoo (the Upgrade tab): admins only outside
+    /// development, as on Odoo.sh.
+    Upgrade,
 }
 
 /// Odoo.sh's rights: whether `role` may do `action` on a branch (or build) of `stage`.
@@ -446,7 +449,7 @@ mod tests {
     }
 
     const STAGES: [Stage; 3] = [Stage::Development, Stage::Staging, Stage::Production];
-    const ACTIONS: [Action; 15] = [
+    const ACTIONS: [Action; 16] = [
         Action::View,
         Action::Push,
         Action::Rebuild,
@@ -462,6 +465,7 @@ mod tests {
         Action::MoveStage,
         Action::Merge,
         Action::ManageProject,
+        Action::Upgrade,
     ];
 
     #[test]

@@ -78,6 +78,10 @@ pub struct Platform {
     /// The metadata database, for the operations whose SQL lives beside them
     /// (`addresses.rs`).
     pool: PgPool,
+    /// Branches' upgrades (the Upgrade tab).
+    pub upgrades: crate::branch_upgrades::BranchUpgrades,
+    /// Where branches' upgrades go ([`Platform::with_upgrade_delegate`]); none: refused.
+    pub(crate) upgrade_delegate: Option<slipway_upgrade::Delegate>,
 }
 
 impl Platform {
@@ -91,6 +95,7 @@ impl Platform {
             history: History::new(pool.clone()),
             templates: TemplateStore::new(pool.clone()),
             supervisor: Supervisor::default(),
+            upgrades: crate::branch_upgrades::BranchUpgrades::new(pool.clone()),
         };
         Self {
             people: People::new(pool.clone()),
@@ -100,6 +105,8 @@ impl Platform {
             history: pipeline.history.clone(),
             ssh_keys: SshKeys::new(pool.clone()),
             engines: slipway_upgrade::EngineStore::new(pool.clone()),
+            upgrades: pipeline.upgrades.clone(),
+            upgrade_delegate: None,
             queue: JobQueue::new(pool.clone()),
             pool,
             pipeline,
@@ -112,6 +119,12 @@ impl Platform {
     /// The same platform, refusing what goes past `limits` (else [`Limits::default`]).
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// The same platform, sending branches' upgrades to `delegate`.
+    pub fn with_upgrade_delegate(mut self, delegate: slipway_upgrade::Delegate) -> Self {
+        self.upgrade_delegate = Some(delegate);
         self
     }
 
@@ -561,6 +574,7 @@ impl Platform {
             }
         }
         self.check_running_databases().await?;
+        self.close_expired_upgrade_modes(Utc::now()).await?;
         self.trim_templates().await
     }
 

@@ -13,7 +13,7 @@ use crate::rules::{Aim, RequestState};
 mod local;
 mod remote;
 
-pub use local::InProcess;
+pub use local::{InProcess, BRANCH_UPGRADES_CONTRACT};
 pub use remote::{Remote, RemoteError, RemoteFailure, RemoteService, Timeouts};
 
 /// Where upgrades go.

@@ -34,6 +34,10 @@ pub struct UpgradeRecord {
     pub postgresql: Option<String>,
     pub compressions: Json<Vec<String>>,
     pub filestore: bool,
+    /// What its processing is doing now (`17.0: odoo -u all`).
+    pub step: Option<String>,
+    /// Custom modules left at their old version for the branch's code (in-process requests).
+    pub custom_modules: Json<Vec<String>>,
 }
 
 impl UpgradeRecord {
@@ -60,7 +64,7 @@ pub struct Contract {
 
 const COLUMNS: &str = "id, contract, email, target, aim, filename, timezone, state, skip_test, \
     customer_message, created_at, processed_at, finished_at, upload_size, upload_sha256, ssh_keys, \
-    database_uuid, database_version, postgresql, compressions, filestore";
+    database_uuid, database_version, postgresql, compressions, filestore, step, custom_modules";
 
 /// What inspecting the uploaded dump taught us, for `status`.
 #[derive(Debug, Clone, Default)]
@@ -290,6 +294,26 @@ impl UpgradeStore {
         sqlx::query("UPDATE upgrade_requests SET customer_message = $2 WHERE id = $1")
             .bind(id)
             .bind(message)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records what the processing is doing now.
+    pub async fn set_step(&self, id: i64, step: &str) -> Result<()> {
+        sqlx::query("UPDATE upgrade_requests SET step = $2 WHERE id = $1")
+            .bind(id)
+            .bind(step)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the custom modules the processing leaves for the branch's code.
+    pub async fn set_custom_modules(&self, id: i64, modules: &[String]) -> Result<()> {
+        sqlx::query("UPDATE upgrade_requests SET custom_modules = $2 WHERE id = $1")
+            .bind(id)
+            .bind(Json(modules))
             .execute(&self.pool)
             .await?;
         Ok(())

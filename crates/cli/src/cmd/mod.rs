@@ -2,6 +2,7 @@
 
 mod addons;
 mod backup;
+mod branch_upgrade;
 mod contract;
 mod db;
 mod dump;

@@ -114,6 +114,9 @@ pub enum BranchCommand {
     AddDomain(DomainArgs),
     /// Stop routing a custom domain to the branch.
     RemoveDomain(DomainArgs),
+    /// The Upgrade tab: start a test upgrade (`--target 17.0`), see it (`--status`), cancel
+    /// it or close upgrade mode (`--cancel`).
+    Upgrade(super::branch_upgrade::UpgradeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -581,6 +584,10 @@ pub async fn run_branch(
             .await?;
             println!("{} no longer routes to branch {}", args.host, args.branch);
             Ok(())
+        }
+        BranchCommand::Upgrade(args) => {
+            let path = branch_path(args.project(), args.branch());
+            super::branch_upgrade::run(&api, path, args).await
         }
         BranchCommand::Rebuild(args) => {
             let build: Build = api

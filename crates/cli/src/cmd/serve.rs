@@ -512,6 +512,8 @@ async fn serve_with(
         }
         Delegate::InProcess(_) => tracing::debug!("branches' upgrades run here"),
     }
+    let platform = platform.with_upgrade_delegate(branch_upgrades);
+    state.platform = platform.clone();
     if let Some(ssh) = ssh {
         let address = ssh.local_addr()?;
         state.ssh_port = Some(address.port());
@@ -544,6 +546,24 @@ async fn serve_with(
             for worker in build_workers {
                 let _ = worker.await;
             }
+        }));
+    }
+    {
+        // branches' upgrades: each job takes one through its phases (a restart resumes it)
+        let platform = platform.clone();
+        let stopped = stop_workers.subscribe();
+        workers.push(tokio::spawn(async move {
+            slipway_platform::run_worker(
+                platform.queue.clone(),
+                slipway_platform::JobKind::BranchUpgrade,
+                format!("{}-branch-upgrade", std::process::id()),
+                stopped,
+                |job| {
+                    let platform = platform.clone();
+                    async move { platform.run_branch_upgrade_job(&job).await }
+                },
+            )
+            .await
         }));
     }
     {

@@ -162,6 +162,7 @@ fn action_words(action: Action) -> &'static str {
         Action::MoveStage => "move branches",
         Action::Merge => "merge branches",
         Action::ManageProject => "manage the project",
+        Action::Upgrade => "upgrade the database",
     }
 }
 

@@ -24,6 +24,8 @@
 //! - `GET|POST /api/projects`, `GET /api/projects/{p}`; `GET
 //!   /api/projects/{p}/production/admin-password` (`{"login", "password"}` of production's
 //!   Odoo administrator, which is never `admin`: project admins only, each time in History)
+//! - `GET|POST|DELETE /api/projects/{p}/branches/{b}/upgrade` (the Upgrade tab: state, start
+//!   `{"target"}`, cancel or close upgrade mode; project admins)
 //! - `GET|PUT /api/projects/{p}/members` (`[{"login", "role"}]`; PUT replaces, admins only)
 //! - `GET /api/projects/{p}/branches`, `GET|PATCH /api/projects/{p}/branches/{b}`,
 //!   `GET .../history`, `POST .../rebuild`, `POST .../merge` (`{"into": "<branch>"}`),
@@ -67,6 +69,7 @@ mod projects;
 mod session;
 pub(crate) mod shell;
 mod tokens;
+mod upgrades;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -321,6 +324,12 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route(
             "/api/projects/{project}/branches/{branch}/domains/{host}",
             axum::routing::delete(domains::remove),
+        )
+        .route(
+            "/api/projects/{project}/branches/{branch}/upgrade",
+            get(upgrades::status)
+                .post(upgrades::start)
+                .delete(upgrades::cancel),
         )
         .route(
             "/api/projects/{project}/branches/{branch}/import",
