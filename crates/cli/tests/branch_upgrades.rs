@@ -373,3 +373,69 @@ fn upgrade_mode_restores_the_upgraded_database_and_runs_custom_upgrade_scripts_a
         assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
     }
 }
+
+/// Odoo.sh's usual order: the staging branch already holds code of the target, so its build on
+/// a copy of production (16.0) failed and it has no running build. The test upgrade still
+/// brings the upgraded database back: a build in upgrade mode restores it and updates the
+/// custom modules with that code.
+#[test]
+fn a_staging_branch_whose_build_failed_gets_the_upgraded_database_through_upgrade_mode() {
+    let w = world();
+    w.odoo_16_on_production(&["-i", "shop_core"]);
+    // each push copies production, as a staging branch may be set to
+    w.site.cli_ok(&[
+        "branch",
+        "set",
+        "shop",
+        "staging",
+        "--staging-behaviour",
+        "new_build",
+    ]);
+    w.tree.write(
+        "shop_core/__manifest__.py",
+        "{'name': 'shop_core', 'version': '1.1', 'depends': ['base'], \
+         'data': ['data/shop_core_data.xml'], 'license': 'LGPL-3'}\n",
+    );
+    w.tree.write(
+        "shop_core/migrations/1.1/post-needs-17.py",
+        "def migrate(cr, version):\n    cr.execute(\"SELECT latest_version FROM ir_module_module WHERE name = 'base'\")\n    if not cr.fetchone()[0].startswith('17.0.'):\n        raise Exception('shop_core 1.1 is written for Odoo 17.0')\n    cr.execute('CREATE TABLE shop_core_on_17 (from_version text)')\n    cr.execute('INSERT INTO shop_core_on_17 VALUES (%s)', (version,))\n",
+    );
+    let sha = w.tree.commit("shop_core 1.1, written for Odoo 17.0");
+    w.tree.push("staging");
+    let failed = w.site.wait_build(w.site.build_of("shop", "staging", &sha));
+    assert_eq!(failed["state"], "failed", "{failed}");
+    let builds = w.site.get("/api/projects/shop/builds?branch=staging");
+    assert!(
+        !builds
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["state"] == "running"),
+        "staging has no running build: {builds}"
+    );
+
+    let out = w.site.cli_ok(&[
+        "branch", "upgrade", "shop", "staging", "--target", "17.0", "--json",
+    ]);
+    let done: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(done["upgrade"]["state"], "upgrade_mode", "{done}");
+    assert_eq!(done["series"], "17.0", "{done}");
+    let build = w
+        .site
+        .settled_build_after("shop", "staging", failed["id"].as_i64().unwrap());
+    assert_eq!(build["state"], "running", "{build}");
+    assert_eq!(build["trigger"], "upgrade mode", "{build}");
+    let db = build["database"].as_str().unwrap();
+    assert!(base_version(&w.site, db).starts_with("17.0."), "{db}");
+    assert_eq!(
+        w.site.psql(db, "SELECT from_version FROM shop_core_on_17"),
+        "16.0.1.0",
+        "shop_core's upgrade script ran on the upgraded database"
+    );
+    assert!(
+        w.history_kinds("staging")
+            .iter()
+            .any(|k| k == "series.switched"),
+        "the branch's series switch is in its History"
+    );
+}

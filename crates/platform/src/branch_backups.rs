@@ -357,7 +357,7 @@ impl Platform {
 
     /// Switches `branch` to the Odoo series of the database just put in it (`origin`: "the
     /// imported dump", "the restored backup X"), when it differs.
-    async fn follow_database_series(
+    pub(crate) async fn follow_database_series(
         &self,
         branch: &Branch,
         database_series: Option<&str>,

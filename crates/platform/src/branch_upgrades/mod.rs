@@ -246,7 +246,7 @@ impl Platform {
             rules::check_target(target, &source, &offered).map_err(PlatformError::Invalid)?;
         self.upgrade_delegate()?;
         let census = self
-            .module_census(&production_build, &source, branch, &project.name)
+            .module_census(&production_build, &source, &target, branch, &project.name)
             .await?;
         let missing =
             rules::missing_custom_modules(&census.installed, &census.standard, &census.branch_code);
@@ -284,11 +284,13 @@ impl Platform {
     }
 
     /// The modules installed in production's database, those of its series' Odoo, and those
-    /// of `branch`'s code at its head.
+    /// of `branch`'s code at its head, read as code of `target` (the code an upgrade is tested
+    /// with is written for the target: `18.0.1.0` is no version of a 17.0 module).
     async fn module_census(
         &self,
         production: &Build,
         source: &Series,
+        target: &Series,
         branch: &Branch,
         project: &str,
     ) -> Result<ModuleCensus> {
@@ -319,7 +321,7 @@ impl Platform {
             .addons
             .into_keys()
             .collect();
-        let branch_code = self.modules_at_head(branch, project, source).await?;
+        let branch_code = self.modules_at_head(branch, project, target).await?;
         Ok(ModuleCensus {
             installed,
             standard,
@@ -740,19 +742,44 @@ impl Platform {
     async fn upgrade_bring_back(&self, upgrade: &BranchUpgrade) -> Result<()> {
         let branch = self.branches.by_id(upgrade.branch_id).await?;
         let upgraded = self.upgraded_dump(upgrade.id);
-        self.set_upgrade_step(upgrade, "import into the branch")
-            .await?;
-        let imported = self
-            .import_into_branch(&upgraded, &branch, Some(true), &upgrade.requested_by)
-            .await?;
-        if let Some(e) = &imported.server_error {
-            self.append_upgrade_log(
-                upgrade.id,
-                &format!("slipway: the branch's server did not start again: {e}"),
-            )
-            .await;
-        }
         let mode = !upgrade.custom_modules.0.is_empty();
+        let live = self
+            .builds
+            .live_of_branch(branch.id, branch.stage, None)
+            .await?;
+        if live.is_some() {
+            self.set_upgrade_step(upgrade, "import into the branch")
+                .await?;
+            let imported = self
+                .import_into_branch(&upgraded, &branch, Some(true), &upgrade.requested_by)
+                .await?;
+            if let Some(e) = &imported.server_error {
+                self.append_upgrade_log(
+                    upgrade.id,
+                    &format!("slipway: the branch's server did not start again: {e}"),
+                )
+                .await;
+            }
+        } else if mode {
+            // Odoo.sh's usual case: the branch holds code of the target, whose build on a
+            // copy of production (of the previous series) failed. Upgrade mode's build below
+            // gives it the upgraded database instead.
+            self.follow_database_series(
+                &branch,
+                Some(&upgrade.target),
+                "the upgraded database",
+            )
+            .await?;
+        } else {
+            return Err(PlatformError::ConflictCode {
+                code: "no_database",
+                message: format!(
+                    "branch {} has no running build to receive the upgraded database: rebuild \
+                     it (or push to it), then test the upgrade again",
+                    branch.name
+                ),
+            });
+        }
         if mode {
             self.set_upgrade_step(upgrade, "keep the upgraded database")
                 .await?;
@@ -807,7 +834,19 @@ impl Platform {
                     mode_until: entered.mode_until.map(|u| u.to_rfc3339()),
                 },
             )
-            .await
+            .await?;
+        if let (None, Some(head)) = (live, &branch.head) {
+            let build = self
+                .builds
+                .enqueue(branch.id, branch.stage, head, "upgrade mode")
+                .await?;
+            self.append_upgrade_log(
+                upgrade.id,
+                &format!("slipway: build #{build} restores it and updates the custom modules"),
+            )
+            .await;
+        }
+        Ok(())
     }
 
     /// Puts the upgrade's log among the logs of the branch's live build (its Logs tab, and
