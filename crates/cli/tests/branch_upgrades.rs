@@ -43,14 +43,25 @@ fn world() -> World {
         "--openupgrade-dir",
         engine.openupgrade_dir().to_str().unwrap(),
     ]);
-    assert!(added.starts_with("17.0") && added.contains("ready"), "{added}");
+    assert!(
+        added.starts_with("17.0") && added.contains("ready"),
+        "{added}"
+    );
 
     site.cli_ok(&["project", "create", "shop", "--odoo", "16.0"]);
     let tree = WorkTree::from_fixture("shop", &site.git_url("shop"));
     tree.push("main");
     let dev = site.wait_build(site.build_of("shop", "main", &tree.git(&["rev-parse", "HEAD"])));
     assert_eq!(dev["state"], "running", "{dev}");
-    site.cli_ok(&["branch", "set", "shop", "main", "--stage", "production", "--confirm"]);
+    site.cli_ok(&[
+        "branch",
+        "set",
+        "shop",
+        "main",
+        "--stage",
+        "production",
+        "--confirm",
+    ]);
     let production = site.settled_build_after("shop", "main", dev["id"].as_i64().unwrap());
     assert_eq!(production["state"], "running", "{production}");
 
@@ -166,7 +177,10 @@ fn a_test_upgrade_lands_in_staging_on_the_new_series_neutralized() {
     );
     assert_eq!(done["series"], "17.0", "{done}");
     assert!(upgrade["backup"].is_string(), "{done}");
-    assert!(upgrade["step"].is_null(), "an ended upgrade has no step: {done}");
+    assert!(
+        upgrade["step"].is_null(),
+        "an ended upgrade has no step: {done}"
+    );
     assert!(
         upgrade["log_tail"]
             .as_str()
@@ -177,8 +191,14 @@ fn a_test_upgrade_lands_in_staging_on_the_new_series_neutralized() {
     let staging_build = w.site.get("/api/projects/shop/branches/staging")["builds"][0]["id"]
         .as_i64()
         .unwrap();
-    let log = w.site.cli_ok(&["build", "logs", &staging_build.to_string(), "upgrade.log"]);
-    for line in ["slipway: backup", "Upgrade to 17.0 with OpenUpgrade", "Neutralize (test request)"] {
+    let log = w
+        .site
+        .cli_ok(&["build", "logs", &staging_build.to_string(), "upgrade.log"]);
+    for line in [
+        "slipway: backup",
+        "Upgrade to 17.0 with OpenUpgrade",
+        "Neutralize (test request)",
+    ] {
         assert!(log.contains(line), "{line:?} in upgrade.log:\n{log}");
     }
 

@@ -92,6 +92,9 @@ impl Platform {
             history: History::new(pool.clone()),
             templates: TemplateStore::new(pool.clone()),
             supervisor: Supervisor::default(),
+            upgrades: crate::branch_upgrades::BranchUpgrades::new(pool.clone()),
+            upgrade_delegate: None,
+            maintenance: Default::default(),
         };
         Self {
             people: People::new(pool.clone()),
@@ -101,7 +104,7 @@ impl Platform {
             history: pipeline.history.clone(),
             ssh_keys: SshKeys::new(pool.clone()),
             engines: slipway_upgrade::EngineStore::new(pool.clone()),
-            upgrades: crate::branch_upgrades::BranchUpgrades::new(pool.clone()),
+            upgrades: pipeline.upgrades.clone(),
             upgrade_delegate: None,
             queue: JobQueue::new(pool),
             pipeline,
@@ -119,6 +122,7 @@ impl Platform {
 
     /// The same platform, sending branches' upgrades to `delegate`.
     pub fn with_upgrade_delegate(mut self, delegate: slipway_upgrade::Delegate) -> Self {
+        self.pipeline.upgrade_delegate = Some(delegate.clone());
         self.upgrade_delegate = Some(delegate);
         self
     }

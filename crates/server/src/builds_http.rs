@@ -284,6 +284,9 @@ pub(crate) async fn route_build_hosts(
     let Some(name) = proxy::build_from_host(&host, &state.domain) else {
         return next.run(request).await;
     };
+    if let Some(why) = state.platform.under_maintenance(&name) {
+        return maintenance_page(&why);
+    }
     let (build, upstream) = match running_build(&state, &name).await {
         Ok(found) => found,
         Err(response) => return response,
@@ -292,6 +295,24 @@ pub(crate) async fn route_build_hosts(
         return land_connect(&state, &build, upstream, request).await;
     }
     proxy::forward(&state.proxy, upstream, &name, request).await
+}
+
+/// The page a production being upgraded answers with: 503 (it is temporary; crawlers and
+/// monitors retry), never cached.
+fn maintenance_page(why: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::RETRY_AFTER, "60"),
+        ],
+        format!(
+            "<!doctype html><title>Upgrade under way</title><h1>Upgrade under way</h1><p>{}</p>",
+            slipway_upgrade::notes::escape(why)
+        ),
+    )
+        .into_response()
 }
 
 /// `POST /api/builds/{id}/connect`: a one-time link (valid a minute) that opens the build

@@ -12,6 +12,8 @@
 //! demand. The pure rules (targets offered, missing modules and their advice, states, the
 //! mode's end) are in [`rules`].
 
+pub(crate) mod log;
+pub mod production;
 pub mod rules;
 pub mod store;
 
@@ -43,9 +45,8 @@ const POLL_EVERY: Duration = Duration::from_secs(1);
 /// The name of an upgrade's log, in its folder and in the builds' logs.
 pub const UPGRADE_LOG: &str = "upgrade.log";
 
-/// Slipway's own lines of an upgrade's log, and the upgrade platform's log of its request.
-const SLIPWAY_LINES: &str = "slipway.log";
-const REQUEST_LOG: &str = "request.log";
+/// The upgrade platform's log of an upgrade's request (see [`log`]).
+const REQUEST_LOG: &str = log::REQUEST_LOG;
 
 /// How many lines of the log the Upgrade tab's state carries.
 const LOG_TAIL_LINES: usize = 40;
@@ -115,16 +116,15 @@ impl Platform {
     /// Where branch upgrades go: the delegate `serve` configured.
     fn upgrade_delegate(&self) -> Result<&Delegate> {
         self.upgrade_delegate.as_ref().ok_or_else(|| {
-            PlatformError::Conflict("this server does not run upgrades (no upgrade delegate)".into())
+            PlatformError::Conflict(
+                "this server does not run upgrades (no upgrade delegate)".into(),
+            )
         })
     }
 
     /// The folder of branch upgrade `id`: its exported and upgraded dumps, its log.
     fn upgrade_dir(&self, id: i64) -> PathBuf {
-        slipway_metadata::DataDir::new(&self.env().target.data_dir)
-            .root()
-            .join("branch-upgrades")
-            .join(id.to_string())
+        log::upgrade_dir(self.env(), id)
     }
 
     /// The `upgrade.log` of branch upgrade `id`.
@@ -227,13 +227,11 @@ impl Platform {
         let Some((production, production_build)) = production else {
             unreachable!("unavailable_because refuses a project without running production")
         };
-        if branch.stage == Stage::Production {
-            return Err(PlatformError::ConflictCode {
-                code: "not_yet",
-                message: "upgrading production from the Upgrade tab is not available yet; \
-                          test the upgrade on a staging branch first"
-                    .into(),
-            });
+        let production_upgrade = branch.stage == Stage::Production;
+        if production_upgrade && self.backups().is_none() {
+            return Err(PlatformError::Conflict(
+                "this server has no backup repository configured: production is backed up before its upgrade".into(),
+            ));
         }
         let source_text = production.series(&project.series).to_string();
         let source: Series = source_text.parse().map_err(|_| {
@@ -256,8 +254,16 @@ impl Platform {
         }
         let new = NewBranchUpgrade {
             branch_id: branch.id,
-            kind: UpgradeKind::Test,
-            state: BranchUpgradeState::Requested,
+            kind: if production_upgrade {
+                UpgradeKind::Production
+            } else {
+                UpgradeKind::Test
+            },
+            state: if production_upgrade {
+                BranchUpgradeState::Armed
+            } else {
+                BranchUpgradeState::Requested
+            },
             source_series: source_text.clone(),
             target: target.to_string(),
             requested_by: by.login.clone(),
@@ -268,10 +274,17 @@ impl Platform {
             .record(
                 branch.id,
                 HistoryEvent::UpgradeRequested {
-                    message: format!(
-                        "test upgrade of production's database to Odoo {target} requested by {}",
-                        by.login
-                    ),
+                    message: if production_upgrade {
+                        format!(
+                            "upgrade of production to Odoo {target} armed by {}: it starts with the next push",
+                            by.login
+                        )
+                    } else {
+                        format!(
+                            "test upgrade of production's database to Odoo {target} requested by {}",
+                            by.login
+                        )
+                    },
                     upgrade: upgrade.id,
                     target: target.to_string(),
                 },
@@ -290,7 +303,10 @@ impl Platform {
         branch: &Branch,
         project: &str,
     ) -> Result<ModuleCensus> {
-        let database = production.database.clone().unwrap_or(production.name.clone());
+        let database = production
+            .database
+            .clone()
+            .unwrap_or(production.name.clone());
         let dsn = self.env().target.owner_url(&database).await?;
         let state = slipway_runner::read_db_state(&dsn)
             .await
@@ -351,16 +367,25 @@ impl Platform {
     /// Cancels `branch`'s upgrade under way, or closes its upgrade mode (dropping the kept
     /// database), as asked by `by`.
     pub async fn cancel_upgrade(&self, branch: &Branch, by: &str) -> Result<UpgradeOverview> {
-        let upgrade = self.upgrades.open_of_branch(branch.id).await?.ok_or_else(|| {
-            PlatformError::NotFound(format!(
-                "branch {} has no upgrade under way nor in upgrade mode",
-                branch.name
-            ))
-        })?;
+        let upgrade = self
+            .upgrades
+            .open_of_branch(branch.id)
+            .await?
+            .ok_or_else(|| {
+                PlatformError::NotFound(format!(
+                    "branch {} has no upgrade under way nor in upgrade mode",
+                    branch.name
+                ))
+            })?;
         match upgrade.state {
             BranchUpgradeState::UpgradeMode => {
                 self.close_upgrade_mode(&upgrade, &format!("closed by {by}"))
                     .await?;
+            }
+            BranchUpgradeState::Upgrading if upgrade.kind == UpgradeKind::Production => {
+                return Err(PlatformError::Conflict(
+                    "production's upgrade is under way and cannot be stopped; if anything fails, production is put back as it was".into(),
+                ))
             }
             BranchUpgradeState::Restoring => {
                 return Err(PlatformError::Conflict(
@@ -458,13 +483,17 @@ impl Platform {
             if let Err(e) = phase {
                 let message = e.to_string();
                 tracing::warn!(upgrade = id, "branch upgrade failed: {message}");
-                self.append_upgrade_log(id, &format!("FAILED: {message}")).await;
+                self.append_upgrade_log(id, &format!("FAILED: {message}"))
+                    .await;
                 if self.upgrades.fail(id, &message).await? {
                     self.history
                         .record(
                             upgrade.branch_id,
                             HistoryEvent::UpgradeFailed {
-                                message: format!("upgrade to Odoo {} failed: {message}", upgrade.target),
+                                message: format!(
+                                    "upgrade to Odoo {} failed: {message}",
+                                    upgrade.target
+                                ),
                                 upgrade: id,
                             },
                         )
@@ -477,56 +506,17 @@ impl Platform {
 
     /// Appends Slipway's own `line` to the upgrade's log.
     async fn append_upgrade_log(&self, id: i64, line: &str) {
-        use tokio::io::AsyncWriteExt;
-        let dir = self.upgrade_dir(id);
-        let _ = tokio::fs::create_dir_all(&dir).await;
-        let stamped = format!("{} {line}\n", Utc::now().format("%Y-%m-%d %H:%M:%S"));
-        if let Ok(mut file) = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(SLIPWAY_LINES))
-            .await
-        {
-            let _ = file.write_all(stamped.as_bytes()).await;
-        }
-        self.compose_upgrade_log(id).await;
+        log::append(&self.upgrade_dir(id), line).await;
     }
 
-    /// Once the request ended, its log becomes part of the upgrade's own lines, so what
-    /// Slipway does next follows it in `upgrade.log`.
+    /// Once the request ended, its log becomes part of the upgrade's own lines.
     async fn keep_request_log(&self, id: i64) {
-        let dir = self.upgrade_dir(id);
-        let request = tokio::fs::read_to_string(dir.join(REQUEST_LOG))
-            .await
-            .unwrap_or_default();
-        let mut own = tokio::fs::read_to_string(dir.join(SLIPWAY_LINES))
-            .await
-            .unwrap_or_default();
-        own.push_str("--- the upgrade platform's log ---\n");
-        own.push_str(&request);
-        own.push_str("--- end of the upgrade platform's log ---\n");
-        if tokio::fs::write(dir.join(SLIPWAY_LINES), own).await.is_ok() {
-            let _ = tokio::fs::remove_file(dir.join(REQUEST_LOG)).await;
-        }
-        self.compose_upgrade_log(id).await;
+        log::keep_request_log(&self.upgrade_dir(id)).await;
     }
 
-    /// Writes `upgrade.log`: Slipway's own lines (backup, export, import...), then the
-    /// upgrade platform's log of the request as last fetched.
+    /// Writes `upgrade.log` from Slipway's lines and the request's log.
     async fn compose_upgrade_log(&self, id: i64) {
-        let dir = self.upgrade_dir(id);
-        let own = tokio::fs::read_to_string(dir.join(SLIPWAY_LINES))
-            .await
-            .unwrap_or_default();
-        let request = tokio::fs::read_to_string(dir.join(REQUEST_LOG))
-            .await
-            .unwrap_or_default();
-        let mut log = own;
-        if !request.is_empty() {
-            log.push_str("--- the upgrade platform's log ---\n");
-            log.push_str(&request);
-        }
-        let _ = tokio::fs::write(dir.join(UPGRADE_LOG), log).await;
+        log::compose(&self.upgrade_dir(id)).await;
     }
 
     async fn set_upgrade_step(&self, upgrade: &BranchUpgrade, step: &str) -> Result<()> {
@@ -540,10 +530,12 @@ impl Platform {
     /// is none), exported as a dump and filed with the upgrade platform.
     async fn upgrade_submit(&self, upgrade: &BranchUpgrade) -> Result<()> {
         let branch = self.branches.by_id(upgrade.branch_id).await?;
-        let (production, build) = self
-            .production_of(branch.project_id)
-            .await?
-            .ok_or_else(|| PlatformError::Conflict("the project's production build is not running".into()))?;
+        let (production, build) =
+            self.production_of(branch.project_id)
+                .await?
+                .ok_or_else(|| {
+                    PlatformError::Conflict("the project's production build is not running".into())
+                })?;
         let backups = self.backups().ok_or_else(|| {
             PlatformError::Conflict("this server has no backup repository configured: a test upgrade starts from a backup of production".into())
         })?;
@@ -562,8 +554,11 @@ impl Platform {
             }
         };
         self.upgrades.set_backup(upgrade.id, &backup.id).await?;
-        self.append_upgrade_log(upgrade.id, &format!("slipway: from backup {} of production", backup.id))
-            .await;
+        self.append_upgrade_log(
+            upgrade.id,
+            &format!("slipway: from backup {} of production", backup.id),
+        )
+        .await;
         self.set_upgrade_step(upgrade, "export").await?;
         let dir = self.upgrade_dir(upgrade.id);
         tokio::fs::create_dir_all(&dir)
@@ -638,7 +633,11 @@ impl Platform {
         let records = backups.list(&filter).await?;
         Ok(records
             .into_iter()
-            .filter(|b| b.kind == BackupKind::Daily && b.state.is_kept() && b.state != crate::backups::BackupState::Running)
+            .filter(|b| {
+                b.kind == BackupKind::Daily
+                    && b.state.is_kept()
+                    && b.state != crate::backups::BackupState::Running
+            })
             .max_by_key(|b| b.created_at))
     }
 
@@ -666,9 +665,9 @@ impl Platform {
                 }
                 RequestState::Failed | RequestState::Cancelled => {
                     self.keep_request_log(upgrade.id).await;
-                    return Err(PlatformError::Failed(progress.message.unwrap_or_else(|| {
-                        format!("the upgrade request ended {}", progress.state.as_str())
-                    })))
+                    return Err(PlatformError::Failed(progress.message.unwrap_or_else(
+                        || format!("the upgrade request ended {}", progress.state.as_str()),
+                    )));
                 }
                 _ => {}
             }
@@ -678,7 +677,8 @@ impl Platform {
             }
             tokio::time::sleep(POLL_EVERY).await;
         }
-        self.set_upgrade_step(upgrade, "fetch the upgraded database").await?;
+        self.set_upgrade_step(upgrade, "fetch the upgraded database")
+            .await?;
         let upgraded = self.upgraded_dump(upgrade.id);
         delegate.fetch_upgraded(&filed, &upgraded).await?;
         if self
@@ -695,7 +695,10 @@ impl Platform {
                 .record(
                     upgrade.branch_id,
                     HistoryEvent::UpgradeDatabaseUpgraded {
-                        message: format!("production's database upgraded to Odoo {}", upgrade.target),
+                        message: format!(
+                            "production's database upgraded to Odoo {}",
+                            upgrade.target
+                        ),
                         upgrade: upgrade.id,
                     },
                 )
@@ -714,17 +717,22 @@ impl Platform {
     async fn upgrade_bring_back(&self, upgrade: &BranchUpgrade) -> Result<()> {
         let branch = self.branches.by_id(upgrade.branch_id).await?;
         let upgraded = self.upgraded_dump(upgrade.id);
-        self.set_upgrade_step(upgrade, "import into the branch").await?;
+        self.set_upgrade_step(upgrade, "import into the branch")
+            .await?;
         let imported = self
             .import_into_branch(&upgraded, &branch, Some(true), &upgrade.requested_by)
             .await?;
         if let Some(e) = &imported.server_error {
-            self.append_upgrade_log(upgrade.id, &format!("slipway: the branch's server did not start again: {e}"))
-                .await;
+            self.append_upgrade_log(
+                upgrade.id,
+                &format!("slipway: the branch's server did not start again: {e}"),
+            )
+            .await;
         }
         let mode = !upgrade.custom_modules.0.is_empty();
         if mode {
-            self.set_upgrade_step(upgrade, "keep the upgraded database").await?;
+            self.set_upgrade_step(upgrade, "keep the upgraded database")
+                .await?;
             let kept = format!("slipway_upgraded_{}", upgrade.id);
             let options = slipway_dump::RestoreOptions {
                 mode: slipway_dump::Mode::Copy,
