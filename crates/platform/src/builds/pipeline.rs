@@ -190,7 +190,8 @@ pub struct Pipeline {
     pub templates: TemplateStore,
     /// Running servers.
     pub supervisor: Supervisor,
-    /// Branches' upgrades: an armed production upgrade runs with production's next push.
+    /// Branches' upgrades: an armed production upgrade runs with production's next push, a
+    /// staging branch in upgrade mode builds from its upgraded database.
     pub upgrades: crate::branch_upgrades::BranchUpgrades,
     /// Where upgrades go (none: an armed production upgrade fails, reverted).
     pub upgrade_delegate: Option<slipway_upgrade::Delegate>,
