@@ -6,7 +6,7 @@
 mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::site::{Site, WorkTree};
@@ -115,11 +115,9 @@ impl World {
         let host = self.production["name"].as_str().unwrap().to_string();
         let seen = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
-        let last_error = Arc::new(Mutex::new(String::new()));
         let watcher = {
             let (seen, stop, url) = (seen.clone(), stop.clone(), self.site.url());
             let port = url.rsplit(':').next().unwrap().to_string();
-            let _ = last_error;
             std::thread::spawn(move || {
                 let client = reqwest::blocking::Client::builder()
                     .timeout(Duration::from_secs(5))
@@ -226,7 +224,6 @@ fn an_armed_production_upgrade_runs_with_the_next_push_and_lands_on_the_new_seri
     );
 
     let backups = w.backup_kinds();
-    let new: Vec<&String> = backups.iter().skip(0).collect();
     assert!(
         backups.iter().any(|k| k == "before-upgrade"),
         "a backup before: {backups:?} (before arming: {backups_before:?})"
@@ -234,7 +231,7 @@ fn an_armed_production_upgrade_runs_with_the_next_push_and_lands_on_the_new_seri
     assert!(
         backups.iter().filter(|k| *k == "daily").count()
             > backups_before.iter().filter(|k| *k == "daily").count(),
-        "a backup after: {new:?}"
+        "a backup after: {backups:?}"
     );
     let kinds = w.history_kinds();
     for kind in [
@@ -253,7 +250,7 @@ fn a_failing_production_upgrade_is_reverted_database_revision_and_series() {
     w.arm();
     upgraded_code(&w.tree, true);
     let (build, maintenance_seen) = w.push_watching_production();
-    assert_eq!(build["state"], "failed", "{build}");
+    assert_eq!(build["result"], "failed", "{build}");
     assert!(
         maintenance_seen,
         "production's host showed the maintenance page during the upgrade"
@@ -312,10 +309,16 @@ fn a_failing_production_upgrade_is_reverted_database_revision_and_series() {
 fn a_production_upgrade_whose_pushed_code_lacks_an_installed_module_is_refused_with_the_advice() {
     let w = world();
     w.arm();
+    let disarmed = w
+        .site
+        .cli_ok(&["branch", "upgrade", "shop", "main", "--cancel", "--json"]);
+    let disarmed: Value = serde_json::from_str(&disarmed).unwrap();
+    assert_eq!(disarmed["upgrade"]["state"], "cancelled", "{disarmed}");
+    w.arm();
     std::fs::remove_dir_all(w.tree.path().join("shop_core")).unwrap();
     w.tree.commit("shop_core removed");
     let (build, _) = w.push_watching_production();
-    assert_eq!(build["state"], "failed", "{build}");
+    assert_eq!(build["result"], "failed", "{build}");
     let message = build["message"].as_str().unwrap();
     assert!(
         message.contains("shop_core") && message.contains("manifest"),
