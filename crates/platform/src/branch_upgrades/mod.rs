@@ -10,7 +10,8 @@
 //! its own) -> `upgrade_mode` (each push restores a fresh copy of the kept database and
 //! updates the branch's custom modules on the target series) -> `closed`, 30 days later or on
 //! demand. The pure rules (targets offered, missing modules and their advice, states, the
-//! mode's end) are in [`rules`].
+//! mode's end) are in [`rules`]. A production upgrade is armed here and run by production's
+//! next push ([`production`]).
 
 pub(crate) mod log;
 pub mod production;
@@ -207,7 +208,8 @@ impl Platform {
     }
 
     /// Starts an upgrade of `branch` to `target`, asked by `by`: on a staging branch, a test
-    /// upgrade of production's database. Refused before anything runs when the tab is not
+    /// upgrade of production's database; on production, arms the upgrade that production's
+    /// next push runs. Refused before anything runs when the tab is not
     /// available, the target is not offered, or modules installed in production are missing
     /// from the branch's code (with Odoo.sh's advice).
     pub async fn start_upgrade(
