@@ -281,6 +281,28 @@ pub enum HistoryEvent {
         /// The branch upgrade.
         upgrade: i64,
     },
+    /// A production upgrade succeeded: production serves its upgraded database on the target.
+    #[serde(rename = "production.upgraded")]
+    ProductionUpgraded {
+        /// Sentence: from and to which series, how long production was unavailable.
+        message: String,
+        /// The build that runs it.
+        build: i64,
+        /// The branch upgrade.
+        upgrade: i64,
+    },
+    /// A production upgrade failed and everything was put back (database, revision, series).
+    #[serde(rename = "production.upgrade_reverted")]
+    ProductionUpgradeReverted {
+        /// Sentence: why, and whether the revert is complete.
+        message: String,
+        /// The build whose upgrade failed.
+        build: i64,
+        /// The branch upgrade.
+        upgrade: i64,
+        /// Whether everything was put back.
+        complete: bool,
+    },
     /// Someone cancelled an upgrade under way.
     #[serde(rename = "upgrade.cancelled")]
     UpgradeCancelled {
@@ -374,6 +396,8 @@ impl HistoryEvent {
             | UpgradeBroughtBack { message, .. }
             | UpgradeModeClosed { message, .. }
             | UpgradeFailed { message, .. }
+            | ProductionUpgraded { message, .. }
+            | ProductionUpgradeReverted { message, .. }
             | UpgradeCancelled { message, .. } => message,
         }
     }

@@ -15,7 +15,7 @@
 //!   rule in [`builds::naming`]) and custom domains per branch.
 //! - [`Platform`]: the operations on them (pushes, rebuilds, stops, the scheduler's chores);
 //!   [`branch_backups`]: backing up, restoring and importing into a branch's database;
-//!   [`branch_upgrades`]: the Upgrade tab (test upgrades of staging, upgrade mode);
+//!   [`branch_upgrades`]: the Upgrade tab (test upgrades of staging, upgrade mode, production);
 //!   [`limits`]: builds per push and per project, disk per project, and their refusals.
 //!
 //! ## Design notes
@@ -90,6 +90,12 @@
 //! `slipway_upgraded_<id>`, which each staging build in upgrade mode copies before `-u` of the
 //! custom modules (`upgrade.log`). Missing modules (installed, neither standard nor in the
 //! branch's code) are refused before anything runs, with Odoo.sh's advice (`rules.rs`, pure).
+//! A production upgrade (`branch_upgrades/production.rs`, run by `builds/production_upgrade.rs`)
+//! is only armed by the tab; production's next push runs it instead of an update, production's
+//! hosts answering a 503 maintenance page meanwhile: `before-upgrade` backup, engine, the
+//! upgraded database renamed in (production's own kept as the snapshot), `-u` of the custom
+//! modules on the target series; any failure renames the snapshot back and restores series and
+//! revision, as a failed update does (`production.upgraded` / `production.upgrade_reverted`).
 //!
 //! Upgrade engines (`upgrade_engines.rs`): the upgrade crate owns their rows and OpenUpgrade's
 //! files; the platform joins them with its runtimes and a virtualenv (the runtime's requirements

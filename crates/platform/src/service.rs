@@ -96,6 +96,8 @@ impl Platform {
             templates: TemplateStore::new(pool.clone()),
             supervisor: Supervisor::default(),
             upgrades: crate::branch_upgrades::BranchUpgrades::new(pool.clone()),
+            upgrade_delegate: None,
+            maintenance: Default::default(),
         };
         Self {
             people: People::new(pool.clone()),
@@ -124,6 +126,7 @@ impl Platform {
 
     /// The same platform, sending branches' upgrades to `delegate`.
     pub fn with_upgrade_delegate(mut self, delegate: slipway_upgrade::Delegate) -> Self {
+        self.pipeline.upgrade_delegate = Some(delegate.clone());
         self.upgrade_delegate = Some(delegate);
         self
     }

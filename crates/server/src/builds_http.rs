@@ -378,15 +378,41 @@ pub(crate) async fn route_build_hosts(
     let Some(host) = HostName::of(&host, &state.domain) else {
         return next.run(request).await;
     };
+    // a new production build's own name is under maintenance before it runs
+    if let Some(why) = state.platform.under_maintenance(host.key()) {
+        return maintenance_page(&why);
+    }
     let (build, upstream) = match build_for_host(&state, &host, request.headers()).await {
         Ok(Some(found)) => found,
         Ok(None) => return next.run(request).await,
         Err(response) => return response,
     };
+    // production's address (or a custom domain) reaches the build being upgraded
+    if let Some(why) = state.platform.under_maintenance(&build.name) {
+        return maintenance_page(&why);
+    }
     if request.uri().path() == "/slipway/connect" {
         return land_connect(&state, &build, upstream, request).await;
     }
     proxy::forward(&state.proxy, upstream, &build.name, request).await
+}
+
+/// The page a production being upgraded answers with: 503 (it is temporary; crawlers and
+/// monitors retry), never cached.
+fn maintenance_page(why: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::RETRY_AFTER, "60"),
+        ],
+        format!(
+            "<!doctype html><title>Upgrade under way</title><h1>Upgrade under way</h1><p>{}</p>",
+            slipway_upgrade::notes::escape(why)
+        ),
+    )
+        .into_response()
 }
 
 /// `POST /api/builds/{id}/connect`: a one-time link (valid a minute) that opens the build

@@ -121,6 +121,9 @@ fn print_overview(o: &UpgradeOverview) {
             ),
         ));
         fields.push(("state", u.state.to_string()));
+        if u.state == BranchUpgradeState::Armed {
+            fields.push(("starts", "with the next push to production".to_string()));
+        }
         if let Some(step) = &u.step {
             fields.push(("step", step.clone()));
         }

@@ -306,7 +306,12 @@ impl Site {
     /// A project of the `shop` fixture whose `main` is production and running; returns the
     /// work tree (on `main`) and the production build.
     pub fn project_with_production(&self, name: &str) -> (WorkTree, Value) {
-        self.cli_ok(&["project", "create", name, "--odoo", "17.0"]);
+        self.project_with_production_on(name, "17.0")
+    }
+
+    /// [`Self::project_with_production`] on Odoo `series` (its runtime registered).
+    pub fn project_with_production_on(&self, name: &str, series: &str) -> (WorkTree, Value) {
+        self.cli_ok(&["project", "create", name, "--odoo", series]);
         let tree = WorkTree::from_fixture("shop", &self.git_url(name));
         tree.push("main");
         let dev = self.wait_build(self.build_of(name, "main", &tree.git(&["rev-parse", "HEAD"])));

@@ -10,8 +10,11 @@
 //! its own) -> `upgrade_mode` (each push restores a fresh copy of the kept database and
 //! updates the branch's custom modules on the target series) -> `closed`, 30 days later or on
 //! demand. The pure rules (targets offered, missing modules and their advice, states, the
-//! mode's end) are in [`rules`].
+//! mode's end) are in [`rules`]. A production upgrade is armed here and run by production's
+//! next push ([`production`]).
 
+pub(crate) mod log;
+pub mod production;
 pub mod rules;
 pub mod store;
 
@@ -43,9 +46,8 @@ const POLL_EVERY: Duration = Duration::from_secs(1);
 /// The name of an upgrade's log, in its folder and in the builds' logs.
 pub const UPGRADE_LOG: &str = "upgrade.log";
 
-/// Slipway's own lines of an upgrade's log, and the upgrade platform's log of its request.
-const SLIPWAY_LINES: &str = "slipway.log";
-const REQUEST_LOG: &str = "request.log";
+/// The upgrade platform's log of an upgrade's request (see [`log`]).
+const REQUEST_LOG: &str = log::REQUEST_LOG;
 
 /// How many lines of the log the Upgrade tab's state carries.
 const LOG_TAIL_LINES: usize = 40;
@@ -123,10 +125,7 @@ impl Platform {
 
     /// The folder of branch upgrade `id`: its exported and upgraded dumps, its log.
     fn upgrade_dir(&self, id: i64) -> PathBuf {
-        slipway_metadata::DataDir::new(&self.env().target.data_dir)
-            .root()
-            .join("branch-upgrades")
-            .join(id.to_string())
+        log::upgrade_dir(self.env(), id)
     }
 
     /// The `upgrade.log` of branch upgrade `id`.
@@ -209,7 +208,8 @@ impl Platform {
     }
 
     /// Starts an upgrade of `branch` to `target`, asked by `by`: on a staging branch, a test
-    /// upgrade of production's database. Refused before anything runs when the tab is not
+    /// upgrade of production's database; on production, arms the upgrade that production's
+    /// next push runs. Refused before anything runs when the tab is not
     /// available, the target is not offered, or modules installed in production are missing
     /// from the branch's code (with Odoo.sh's advice).
     pub async fn start_upgrade(
@@ -229,13 +229,11 @@ impl Platform {
         let Some((production, production_build)) = production else {
             unreachable!("unavailable_because refuses a project without running production")
         };
-        if branch.stage == Stage::Production {
-            return Err(PlatformError::ConflictCode {
-                code: "not_yet",
-                message: "upgrading production from the Upgrade tab is not available yet; \
-                          test the upgrade on a staging branch first"
-                    .into(),
-            });
+        let production_upgrade = branch.stage == Stage::Production;
+        if production_upgrade && self.backups().is_none() {
+            return Err(PlatformError::Conflict(
+                "this server has no backup repository configured: production is backed up before its upgrade".into(),
+            ));
         }
         let source_text = production.series(&project.series).to_string();
         let source: Series = source_text.parse().map_err(|_| {
@@ -258,8 +256,16 @@ impl Platform {
         }
         let new = NewBranchUpgrade {
             branch_id: branch.id,
-            kind: UpgradeKind::Test,
-            state: BranchUpgradeState::Requested,
+            kind: if production_upgrade {
+                UpgradeKind::Production
+            } else {
+                UpgradeKind::Test
+            },
+            state: if production_upgrade {
+                BranchUpgradeState::Armed
+            } else {
+                BranchUpgradeState::Requested
+            },
             source_series: source_text.clone(),
             target: target.to_string(),
             requested_by: by.login.clone(),
@@ -270,10 +276,17 @@ impl Platform {
             .record(
                 branch.id,
                 HistoryEvent::UpgradeRequested {
-                    message: format!(
-                        "test upgrade of production's database to Odoo {target} requested by {}",
-                        by.login
-                    ),
+                    message: if production_upgrade {
+                        format!(
+                            "upgrade of production to Odoo {target} armed by {}: it starts with the next push",
+                            by.login
+                        )
+                    } else {
+                        format!(
+                            "test upgrade of production's database to Odoo {target} requested by {}",
+                            by.login
+                        )
+                    },
                     upgrade: upgrade.id,
                     target: target.to_string(),
                 },
@@ -372,6 +385,11 @@ impl Platform {
             BranchUpgradeState::UpgradeMode => {
                 self.close_upgrade_mode(&upgrade, &format!("closed by {by}"))
                     .await?;
+            }
+            BranchUpgradeState::Upgrading if upgrade.kind == UpgradeKind::Production => {
+                return Err(PlatformError::Conflict(
+                    "production's upgrade is under way and cannot be stopped; if anything fails, production is put back as it was".into(),
+                ))
             }
             BranchUpgradeState::Restoring => {
                 return Err(PlatformError::Conflict(
@@ -492,56 +510,17 @@ impl Platform {
 
     /// Appends Slipway's own `line` to the upgrade's log.
     async fn append_upgrade_log(&self, id: i64, line: &str) {
-        use tokio::io::AsyncWriteExt;
-        let dir = self.upgrade_dir(id);
-        let _ = tokio::fs::create_dir_all(&dir).await;
-        let stamped = format!("{} {line}\n", Utc::now().format("%Y-%m-%d %H:%M:%S"));
-        if let Ok(mut file) = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(SLIPWAY_LINES))
-            .await
-        {
-            let _ = file.write_all(stamped.as_bytes()).await;
-        }
-        self.compose_upgrade_log(id).await;
+        log::append(&self.upgrade_dir(id), line).await;
     }
 
-    /// Once the request ended, its log becomes part of the upgrade's own lines, so what
-    /// Slipway does next follows it in `upgrade.log`.
+    /// Once the request ended, its log becomes part of the upgrade's own lines.
     async fn keep_request_log(&self, id: i64) {
-        let dir = self.upgrade_dir(id);
-        let request = tokio::fs::read_to_string(dir.join(REQUEST_LOG))
-            .await
-            .unwrap_or_default();
-        let mut own = tokio::fs::read_to_string(dir.join(SLIPWAY_LINES))
-            .await
-            .unwrap_or_default();
-        own.push_str("--- the upgrade platform's log ---\n");
-        own.push_str(&request);
-        own.push_str("--- end of the upgrade platform's log ---\n");
-        if tokio::fs::write(dir.join(SLIPWAY_LINES), own).await.is_ok() {
-            let _ = tokio::fs::remove_file(dir.join(REQUEST_LOG)).await;
-        }
-        self.compose_upgrade_log(id).await;
+        log::keep_request_log(&self.upgrade_dir(id)).await;
     }
 
-    /// Writes `upgrade.log`: Slipway's own lines (backup, export, import...), then the
-    /// upgrade platform's log of the request as last fetched.
+    /// Writes `upgrade.log` from Slipway's lines and the request's log.
     async fn compose_upgrade_log(&self, id: i64) {
-        let dir = self.upgrade_dir(id);
-        let own = tokio::fs::read_to_string(dir.join(SLIPWAY_LINES))
-            .await
-            .unwrap_or_default();
-        let request = tokio::fs::read_to_string(dir.join(REQUEST_LOG))
-            .await
-            .unwrap_or_default();
-        let mut log = own;
-        if !request.is_empty() {
-            log.push_str("--- the upgrade platform's log ---\n");
-            log.push_str(&request);
-        }
-        let _ = tokio::fs::write(dir.join(UPGRADE_LOG), log).await;
+        log::compose(&self.upgrade_dir(id)).await;
     }
 
     async fn set_upgrade_step(&self, upgrade: &BranchUpgrade, step: &str) -> Result<()> {

@@ -250,6 +250,41 @@ impl BranchUpgrades {
         .await?)
     }
 
+    /// Ends upgrade `id` as `to` (an end state), saying `error`, if it is in one of `from`;
+    /// false when it was elsewhere.
+    pub async fn end(
+        &self,
+        id: i64,
+        from: &[BranchUpgradeState],
+        to: BranchUpgradeState,
+        error: Option<&str>,
+    ) -> Result<bool> {
+        let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+        let done = sqlx::query(
+            "UPDATE branch_upgrades SET state = $3, error = $4, step = NULL, updated_at = now(), \
+             finished_at = now() WHERE id = $1 AND state = ANY($2)",
+        )
+        .bind(id)
+        .bind(&from)
+        .bind(to)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records the branch's own modules the upgrade leaves for its code.
+    pub async fn set_custom_modules(&self, id: i64, modules: &[String]) -> Result<()> {
+        sqlx::query(
+            "UPDATE branch_upgrades SET custom_modules = $2, updated_at = now() WHERE id = $1",
+        )
+        .bind(id)
+        .bind(Json(modules))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn update(&self, id: i64, set: &str, value: &str) -> Result<()> {
         sqlx::query(&format!(
             "UPDATE branch_upgrades SET {set}, updated_at = now() WHERE id = $1"

@@ -19,6 +19,7 @@ pub mod naming;
 mod odoo_logins;
 pub mod pipeline;
 mod production;
+mod production_upgrade;
 mod staging;
 mod store;
 pub mod supervisor;

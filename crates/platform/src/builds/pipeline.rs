@@ -194,8 +194,13 @@ pub struct Pipeline {
     pub templates: TemplateStore,
     /// Running servers.
     pub supervisor: Supervisor,
-    /// Branches' upgrades: a staging branch in upgrade mode builds from its upgraded database.
+    /// Branches' upgrades: an armed production upgrade runs with production's next push, a
+    /// staging branch in upgrade mode builds from its upgraded database.
     pub upgrades: crate::branch_upgrades::BranchUpgrades,
+    /// Where upgrades go (none: an armed production upgrade fails, reverted).
+    pub upgrade_delegate: Option<slipway_upgrade::Delegate>,
+    /// Production builds whose host answers with the maintenance page.
+    pub maintenance: crate::branch_upgrades::production::Maintenance,
 }
 
 /// Why a build failed, for its `message`.

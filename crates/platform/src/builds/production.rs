@@ -5,7 +5,8 @@
 //! version went up (or a changed `requirements.txt`) are updated with `-u` after a
 //! snapshot (template copy + hardlinks), and if the update or the restart fails, the
 //! snapshot is swapped back by rename and the previous revision's server comes back, with
-//! the failed `update.log` kept.
+//! the failed `update.log` kept. A push that finds a production upgrade armed runs it
+//! instead (`production_upgrade.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -28,15 +29,22 @@ impl Pipeline {
         branch: &Branch,
         project: &Project,
     ) -> Result<(), Stop> {
+        let previous = self
+            .builds
+            .live_of_branch(branch.id, Stage::Production, Some(build.id))
+            .await?;
+        if let Some(previous) = &previous {
+            if let Some(upgrade) = self.take_armed_upgrade(branch).await? {
+                return self
+                    .upgrade_production(build, branch, project, previous, upgrade)
+                    .await;
+            }
+        }
         let prepared = self.prepare(build, project).await?;
         self.builds
             .set_parts(build.id, &prepared.venv.key, "", false)
             .await?;
-        match self
-            .builds
-            .live_of_branch(branch.id, Stage::Production, Some(build.id))
-            .await?
-        {
+        match previous {
             None => self.first_production(build, &prepared, project).await,
             Some(previous) => self.update_production(build, &prepared, &previous).await,
         }
@@ -333,7 +341,7 @@ impl Pipeline {
 
     /// Copies production's database and filestore to `snapshot`, under a partial name
     /// renamed at the end: a snapshot under its own name is always complete.
-    async fn take_snapshot(&self, database: &str, snapshot: &str) -> Result<(), Failed> {
+    pub(super) async fn take_snapshot(&self, database: &str, snapshot: &str) -> Result<(), Failed> {
         let target = &self.env.target;
         let partial = format!("{snapshot}_partial");
         let _ = target.drop_database(&partial).await;
@@ -348,7 +356,7 @@ impl Pipeline {
     /// An update that Slipway's stop or crash cut short left its snapshot behind (the job
     /// runs again from the start): production is put back on it before anything else, so
     /// the new attempt starts from the database as it was, never from a half-updated one.
-    async fn recover_interrupted_update(
+    pub(super) async fn recover_interrupted_update(
         &self,
         build: &Build,
         previous: &Build,
@@ -404,7 +412,12 @@ impl Pipeline {
     /// The snapshot back under production's name. The updated database is renamed aside
     /// first and dropped last, so that at no moment does production have no database: if
     /// the snapshot cannot be renamed in, the updated one goes back under the name.
-    async fn swap_back(&self, build: &Build, database: &str, snapshot: &str) -> Result<(), Failed> {
+    pub(super) async fn swap_back(
+        &self,
+        build: &Build,
+        database: &str,
+        snapshot: &str,
+    ) -> Result<(), Failed> {
         let target = &self.env.target;
         let failed = failed_update_name(build.id);
         target
@@ -430,7 +443,7 @@ impl Pipeline {
     }
 
     /// The previous server again, after a failure before anything was changed.
-    async fn bring_back(&self, previous: &Build) {
+    pub(super) async fn bring_back(&self, previous: &Build) {
         if let Err(e) = self.restart_server(previous).await {
             tracing::error!(
                 build = previous.id,
@@ -491,7 +504,7 @@ fn update_summary(modules: &[String], installed: &Installed, unavailable: Durati
 }
 
 /// The database holding production as it was before build `id`'s update.
-fn snapshot_name(id: i64) -> String {
+pub(super) fn snapshot_name(id: i64) -> String {
     format!("slipway_snapshot_{id}")
 }
 

@@ -25,7 +25,8 @@
 //!   /api/projects/{p}/production/admin-password` (`{"login", "password"}` of production's
 //!   Odoo administrator, which is never `admin`: project admins only, each time in History)
 //! - `GET|POST|DELETE /api/projects/{p}/branches/{b}/upgrade` (the Upgrade tab: state, start
-//!   `{"target"}`, cancel or close upgrade mode; project admins)
+//!   `{"target"}` (on production: armed, run by the next push), cancel, disarm or close
+//!   upgrade mode; project admins)
 //! - `GET|PUT /api/projects/{p}/members` (`[{"login", "role"}]`; PUT replaces, admins only)
 //! - `GET /api/projects/{p}/branches`, `GET|PATCH /api/projects/{p}/branches/{b}`,
 //!   `GET .../history`, `POST .../rebuild`, `POST .../merge` (`{"into": "<branch>"}`),
