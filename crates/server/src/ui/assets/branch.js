@@ -8,11 +8,12 @@ import * as backups from './backups.js';
 import * as editor from './editor.js';
 import * as shell from './shell.js';
 import * as monitor from './monitor.js';
+import * as upgrade from './upgrade.js';
 
 const TABS = [
   ['history', 'History', history], ['logs', 'Logs', logs], ['mails', 'Mails', mails],
   ['shell', 'Shell', shell], ['editor', 'Editor', editor], ['monitor', 'Monitor', monitor],
-  ['backups', 'Backups', backups], ['settings', 'Settings', settings],
+  ['backups', 'Backups', backups], ['upgrade', 'Upgrade', upgrade], ['settings', 'Settings', settings],
 ];
 
 export function render(root, ctx) {
