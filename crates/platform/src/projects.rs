@@ -449,7 +449,7 @@ mod tests {
     }
 
     const STAGES: [Stage; 3] = [Stage::Development, Stage::Staging, Stage::Production];
-    const ACTIONS: [Action; 15] = [
+    const ACTIONS: [Action; 16] = [
         Action::View,
         Action::Push,
         Action::Rebuild,
