@@ -23,11 +23,11 @@ pub struct NewUpgradeEngine {
     pub upgrade_util: Option<String>,
 }
 
+/// A branch upgrade's state and kind, as answered.
+pub use slipway_platform::branch_upgrades::rules::{BranchUpgradeState, UpgradeKind};
 /// `GET /api/projects/{p}/branches/{b}/upgrade`: the Upgrade tab's state (also the answer of
 /// `POST` and `DELETE`).
 pub use slipway_platform::branch_upgrades::{UpgradeOverview, UpgradeView};
-/// A branch upgrade's state and kind, as answered.
-pub use slipway_platform::branch_upgrades::rules::{BranchUpgradeState, UpgradeKind};
 
 /// `POST /api/projects/{p}/branches/{b}/upgrade`: start an upgrade of the branch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::site::{Site, WorkTree};
@@ -17,7 +16,6 @@ struct World {
     site: Site,
     tree: WorkTree,
     production: Value,
-    staging: Value,
     runtime_16: tempfile::TempDir,
     _engine: slipway_testkit::EngineFixture,
 }
@@ -43,14 +41,25 @@ fn world() -> World {
         "--openupgrade-dir",
         engine.openupgrade_dir().to_str().unwrap(),
     ]);
-    assert!(added.starts_with("17.0") && added.contains("ready"), "{added}");
+    assert!(
+        added.starts_with("17.0") && added.contains("ready"),
+        "{added}"
+    );
 
     site.cli_ok(&["project", "create", "shop", "--odoo", "16.0"]);
     let tree = WorkTree::from_fixture("shop", &site.git_url("shop"));
     tree.push("main");
     let dev = site.wait_build(site.build_of("shop", "main", &tree.git(&["rev-parse", "HEAD"])));
     assert_eq!(dev["state"], "running", "{dev}");
-    site.cli_ok(&["branch", "set", "shop", "main", "--stage", "production", "--confirm"]);
+    site.cli_ok(&[
+        "branch",
+        "set",
+        "shop",
+        "main",
+        "--stage",
+        "production",
+        "--confirm",
+    ]);
     let production = site.settled_build_after("shop", "main", dev["id"].as_i64().unwrap());
     assert_eq!(production["state"], "running", "{production}");
 
@@ -62,7 +71,6 @@ fn world() -> World {
         site,
         tree,
         production,
-        staging,
         runtime_16,
         _engine: engine,
     }
@@ -166,7 +174,10 @@ fn a_test_upgrade_lands_in_staging_on_the_new_series_neutralized() {
     );
     assert_eq!(done["series"], "17.0", "{done}");
     assert!(upgrade["backup"].is_string(), "{done}");
-    assert!(upgrade["step"].is_null(), "an ended upgrade has no step: {done}");
+    assert!(
+        upgrade["step"].is_null(),
+        "an ended upgrade has no step: {done}"
+    );
     assert!(
         upgrade["log_tail"]
             .as_str()
@@ -177,8 +188,14 @@ fn a_test_upgrade_lands_in_staging_on_the_new_series_neutralized() {
     let staging_build = w.site.get("/api/projects/shop/branches/staging")["builds"][0]["id"]
         .as_i64()
         .unwrap();
-    let log = w.site.cli_ok(&["build", "logs", &staging_build.to_string(), "upgrade.log"]);
-    for line in ["slipway: backup", "Upgrade to 17.0 with OpenUpgrade", "Neutralize (test request)"] {
+    let log = w
+        .site
+        .cli_ok(&["build", "logs", &staging_build.to_string(), "upgrade.log"]);
+    for line in [
+        "slipway: backup",
+        "Upgrade to 17.0 with OpenUpgrade",
+        "Neutralize (test request)",
+    ] {
         assert!(log.contains(line), "{line:?} in upgrade.log:\n{log}");
     }
 
@@ -208,5 +225,151 @@ fn a_test_upgrade_lands_in_staging_on_the_new_series_neutralized() {
     ] {
         assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
     }
-    let _ = Path::new(&w.tree.path());
+}
+
+/// Waits until the branch's upgrade is in `state`; returns the Upgrade tab's answer.
+fn wait_upgrade_state(w: &World, branch: &str, state: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let now = w.upgrade_state(branch);
+        if now["upgrade"]["state"] == state {
+            return now;
+        }
+        assert!(std::time::Instant::now() < deadline, "not {state}: {now}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn upgrade_mode_restores_the_upgraded_database_and_runs_custom_upgrade_scripts_at_each_push() {
+    let w = world();
+    let production_db = w.production["name"].as_str().unwrap().to_string();
+    w.odoo_16_on_production(&["-i", "shop_core"]);
+
+    // A module installed in production that the branch's code lacks stops everything.
+    w.site.psql(
+        &production_db,
+        "INSERT INTO ir_module_module (name, state, latest_version) VALUES ('x_gone', 'installed', '16.0.1.0')",
+    );
+    let (status, refused) = w.site.post(
+        "/api/projects/shop/branches/staging/upgrade",
+        serde_json::json!({"target": "17.0"}),
+    );
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "missing_modules", "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("x_gone")
+            && message.contains("empty module")
+            && message.contains("remove it completely"),
+        "{message}"
+    );
+    assert!(
+        w.upgrade_state("staging")["upgrade"].is_null(),
+        "nothing started"
+    );
+    w.site.psql(
+        &production_db,
+        "DELETE FROM ir_module_module WHERE name = 'x_gone'",
+    );
+
+    // Cancelled while under way: it ends there.
+    w.site.cli_ok(&[
+        "branch",
+        "upgrade",
+        "shop",
+        "staging",
+        "--target",
+        "17.0",
+        "--no-wait",
+    ]);
+    let cancelled: Value = serde_json::from_str(
+        &w.site
+            .cli_ok(&["branch", "upgrade", "shop", "staging", "--cancel", "--json"]),
+    )
+    .unwrap();
+    assert_eq!(cancelled["upgrade"]["state"], "cancelled", "{cancelled}");
+    assert_eq!(cancelled["series"], "16.0", "{cancelled}");
+
+    // The test upgrade: shop_core is left for the branch's code, and upgrade mode begins.
+    let out = w.site.cli_ok(&[
+        "branch", "upgrade", "shop", "staging", "--target", "17.0", "--json",
+    ]);
+    let done: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(done["upgrade"]["state"], "upgrade_mode", "{done}");
+    assert_eq!(
+        done["upgrade"]["custom_modules"],
+        serde_json::json!(["shop_core"]),
+        "{done}"
+    );
+    assert!(done["upgrade"]["mode_until"].is_string(), "{done}");
+    let id = done["upgrade"]["id"].as_i64().unwrap();
+    let kept = format!("slipway_upgraded_{id}");
+    assert!(
+        w.site.database_exists(&kept),
+        "the upgraded database is kept"
+    );
+    let staging_db = w.live_database("staging");
+    assert_eq!(
+        w.site.psql(
+            &staging_db,
+            "SELECT state || ' ' || latest_version FROM ir_module_module WHERE name = 'shop_core'"
+        ),
+        "to upgrade 16.0.1.0",
+        "the custom module is left at its old version, set to be updated"
+    );
+
+    // A push in upgrade mode: the upgraded database again, and shop_core's upgrade script.
+    w.tree.write(
+        "shop_core/migrations/17.0.1.0/post-mark.py",
+        "import logging\n\n\ndef migrate(cr, version):\n    logging.getLogger(__name__).info('shop_core upgraded from %s', version)\n    cr.execute('CREATE TABLE shop_core_upgrade_mark (from_version text)')\n    cr.execute('INSERT INTO shop_core_upgrade_mark VALUES (%s)', (version,))\n",
+    );
+    let sha = w.tree.commit("shop_core: upgrade script for 17.0");
+    w.tree.push("staging");
+    let build = w.site.wait_build(w.site.build_of("shop", "staging", &sha));
+    assert_eq!(build["state"], "running", "{build}");
+    let db = build["database"].as_str().unwrap();
+    assert_eq!(
+        w.site
+            .psql(db, "SELECT from_version FROM shop_core_upgrade_mark"),
+        "16.0.1.0"
+    );
+    assert_eq!(
+        w.site.psql(
+            db,
+            "SELECT state || ' ' || latest_version FROM ir_module_module WHERE name = 'shop_core'"
+        ),
+        "installed 17.0.1.0"
+    );
+    let log = w
+        .site
+        .cli_ok(&["build", "logs", &build["id"].to_string(), "upgrade.log"]);
+    assert!(log.contains("shop_core upgraded from 16.0.1.0"), "{log}");
+
+    // 30 days later (the row's end moved into the past), the scheduler closes the mode.
+    w.site.psql(
+        "slipway",
+        &format!(
+            "UPDATE branch_upgrades SET mode_until = now() - interval '1 second' WHERE id = {id}"
+        ),
+    );
+    let closed = wait_upgrade_state(&w, "staging", "closed");
+    assert!(closed["upgrade"]["finished_at"].is_string(), "{closed}");
+    // the row closes first, then its kept database goes
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while w.site.database_exists(&kept) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the kept database is dropped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let kinds = w.history_kinds("staging");
+    for kind in [
+        "upgrade.cancelled",
+        "upgrade.brought_back",
+        "upgrade.mode_closed",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
 }

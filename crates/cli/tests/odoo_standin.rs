@@ -588,7 +588,8 @@ async fn without_openupgrade_use_demo_the_upgraded_database_loses_its_demo_data(
     assert_eq!(out.exit_code, Some(1), "{text}");
     assert_eq!(scalar(&role.url(), demo_user).await, 1, "{text}");
 
-    // An installed module the 17.0 runtime lacks is skipped with a warning, as by Odoo.
+    // An installed module the 17.0 runtime lacks is skipped with a warning, then reported
+    // by Odoo 17's "Some modules are not loaded" ERROR (the run still exits 0).
     let mut c = sqlx::PgConnection::connect(&role.url()).await.unwrap();
     sqlx::query("INSERT INTO ir_module_module (name, state, latest_version) VALUES ('x_gone', 'installed', '16.0.1.0')")
         .execute(&mut c)
@@ -599,9 +600,14 @@ async fn without_openupgrade_use_demo_the_upgraded_database_loses_its_demo_data(
     // No upgrade_path: OpenUpgrade's framework sets it to openupgrade_scripts/scripts.
     let conf = step_conf(&role, &v17, &engine, tmp.path(), None);
     let (out, text) = update_all(&v17, &conf, &slipway_env(), &tmp.path().join("up.log")).await;
-    assert!(out.succeeded(), "{text}");
+    assert_eq!(out.exit_code, Some(0), "{text}");
+    assert_eq!(out.verdict.errors, 1, "{text}");
     assert!(
         text.contains("WARNING") && text.contains("module x_gone: not installable, skipped"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ERROR") && text.contains("Some modules are not loaded, some dependencies or manifest may be missing: ['x_gone']"),
         "{text}"
     );
     assert_eq!(versions(&role.url()).await["x_gone"], "16.0.1.0");

@@ -12,6 +12,7 @@
 //!   [`ssh_keys`]: people's SSH public keys.
 //! - [`Platform`]: the operations on them (pushes, rebuilds, stops, the scheduler's chores);
 //!   [`branch_backups`]: backing up, restoring and importing into a branch's database;
+//!   [`branch_upgrades`]: the Upgrade tab (test upgrades of staging, upgrade mode);
 //!   [`limits`]: builds per push and per project, disk per project, and their refusals.
 //!
 //! ## Design notes
@@ -74,6 +75,16 @@
 //! imports a dump into a branch (a `before-import` backup in production, a neutralized copy
 //! elsewhere; a dump of another series sets the branch's own series, `BranchSettings::series`,
 //! which its builds' runtime follows, with a `series.switched` event).
+//!
+//! Branch upgrades (`branch_upgrades/`, seed 000): a `branch_upgrades` row per upgrade moved by a
+//! `branch.upgrade` job (requested -> upgrading -> restoring -> upgrade_mode -> closed), so a
+//! restart resumes it; production's latest daily backup (taken when missing) goes as a zip to
+//! the `slipway_upgrade::Delegate` (in-process or another Slipway's `/database/v1`) with the
+//! branch's own installed modules as custom modules the engine leaves `to upgrade`; the result
+//! is imported into the staging branch (neutralized, series switched) and kept as
+//! `slipway_upgraded_<id>`, which each staging build in upgrade mode copies before `-u` of the
+//! custom modules (`upgrade.log`). Missing modules (installed, neither standard nor in the
+//! branch's code) are refused before anything runs, with Odoo.sh's advice (`rules.rs`, pure).
 //!
 //! Upgrade engines (`upgrade_engines.rs`): the upgrade crate owns their rows and OpenUpgrade's
 //! files; the platform joins them with its runtimes and a virtualenv (the runtime's requirements

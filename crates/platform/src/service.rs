@@ -92,6 +92,7 @@ impl Platform {
             history: History::new(pool.clone()),
             templates: TemplateStore::new(pool.clone()),
             supervisor: Supervisor::default(),
+            upgrades: crate::branch_upgrades::BranchUpgrades::new(pool.clone()),
         };
         Self {
             people: People::new(pool.clone()),
@@ -101,7 +102,7 @@ impl Platform {
             history: pipeline.history.clone(),
             ssh_keys: SshKeys::new(pool.clone()),
             engines: slipway_upgrade::EngineStore::new(pool.clone()),
-            upgrades: crate::branch_upgrades::BranchUpgrades::new(pool.clone()),
+            upgrades: pipeline.upgrades.clone(),
             upgrade_delegate: None,
             queue: JobQueue::new(pool),
             pipeline,

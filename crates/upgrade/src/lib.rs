@@ -15,6 +15,11 @@
 //!   PyPI or checked in a folder, and [`engines::readiness`] (pure). The targets `create`
 //!   offers, and the series a request goes through, are those of the ready engines.
 //!
+//! - [`delegate`]: where a branch's upgrade is sent ([`Delegate`]): [`delegate::InProcess`]
+//!   files it in this store under its own contract, with the branch's custom modules (left at
+//!   their old version, `to upgrade`, for the branch's code) and the current step recorded for
+//!   its progress.
+//!
 //! It knows nothing of projects and builds, nor of HTTP. Runtimes are the platform's, so this
 //! crate only *asks* which engines are ready, through [`EngineCatalog`], which the platform
 //! implements (the platform depends on this crate, as on the backup engine, never the reverse): the engines'

@@ -260,3 +260,57 @@ renamed_models = {
         assert!(lines[0].starts_with("warning:") && lines[0].contains("auth_totp"));
     }
 }
+
+/// What Odoo 17 logs as an ERROR when installed modules have no code on its addons path
+/// (`odoo/modules/loading.py`), followed by their names as a Python list.
+pub const MODULES_NOT_LOADED: &str =
+    "Some modules are not loaded, some dependencies or manifest may be missing: ";
+
+/// Whether the error record `record` is Odoo's [`MODULES_NOT_LOADED`] naming only modules of
+/// `left` (custom modules the upgrade leaves for the branch's code): the one error an upgrade
+/// run without their code may log.
+pub fn only_left_modules_not_loaded(record: &str, left: &BTreeSet<String>) -> bool {
+    let Some((_, list)) = record.split_once(MODULES_NOT_LOADED) else {
+        return false;
+    };
+    let Some(inner) = list
+        .trim()
+        .strip_prefix('[')
+        .and_then(|l| l.strip_suffix(']'))
+    else {
+        return false;
+    };
+    let names: Vec<&str> = inner
+        .split(',')
+        .map(|n| n.trim().trim_matches(|c| c == '\'' || c == '"'))
+        .filter(|n| !n.is_empty())
+        .collect();
+    !names.is_empty() && names.iter().all(|n| left.contains(*n))
+}
+
+#[cfg(test)]
+mod left_modules_tests {
+    use super::*;
+
+    #[test]
+    fn only_the_not_loaded_error_naming_left_modules_is_tolerated() {
+        let left: BTreeSet<String> = ["shop_core".to_string(), "shop_sale".to_string()].into();
+        let line = |names: &str| {
+            format!("2026-12-07 16:00:00,000 42 ERROR db odoo.modules.loading: {MODULES_NOT_LOADED}{names}")
+        };
+        assert!(only_left_modules_not_loaded(&line("['shop_core']"), &left));
+        assert!(only_left_modules_not_loaded(
+            &line("['shop_core', 'shop_sale']"),
+            &left
+        ));
+        assert!(!only_left_modules_not_loaded(
+            &line("['shop_core', 'sale']"),
+            &left
+        ));
+        assert!(!only_left_modules_not_loaded(&line("[]"), &left));
+        assert!(!only_left_modules_not_loaded(
+            "2026-12-07 16:00:00,000 42 ERROR db odoo.sql_db: bad query",
+            &left
+        ));
+    }
+}

@@ -173,7 +173,14 @@ impl Processor {
         let steps = self.series_steps(&source, &r.target).await?;
         self.step_restore(&original, scratch, run).await?;
         self.step_original_sql(r.id, scratch, run).await?;
-        let custom = self.unpack_custom_modules(r, run).await?;
+        let mut custom = self.unpack_custom_modules(r, run).await?;
+        // Custom modules whose code stays with the branch: checked as custom, run without
+        // their code, left at their old version for the branch's code to update.
+        let left: BTreeSet<String> = (r.custom_modules.0.iter())
+            .filter(|m| !custom.names.contains(*m))
+            .cloned()
+            .collect();
+        custom.names.extend(left.iter().cloned());
         let dsn = self.scratch_dsn(scratch).await?;
         let before = read_db_state(&dsn).await?;
         let mut changes = ModuleChanges::default();
@@ -190,13 +197,14 @@ impl Processor {
             };
             let check = self.step_check(&step, &custom.names, run).await?;
             changes.note(&check);
-            self.step_upgrade(&step, run).await?;
+            self.step_upgrade(&step, &left, run).await?;
             if n == last {
-                self.step_verify(&step, run).await?;
+                self.step_leave_for_code(&dsn, &left, run).await?;
+                self.step_verify(&step, &left, run).await?;
             }
         }
         let after = read_db_state(&dsn).await?;
-        run.notes.modules = changes.lines(&before, &after, &custom.names);
+        run.notes.modules = changes.lines(&before, &after, &custom.names, &left);
         if r.aim == Aim::Test {
             self.step_neutralize(scratch, run).await?;
         }
@@ -430,7 +438,12 @@ impl Processor {
 
     /// The step's Odoo with OpenUpgrade: `-u all`, judged by its log (any ERROR or CRITICAL
     /// fails the request, quoting the first).
-    async fn step_upgrade(&self, step: &SeriesStep<'_>, run: &mut Run) -> StepResult {
+    async fn step_upgrade(
+        &self,
+        step: &SeriesStep<'_>,
+        left: &BTreeSet<String>,
+        run: &mut Run,
+    ) -> StepResult {
         let series = &step.engine.engine.series;
         let title = format!("Upgrade to {series} with OpenUpgrade");
         let log = self.files.log(step.id);
@@ -442,8 +455,11 @@ impl Processor {
                     .filter(|d| d.is_dir()),
             };
             let odoo = self.odoo_run(step, Some(&upgrading)).await?;
+            let logged_before = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
             let outcome = odoo.update_all(&log).await?;
-            if !outcome.succeeded() {
+            if !outcome.succeeded()
+                && !only_left_modules_missing(&outcome, &log, logged_before, left)
+            {
                 return Err(StepFailure(failure_of(&outcome, &log, series)));
             }
             let mut lines = vec![format!(
@@ -461,12 +477,19 @@ impl Processor {
 
     /// The target Odoo, without OpenUpgrade, must serve the result, and every installed
     /// module must carry the target series.
-    async fn step_verify(&self, step: &SeriesStep<'_>, run: &mut Run) -> StepResult {
+    async fn step_verify(
+        &self,
+        step: &SeriesStep<'_>,
+        left: &BTreeSet<String>,
+        run: &mut Run,
+    ) -> StepResult {
         let series = &step.engine.engine.series;
         let title = format!("Verify with a stock Odoo {series}");
         let log = self.files.log(step.id);
         self.timed(run, &title, async {
-            let behind = left_behind(&read_db_state(step.dsn).await?, series);
+            let mut db = read_db_state(step.dsn).await?;
+            db.modules.retain(|m| !left.contains(&m.name));
+            let behind = left_behind(&db, series);
             if !behind.is_empty() {
                 return Err(StepFailure(format!(
                     "These installed modules were not upgraded to {series}: {}",
@@ -474,9 +497,48 @@ impl Processor {
                 )));
             }
             let odoo = self.odoo_run(step, None).await?;
-            let mut lines = vec![format!("every installed module is at {series}")];
+            let mut lines = vec![if left.is_empty() {
+                format!("every installed module is at {series}")
+            } else {
+                format!("every installed module but those left for your code is at {series}")
+            }];
             lines.extend(odoo.serves(&log).await?);
             Ok(((), lines))
+        })
+        .await
+    }
+
+    /// Custom modules left for the branch's code keep their old version and are set to be
+    /// updated (`to upgrade`), as Odoo.sh leaves them: the branch's build updates them on the
+    /// target series with its own code and upgrade scripts.
+    async fn step_leave_for_code(
+        &self,
+        dsn: &str,
+        left: &BTreeSet<String>,
+        run: &mut Run,
+    ) -> StepResult {
+        if left.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = left.iter().cloned().collect();
+        self.timed(run, "Leave the custom modules for your code", async {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(dsn).await?;
+            sqlx::query(
+                "UPDATE ir_module_module SET state = 'to upgrade' \
+                 WHERE name = ANY($1) AND state = 'installed'",
+            )
+            .bind(&names)
+            .execute(&mut conn)
+            .await?;
+            let _ = conn.close().await;
+            Ok((
+                (),
+                vec![format!(
+                    "left for your code (set to be updated): {}",
+                    names.join(", ")
+                )],
+            ))
         })
         .await
     }
@@ -627,7 +689,13 @@ impl ModuleChanges {
     }
 
     /// A line per module installed before: its old and new version, or what became of it.
-    fn lines(&self, before: &DbState, after: &DbState, custom: &BTreeSet<String>) -> Vec<String> {
+    fn lines(
+        &self,
+        before: &DbState,
+        after: &DbState,
+        custom: &BTreeSet<String>,
+        left: &BTreeSet<String>,
+    ) -> Vec<String> {
         let version_after = |name: &str| {
             after
                 .modules
@@ -648,6 +716,12 @@ impl ModuleChanges {
                 };
                 let renamed = self.renamed.iter().find(|(from, _)| *from == m.name);
                 let merged = self.merged.iter().find(|(from, _)| *from == m.name);
+                if left.contains(&m.name) {
+                    return format!(
+                        "{} (custom) {old}: left for your code, set to be updated",
+                        m.name
+                    );
+                }
                 match (renamed, merged, version_after(&m.name)) {
                     (Some((_, new)), _, _) => format!("{} {old}: renamed {new}", m.name),
                     (_, Some((_, into)), _) => format!("{} {old}: merged into {into}", m.name),
@@ -657,6 +731,30 @@ impl ModuleChanges {
             })
             .collect()
     }
+}
+
+/// Whether an update run that did not succeed only failed on Odoo's "Some modules are not
+/// loaded" error naming modules of `left` (run without their code on purpose): it exited 0
+/// and every error record it appended to `log` after `offset` is that one.
+fn only_left_modules_missing(
+    outcome: &TaskOutcome,
+    log: &Path,
+    offset: u64,
+    left: &BTreeSet<String>,
+) -> bool {
+    if left.is_empty() || outcome.exit_code != Some(0) {
+        return false;
+    }
+    let text = std::fs::read(log).unwrap_or_default();
+    let appended = String::from_utf8_lossy(text.get(offset as usize..).unwrap_or_default());
+    let errors: Vec<&str> = appended
+        .lines()
+        .filter(|line| slipway_runner::odoo::classify_log(line).errors > 0)
+        .collect();
+    !errors.is_empty()
+        && errors
+            .iter()
+            .all(|e| super::preflight::only_left_modules_not_loaded(e, left))
 }
 
 /// Whether any module of the database was installed with demo data.

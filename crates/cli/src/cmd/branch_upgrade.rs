@@ -110,7 +110,16 @@ fn print_overview(o: &UpgradeOverview) {
         fields.push(("unavailable", why.clone()));
     }
     if let Some(u) = &o.upgrade {
-        fields.push(("upgrade", format!("#{} {} {} -> {}", u.id, u.kind.as_str(), u.source_series, u.target)));
+        fields.push((
+            "upgrade",
+            format!(
+                "#{} {} {} -> {}",
+                u.id,
+                u.kind.as_str(),
+                u.source_series,
+                u.target
+            ),
+        ));
         fields.push(("state", u.state.to_string()));
         if let Some(step) = &u.step {
             fields.push(("step", step.clone()));

@@ -115,7 +115,9 @@ impl Platform {
     /// Where branch upgrades go: the delegate `serve` configured.
     fn upgrade_delegate(&self) -> Result<&Delegate> {
         self.upgrade_delegate.as_ref().ok_or_else(|| {
-            PlatformError::Conflict("this server does not run upgrades (no upgrade delegate)".into())
+            PlatformError::Conflict(
+                "this server does not run upgrades (no upgrade delegate)".into(),
+            )
         })
     }
 
@@ -290,7 +292,10 @@ impl Platform {
         branch: &Branch,
         project: &str,
     ) -> Result<ModuleCensus> {
-        let database = production.database.clone().unwrap_or(production.name.clone());
+        let database = production
+            .database
+            .clone()
+            .unwrap_or(production.name.clone());
         let dsn = self.env().target.owner_url(&database).await?;
         let state = slipway_runner::read_db_state(&dsn)
             .await
@@ -351,12 +356,16 @@ impl Platform {
     /// Cancels `branch`'s upgrade under way, or closes its upgrade mode (dropping the kept
     /// database), as asked by `by`.
     pub async fn cancel_upgrade(&self, branch: &Branch, by: &str) -> Result<UpgradeOverview> {
-        let upgrade = self.upgrades.open_of_branch(branch.id).await?.ok_or_else(|| {
-            PlatformError::NotFound(format!(
-                "branch {} has no upgrade under way nor in upgrade mode",
-                branch.name
-            ))
-        })?;
+        let upgrade = self
+            .upgrades
+            .open_of_branch(branch.id)
+            .await?
+            .ok_or_else(|| {
+                PlatformError::NotFound(format!(
+                    "branch {} has no upgrade under way nor in upgrade mode",
+                    branch.name
+                ))
+            })?;
         match upgrade.state {
             BranchUpgradeState::UpgradeMode => {
                 self.close_upgrade_mode(&upgrade, &format!("closed by {by}"))
@@ -458,13 +467,17 @@ impl Platform {
             if let Err(e) = phase {
                 let message = e.to_string();
                 tracing::warn!(upgrade = id, "branch upgrade failed: {message}");
-                self.append_upgrade_log(id, &format!("FAILED: {message}")).await;
+                self.append_upgrade_log(id, &format!("FAILED: {message}"))
+                    .await;
                 if self.upgrades.fail(id, &message).await? {
                     self.history
                         .record(
                             upgrade.branch_id,
                             HistoryEvent::UpgradeFailed {
-                                message: format!("upgrade to Odoo {} failed: {message}", upgrade.target),
+                                message: format!(
+                                    "upgrade to Odoo {} failed: {message}",
+                                    upgrade.target
+                                ),
                                 upgrade: id,
                             },
                         )
@@ -540,10 +553,12 @@ impl Platform {
     /// is none), exported as a dump and filed with the upgrade platform.
     async fn upgrade_submit(&self, upgrade: &BranchUpgrade) -> Result<()> {
         let branch = self.branches.by_id(upgrade.branch_id).await?;
-        let (production, build) = self
-            .production_of(branch.project_id)
-            .await?
-            .ok_or_else(|| PlatformError::Conflict("the project's production build is not running".into()))?;
+        let (production, build) =
+            self.production_of(branch.project_id)
+                .await?
+                .ok_or_else(|| {
+                    PlatformError::Conflict("the project's production build is not running".into())
+                })?;
         let backups = self.backups().ok_or_else(|| {
             PlatformError::Conflict("this server has no backup repository configured: a test upgrade starts from a backup of production".into())
         })?;
@@ -562,8 +577,11 @@ impl Platform {
             }
         };
         self.upgrades.set_backup(upgrade.id, &backup.id).await?;
-        self.append_upgrade_log(upgrade.id, &format!("slipway: from backup {} of production", backup.id))
-            .await;
+        self.append_upgrade_log(
+            upgrade.id,
+            &format!("slipway: from backup {} of production", backup.id),
+        )
+        .await;
         self.set_upgrade_step(upgrade, "export").await?;
         let dir = self.upgrade_dir(upgrade.id);
         tokio::fs::create_dir_all(&dir)
@@ -638,7 +656,11 @@ impl Platform {
         let records = backups.list(&filter).await?;
         Ok(records
             .into_iter()
-            .filter(|b| b.kind == BackupKind::Daily && b.state.is_kept() && b.state != crate::backups::BackupState::Running)
+            .filter(|b| {
+                b.kind == BackupKind::Daily
+                    && b.state.is_kept()
+                    && b.state != crate::backups::BackupState::Running
+            })
             .max_by_key(|b| b.created_at))
     }
 
@@ -666,9 +688,9 @@ impl Platform {
                 }
                 RequestState::Failed | RequestState::Cancelled => {
                     self.keep_request_log(upgrade.id).await;
-                    return Err(PlatformError::Failed(progress.message.unwrap_or_else(|| {
-                        format!("the upgrade request ended {}", progress.state.as_str())
-                    })))
+                    return Err(PlatformError::Failed(progress.message.unwrap_or_else(
+                        || format!("the upgrade request ended {}", progress.state.as_str()),
+                    )));
                 }
                 _ => {}
             }
@@ -678,7 +700,8 @@ impl Platform {
             }
             tokio::time::sleep(POLL_EVERY).await;
         }
-        self.set_upgrade_step(upgrade, "fetch the upgraded database").await?;
+        self.set_upgrade_step(upgrade, "fetch the upgraded database")
+            .await?;
         let upgraded = self.upgraded_dump(upgrade.id);
         delegate.fetch_upgraded(&filed, &upgraded).await?;
         if self
@@ -695,7 +718,10 @@ impl Platform {
                 .record(
                     upgrade.branch_id,
                     HistoryEvent::UpgradeDatabaseUpgraded {
-                        message: format!("production's database upgraded to Odoo {}", upgrade.target),
+                        message: format!(
+                            "production's database upgraded to Odoo {}",
+                            upgrade.target
+                        ),
                         upgrade: upgrade.id,
                     },
                 )
@@ -714,17 +740,22 @@ impl Platform {
     async fn upgrade_bring_back(&self, upgrade: &BranchUpgrade) -> Result<()> {
         let branch = self.branches.by_id(upgrade.branch_id).await?;
         let upgraded = self.upgraded_dump(upgrade.id);
-        self.set_upgrade_step(upgrade, "import into the branch").await?;
+        self.set_upgrade_step(upgrade, "import into the branch")
+            .await?;
         let imported = self
             .import_into_branch(&upgraded, &branch, Some(true), &upgrade.requested_by)
             .await?;
         if let Some(e) = &imported.server_error {
-            self.append_upgrade_log(upgrade.id, &format!("slipway: the branch's server did not start again: {e}"))
-                .await;
+            self.append_upgrade_log(
+                upgrade.id,
+                &format!("slipway: the branch's server did not start again: {e}"),
+            )
+            .await;
         }
         let mode = !upgrade.custom_modules.0.is_empty();
         if mode {
-            self.set_upgrade_step(upgrade, "keep the upgraded database").await?;
+            self.set_upgrade_step(upgrade, "keep the upgraded database")
+                .await?;
             let kept = format!("slipway_upgraded_{}", upgrade.id);
             let options = slipway_dump::RestoreOptions {
                 mode: slipway_dump::Mode::Copy,

@@ -290,12 +290,20 @@ mod tests {
         let dev = unavailable_because(Stage::Development, true).unwrap();
         assert!(dev.contains("staging"), "{dev}");
         let stopped = unavailable_because(Stage::Staging, false).unwrap();
-        assert!(stopped.contains("production build is not running"), "{stopped}");
+        assert!(
+            stopped.contains("production build is not running"),
+            "{stopped}"
+        );
     }
 
     #[test]
     fn only_ready_series_above_the_source_are_offered() {
-        let ready = [series("15.0"), series("17.0"), series("16.0"), series("18.0")];
+        let ready = [
+            series("15.0"),
+            series("17.0"),
+            series("16.0"),
+            series("18.0"),
+        ];
         assert_eq!(
             offered_targets(&series("16.0"), &ready),
             [series("17.0"), series("18.0")]

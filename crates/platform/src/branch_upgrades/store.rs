@@ -203,13 +203,11 @@ impl BranchUpgrades {
 
     /// Records the request filed on the upgrade platform.
     pub async fn set_request(&self, id: i64, filed: &Filed) -> Result<()> {
-        sqlx::query(
-            "UPDATE branch_upgrades SET request = $2, updated_at = now() WHERE id = $1",
-        )
-        .bind(id)
-        .bind(Json(filed))
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("UPDATE branch_upgrades SET request = $2, updated_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(Json(filed))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -220,7 +218,10 @@ impl BranchUpgrades {
 
     /// Ends an open upgrade as `failed` with `error`; false when it had ended already.
     pub async fn fail(&self, id: i64, error: &str) -> Result<bool> {
-        let open: Vec<&str> = BranchUpgradeState::OPEN.iter().map(|s| s.as_str()).collect();
+        let open: Vec<&str> = BranchUpgradeState::OPEN
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
         let done = sqlx::query(
             "UPDATE branch_upgrades SET state = 'failed', error = $2, updated_at = now(), \
              finished_at = now() WHERE id = $1 AND state = ANY($3)",

@@ -190,6 +190,8 @@ pub struct Pipeline {
     pub templates: TemplateStore,
     /// Running servers.
     pub supervisor: Supervisor,
+    /// Branches' upgrades: a staging branch in upgrade mode builds from its upgraded database.
+    pub upgrades: crate::branch_upgrades::BranchUpgrades,
 }
 
 /// Why a build failed, for its `message`.

@@ -8,6 +8,7 @@ use slipway_runner::odoo::{free_port, OdooTask};
 
 use super::pipeline::{Context, Failed, Installed, Pipeline, Prepared, Stop};
 use super::store::{Build, BuildResult};
+use crate::branch_upgrades::rules::BranchUpgradeState;
 use crate::branches::{Branch, StagingBehaviour};
 use crate::projects::Project;
 use crate::stages::Stage;
@@ -20,6 +21,15 @@ impl Pipeline {
         project: &Project,
     ) -> Result<(), Stop> {
         let prepared = self.prepare(build, project).await?;
+        if let Some(mode) = self.upgrades.open_of_branch(branch.id).await? {
+            if mode.state == BranchUpgradeState::UpgradeMode {
+                if let Some(kept) = &mode.kept_database {
+                    return self
+                        .staging_in_upgrade_mode(build, &prepared, kept, &mode.custom_modules.0)
+                        .await;
+                }
+            }
+        }
         let previous = self
             .builds
             .live_of_branch(branch.id, Stage::Staging, Some(build.id))
@@ -65,6 +75,70 @@ impl Pipeline {
         self.step(build, "server").await?;
         let pid = self.start_server(build, &prepared, &conf).await?;
         let summary = format!("{origin}; {}", installed.summary);
+        self.drop_older_staging(build).await;
+        self.mark_running(build, port, pid, installed.result, &summary)
+            .await
+    }
+
+    /// Upgrade mode: a fresh copy of the kept upgraded database, then `-u` of the branch's
+    /// custom modules on the target series (their upgrade scripts run as Odoo runs them),
+    /// logged to `upgrade.log`.
+    async fn staging_in_upgrade_mode(
+        &self,
+        build: &Build,
+        prepared: &Prepared,
+        kept: &str,
+        custom_modules: &[String],
+    ) -> Result<(), Stop> {
+        // the previous staging server lets go of its database; it is dropped once this runs
+        if let Some(previous) = self
+            .builds
+            .live_of_branch(build.branch_id, Stage::Staging, Some(build.id))
+            .await?
+        {
+            self.supervisor.stop(previous.id, previous.pid).await;
+        }
+        self.step(build, "restore upgraded").await?;
+        slipway_dump::clone_database(&self.env.target, kept, &build.name, 2, IdleSessions::Close)
+            .await
+            .context("copying the upgraded database")?;
+        slipway_dump::reset_database_identity(&self.env.target, &build.name)
+            .await
+            .context("giving the copy its own identity")?;
+        self.builds.set_database(build.id, &build.name).await?;
+        let build = &Build {
+            database: Some(build.name.clone()),
+            ..build.clone()
+        };
+        self.step(build, "upgrade").await?;
+        let port = free_port().context("finding a free port")?;
+        let conf = self.conf(build, prepared, port).await?;
+        conf.write(&prepared.conf_path())
+            .context("writing odoo.conf")?;
+        let installed = if custom_modules.is_empty() {
+            Installed {
+                result: BuildResult::Success,
+                summary: "no custom module to update".into(),
+            }
+        } else {
+            let task = OdooTask::Update {
+                modules: custom_modules.to_vec(),
+            };
+            self.odoo_task(
+                build,
+                prepared,
+                &task,
+                crate::branch_upgrades::UPGRADE_LOG,
+                "update of the custom modules",
+            )
+            .await?
+        };
+        self.step(build, "server").await?;
+        let pid = self.start_server(build, prepared, &conf).await?;
+        let summary = format!(
+            "upgrade mode: the upgraded database restored from {kept}; {}",
+            installed.summary
+        );
         self.drop_older_staging(build).await;
         self.mark_running(build, port, pid, installed.result, &summary)
             .await
