@@ -92,7 +92,8 @@ await step('the branch ends on 17.0 in upgrade mode, with a date and a close but
   const days = (until - Date.now()) / 86_400_000;
   expect(days > 29 && days <= 30, `upgrade mode for 30 days: ${overview.upgrade.mode_until}`);
   expect((await page.locator('#upgrade-mode-until time').getAttribute('datetime')) === overview.upgrade.mode_until, 'the date shown is the mode\'s');
-  await page.evaluate(() => { document.getElementById('upgrade-log').scrollTop = 0; });
+  const scrolled = await page.evaluate(() => { const log = document.getElementById('upgrade-log'); return log.scrollHeight - log.scrollTop - log.clientHeight; });
+  expect(scrolled <= 20, `the log shows its end (${scrolled}px below)`);
   await shot('upgrade');
 });
 

@@ -44,14 +44,25 @@ impl TwoSeriesWorld {
             "--openupgrade-dir",
             engine.openupgrade_dir().to_str().unwrap(),
         ]);
-        assert!(added.starts_with("17.0") && added.contains("ready"), "{added}");
+        assert!(
+            added.starts_with("17.0") && added.contains("ready"),
+            "{added}"
+        );
 
         site.cli_ok(&["project", "create", "shop", "--odoo", "16.0"]);
         let tree = WorkTree::from_fixture("shop", &site.git_url("shop"));
         tree.push("main");
         let dev = site.wait_build(site.build_of("shop", "main", &tree.git(&["rev-parse", "HEAD"])));
         assert_eq!(dev["state"], "running", "{dev}");
-        site.cli_ok(&["branch", "set", "shop", "main", "--stage", "production", "--confirm"]);
+        site.cli_ok(&[
+            "branch",
+            "set",
+            "shop",
+            "main",
+            "--stage",
+            "production",
+            "--confirm",
+        ]);
         let production = site.settled_build_after("shop", "main", dev["id"].as_i64().unwrap());
         assert_eq!(production["state"], "running", "{production}");
 

@@ -136,26 +136,29 @@ export function render(root, ctx) {
   function drawProgress(u, open) {
     if (!u) { progress.hidden = true; drawnProgress = ''; return; }
     progress.hidden = false;
-    const ended = u.finished_at ? new Date(u.finished_at).getTime() : Date.now();
+    // A running upgrade's clock runs; an ended one (or one in upgrade mode, whose last change
+    // was its arrival) shows what it took.
+    const running = RUNNING.includes(u.state);
+    const ended = running ? Date.now() : new Date(u.finished_at || u.updated_at).getTime();
     const took = elapsed(new Date(u.created_at).getTime(), ended);
     // Keep the reader's place in the log: follow its end only when they were at the end.
-    const atBottom = out.scrollTop + out.clientHeight >= out.scrollHeight - 20;
-    if (out.textContent !== u.log_tail) {
-      out.textContent = u.log_tail;
-      if (atBottom) out.scrollTop = out.scrollHeight;
-    }
+    // (A log not yet shown counts as read to its end.)
+    const follow = out.scrollTop + out.clientHeight >= out.scrollHeight - 20;
+    if (out.textContent !== u.log_tail) out.textContent = u.log_tail;
+    const keepUp = () => { if (follow) out.scrollTop = out.scrollHeight; };
     const key = JSON.stringify([{ ...u, log_tail: Boolean(u.log_tail) }, overview.series]);
     if (key === drawnProgress) {
       const clock = document.getElementById('upgrade-elapsed');
       if (clock) clock.textContent = took;
+      keepUp();
       return;
     }
     drawnProgress = key;
     const kind = u.kind === 'production' ? 'Production upgrade' : 'Test upgrade';
     const facts = el('dl', { class: 'facts' },
       fact('State', STATE_TEXT[u.state] || u.state, 'upgrade-state'),
-      RUNNING.includes(u.state) ? fact('Step', u.step || '…', 'upgrade-step') : null,
-      u.state !== 'armed' ? fact(u.finished_at ? 'Took' : 'Elapsed', took, 'upgrade-elapsed') : null,
+      running ? fact('Step', u.step || '…', 'upgrade-step') : null,
+      u.state !== 'armed' ? fact(running ? 'Elapsed' : 'Took', took, 'upgrade-elapsed') : null,
       u.state === 'upgrade_mode' ? fact('Upgrade mode until', when(u.mode_until), 'upgrade-mode-until') : null,
       u.state === 'upgrade_mode' || u.state === 'closed' || u.state === 'done' ? fact('Series now', `Odoo ${overview.series}`, 'upgrade-series') : null,
       u.backup ? fact('From backup', el('code', {}, u.backup)) : null,
@@ -184,6 +187,7 @@ export function render(root, ctx) {
       buttons.length ? el('p', { class: 'toolbar' }, buttons) : null,
       u.log_tail ? el('h3', {}, 'Log (last lines)') : null,
       u.log_tail ? out : null);
+    keepUp();
   }
 
   function draw() {
@@ -209,8 +213,9 @@ export function render(root, ctx) {
         draw();
       }
     } catch (e) {
-      if (e.missing) {
-        start.replaceChildren(el('p', { class: 'unavailable' }, 'Upgrades are not available on this server yet.'));
+      // Not on this server, or not for this user (testers and developers): said once, no poll.
+      if (e.missing || e.status === 403) {
+        start.replaceChildren(el('p', { class: 'unavailable' }, e.missing ? 'Upgrades are not available on this server yet.' : e.message));
         return;
       }
       say(message, e);
