@@ -103,6 +103,7 @@ await step('upgrade mode is closed from the tab', async () => {
   await page.click('#confirm-ok');
   await page.locator('#upgrade-state', { hasText: 'finished' }).waitFor();
   expect(!(await page.locator('#upgrade-mode').count()), 'no upgrade mode any more');
+  expect(!(await page.textContent('#tab-body')).includes('null'), 'no "null" written where a part is left out');
   const overview = await api(`/api/projects/${P}/branches/staging/upgrade`);
   expect(overview.upgrade.state === 'closed' && overview.series === '17.0', JSON.stringify(overview));
   const history = await api(`/api/projects/${P}/branches/staging/history`);

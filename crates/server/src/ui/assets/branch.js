@@ -1,5 +1,5 @@
 // A branch: its stage, its builds, and its tabs (one module each).
-import { get, el, say, buildBadge, short } from './api.js';
+import { get, el, fill, say, buildBadge, short } from './api.js';
 import * as history from './history.js';
 import * as logs from './logs.js';
 import * as mails from './mails.js';
@@ -31,7 +31,7 @@ export function render(root, ctx) {
     if (closed) return;
     const project = await get(`/api/projects/${p}`);
     const last = branch.builds[0];
-    head.replaceChildren(el('h1', {}, `${branch.name} `, el('span', { class: 'muted' }, `(${branch.stage})`), ' ', buildBadge(last)),
+    fill(head, el('h1', {}, `${branch.name} `, el('span', { class: 'muted' }, `(${branch.stage})`), ' ', buildBadge(last)),
       last ? el('p', { class: 'muted' }, `head ${short(branch.head)} · last build #${last.id}`) : null);
     const tab = TABS.find(([id]) => id === ctx.tab) || TABS[0];
     const buildId = Number(ctx.query.get('build')) || (last && last.id);

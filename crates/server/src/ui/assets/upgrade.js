@@ -4,7 +4,7 @@
 // runs, its state, step, elapsed time and the end of its log follow live (the GET is polled:
 // it answers the log's last lines).
 // Route: `GET|POST|DELETE /api/projects/{p}/branches/{b}/upgrade`.
-import { api, get, el, say, confirmBox } from './api.js';
+import { api, get, el, fill, say, confirmBox } from './api.js';
 
 /** States in which an upgrade holds the branch (the API's `open` states). */
 const OPEN = ['armed', 'requested', 'upgrading', 'restoring', 'upgrade_mode'];
@@ -181,7 +181,7 @@ export function render(root, ctx) {
       const label = u.state === 'upgrade_mode' ? 'Close upgrade mode' : 'Cancel upgrade';
       buttons.push(el('button', { type: 'button', id: 'upgrade-cancel', onclick: () => cancel(u) }, label));
     }
-    progress.replaceChildren(
+    fill(progress,
       el('h2', {}, `${kind} to Odoo ${u.target}`, ' ', el('span', { class: `badge u-${u.state}` }, u.state.replace('_', ' '))),
       facts, ...notes,
       buttons.length ? el('p', { class: 'toolbar' }, buttons) : null,
