@@ -1,49 +1,15 @@
 // Slipway's web UI in Chromium, driven by Playwright: run by crates/cli/tests/ui.rs with a
 // world file (server URL, admin token, the project's builds). Every check prints a line;
 // any failure saves a screenshot and exits 1.
-import { readFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { readFileSync, mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { open, expect } from './harness.mjs';
 
-const world = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const shots = world.screenshots;
-mkdirSync(shots, { recursive: true });
+const { world, context, page, shot, step, api, finish } = await open();
 const P = world.project;
-const TIMEOUT = 60_000;
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-dev-shm-usage'],
-});
-const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-context.setDefaultTimeout(TIMEOUT);
-const page = await context.newPage();
-const pageErrors = [];
-page.on('pageerror', (e) => pageErrors.push(e.message));
-
-async function shot(name) { await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true }); }
-
-async function step(name, fn) {
-  try {
-    await fn();
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    console.log(`FAILED - ${name}: ${e.stack || e}`);
-    await shot(`failure-${name.replace(/\W+/g, '-')}`).catch(() => {});
-    await browser.close();
-    process.exit(1);
-  }
-}
-
-function expect(cond, message) { if (!cond) throw new Error(message); }
-
-async function api(path, options = {}) {
-  const r = await fetch(`${world.url}${path}`, { ...options, headers: { Authorization: `Bearer ${world.token}`, 'Content-Type': 'application/json' } });
-  return r.json();
-}
 
 // Builds are served only on their own host names, `<build>.localhost:<port>`, which Chromium
 // resolves itself but Node does not: Node's requests to a build go to the server's address
@@ -551,9 +517,4 @@ await step("a developer's page in a build cannot read a signed-in admin's Slipwa
   await admin.close();
 });
 
-await step('no script error on any page', async () => {
-  expect(pageErrors.length === 0, pageErrors.join('\n'));
-});
-
-await browser.close();
-console.log('all UI checks passed');
+await finish();

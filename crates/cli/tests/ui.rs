@@ -1,6 +1,7 @@
 //! The web UI in a real browser: `tests/ui/run.mjs` (Playwright driving Debian's Chromium)
 //! against a real `slipway serve` with the Odoo stand-in, a production branch and two
-//! development branches pushed with real git. Screenshots land in `target/ui-screenshots/`.
+//! development branches pushed with real git; and `tests/ui/upgrade.mjs`, the Upgrade tab on
+//! stand-in runtimes of two series. Screenshots land in `target/ui-screenshots/`.
 
 mod common;
 
@@ -8,7 +9,8 @@ use std::path::Path;
 use std::process::Command;
 
 use common::site::{repo_root, Site};
-use serde_json::json;
+use common::upgrade_world::TwoSeriesWorld;
+use serde_json::{json, Value};
 
 /// Installs the test's npm packages from the committed lock file when they are missing
 /// (`dev/setup` does it too).
@@ -57,10 +59,35 @@ fn the_web_ui_in_a_real_browser() {
         "screenshots": repo_root().join("target/ui-screenshots"),
         "import_dump": slipway_testkit::odoo_dumps_dir().join("v17_mail_demo.zip"),
     });
+    browse(&site, "run.mjs", world);
+}
+
+#[test]
+fn the_upgrade_tab_in_a_real_browser() {
+    npm_ci(&repo_root().join("tests/ui"));
+    let w = TwoSeriesWorld::start(&[]);
+    w.odoo_16_on_production(&["-i", "shop_core"]);
+    let world = json!({
+        "url": w.site.url(),
+        "token": w.site.token(),
+        "project": "shop",
+        "production": w.production,
+        "staging": w.staging,
+        // to run `slipway pg psql` on production's database
+        "slipway": common::slipway_bin(),
+        "data_dir": w.site.data.path(),
+        "screenshots": repo_root().join("target/ui-screenshots"),
+    });
+    browse(&w.site, "upgrade.mjs", world);
+}
+
+/// Runs `tests/ui/<script>` on `world` (written to a file beside the site's data) and insists
+/// every check passed.
+fn browse(site: &Site, script: &str, world: Value) {
     let world_file = site.data.path().join("ui-world.json");
     std::fs::write(&world_file, world.to_string()).unwrap();
     let output = Command::new("node")
-        .arg(ui.join("run.mjs"))
+        .arg(repo_root().join("tests/ui").join(script))
         .arg(&world_file)
         .output()
         .expect("node (run dev/setup to install nodejs)");
@@ -69,7 +96,7 @@ fn the_web_ui_in_a_real_browser() {
     println!("{stdout}"); // each check's line, for `--success-output immediate`
     assert!(
         output.status.success(),
-        "the browser test failed:\n{stdout}\n{stderr}"
+        "the browser test {script} failed:\n{stdout}\n{stderr}"
     );
     assert!(
         stdout.contains("all UI checks passed"),

@@ -3,6 +3,7 @@
 
 pub mod site;
 pub mod upgrade_api;
+pub mod upgrade_world;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

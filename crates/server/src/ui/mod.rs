@@ -29,6 +29,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("shell.js", JS, include_str!("assets/shell.js")),
     ("profile.js", JS, include_str!("assets/profile.js")),
     ("monitor.js", JS, include_str!("assets/monitor.js")),
+    ("upgrade.js", JS, include_str!("assets/upgrade.js")),
     // xterm.js, from npm (`ui-vendor/`), copied by build.rs.
     (
         "xterm.mjs",

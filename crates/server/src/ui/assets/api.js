@@ -65,6 +65,12 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/** Replaces `node`'s children with `children`, leaving out the null, undefined and false ones
+ * (as `el` does; `replaceChildren` would write them as text, "null"). */
+export function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== undefined && c !== null && c !== false));
+}
+
 /** "3 min ago" for an ISO time. */
 export function age(iso) {
   if (!iso) return '';

@@ -5,7 +5,7 @@
 // Routes: `GET|POST /api/projects/{p}/branches/{b}/backups`, `POST /api/backups/{id}/verify`,
 // `POST /api/backups/{id}/restore`, `GET /api/backups/{id}/download`, `GET /api/builds/{id}/dump`,
 // `POST .../import`, `GET|POST .../pitr`.
-import { api, get, upload, el, say, age, confirmBox } from './api.js';
+import { api, get, upload, el, fill, say, age, confirmBox } from './api.js';
 
 /** 12.3 MiB, 45 KiB or 800 B. */
 function size(bytes) {
@@ -94,7 +94,7 @@ export function render(root, ctx) {
     try { await api('POST', `${ctx.base}/backups`, {}); say(message, 'Backup taken.', 'notice'); load(); } catch (e) { say(message, e); }
     create.disabled = false;
   });
-  root.replaceChildren(el('div', { class: 'toolbar' }, create, el('label', { for: 'download-format' }, 'Downloads as: '), format, dump), message, list,
+  fill(root, el('div', { class: 'toolbar' }, create, el('label', { for: 'download-format' }, 'Downloads as: '), format, dump), message, list,
     live ? importForm(ctx, message, load) : null,
     ctx.branchInfo.stage === 'production' ? pointInTime(ctx, message, load) : null);
   load();

@@ -1,5 +1,5 @@
 // A branch: its stage, its builds, and its tabs (one module each).
-import { get, el, say, branchState, short } from './api.js';
+import { get, el, fill, say, branchState, short } from './api.js';
 import * as history from './history.js';
 import * as logs from './logs.js';
 import * as mails from './mails.js';
@@ -8,11 +8,12 @@ import * as backups from './backups.js';
 import * as editor from './editor.js';
 import * as shell from './shell.js';
 import * as monitor from './monitor.js';
+import * as upgrade from './upgrade.js';
 
 const TABS = [
   ['history', 'History', history], ['logs', 'Logs', logs], ['mails', 'Mails', mails],
   ['shell', 'Shell', shell], ['editor', 'Editor', editor], ['monitor', 'Monitor', monitor],
-  ['backups', 'Backups', backups], ['settings', 'Settings', settings],
+  ['backups', 'Backups', backups], ['upgrade', 'Upgrade', upgrade], ['settings', 'Settings', settings],
 ];
 
 export function render(root, ctx) {
@@ -31,7 +32,7 @@ export function render(root, ctx) {
     const project = await get(`/api/projects/${p}`);
     const last = branch.builds[0];
     const serving = branch.serving_build;
-    head.replaceChildren(el('h1', { id: 'branch-head' }, `${branch.name} `, el('span', { class: 'muted' }, `(${branch.stage})`), ' ', branchState(serving, last)),
+    fill(head, el('h1', { id: 'branch-head' }, `${branch.name} `, el('span', { class: 'muted' }, `(${branch.stage})`), ' ', branchState(serving, last)),
       last ? el('p', { class: 'muted' }, `head ${short(branch.head)} · ${serving ? `serving build #${serving.id} · ` : ''}last build #${last.id}`) : null);
     const tab = TABS.find(([id]) => id === ctx.tab) || TABS[0];
     // Logs open on the newest build (a failed attempt's log is the news); the other tabs on

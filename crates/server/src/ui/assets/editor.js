@@ -1,6 +1,6 @@
 // Editor: browse the build's checkout, edit a file, commit it to the branch (which builds
 // it like a push). Read-only on production.
-import { api, get, el, say } from './api.js';
+import { api, get, el, fill, say } from './api.js';
 import { buildPicker } from './branch.js';
 
 export function render(root, ctx) {
@@ -51,7 +51,7 @@ export function render(root, ctx) {
       say(message, `Committed ${r.sha.slice(0, 8)} to ${ctx.branch}; build #${r.build} started.`, 'notice');
     } catch (e) { say(message, e); }
   });
-  root.replaceChildren(
+  fill(root,
     el('div', { class: 'toolbar' }, buildPicker(ctx, (id) => { buildId = id; list(''); })),
     readOnly ? el('p', { class: 'notice' }, 'Production is read-only here: change it through Git.') : null,
     el('div', { class: 'editor' }, el('div', { class: 'card' }, files),
