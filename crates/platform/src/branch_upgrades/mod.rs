@@ -743,12 +743,8 @@ impl Platform {
             // Odoo.sh's usual case: the branch holds code of the target, whose build on a
             // copy of production (of the previous series) failed. Upgrade mode's build below
             // gives it the upgraded database instead.
-            self.follow_database_series(
-                &branch,
-                Some(&upgrade.target),
-                "the upgraded database",
-            )
-            .await?;
+            self.follow_database_series(&branch, Some(&upgrade.target), "the upgraded database")
+                .await?;
         } else {
             return Err(PlatformError::ConflictCode {
                 code: "no_database",
