@@ -726,7 +726,14 @@ impl Platform {
             .builds
             .live_of_branch(branch.id, branch.stage, None)
             .await?;
-        if live.is_some() {
+        if mode {
+            // As on Odoo.sh, the upgraded database reaches the branch through upgrade mode: a
+            // build restores it and updates the custom modules with the branch's code (queued
+            // below), whether or not a build serves now: the branch's code is usually the
+            // target's already, and its build on a copy of production failed.
+            self.follow_database_series(&branch, Some(&upgrade.target), "the upgraded database")
+                .await?;
+        } else if live.is_some() {
             self.set_upgrade_step(upgrade, "import into the branch")
                 .await?;
             let imported = self
@@ -739,12 +746,6 @@ impl Platform {
                 )
                 .await;
             }
-        } else if mode {
-            // Odoo.sh's usual case: the branch holds code of the target, whose build on a
-            // copy of production (of the previous series) failed. Upgrade mode's build below
-            // gives it the upgraded database instead.
-            self.follow_database_series(&branch, Some(&upgrade.target), "the upgraded database")
-                .await?;
         } else {
             return Err(PlatformError::ConflictCode {
                 code: "no_database",
@@ -810,7 +811,7 @@ impl Platform {
                 },
             )
             .await?;
-        if let (None, Some(head)) = (live, &branch.head) {
+        if let (true, Some(head)) = (mode, &branch.head) {
             let build = self
                 .builds
                 .enqueue(branch.id, branch.stage, head, "upgrade mode")
