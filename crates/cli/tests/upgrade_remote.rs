@@ -66,6 +66,25 @@ fn another_slipway_upgrades_the_dump_and_the_result_and_log_come_back() {
     assert_eq!(at_remote["aim"], "test");
     assert_eq!(at_remote["email"], "ops@example.com");
     assert_eq!(at_remote["filesize"], "482.46 Kb", "the whole dump arrived");
+    let kept_for_code = common::slipway_ok(
+        p.data.path(),
+        &[
+            "pg",
+            "psql",
+            "slipway",
+            "--",
+            "-Atc",
+            &format!(
+                "SELECT custom_modules FROM upgrade_requests WHERE id = {}",
+                filed.id
+            ),
+        ],
+    );
+    assert_eq!(
+        kept_for_code.trim(),
+        r#"["x_sale", "x_stock"]"#,
+        "the remote leaves the custom modules for the sender's code"
+    );
 
     let deadline = Instant::now() + Duration::from_secs(180);
     let progress: Progress = loop {

@@ -97,6 +97,10 @@ pub struct CreateParams {
     pub aim: Option<String>,
     pub filename: Option<String>,
     pub timezone: Option<String>,
+    /// Slipway's extension (Odoo's platform ignores it): the custom modules, comma-separated,
+    /// the upgrade leaves at their old version for the sender's code to update afterwards
+    /// (what a branch's Upgrade tab sends, here or to another Slipway).
+    pub custom_modules: Option<String>,
 }
 
 /// The parameters of `create`, validated.
@@ -108,6 +112,8 @@ pub struct NewRequest {
     pub aim: Aim,
     pub filename: String,
     pub timezone: Option<String>,
+    /// Modules left as they are for the sender's code ([`CreateParams::custom_modules`]).
+    pub custom_modules: Vec<String>,
 }
 
 /// Checks every parameter of `create` and reports all failures at once, as the documented
@@ -157,6 +163,16 @@ pub fn validate_create(
             ..Failure::invalid("filename", &filename, None)
         });
     }
+    let custom_modules = custom_module_list(params.custom_modules.as_deref().unwrap_or(""));
+    if let Some(bad) = custom_modules.iter().find(|m| !is_module_name(m)) {
+        failures.push(Failure {
+            message: format!(
+                "Invalid module name \"{bad}\": custom_modules lists module names (lowercase \
+                 letters, digits and '_'), separated by commas"
+            ),
+            ..Failure::invalid("custom_modules", bad, None)
+        });
+    }
     if !contract.is_empty() && !contract_exists(&contract) {
         failures.push(Failure {
             code: Some(contract.clone()),
@@ -176,6 +192,7 @@ pub fn validate_create(
         target,
         aim,
         filename,
+        custom_modules,
         timezone: params
             .timezone
             .as_deref()
@@ -359,6 +376,21 @@ pub fn api_datetime(at: chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+/// The names of a comma-separated list, trimmed, empty ones left out.
+fn custom_module_list(text: &str) -> Vec<String> {
+    (text.split(','))
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A module's technical name as Odoo's own are written: it becomes a folder name and SQL data.
+fn is_module_name(name: &str) -> bool {
+    name.len() <= 64
+        && (name.chars()).all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,7 +403,29 @@ mod tests {
             aim: Some("test".into()),
             filename: Some("db_name.dump".into()),
             timezone: None,
+            custom_modules: None,
         }
+    }
+
+    #[test]
+    fn custom_modules_are_a_list_of_module_names() {
+        let p = CreateParams {
+            custom_modules: Some(" shop_core, x_2 ,,".into()),
+            ..params()
+        };
+        let new = validate_create(&p, &targets(), |_| true).unwrap();
+        assert_eq!(new.custom_modules, ["shop_core", "x_2"]);
+        assert!(validate_create(&params(), &targets(), |_| true)
+            .unwrap()
+            .custom_modules
+            .is_empty());
+        let p = CreateParams {
+            custom_modules: Some("shop_core,../etc".into()),
+            ..params()
+        };
+        let failures = validate_create(&p, &targets(), |_| true).unwrap_err();
+        assert_eq!(failures[0].reason, "CUSTOM_MODULES:INVALID");
+        assert_eq!(failures[0].value.as_deref(), Some("../etc"));
     }
 
     fn targets() -> Vec<String> {

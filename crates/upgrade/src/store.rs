@@ -134,8 +134,9 @@ impl UpgradeStore {
     pub async fn create(&self, new: &NewRequest) -> Result<(UpgradeRecord, String)> {
         let key = generate_key();
         let record = sqlx::query_as(&format!(
-            "INSERT INTO upgrade_requests (key_digest, contract, email, target, aim, filename, timezone) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+            "INSERT INTO upgrade_requests \
+             (key_digest, contract, email, target, aim, filename, timezone, custom_modules) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
         ))
         .bind(key_digest(&key))
         .bind(&new.contract)
@@ -144,6 +145,7 @@ impl UpgradeStore {
         .bind(new.aim.as_str())
         .bind(&new.filename)
         .bind(&new.timezone)
+        .bind(Json(&new.custom_modules))
         .fetch_one(&self.pool)
         .await?;
         Ok((record, key))
@@ -304,16 +306,6 @@ impl UpgradeStore {
         sqlx::query("UPDATE upgrade_requests SET step = $2 WHERE id = $1")
             .bind(id)
             .bind(step)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Sets the custom modules the processing leaves for the branch's code.
-    pub async fn set_custom_modules(&self, id: i64, modules: &[String]) -> Result<()> {
-        sqlx::query("UPDATE upgrade_requests SET custom_modules = $2 WHERE id = $1")
-            .bind(id)
-            .bind(Json(modules))
             .execute(&self.pool)
             .await?;
         Ok(())

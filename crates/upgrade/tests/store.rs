@@ -17,11 +17,17 @@ async fn store() -> (TestDb, UpgradeStore, i64) {
         aim: Aim::Production,
         filename: "db.dump".into(),
         timezone: None,
+        custom_modules: vec!["shop_core".into()],
     };
     let (record, _key) = store.create(&new).await.unwrap();
     assert_eq!(
         (record.aim, record.state),
         (Aim::Production, RequestState::Draft)
+    );
+    assert_eq!(
+        record.custom_modules.0,
+        ["shop_core"],
+        "kept for the engine"
     );
     (db, store, record.id)
 }

@@ -134,6 +134,7 @@ async fn create(State(state): State<AppState>, headers: HeaderMap, params: ApiPa
         aim: params.get("aim"),
         filename: params.get("filename"),
         timezone: params.get("timezone"),
+        custom_modules: params.get("custom_modules"),
     };
     match service.create(&create).await {
         Ok((status, key)) => reply(service, &headers, &key, Ok(status)),

@@ -47,11 +47,9 @@ impl InProcess {
             aim: order.aim,
             filename: filename.clone(),
             timezone: None,
+            custom_modules: order.custom_modules.clone(),
         };
         let (record, key) = store.create(&new).await?;
-        store
-            .set_custom_modules(record.id, &order.custom_modules)
-            .await?;
         let original = self.service.files.original(record.id, &filename);
         if let Some(parent) = original.parent() {
             tokio::fs::create_dir_all(parent)
