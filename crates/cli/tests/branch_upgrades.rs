@@ -441,3 +441,33 @@ fn a_staging_branch_whose_build_failed_gets_the_upgraded_database_through_upgrad
         "the branch's series switch is in its History"
     );
 }
+
+/// Odoo.sh's first step: a fork of production set to the target's version in its settings
+/// builds on that version's runtime.
+#[test]
+fn a_development_branch_is_set_to_the_next_odoo_version() {
+    let w = world();
+    w.site.push_branch(&w.tree, "shop", "port-17", "port.txt");
+    let set = w
+        .site
+        .cli_ok(&["branch", "set", "shop", "port-17", "--odoo", "17.0"]);
+    assert!(set.contains("\"series\":\"17.0\""), "{set}");
+    let before = w.site.get("/api/projects/shop/branches/port-17")["builds"][0]["id"]
+        .as_i64()
+        .unwrap();
+    w.site.cli_ok(&["branch", "rebuild", "shop", "port-17"]);
+    let build = w.site.settled_build_after("shop", "port-17", before);
+    assert_eq!(build["state"], "running", "{build}");
+    assert!(
+        base_version(&w.site, build["database"].as_str().unwrap()).starts_with("17.0."),
+        "built on the 17.0 runtime: {build}"
+    );
+    let refused = w
+        .site
+        .cli(&["branch", "set", "shop", "port-17", "--odoo", "latest"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not an Odoo series"),
+        "{refused:?}"
+    );
+}

@@ -173,6 +173,10 @@ pub struct SetBranchArgs {
     /// Move the branch to this stage (development, staging, production).
     #[arg(long)]
     stage: Option<String>,
+    /// The Odoo series the branch's builds run (`17.0`), e.g. on a fork that ports the
+    /// modules to the next version before an upgrade.
+    #[arg(long, value_name = "SERIES")]
+    odoo: Option<String>,
     /// Confirm a promotion to production.
     #[arg(long)]
     confirm: bool,
@@ -631,6 +635,9 @@ async fn set_branch(api: &Client, args: SetBranchArgs) -> Result<()> {
     }
     if let Some(behaviour) = &args.staging_behaviour {
         settings.staging_behaviour = staging_behaviour(behaviour)?;
+    }
+    if let Some(series) = &args.odoo {
+        settings.series = Some(series.clone());
     }
     let update = BranchUpdate {
         settings: Some(settings),
