@@ -266,11 +266,18 @@ renamed_models = {
 pub const MODULES_NOT_LOADED: &str =
     "Some modules are not loaded, some dependencies or manifest may be missing: ";
 
-/// Whether the error record `record` is Odoo's [`MODULES_NOT_LOADED`] naming only modules of
-/// `left` (custom modules the upgrade leaves for the branch's code): the one error an upgrade
-/// run without their code may log.
+/// What Odoo 17 logs next, as an ERROR, for the same modules after `-u all`: they stay
+/// `to upgrade`, as nothing of theirs was loaded (seen with a real Odoo 17).
+pub const MODULES_INCONSISTENT: &str =
+    "Some modules have inconsistent states, some dependencies may be missing: ";
+
+/// Whether the error record `record` is one of Odoo's [`MODULES_NOT_LOADED`] or
+/// [`MODULES_INCONSISTENT`] naming only modules of `left` (custom modules the upgrade leaves
+/// for the branch's code): the errors an upgrade run without their code logs.
 pub fn only_left_modules_not_loaded(record: &str, left: &BTreeSet<String>) -> bool {
-    let Some((_, list)) = record.split_once(MODULES_NOT_LOADED) else {
+    let Some((_, list)) =
+        (record.split_once(MODULES_NOT_LOADED)).or_else(|| record.split_once(MODULES_INCONSISTENT))
+    else {
         return false;
     };
     let Some(inner) = list
@@ -308,6 +315,17 @@ mod left_modules_tests {
             &left
         ));
         assert!(!only_left_modules_not_loaded(&line("[]"), &left));
+        let inconsistent = |names: &str| {
+            format!("2026-12-07 16:00:00,000 42 ERROR db odoo.modules.loading: {MODULES_INCONSISTENT}{names}")
+        };
+        assert!(only_left_modules_not_loaded(
+            &inconsistent("['shop_core']"),
+            &left
+        ));
+        assert!(!only_left_modules_not_loaded(
+            &inconsistent("['sale']"),
+            &left
+        ));
         assert!(!only_left_modules_not_loaded(
             "2026-12-07 16:00:00,000 42 ERROR db odoo.sql_db: bad query",
             &left
