@@ -4,107 +4,27 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::site::{Site, WorkTree};
-use common::slipway_bin;
+use common::site::Site;
+use common::upgrade_world::TwoSeriesWorld;
 use serde_json::Value;
+
+/// The two-series world (`common::upgrade_world`), with what these tests read of it.
+struct World(TwoSeriesWorld);
+
+impl std::ops::Deref for World {
+    type Target = TwoSeriesWorld;
+    fn deref(&self) -> &TwoSeriesWorld {
+        &self.0
+    }
+}
 
 /// A server with a 16.0 runtime beside its 17.0 one and a ready 17.0 engine, and project
 /// `shop` whose production (`main`) runs 16.0 and whose `staging` branch is a staging copy.
-struct World {
-    site: Site,
-    tree: WorkTree,
-    production: Value,
-    runtime_16: tempfile::TempDir,
-    _engine: slipway_testkit::EngineFixture,
-}
-
 fn world() -> World {
-    let engine = slipway_testkit::EngineFixture::for_series("17.0");
-    // the server's pip takes openupgradelib from the fixture's wheel (no PyPI)
-    engine.set_pip_env();
-    let site = Site::start(&[]);
-    let runtime_16 = slipway_testkit::standin_of_series("16.0");
-    site.cli_ok(&[
-        "odoo",
-        "add",
-        "16.0",
-        "--source",
-        runtime_16.path().to_str().unwrap(),
-    ]);
-    let added = site.cli_ok(&[
-        "upgrade",
-        "engine",
-        "add",
-        "17.0",
-        "--openupgrade-dir",
-        engine.openupgrade_dir().to_str().unwrap(),
-    ]);
-    assert!(
-        added.starts_with("17.0") && added.contains("ready"),
-        "{added}"
-    );
-
-    site.cli_ok(&["project", "create", "shop", "--odoo", "16.0"]);
-    let tree = WorkTree::from_fixture("shop", &site.git_url("shop"));
-    tree.push("main");
-    let dev = site.wait_build(site.build_of("shop", "main", &tree.git(&["rev-parse", "HEAD"])));
-    assert_eq!(dev["state"], "running", "{dev}");
-    site.cli_ok(&[
-        "branch",
-        "set",
-        "shop",
-        "main",
-        "--stage",
-        "production",
-        "--confirm",
-    ]);
-    let production = site.settled_build_after("shop", "main", dev["id"].as_i64().unwrap());
-    assert_eq!(production["state"], "running", "{production}");
-
-    let dev = site.push_branch(&tree, "shop", "staging", "notes.txt");
-    site.cli_ok(&["branch", "set", "shop", "staging", "--stage", "staging"]);
-    let staging = site.settled_build_after("shop", "staging", dev["id"].as_i64().unwrap());
-    assert_eq!(staging["state"], "running", "{staging}");
-    World {
-        site,
-        tree,
-        production,
-        runtime_16,
-        _engine: engine,
-    }
+    World(TwoSeriesWorld::start(&[]))
 }
 
 impl World {
-    /// Runs the 16.0 stand-in on production's database, as an admin would from its shell.
-    fn odoo_16_on_production(&self, args: &[&str]) {
-        let build = self.production["name"].as_str().unwrap();
-        let build_dir = self.site.data.path().join("builds").join(build);
-        let source = self.runtime_16.path();
-        let addons = format!(
-            "{},{}",
-            build_dir.join("src").display(),
-            source.join("addons").display()
-        );
-        let out = Command::new("python3")
-            .arg(source.join("odoo-bin"))
-            .arg("-c")
-            .arg(build_dir.join("odoo.conf"))
-            .args(["--addons-path", &addons, "--data-dir"])
-            .arg(self.site.data.path())
-            .args(args)
-            .arg("--stop-after-init")
-            .env("SLIPWAY_BIN", slipway_bin())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "odoo-bin {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
     fn upgrade_state(&self, branch: &str) -> Value {
         self.site
             .get(&format!("/api/projects/shop/branches/{branch}/upgrade"))
