@@ -151,27 +151,8 @@ fn inspect(site: &Site, dump: &Path) -> Value {
 
 #[test]
 fn seed_002_manual_upgrade_path_from_download_to_restore() {
-    let engine = slipway_testkit::EngineFixture::for_series("17.0");
-    engine.set_pip_env(); // the engine's virtualenv is made by serve's pip, offline
-    let site = Site::start(&[]); // registers the 17.0 stand-in
-    let runtime_16 = slipway_testkit::standin_of_series("16.0");
-    site.cli_ok(&[
-        "odoo",
-        "add",
-        "16.0",
-        "--source",
-        runtime_16.path().to_str().unwrap(),
-    ]);
-    let added = site.cli_ok(&[
-        "upgrade",
-        "engine",
-        "add",
-        "17.0",
-        "--openupgrade-dir",
-        engine.openupgrade_dir().to_str().unwrap(),
-    ]);
-    let first: Vec<&str> = added.split_whitespace().take(2).collect();
-    assert_eq!(first, ["17.0", "ready"], "{added}");
+    // the 17.0 stand-in is registered, the 16.0 one and the 17.0 engine beside it
+    let (site, runtime_16, _engine) = common::upgrade_world::two_series_site(&[]);
     common::slipway_ok(site.data.path(), &["contract", "add", CONTRACT]);
     let work = tempfile::tempdir().unwrap();
 

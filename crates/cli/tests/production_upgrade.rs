@@ -23,26 +23,7 @@ struct World {
 }
 
 fn world() -> World {
-    let engine = slipway_testkit::EngineFixture::for_series("17.0");
-    engine.set_pip_env();
-    let site = Site::start(&[]);
-    let runtime_16 = slipway_testkit::standin_of_series("16.0");
-    site.cli_ok(&[
-        "odoo",
-        "add",
-        "16.0",
-        "--source",
-        runtime_16.path().to_str().unwrap(),
-    ]);
-    let added = site.cli_ok(&[
-        "upgrade",
-        "engine",
-        "add",
-        "17.0",
-        "--openupgrade-dir",
-        engine.openupgrade_dir().to_str().unwrap(),
-    ]);
-    assert!(added.contains("ready"), "{added}");
+    let (site, runtime_16, engine) = common::upgrade_world::two_series_site(&[]);
     let (tree, production) = site.project_with_production_on("shop", "16.0");
     let name = production["name"].as_str().unwrap();
     site.odoo_bin_of(runtime_16.path(), name, &["-i", "shop_core"]);

@@ -3,12 +3,42 @@
 //! and whose `staging` branch is a staging copy of it.
 #![allow(dead_code)]
 
-use std::process::Command;
-
 use serde_json::Value;
 
 use super::site::{Site, WorkTree};
-use super::slipway_bin;
+
+/// `slipway serve` (with `serve_args`) with a 16.0 stand-in runtime beside its 17.0 one and a
+/// ready 17.0 upgrade engine; the 16.0 runtime's folder and the engine's fixture live as long
+/// as the tests need them.
+pub fn two_series_site(
+    serve_args: &[&str],
+) -> (Site, tempfile::TempDir, slipway_testkit::EngineFixture) {
+    let engine = slipway_testkit::EngineFixture::for_series("17.0");
+    // the server's pip takes openupgradelib from the fixture's wheel (no PyPI)
+    engine.set_pip_env();
+    let site = Site::start(serve_args);
+    let runtime_16 = slipway_testkit::standin_of_series("16.0");
+    site.cli_ok(&[
+        "odoo",
+        "add",
+        "16.0",
+        "--source",
+        runtime_16.path().to_str().unwrap(),
+    ]);
+    let added = site.cli_ok(&[
+        "upgrade",
+        "engine",
+        "add",
+        "17.0",
+        "--openupgrade-dir",
+        engine.openupgrade_dir().to_str().unwrap(),
+    ]);
+    assert!(
+        added.starts_with("17.0") && added.contains("ready"),
+        "{added}"
+    );
+    (site, runtime_16, engine)
+}
 
 /// A server with a 16.0 runtime beside its 17.0 one and a ready 17.0 engine, and project
 /// `shop` on 16.0 with a running production and a running staging branch.
@@ -24,30 +54,7 @@ pub struct TwoSeriesWorld {
 impl TwoSeriesWorld {
     /// Builds the world on a `slipway serve` started with `serve_args`.
     pub fn start(serve_args: &[&str]) -> Self {
-        let engine = slipway_testkit::EngineFixture::for_series("17.0");
-        // the server's pip takes openupgradelib from the fixture's wheel (no PyPI)
-        engine.set_pip_env();
-        let site = Site::start(serve_args);
-        let runtime_16 = slipway_testkit::standin_of_series("16.0");
-        site.cli_ok(&[
-            "odoo",
-            "add",
-            "16.0",
-            "--source",
-            runtime_16.path().to_str().unwrap(),
-        ]);
-        let added = site.cli_ok(&[
-            "upgrade",
-            "engine",
-            "add",
-            "17.0",
-            "--openupgrade-dir",
-            engine.openupgrade_dir().to_str().unwrap(),
-        ]);
-        assert!(
-            added.starts_with("17.0") && added.contains("ready"),
-            "{added}"
-        );
+        let (site, runtime_16, engine) = two_series_site(serve_args);
 
         site.cli_ok(&["project", "create", "shop", "--odoo", "16.0"]);
         let tree = WorkTree::from_fixture("shop", &site.git_url("shop"));
@@ -84,28 +91,6 @@ impl TwoSeriesWorld {
     /// (`-i shop_core` gives production a custom module, so a test upgrade ends in upgrade mode).
     pub fn odoo_16_on_production(&self, args: &[&str]) {
         let build = self.production["name"].as_str().unwrap();
-        let build_dir = self.site.data.path().join("builds").join(build);
-        let source = self.runtime_16.path();
-        let addons = format!(
-            "{},{}",
-            build_dir.join("src").display(),
-            source.join("addons").display()
-        );
-        let out = Command::new("python3")
-            .arg(source.join("odoo-bin"))
-            .arg("-c")
-            .arg(build_dir.join("odoo.conf"))
-            .args(["--addons-path", &addons, "--data-dir"])
-            .arg(self.site.data.path())
-            .args(args)
-            .arg("--stop-after-init")
-            .env("SLIPWAY_BIN", slipway_bin())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "odoo-bin {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.site.odoo_bin_of(self.runtime_16.path(), build, args);
     }
 }
