@@ -84,25 +84,37 @@ impl Pipeline {
         Ok(())
     }
 
+    /// `build` takes over `previous`'s database: production keeps one database across its
+    /// builds, and a failed build must never drop it. Returns the build as it now is and the
+    /// database's name.
+    pub(super) async fn take_over_database(
+        &self,
+        build: &Build,
+        previous: &Build,
+    ) -> Result<(Build, String), Stop> {
+        let database = previous
+            .database
+            .clone()
+            .unwrap_or_else(|| previous.name.clone());
+        self.builds.set_database(build.id, &database).await?;
+        let build = Build {
+            database: Some(database.clone()),
+            ..build.clone()
+        };
+        Ok((build, database))
+    }
+
     async fn update_production(
         &self,
         build: &Build,
         prepared: &Prepared,
         previous: &Build,
     ) -> Result<(), Stop> {
-        let database = previous
-            .database
-            .clone()
-            .unwrap_or_else(|| previous.name.clone());
-        self.builds.set_database(build.id, &database).await?;
-        let build = &Build {
-            database: Some(database.clone()),
-            ..build.clone()
-        };
-        self.recover_interrupted_update(build, previous, &database)
+        let (build, database) = &self.take_over_database(build, previous).await?;
+        self.recover_interrupted_update(build, previous, database)
             .await?;
         self.step(build, "plan").await?;
-        let mut modules = self.modules_to_update(&database, prepared).await?;
+        let mut modules = self.modules_to_update(database, prepared).await?;
         if previous.venv_key.as_deref() != Some(prepared.venv.key.as_str()) && modules.is_empty() {
             // New Python requirements: the branch's modules are updated, as Odoo.sh does.
             modules = prepared.own.iter().map(|(name, _)| name.clone()).collect();
@@ -133,7 +145,7 @@ impl Pipeline {
         let snapshotted = if modules.is_empty() {
             false
         } else {
-            if let Err(Failed(e)) = self.take_snapshot(&database, &snapshot).await {
+            if let Err(Failed(e)) = self.take_snapshot(database, &snapshot).await {
                 self.bring_back(previous).await;
                 return Err(Failed(format!(
                     "could not snapshot the database before the update: {e}"
@@ -176,7 +188,7 @@ impl Pipeline {
                     .roll_back(
                         build,
                         previous,
-                        &database,
+                        database,
                         snapshotted.then_some(&snapshot),
                         &reason,
                     )

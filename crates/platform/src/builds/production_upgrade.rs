@@ -86,20 +86,11 @@ impl Pipeline {
         previous: &Build,
         upgrade: BranchUpgrade,
     ) -> Result<(), Stop> {
-        let database = previous
-            .database
-            .clone()
-            .unwrap_or_else(|| previous.name.clone());
-        // The build shares production's database: a failure must never drop it.
-        self.builds.set_database(build.id, &database).await?;
-        let build = &Build {
-            database: Some(database.clone()),
-            ..build.clone()
-        };
+        let (build, database) = &self.take_over_database(build, previous).await?;
         let dir = log::upgrade_dir(&self.env, upgrade.id);
         if upgrade.request.is_some() || upgrade.backup.is_some() {
             // an earlier run was cut short by a stop of Slipway: put production back
-            self.recover_interrupted_update(build, previous, &database)
+            self.recover_interrupted_update(build, previous, database)
                 .await?;
             return Err(self
                 .refuse_upgrade(
@@ -122,9 +113,7 @@ impl Pipeline {
 
         // The pushed code on the target series: its runtime is the branch's series.
         self.branches.set_series(branch.id, &upgrade.target).await?;
-        let checked = self
-            .check_upgrade(build, project, &database, &upgrade)
-            .await;
+        let checked = self.check_upgrade(build, project, database, &upgrade).await;
         let (prepared, custom) = match checked {
             Ok(ready) => ready,
             Err(stop) => {
@@ -148,7 +137,7 @@ impl Pipeline {
         let mut done = Done::default();
         let outcome = self
             .upgrade_while_down(
-                build, previous, &database, &upgrade, &prepared, &custom, &mut done,
+                build, previous, database, &upgrade, &prepared, &custom, &mut done,
             )
             .await;
         let result = match outcome {
@@ -157,7 +146,7 @@ impl Pipeline {
                     build,
                     branch,
                     previous,
-                    &database,
+                    database,
                     &upgrade,
                     serving,
                     down.elapsed(),
@@ -172,7 +161,7 @@ impl Pipeline {
                     }
                 };
                 let message = self
-                    .revert_upgrade(build, branch, previous, &database, &upgrade, &done, &reason)
+                    .revert_upgrade(build, branch, previous, database, &upgrade, &done, &reason)
                     .await;
                 Err(Failed(message).into())
             }
